@@ -1,0 +1,501 @@
+//! Calibration: how the clip range `[lo, hi]` is chosen from the data.
+//!
+//! Every function takes only finite values; the caller filters NaN and Inf.
+
+use super::quant::{Calibration, QParams, QuantConfig, Rounder, Rounding, Scheme, bit_params};
+
+/// What a calibration needs to know of the quantizer it calibrates for.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Target {
+    pub scheme: Scheme,
+    pub bits: u32,
+    pub rounding: Rounding,
+    pub percentile: f64,
+    pub sigma_k: f64,
+}
+
+impl Target {
+    /// Manual mode has no calibration of its own; the alternatives shown
+    /// beside it are those of an asymmetric quantizer with as many levels.
+    pub fn of(cfg: &QuantConfig, manual_bits: u32) -> Target {
+        let (scheme, bits) = match cfg.scheme {
+            Scheme::Manual => (Scheme::Asymmetric, manual_bits.clamp(2, 16)),
+            s => (s, cfg.bits),
+        };
+        // Searches need a deterministic rounding: stochastic rounds to nearest on average.
+        let rounding = match cfg.rounding {
+            Rounding::Stochastic => Rounding::HalfEven,
+            r => r,
+        };
+        Target { scheme, bits, rounding, percentile: cfg.percentile, sigma_k: cfg.sigma_k }
+    }
+
+    fn params(&self, lo: f32, hi: f32) -> QParams {
+        bit_params(self.scheme, self.bits, lo, hi)
+    }
+}
+
+/// The clip range a method picks for these (finite, non-empty) values.
+/// `scratch` is reused between channels to avoid an allocation per channel.
+pub fn calibrate(values: &[f32], method: Calibration, t: &Target, scratch: &mut Vec<f32>) -> (f32, f32) {
+    debug_assert!(!values.is_empty());
+    match method {
+        Calibration::MinMax => min_max(values),
+        Calibration::Percentile => percentile_range(values, t, scratch),
+        Calibration::Sigma => sigma_range(values, t.sigma_k),
+        Calibration::Mse => mse_range(values, t),
+        Calibration::Entropy => entropy_range(values, t),
+    }
+}
+
+pub fn min_max(values: &[f32]) -> (f32, f32) {
+    values.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &x| (lo.min(x), hi.max(x)))
+}
+
+/// numpy's default (linear interpolation) percentile of `values`, `q` in [0, 100].
+pub fn percentile(values: &[f32], q: f64, scratch: &mut Vec<f32>) -> f32 {
+    scratch.clear();
+    scratch.extend_from_slice(values);
+    percentile_in_place(scratch, q)
+}
+
+fn percentile_in_place(v: &mut [f32], q: f64) -> f32 {
+    let pos = q / 100.0 * (v.len() - 1) as f64;
+    let k = (pos.floor() as usize).min(v.len() - 1);
+    let frac = (pos - k as f64) as f32;
+    let (_, &mut at_k, right) = v.select_nth_unstable_by(k, f32::total_cmp);
+    if frac == 0.0 || right.is_empty() {
+        return at_k;
+    }
+    let next = right.iter().copied().fold(f32::INFINITY, f32::min);
+    at_k + frac * (next - at_k)
+}
+
+fn percentile_range(values: &[f32], t: &Target, scratch: &mut Vec<f32>) -> (f32, f32) {
+    if t.scheme == Scheme::Symmetric {
+        scratch.clear();
+        scratch.extend(values.iter().map(|x| x.abs()));
+        let a = percentile_in_place(scratch, t.percentile);
+        (-a, a)
+    } else {
+        let lo = percentile(values, 100.0 - t.percentile, scratch);
+        let hi = percentile_in_place(scratch, t.percentile);
+        (lo, hi)
+    }
+}
+
+/// Mean and population standard deviation, in f64 for stability.
+pub fn mean_std(values: &[f32]) -> (f64, f64) {
+    let n = values.len() as f64;
+    let mean = values.iter().map(|&x| x as f64).sum::<f64>() / n;
+    let var = values.iter().map(|&x| (x as f64 - mean).powi(2)).sum::<f64>() / n;
+    (mean, var.sqrt())
+}
+
+/// The seed document's standard-deviation clipping: mean +- k * std.
+fn sigma_range(values: &[f32], k: f64) -> (f32, f32) {
+    let (mean, std) = mean_std(values);
+    ((mean - k * std) as f32, (mean + k * std) as f32)
+}
+
+/// Exact mean squared error of quantizing `values` with the range `[lo, hi]`.
+pub fn exact_mse(values: &[f32], t: &Target, lo: f32, hi: f32) -> f64 {
+    let p = t.params(lo, hi);
+    let mut r = Rounder::new(t.rounding, 0);
+    let sum: f64 = values
+        .iter()
+        .map(|&x| {
+            let e = (x - p.dequantize(r.quantize(&p, x).0)) as f64;
+            e * e
+        })
+        .sum();
+    sum / values.len() as f64
+}
+
+/// Above this many values the MSE search runs on a histogram, not the values.
+const EXACT_SEARCH_MAX: usize = 8192;
+const MODEL_BINS: usize = 16384;
+
+/// Values summarised per bin (count, sum, sum of squares), so that the MSE
+/// of any quantizer can be estimated in O(bins) instead of O(values).
+pub struct BinnedValues {
+    lo: f32,
+    width: f32,
+    count: Vec<f64>,
+    sum: Vec<f64>,
+    sumsq: Vec<f64>,
+    total: f64,
+}
+
+impl BinnedValues {
+    pub fn new(values: &[f32], bins: usize) -> Self {
+        let (lo, hi) = min_max(values);
+        let width = ((hi - lo) / bins as f32).max(f32::MIN_POSITIVE);
+        let (mut count, mut sum, mut sumsq) = (vec![0.0; bins], vec![0.0; bins], vec![0.0; bins]);
+        for &x in values {
+            let i = (((x - lo) / width) as usize).min(bins - 1);
+            let x = x as f64;
+            count[i] += 1.0;
+            sum[i] += x;
+            sumsq[i] += x * x;
+        }
+        BinnedValues { lo, width, count, sum, sumsq, total: values.len() as f64 }
+    }
+
+    /// Estimated MSE: a bin that maps to one code contributes exactly; a bin
+    /// spanning several codes contributes the uniform rounding error.
+    pub fn mse(&self, t: &Target, lo: f32, hi: f32) -> f64 {
+        let p = t.params(lo, hi);
+        let mut r = Rounder::new(t.rounding, 0);
+        let uniform = match t.rounding {
+            Rounding::HalfEven | Rounding::HalfAway | Rounding::Stochastic => p.scale as f64 * p.scale as f64 / 12.0,
+            Rounding::Floor | Rounding::Trunc => p.scale as f64 * p.scale as f64 / 3.0,
+        };
+        let mut err = 0.0;
+        for i in 0..self.count.len() {
+            let n = self.count[i];
+            if n == 0.0 {
+                continue;
+            }
+            let a = self.lo + i as f32 * self.width;
+            let (qa, clip_a) = r.quantize(&p, a);
+            let (qb, clip_b) = r.quantize(&p, a + self.width);
+            let (s, ss) = (self.sum[i], self.sumsq[i]);
+            if qa == qb {
+                let v = p.dequantize(qa) as f64;
+                err += ss - 2.0 * v * s + n * v * v;
+            } else if !clip_a && !clip_b && qb - qa >= 2 {
+                err += n * uniform;
+            } else {
+                let (q, _) = r.quantize(&p, (s / n) as f32);
+                let v = p.dequantize(q) as f64;
+                err += ss - 2.0 * v * s + n * v * v;
+            }
+        }
+        (err / self.total).max(0.0)
+    }
+}
+
+/// Grid search then golden-section refinement of a 1-D function on [a, b].
+fn minimize(mut f: impl FnMut(f32) -> f64, a: f32, b: f32, grid: usize, refine: usize) -> (f32, f64) {
+    if b <= a {
+        return (a, f(a));
+    }
+    let step = (b - a) / (grid - 1) as f32;
+    let mut best = (a, f64::INFINITY);
+    let mut best_i = 0;
+    for i in 0..grid {
+        let x = a + step * i as f32;
+        let y = f(x);
+        if y < best.1 {
+            best = (x, y);
+            best_i = i;
+        }
+    }
+    let (mut lo, mut hi) = (a + step * best_i.saturating_sub(1) as f32, (a + step * (best_i + 1) as f32).min(b));
+    const INV_PHI: f32 = 0.618_034;
+    for _ in 0..refine {
+        let x1 = hi - INV_PHI * (hi - lo);
+        let x2 = lo + INV_PHI * (hi - lo);
+        let (y1, y2) = (f(x1), f(x2));
+        for (x, y) in [(x1, y1), (x2, y2)] {
+            if y < best.1 {
+                best = (x, y);
+            }
+        }
+        if y1 <= y2 { hi = x2 } else { lo = x1 }
+    }
+    best
+}
+
+/// Searches the clip range with the smallest MSE of x_hat against x.
+///
+/// Symmetric: a 1-D search over amax. Asymmetric: coordinate descent over lo
+/// and hi. Large inputs are searched on a histogram model, then the winner is
+/// refined and checked exactly; min-max is always a candidate, so the result
+/// is never worse than min-max.
+pub fn mse_range(values: &[f32], t: &Target) -> (f32, f32) {
+    let (min, max) = min_max(values);
+    let binned = (values.len() > EXACT_SEARCH_MAX).then(|| BinnedValues::new(values, MODEL_BINS));
+    let model = |lo: f32, hi: f32| match &binned {
+        Some(b) => b.mse(t, lo, hi),
+        None => exact_mse(values, t, lo, hi),
+    };
+    let found = if t.scheme == Scheme::Symmetric {
+        let amax = min.abs().max(max.abs());
+        let (a, _) = minimize(|a| model(-a, a), amax * 0.01, amax, 64, 24);
+        (-a, a)
+    } else {
+        let (mut lo, mut hi) = (min, max);
+        for _ in 0..3 {
+            if min < 0.0 {
+                lo = minimize(|l| model(l, hi), min, min * 0.01, 48, 16).0;
+            }
+            if max > 0.0 {
+                hi = minimize(|h| model(lo, h), max * 0.01, max, 48, 16).0;
+            }
+        }
+        (lo, hi)
+    };
+    let mut best = (min, max, exact_mse(values, t, min, max));
+    let mut consider = |lo: f32, hi: f32| {
+        let e = exact_mse(values, t, lo, hi);
+        if e < best.2 {
+            best = (lo, hi, e);
+        }
+    };
+    consider(found.0, found.1);
+    if binned.is_some() {
+        // The model is approximate: settle the last few percent exactly.
+        let (f, _) = minimize(|s| exact_mse(values, t, found.0 * s, found.1 * s), 0.97, 1.03, 5, 4);
+        consider(found.0 * f, found.1 * f);
+    }
+    (best.0, best.1)
+}
+
+const ENTROPY_BINS: usize = 2048;
+
+/// TensorRT-style entropy calibration: the |x| threshold whose clipped and
+/// quantized histogram has the smallest KL divergence from the original.
+/// The threshold is symmetric; asymmetric schemes keep the side of the data.
+pub fn entropy_range(values: &[f32], t: &Target) -> (f32, f32) {
+    let (min, max) = min_max(values);
+    let amax = min.abs().max(max.abs());
+    let threshold = entropy_threshold(values, amax, 1usize << (t.bits - 1));
+    if t.scheme == Scheme::Symmetric { (-threshold, threshold) } else { (min.max(-threshold), max.min(threshold)) }
+}
+
+fn entropy_threshold(values: &[f32], amax: f32, quant_bins: usize) -> f32 {
+    if amax <= 0.0 || quant_bins >= ENTROPY_BINS {
+        return amax;
+    }
+    let width = amax / ENTROPY_BINS as f32;
+    let mut hist = vec![0.0f64; ENTROPY_BINS];
+    for &x in values {
+        hist[((x.abs() / width) as usize).min(ENTROPY_BINS - 1)] += 1.0;
+    }
+    let mut tail = vec![0.0; ENTROPY_BINS + 1];
+    for i in (0..ENTROPY_BINS).rev() {
+        tail[i] = tail[i + 1] + hist[i];
+    }
+    let mut p = vec![0.0; ENTROPY_BINS];
+    let mut q = vec![0.0; ENTROPY_BINS];
+    let mut best = (ENTROPY_BINS, f64::INFINITY);
+    for i in quant_bins..=ENTROPY_BINS {
+        p[..i].copy_from_slice(&hist[..i]);
+        p[i - 1] += tail[i];
+        // Merge the first i bins into quant_bins buckets and spread each
+        // bucket's mass evenly over its non-empty bins.
+        let merged = i / quant_bins;
+        for j in 0..quant_bins {
+            let start = j * merged;
+            let stop = if j == quant_bins - 1 { i } else { start + merged };
+            let total: f64 = hist[start..stop].iter().sum();
+            let nonzero = p[start..stop].iter().filter(|&&v| v != 0.0).count();
+            for k in start..stop {
+                q[k] = if p[k] != 0.0 && nonzero > 0 { total / nonzero as f64 } else { 0.0 };
+            }
+        }
+        let kl = kl_divergence(&p[..i], &q[..i]);
+        if kl < best.1 {
+            best = (i, kl);
+        }
+    }
+    best.0 as f32 * width
+}
+
+/// KL(p || q) of the normalised histograms, each smoothed as MXNet and
+/// TensorRT do (zeros get EPS, taken evenly from the non-zero bins) so that a
+/// bin one has and the other lacks costs much but not infinity.
+fn kl_divergence(p: &[f64], q: &[f64]) -> f64 {
+    const EPS: f64 = 1e-4;
+    let smoothing = |v: &[f64]| {
+        let sum: f64 = v.iter().sum();
+        let zeros = v.iter().filter(|&&x| x == 0.0).count();
+        let nonzero = v.len() - zeros;
+        (sum, EPS * zeros as f64 / nonzero.max(1) as f64, nonzero)
+    };
+    let (p_sum, p_take, p_nonzero) = smoothing(p);
+    let (q_sum, q_take, q_nonzero) = smoothing(q);
+    if p_nonzero == 0 || q_nonzero == 0 {
+        return f64::INFINITY;
+    }
+    let smooth = |x: f64, sum: f64, take: f64| if x == 0.0 { EPS } else { x / sum - take };
+    p.iter()
+        .zip(q)
+        .map(|(&pv, &qv)| {
+            let ps = smooth(pv, p_sum, p_take);
+            let qs = smooth(qv, q_sum, q_take);
+            if ps <= 0.0 { 0.0 } else { ps * (ps / qs.max(f64::MIN_POSITIVE)).ln() }
+        })
+        .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::compute::weights::{Distribution, SyntheticSpec, synthetic};
+    use proptest::prelude::*;
+
+    fn target(scheme: Scheme, bits: u32) -> Target {
+        Target { scheme, bits, rounding: Rounding::HalfEven, percentile: 99.0, sigma_k: 3.0 }
+    }
+
+    fn normal(n: usize, seed: u64) -> Vec<f32> {
+        weights(Distribution::Normal, n, seed)
+    }
+
+    fn weights(distribution: Distribution, n: usize, seed: u64) -> Vec<f32> {
+        let spec = SyntheticSpec { distribution, rows: n, cols: 1, seed, dof: 4.0, outlier_fraction: 0.001 };
+        synthetic(&spec).unwrap().values
+    }
+
+    #[test]
+    fn percentile_matches_numpy_linear_interpolation() {
+        let v = [5.0f32, 1.0, 4.0, 2.0, 3.0];
+        let mut s = Vec::new();
+        // numpy.percentile([1,2,3,4,5], q) for q = 0, 10, 50, 87.5, 100
+        assert_eq!(percentile(&v, 0.0, &mut s), 1.0);
+        assert!((percentile(&v, 10.0, &mut s) - 1.4).abs() < 1e-6);
+        assert_eq!(percentile(&v, 50.0, &mut s), 3.0);
+        assert!((percentile(&v, 87.5, &mut s) - 4.5).abs() < 1e-6);
+        assert_eq!(percentile(&v, 100.0, &mut s), 5.0);
+    }
+
+    #[test]
+    fn percentile_range_is_two_sided_or_of_abs() {
+        let v: Vec<f32> = (0..=100).map(|i| i as f32 - 20.0).collect(); // -20..=80
+        let mut s = Vec::new();
+        let mut t = target(Scheme::Asymmetric, 8);
+        t.percentile = 90.0;
+        assert_eq!(calibrate(&v, Calibration::Percentile, &t, &mut s), (-10.0, 70.0));
+        t.scheme = Scheme::Symmetric;
+        // |x| holds 0..=80 plus 1..=20 again; its 90th percentile (rank 90 of 0..=100) is 70.
+        assert_eq!(calibrate(&v, Calibration::Percentile, &t, &mut s), (-70.0, 70.0));
+    }
+
+    #[test]
+    fn sigma_is_mean_plus_minus_k_std() {
+        let v = [1.0f32, 2.0, 3.0, 4.0, 5.0]; // mean 3, population std sqrt(2)
+        let t = Target { sigma_k: 2.0, ..target(Scheme::Asymmetric, 8) };
+        let (lo, hi) = calibrate(&v, Calibration::Sigma, &t, &mut Vec::new());
+        let d = 2.0 * 2f32.sqrt();
+        assert!((lo - (3.0 - d)).abs() < 1e-6 && (hi - (3.0 + d)).abs() < 1e-6);
+    }
+
+    #[test]
+    fn min_max_of_values() {
+        assert_eq!(min_max(&[0.5, -2.0, 3.0]), (-2.0, 3.0));
+    }
+
+    /// The exact optimum by brute force: a dense grid, then a finer one around the best.
+    fn brute_force_symmetric(v: &[f32], t: &Target) -> f64 {
+        let (min, max) = min_max(v);
+        let amax = min.abs().max(max.abs());
+        let mut best = (amax, f64::INFINITY);
+        for i in 1..=2000 {
+            let a = amax * i as f32 / 2000.0;
+            let e = exact_mse(v, t, -a, a);
+            if e < best.1 {
+                best = (a, e);
+            }
+        }
+        for i in -100..=100 {
+            let a = best.0 * (1.0 + i as f32 / 10_000.0);
+            best.1 = best.1.min(exact_mse(v, t, -a, a));
+        }
+        best.1
+    }
+
+    #[test]
+    fn mse_symmetric_is_within_one_percent_of_brute_force() {
+        for (dist, bits, n) in [
+            (Distribution::Normal, 4, 4000),
+            (Distribution::Laplace, 3, 4000),
+            (Distribution::Normal, 4, 60_000),
+            (Distribution::NormalOutliers, 8, 60_000),
+            (Distribution::StudentT, 6, 60_000),
+        ] {
+            let v = weights(dist, n, 3);
+            let t = target(Scheme::Symmetric, bits);
+            let (lo, hi) = mse_range(&v, &t);
+            let got = exact_mse(&v, &t, lo, hi);
+            let exact = brute_force_symmetric(&v, &t);
+            assert!(got <= exact * 1.01, "{dist:?} {bits} bits n={n}: {got} vs optimum {exact}");
+        }
+    }
+
+    #[test]
+    fn mse_asymmetric_is_within_one_percent_of_a_grid_optimum() {
+        let v: Vec<f32> = weights(Distribution::Laplace, 30_000, 5).iter().map(|x| x + 0.5).collect();
+        let t = target(Scheme::Asymmetric, 4);
+        let (lo, hi) = mse_range(&v, &t);
+        let got = exact_mse(&v, &t, lo, hi);
+        let (min, max) = min_max(&v);
+        let mut exact = f64::INFINITY;
+        for i in 1..=120 {
+            for j in 1..=120 {
+                let (l, h) = (min * i as f32 / 120.0, max * j as f32 / 120.0);
+                exact = exact.min(exact_mse(&v, &t, l, h));
+            }
+        }
+        assert!(got <= exact * 1.01, "{got} vs grid optimum {exact}");
+    }
+
+    #[test]
+    fn mse_clips_heavy_tails_at_low_bits() {
+        let v = weights(Distribution::NormalOutliers, 100_000, 1);
+        let t = target(Scheme::Symmetric, 4);
+        let (_, hi) = mse_range(&v, &t);
+        assert!(hi > 2.0 && hi < 10.0, "4-bit mse clip should drop the 10-20 sigma outliers, got {hi}");
+    }
+
+    #[test]
+    fn entropy_clips_a_long_tail_but_not_a_flat_distribution() {
+        let amax = |v: &[f32]| v.iter().fold(0f32, |m, x| m.max(x.abs()));
+        let t = target(Scheme::Symmetric, 8);
+        let tail = weights(Distribution::StudentT, 200_000, 2);
+        let (lo, hi) = entropy_range(&tail, &t);
+        assert_eq!(lo, -hi);
+        let p99 = percentile(&tail.iter().map(|x| x.abs()).collect::<Vec<_>>(), 99.0, &mut Vec::new());
+        assert!(hi > p99 && hi < 0.8 * amax(&tail), "threshold {hi}, p99 {p99}, amax {}", amax(&tail));
+        let flat = weights(Distribution::Uniform, 200_000, 2);
+        let (_, hi) = entropy_range(&flat, &t);
+        assert!(hi >= 0.95 * amax(&flat), "threshold {hi} of a uniform distribution");
+    }
+
+    #[test]
+    fn entropy_at_high_bits_keeps_the_full_range() {
+        let v = normal(10_000, 2);
+        let (min, max) = min_max(&v);
+        let amax = min.abs().max(max.abs());
+        assert_eq!(entropy_range(&v, &target(Scheme::Symmetric, 12)), (-amax, amax));
+    }
+
+    #[test]
+    fn calibrations_of_a_constant_tensor_are_finite() {
+        let v = vec![0.75f32; 1000];
+        for &m in Calibration::ALL {
+            for scheme in [Scheme::Asymmetric, Scheme::Symmetric] {
+                let (lo, hi) = calibrate(&v, m, &target(scheme, 8), &mut Vec::new());
+                assert!(lo.is_finite() && hi.is_finite() && lo <= hi, "{m:?} {scheme:?}: {lo} {hi}");
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+        #[test]
+        fn mse_range_is_never_worse_than_min_max(
+            values in prop::collection::vec(-50f32..50.0, 1..3000),
+            bits in 2u32..=8,
+            symmetric in any::<bool>(),
+        ) {
+            let scheme = if symmetric { Scheme::Symmetric } else { Scheme::Asymmetric };
+            let t = target(scheme, bits);
+            let (min, max) = min_max(&values);
+            let (lo, hi) = mse_range(&values, &t);
+            prop_assert!(exact_mse(&values, &t, lo, hi) <= exact_mse(&values, &t, min, max));
+        }
+    }
+}

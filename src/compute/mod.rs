@@ -1,0 +1,54 @@
+//! The pure core: everything the user sees is computed here.
+//!
+//! Nothing in this module knows about terminals, keys or colours, and every
+//! function is deterministic for a given seed.
+
+pub mod analysis;
+pub mod calibrate;
+pub mod diagnose;
+pub mod histogram;
+pub mod quant;
+pub mod weights;
+
+/// Declares a settings enum whose variants have fixed kebab-case names used
+/// by the settings file, the CLI, the report and the TUI alike.
+#[macro_export]
+macro_rules! named_enum {
+    ($(#[$meta:meta])* $vis:vis enum $name:ident { $($(#[$vmeta:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+        $vis enum $name { $($(#[$vmeta])* #[serde(rename = $text)] $variant),+ }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            pub fn name(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+
+            /// The next (or previous) variant, wrapping around: how a key cycles it.
+            pub fn cycle(self, forward: bool) -> Self {
+                let all = Self::ALL;
+                let i = all.iter().position(|v| *v == self).unwrap_or(0);
+                let n = all.len();
+                all[if forward { (i + 1) % n } else { (i + n - 1) % n }]
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.name())
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = String;
+            fn from_str(s: &str) -> Result<Self, String> {
+                Self::ALL.iter().copied().find(|v| v.name() == s).ok_or_else(|| {
+                    let names: Vec<&str> = Self::ALL.iter().map(|v| v.name()).collect();
+                    format!("unknown value {s:?}; expected one of {}", names.join(", "))
+                })
+            }
+        }
+    };
+}

@@ -1,0 +1,1303 @@
+//! The float weights that the tool quantizes: synthetic draws or a tensor
+//! loaded from a `.npy` or `.safetensors` file.
+//!
+//! Every tensor is presented as a row-major matrix `[rows, cols]` whose rows
+//! are `dim0` of the original shape, because per-channel quantization treats
+//! the first axis as the output channel (the PyTorch/safetensors convention).
+//! Files are memory-mapped so that only the header and the chosen tensor's
+//! bytes are ever paged in.
+
+use std::fs::File;
+use std::path::Path;
+
+use memmap2::Mmap;
+use ndarray::{ArrayD, ArrayViewD, IxDyn, ShapeBuilder};
+use ndarray_npy::{ReadNpyExt, ReadableElement, ViewElement, ViewNpyError, ViewNpyExt};
+use rand::Rng;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Open01, StandardNormal, StudentT, Uniform};
+use safetensors::{Dtype, SafeTensors};
+
+/// Largest tensor the tool accepts (2^29 elements, 2 GiB of `f32`): beyond
+/// that the statistics and the quantized copies no longer fit comfortably in
+/// memory, so we refuse up front instead of failing halfway.
+pub const MAX_ELEMENTS: usize = 1 << 29;
+
+crate::named_enum! {
+    /// Shape of a synthetic weight distribution. All of them have unit variance
+    /// (except Student's t, whose variance is `dof / (dof - 2)`), so quantization
+    /// error is comparable across distributions.
+    pub enum Distribution {
+        Normal => "normal",
+        Uniform => "uniform",
+        Laplace => "laplace",
+        StudentT => "student-t",
+        NormalOutliers => "normal-outliers",
+    }
+}
+
+/// Parameters of a synthetic draw. `dof` is only read for `student-t` and
+/// `outlier_fraction` only for `normal-outliers`, so a config file may keep
+/// values for both without tripping validation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SyntheticSpec {
+    pub distribution: Distribution,
+    pub rows: usize,
+    pub cols: usize,
+    pub seed: u64,
+    pub dof: f64,
+    pub outlier_fraction: f64,
+}
+
+/// A weight tensor flattened to a row-major `[rows, cols]` matrix.
+///
+/// `rows` is `dim0` of `shape` and `cols` the product of the remaining
+/// dimensions. A 0-d scalar becomes `[1, 1]`; a 1-d tensor of length `n`
+/// becomes `[1, n]`, i.e. a single channel, because a bias or norm vector has
+/// no output-channel axis to split on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Weights {
+    pub values: Vec<f32>,
+    pub rows: usize,
+    pub cols: usize,
+    pub shape: Vec<usize>,
+    pub dtype: String,
+    pub source: String,
+    pub tensor: Option<String>,
+    /// NaN and ±Inf are kept in `values` (so indices still line up with the
+    /// file) but counted here so later stages can exclude and report them.
+    pub non_finite: usize,
+}
+
+/// A tensor as described by a file header, without its data.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TensorInfo {
+    pub name: String,
+    pub shape: Vec<usize>,
+    pub dtype: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum WeightsError {
+    #[error("Cannot read '{path}': {source}.")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("Cannot load '{path}': unsupported file type. Supported extensions are .npy and .safetensors.")]
+    UnsupportedExtension { path: String },
+
+    #[error("'{path}' is not a valid {format} file: {reason}.")]
+    InvalidFile { path: String, format: &'static str, reason: String },
+
+    #[error(
+        "Cannot load '{path}': dtype {dtype} is not supported. Use floating-point (f16, bf16, f32, f64) or integer weights."
+    )]
+    UnsupportedDtype { path: String, dtype: String },
+
+    #[error("Cannot load '{path}': the tensor is empty (shape {shape:?}), so there is nothing to quantize.")]
+    EmptyTensor { path: String, shape: Vec<usize> },
+
+    #[error(
+        "Cannot load '{path}': the tensor of shape {shape:?} has more than {max} elements, the most this tool handles."
+    )]
+    TooLarge { path: String, shape: Vec<usize>, max: usize },
+
+    #[error("'{path}' has no tensor named '{name}'. Available tensors: {}.", .available.join(", "))]
+    TensorNotFound { path: String, name: String, available: Vec<String> },
+
+    #[error(
+        "'{path}' holds {} tensors ({}); choose one with --tensor.",
+        .available.len(),
+        .available.join(", ")
+    )]
+    TensorRequired { path: String, available: Vec<String> },
+
+    #[error("'{path}' holds no tensors, so there is nothing to quantize.")]
+    NoTensors { path: String },
+
+    #[error("Invalid synthetic parameter {name} = {value}: it must be {allowed}.")]
+    InvalidParameter { name: &'static str, value: String, allowed: String },
+}
+
+// ---------------------------------------------------------------------------
+// Synthetic weights
+// ---------------------------------------------------------------------------
+
+/// Draws synthetic weights in row-major order from a ChaCha8 stream seeded
+/// with `spec.seed`, so a seed reproduces the same matrix on every platform.
+pub fn synthetic(spec: &SyntheticSpec) -> Result<Weights, WeightsError> {
+    let n = validate_spec(spec)?;
+    let mut rng = ChaCha8Rng::seed_from_u64(spec.seed);
+
+    let values: Vec<f32> = match spec.distribution {
+        Distribution::Normal | Distribution::NormalOutliers => {
+            (0..n).map(|_| rng.sample::<f64, _>(StandardNormal) as f32).collect()
+        }
+        Distribution::Uniform => {
+            let half_width = 3f64.sqrt();
+            let dist = Uniform::new(-half_width, half_width);
+            (0..n).map(|_| rng.sample(dist) as f32).collect()
+        }
+        Distribution::Laplace => {
+            // Inverse CDF with u in the open interval (-1/2, 1/2), so the
+            // logarithm never sees zero.
+            let b = std::f64::consts::FRAC_1_SQRT_2;
+            (0..n)
+                .map(|_| {
+                    let u = rng.sample::<f64, _>(Open01) - 0.5;
+                    (-b * u.signum() * (1.0 - 2.0 * u.abs()).ln()) as f32
+                })
+                .collect()
+        }
+        Distribution::StudentT => {
+            let dist = StudentT::new(spec.dof).map_err(|_| dof_error(spec.dof))?;
+            (0..n).map(|_| rng.sample(dist) as f32).collect()
+        }
+    };
+
+    let mut values = values;
+    if spec.distribution == Distribution::NormalOutliers {
+        let count = (spec.outlier_fraction * n as f64).round() as usize;
+        let magnitude = Uniform::new_inclusive(10.0f64, 20.0);
+        for index in rand::seq::index::sample(&mut rng, n, count.min(n)) {
+            let m = rng.sample(magnitude) as f32;
+            values[index] = if rng.r#gen::<bool>() { m } else { -m };
+        }
+    }
+
+    let non_finite = count_non_finite(&values);
+    Ok(Weights {
+        values,
+        rows: spec.rows,
+        cols: spec.cols,
+        shape: vec![spec.rows, spec.cols],
+        dtype: "f32".to_string(),
+        source: "synthetic".to_string(),
+        tensor: None,
+        non_finite,
+    })
+}
+
+/// Returns the element count once every parameter the distribution uses is
+/// in range.
+fn validate_spec(spec: &SyntheticSpec) -> Result<usize, WeightsError> {
+    if spec.rows == 0 {
+        return Err(WeightsError::InvalidParameter {
+            name: "rows",
+            value: spec.rows.to_string(),
+            allowed: "at least 1".to_string(),
+        });
+    }
+    if spec.cols == 0 {
+        return Err(WeightsError::InvalidParameter {
+            name: "cols",
+            value: spec.cols.to_string(),
+            allowed: "at least 1".to_string(),
+        });
+    }
+    let n = spec.rows.checked_mul(spec.cols).filter(|&n| n <= MAX_ELEMENTS).ok_or_else(|| {
+        WeightsError::InvalidParameter {
+            name: "rows x cols",
+            value: format!("{} x {}", spec.rows, spec.cols),
+            allowed: format!("at most {MAX_ELEMENTS} elements"),
+        }
+    })?;
+    match spec.distribution {
+        Distribution::StudentT if !(spec.dof.is_finite() && spec.dof > 0.0) => Err(dof_error(spec.dof)),
+        Distribution::NormalOutliers
+            if !(0.0..=1.0).contains(&spec.outlier_fraction) || spec.outlier_fraction.is_nan() =>
+        {
+            Err(WeightsError::InvalidParameter {
+                name: "outlier_fraction",
+                value: spec.outlier_fraction.to_string(),
+                allowed: "between 0 and 1 (inclusive)".to_string(),
+            })
+        }
+        _ => Ok(n),
+    }
+}
+
+fn dof_error(dof: f64) -> WeightsError {
+    WeightsError::InvalidParameter {
+        name: "dof",
+        value: dof.to_string(),
+        allowed: "a finite number greater than 0".to_string(),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Files
+// ---------------------------------------------------------------------------
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Format {
+    Npy,
+    Safetensors,
+}
+
+impl Format {
+    fn of(path: &Path) -> Result<Format, WeightsError> {
+        let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+        if ext.eq_ignore_ascii_case("npy") {
+            Ok(Format::Npy)
+        } else if ext.eq_ignore_ascii_case("safetensors") {
+            Ok(Format::Safetensors)
+        } else {
+            Err(WeightsError::UnsupportedExtension { path: path.display().to_string() })
+        }
+    }
+}
+
+/// Loads one tensor. For `.safetensors`, `tensor` picks it by name and may be
+/// omitted only when the file holds a single tensor; `.npy` ignores it.
+pub fn load_file(path: &Path, tensor: Option<&str>) -> Result<Weights, WeightsError> {
+    let format = Format::of(path)?;
+    let map = map_file(path)?;
+    match format {
+        Format::Npy => load_npy(path, &map),
+        Format::Safetensors => load_safetensors(path, &map, tensor),
+    }
+}
+
+/// Describes the tensors in a file from its header alone, so listing a
+/// multi-gigabyte checkpoint is instant.
+pub fn list_tensors(path: &Path) -> Result<Vec<TensorInfo>, WeightsError> {
+    let format = Format::of(path)?;
+    let map = map_file(path)?;
+    match format {
+        Format::Npy => {
+            let header = NpyHeader::parse(&map).map_err(|r| invalid(path, "npy", r))?;
+            let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+            Ok(vec![TensorInfo { name, shape: header.shape, dtype: header.dtype.name() }])
+        }
+        Format::Safetensors => {
+            let (_, metadata) =
+                SafeTensors::read_metadata(&map).map_err(|e| invalid(path, "safetensors", e.to_string()))?;
+            let mut infos: Vec<TensorInfo> = metadata
+                .tensors()
+                .into_iter()
+                .map(|(name, info)| TensorInfo {
+                    name,
+                    shape: info.shape.clone(),
+                    dtype: safetensors_dtype_name(info.dtype),
+                })
+                .collect();
+            infos.sort_by(|a, b| a.name.cmp(&b.name));
+            Ok(infos)
+        }
+    }
+}
+
+fn map_file(path: &Path) -> Result<Mmap, WeightsError> {
+    let io_error = |source| WeightsError::Io { path: path.display().to_string(), source };
+    let file = File::open(path).map_err(io_error)?;
+    // SAFETY: the map is read-only and dropped before this module returns;
+    // a concurrent truncation by another process could still fault, which is
+    // the accepted trade-off for not copying gigabytes of weights.
+    unsafe { Mmap::map(&file) }.map_err(io_error)
+}
+
+fn invalid(path: &Path, format: &'static str, reason: impl Into<String>) -> WeightsError {
+    WeightsError::InvalidFile { path: path.display().to_string(), format, reason: reason.into() }
+}
+
+/// Checks the element count against the limits before anything is allocated.
+fn checked_len(path: &Path, shape: &[usize]) -> Result<usize, WeightsError> {
+    let n = shape.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d));
+    match n {
+        Some(0) => Err(WeightsError::EmptyTensor { path: path.display().to_string(), shape: shape.to_vec() }),
+        Some(n) if n <= MAX_ELEMENTS => Ok(n),
+        _ => Err(WeightsError::TooLarge { path: path.display().to_string(), shape: shape.to_vec(), max: MAX_ELEMENTS }),
+    }
+}
+
+fn matrix_dims(shape: &[usize]) -> (usize, usize) {
+    match shape {
+        [] => (1, 1),
+        [n] => (1, *n),
+        [rows, rest @ ..] => (*rows, rest.iter().product()),
+    }
+}
+
+fn count_non_finite(values: &[f32]) -> usize {
+    values.iter().filter(|v| !v.is_finite()).count()
+}
+
+fn file_weights(path: &Path, values: Vec<f32>, shape: Vec<usize>, dtype: String, tensor: Option<String>) -> Weights {
+    let (rows, cols) = matrix_dims(&shape);
+    debug_assert_eq!(rows * cols, values.len());
+    Weights {
+        non_finite: count_non_finite(&values),
+        values,
+        rows,
+        cols,
+        shape,
+        dtype,
+        source: path.display().to_string(),
+        tensor,
+    }
+}
+
+/// Element conversion to `f32`; lossy for wide integers and `f64`, which is
+/// fine because the tool only studies the value distribution.
+trait ToF32: Copy {
+    fn to_f32(self) -> f32;
+}
+
+macro_rules! impl_to_f32 {
+    ($($t:ty),*) => {
+        $(impl ToF32 for $t {
+            #[inline]
+            fn to_f32(self) -> f32 {
+                self as f32
+            }
+        })*
+    };
+}
+impl_to_f32!(i8, i16, i32, i64, u8, u16, u32, u64, f32, f64);
+
+/// Decodes a packed little- or big-endian buffer whose length has already
+/// been validated; `chunks` keeps it allocation-free apart from the output.
+fn decode<const N: usize>(bytes: &[u8], convert: impl Fn([u8; N]) -> f32) -> Vec<f32> {
+    let (chunks, rest) = bytes.as_chunks::<N>();
+    debug_assert!(rest.is_empty());
+    chunks.iter().map(|&c| convert(c)).collect()
+}
+
+// ---------------------------------------------------------------------------
+// .npy
+// ---------------------------------------------------------------------------
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Elem {
+    F16,
+    F32,
+    F64,
+    I8,
+    I16,
+    I32,
+    I64,
+    U8,
+    U16,
+    U32,
+    U64,
+}
+
+impl Elem {
+    fn size(self) -> usize {
+        match self {
+            Elem::I8 | Elem::U8 => 1,
+            Elem::F16 | Elem::I16 | Elem::U16 => 2,
+            Elem::F32 | Elem::I32 | Elem::U32 => 4,
+            Elem::F64 | Elem::I64 | Elem::U64 => 8,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Elem::F16 => "f16",
+            Elem::F32 => "f32",
+            Elem::F64 => "f64",
+            Elem::I8 => "i8",
+            Elem::I16 => "i16",
+            Elem::I32 => "i32",
+            Elem::I64 => "i64",
+            Elem::U8 => "u8",
+            Elem::U16 => "u16",
+            Elem::U32 => "u32",
+            Elem::U64 => "u64",
+        }
+    }
+}
+
+/// An `.npy` dtype: either one we can load, or the name to put in the error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum NpyDtype {
+    Supported { elem: Elem, big_endian: bool },
+    Unsupported(String),
+}
+
+impl NpyDtype {
+    fn from_descr(descr: &str) -> NpyDtype {
+        let (big_endian, code) = match descr.as_bytes().first() {
+            Some(b'>') => (true, &descr[1..]),
+            Some(b'!') => (true, &descr[1..]),
+            Some(b'<' | b'|' | b'=') => (cfg!(target_endian = "big"), &descr[1..]),
+            _ => (cfg!(target_endian = "big"), descr),
+        };
+        let elem = match code {
+            "f2" | "e" => Some(Elem::F16),
+            "f4" | "f" => Some(Elem::F32),
+            "f8" | "d" => Some(Elem::F64),
+            "i1" | "b" => Some(Elem::I8),
+            "i2" | "h" => Some(Elem::I16),
+            "i4" => Some(Elem::I32),
+            "i8" | "q" => Some(Elem::I64),
+            "u1" | "B" => Some(Elem::U8),
+            "u2" | "H" => Some(Elem::U16),
+            "u4" => Some(Elem::U32),
+            "u8" | "Q" => Some(Elem::U64),
+            _ => None,
+        };
+        if let Some(elem) = elem {
+            return NpyDtype::Supported { elem, big_endian };
+        }
+        let friendly = match code {
+            "b1" | "?" => "bool".to_string(),
+            "c8" | "F" => "complex64".to_string(),
+            "c16" | "D" => "complex128".to_string(),
+            "f16" | "g" => "float128".to_string(),
+            _ => match code.chars().next() {
+                Some('U') => "str".to_string(),
+                Some('S') | Some('a') => "bytes".to_string(),
+                Some('O') => "object".to_string(),
+                Some('M') => "datetime64".to_string(),
+                Some('m') => "timedelta64".to_string(),
+                Some('V') => "void".to_string(),
+                _ => return NpyDtype::Unsupported(format!("'{descr}'")),
+            },
+        };
+        NpyDtype::Unsupported(format!("{friendly} ('{descr}')"))
+    }
+
+    fn name(&self) -> String {
+        match self {
+            NpyDtype::Supported { elem, .. } => elem.name().to_string(),
+            NpyDtype::Unsupported(name) => name.clone(),
+        }
+    }
+}
+
+/// The parsed `.npy` header. ndarray-npy keeps its own `Header` private, and
+/// its readers only report a shape after touching the data, so we parse the
+/// header here to list tensors and to validate the shape against the file
+/// length before anything is allocated.
+#[derive(Debug, Clone, PartialEq)]
+struct NpyHeader {
+    dtype: NpyDtype,
+    fortran_order: bool,
+    shape: Vec<usize>,
+    data_offset: usize,
+}
+
+impl NpyHeader {
+    fn parse(buf: &[u8]) -> Result<NpyHeader, String> {
+        const MAGIC: &[u8] = b"\x93NUMPY";
+        if buf.len() < MAGIC.len() + 2 || !buf.starts_with(MAGIC) {
+            return Err("it does not start with the .npy magic bytes".to_string());
+        }
+        let (major, minor) = (buf[6], buf[7]);
+        let (len_bytes, start) = match major {
+            1 => (2, 10),
+            2 | 3 => (4, 12),
+            _ => return Err(format!("unsupported .npy format version {major}.{minor}")),
+        };
+        let len_field = buf.get(8..8 + len_bytes).ok_or("the header is truncated")?;
+        let header_len = len_field.iter().rev().fold(0usize, |acc, &b| (acc << 8) | usize::from(b));
+        let end = start + header_len;
+        let text = buf.get(start..end).ok_or("the header is truncated")?;
+        let text = std::str::from_utf8(text).map_err(|_| "the header is not valid text")?;
+
+        let dict = match PyParser::parse(text)? {
+            Lit::Dict(entries) => entries,
+            _ => return Err("the header is not a dictionary".to_string()),
+        };
+        let get = |key: &str| {
+            dict.iter()
+                .find(|(k, _)| matches!(k, Lit::Str(s) if s == key))
+                .map(|(_, v)| v)
+                .ok_or_else(|| format!("the header has no '{key}' entry"))
+        };
+        let dtype = match get("descr")? {
+            Lit::Str(descr) => NpyDtype::from_descr(descr),
+            _ => NpyDtype::Unsupported("structured (record) dtype".to_string()),
+        };
+        let fortran_order = match get("fortran_order")? {
+            Lit::Bool(b) => *b,
+            _ => return Err("'fortran_order' in the header is not True or False".to_string()),
+        };
+        let shape = match get("shape")? {
+            Lit::Seq(dims) => dims
+                .iter()
+                .map(|d| match d {
+                    Lit::Int(i) => usize::try_from(*i).ok(),
+                    _ => None,
+                })
+                .collect::<Option<Vec<usize>>>()
+                .ok_or("'shape' in the header is not a tuple of non-negative integers")?,
+            _ => return Err("'shape' in the header is not a tuple".to_string()),
+        };
+        Ok(NpyHeader { dtype, fortran_order, shape, data_offset: end })
+    }
+}
+
+/// The Python literal subset that numpy writes in `.npy` headers.
+#[derive(Debug, Clone, PartialEq)]
+enum Lit {
+    Str(String),
+    Int(i128),
+    Bool(bool),
+    None,
+    Seq(Vec<Lit>),
+    Dict(Vec<(Lit, Lit)>),
+}
+
+struct PyParser<'a> {
+    s: &'a [u8],
+    i: usize,
+}
+
+impl PyParser<'_> {
+    /// Garbage such as `((((((...` must not overflow the stack.
+    const MAX_DEPTH: usize = 16;
+
+    fn parse(text: &str) -> Result<Lit, String> {
+        let mut p = PyParser { s: text.as_bytes(), i: 0 };
+        let value = p.value(0)?;
+        p.skip_ws();
+        if p.i != p.s.len() {
+            return Err("the header has unexpected text after the dictionary".to_string());
+        }
+        Ok(value)
+    }
+
+    fn skip_ws(&mut self) {
+        while self.i < self.s.len() && self.s[self.i].is_ascii_whitespace() {
+            self.i += 1;
+        }
+    }
+
+    fn peek(&mut self) -> Option<u8> {
+        self.skip_ws();
+        self.s.get(self.i).copied()
+    }
+
+    fn syntax_error(&self) -> String {
+        format!("the header is malformed near byte {}", self.i)
+    }
+
+    fn value(&mut self, depth: usize) -> Result<Lit, String> {
+        if depth > Self::MAX_DEPTH {
+            return Err("the header is nested too deeply".to_string());
+        }
+        match self.peek().ok_or_else(|| self.syntax_error())? {
+            q @ (b'\'' | b'"') => {
+                self.i += 1;
+                let mut out = Vec::new();
+                loop {
+                    let c = *self.s.get(self.i).ok_or_else(|| self.syntax_error())?;
+                    self.i += 1;
+                    match c {
+                        b'\\' => {
+                            out.push(*self.s.get(self.i).ok_or_else(|| self.syntax_error())?);
+                            self.i += 1;
+                        }
+                        c if c == q => break,
+                        c => out.push(c),
+                    }
+                }
+                Ok(Lit::Str(String::from_utf8_lossy(&out).into_owned()))
+            }
+            open @ (b'(' | b'[') => {
+                let close = if open == b'(' { b')' } else { b']' };
+                self.i += 1;
+                let mut items = Vec::new();
+                loop {
+                    if self.peek() == Some(close) {
+                        self.i += 1;
+                        return Ok(Lit::Seq(items));
+                    }
+                    items.push(self.value(depth + 1)?);
+                    match self.peek() {
+                        Some(b',') => self.i += 1,
+                        Some(c) if c == close => {}
+                        _ => return Err(self.syntax_error()),
+                    }
+                }
+            }
+            b'{' => {
+                self.i += 1;
+                let mut entries = Vec::new();
+                loop {
+                    if self.peek() == Some(b'}') {
+                        self.i += 1;
+                        return Ok(Lit::Dict(entries));
+                    }
+                    let key = self.value(depth + 1)?;
+                    if self.peek() != Some(b':') {
+                        return Err(self.syntax_error());
+                    }
+                    self.i += 1;
+                    entries.push((key, self.value(depth + 1)?));
+                    match self.peek() {
+                        Some(b',') => self.i += 1,
+                        Some(b'}') => {}
+                        _ => return Err(self.syntax_error()),
+                    }
+                }
+            }
+            c if c == b'-' || c.is_ascii_digit() => {
+                let start = self.i;
+                self.i += 1;
+                while self.i < self.s.len() && self.s[self.i].is_ascii_digit() {
+                    self.i += 1;
+                }
+                let digits = std::str::from_utf8(&self.s[start..self.i]).unwrap_or("");
+                let value = digits.parse::<i128>().map_err(|_| self.syntax_error())?;
+                // Python 2 wrote long integers as `3L`.
+                if matches!(self.s.get(self.i), Some(b'L' | b'l')) {
+                    self.i += 1;
+                }
+                Ok(Lit::Int(value))
+            }
+            c if c.is_ascii_alphabetic() => {
+                let start = self.i;
+                while self.i < self.s.len() && self.s[self.i].is_ascii_alphanumeric() {
+                    self.i += 1;
+                }
+                match &self.s[start..self.i] {
+                    b"True" => Ok(Lit::Bool(true)),
+                    b"False" => Ok(Lit::Bool(false)),
+                    b"None" => Ok(Lit::None),
+                    _ => Err(self.syntax_error()),
+                }
+            }
+            _ => Err(self.syntax_error()),
+        }
+    }
+}
+
+fn load_npy(path: &Path, buf: &[u8]) -> Result<Weights, WeightsError> {
+    let header = NpyHeader::parse(buf).map_err(|r| invalid(path, "npy", r))?;
+    let (elem, big_endian) = match &header.dtype {
+        NpyDtype::Supported { elem, big_endian } => (*elem, *big_endian),
+        NpyDtype::Unsupported(name) => {
+            return Err(WeightsError::UnsupportedDtype { path: path.display().to_string(), dtype: name.clone() });
+        }
+    };
+    let n = checked_len(path, &header.shape)?;
+    let need = n * elem.size(); // cannot overflow: n <= MAX_ELEMENTS
+    let have = buf.len() - header.data_offset;
+    if have < need {
+        return Err(invalid(
+            path,
+            "npy",
+            format!(
+                "the file is truncated (the header describes {need} bytes of data \
+                 but only {have} are present)"
+            ),
+        ));
+    }
+    if have > need {
+        return Err(invalid(
+            path,
+            "npy",
+            format!("the file has {} unexpected bytes after the {need} bytes of data", have - need),
+        ));
+    }
+
+    let via_ndarray_npy = match elem {
+        // ndarray-npy has no f16 element type.
+        Elem::F16 => None,
+        Elem::F32 => npy_values::<f32>(buf),
+        Elem::F64 => npy_values::<f64>(buf),
+        Elem::I8 => npy_values::<i8>(buf),
+        Elem::I16 => npy_values::<i16>(buf),
+        Elem::I32 => npy_values::<i32>(buf),
+        Elem::I64 => npy_values::<i64>(buf),
+        Elem::U8 => npy_values::<u8>(buf),
+        Elem::U16 => npy_values::<u16>(buf),
+        Elem::U32 => npy_values::<u32>(buf),
+        Elem::U64 => npy_values::<u64>(buf),
+    };
+    let values = match via_ndarray_npy {
+        Some(result) => result,
+        None => decode_npy_data(elem, big_endian, &buf[header.data_offset..], &header),
+    }
+    .map_err(|r| invalid(path, "npy", r))?;
+
+    Ok(file_weights(path, values, header.shape, elem.name().to_string(), None))
+}
+
+/// Views the mapped file in place when it can; the copying reader is only
+/// used for byte-swapped or misaligned data, whose size has already been
+/// checked against the file length so it cannot over-allocate. Returns `None`
+/// when ndarray-npy does not know the descriptor's spelling (e.g. `'=f4'`).
+fn npy_values<T>(buf: &[u8]) -> Option<Result<Vec<f32>, String>>
+where
+    T: ViewElement + ReadableElement + ToF32,
+{
+    Some(match ArrayViewD::<T>::view_npy(buf) {
+        Ok(view) => Ok(c_order_f32(view)),
+        Err(ViewNpyError::WrongDescriptor(_)) => return None,
+        Err(ViewNpyError::NonNativeEndian | ViewNpyError::MisalignedData) => {
+            ArrayD::<T>::read_npy(buf).map(|a| c_order_f32(a.view())).map_err(|e| e.to_string())
+        }
+        Err(e) => Err(e.to_string()),
+    })
+}
+
+/// Decodes `.npy` data that ndarray-npy cannot (f16, unusual descriptor
+/// spellings); `data` has already been checked to hold exactly the elements.
+fn decode_npy_data(elem: Elem, big_endian: bool, data: &[u8], header: &NpyHeader) -> Result<Vec<f32>, String> {
+    macro_rules! dec {
+        ($t:ty) => {
+            if big_endian {
+                decode(data, |c| <$t>::from_be_bytes(c).to_f32())
+            } else {
+                decode(data, |c| <$t>::from_le_bytes(c).to_f32())
+            }
+        };
+    }
+    let memory_order = match elem {
+        Elem::F16 => dec!(half::f16),
+        Elem::F32 => dec!(f32),
+        Elem::F64 => dec!(f64),
+        Elem::I8 => dec!(i8),
+        Elem::I16 => dec!(i16),
+        Elem::I32 => dec!(i32),
+        Elem::I64 => dec!(i64),
+        Elem::U8 => dec!(u8),
+        Elem::U16 => dec!(u16),
+        Elem::U32 => dec!(u32),
+        Elem::U64 => dec!(u64),
+    };
+    if header.fortran_order {
+        ArrayD::from_shape_vec(IxDyn(&header.shape).f(), memory_order)
+            .map(|a| a.iter().copied().collect())
+            .map_err(|e| e.to_string())
+    } else {
+        Ok(memory_order)
+    }
+}
+
+fn c_order_f32<T: ToF32>(view: ArrayViewD<'_, T>) -> Vec<f32> {
+    match view.as_slice() {
+        Some(slice) => slice.iter().map(|&x| x.to_f32()).collect(),
+        None => view.iter().map(|&x| x.to_f32()).collect(),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// .safetensors
+// ---------------------------------------------------------------------------
+
+fn safetensors_dtype_name(dtype: Dtype) -> String {
+    dtype.to_string().to_ascii_lowercase()
+}
+
+fn load_safetensors(path: &Path, buf: &[u8], tensor: Option<&str>) -> Result<Weights, WeightsError> {
+    let shown = path.display().to_string();
+    let file = SafeTensors::deserialize(buf).map_err(|e| invalid(path, "safetensors", e.to_string()))?;
+    let mut names: Vec<String> = file.names().into_iter().map(str::to_string).collect();
+    names.sort();
+
+    let name = match tensor {
+        Some(name) => name.to_string(),
+        None => match names.as_slice() {
+            [] => return Err(WeightsError::NoTensors { path: shown }),
+            [only] => only.clone(),
+            _ => {
+                return Err(WeightsError::TensorRequired { path: shown, available: names });
+            }
+        },
+    };
+    let view = match file.tensor(&name) {
+        Ok(view) => view,
+        Err(_) if names.is_empty() => return Err(WeightsError::NoTensors { path: shown }),
+        Err(_) => {
+            return Err(WeightsError::TensorNotFound { path: shown, name, available: names });
+        }
+    };
+
+    let shape = view.shape().to_vec();
+    checked_len(path, &shape)?;
+    let data = view.data();
+    let values = match view.dtype() {
+        Dtype::F32 => decode(data, f32::from_le_bytes),
+        Dtype::F64 => decode(data, |c| f64::from_le_bytes(c) as f32),
+        Dtype::F16 => decode(data, |c| half::f16::from_le_bytes(c).to_f32()),
+        Dtype::BF16 => decode(data, |c| half::bf16::from_le_bytes(c).to_f32()),
+        Dtype::I8 => decode(data, |c| i8::from_le_bytes(c).to_f32()),
+        Dtype::U8 => decode(data, |c| u8::from_le_bytes(c).to_f32()),
+        Dtype::I16 => decode(data, |c| i16::from_le_bytes(c).to_f32()),
+        Dtype::U16 => decode(data, |c| u16::from_le_bytes(c).to_f32()),
+        Dtype::I32 => decode(data, |c| i32::from_le_bytes(c).to_f32()),
+        Dtype::U32 => decode(data, |c| u32::from_le_bytes(c).to_f32()),
+        Dtype::I64 => decode(data, |c| i64::from_le_bytes(c).to_f32()),
+        Dtype::U64 => decode(data, |c| u64::from_le_bytes(c).to_f32()),
+        other => {
+            return Err(WeightsError::UnsupportedDtype { path: shown, dtype: safetensors_dtype_name(other) });
+        }
+    };
+    let dtype = safetensors_dtype_name(view.dtype());
+    Ok(file_weights(path, values, shape, dtype, Some(name)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::{Array, Array1, Array2, Array3, ShapeBuilder};
+    use ndarray_npy::WriteNpyExt;
+    use safetensors::tensor::TensorView;
+    use std::path::PathBuf;
+    use tempfile::TempDir;
+
+    fn spec(distribution: Distribution, rows: usize, cols: usize, seed: u64) -> SyntheticSpec {
+        SyntheticSpec { distribution, rows, cols, seed, dof: 10.0, outlier_fraction: 0.05 }
+    }
+
+    fn mean_std(values: &[f32]) -> (f64, f64) {
+        let n = values.len() as f64;
+        let mean = values.iter().map(|&v| f64::from(v)).sum::<f64>() / n;
+        let var = values.iter().map(|&v| (f64::from(v) - mean).powi(2)).sum::<f64>() / (n - 1.0);
+        (mean, var.sqrt())
+    }
+
+    fn write_npy_file<A, D>(dir: &TempDir, name: &str, array: &Array<A, D>) -> PathBuf
+    where
+        A: ndarray_npy::WritableElement,
+        D: ndarray::Dimension,
+    {
+        let path = dir.path().join(name);
+        array.write_npy(File::create(&path).unwrap()).unwrap();
+        path
+    }
+
+    /// A version-1 `.npy` file with an arbitrary descriptor, for dtypes that
+    /// ndarray-npy (without its complex feature) cannot write.
+    fn raw_npy(descr: &str, fortran: bool, shape: &str, data: &[u8]) -> Vec<u8> {
+        let order = if fortran { "True" } else { "False" };
+        let mut header = format!("{{'descr': '{descr}', 'fortran_order': {order}, 'shape': {shape}, }}");
+        while (10 + header.len() + 1) % 64 != 0 {
+            header.push(' ');
+        }
+        header.push('\n');
+        let mut out = b"\x93NUMPY\x01\x00".to_vec();
+        out.extend_from_slice(&(header.len() as u16).to_le_bytes());
+        out.extend_from_slice(header.as_bytes());
+        out.extend_from_slice(data);
+        out
+    }
+
+    fn write_bytes(dir: &TempDir, name: &str, bytes: &[u8]) -> PathBuf {
+        let path = dir.path().join(name);
+        std::fs::write(&path, bytes).unwrap();
+        path
+    }
+
+    fn write_safetensors(dir: &TempDir, name: &str, tensors: &[(&str, Dtype, Vec<usize>, Vec<u8>)]) -> PathBuf {
+        let views: Vec<(String, TensorView<'_>)> = tensors
+            .iter()
+            .map(|(n, dtype, shape, bytes)| (n.to_string(), TensorView::new(*dtype, shape.clone(), bytes).unwrap()))
+            .collect();
+        let bytes = safetensors::serialize(views, None).unwrap();
+        write_bytes(dir, name, &bytes)
+    }
+
+    fn f32_bytes(values: &[f32]) -> Vec<u8> {
+        values.iter().flat_map(|v| v.to_le_bytes()).collect()
+    }
+
+    fn iota(n: usize) -> Vec<f32> {
+        (0..n).map(|i| i as f32).collect()
+    }
+
+    // --- synthetic -------------------------------------------------------
+
+    #[test]
+    fn distributions_have_stated_moments() {
+        let t_std = (10.0f64 / 8.0).sqrt();
+        for (dist, want_std) in [
+            (Distribution::Normal, 1.0),
+            (Distribution::Uniform, 1.0),
+            (Distribution::Laplace, 1.0),
+            (Distribution::StudentT, t_std),
+        ] {
+            let w = synthetic(&spec(dist, 1000, 100, 7)).unwrap();
+            assert_eq!(w.values.len(), 100_000);
+            let (mean, std) = mean_std(&w.values);
+            assert!(mean.abs() < 0.02, "{dist}: mean {mean}");
+            assert!((std - want_std).abs() < 0.03, "{dist}: std {std}");
+            assert_eq!(w.non_finite, 0);
+        }
+        let u = synthetic(&spec(Distribution::Uniform, 100, 1000, 1)).unwrap();
+        let bound = 3f32.sqrt();
+        assert!(u.values.iter().all(|v| (-bound..=bound).contains(v)));
+    }
+
+    #[test]
+    fn normal_outliers_inserts_exact_count_with_magnitude_10_to_20() {
+        let w = synthetic(&spec(Distribution::NormalOutliers, 200, 500, 3)).unwrap();
+        let outliers: Vec<f32> = w.values.iter().copied().filter(|v| v.abs() >= 10.0).collect();
+        assert_eq!(outliers.len(), 5_000);
+        assert!(outliers.iter().all(|v| (10.0..=20.0).contains(&v.abs())));
+        assert!(outliers.iter().any(|&v| v > 0.0) && outliers.iter().any(|&v| v < 0.0));
+        // The inliers are still standard normal.
+        let inliers: Vec<f32> = w.values.iter().copied().filter(|v| v.abs() < 10.0).collect();
+        let (mean, std) = mean_std(&inliers);
+        assert!(mean.abs() < 0.02 && (std - 1.0).abs() < 0.03);
+
+        let mut s = spec(Distribution::NormalOutliers, 10, 100, 3);
+        s.outlier_fraction = 0.0015; // 1.5 rounds to 2
+        let w = synthetic(&s).unwrap();
+        assert_eq!(w.values.iter().filter(|v| v.abs() >= 10.0).count(), 2);
+        s.outlier_fraction = 1.0;
+        let w = synthetic(&s).unwrap();
+        assert!(w.values.iter().all(|v| (10.0..=20.0).contains(&v.abs())));
+    }
+
+    #[test]
+    fn synthetic_is_reproducible_per_seed() {
+        for &dist in Distribution::ALL {
+            let a = synthetic(&spec(dist, 50, 20, 42)).unwrap();
+            let b = synthetic(&spec(dist, 50, 20, 42)).unwrap();
+            let c = synthetic(&spec(dist, 50, 20, 43)).unwrap();
+            assert_eq!(a, b, "{dist}");
+            assert_ne!(a.values, c.values, "{dist}");
+            assert_eq!((a.rows, a.cols, a.shape.clone()), (50, 20, vec![50, 20]));
+            assert_eq!((a.dtype.as_str(), a.source.as_str(), a.tensor.clone()), ("f32", "synthetic", None));
+        }
+    }
+
+    #[test]
+    fn bad_synthetic_parameters_name_the_parameter() {
+        let check = |s: SyntheticSpec, name: &str| {
+            let err = synthetic(&s).unwrap_err();
+            assert!(matches!(&err, WeightsError::InvalidParameter { name: n, .. } if *n == name), "{err:?}");
+            assert!(err.to_string().contains(name), "{err}");
+        };
+        check(spec(Distribution::Normal, 0, 10, 1), "rows");
+        check(spec(Distribution::Normal, 10, 0, 1), "cols");
+        check(spec(Distribution::Normal, MAX_ELEMENTS, 2, 1), "rows x cols");
+        check(spec(Distribution::Normal, usize::MAX, 2, 1), "rows x cols");
+        for dof in [0.0, -1.0, f64::NAN, f64::INFINITY] {
+            let mut s = spec(Distribution::StudentT, 10, 10, 1);
+            s.dof = dof;
+            check(s, "dof");
+        }
+        for fraction in [1.5, -0.1, f64::NAN] {
+            let mut s = spec(Distribution::NormalOutliers, 10, 10, 1);
+            s.outlier_fraction = fraction;
+            check(s, "outlier_fraction");
+        }
+        // Parameters a distribution does not use are not validated.
+        let mut s = spec(Distribution::Normal, 10, 10, 1);
+        s.dof = 0.0;
+        s.outlier_fraction = 1.5;
+        assert!(synthetic(&s).is_ok());
+    }
+
+    #[test]
+    fn distribution_names_round_trip() {
+        for &dist in Distribution::ALL {
+            assert_eq!(dist.name().parse::<Distribution>().unwrap(), dist);
+            let json = serde_json::to_string(&dist).unwrap();
+            assert_eq!(json, format!("\"{}\"", dist.name()));
+        }
+        let err = "gaussian".parse::<Distribution>().unwrap_err().to_string();
+        assert!(err.contains("gaussian") && err.contains("normal-outliers"), "{err}");
+    }
+
+    // --- .npy ------------------------------------------------------------
+
+    #[test]
+    fn npy_round_trip_flattens_to_dim0_by_rest_in_c_order() {
+        let dir = TempDir::new().unwrap();
+        let f32s = Array3::from_shape_vec((2, 3, 4), iota(24)).unwrap();
+        let f64s = f32s.mapv(f64::from);
+        let i32s = f32s.mapv(|v| v as i32);
+        let paths = [
+            (write_npy_file(&dir, "a.npy", &f32s), "f32"),
+            (write_npy_file(&dir, "b.NPY", &f64s), "f64"),
+            (write_npy_file(&dir, "c.npy", &i32s), "i32"),
+        ];
+        for (path, dtype) in paths {
+            let w = load_file(&path, None).unwrap();
+            assert_eq!((w.rows, w.cols), (2, 12), "{dtype}");
+            assert_eq!(w.shape, vec![2, 3, 4]);
+            assert_eq!(w.values, iota(24));
+            assert_eq!(w.dtype, dtype);
+            assert_eq!(w.source, path.display().to_string());
+            assert_eq!((w.tensor, w.non_finite), (None, 0));
+        }
+    }
+
+    #[test]
+    fn npy_fortran_order_is_returned_in_c_order() {
+        let dir = TempDir::new().unwrap();
+        let c = Array2::from_shape_vec((3, 4), iota(12)).unwrap();
+        let f = Array2::from_shape_vec((3, 4).f(), vec![0.0f32; 12]).unwrap();
+        let mut f = f;
+        f.assign(&c);
+        let path = write_npy_file(&dir, "f.npy", &f);
+        let bytes = std::fs::read(&path).unwrap();
+        assert!(String::from_utf8_lossy(&bytes[..128]).contains("'fortran_order': True"));
+        let w = load_file(&path, None).unwrap();
+        assert_eq!((w.rows, w.cols), (3, 4));
+        assert_eq!(w.values, iota(12));
+
+        // The hand-decoded f16 path honours Fortran order too.
+        let data: Vec<u8> =
+            f.as_slice_memory_order().unwrap().iter().flat_map(|&v| half::f16::from_f32(v).to_le_bytes()).collect();
+        let path = write_bytes(&dir, "h.npy", &raw_npy("<f2", true, "(3, 4)", &data));
+        let w = load_file(&path, None).unwrap();
+        assert_eq!((w.values, w.dtype.as_str()), (iota(12), "f16"));
+    }
+
+    #[test]
+    fn npy_big_endian_and_low_rank() {
+        let dir = TempDir::new().unwrap();
+        let data: Vec<u8> = [1.5f32, -2.0, 3.25].iter().flat_map(|v| v.to_be_bytes()).collect();
+        let path = write_bytes(&dir, "be.npy", &raw_npy(">f4", false, "(3,)", &data));
+        let w = load_file(&path, None).unwrap();
+        assert_eq!(w.values, vec![1.5, -2.0, 3.25]);
+        assert_eq!((w.rows, w.cols, w.shape), (1, 3, vec![3]));
+
+        let scalar = ndarray::arr0(7.0f64);
+        let w = load_file(&write_npy_file(&dir, "s.npy", &scalar), None).unwrap();
+        assert_eq!((w.rows, w.cols, w.values), (1, 1, vec![7.0]));
+
+        let u8s = Array1::from_vec(vec![0u8, 255]);
+        let w = load_file(&write_npy_file(&dir, "u.npy", &u8s), None).unwrap();
+        assert_eq!((w.values, w.dtype.as_str()), (vec![0.0, 255.0], "u8"));
+    }
+
+    #[test]
+    fn npy_bool_and_complex_are_refused_by_name() {
+        let dir = TempDir::new().unwrap();
+        for (descr, data, name) in [("|b1", vec![1u8, 0], "bool"), ("<c8", vec![0u8; 16], "complex64")] {
+            let path = write_bytes(&dir, "x.npy", &raw_npy(descr, false, "(2,)", &data));
+            let err = load_file(&path, None).unwrap_err();
+            assert!(matches!(err, WeightsError::UnsupportedDtype { .. }), "{err:?}");
+            assert!(err.to_string().contains(name), "{err}");
+        }
+    }
+
+    #[test]
+    fn truncated_and_garbage_npy_are_errors_not_panics() {
+        let dir = TempDir::new().unwrap();
+        let arr = Array3::from_shape_vec((2, 3, 4), iota(24)).unwrap();
+        let bytes = std::fs::read(write_npy_file(&dir, "full.npy", &arr)).unwrap();
+
+        let half = write_bytes(&dir, "half.npy", &bytes[..bytes.len() / 2]);
+        let err = load_file(&half, None).unwrap_err();
+        assert!(matches!(err, WeightsError::InvalidFile { .. }), "{err:?}");
+
+        let short = write_bytes(&dir, "short.npy", &bytes[..bytes.len() - 4]);
+        let err = load_file(&short, None).unwrap_err().to_string();
+        assert!(err.contains("truncated") && err.contains("short.npy"), "{err}");
+
+        let mut long = bytes.clone();
+        long.extend_from_slice(&[0; 4]);
+        let err = load_file(&write_bytes(&dir, "long.npy", &long), None).unwrap_err();
+        assert!(matches!(err, WeightsError::InvalidFile { .. }), "{err:?}");
+
+        for (i, garbage) in [
+            &b"this is definitely not a numpy file"[..],
+            b"",
+            b"\x93NUMPY\x01\x00\xff\xff{'descr'",
+            &raw_npy("<f4", false, "((((((((((((((((((((1,),),),),),),),),),),),),),),),),),),),)", &[]),
+            &raw_npy("<f4", false, "(-3,)", &[]),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let path = write_bytes(&dir, &format!("g{i}.npy"), garbage);
+            let err = load_file(&path, None).unwrap_err();
+            assert!(matches!(err, WeightsError::InvalidFile { .. }), "{i}: {err:?}");
+            assert!(list_tensors(&path).is_err());
+        }
+    }
+
+    #[test]
+    fn npy_huge_shape_is_refused_before_allocating() {
+        let dir = TempDir::new().unwrap();
+        let path = write_bytes(&dir, "big.npy", &raw_npy(">f8", false, "(100000, 100000)", &[]));
+        let err = load_file(&path, None).unwrap_err();
+        assert!(matches!(err, WeightsError::TooLarge { .. }), "{err:?}");
+        let path = write_bytes(&dir, "ok.npy", &raw_npy(">f8", false, "(1000, 1000)", &[]));
+        let err = load_file(&path, None).unwrap_err().to_string();
+        assert!(err.contains("truncated"), "{err}");
+    }
+
+    #[test]
+    fn empty_tensors_are_refused() {
+        let dir = TempDir::new().unwrap();
+        let empty = Array2::<f32>::zeros((0, 3));
+        let err = load_file(&write_npy_file(&dir, "e.npy", &empty), None).unwrap_err();
+        assert!(matches!(err, WeightsError::EmptyTensor { .. }), "{err:?}");
+        assert!(err.to_string().contains("empty"));
+
+        let path = write_safetensors(&dir, "e.safetensors", &[("w", Dtype::F32, vec![4, 0], vec![])]);
+        let err = load_file(&path, None).unwrap_err();
+        assert!(matches!(err, WeightsError::EmptyTensor { .. }), "{err:?}");
+    }
+
+    #[test]
+    fn non_finite_values_are_kept_and_counted() {
+        let dir = TempDir::new().unwrap();
+        let values = vec![1.0f32, f32::NAN, f32::INFINITY, -2.0, f32::NEG_INFINITY, 0.0];
+        let arr = Array2::from_shape_vec((2, 3), values.clone()).unwrap();
+        let w = load_file(&write_npy_file(&dir, "n.npy", &arr), None).unwrap();
+        assert_eq!((w.non_finite, w.values.len()), (3, 6));
+        assert!(w.values[1].is_nan() && w.values[2] == f32::INFINITY);
+
+        let path = write_safetensors(&dir, "n.safetensors", &[("w", Dtype::F32, vec![2, 3], f32_bytes(&values))]);
+        assert_eq!(load_file(&path, None).unwrap().non_finite, 3);
+    }
+
+    // --- .safetensors ----------------------------------------------------
+
+    #[test]
+    fn safetensors_float_dtypes_load_the_chosen_tensor() {
+        let dir = TempDir::new().unwrap();
+        let v = [0.5f32, -1.25, 2.0, 3.5, -0.75, 8.0];
+        let f16: Vec<u8> = v.iter().flat_map(|&x| half::f16::from_f32(x).to_le_bytes()).collect();
+        let bf16: Vec<u8> = v.iter().flat_map(|&x| half::bf16::from_f32(x).to_le_bytes()).collect();
+        let f64: Vec<u8> = v.iter().flat_map(|&x| f64::from(x).to_le_bytes()).collect();
+        let i32: Vec<u8> = [-3i32, 0, 7].iter().flat_map(|x| x.to_le_bytes()).collect();
+        let path = write_safetensors(
+            &dir,
+            "m.SafeTensors",
+            &[
+                ("a.f32", Dtype::F32, vec![2, 3], f32_bytes(&v)),
+                ("b.f16", Dtype::F16, vec![2, 3], f16),
+                ("c.bf16", Dtype::BF16, vec![3, 2], bf16),
+                ("d.f64", Dtype::F64, vec![1, 2, 3], f64),
+                ("e.i32", Dtype::I32, vec![3], i32),
+            ],
+        );
+        for (name, dtype, rows, cols) in
+            [("a.f32", "f32", 2, 3), ("b.f16", "f16", 2, 3), ("c.bf16", "bf16", 3, 2), ("d.f64", "f64", 1, 6)]
+        {
+            let w = load_file(&path, Some(name)).unwrap();
+            assert_eq!(w.values, v, "{name}");
+            assert_eq!((w.rows, w.cols, w.dtype.as_str()), (rows, cols, dtype), "{name}");
+            assert_eq!(w.tensor.as_deref(), Some(name));
+        }
+        let w = load_file(&path, Some("e.i32")).unwrap();
+        assert_eq!((w.values, w.rows, w.cols), (vec![-3.0, 0.0, 7.0], 1, 3));
+    }
+
+    #[test]
+    fn safetensors_tensor_selection_errors_list_names() {
+        let dir = TempDir::new().unwrap();
+        let t = |n: &'static str| (n, Dtype::F32, vec![1, 2], f32_bytes(&[1.0, 2.0]));
+        let path = write_safetensors(&dir, "m.safetensors", &[t("zeta"), t("alpha"), t("mid")]);
+
+        let err = load_file(&path, Some("nope")).unwrap_err();
+        assert!(matches!(&err, WeightsError::TensorNotFound { available, .. }
+                if available == &["alpha", "mid", "zeta"]));
+        assert!(err.to_string().contains("alpha, mid, zeta") && err.to_string().contains("nope"));
+
+        let err = load_file(&path, None).unwrap_err();
+        assert!(matches!(err, WeightsError::TensorRequired { .. }), "{err:?}");
+        let msg = err.to_string();
+        assert!(msg.contains("alpha, mid, zeta") && msg.contains("--tensor"), "{msg}");
+
+        let single = write_safetensors(&dir, "one.safetensors", &[t("only")]);
+        let w = load_file(&single, None).unwrap();
+        assert_eq!((w.tensor.as_deref(), w.values), (Some("only"), vec![1.0, 2.0]));
+
+        let none = write_safetensors(&dir, "none.safetensors", &[]);
+        let err = load_file(&none, None).unwrap_err();
+        assert!(matches!(err, WeightsError::NoTensors { .. }), "{err:?}");
+    }
+
+    #[test]
+    fn safetensors_bool_and_garbage_are_refused() {
+        let dir = TempDir::new().unwrap();
+        let path = write_safetensors(&dir, "b.safetensors", &[("mask", Dtype::BOOL, vec![2], vec![1, 0])]);
+        let err = load_file(&path, None).unwrap_err();
+        assert!(matches!(err, WeightsError::UnsupportedDtype { .. }), "{err:?}");
+        assert!(err.to_string().contains("bool"), "{err}");
+
+        for (i, garbage) in
+            [&b"not a safetensors file, just some text"[..], b"", b"\x10\0\0\0\0\0\0\0{\"a\":"].into_iter().enumerate()
+        {
+            let path = write_bytes(&dir, &format!("g{i}.safetensors"), garbage);
+            let err = load_file(&path, None).unwrap_err();
+            assert!(matches!(err, WeightsError::InvalidFile { format: "safetensors", .. }), "{err:?}");
+            assert!(list_tensors(&path).is_err());
+        }
+    }
+
+    // --- paths -----------------------------------------------------------
+
+    #[test]
+    fn missing_file_and_unsupported_extension() {
+        let dir = TempDir::new().unwrap();
+        let missing = dir.path().join("missing.npy");
+        let err = load_file(&missing, None).unwrap_err();
+        assert!(matches!(err, WeightsError::Io { .. }), "{err:?}");
+        let msg = err.to_string();
+        assert!(msg.contains("missing.npy") && msg.contains("No such file"), "{msg}");
+
+        let other = write_bytes(&dir, "w.pt", b"whatever");
+        for err in [load_file(&other, None).unwrap_err(), list_tensors(&other).unwrap_err()] {
+            assert!(matches!(err, WeightsError::UnsupportedExtension { .. }), "{err:?}");
+            let msg = err.to_string();
+            assert!(msg.contains(".npy") && msg.contains(".safetensors") && msg.contains("w.pt"));
+        }
+    }
+
+    #[test]
+    fn list_tensors_reads_headers_of_both_formats() {
+        let dir = TempDir::new().unwrap();
+        let path = write_safetensors(
+            &dir,
+            "m.safetensors",
+            &[
+                ("layer.1", Dtype::F16, vec![2, 2], vec![0; 8]),
+                ("layer.0", Dtype::F32, vec![3], vec![0; 12]),
+                ("mask", Dtype::BOOL, vec![4], vec![0; 4]),
+            ],
+        );
+        let info = list_tensors(&path).unwrap();
+        let expect = |name: &str, shape: Vec<usize>, dtype: &str| TensorInfo {
+            name: name.to_string(),
+            shape,
+            dtype: dtype.to_string(),
+        };
+        assert_eq!(
+            info,
+            vec![
+                expect("layer.0", vec![3], "f32"),
+                expect("layer.1", vec![2, 2], "f16"),
+                expect("mask", vec![4], "bool"),
+            ]
+        );
+
+        let arr = Array3::<f64>::zeros((2, 3, 4));
+        let npy = write_npy_file(&dir, "weights.npy", &arr);
+        assert_eq!(list_tensors(&npy).unwrap(), vec![expect("weights", vec![2, 3, 4], "f64")]);
+
+        // Only the header is read: data missing from the file does not matter.
+        let bool_npy = write_bytes(&dir, "flags.npy", &raw_npy("|b1", false, "(5, 2)", &[]));
+        let listed = list_tensors(&bool_npy).unwrap();
+        assert_eq!(listed[0].shape, vec![5, 2]);
+        assert!(listed[0].dtype.contains("bool"));
+    }
+
+    /// `cargo test --release --lib compute::weights -- --ignored`
+    #[test]
+    #[ignore = "timing check, meaningful only in a release build"]
+    fn twelve_million_f32_load_quickly() {
+        let dir = TempDir::new().unwrap();
+        let n = 12_000_000;
+        let values: Vec<f32> = (0..n).map(|i| (i % 1000) as f32).collect();
+        let path =
+            write_safetensors(&dir, "big.safetensors", &[("w", Dtype::F32, vec![3000, 4000], f32_bytes(&values))]);
+        let start = std::time::Instant::now();
+        let w = load_file(&path, None).unwrap();
+        let elapsed = start.elapsed();
+        assert_eq!(w.values.len(), n);
+        assert!(elapsed.as_millis() < 500, "took {elapsed:?}");
+        eprintln!("loaded 12M f32 in {elapsed:?}");
+    }
+}

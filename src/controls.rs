@@ -1,0 +1,543 @@
+//! The Quantize pane's controls: which are shown, how each shows its value,
+//! and how a key or typed text changes it.
+
+use std::path::Path;
+
+use crate::compute::analysis::Analysis;
+use crate::compute::quant::{self, Granularity, Rounding, Scheme};
+use crate::compute::weights::{Distribution, MAX_ELEMENTS, TensorInfo};
+use crate::format;
+use crate::settings::{SYNTHETIC, Settings};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Control {
+    Source,
+    Tensor,
+    Distribution,
+    Rows,
+    Cols,
+    Seed,
+    Dof,
+    OutlierFraction,
+    Scheme,
+    Bits,
+    Granularity,
+    ChannelAxis,
+    Rounding,
+    RoundingSeed,
+    Calibration,
+    Percentile,
+    SigmaK,
+    Scale,
+    ClipLo,
+    ClipHi,
+}
+
+/// What a control needs to know beyond the settings: the latest result
+/// (derived scale and clip, the data range) and the file's tensors.
+#[derive(Default, Clone, Copy)]
+pub struct Context<'a> {
+    pub analysis: Option<&'a Analysis>,
+    pub tensors: &'a [TensorInfo],
+}
+
+const PERCENTILES: &[f64] = &[90.0, 95.0, 99.0, 99.5, 99.9, 99.95, 99.99, 99.995, 99.999, 100.0];
+const OUTLIER_FRACTIONS: &[f64] = &[0.0, 1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.03, 0.1];
+
+/// The controls that matter for these settings, top to bottom.
+pub fn visible(s: &Settings) -> Vec<Control> {
+    use Control as C;
+    let w = &s.weights;
+    let q = &s.quant;
+    let manual = q.scheme == Scheme::Manual;
+    let mut out = vec![C::Source];
+    if is_safetensors(&w.source) {
+        out.push(C::Tensor);
+    }
+    if w.is_synthetic() {
+        out.extend([C::Distribution, C::Rows, C::Cols, C::Seed]);
+        match w.distribution {
+            Distribution::StudentT => out.push(C::Dof),
+            Distribution::NormalOutliers => out.push(C::OutlierFraction),
+            _ => {}
+        }
+    }
+    out.push(C::Scheme);
+    if !manual {
+        out.extend([C::Bits, C::Granularity]);
+        if q.granularity == Granularity::PerChannel {
+            out.push(C::ChannelAxis);
+        }
+    }
+    out.push(C::Rounding);
+    if q.rounding == Rounding::Stochastic {
+        out.push(C::RoundingSeed);
+    }
+    if !manual {
+        out.push(C::Calibration);
+        match q.calibration {
+            quant::Calibration::Percentile => out.push(C::Percentile),
+            quant::Calibration::Sigma => out.push(C::SigmaK),
+            _ => {}
+        }
+    }
+    out.extend([C::Scale, C::ClipLo, C::ClipHi]);
+    out
+}
+
+fn is_safetensors(source: &str) -> bool {
+    Path::new(source).extension().is_some_and(|e| e.eq_ignore_ascii_case("safetensors"))
+}
+
+impl Control {
+    pub fn label(self) -> &'static str {
+        match self {
+            Control::Source => "source",
+            Control::Tensor => "tensor",
+            Control::Distribution => "distribution",
+            Control::Rows => "rows",
+            Control::Cols => "cols",
+            Control::Seed => "seed",
+            Control::Dof => "dof",
+            Control::OutlierFraction => "outliers",
+            Control::Scheme => "scheme",
+            Control::Bits => "bits",
+            Control::Granularity => "granularity",
+            Control::ChannelAxis => "channel axis",
+            Control::Rounding => "rounding",
+            Control::RoundingSeed => "rounding seed",
+            Control::Calibration => "calibration",
+            Control::Percentile => "percentile",
+            Control::SigmaK => "sigma k",
+            Control::Scale => "scale",
+            Control::ClipLo => "clip lo",
+            Control::ClipHi => "clip hi",
+        }
+    }
+
+    /// The settings-file key, used in messages.
+    pub fn key(self) -> &'static str {
+        match self {
+            Control::Source => "weights.source",
+            Control::Tensor => "weights.tensor",
+            Control::Distribution => "weights.distribution",
+            Control::Rows => "weights.rows",
+            Control::Cols => "weights.cols",
+            Control::Seed => "weights.seed",
+            Control::Dof => "weights.dof",
+            Control::OutlierFraction => "weights.outlier_fraction",
+            Control::Scheme => "quant.scheme",
+            Control::Bits => "quant.bits",
+            Control::Granularity => "quant.granularity",
+            Control::ChannelAxis => "quant.channel_axis",
+            Control::Rounding => "quant.rounding",
+            Control::RoundingSeed => "quant.seed",
+            Control::Calibration => "quant.calibration",
+            Control::Percentile => "quant.percentile",
+            Control::SigmaK => "quant.sigma_k",
+            Control::Scale => "quant.scale",
+            Control::ClipLo | Control::ClipHi => "quant.clip",
+        }
+    }
+
+    /// Scale and clip are derived in the bit-driven schemes: editing them
+    /// switches to manual.
+    pub fn is_derived(self, s: &Settings) -> bool {
+        matches!(self, Control::Scale | Control::ClipLo | Control::ClipHi) && s.quant.scheme != Scheme::Manual
+    }
+
+    /// The value as the pane shows it.
+    pub fn value(self, s: &Settings, ctx: Context) -> String {
+        let w = &s.weights;
+        let q = &s.quant;
+        match self {
+            Control::Source => w.source.clone(),
+            Control::Tensor => w.tensor.clone().unwrap_or_else(|| "(only one)".into()),
+            Control::Distribution => w.distribution.to_string(),
+            Control::Rows => w.rows.to_string(),
+            Control::Cols => w.cols.to_string(),
+            Control::Seed => w.seed.to_string(),
+            Control::Dof => format::num(w.dof),
+            Control::OutlierFraction => format::pct(w.outlier_fraction),
+            Control::Scheme => q.scheme.to_string(),
+            Control::Bits => q.bits.to_string(),
+            Control::Granularity => q.granularity.to_string(),
+            Control::ChannelAxis => {
+                if q.channel_axis == 0 {
+                    "0 (rows)".into()
+                } else {
+                    "1 (cols)".into()
+                }
+            }
+            Control::Rounding => q.rounding.to_string(),
+            Control::RoundingSeed => q.seed.to_string(),
+            Control::Calibration => q.calibration.to_string(),
+            Control::Percentile => format!("{}", q.percentile),
+            Control::SigmaK => format::num(q.sigma_k),
+            Control::Scale | Control::ClipLo | Control::ClipHi => derived_value(self, s, ctx),
+        }
+    }
+
+    /// Moves the value `steps` notches (negative: down); coarse moves further.
+    pub fn adjust(self, s: &mut Settings, steps: i32, coarse: bool, ctx: Context) -> Result<(), String> {
+        let up = steps > 0;
+        let w = &mut s.weights;
+        let q = &mut s.quant;
+        match self {
+            Control::Source => {
+                return Err("press Enter to type the path of a .npy or .safetensors file, or \"synthetic\"".into());
+            }
+            Control::Tensor => {
+                if ctx.tensors.is_empty() {
+                    return Err("the file's tensors are not known yet".into());
+                }
+                let i = ctx.tensors.iter().position(|t| Some(&t.name) == w.tensor.as_ref()).unwrap_or(0);
+                let n = ctx.tensors.len();
+                w.tensor = Some(ctx.tensors[if up { (i + 1) % n } else { (i + n - 1) % n }].name.clone());
+            }
+            Control::Distribution => w.distribution = w.distribution.cycle(up),
+            Control::Rows => w.rows = scale_count(w.rows, up, coarse, MAX_ELEMENTS / w.cols.max(1)),
+            Control::Cols => w.cols = scale_count(w.cols, up, coarse, MAX_ELEMENTS / w.rows.max(1)),
+            Control::Seed => w.seed = step_seed(w.seed, up, coarse),
+            Control::Dof => {
+                w.dof = if coarse { multiply(w.dof, 2.0, up) } else { (w.dof + if up { 0.5 } else { -0.5 }).max(0.5) }
+            }
+            Control::OutlierFraction => w.outlier_fraction = ladder(OUTLIER_FRACTIONS, w.outlier_fraction, up, coarse),
+            Control::Scheme => q.scheme = q.scheme.cycle(up),
+            Control::Bits => {
+                let step = if coarse { 4 } else { 1 };
+                q.bits = if up { q.bits + step } else { q.bits.saturating_sub(step) }
+                    .clamp(quant::MIN_BITS, quant::MAX_BITS);
+            }
+            Control::Granularity => q.granularity = q.granularity.cycle(up),
+            Control::ChannelAxis => q.channel_axis = 1 - q.channel_axis.min(1),
+            Control::Rounding => q.rounding = q.rounding.cycle(up),
+            Control::RoundingSeed => q.seed = step_seed(q.seed, up, coarse),
+            Control::Calibration => q.calibration = q.calibration.cycle(up),
+            Control::Percentile => q.percentile = ladder(PERCENTILES, q.percentile, up, coarse),
+            Control::SigmaK => {
+                let step = if coarse { 1.0 } else { 0.25 };
+                q.sigma_k = (q.sigma_k + if up { step } else { -step }).max(0.25);
+            }
+            Control::Scale | Control::ClipLo | Control::ClipHi => {
+                switch_to_manual(s, ctx.analysis);
+                let q = &mut s.quant;
+                match self {
+                    Control::Scale => q.scale = multiply(q.scale, if coarse { 2.0 } else { 2f64.powf(0.25) }, up),
+                    _ => {
+                        let width = ctx
+                            .analysis
+                            .map(|a| (a.data_range.1 - a.data_range.0) as f64)
+                            .unwrap_or(q.clip[1] - q.clip[0]);
+                        let step = width.max(f64::MIN_POSITIVE) / if coarse { 10.0 } else { 100.0 };
+                        let i = if self == Control::ClipLo { 0 } else { 1 };
+                        q.clip[i] += if up { step } else { -step };
+                    }
+                }
+            }
+        }
+        s.validate().map_err(|e| e.to_string())
+    }
+
+    /// Sets the value from typed text.
+    pub fn set(self, s: &mut Settings, text: &str, ctx: Context) -> Result<(), String> {
+        let text = text.trim();
+        let w = &mut s.weights;
+        let q = &mut s.quant;
+        match self {
+            Control::Source => {
+                w.source = if text.is_empty() { SYNTHETIC.into() } else { text.into() };
+                w.tensor = None;
+            }
+            Control::Tensor => {
+                if !ctx.tensors.is_empty() && !ctx.tensors.iter().any(|t| t.name == text) {
+                    let names: Vec<&str> = ctx.tensors.iter().map(|t| t.name.as_str()).collect();
+                    return Err(format!("no tensor named {text:?}; the file holds {}", names.join(", ")));
+                }
+                w.tensor = Some(text.into());
+            }
+            Control::Distribution => w.distribution = text.parse()?,
+            Control::Rows => w.rows = parse(text, self)?,
+            Control::Cols => w.cols = parse(text, self)?,
+            Control::Seed => w.seed = parse(text, self)?,
+            Control::Dof => w.dof = parse(text, self)?,
+            Control::OutlierFraction => w.outlier_fraction = parse_fraction(text, self)?,
+            Control::Scheme => q.scheme = text.parse()?,
+            Control::Bits => q.bits = parse(text, self)?,
+            Control::Granularity => q.granularity = text.parse()?,
+            Control::ChannelAxis => q.channel_axis = parse(text, self)?,
+            Control::Rounding => q.rounding = text.parse()?,
+            Control::RoundingSeed => q.seed = parse(text, self)?,
+            Control::Calibration => q.calibration = text.parse()?,
+            Control::Percentile => q.percentile = parse(text, self)?,
+            Control::SigmaK => q.sigma_k = parse(text, self)?,
+            Control::Scale | Control::ClipLo | Control::ClipHi => {
+                let v: f64 = parse(text, self)?;
+                switch_to_manual(s, ctx.analysis);
+                match self {
+                    Control::Scale => s.quant.scale = v,
+                    Control::ClipLo => s.quant.clip[0] = v,
+                    _ => s.quant.clip[1] = v,
+                }
+            }
+        }
+        s.validate().map_err(|e| e.to_string())
+    }
+
+    /// Back to the default value of this control.
+    pub fn reset(self, s: &mut Settings) {
+        let d = Settings::default();
+        let (w, q) = (&mut s.weights, &mut s.quant);
+        match self {
+            Control::Source => {
+                w.source = d.weights.source;
+                w.tensor = None;
+            }
+            Control::Tensor => w.tensor = None,
+            Control::Distribution => w.distribution = d.weights.distribution,
+            Control::Rows => w.rows = d.weights.rows,
+            Control::Cols => w.cols = d.weights.cols,
+            Control::Seed => w.seed = d.weights.seed,
+            Control::Dof => w.dof = d.weights.dof,
+            Control::OutlierFraction => w.outlier_fraction = d.weights.outlier_fraction,
+            Control::Scheme => q.scheme = d.quant.scheme,
+            Control::Bits => q.bits = d.quant.bits,
+            Control::Granularity => q.granularity = d.quant.granularity,
+            Control::ChannelAxis => q.channel_axis = d.quant.channel_axis,
+            Control::Rounding => q.rounding = d.quant.rounding,
+            Control::RoundingSeed => q.seed = d.quant.seed,
+            Control::Calibration => q.calibration = d.quant.calibration,
+            Control::Percentile => q.percentile = d.quant.percentile,
+            Control::SigmaK => q.sigma_k = d.quant.sigma_k,
+            // Resetting a derived value means deriving it again.
+            Control::Scale | Control::ClipLo | Control::ClipHi => {
+                if q.scheme == Scheme::Manual {
+                    q.scheme = d.quant.scheme;
+                }
+            }
+        }
+    }
+
+    /// The text an edit starts from.
+    pub fn edit_text(self, s: &Settings, ctx: Context) -> String {
+        match self {
+            Control::Tensor => s.weights.tensor.clone().unwrap_or_default(),
+            Control::OutlierFraction => s.weights.outlier_fraction.to_string(),
+            Control::ChannelAxis => s.quant.channel_axis.to_string(),
+            Control::Dof => s.weights.dof.to_string(),
+            Control::SigmaK => s.quant.sigma_k.to_string(),
+            Control::Scale | Control::ClipLo | Control::ClipHi => {
+                manual_values(s, ctx.analysis)[self.manual_index()].to_string()
+            }
+            _ => self.value(s, ctx),
+        }
+    }
+
+    fn manual_index(self) -> usize {
+        match self {
+            Control::Scale => 0,
+            Control::ClipLo => 1,
+            _ => 2,
+        }
+    }
+}
+
+/// The scale and clip a bit-driven quantizer derived, as manual settings
+/// (scale, lo, hi) that keep the same levels: the representable range,
+/// padded by a hair so float rounding cannot drop an end level.
+fn manual_values(s: &Settings, analysis: Option<&Analysis>) -> [f64; 3] {
+    let q = &s.quant;
+    match analysis {
+        Some(a) if q.scheme != Scheme::Manual && !a.channels.is_empty() => {
+            let scale = a.channels.iter().map(|c| c.params.scale).fold(0f32, f32::max) as f64;
+            let lo = a.channels.iter().map(|c| c.params.representable().0).fold(f32::INFINITY, f32::min) as f64;
+            let hi = a.channels.iter().map(|c| c.params.representable().1).fold(f32::NEG_INFINITY, f32::max) as f64;
+            [scale, lo - 1e-6 * scale, hi + 1e-6 * scale]
+        }
+        _ => [q.scale, q.clip[0], q.clip[1]],
+    }
+}
+
+/// Pressing a key on scale or clip in a bit-driven scheme switches to
+/// manual, starting from the values in effect.
+fn switch_to_manual(s: &mut Settings, analysis: Option<&Analysis>) {
+    if s.quant.scheme != Scheme::Manual {
+        let [scale, lo, hi] = manual_values(s, analysis);
+        s.quant.scheme = Scheme::Manual;
+        s.quant.scale = scale;
+        s.quant.clip = [lo, hi];
+    }
+}
+
+fn derived_value(c: Control, s: &Settings, ctx: Context) -> String {
+    let value = format::num(manual_values(s, ctx.analysis)[c.manual_index()]);
+    if !c.is_derived(s) {
+        return value;
+    }
+    let per_channel = ctx.analysis.is_some_and(|a| a.channels.len() > 1);
+    let note = match (per_channel, c) {
+        (false, _) => "derived",
+        (true, Control::ClipLo) => "min of ch.",
+        (true, _) => "max of ch.",
+    };
+    format!("{value} ({note})")
+}
+
+fn parse<T: std::str::FromStr>(text: &str, c: Control) -> Result<T, String> {
+    text.parse().map_err(|_| format!("{}: {text:?} is not a valid {}", c.key(), c.label()))
+}
+
+/// A fraction typed as 0.001 or as 0.1%.
+fn parse_fraction(text: &str, c: Control) -> Result<f64, String> {
+    match text.strip_suffix('%') {
+        Some(p) => Ok(parse::<f64>(p.trim(), c)? / 100.0),
+        None => parse(text, c),
+    }
+}
+
+fn multiply(v: f64, factor: f64, up: bool) -> f64 {
+    if up { v * factor } else { v / factor }
+}
+
+fn scale_count(n: usize, up: bool, coarse: bool, max: usize) -> usize {
+    let factor = if coarse { 10.0 } else { 1.25 };
+    let next = multiply(n as f64, factor, up).round() as usize;
+    let next = if next == n { if up { n + 1 } else { n.saturating_sub(1) } } else { next };
+    next.clamp(1, max.max(1))
+}
+
+fn step_seed(seed: u64, up: bool, coarse: bool) -> u64 {
+    let step = if coarse { 100 } else { 1 };
+    if up { seed.saturating_add(step).min(i64::MAX as u64) } else { seed.saturating_sub(step) }
+}
+
+/// The next value of a ladder above (or below) `v`; coarse jumps to the end.
+fn ladder(steps: &[f64], v: f64, up: bool, coarse: bool) -> f64 {
+    let last = steps.len() - 1;
+    match (up, coarse) {
+        (true, true) => steps[last],
+        (false, true) => steps[0],
+        (true, false) => steps.iter().copied().find(|&x| x > v).unwrap_or(steps[last]),
+        (false, false) => steps.iter().rev().copied().find(|&x| x < v).unwrap_or(steps[0]),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::compute::analysis::analyze;
+    use crate::compute::quant::Calibration;
+
+    #[test]
+    fn visible_controls_follow_the_settings() {
+        let mut s = Settings::default();
+        let v = visible(&s);
+        assert!(v.contains(&Control::Bits) && v.contains(&Control::Rows) && !v.contains(&Control::Percentile));
+        assert!(!v.contains(&Control::Tensor) && !v.contains(&Control::ChannelAxis));
+        s.quant.calibration = Calibration::Percentile;
+        s.quant.granularity = Granularity::PerChannel;
+        s.weights.source = "model.safetensors".into();
+        let v = visible(&s);
+        assert!(v.contains(&Control::Percentile) && v.contains(&Control::ChannelAxis) && v.contains(&Control::Tensor));
+        assert!(!v.contains(&Control::Rows));
+        s.quant.scheme = Scheme::Manual;
+        let v = visible(&s);
+        assert!(!v.contains(&Control::Bits) && !v.contains(&Control::Calibration) && v.contains(&Control::Scale));
+    }
+
+    #[test]
+    fn bits_step_and_clamp() {
+        let mut s = Settings::default();
+        Control::Bits.adjust(&mut s, 1, false, Context::default()).unwrap();
+        assert_eq!(s.quant.bits, 9);
+        Control::Bits.adjust(&mut s, 1, true, Context::default()).unwrap();
+        assert_eq!(s.quant.bits, 13);
+        for _ in 0..5 {
+            Control::Bits.adjust(&mut s, 1, true, Context::default()).unwrap();
+        }
+        assert_eq!(s.quant.bits, 16);
+        for _ in 0..20 {
+            Control::Bits.adjust(&mut s, -1, false, Context::default()).unwrap();
+        }
+        assert_eq!(s.quant.bits, 2);
+    }
+
+    #[test]
+    fn editing_scale_switches_to_manual_from_the_derived_values() {
+        let mut s = Settings::default();
+        let a = analyze(&s.weights.load().unwrap(), &s.quant).unwrap();
+        let ctx = Context { analysis: Some(&a), tensors: &[] };
+        let p = a.channels[0].params;
+        Control::Scale.adjust(&mut s, 1, true, ctx).unwrap();
+        assert_eq!(s.quant.scheme, Scheme::Manual);
+        assert!((s.quant.scale - 2.0 * p.scale as f64).abs() < 1e-9);
+        // The clip keeps the bit-driven levels' range.
+        let (lo, hi) = p.representable();
+        assert!((s.quant.clip[0] - lo as f64).abs() < 1e-4 && (s.quant.clip[1] - hi as f64).abs() < 1e-4);
+    }
+
+    #[test]
+    fn switching_to_manual_keeps_the_same_levels() {
+        let mut s = Settings::default();
+        s.quant.scheme = Scheme::Symmetric;
+        let w = s.weights.load().unwrap();
+        let a = analyze(&w, &s.quant).unwrap();
+        let text = Control::ClipHi.edit_text(&s, Context { analysis: Some(&a), tensors: &[] });
+        Control::ClipHi.set(&mut s, &text, Context { analysis: Some(&a), tensors: &[] }).unwrap();
+        assert_eq!(s.quant.scheme, Scheme::Manual);
+        let m = analyze(&w, &s.quant).unwrap();
+        assert_eq!((m.qmin, m.qmax), (a.qmin, a.qmax));
+        assert!((m.metrics.mse - a.metrics.mse).abs() < 1e-12 * a.metrics.mse.max(1.0) + 1e-12);
+    }
+
+    #[test]
+    fn bad_values_are_refused_with_the_key() {
+        let mut s = Settings::default();
+        let e = Control::Bits.set(&mut s, "17", Context::default()).unwrap_err();
+        assert!(e.contains("quant.bits"), "{e}");
+        let e = Control::Bits.set(&mut s, "eight", Context::default()).unwrap_err();
+        assert!(e.contains("quant.bits"), "{e}");
+        let e = Control::Percentile.set(&mut s, "0", Context::default()).unwrap_err();
+        assert!(e.contains("quant.percentile"), "{e}");
+        let e = Control::Scale.set(&mut s, "-1", Context::default()).unwrap_err();
+        assert!(e.contains("quant.scale"), "{e}");
+        let e = Control::Scheme.set(&mut s, "sideways", Context::default()).unwrap_err();
+        assert!(e.contains("asymmetric"), "{e}");
+        let mut m = Settings::default();
+        m.quant.scheme = Scheme::Manual;
+        m.quant.clip = [-1.0, 1.0];
+        let e = Control::ClipLo.set(&mut m, "2", Context::default()).unwrap_err();
+        assert!(e.contains("quant.clip"), "{e}");
+    }
+
+    #[test]
+    fn ladders_and_counts_move_sensibly() {
+        assert_eq!(ladder(PERCENTILES, 99.99, true, false), 99.995);
+        assert_eq!(ladder(PERCENTILES, 99.99, false, false), 99.95);
+        assert_eq!(ladder(PERCENTILES, 99.97, false, false), 99.95);
+        assert_eq!(ladder(PERCENTILES, 100.0, true, false), 100.0);
+        assert_eq!(scale_count(1000, true, false, 1 << 20), 1250);
+        assert_eq!(scale_count(1, false, false, 100), 1);
+        assert_eq!(scale_count(2, true, false, 100), 3);
+        assert_eq!(scale_count(10, true, true, 50), 50);
+        assert_eq!(step_seed(0, false, false), 0);
+    }
+
+    #[test]
+    fn reset_restores_defaults() {
+        let mut s = Settings::default();
+        s.quant.bits = 3;
+        Control::Bits.reset(&mut s);
+        assert_eq!(s.quant.bits, 8);
+        s.quant.scheme = Scheme::Manual;
+        Control::Scale.reset(&mut s);
+        assert_eq!(s.quant.scheme, Scheme::Asymmetric);
+    }
+
+    #[test]
+    fn fractions_can_be_typed_as_percent() {
+        let mut s = Settings::default();
+        Control::OutlierFraction.set(&mut s, "0.5%", Context::default()).unwrap();
+        assert!((s.weights.outlier_fraction - 0.005).abs() < 1e-12);
+    }
+}

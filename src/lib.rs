@@ -1,0 +1,15 @@
+//! qmc-tui: a terminal dashboard for model quantization and model ensembling.
+//!
+//! `compute` is the pure core (no terminal, deterministic for a seed); the
+//! other modules are thin layers that drive it from the keyboard or the CLI.
+
+pub mod app;
+pub mod cli;
+pub mod compute;
+pub mod controls;
+pub mod format;
+pub mod keymap;
+pub mod settings;
+pub mod tui;
+pub mod ui;
+pub mod worker;

@@ -1,0 +1,37 @@
+use std::process::ExitCode;
+
+use clap::Parser;
+use qmc_tui::cli::{self, Cli};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if cli.command.is_some() {
+        // Headless: a one-paragraph error and a non-zero exit, never a backtrace.
+        return match cli::run_command(&cli) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(message) => {
+                eprintln!("error: {message}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    // color-eyre first, so a panic or error always restores the terminal.
+    if let Err(e) = color_eyre::install() {
+        eprintln!("error: {e}");
+        return ExitCode::FAILURE;
+    }
+    let start = match cli::initial_settings(&cli) {
+        Ok(s) => s,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match qmc_tui::tui::run(start, cli.export_path()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:?}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,504 @@
+//! The one model of all settings: the TUI edits it, `e` exports it,
+//! `--config` and `report` load it.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::compute::analysis::Analysis;
+use crate::compute::quant::{Calibration, Granularity, InvalidSetting, QuantConfig, Rounding, Scheme};
+use crate::compute::weights::{self, Distribution, SyntheticSpec, Weights, WeightsError};
+
+pub const DEFAULT_EXPORT: &str = "qmc-settings.toml";
+pub const SYNTHETIC: &str = "synthetic";
+
+/// What is quantized: the `[weights]` table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WeightsConfig {
+    /// "synthetic" or the path of a `.npy` / `.safetensors` file.
+    pub source: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tensor: Option<String>,
+    pub distribution: Distribution,
+    pub rows: usize,
+    pub cols: usize,
+    pub seed: u64,
+    pub dof: f64,
+    pub outlier_fraction: f64,
+}
+
+impl Default for WeightsConfig {
+    /// The seed document's weights: `np.random.randn(1000, 10)`.
+    fn default() -> Self {
+        WeightsConfig {
+            source: SYNTHETIC.into(),
+            tensor: None,
+            distribution: Distribution::Normal,
+            rows: 1000,
+            cols: 10,
+            seed: 42,
+            dof: 5.0,
+            outlier_fraction: 0.001,
+        }
+    }
+}
+
+impl WeightsConfig {
+    pub fn is_synthetic(&self) -> bool {
+        self.source == SYNTHETIC
+    }
+
+    pub fn validate(&self) -> Result<(), InvalidSetting> {
+        if !self.is_synthetic() {
+            return Ok(());
+        }
+        let max = weights::MAX_ELEMENTS;
+        if self.rows == 0 || self.cols == 0 || self.rows.saturating_mul(self.cols) > max {
+            let key = if self.rows == 0 { "weights.rows" } else { "weights.cols" };
+            return Err(InvalidSetting::new(
+                key,
+                format!("{} x {} must have at least one row and column and at most {max} values", self.rows, self.cols),
+            ));
+        }
+        if !(self.dof.is_finite() && self.dof > 0.0) {
+            return Err(InvalidSetting::new("weights.dof", format!("{} must be a finite number > 0", self.dof)));
+        }
+        if !(0.0..=1.0).contains(&self.outlier_fraction) {
+            return Err(InvalidSetting::new(
+                "weights.outlier_fraction",
+                format!("{} is outside [0, 1]", self.outlier_fraction),
+            ));
+        }
+        if self.seed > i64::MAX as u64 {
+            return Err(InvalidSetting::new("weights.seed", format!("{} is larger than {}", self.seed, i64::MAX)));
+        }
+        Ok(())
+    }
+
+    /// Generates or reads the weights these settings describe.
+    pub fn load(&self) -> Result<Weights, WeightsError> {
+        if self.is_synthetic() {
+            weights::synthetic(&SyntheticSpec {
+                distribution: self.distribution,
+                rows: self.rows,
+                cols: self.cols,
+                seed: self.seed,
+                dof: self.dof,
+                outlier_fraction: self.outlier_fraction,
+            })
+        } else {
+            weights::load_file(Path::new(&self.source), self.tensor.as_deref())
+        }
+    }
+}
+
+/// Every setting of the tool.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    /// Informational on export (the preset the settings equal); on load, the
+    /// base that the file's other keys override.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub preset: Option<String>,
+    pub weights: WeightsConfig,
+    pub quant: QuantConfig,
+    /// Written on export for PyTorch users; recomputed, never read back.
+    #[serde(skip_serializing)]
+    derived: Option<toml::Value>,
+    #[serde(skip_serializing)]
+    metrics: Option<toml::Value>,
+}
+
+/// A named starting point that `p` cycles through.
+pub struct Preset {
+    pub name: &'static str,
+    pub apply: fn(&mut Settings),
+}
+
+pub const PRESETS: &[Preset] = &[
+    Preset { name: "seed example", apply: seed_example },
+    Preset { name: "int8 per-tensor", apply: |s| s.quant = QuantConfig::default() },
+    Preset {
+        name: "int8 per-channel",
+        apply: |s| {
+            s.quant = QuantConfig {
+                scheme: Scheme::Symmetric,
+                granularity: Granularity::PerChannel,
+                ..QuantConfig::default()
+            }
+        },
+    },
+    Preset {
+        name: "int4 per-channel mse",
+        apply: |s| {
+            s.quant = QuantConfig {
+                bits: 4,
+                scheme: Scheme::Symmetric,
+                granularity: Granularity::PerChannel,
+                calibration: Calibration::Mse,
+                ..QuantConfig::default()
+            }
+        },
+    },
+];
+
+/// The seed's numbers: `np.random.randn(1000, 10)`, scale 128, clip [-128, 127].
+fn seed_example(s: &mut Settings) {
+    s.weights = WeightsConfig::default();
+    s.quant = QuantConfig {
+        scheme: Scheme::Manual,
+        scale: 128.0,
+        clip: [-128.0, 127.0],
+        rounding: Rounding::HalfEven,
+        ..QuantConfig::default()
+    };
+}
+
+pub fn preset(name: &str) -> Option<&'static Preset> {
+    PRESETS.iter().find(|p| p.name == name)
+}
+
+/// A settings file that cannot be used, with where and why.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{}{}{message}", .path.as_ref().map(|p| format!("settings file {}: ", p.display())).unwrap_or_default(), .line.map(|l| format!("line {l}: ")).unwrap_or_default())]
+pub struct SettingsError {
+    pub path: Option<PathBuf>,
+    pub line: Option<usize>,
+    pub message: String,
+}
+
+impl Settings {
+    /// The preset these settings equal, if any.
+    pub fn matching_preset(&self) -> Option<&'static str> {
+        PRESETS.iter().find(|p| self.with_preset(p) == self.without_preset()).map(|p| p.name)
+    }
+
+    fn without_preset(&self) -> Settings {
+        Settings { preset: None, derived: None, metrics: None, ..self.clone() }
+    }
+
+    /// These settings with a preset applied on top.
+    pub fn with_preset(&self, p: &Preset) -> Settings {
+        let mut s = self.without_preset();
+        (p.apply)(&mut s);
+        s
+    }
+
+    pub fn validate(&self) -> Result<(), InvalidSetting> {
+        self.weights.validate()?;
+        self.quant.validate()
+    }
+
+    /// Parses a settings file; errors name the key and the line.
+    pub fn parse(text: &str) -> Result<Settings, SettingsError> {
+        let at = |line, message| SettingsError { path: None, line, message };
+        let toml_error =
+            |e: toml::de::Error| at(e.span().map(|s| line_of_offset(text, s.start)), e.message().trim().to_string());
+        // Parsing into the typed model first catches syntax errors, unknown
+        // keys and wrong types, each with its line.
+        let direct: Settings = toml::from_str(text).map_err(toml_error)?;
+        let settings = match &direct.preset {
+            None => direct,
+            Some(name) => {
+                let p = preset(name).ok_or_else(|| {
+                    let names: Vec<&str> = PRESETS.iter().map(|p| p.name).collect();
+                    at(
+                        line_of_key(text, "preset"),
+                        format!("preset: unknown preset {name:?}; expected one of {}", names.join(", ")),
+                    )
+                })?;
+                // The preset is the base; the keys the file gives override it.
+                let mut base =
+                    toml::Table::try_from(Settings::default().with_preset(p)).map_err(|e| at(None, e.to_string()))?;
+                let given: toml::Table = text.parse().map_err(toml_error)?;
+                merge(&mut base, given);
+                base.try_into().map_err(toml_error)?
+            }
+        };
+        settings.validate().map_err(|e| at(line_of_key(text, &e.key), e.to_string()))?;
+        Ok(settings)
+    }
+
+    pub fn load(path: &Path) -> Result<Settings, SettingsError> {
+        let text = std::fs::read_to_string(path).map_err(|e| SettingsError {
+            path: Some(path.to_owned()),
+            line: None,
+            message: format!("cannot read it: {e}"),
+        })?;
+        Settings::parse(&text).map_err(|e| SettingsError { path: Some(path.to_owned()), ..e })
+    }
+
+    /// The settings file text: every setting, then what the quantizer derived
+    /// from them (PyTorch names) and the metrics, for the record.
+    pub fn to_toml(&self, analysis: Option<&Analysis>) -> String {
+        let mut s = Settings { preset: self.matching_preset().map(String::from), ..self.without_preset() };
+        if s.weights.is_synthetic() {
+            s.weights.tensor = None;
+        }
+        let mut out = String::from("# qmc-tui settings: `qmc-tui --config FILE` starts from them.\n");
+        out += &toml::to_string(&s).expect("settings always serialize");
+        if let Some(a) = analysis {
+            out += &derived_toml(self, a);
+        }
+        out
+    }
+}
+
+/// Overrides `base` with every key of `over`, table by table.
+pub fn merge(base: &mut toml::Table, over: toml::Table) {
+    for (k, v) in over {
+        match (base.get_mut(&k), v) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge(b, o),
+            (_, v) => {
+                base.insert(k, v);
+            }
+        }
+    }
+}
+
+fn line_of_offset(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
+}
+
+/// The line of `table.key` (or a top-level `key`) in a settings file, found
+/// by reading table headers and `key =` lines.
+fn line_of_key(text: &str, dotted: &str) -> Option<usize> {
+    let (table, key) = dotted.rsplit_once('.').unwrap_or(("", dotted));
+    let mut current = String::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if let Some(header) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            current = header.trim().to_string();
+        } else if current == table && line.split('=').next().map(str::trim) == Some(key) && line.contains('=') {
+            return Some(i + 1);
+        }
+    }
+    None
+}
+
+/// PyTorch's view of the derived parameters, and the metrics at export time.
+fn derived_toml(settings: &Settings, a: &Analysis) -> String {
+    let q = &settings.quant;
+    let per_channel = q.per_channel();
+    let scales: Vec<f32> = a.channels.iter().map(|c| c.params.scale).collect();
+    let zero_points: Vec<i32> = a.channels.iter().map(|c| c.params.zero_point).collect();
+    let mut out = String::from("\n# Derived on export and recomputed on load. PyTorch conventions:\n");
+    out += "# x_hat = (clamp(round_half_even(x / scale) + zero_point, quant_min, quant_max) - zero_point) * scale\n";
+    out += "[derived]\n";
+    let qscheme = match (per_channel, q.scheme) {
+        (true, Scheme::Symmetric) => "torch.per_channel_symmetric",
+        (true, _) => "torch.per_channel_affine",
+        (false, Scheme::Symmetric) => "torch.per_tensor_symmetric",
+        (false, _) => "torch.per_tensor_affine",
+    };
+    let _ = writeln!(out, "qscheme = {qscheme:?}");
+    if a.qmin >= -128 && a.qmax <= 127 {
+        let _ = writeln!(out, "torch_dtype = \"torch.qint8\"");
+    }
+    let _ = writeln!(out, "quant_min = {}\nquant_max = {}", a.qmin, a.qmax);
+    let _ = writeln!(out, "effective_bits = {}", a.effective_bits);
+    if per_channel {
+        let _ = writeln!(out, "axis = {}", q.channel_axis);
+    }
+    let _ = writeln!(out, "scale = {}", toml_array(&scales));
+    let _ = writeln!(out, "zero_point = {}", toml_array(&zero_points));
+    let clips: Vec<String> = a.channels.iter().map(|c| format!("[{}, {}]", c.clip.0, c.clip.1)).collect();
+    let _ = writeln!(out, "clip = [{}]", clips.join(", "));
+    let call = if per_channel {
+        format!(
+            "torch.fake_quantize_per_channel_affine(w, torch.tensor(scale), torch.tensor(zero_point, dtype=torch.int32), {}, {}, {})",
+            q.channel_axis, a.qmin, a.qmax
+        )
+    } else {
+        format!("torch.fake_quantize_per_tensor_affine(w, {}, {}, {}, {})", scales[0], zero_points[0], a.qmin, a.qmax)
+    };
+    let _ = writeln!(out, "pytorch = {call:?}");
+    if q.rounding != Rounding::HalfEven {
+        let _ = writeln!(out, "# note: PyTorch rounds half to even; these codes use {} rounding", q.rounding);
+    }
+    let m = &a.metrics;
+    out += "\n[metrics]\n";
+    for (k, v) in [
+        ("mse", m.mse),
+        ("rmse", m.rmse),
+        ("mae", m.mae),
+        ("max_abs_error", m.max_abs_error),
+        ("sqnr_db", m.sqnr_db),
+        ("cosine", m.cosine),
+        ("clip_rate", m.clip_rate),
+        ("bias", m.bias),
+        ("compression", a.storage.compression),
+    ] {
+        let _ = writeln!(out, "{k} = {}", toml_float(v));
+    }
+    let _ = writeln!(out, "levels_used = {}\nlevels_available = {}", m.levels_used, m.levels_available);
+    let _ = writeln!(out, "bytes_fp32 = {}\nbytes_quantized = {}", a.storage.bytes_fp32, a.storage.bytes_quantized);
+    out
+}
+
+fn toml_array<T: std::fmt::Display>(v: &[T]) -> String {
+    let items: Vec<String> = v.iter().map(|x| x.to_string()).collect();
+    format!("[{}]", items.join(", "))
+}
+
+fn toml_float(v: f64) -> String {
+    match v {
+        v if v == f64::INFINITY => "inf".into(),
+        v if v == f64::NEG_INFINITY => "-inf".into(),
+        v if v.is_nan() => "nan".into(),
+        v => format!("{v:?}"),
+    }
+}
+
+/// Writes `text` to `path` atomically: a temporary file in the same
+/// directory, then a rename, so a failure never leaves a half-written file
+/// or loses the previous one.
+pub fn write_atomic(path: &Path, text: &[u8]) -> Result<(), String> {
+    use std::io::Write;
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let fail = |what: &str, e: std::io::Error| format!("cannot write {}: {what}: {e}", path.display());
+    if !dir.is_dir() {
+        return Err(format!("cannot write {}: the directory {} does not exist", path.display(), dir.display()));
+    }
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".qmc-tui-")
+        .suffix(".tmp")
+        .tempfile_in(dir)
+        .map_err(|e| fail("cannot create a file in its directory", e))?;
+    tmp.write_all(text).map_err(|e| fail("writing failed", e))?;
+    tmp.as_file().sync_all().map_err(|e| fail("flushing to disk failed", e))?;
+    tmp.persist(path).map_err(|e| fail("renaming into place failed", e.error))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::compute::analysis::analyze;
+
+    #[test]
+    fn defaults_are_eight_bit_min_max() {
+        let s = Settings::default();
+        assert_eq!((s.quant.bits, s.quant.calibration, s.quant.scheme), (8, Calibration::MinMax, Scheme::Asymmetric));
+        assert_eq!((s.weights.rows, s.weights.cols, s.weights.seed), (1000, 10, 42));
+        assert_eq!(s.matching_preset(), Some("int8 per-tensor"));
+    }
+
+    #[test]
+    fn every_preset_is_valid_and_recognised() {
+        for p in PRESETS {
+            let s = Settings::default().with_preset(p);
+            s.validate().unwrap();
+            assert_eq!(s.matching_preset(), Some(p.name));
+        }
+    }
+
+    #[test]
+    fn export_round_trips_exactly() {
+        let mut s = Settings::default();
+        s.quant.bits = 5;
+        s.quant.scale = 0.1;
+        s.quant.clip = [-0.30000001192092896, 2.7];
+        s.quant.percentile = 99.95;
+        s.weights.distribution = Distribution::StudentT;
+        s.weights.dof = 2.5;
+        let a = analyze(&s.weights.load().unwrap(), &s.quant).unwrap();
+        let text = s.to_toml(Some(&a));
+        let back = Settings::parse(&text).unwrap();
+        assert_eq!(back.without_preset(), s.without_preset());
+    }
+
+    #[test]
+    fn a_preset_is_a_base_that_keys_override() {
+        let s = Settings::parse("preset = \"int4 per-channel mse\"\n[quant]\nbits = 3\n").unwrap();
+        assert_eq!(
+            (s.quant.bits, s.quant.calibration, s.quant.granularity),
+            (3, Calibration::Mse, Granularity::PerChannel)
+        );
+        let seed = Settings::parse("preset = \"seed example\"\n").unwrap();
+        assert_eq!((seed.quant.scheme, seed.quant.scale), (Scheme::Manual, 128.0));
+    }
+
+    #[test]
+    fn unknown_keys_are_refused_with_key_and_line() {
+        let e = Settings::parse("[quant]\nbits = 8\nbitz = 4\n").unwrap_err();
+        assert_eq!(e.line, Some(3));
+        assert!(e.message.contains("bitz"), "{e}");
+        let e = Settings::parse("[quantize]\nbits = 8\n").unwrap_err();
+        assert!(e.message.contains("quantize"), "{e}");
+    }
+
+    #[test]
+    fn out_of_range_values_are_refused_with_key_and_line() {
+        let e = Settings::parse("[weights]\nrows = 10\n\n[quant]\nscheme = \"symmetric\"\nbits = 17\n").unwrap_err();
+        assert_eq!(e.line, Some(6));
+        assert!(e.message.contains("quant.bits") && e.message.contains("17"), "{e}");
+        let e = Settings::parse("[quant]\nclip = [1.0, -1.0]\n").unwrap_err();
+        assert!(e.message.contains("quant.clip"), "{e}");
+        let e = Settings::parse("[quant]\npercentile = 0\n").unwrap_err();
+        assert!(e.message.contains("quant.percentile"), "{e}");
+        let e = Settings::parse("[weights]\nrows = 0\n").unwrap_err();
+        assert_eq!((e.line, e.message.contains("weights.rows")), (Some(2), true), "{e}");
+    }
+
+    #[test]
+    fn wrong_types_and_syntax_are_refused_with_the_line() {
+        let e = Settings::parse("[quant]\nbits = \"eight\"\n").unwrap_err();
+        assert_eq!(e.line, Some(2));
+        let e = Settings::parse("[quant]\nscheme = \"sideways\"\n").unwrap_err();
+        assert!(e.message.contains("sideways") || e.message.contains("variant"), "{e}");
+        let e = Settings::parse("[quant\nbits = 8\n").unwrap_err();
+        assert_eq!(e.line, Some(1));
+        let e = Settings::parse("preset = \"int2\"\n").unwrap_err();
+        assert!(e.message.contains("seed example"), "{e}");
+    }
+
+    #[test]
+    fn error_message_names_the_file() {
+        let e = Settings::load(Path::new("/no/such/settings.toml")).unwrap_err();
+        assert!(e.to_string().starts_with("settings file /no/such/settings.toml: cannot read it"), "{e}");
+    }
+
+    #[test]
+    fn derived_section_holds_pytorch_parameters() {
+        let s = Settings::default();
+        let a = analyze(&s.weights.load().unwrap(), &s.quant).unwrap();
+        let text = s.to_toml(Some(&a));
+        let t: toml::Table = text.parse().unwrap();
+        let d = t["derived"].as_table().unwrap();
+        assert_eq!(d["quant_min"].as_integer(), Some(-128));
+        assert_eq!(d["qscheme"].as_str(), Some("torch.per_tensor_affine"));
+        let scale = d["scale"].as_array().unwrap()[0].as_float().unwrap();
+        assert_eq!(scale as f32, a.channels[0].params.scale);
+        assert!(d["pytorch"].as_str().unwrap().starts_with("torch.fake_quantize_per_tensor_affine(w, "));
+        assert!(t["metrics"]["mse"].as_float().unwrap() > 0.0);
+    }
+
+    #[test]
+    fn atomic_write_keeps_the_old_file_on_failure() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.toml");
+        write_atomic(&path, b"old").unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"old");
+        let missing = dir.path().join("nope").join("s.toml");
+        let e = write_atomic(&missing, b"new").unwrap_err();
+        assert!(e.contains("does not exist"), "{e}");
+        // A directory in the way of the rename: the write fails, nothing is lost.
+        let blocked = dir.path().join("sub");
+        std::fs::create_dir(&blocked).unwrap();
+        std::fs::write(blocked.join("keep"), b"x").unwrap();
+        assert!(write_atomic(&blocked, b"new").is_err());
+        assert_eq!(std::fs::read(blocked.join("keep")).unwrap(), b"x");
+        let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+            .collect();
+        assert!(leftovers.is_empty());
+    }
+}

@@ -1,0 +1,70 @@
+//! The terminal front end: one channel of events (keys, resizes, worker
+//! results), an input thread, a compute worker, and a redraw only when
+//! something happened, so an idle dashboard uses no CPU.
+
+use std::path::PathBuf;
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::thread;
+use std::time::Duration;
+
+use color_eyre::Result;
+use ratatui::DefaultTerminal;
+use ratatui::crossterm::event;
+
+use crate::app::{App, AppEvent};
+use crate::settings::Settings;
+use crate::ui;
+use crate::worker::Worker;
+
+/// How often the spinner turns while the worker is busy.
+const TICK: Duration = Duration::from_millis(100);
+
+pub fn run(start: Settings, export: PathBuf) -> Result<()> {
+    let mut terminal = ratatui::init();
+    let result = run_loop(&mut terminal, start, export);
+    ratatui::restore();
+    result
+}
+
+fn run_loop(terminal: &mut DefaultTerminal, start: Settings, export: PathBuf) -> Result<()> {
+    let (events, inbox) = mpsc::channel();
+    let input = events.clone();
+    thread::spawn(move || {
+        // Blocks in read(); ends when the loop below has gone away.
+        while let Ok(ev) = event::read() {
+            if input.send(AppEvent::Input(ev)).is_err() {
+                break;
+            }
+        }
+    });
+    let (jobs, job_inbox) = mpsc::channel();
+    thread::spawn(move || Worker::default().run(job_inbox, events, AppEvent::Worker));
+
+    let mut app = App::new(start, export);
+    jobs.send(app.start())?;
+    loop {
+        terminal.draw(|frame| ui::draw(frame, &app))?;
+        let first = if app.busy {
+            match inbox.recv_timeout(TICK) {
+                Ok(ev) => ev,
+                Err(RecvTimeoutError::Timeout) => AppEvent::Tick,
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+        } else {
+            match inbox.recv() {
+                Ok(ev) => ev,
+                Err(_) => break,
+            }
+        };
+        // Handle everything that is already waiting before drawing once.
+        for ev in std::iter::once(first).chain(inbox.try_iter()) {
+            for job in app.update(ev) {
+                jobs.send(job)?;
+            }
+            if app.should_quit {
+                return Ok(());
+            }
+        }
+    }
+    Ok(())
+}

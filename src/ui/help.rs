@@ -1,0 +1,51 @@
+//! Popups: the help (read from the keymap the event loop uses) and the tensor picker.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Clear, List, ListItem, ListState, Paragraph};
+
+use super::theme::THEME;
+use super::widgets::{centered, panel};
+use crate::app::{App, Tab};
+use crate::format;
+use crate::keymap::{BINDINGS, Scope, keys_label};
+
+pub fn draw_help(frame: &mut Frame, app: &App, area: Rect) {
+    let pane = match app.tab {
+        Tab::Quantize => Scope::Quantize,
+    };
+    let mut lines = Vec::new();
+    for (scope, title) in [(pane, format!("{} pane", app.tab.title())), (Scope::Global, "Everywhere".to_string())] {
+        lines.push(Line::styled(title, THEME.header));
+        for b in BINDINGS.iter().filter(|b| b.scope == scope) {
+            lines.push(Line::from(vec![
+                Span::styled(format!("  {:<22}", keys_label(b)), THEME.key),
+                Span::styled(b.help, THEME.value),
+            ]));
+        }
+        lines.push(Line::raw(""));
+    }
+    lines.push(Line::styled("While typing a value: Enter applies, Esc cancels, Ctrl-U clears.", THEME.muted));
+    lines.push(Line::styled("Editing scale or clip in a bit-driven scheme switches to manual.", THEME.muted));
+    lines.push(Line::styled("Any key closes this help.", THEME.muted));
+    let height = lines.len() as u16 + 2;
+    let popup = centered(area, 76, height);
+    frame.render_widget(Clear, popup);
+    frame.render_widget(Paragraph::new(lines).block(panel("Help")), popup);
+}
+
+pub fn draw_picker(frame: &mut Frame, app: &App, selected: usize, area: Rect) {
+    let tensors = app.context().tensors;
+    let items: Vec<ListItem> = tensors
+        .iter()
+        .map(|t| ListItem::new(format!("{:<40} {:>16} {}", t.name, format::shape(&t.shape), t.dtype)))
+        .collect();
+    let popup = centered(area, 72, (tensors.len() as u16 + 2).min(area.height.saturating_sub(4)).max(3));
+    frame.render_widget(Clear, popup);
+    let list = List::new(items)
+        .block(panel("Pick a tensor (Enter choose, Esc cancel)"))
+        .highlight_style(THEME.selected)
+        .highlight_symbol("▶ ");
+    frame.render_stateful_widget(list, popup, &mut ListState::default().with_selected(Some(selected)));
+}

@@ -1,0 +1,101 @@
+//! Drawing only: every function here is a pure function of the `App`.
+
+mod help;
+mod quant;
+pub mod theme;
+mod widgets;
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Wrap};
+
+use crate::app::{App, Mode, Tab};
+use crate::keymap::{Action, hint};
+use theme::THEME;
+
+/// Below this the panes cannot be drawn legibly.
+pub const MIN_WIDTH: u16 = 80;
+pub const MIN_HEIGHT: u16 = 24;
+
+const SPINNER: &[char] = &['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
+
+pub fn draw(frame: &mut Frame, app: &App) {
+    let area = frame.area();
+    if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
+        draw_too_small(frame, area);
+        return;
+    }
+    let [tabs, body, status] =
+        Layout::vertical([Constraint::Length(1), Constraint::Min(0), Constraint::Length(1)]).areas(area);
+    draw_tabs(frame, app, tabs);
+    match app.tab {
+        Tab::Quantize => quant::draw(frame, app, body),
+    }
+    draw_status(frame, app, status);
+    match &app.mode {
+        Mode::Help => help::draw_help(frame, app, area),
+        Mode::PickTensor { selected } => help::draw_picker(frame, app, *selected, area),
+        _ => {}
+    }
+}
+
+fn draw_too_small(frame: &mut Frame, area: Rect) {
+    let text = format!(
+        "qmc-tui needs at least {MIN_WIDTH}×{MIN_HEIGHT}; this terminal is {}×{}. Enlarge it (q quits).",
+        area.width, area.height
+    );
+    frame.render_widget(Paragraph::new(text).style(THEME.warning).wrap(Wrap { trim: true }), area);
+}
+
+fn draw_tabs(frame: &mut Frame, app: &App, area: Rect) {
+    let mut spans = vec![Span::styled(" qmc-tui ", THEME.title)];
+    for (i, tab) in Tab::ALL.iter().enumerate() {
+        let style = if *tab == app.tab { THEME.tab_active } else { THEME.tab };
+        spans.push(Span::raw(" "));
+        spans.push(Span::styled(format!(" {} {} ", i + 1, tab.title()), style));
+    }
+    if app.busy {
+        spans.push(Span::styled(format!("  {} computing", SPINNER[app.spinner % SPINNER.len()]), THEME.muted));
+    } else if let Some(v) = &app.view {
+        spans.push(Span::styled(format!("  computed in {:.1} ms", v.compute_ms), THEME.muted));
+    }
+    frame.render_widget(Line::from(spans), area);
+}
+
+fn draw_status(frame: &mut Frame, app: &App, area: Rect) {
+    let line = if let Mode::Editing { control, text } = &app.mode {
+        Line::from(vec![
+            Span::styled(format!(" {} = ", control.key()), THEME.label),
+            Span::styled(format!("{text}▏"), THEME.value),
+            Span::styled("   Enter apply · Esc cancel · Ctrl-U clear", THEME.muted),
+        ])
+    } else if !app.status.text.is_empty() {
+        let (mark, style) = if app.status.error { ("✗ ", THEME.error) } else { ("✓ ", THEME.info) };
+        Line::from(vec![Span::styled(format!(" {mark}{}", app.status.text), style)])
+    } else {
+        hints_line()
+    };
+    frame.render_widget(Paragraph::new(line), area);
+}
+
+/// The one-line reminder of the most used keys.
+fn hints_line() -> Line<'static> {
+    let pairs = [
+        (format!("{}{}", hint(Action::Up), hint(Action::Down)), "select"),
+        (format!("{}{}", hint(Action::Decrease), hint(Action::Increase)), "adjust"),
+        (format!("Shift-{}{}", hint(Action::Decrease), hint(Action::Increase)), "coarse"),
+        (hint(Action::Edit), "type"),
+        (hint(Action::Reset), "reset"),
+        (hint(Action::Preset), "preset"),
+        (hint(Action::Export), "export"),
+        (hint(Action::Help), "help"),
+        (hint(Action::Quit), "quit"),
+    ];
+    let mut spans = vec![Span::raw(" ")];
+    for (keys, what) in pairs {
+        spans.push(Span::styled(keys, THEME.key));
+        spans.push(Span::styled(format!(" {what}  "), THEME.muted));
+    }
+    Line::from(spans)
+}

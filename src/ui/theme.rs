@@ -1,0 +1,56 @@
+//! Every style in one place. Meaning is never carried by colour alone:
+//! markers, glyphs and labels say the same thing for a monochrome terminal.
+
+use ratatui::style::{Color, Modifier, Style};
+
+pub struct Theme {
+    pub title: Style,
+    pub tab: Style,
+    pub tab_active: Style,
+    pub border: Style,
+    pub label: Style,
+    pub value: Style,
+    pub derived: Style,
+    pub selected: Style,
+    pub muted: Style,
+    pub key: Style,
+    pub error: Style,
+    pub info: Style,
+    pub warning: Style,
+    pub note: Style,
+    pub weights: Style,
+    pub rounding: Style,
+    pub clipped: Style,
+    pub clip_line: Style,
+    pub levels: Style,
+    pub curve: Style,
+    pub current: Style,
+    pub optimum: Style,
+    pub header: Style,
+}
+
+pub const THEME: Theme = Theme {
+    title: Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD),
+    tab: Style::new().fg(Color::Gray),
+    tab_active: Style::new().fg(Color::Black).bg(Color::Cyan).add_modifier(Modifier::BOLD),
+    border: Style::new().fg(Color::DarkGray),
+    label: Style::new().fg(Color::Gray),
+    value: Style::new().fg(Color::White).add_modifier(Modifier::BOLD),
+    derived: Style::new().fg(Color::Gray).add_modifier(Modifier::ITALIC),
+    selected: Style::new().bg(Color::DarkGray).add_modifier(Modifier::BOLD),
+    muted: Style::new().fg(Color::DarkGray),
+    key: Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD),
+    error: Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
+    info: Style::new().fg(Color::Green),
+    warning: Style::new().fg(Color::Yellow),
+    note: Style::new().fg(Color::Gray),
+    weights: Style::new().fg(Color::Cyan),
+    rounding: Style::new().fg(Color::Green),
+    clipped: Style::new().fg(Color::Red),
+    clip_line: Style::new().fg(Color::Yellow),
+    levels: Style::new().fg(Color::Magenta),
+    curve: Style::new().fg(Color::Cyan),
+    current: Style::new().fg(Color::Yellow),
+    optimum: Style::new().fg(Color::Green),
+    header: Style::new().fg(Color::Gray).add_modifier(Modifier::BOLD),
+};

@@ -1,0 +1,277 @@
+//! The compute worker: jobs in, results out, each tagged with its job id.
+//!
+//! It keeps the loaded weights and the last results, so a change of a
+//! quantization setting never reloads the weights, and it skips jobs that a
+//! newer one has made stale.
+
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, Sender};
+use std::time::Instant;
+
+use crate::compute::analysis::{Analysis, alternatives, analyze};
+use crate::compute::calibrate::{Target, mean_std};
+use crate::compute::diagnose::{Finding, diagnose};
+use crate::compute::quant::{Calibration, QuantConfig};
+use crate::compute::weights::{self, TensorInfo, Weights};
+use crate::settings::{Settings, WeightsConfig, write_atomic};
+
+pub type JobId = u64;
+
+#[derive(Debug, Clone)]
+pub enum Job {
+    Analyze { id: JobId, settings: Settings },
+    Export { id: JobId, settings: Settings, path: PathBuf },
+}
+
+/// What the pane shows of the weights.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WeightsSummary {
+    pub source: String,
+    pub tensor: Option<String>,
+    pub shape: Vec<usize>,
+    pub dtype: String,
+    pub count: usize,
+    pub non_finite: usize,
+    pub mean: f64,
+    pub std: f64,
+}
+
+pub type Alternatives = Vec<(Calibration, (f32, f32))>;
+
+/// One finished analysis, with the settings that produced it.
+#[derive(Debug, Clone)]
+pub struct QuantView {
+    pub settings: Settings,
+    pub weights: Arc<WeightsSummary>,
+    pub tensors: Arc<Vec<TensorInfo>>,
+    pub analysis: Arc<Analysis>,
+    pub findings: Vec<Finding>,
+    /// None while the slower calibrations are still running.
+    pub alternatives: Option<Arc<Alternatives>>,
+    pub compute_ms: f64,
+}
+
+#[derive(Debug, Clone)]
+pub enum Output {
+    Analyzed { id: JobId, result: Result<QuantView, String> },
+    Alternatives { id: JobId, alternatives: Arc<Alternatives> },
+    Exported { id: JobId, result: Result<PathBuf, String> },
+}
+
+struct Loaded {
+    config: WeightsConfig,
+    weights: Arc<Weights>,
+    summary: Arc<WeightsSummary>,
+    tensors: Arc<Vec<TensorInfo>>,
+}
+
+/// The worker's caches; also driven directly by tests and benches.
+#[derive(Default)]
+pub struct Worker {
+    loaded: Option<Loaded>,
+    analysis: Option<(QuantConfig, Arc<Analysis>)>,
+    alternatives: Option<(Target, Arc<Alternatives>)>,
+}
+
+impl Worker {
+    fn load(&mut self, config: &WeightsConfig) -> Result<&Loaded, String> {
+        if self.loaded.as_ref().is_none_or(|l| &l.config != config) {
+            self.analysis = None;
+            self.alternatives = None;
+            self.loaded = None;
+            let weights = config.load().map_err(|e| e.to_string())?;
+            let tensors = if config.is_synthetic() {
+                Vec::new()
+            } else {
+                weights::list_tensors(std::path::Path::new(&config.source)).map_err(|e| e.to_string())?
+            };
+            let finite: Vec<f32> = weights.values.iter().copied().filter(|x| x.is_finite()).collect();
+            let (mean, std) = if finite.is_empty() { (f64::NAN, f64::NAN) } else { mean_std(&finite) };
+            let summary = WeightsSummary {
+                source: weights.source.clone(),
+                tensor: weights.tensor.clone(),
+                shape: weights.shape.clone(),
+                dtype: weights.dtype.clone(),
+                count: weights.values.len(),
+                non_finite: weights.non_finite,
+                mean,
+                std,
+            };
+            self.loaded = Some(Loaded {
+                config: config.clone(),
+                weights: Arc::new(weights),
+                summary: Arc::new(summary),
+                tensors: Arc::new(tensors),
+            });
+        }
+        Ok(self.loaded.as_ref().expect("loaded above"))
+    }
+
+    fn analysis(&mut self, settings: &Settings) -> Result<Arc<Analysis>, String> {
+        let weights = self.load(&settings.weights)?.weights.clone();
+        if let Some((cfg, a)) = &self.analysis
+            && cfg == &settings.quant
+        {
+            return Ok(a.clone());
+        }
+        let a = Arc::new(analyze(&weights, &settings.quant).map_err(|e| e.to_string())?);
+        self.analysis = Some((settings.quant.clone(), a.clone()));
+        Ok(a)
+    }
+
+    /// The fast part of an Analyze job: everything but the alternatives,
+    /// which are included only when already known.
+    pub fn analyze(&mut self, settings: &Settings) -> Result<QuantView, String> {
+        let start = Instant::now();
+        let analysis = self.analysis(settings)?;
+        let loaded = self.loaded.as_ref().expect("analysis loads the weights");
+        let target = Target::of(&settings.quant, analysis.effective_bits);
+        let alternatives = self.alternatives.as_ref().filter(|(t, _)| *t == target).map(|(_, a)| a.clone());
+        Ok(QuantView {
+            settings: settings.clone(),
+            weights: loaded.summary.clone(),
+            tensors: loaded.tensors.clone(),
+            findings: diagnose(&analysis),
+            analysis,
+            alternatives,
+            compute_ms: start.elapsed().as_secs_f64() * 1e3,
+        })
+    }
+
+    /// The slow part: every calibration method on the whole tensor.
+    pub fn alternatives(&mut self, view: &QuantView) -> Arc<Alternatives> {
+        let target = Target::of(&view.settings.quant, view.analysis.effective_bits);
+        let weights = &self.loaded.as_ref().expect("loaded by analyze").weights;
+        let alts = Arc::new(alternatives(weights, &view.settings.quant, view.analysis.effective_bits));
+        self.alternatives = Some((target, alts.clone()));
+        alts
+    }
+
+    pub fn export(&mut self, settings: &Settings, path: &std::path::Path) -> Result<PathBuf, String> {
+        let analysis = self.analysis(settings)?;
+        write_atomic(path, settings.to_toml(Some(&analysis)).as_bytes())?;
+        Ok(path.to_owned())
+    }
+
+    /// Runs jobs until the job channel closes. `wrap` turns an output into
+    /// the event loop's event type, so results share the input channel.
+    pub fn run<E>(mut self, jobs: Receiver<Job>, out: Sender<E>, wrap: impl Fn(Output) -> E) {
+        let mut queue = VecDeque::new();
+        let send = |o: Output| out.send(wrap(o)).is_ok();
+        loop {
+            if queue.is_empty() {
+                match jobs.recv() {
+                    Ok(job) => queue.push_back(job),
+                    Err(_) => return,
+                }
+            }
+            queue.extend(jobs.try_iter());
+            drop_stale(&mut queue);
+            let Some(job) = queue.pop_front() else { continue };
+            let alive = match job {
+                Job::Analyze { id, settings } => {
+                    let result = self.analyze(&settings);
+                    let follow_up = result.as_ref().ok().filter(|v| v.alternatives.is_none()).cloned();
+                    let mut alive = send(Output::Analyzed { id, result });
+                    // The alternatives are worth computing only if no newer
+                    // analysis is waiting.
+                    queue.extend(jobs.try_iter());
+                    if let Some(view) = follow_up
+                        && alive
+                        && !queue.iter().any(|j| matches!(j, Job::Analyze { .. }))
+                    {
+                        let alternatives = self.alternatives(&view);
+                        alive = send(Output::Alternatives { id, alternatives });
+                    }
+                    alive
+                }
+                Job::Export { id, settings, path } => {
+                    send(Output::Exported { id, result: self.export(&settings, &path) })
+                }
+            };
+            if !alive {
+                return;
+            }
+        }
+    }
+}
+
+/// Of several queued analyses only the newest matters; exports all run.
+fn drop_stale(queue: &mut VecDeque<Job>) {
+    if let Some(last) = queue.iter().rposition(|j| matches!(j, Job::Analyze { .. })) {
+        let mut i = 0;
+        queue.retain(|j| {
+            let keep = !matches!(j, Job::Analyze { .. }) || i == last;
+            i += 1;
+            keep
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::mpsc;
+
+    fn analyze_job(id: JobId, bits: u32) -> Job {
+        let mut settings = Settings::default();
+        settings.quant.bits = bits;
+        Job::Analyze { id, settings }
+    }
+
+    #[test]
+    fn stale_analyses_are_dropped_and_exports_kept() {
+        let export = Job::Export { id: 2, settings: Settings::default(), path: "x".into() };
+        let mut q: VecDeque<Job> = [analyze_job(1, 4), export, analyze_job(3, 5), analyze_job(4, 6)].into();
+        drop_stale(&mut q);
+        let ids: Vec<JobId> = q
+            .iter()
+            .map(|j| match j {
+                Job::Analyze { id, .. } | Job::Export { id, .. } => *id,
+            })
+            .collect();
+        assert_eq!(ids, vec![2, 4]);
+    }
+
+    #[test]
+    fn the_thread_answers_every_newest_job_with_its_id() {
+        let (job_tx, job_rx) = mpsc::channel();
+        let (out_tx, out_rx) = mpsc::channel();
+        let handle = std::thread::spawn(move || Worker::default().run(job_rx, out_tx, |o| o));
+        job_tx.send(analyze_job(7, 4)).unwrap();
+        match out_rx.recv().unwrap() {
+            Output::Analyzed { id, result } => {
+                assert_eq!(id, 7);
+                assert_eq!(result.unwrap().analysis.qmax, 7);
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        match out_rx.recv().unwrap() {
+            Output::Alternatives { id, alternatives } => assert_eq!((id, alternatives.len()), (7, 5)),
+            other => panic!("unexpected {other:?}"),
+        }
+        drop(job_tx);
+        handle.join().unwrap();
+    }
+
+    #[test]
+    fn a_load_error_is_a_message() {
+        let mut settings = Settings::default();
+        settings.weights.source = "/no/such/file.npy".into();
+        let err = Worker::default().analyze(&settings).unwrap_err();
+        assert!(err.contains("/no/such/file.npy"), "{err}");
+    }
+
+    #[test]
+    fn weights_are_loaded_once_for_many_quantizers() {
+        let mut w = Worker::default();
+        let a = w.analyze(&Settings::default()).unwrap();
+        let mut s = Settings::default();
+        s.quant.bits = 3;
+        let b = w.analyze(&s).unwrap();
+        assert!(Arc::ptr_eq(&a.weights, &b.weights));
+        assert_ne!(a.analysis.qmax, b.analysis.qmax);
+    }
+}
