@@ -8,7 +8,7 @@ use ratatui::crossterm::event::{Event, KeyCode, KeyEvent, KeyEventKind, KeyModif
 use crate::controls::{self, Context, Control};
 use crate::keymap::{self, Action, Scope};
 use crate::settings::{PRESETS, Settings};
-use crate::worker::{Job, JobId, Output, QuantView};
+use crate::worker::{Job, JobId, Output, QuantView, Worker};
 
 /// Every event the loop handles, from the terminal or from the worker.
 #[derive(Debug)]
@@ -97,6 +97,19 @@ impl App {
             spinner: 0,
             export_path,
             should_quit: false,
+        }
+    }
+
+    /// Runs jobs on this thread, as the worker thread would, and applies
+    /// their results: for tests, benches and headless rendering.
+    pub fn settle(&mut self, worker: &mut Worker, mut jobs: Vec<Job>) {
+        while let Some(job) = jobs.pop() {
+            let out = worker.handle(job);
+            let follow = worker.follow_up(&out);
+            jobs.extend(self.update(AppEvent::Worker(out)));
+            if let Some(f) = follow {
+                jobs.extend(self.update(AppEvent::Worker(f)));
+            }
         }
     }
 

@@ -132,7 +132,14 @@ pub fn action_for(ev: &KeyEvent, scope: Scope) -> Option<Action> {
 
 /// "q / Esc / Ctrl-C": every key of a binding, for the help and the hint bar.
 pub fn keys_label(b: &Binding) -> String {
-    b.keys.iter().map(Key::label).collect::<Vec<_>>().join(" / ")
+    let mut labels: Vec<String> = Vec::new();
+    for label in b.keys.iter().map(Key::label) {
+        // BackTab arrives with or without SHIFT; both read "Shift-Tab".
+        if !labels.contains(&label) {
+            labels.push(label);
+        }
+    }
+    labels.join(" / ")
 }
 
 /// The first key bound to an action, for short hints.

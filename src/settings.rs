@@ -106,9 +106,25 @@ pub struct Settings {
     pub quant: QuantConfig,
     /// Written on export for PyTorch users; recomputed, never read back.
     #[serde(skip_serializing)]
-    derived: Option<toml::Value>,
+    derived: Ignored,
     #[serde(skip_serializing)]
-    metrics: Option<toml::Value>,
+    metrics: Ignored,
+}
+
+/// A section accepted on load but not kept: it is derived from the settings.
+#[derive(Debug, Clone, Copy, Default)]
+struct Ignored;
+
+impl PartialEq for Ignored {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl<'de> Deserialize<'de> for Ignored {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        serde::de::IgnoredAny::deserialize(d).map(|_| Ignored)
+    }
 }
 
 /// A named starting point that `p` cycles through.
@@ -176,7 +192,7 @@ impl Settings {
     }
 
     fn without_preset(&self) -> Settings {
-        Settings { preset: None, derived: None, metrics: None, ..self.clone() }
+        Settings { preset: None, ..self.clone() }
     }
 
     /// These settings with a preset applied on top.

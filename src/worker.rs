@@ -155,11 +155,28 @@ impl Worker {
         Ok(path.to_owned())
     }
 
+    /// Runs one job and returns its result.
+    pub fn handle(&mut self, job: Job) -> Output {
+        match job {
+            Job::Analyze { id, settings } => Output::Analyzed { id, result: self.analyze(&settings) },
+            Job::Export { id, settings, path } => Output::Exported { id, result: self.export(&settings, &path) },
+        }
+    }
+
+    /// The second, slower result an analysis may need: the alternatives.
+    pub fn follow_up(&mut self, out: &Output) -> Option<Output> {
+        match out {
+            Output::Analyzed { id, result: Ok(view) } if view.alternatives.is_none() => {
+                Some(Output::Alternatives { id: *id, alternatives: self.alternatives(view) })
+            }
+            _ => None,
+        }
+    }
+
     /// Runs jobs until the job channel closes. `wrap` turns an output into
     /// the event loop's event type, so results share the input channel.
     pub fn run<E>(mut self, jobs: Receiver<Job>, out: Sender<E>, wrap: impl Fn(Output) -> E) {
         let mut queue = VecDeque::new();
-        let send = |o: Output| out.send(wrap(o)).is_ok();
         loop {
             if queue.is_empty() {
                 match jobs.recv() {
@@ -170,28 +187,17 @@ impl Worker {
             queue.extend(jobs.try_iter());
             drop_stale(&mut queue);
             let Some(job) = queue.pop_front() else { continue };
-            let alive = match job {
-                Job::Analyze { id, settings } => {
-                    let result = self.analyze(&settings);
-                    let follow_up = result.as_ref().ok().filter(|v| v.alternatives.is_none()).cloned();
-                    let mut alive = send(Output::Analyzed { id, result });
-                    // The alternatives are worth computing only if no newer
-                    // analysis is waiting.
-                    queue.extend(jobs.try_iter());
-                    if let Some(view) = follow_up
-                        && alive
-                        && !queue.iter().any(|j| matches!(j, Job::Analyze { .. }))
-                    {
-                        let alternatives = self.alternatives(&view);
-                        alive = send(Output::Alternatives { id, alternatives });
-                    }
-                    alive
-                }
-                Job::Export { id, settings, path } => {
-                    send(Output::Exported { id, result: self.export(&settings, &path) })
-                }
-            };
-            if !alive {
+            let output = self.handle(job);
+            let pending = output.clone();
+            if out.send(wrap(output)).is_err() {
+                return;
+            }
+            // The alternatives are worth computing only if no newer analysis is waiting.
+            queue.extend(jobs.try_iter());
+            if !queue.iter().any(|j| matches!(j, Job::Analyze { .. }))
+                && let Some(follow) = self.follow_up(&pending)
+                && out.send(wrap(follow)).is_err()
+            {
                 return;
             }
         }

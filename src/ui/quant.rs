@@ -179,11 +179,14 @@ fn vertical(x: f64, top: f64) -> Vec<(f64, f64)> {
     vec![(x, 0.0), (x, top)]
 }
 
-/// Labels at both ends and the middle; a middle within a rounding error of 0 reads "0".
+/// Labels at both ends, and "0" in the middle when the range is centred on it.
 fn axis_labels(lo: f64, hi: f64) -> Vec<Span<'static>> {
     let mid = (lo + hi) / 2.0;
-    let mid = if mid.abs() < 1e-3 * (hi - lo) { 0.0 } else { mid };
-    vec![Span::raw(num(lo)), Span::raw(num(mid)), Span::raw(num(hi))]
+    if mid.abs() < 1e-2 * (hi - lo) {
+        vec![Span::raw(num(lo)), Span::raw("0"), Span::raw(num(hi))]
+    } else {
+        vec![Span::raw(num(lo)), Span::raw(num(hi))]
+    }
 }
 
 fn dataset<'a>(name: String, marker: Marker, kind: GraphType, style: Style, data: &'a [(f64, f64)]) -> Dataset<'a> {
@@ -339,7 +342,7 @@ fn draw_channels(frame: &mut Frame, app: &App, a: &Analysis, area: Rect) {
             Cell::from(num(c.params.scale as f64)),
             Cell::from(c.params.zero_point.to_string()),
             Cell::from(num(m.mse)),
-            Cell::from(format::db(m.sqnr_db)),
+            Cell::from(if m.sqnr_db.is_finite() { format!("{:.2}", m.sqnr_db) } else { "inf".into() }),
             Cell::from(format::pct(m.clip_rate)),
             Cell::from(format!("{}/{}", m.levels_used, m.levels_available)),
         ])

@@ -1,0 +1,257 @@
+//! The app driven by key events and drawn into ratatui's TestBackend.
+
+use qmc_tui::app::{App, AppEvent, Mode};
+use qmc_tui::compute::quant::{Granularity, Scheme};
+use qmc_tui::controls::Control;
+use qmc_tui::settings::Settings;
+use qmc_tui::ui;
+use qmc_tui::worker::{Job, Worker};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::crossterm::event::{Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+
+/// An app whose first analysis has run, on the synthetic default weights.
+fn started(settings: Settings) -> (App, Worker) {
+    let mut app = App::new(settings, "qmc-settings.toml".into());
+    let mut worker = Worker::default();
+    let job = app.start();
+    app.settle(&mut worker, vec![job]);
+    (app, worker)
+}
+
+fn key(code: KeyCode) -> AppEvent {
+    AppEvent::Input(Event::Key(KeyEvent::new(code, KeyModifiers::NONE)))
+}
+
+fn press(app: &mut App, worker: &mut Worker, code: KeyCode) -> Vec<Job> {
+    let jobs = app.update(key(code));
+    app.settle(worker, jobs.clone());
+    jobs
+}
+
+fn render(app: &mut App, width: u16, height: u16) -> String {
+    // The compute time differs between runs; snapshots must not.
+    if let Some(v) = &mut app.view {
+        v.compute_ms = 0.0;
+    }
+    let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
+    terminal.draw(|f| ui::draw(f, app)).unwrap();
+    terminal.backend().to_string()
+}
+
+#[test]
+fn default_pane_at_120x40() {
+    let (mut app, _) = started(Settings::default());
+    insta::assert_snapshot!(render(&mut app, 120, 40));
+}
+
+#[test]
+fn seed_example_at_120x40_shows_the_collapse() {
+    let mut s = Settings::default();
+    (qmc_tui::settings::preset("seed example").unwrap().apply)(&mut s);
+    let (mut app, _) = started(s);
+    let screen = render(&mut app, 120, 40);
+    assert!(screen.contains("every weight rounds to 0"), "{screen}");
+    assert!(screen.contains("1 of 2 used"), "{screen}");
+    insta::assert_snapshot!(screen);
+}
+
+#[test]
+fn per_channel_pane_at_120x40_has_a_channel_table() {
+    let mut s = Settings::default();
+    s.quant.granularity = Granularity::PerChannel;
+    s.quant.scheme = Scheme::Symmetric;
+    let (mut app, _) = started(s);
+    let screen = render(&mut app, 120, 40);
+    assert!(screen.contains("Channels 0–"), "{screen}");
+    insta::assert_snapshot!(screen);
+}
+
+#[test]
+fn narrow_pane_at_80x24() {
+    let (mut app, _) = started(Settings::default());
+    insta::assert_snapshot!(render(&mut app, 80, 24));
+}
+
+#[test]
+fn tiny_terminals_ask_to_be_enlarged_without_panicking() {
+    let (mut app, _) = started(Settings::default());
+    let screen = render(&mut app, 40, 12);
+    assert!(screen.contains("Enlarge"), "{screen}");
+    insta::assert_snapshot!(screen);
+    for (w, h) in [(1, 1), (2, 1), (1, 30), (79, 24), (80, 23)] {
+        render(&mut app, w, h);
+    }
+}
+
+#[test]
+fn help_overlay_lists_the_keymap() {
+    let (mut app, mut worker) = started(Settings::default());
+    press(&mut app, &mut worker, KeyCode::Char('?'));
+    assert_eq!(app.mode, Mode::Help);
+    let screen = render(&mut app, 120, 40);
+    for b in qmc_tui::keymap::BINDINGS {
+        assert!(screen.contains(b.help), "help lacks {:?}", b.help);
+    }
+    insta::assert_snapshot!(screen);
+    press(&mut app, &mut worker, KeyCode::Char('x'));
+    assert_eq!(app.mode, Mode::Normal);
+    assert!(!app.should_quit);
+}
+
+/// The number the metrics panel shows for a label, as text.
+fn shown(screen: &str, label: &str) -> String {
+    let line =
+        screen.lines().find(|l| l.contains(&format!("│{label} "))).unwrap_or_else(|| panic!("no {label} in\n{screen}"));
+    let after = &line[line.find(label).unwrap() + label.len()..];
+    after.split_whitespace().next().unwrap().to_string()
+}
+
+#[test]
+fn a_key_press_changes_the_numbers_on_the_next_frame() {
+    let (mut app, mut worker) = started(Settings::default());
+    let before = render(&mut app, 120, 40);
+    // Select bits and lower it: the mse must grow.
+    while app.selected != Control::Bits {
+        press(&mut app, &mut worker, KeyCode::Down);
+    }
+    let jobs = press(&mut app, &mut worker, KeyCode::Left);
+    assert_eq!(jobs.len(), 1, "one analysis per change");
+    assert_eq!(app.settings.quant.bits, 7);
+    let after = render(&mut app, 120, 40);
+    let mse = |s: &str| shown(s, "mse").parse::<f64>().unwrap();
+    assert!(mse(&after) > 3.0 * mse(&before), "7-bit mse {} vs 8-bit {}", mse(&after), mse(&before));
+    assert!(after.contains("codes -64..63"), "{after}");
+}
+
+#[test]
+fn editing_scale_switches_to_manual_and_typing_sets_exact_values() {
+    let (mut app, mut worker) = started(Settings::default());
+    while app.selected != Control::Scale {
+        press(&mut app, &mut worker, KeyCode::Up);
+    }
+    press(&mut app, &mut worker, KeyCode::Enter);
+    assert!(matches!(app.mode, Mode::Editing { .. }));
+    // Clear the prefilled text, type a new value.
+    app.update(AppEvent::Input(Event::Key(KeyEvent::new(KeyCode::Char('u'), KeyModifiers::CONTROL))));
+    for c in "0.5".chars() {
+        press(&mut app, &mut worker, KeyCode::Char(c));
+    }
+    press(&mut app, &mut worker, KeyCode::Enter);
+    assert_eq!(app.settings.quant.scheme, Scheme::Manual);
+    assert_eq!(app.settings.quant.scale, 0.5);
+    let view = app.view.as_ref().unwrap();
+    assert_eq!(view.analysis.channels[0].params.scale, 0.5);
+    assert!(app.status.text.contains("manual"), "{:?}", app.status);
+}
+
+#[test]
+fn a_bad_typed_value_shows_an_error_and_keeps_the_state() {
+    let (mut app, mut worker) = started(Settings::default());
+    while app.selected != Control::Bits {
+        press(&mut app, &mut worker, KeyCode::Down);
+    }
+    press(&mut app, &mut worker, KeyCode::Enter);
+    app.update(AppEvent::Input(Event::Key(KeyEvent::new(KeyCode::Char('u'), KeyModifiers::CONTROL))));
+    for c in "17".chars() {
+        press(&mut app, &mut worker, KeyCode::Char(c));
+    }
+    let jobs = press(&mut app, &mut worker, KeyCode::Enter);
+    assert!(jobs.is_empty());
+    assert!(app.status.error && app.status.text.contains("quant.bits"), "{:?}", app.status);
+    assert_eq!(app.settings.quant.bits, 8);
+    let screen = render(&mut app, 120, 40);
+    assert!(screen.contains("✗ quant.bits: 17 is outside 2..=16"), "{screen}");
+}
+
+#[test]
+fn a_missing_weights_file_rolls_back_to_the_last_good_state() {
+    let (mut app, mut worker) = started(Settings::default());
+    while app.selected != Control::Source {
+        press(&mut app, &mut worker, KeyCode::Up);
+    }
+    press(&mut app, &mut worker, KeyCode::Enter);
+    app.update(AppEvent::Input(Event::Key(KeyEvent::new(KeyCode::Char('u'), KeyModifiers::CONTROL))));
+    for c in "/no/such/w.npy".chars() {
+        app.update(key(KeyCode::Char(c)));
+    }
+    press(&mut app, &mut worker, KeyCode::Enter);
+    assert!(app.status.error && app.status.text.contains("/no/such/w.npy"), "{:?}", app.status);
+    assert_eq!(app.settings, Settings::default());
+    assert_eq!(app.view.as_ref().unwrap().settings, Settings::default());
+}
+
+#[test]
+fn stale_results_are_dropped() {
+    let (mut app, mut worker) = started(Settings::default());
+    while app.selected != Control::Bits {
+        press(&mut app, &mut worker, KeyCode::Down);
+    }
+    let first = app.update(key(KeyCode::Left));
+    let second = app.update(key(KeyCode::Left));
+    assert_eq!(app.settings.quant.bits, 6);
+    // The newer job finishes first; the older result arrives late and must not win.
+    app.settle(&mut worker, second);
+    app.settle(&mut worker, first);
+    assert_eq!(app.view.as_ref().unwrap().settings.quant.bits, 6);
+    assert!(!app.busy);
+}
+
+#[test]
+fn presets_cycle_and_only_release_presses_are_ignored() {
+    let (mut app, mut worker) = started(Settings::default());
+    press(&mut app, &mut worker, KeyCode::Char('p'));
+    assert_eq!(app.settings.matching_preset(), Some("int8 per-channel"));
+    let mut release = KeyEvent::new(KeyCode::Char('p'), KeyModifiers::NONE);
+    release.kind = KeyEventKind::Release;
+    assert!(app.update(AppEvent::Input(Event::Key(release))).is_empty());
+    assert_eq!(app.settings.matching_preset(), Some("int8 per-channel"));
+    for _ in 0..3 {
+        press(&mut app, &mut worker, KeyCode::Char('p'));
+    }
+    assert_eq!(app.settings.matching_preset(), Some("int8 per-tensor"));
+}
+
+#[test]
+fn export_then_load_reproduces_the_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("exported.toml");
+    let mut s = Settings::default();
+    s.quant.bits = 5;
+    s.quant.granularity = Granularity::PerChannel;
+    s.quant.channel_axis = 1;
+    let mut app = App::new(s.clone(), path.clone());
+    let mut worker = Worker::default();
+    let job = app.start();
+    app.settle(&mut worker, vec![job]);
+    press(&mut app, &mut worker, KeyCode::Char('e'));
+    assert!(!app.status.error && app.status.text.contains("exported.toml"), "{:?}", app.status);
+    let loaded = Settings::load(&path).unwrap();
+    assert_eq!(loaded, s);
+    let (again, _) = started(loaded);
+    assert_eq!(again.view.unwrap().analysis, app.view.unwrap().analysis);
+}
+
+#[test]
+fn a_failed_export_says_so_and_keeps_the_old_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("missing-dir").join("s.toml");
+    let mut app = App::new(Settings::default(), path);
+    let mut worker = Worker::default();
+    let job = app.start();
+    app.settle(&mut worker, vec![job]);
+    press(&mut app, &mut worker, KeyCode::Char('e'));
+    assert!(app.status.error && app.status.text.contains("does not exist"), "{:?}", app.status);
+}
+
+#[test]
+fn quit_keys() {
+    for code in [KeyCode::Char('q'), KeyCode::Esc] {
+        let (mut app, mut worker) = started(Settings::default());
+        press(&mut app, &mut worker, code);
+        assert!(app.should_quit);
+    }
+    let (mut app, _) = started(Settings::default());
+    app.update(AppEvent::Input(Event::Key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL))));
+    assert!(app.should_quit);
+}
