@@ -178,7 +178,7 @@ impl App {
                     self.applied = Some(view.settings.clone());
                     // Still busy until the slower calibrations arrive.
                     self.busy = view.alternatives.is_none();
-                    self.view = Some(view);
+                    self.view = Some(*view);
                     self.clamp_scroll();
                 }
                 Err(message) => {

@@ -492,22 +492,23 @@ mod tests {
 
     #[test]
     fn bad_values_are_refused_with_the_key() {
-        let mut s = Settings::default();
-        let e = Control::Bits.set(&mut s, "17", Context::default()).unwrap_err();
-        assert!(e.contains("quant.bits"), "{e}");
-        let e = Control::Bits.set(&mut s, "eight", Context::default()).unwrap_err();
-        assert!(e.contains("quant.bits"), "{e}");
-        let e = Control::Percentile.set(&mut s, "0", Context::default()).unwrap_err();
-        assert!(e.contains("quant.percentile"), "{e}");
-        let e = Control::Scale.set(&mut s, "-1", Context::default()).unwrap_err();
-        assert!(e.contains("quant.scale"), "{e}");
-        let e = Control::Scheme.set(&mut s, "sideways", Context::default()).unwrap_err();
-        assert!(e.contains("asymmetric"), "{e}");
+        let err = |c: Control, s: &Settings, text: &str| c.set(&mut s.clone(), text, Context::default()).unwrap_err();
+        let d = Settings::default();
+        for (c, text, key) in [
+            (Control::Bits, "17", "quant.bits"),
+            (Control::Bits, "eight", "quant.bits"),
+            (Control::Percentile, "0", "quant.percentile"),
+            (Control::Scale, "-1", "quant.scale"),
+            (Control::Rows, "0", "weights.rows"),
+            (Control::Scheme, "sideways", "asymmetric"),
+        ] {
+            let e = err(c, &d, text);
+            assert!(e.contains(key), "{c:?} {text}: {e}");
+        }
         let mut m = Settings::default();
         m.quant.scheme = Scheme::Manual;
         m.quant.clip = [-1.0, 1.0];
-        let e = Control::ClipLo.set(&mut m, "2", Context::default()).unwrap_err();
-        assert!(e.contains("quant.clip"), "{e}");
+        assert!(err(Control::ClipLo, &m, "2").contains("quant.clip"));
     }
 
     #[test]

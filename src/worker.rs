@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::sync::mpsc::{Receiver, Sender};
 use std::time::Instant;
 
-use crate::compute::analysis::{Analysis, alternatives, analyze};
+use crate::compute::analysis::{Analysis, WeightStats, alternatives, analyze_with, weight_stats};
 use crate::compute::calibrate::{Target, mean_std};
 use crate::compute::diagnose::{Finding, diagnose};
 use crate::compute::quant::{Calibration, QuantConfig};
@@ -55,7 +55,7 @@ pub struct QuantView {
 
 #[derive(Debug, Clone)]
 pub enum Output {
-    Analyzed { id: JobId, result: Result<QuantView, String> },
+    Analyzed { id: JobId, result: Result<Box<QuantView>, String> },
     Alternatives { id: JobId, alternatives: Arc<Alternatives> },
     Exported { id: JobId, result: Result<PathBuf, String> },
 }
@@ -63,6 +63,7 @@ pub enum Output {
 struct Loaded {
     config: WeightsConfig,
     weights: Arc<Weights>,
+    stats: WeightStats,
     summary: Arc<WeightsSummary>,
     tensors: Arc<Vec<TensorInfo>>,
 }
@@ -100,6 +101,7 @@ impl Worker {
                 std,
             };
             self.loaded = Some(Loaded {
+                stats: weight_stats(&weights),
                 config: config.clone(),
                 weights: Arc::new(weights),
                 summary: Arc::new(summary),
@@ -110,13 +112,14 @@ impl Worker {
     }
 
     fn analysis(&mut self, settings: &Settings) -> Result<Arc<Analysis>, String> {
-        let weights = self.load(&settings.weights)?.weights.clone();
+        self.load(&settings.weights)?;
         if let Some((cfg, a)) = &self.analysis
             && cfg == &settings.quant
         {
             return Ok(a.clone());
         }
-        let a = Arc::new(analyze(&weights, &settings.quant).map_err(|e| e.to_string())?);
+        let loaded = self.loaded.as_ref().expect("loaded above");
+        let a = Arc::new(analyze_with(&loaded.weights, &loaded.stats, &settings.quant).map_err(|e| e.to_string())?);
         self.analysis = Some((settings.quant.clone(), a.clone()));
         Ok(a)
     }
@@ -158,7 +161,7 @@ impl Worker {
     /// Runs one job and returns its result.
     pub fn handle(&mut self, job: Job) -> Output {
         match job {
-            Job::Analyze { id, settings } => Output::Analyzed { id, result: self.analyze(&settings) },
+            Job::Analyze { id, settings } => Output::Analyzed { id, result: self.analyze(&settings).map(Box::new) },
             Job::Export { id, settings, path } => Output::Exported { id, result: self.export(&settings, &path) },
         }
     }

@@ -6,12 +6,14 @@ use serde::Serialize;
 
 use super::calibrate::{Target, calibrate, min_max};
 use super::histogram::Histogram;
-use super::quant::{Calibration, QParams, QuantConfig, Rounder, Scheme, bit_params, manual_params};
+use super::kernel::{ErrorBins, Output, Sums, Tally, clamp_code, quantize_run, squared_error};
+use super::quant::{Calibration, QParams, QuantConfig, Rounder, Rounding, Scheme, bit_params, manual_params};
 use super::weights::Weights;
 
 pub const HIST_BINS: usize = 160;
-const CURVE_POINTS: usize = 48;
-const CURVE_SAMPLE: usize = 32_768;
+const CURVE_POINTS: usize = 40;
+const CURVE_SAMPLE: usize = 8_192;
+const CURVE_CHANNELS: usize = 512;
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum AnalysisError {
@@ -56,64 +58,49 @@ impl Layout {
         }
     }
 
-    /// The finite values of each channel, contiguous; borrowed when nothing needs copying.
-    fn finite_channels<'a>(&self, values: &'a [f32], non_finite: usize) -> (Cow<'a, [f32]>, Vec<usize>) {
-        if let (Layout::PerTensor | Layout::Rows { .. }, 0) = (self, non_finite) {
-            let len = values.len() / self.channels();
-            return (Cow::Borrowed(values), (0..=self.channels()).map(|c| c * len).collect());
-        }
-        let mut out = Vec::with_capacity(values.len() - non_finite);
-        let mut offsets = vec![0];
-        let mut push_finite = |it: &mut dyn Iterator<Item = f32>| {
-            out.extend(it.filter(|x| x.is_finite()));
-            offsets.push(out.len());
-        };
+    /// Every value, channel after channel, with each channel's start;
+    /// borrowed when the channels are already contiguous.
+    fn channel_major<'a>(&self, values: &'a [f32]) -> (Cow<'a, [f32]>, Vec<usize>) {
+        let channels = self.channels();
+        let len = values.len() / channels;
+        let offsets = (0..=channels).map(|c| c * len).collect();
         match *self {
-            Layout::PerTensor => push_finite(&mut values.iter().copied()),
-            Layout::Rows { cols, .. } => values.chunks(cols).for_each(|row| push_finite(&mut row.iter().copied())),
+            Layout::PerTensor | Layout::Rows { .. } => (Cow::Borrowed(values), offsets),
             Layout::Cols { cols, .. } => {
-                (0..cols).for_each(|c| push_finite(&mut values.iter().skip(c).step_by(cols).copied()))
+                let mut out = Vec::with_capacity(values.len());
+                (0..cols).for_each(|c| out.extend(values.iter().skip(c).step_by(cols)));
+                (Cow::Owned(out), offsets)
             }
         }
-        (Cow::Owned(out), offsets)
     }
-}
 
-/// Quantizes every element in row-major order, with the parameters of its
-/// channel, and hands each result to `visit(index, x, code, clipped)`.
-/// The one place where weights become codes, so the codes the `quantize`
-/// command writes are those the pane measured. Non-finite values map as
-/// PyTorch maps them: NaN to the zero point, +-Inf to the ends of the range.
-pub fn quantize_each(
-    values: &[f32],
-    layout: Layout,
-    params: &[QParams],
-    rounder: &mut Rounder,
-    mut visit: impl FnMut(usize, f32, i32, bool),
-) {
-    let mut run = |i: usize, x: f32, p: &QParams| {
-        if x.is_finite() {
-            let (q, clipped) = rounder.quantize(p, x);
-            visit(i, x, q, clipped);
-        } else {
-            let q = if x.is_nan() {
-                p.zero_point
-            } else if x > 0.0 {
-                p.qmax
-            } else {
-                p.qmin
-            };
-            visit(i, x, q, false);
+    /// The finite values of each channel, contiguous.
+    fn finite_channels<'a>(&self, values: &'a [f32], non_finite: usize) -> (Cow<'a, [f32]>, Vec<usize>) {
+        let (all, offsets) = self.channel_major(values);
+        if non_finite == 0 {
+            return (all, offsets);
         }
-    };
-    match layout {
-        Layout::PerTensor => values.iter().enumerate().for_each(|(i, &x)| run(i, x, &params[0])),
-        Layout::Rows { cols, .. } | Layout::Cols { cols, .. } => {
-            let by_row = matches!(layout, Layout::Rows { .. });
-            for (r, row) in values.chunks(cols).enumerate() {
-                for (c, &x) in row.iter().enumerate() {
-                    run(r * cols + c, x, &params[if by_row { r } else { c }]);
+        let mut out = Vec::with_capacity(values.len() - non_finite);
+        let mut finite_offsets = vec![0];
+        for span in offsets.windows(2) {
+            out.extend(all[span[0]..span[1]].iter().filter(|x| x.is_finite()));
+            finite_offsets.push(out.len());
+        }
+        (Cow::Owned(out), finite_offsets)
+    }
+
+    /// Puts channel-major data back in row-major order.
+    fn into_row_major<T: Copy + Default>(self, data: Vec<T>) -> Vec<T> {
+        match self {
+            Layout::PerTensor | Layout::Rows { .. } => data,
+            Layout::Cols { rows, cols } => {
+                let mut out = vec![T::default(); data.len()];
+                for (c, column) in data.chunks(rows).enumerate() {
+                    for (r, &v) in column.iter().enumerate() {
+                        out[r * cols + c] = v;
+                    }
                 }
+                out
             }
         }
     }
@@ -141,74 +128,30 @@ pub struct Metrics {
     pub zero_rate: f64,
 }
 
-/// Running sums behind `Metrics`, one per channel, merged for the tensor.
-#[derive(Debug, Clone, Copy, Default)]
-struct Sums {
-    n: u64,
-    clipped: u64,
-    zeros: u64,
-    err: f64,
-    abs: f64,
-    sq: f64,
-    max_abs: f64,
-    x2: f64,
-    xh2: f64,
-    xxh: f64,
-}
-
-impl Sums {
-    #[inline]
-    fn add(&mut self, x: f32, xh: f32, clipped: bool) {
-        let (x, xh) = (x as f64, xh as f64);
-        let e = x - xh;
-        self.n += 1;
-        self.clipped += clipped as u64;
-        self.zeros += (xh == 0.0) as u64;
-        self.err += e;
-        self.abs += e.abs();
-        self.sq += e * e;
-        self.max_abs = self.max_abs.max(e.abs());
-        self.x2 += x * x;
-        self.xh2 += xh * xh;
-        self.xxh += x * xh;
-    }
-
-    fn merge(&mut self, o: &Sums) {
-        self.n += o.n;
-        self.clipped += o.clipped;
-        self.zeros += o.zeros;
-        self.err += o.err;
-        self.abs += o.abs;
-        self.sq += o.sq;
-        self.max_abs = self.max_abs.max(o.max_abs);
-        self.x2 += o.x2;
-        self.xh2 += o.xh2;
-        self.xxh += o.xxh;
-    }
-
-    fn metrics(&self, levels_used: u64, levels_available: u64) -> Metrics {
-        let n = self.n.max(1) as f64;
-        let mse = self.sq / n;
-        let cosine = match (self.x2 > 0.0, self.xh2 > 0.0) {
-            (true, true) => self.xxh / (self.x2.sqrt() * self.xh2.sqrt()),
-            (false, false) => 1.0,
-            _ => 0.0,
-        };
-        Metrics {
-            count: self.n,
-            mse,
-            rmse: mse.sqrt(),
-            mae: self.abs / n,
-            max_abs_error: self.max_abs,
-            sqnr_db: if self.sq > 0.0 { 10.0 * (self.x2 / self.sq).log10() } else { f64::INFINITY },
-            cosine,
-            clip_rate: self.clipped as f64 / n,
-            clipped: self.clipped,
-            levels_used,
-            levels_available,
-            bias: self.err / n,
-            zero_rate: self.zeros as f64 / n,
-        }
+/// The metrics behind a set of running sums.
+fn metrics_of(s: &Sums, levels_used: u64, levels_available: u64) -> Metrics {
+    let n = s.n.max(1) as f64;
+    let mse = s.sq / n;
+    let cosine = match (s.x2 > 0.0, s.xh2 > 0.0) {
+        // Sums in f32 blocks can push a perfect match a hair past 1.
+        (true, true) => (s.xxh / (s.x2.sqrt() * s.xh2.sqrt())).clamp(-1.0, 1.0),
+        (false, false) => 1.0,
+        _ => 0.0,
+    };
+    Metrics {
+        count: s.n,
+        mse,
+        rmse: mse.sqrt(),
+        mae: s.abs / n,
+        max_abs_error: s.max_abs(),
+        sqnr_db: if s.sq > 0.0 { 10.0 * (s.x2 / s.sq).log10() } else { f64::INFINITY },
+        cosine,
+        clip_rate: s.clipped as f64 / n,
+        clipped: s.clipped,
+        levels_used,
+        levels_available,
+        bias: s.err / n,
+        zero_rate: s.zeros as f64 / n,
     }
 }
 
@@ -262,104 +205,311 @@ pub struct Analysis {
     pub curve: MseCurve,
 }
 
-/// The calibrated ranges and parameters of each channel.
-pub fn channel_params(w: &Weights, cfg: &QuantConfig) -> Result<Vec<((f32, f32), QParams)>, AnalysisError> {
+/// What calibration chose for one channel, and the channel's data range.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ChannelChoice {
+    pub clip: (f32, f32),
+    pub params: QParams,
+    /// Min and max of the channel's finite values ((0, 0) if it has none).
+    pub range: (f32, f32),
+}
+
+/// The weights channel after channel, as calibration and the kernel see them.
+struct Channels<'a> {
+    layout: Layout,
+    values: Cow<'a, [f32]>,
+    offsets: Vec<usize>,
+    all_finite: bool,
+}
+
+impl<'a> Channels<'a> {
+    fn of(w: &'a Weights, cfg: &QuantConfig) -> Self {
+        let layout = Layout::of(w, cfg);
+        let (values, offsets) = layout.channel_major(&w.values);
+        Channels { layout, values, offsets, all_finite: w.non_finite == 0 }
+    }
+
+    fn spans(&self) -> impl Iterator<Item = std::ops::Range<usize>> + '_ {
+        self.offsets.windows(2).map(|s| s[0]..s[1])
+    }
+
+    /// Each channel's finite values, borrowed when there is nothing to drop.
+    fn finite(&self, span: std::ops::Range<usize>, scratch: &mut Vec<f32>) -> Cow<'_, [f32]> {
+        let values = &self.values[span];
+        if self.all_finite {
+            return Cow::Borrowed(values);
+        }
+        scratch.clear();
+        scratch.extend(values.iter().filter(|x| x.is_finite()));
+        Cow::Owned(scratch.clone())
+    }
+}
+
+/// The calibrated range, parameters and data range of each channel.
+pub fn channel_params(w: &Weights, cfg: &QuantConfig) -> Result<Vec<ChannelChoice>, AnalysisError> {
+    choose(&Channels::of(w, cfg), w, cfg, None)
+}
+
+/// `known_range`: the whole tensor's range, when already computed.
+fn choose(
+    ch: &Channels,
+    w: &Weights,
+    cfg: &QuantConfig,
+    known_range: Option<(f32, f32)>,
+) -> Result<Vec<ChannelChoice>, AnalysisError> {
     cfg.validate()?;
     if w.non_finite == w.values.len() {
         return Err(AnalysisError::NoFiniteValues(w.values.len()));
     }
-    if cfg.scheme == Scheme::Manual {
-        let [lo, hi] = cfg.clip.map(|v| v as f32);
-        return Ok(vec![((lo, hi), manual_params(cfg.scale as f32, lo, hi)?)]);
-    }
-    let layout = Layout::of(w, cfg);
-    let (finite, offsets) = layout.finite_channels(&w.values, w.non_finite);
+    let manual = (cfg.scheme == Scheme::Manual).then(|| cfg.clip.map(|v| v as f32));
+    let manual_params = manual.map(|[lo, hi]| manual_params(cfg.scale as f32, lo, hi)).transpose()?;
     let target = Target::of(cfg, cfg.bits);
-    let mut scratch = Vec::new();
-    Ok(offsets
-        .windows(2)
+    let (mut scratch, mut filtered) = (Vec::new(), Vec::new());
+    Ok(ch
+        .spans()
         .map(|span| {
-            let values = &finite[span[0]..span[1]];
+            let values = ch.finite(span, &mut filtered);
             // A channel that is all NaN still needs parameters; zero is as good as any.
-            let clip =
-                if values.is_empty() { (0.0, 0.0) } else { calibrate(values, cfg.calibration, &target, &mut scratch) };
-            (clip, bit_params(cfg.scheme, cfg.bits, clip.0, clip.1))
+            let range = match known_range {
+                Some(r) if ch.layout == Layout::PerTensor => r,
+                _ if values.is_empty() => (0.0, 0.0),
+                _ => min_max(&values),
+            };
+            match (manual, manual_params) {
+                (Some([lo, hi]), Some(params)) => ChannelChoice { clip: (lo, hi), params, range },
+                _ => {
+                    let clip = match cfg.calibration {
+                        _ if values.is_empty() => (0.0, 0.0),
+                        Calibration::MinMax => range,
+                        method => calibrate(&values, method, &target, &mut scratch),
+                    };
+                    ChannelChoice { clip, params: bit_params(cfg.scheme, cfg.bits, clip.0, clip.1), range }
+                }
+            }
         })
         .collect())
 }
 
+/// The integer codes of every weight, in row-major order: what the
+/// `quantize` command writes, from the same loop the pane measures.
+pub fn quantize_codes(w: &Weights, cfg: &QuantConfig, params: &[QParams]) -> Vec<i32> {
+    let ch = Channels::of(w, cfg);
+    let mut codes = vec![0i32; w.values.len()];
+    let mut rounder = Rounder::new(cfg.rounding, cfg.seed);
+    for (span, p) in ch.spans().zip(params) {
+        let out = &mut codes[span.clone()];
+        quantize_run(&ch.values[span], p, &mut rounder, ch.all_finite, Output::Codes(out));
+        out.iter_mut().for_each(|c| *c = clamp_code(*c, p));
+    }
+    ch.layout.into_row_major(codes)
+}
+
+/// What depends on the weights alone, computed once per tensor.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WeightStats {
+    pub range: (f32, f32),
+    pub hist: Histogram,
+}
+
+pub fn weight_stats(w: &Weights) -> WeightStats {
+    let range = min_max(&w.values);
+    let mut hist = Histogram::new(range.0, range.1, HIST_BINS);
+    let bin = hist.binner();
+    // Four interleaved counters: runs of equal bins would otherwise wait on each other.
+    let mut counts = vec![[0u32; 4]; HIST_BINS];
+    for (i, &x) in w.values.iter().enumerate() {
+        if x.is_finite() {
+            counts[bin(x)][i & 3] += 1;
+        }
+    }
+    hist.counts = counts.iter().map(|c| c.iter().map(|&v| v as u64).sum()).collect();
+    WeightStats { range, hist }
+}
+
 /// The whole pipeline for one setting of the quantizer.
 pub fn analyze(w: &Weights, cfg: &QuantConfig) -> Result<Analysis, AnalysisError> {
-    let chosen = channel_params(w, cfg)?;
-    let layout = Layout::of(w, cfg);
-    let params: Vec<QParams> = chosen.iter().map(|c| c.1).collect();
-    let (qmin, qmax) =
-        (params.iter().map(|p| p.qmin).min().unwrap_or(0), params.iter().map(|p| p.qmax).max().unwrap_or(0));
+    analyze_with(w, &weight_stats(w), cfg)
+}
 
-    let mut sums = vec![Sums::default(); params.len()];
-    let mut codes = vec![0i32; w.values.len()];
-    let mut errors = Vec::with_capacity(w.values.len() - w.non_finite);
-    let (mut emin, mut emax) = (f32::INFINITY, f32::NEG_INFINITY);
-    let mut rounder = Rounder::new(cfg.rounding, cfg.seed);
-    quantize_each(&w.values, layout, &params, &mut rounder, |i, x, q, clipped| {
-        codes[i] = q;
-        if !x.is_finite() {
-            return;
-        }
-        let ch = layout.channel(i);
-        let xh = params[ch].dequantize(q);
-        sums[ch].add(x, xh, clipped);
-        let e = x - xh;
-        emin = emin.min(e);
-        emax = emax.max(e);
-        errors.push((e, clipped));
-    });
-
-    let levels = levels_used(&codes, &w.values, layout, qmin, qmax);
-    let available = (qmax as i64 - qmin as i64 + 1) as u64;
+/// The pipeline with the weights' own statistics already known (the worker
+/// keeps them while only quantizer settings change).
+pub fn analyze_with(w: &Weights, stats: &WeightStats, cfg: &QuantConfig) -> Result<Analysis, AnalysisError> {
+    let ch = Channels::of(w, cfg);
+    let chosen = choose(&ch, w, cfg, Some(stats.range))?;
+    let params: Vec<QParams> = chosen.iter().map(|c| c.params).collect();
+    let qmin = params.iter().map(|p| p.qmin).min().unwrap_or(0);
+    let qmax = params.iter().map(|p| p.qmax).max().unwrap_or(0);
+    let bins = error_bins(&chosen, cfg.rounding);
+    let quantized = quantize_all(&ch, &params, cfg, bins);
+    let mut seen_total = vec![false; (qmax as i64 - qmin as i64 + 1) as usize];
+    let mut levels = Vec::with_capacity(params.len());
+    for (codes, p) in quantized.codes.iter().zip(&params) {
+        let offset = (p.qmin as i64 - qmin as i64) as usize;
+        codes.iter().for_each(|&slot| seen_total[offset + slot as usize] = true);
+        levels.push(codes.len() as u64);
+    }
+    let levels_total = seen_total.iter().filter(|&&b| b).count() as u64;
+    let (sums, error_hist) = (quantized.sums, quantized.errors);
+    let mut total = Sums::default();
+    sums.iter().for_each(|s| total.merge(s));
     let channels: Vec<Channel> = chosen
         .iter()
         .zip(&sums)
-        .zip(&levels.per_channel)
-        .map(|(((clip, p), s), &used)| Channel { clip: *clip, params: *p, metrics: s.metrics(used, p.levels() as u64) })
+        .zip(&levels)
+        .map(|((c, s), &used)| Channel {
+            clip: c.clip,
+            params: c.params,
+            metrics: metrics_of(s, used, c.params.levels() as u64),
+        })
         .collect();
-    let mut total = Sums::default();
-    sums.iter().for_each(|s| total.merge(s));
-    let metrics = total.metrics(levels.total, available);
-
-    let data_range = data_range(&w.values);
-    let mut weight_hist = Histogram::new(data_range.0, data_range.1, HIST_BINS);
-    w.values.iter().filter(|x| x.is_finite()).for_each(|&x| weight_hist.add(x));
-    let mut error_hist = ErrorHistogram {
-        rounding: Histogram::new(emin, emax, HIST_BINS),
-        clipped: Histogram::new(emin, emax, HIST_BINS),
-    };
-    for &(e, clipped) in &errors {
-        if clipped { error_hist.clipped.add(e) } else { error_hist.rounding.add(e) }
-    }
+    let metrics = metrics_of(&total, levels_total, (qmax as i64 - qmin as i64 + 1) as u64);
     let effective_bits = params.iter().map(QParams::effective_bits).max().unwrap_or(0);
-    let curve = mse_curve(w, cfg, layout, &channels, effective_bits, metrics.mse);
+    let curve = mse_curve(&ch, &chosen, cfg, effective_bits, metrics.mse);
     Ok(Analysis {
         count: w.values.len(),
         non_finite: w.non_finite,
-        data_range,
+        data_range: stats.range,
         qmin,
         qmax,
         effective_bits,
         storage: storage(w.values.len(), effective_bits, channels.len()),
         channels,
         metrics,
-        weight_hist,
+        weight_hist: stats.hist.clone(),
         error_hist,
         curve,
     })
 }
 
-fn data_range(values: &[f32]) -> (f32, f32) {
-    values
-        .iter()
-        .filter(|x| x.is_finite())
-        .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &x| (lo.min(x), hi.max(x)))
+/// Runs longer than this are cut, so that threads can share a channel.
+/// The cut does not depend on the number of threads: neither do the sums.
+const RUN: usize = 1 << 16;
+/// Below this many values one thread is quicker than starting another.
+const PARALLEL_MIN: usize = 1 << 16;
+
+/// Every channel quantized: its sums, its distinct codes (relative to its
+/// qmin, sorted), and the error histogram of all of them.
+struct QuantizedAll {
+    sums: Vec<Sums>,
+    codes: Vec<Vec<u32>>,
+    errors: ErrorHistogram,
+}
+
+/// What one thread found over its share of the runs.
+struct Part {
+    runs: Vec<(usize, Sums, Vec<u32>)>,
+    counts: (Vec<u64>, Vec<u64>),
+}
+
+fn quantize_all(ch: &Channels, params: &[QParams], cfg: &QuantConfig, bins: ErrorBins) -> QuantizedAll {
+    let runs: Vec<(usize, std::ops::Range<usize>)> = ch
+        .spans()
+        .enumerate()
+        .flat_map(|(c, span)| {
+            (span.start..span.end.max(span.start + 1)).step_by(RUN).map(move |s| (c, s..(s + RUN).min(span.end)))
+        })
+        .collect();
+    let part = |runs: &[(usize, std::ops::Range<usize>)], rounder: &mut Rounder| {
+        let mut tally = Tally::new(bins);
+        let runs = runs
+            .iter()
+            .map(|(c, span)| {
+                let sums = quantize_run(
+                    &ch.values[span.clone()],
+                    &params[*c],
+                    rounder,
+                    ch.all_finite,
+                    Output::Tally(&mut tally),
+                );
+                (*c, sums, tally.take_codes())
+            })
+            .collect();
+        Part { runs, counts: tally.counts() }
+    };
+    // Stochastic rounding draws one stream in order: it stays on one thread.
+    let threads = if cfg.rounding == Rounding::Stochastic || ch.values.len() < PARALLEL_MIN {
+        1
+    } else {
+        std::thread::available_parallelism().map_or(1, |n| n.get().min(8))
+    };
+    let parts: Vec<Part> = if threads == 1 {
+        vec![part(&runs, &mut Rounder::new(cfg.rounding, cfg.seed))]
+    } else {
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = balanced(&runs, threads)
+                .into_iter()
+                .map(|share| scope.spawn(move || part(share, &mut Rounder::new(cfg.rounding, cfg.seed))))
+                .collect();
+            handles.into_iter().map(|h| h.join().expect("a quantizer thread panicked")).collect()
+        })
+    };
+    merge_parts(parts, params.len(), bins)
+}
+
+/// Cuts the runs into `n` consecutive shares of about equal length.
+fn balanced(runs: &[(usize, std::ops::Range<usize>)], n: usize) -> Vec<&[(usize, std::ops::Range<usize>)]> {
+    let total: usize = runs.iter().map(|r| r.1.len()).sum();
+    let mut shares = Vec::with_capacity(n);
+    let (mut start, mut done) = (0, 0);
+    for (i, r) in runs.iter().enumerate() {
+        done += r.1.len();
+        if done * n >= total * (shares.len() + 1) && shares.len() + 1 < n {
+            shares.push(&runs[start..=i]);
+            start = i + 1;
+        }
+    }
+    shares.push(&runs[start..]);
+    shares
+}
+
+/// Puts the parts together in run order, so the result is the same
+/// whatever the number of threads.
+fn merge_parts(parts: Vec<Part>, channels: usize, bins: ErrorBins) -> QuantizedAll {
+    let mut sums = vec![Sums::default(); channels];
+    let mut codes: Vec<Vec<u32>> = vec![Vec::new(); channels];
+    let mut split = vec![false; channels];
+    let (mut rounding, mut clipped) = (vec![0u64; bins.bins as usize], vec![0u64; bins.bins as usize]);
+    for part in parts {
+        for (c, s, run_codes) in part.runs {
+            sums[c].merge(&s);
+            split[c] |= !codes[c].is_empty();
+            codes[c].extend(run_codes);
+        }
+        rounding.iter_mut().zip(&part.counts.0).for_each(|(a, b)| *a += b);
+        clipped.iter_mut().zip(&part.counts.1).for_each(|(a, b)| *a += b);
+    }
+    // A channel cut into several runs saw some codes more than once.
+    for (c, was_split) in codes.iter_mut().zip(split) {
+        if was_split {
+            c.sort_unstable();
+            c.dedup();
+        }
+    }
+    let hi = bins.lo + bins.bins as f32 / bins.factor;
+    let errors = ErrorHistogram {
+        rounding: Histogram { counts: rounding, ..Histogram::new(bins.lo, hi, HIST_BINS) },
+        clipped: Histogram { counts: clipped, ..Histogram::new(bins.lo, hi, HIST_BINS) },
+    };
+    QuantizedAll { sums, codes, errors }
+}
+
+/// Bins that hold every error before it is known: rounding errors stay
+/// within a step, clipped ones within the data beyond the representable range.
+fn error_bins(chosen: &[ChannelChoice], rounding: Rounding) -> ErrorBins {
+    let (mut lo, mut hi) = (0f32, 0f32);
+    for c in chosen {
+        let s = c.params.scale;
+        let (below, above) = match rounding {
+            Rounding::HalfEven | Rounding::HalfAway => (s / 2.0, s / 2.0),
+            Rounding::Floor => (0.0, s),
+            Rounding::Trunc | Rounding::Stochastic => (s, s),
+        };
+        let (rlo, rhi) = c.params.representable();
+        lo = lo.min(-below).min(c.range.0 - rlo);
+        hi = hi.max(above).max(c.range.1 - rhi);
+    }
+    let hist = Histogram::new(lo, hi, HIST_BINS);
+    ErrorBins { lo: hist.lo, factor: HIST_BINS as f32 / (hist.hi - hist.lo), bins: HIST_BINS as u32 }
 }
 
 /// Bit-packed codes plus a float32 scale and an int32 zero point per channel.
@@ -369,100 +519,47 @@ pub fn storage(count: usize, bits: u32, channels: usize) -> Storage {
     Storage { bytes_fp32, bytes_quantized, compression: bytes_fp32 as f64 / bytes_quantized as f64 }
 }
 
-struct LevelsUsed {
-    total: u64,
-    per_channel: Vec<u64>,
-}
-
-/// Distinct codes of finite values, for the tensor and for each channel.
-fn levels_used(codes: &[i32], values: &[f32], layout: Layout, qmin: i32, qmax: i32) -> LevelsUsed {
-    let span = (qmax as i64 - qmin as i64 + 1) as usize;
-    let mut all = vec![false; span];
-    let mut seen = vec![false; span];
-    let mut touched = Vec::new();
-    let mut per_channel = vec![0u64; layout.channels()];
-    let mut count_channel = |indices: &mut dyn Iterator<Item = usize>| {
-        let mut used = 0;
-        for i in indices.filter(|&i| values[i].is_finite()) {
-            let slot = (codes[i] as i64 - qmin as i64) as usize;
-            if !seen[slot] {
-                seen[slot] = true;
-                all[slot] = true;
-                touched.push(slot);
-                used += 1;
-            }
-        }
-        touched.drain(..).for_each(|s| seen[s] = false);
-        used
-    };
-    match layout {
-        Layout::PerTensor => per_channel[0] = count_channel(&mut (0..codes.len())),
-        Layout::Rows { cols, .. } => {
-            for (r, used) in per_channel.iter_mut().enumerate() {
-                *used = count_channel(&mut (r * cols..(r + 1) * cols));
-            }
-        }
-        Layout::Cols { cols, .. } => {
-            for (c, used) in per_channel.iter_mut().enumerate() {
-                *used = count_channel(&mut (c..codes.len()).step_by(cols));
-            }
-        }
-    }
-    LevelsUsed { total: all.iter().filter(|&&b| b).count() as u64, per_channel }
-}
-
 /// MSE when every channel's min-max range is scaled by a fraction, on a
 /// strided sample of at most `CURVE_SAMPLE` values (a picture, not a metric).
-fn mse_curve(
-    w: &Weights,
-    cfg: &QuantConfig,
-    layout: Layout,
-    channels: &[Channel],
-    bits: u32,
-    current_mse: f64,
-) -> MseCurve {
+fn mse_curve(ch: &Channels, chosen: &[ChannelChoice], cfg: &QuantConfig, bits: u32, current_mse: f64) -> MseCurve {
     let target = Target::of(cfg, bits);
-    let stride = w.values.len().div_ceil(CURVE_SAMPLE).max(1);
-    let sample: Vec<(usize, f32)> = (0..w.values.len())
-        .step_by(stride)
-        .map(|i| (layout.channel(i), w.values[i]))
-        .filter(|(_, x)| x.is_finite())
-        .collect();
-    let ranges = channel_ranges(w, layout);
-    let max_fraction = 1.0f64;
+    // A sample of at most CURVE_CHANNELS channels and CURVE_SAMPLE values,
+    // kept channel by channel: with 30,000 channels, fixing 40 x 30,000
+    // parameter sets would cost more than the whole analysis.
+    let channel_stride = chosen.len().div_ceil(CURVE_CHANNELS).max(1);
+    let picked: Vec<usize> = (0..chosen.len()).step_by(channel_stride).collect();
+    let spans: Vec<std::ops::Range<usize>> = ch.spans().collect();
+    let picked_len: usize = picked.iter().map(|&c| spans[c].len()).sum();
+    let stride = picked_len.div_ceil(CURVE_SAMPLE).max(1);
+    let mut sample = Vec::with_capacity(picked_len / stride + picked.len());
+    let mut sample_offsets = vec![0];
+    for &c in &picked {
+        sample.extend(ch.values[spans[c].clone()].iter().step_by(stride).filter(|x| x.is_finite()));
+        sample_offsets.push(sample.len());
+    }
+    let chosen_picked: Vec<&ChannelChoice> = picked.iter().map(|&c| &chosen[c]).collect();
     let points: Vec<(f64, f64)> = (1..=CURVE_POINTS)
         .map(|k| {
-            let t = max_fraction * k as f64 / CURVE_POINTS as f64;
-            let params: Vec<QParams> = ranges
-                .iter()
-                .map(|&(lo, hi)| bit_params(target.scheme, target.bits, lo * t as f32, hi * t as f32))
-                .collect();
-            let mut r = Rounder::new(target.rounding, 0);
-            let sq: f64 = sample
-                .iter()
-                .map(|&(ch, x)| {
-                    let p = &params[ch];
-                    let e = (x - p.dequantize(r.quantize(p, x).0)) as f64;
-                    e * e
+            let t = k as f64 / CURVE_POINTS as f64;
+            let mut rounder = Rounder::new(target.rounding, 0);
+            let sq: f64 = sample_offsets
+                .windows(2)
+                .zip(&chosen_picked)
+                .map(|(span, c)| {
+                    let p = bit_params(target.scheme, target.bits, c.range.0 * t as f32, c.range.1 * t as f32);
+                    squared_error(&sample[span[0]..span[1]], &p, &mut rounder)
                 })
                 .sum();
             (t, sq / sample.len().max(1) as f64)
         })
         .collect();
     let optimum = points.iter().copied().fold((1.0, f64::INFINITY), |best, p| if p.1 < best.1 { p } else { best });
-    let fractions: Vec<f64> = channels
+    let fractions: Vec<f64> = chosen
         .iter()
-        .zip(&ranges)
-        .map(|(c, &(lo, hi))| if hi > lo { ((c.clip.1 - c.clip.0) / (hi - lo)) as f64 } else { 1.0 })
+        .map(|c| if c.range.1 > c.range.0 { ((c.clip.1 - c.clip.0) / (c.range.1 - c.range.0)) as f64 } else { 1.0 })
         .collect();
     let current = fractions.iter().sum::<f64>() / fractions.len().max(1) as f64;
     MseCurve { points, optimum, current: (current, current_mse) }
-}
-
-/// The min-max range of each channel's finite values.
-fn channel_ranges(w: &Weights, layout: Layout) -> Vec<(f32, f32)> {
-    let (finite, offsets) = layout.finite_channels(&w.values, w.non_finite);
-    offsets.windows(2).map(|s| if s[0] == s[1] { (0.0, 0.0) } else { min_max(&finite[s[0]..s[1]]) }).collect()
 }
 
 /// The clip range every calibration method would pick for the whole tensor,
@@ -480,7 +577,7 @@ pub fn alternatives(w: &Weights, cfg: &QuantConfig, manual_bits: u32) -> Vec<(Ca
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::compute::quant::{Granularity, Rounding};
+    use crate::compute::quant::Granularity;
     use crate::compute::weights::{Distribution, SyntheticSpec, synthetic};
     use proptest::prelude::*;
 
@@ -625,14 +722,26 @@ mod tests {
     }
 
     #[test]
-    fn quantize_each_maps_non_finite_values_like_pytorch() {
-        let p = bit_params(Scheme::Asymmetric, 8, -1.0, 1.0);
-        let mut got = Vec::new();
-        let values = [f32::NAN, f32::INFINITY, f32::NEG_INFINITY];
-        quantize_each(&values, Layout::PerTensor, &[p], &mut Rounder::new(Rounding::HalfEven, 0), |_, _, q, _| {
-            got.push(q)
-        });
-        assert_eq!(got, vec![p.zero_point, p.qmax, p.qmin]);
+    fn codes_map_non_finite_values_like_pytorch() {
+        let w = tensor(vec![f32::NAN, f32::INFINITY, f32::NEG_INFINITY, 0.5, -1.0, 1.0], 2, 3);
+        let cfg = QuantConfig::default();
+        let params: Vec<QParams> = channel_params(&w, &cfg).unwrap().into_iter().map(|c| c.params).collect();
+        let p = params[0];
+        let codes = quantize_codes(&w, &cfg, &params);
+        assert_eq!(&codes[..3], &[p.zero_point, p.qmax, p.qmin]);
+    }
+
+    #[test]
+    fn codes_come_back_in_row_major_order_for_column_channels() {
+        let w = tensor(vec![1.0, 100.0, -1.0, -100.0, 0.5, 50.0], 3, 2);
+        let cfg = QuantConfig {
+            scheme: Scheme::Symmetric,
+            granularity: Granularity::PerChannel,
+            channel_axis: 1,
+            ..QuantConfig::default()
+        };
+        let params: Vec<QParams> = channel_params(&w, &cfg).unwrap().into_iter().map(|c| c.params).collect();
+        assert_eq!(quantize_codes(&w, &cfg, &params), vec![127, 127, -127, -127, 64, 64]);
     }
 
     #[test]
@@ -675,6 +784,37 @@ mod tests {
             prop_assert_eq!(a.effective_bits, bits);
             let expect = 6.02 * bits as f64;
             prop_assert!((a.metrics.sqnr_db - expect).abs() <= 0.3, "{} bits: {} dB vs {}", bits, a.metrics.sqnr_db, expect);
+        }
+
+        #[test]
+        fn levels_used_match_a_naive_count_of_the_codes(
+            values in prop::collection::vec(-10f32..10.0, 2..300),
+            bits in 2u32..=6,
+            per_channel in any::<bool>(),
+            axis in 0usize..=1,
+            rounding in prop::sample::select(crate::compute::quant::Rounding::ALL.to_vec()),
+        ) {
+            let n = values.len() / 2 * 2;
+            let w = tensor(values[..n].to_vec(), 2, n / 2);
+            let cfg = QuantConfig {
+                bits,
+                rounding,
+                channel_axis: axis,
+                calibration: Calibration::Percentile,
+                percentile: 90.0,
+                granularity: if per_channel { Granularity::PerChannel } else { Granularity::PerTensor },
+                ..QuantConfig::default()
+            };
+            let a = analyze(&w, &cfg).unwrap();
+            let params: Vec<QParams> = a.channels.iter().map(|c| c.params).collect();
+            let codes = quantize_codes(&w, &cfg, &params);
+            let distinct = |it: &mut dyn Iterator<Item = i32>| it.collect::<std::collections::BTreeSet<_>>().len() as u64;
+            prop_assert_eq!(a.metrics.levels_used, distinct(&mut codes.iter().copied()));
+            let layout = Layout::of(&w, &cfg);
+            for (c, channel) in a.channels.iter().enumerate() {
+                let mut of_channel = codes.iter().enumerate().filter(|(i, _)| layout.channel(*i) == c).map(|(_, &q)| q);
+                prop_assert_eq!(channel.metrics.levels_used, distinct(&mut of_channel));
+            }
         }
 
         #[test]

@@ -2,7 +2,8 @@
 //!
 //! Every function takes only finite values; the caller filters NaN and Inf.
 
-use super::quant::{Calibration, QParams, QuantConfig, Rounder, Rounding, Scheme, bit_params};
+use super::kernel;
+use super::quant::{Calibration, QParams, QuantConfig, Rounding, Scheme, bit_params};
 
 /// What a calibration needs to know of the quantizer it calibrates for.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -48,8 +49,25 @@ pub fn calibrate(values: &[f32], method: Calibration, t: &Target, scratch: &mut 
     }
 }
 
+/// The smallest and largest finite value; NaN and Inf are skipped.
 pub fn min_max(values: &[f32]) -> (f32, f32) {
-    values.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &x| (lo.min(x), hi.max(x)))
+    // Eight lanes keep the loop free of a serial dependency, so it vectorizes.
+    let mut lo = [f32::INFINITY; 8];
+    let mut hi = [f32::NEG_INFINITY; 8];
+    let chunks = values.chunks_exact(8);
+    let tail = chunks.remainder();
+    for c in chunks {
+        for l in 0..8 {
+            let x = if c[l].is_finite() { c[l] } else { lo[l] };
+            lo[l] = if x < lo[l] { x } else { lo[l] };
+            let x = if c[l].is_finite() { c[l] } else { hi[l] };
+            hi[l] = if x > hi[l] { x } else { hi[l] };
+        }
+    }
+    let finite = tail.iter().copied().filter(|x| x.is_finite());
+    let lo = lo.into_iter().chain(finite.clone()).fold(f32::INFINITY, f32::min);
+    let hi = hi.into_iter().chain(finite).fold(f32::NEG_INFINITY, f32::max);
+    (lo, hi)
 }
 
 /// numpy's default (linear interpolation) percentile of `values`, `q` in [0, 100].
@@ -100,79 +118,111 @@ fn sigma_range(values: &[f32], k: f64) -> (f32, f32) {
 
 /// Exact mean squared error of quantizing `values` with the range `[lo, hi]`.
 pub fn exact_mse(values: &[f32], t: &Target, lo: f32, hi: f32) -> f64 {
-    let p = t.params(lo, hi);
-    let mut r = Rounder::new(t.rounding, 0);
-    let sum: f64 = values
-        .iter()
-        .map(|&x| {
-            let e = (x - p.dequantize(r.quantize(&p, x).0)) as f64;
-            e * e
-        })
-        .sum();
-    sum / values.len() as f64
+    kernel::mse(values, &t.params(lo, hi), t.rounding)
 }
 
 /// Above this many values the MSE search runs on a histogram, not the values.
 const EXACT_SEARCH_MAX: usize = 8192;
 const MODEL_BINS: usize = 16384;
 
-/// Values summarised per bin (count, sum, sum of squares), so that the MSE
-/// of any quantizer can be estimated in O(bins) instead of O(values).
+/// Values summarised per bin as prefix sums of count, sum and sum of
+/// squares, so the MSE of any quantizer is estimated in O(levels): each
+/// level takes the bins whose centre rounds to it.
 pub struct BinnedValues {
-    lo: f32,
-    width: f32,
+    lo: f64,
+    width: f64,
     count: Vec<f64>,
     sum: Vec<f64>,
     sumsq: Vec<f64>,
-    total: f64,
 }
 
 impl BinnedValues {
     pub fn new(values: &[f32], bins: usize) -> Self {
         let (lo, hi) = min_max(values);
-        let width = ((hi - lo) / bins as f32).max(f32::MIN_POSITIVE);
-        let (mut count, mut sum, mut sumsq) = (vec![0.0; bins], vec![0.0; bins], vec![0.0; bins]);
+        let width = ((hi - lo) as f64 / bins as f64).max(f64::MIN_POSITIVE);
+        let factor = (1.0 / width) as f32;
+        let last = (bins - 1) as f32;
+        // One cache line per value: count, and the sums of d and d^2 where d
+        // is the offset from the bin's lower edge (small, so f32 holds it well).
+        let mut cells = vec![[0f32; 4]; bins];
         for &x in values {
-            let i = (((x - lo) / width) as usize).min(bins - 1);
-            let x = x as f64;
-            count[i] += 1.0;
-            sum[i] += x;
-            sumsq[i] += x * x;
+            let t = (x - lo) * factor;
+            let t = if t < last { t } else { last };
+            let i = t as usize;
+            let d = x - (lo + i as f32 / factor);
+            let cell = &mut cells[i];
+            cell[0] += 1.0;
+            cell[1] += d;
+            cell[2] += d * d;
         }
-        BinnedValues { lo, width, count, sum, sumsq, total: values.len() as f64 }
+        let (mut count, mut sum, mut sumsq) = (vec![0.0; bins + 1], vec![0.0; bins + 1], vec![0.0; bins + 1]);
+        for (i, c) in cells.iter().enumerate() {
+            let (n, sd, sdd) = (c[0] as f64, c[1] as f64, c[2] as f64);
+            let edge = (lo + i as f32 / factor) as f64;
+            count[i + 1] = count[i] + n;
+            sum[i + 1] = sum[i] + n * edge + sd;
+            sumsq[i + 1] = sumsq[i] + n * edge * edge + 2.0 * edge * sd + sdd;
+        }
+        BinnedValues { lo: lo as f64, width, count, sum, sumsq }
     }
 
-    /// Estimated MSE: a bin that maps to one code contributes exactly; a bin
-    /// spanning several codes contributes the uniform rounding error.
+    fn bins(&self) -> usize {
+        self.count.len() - 1
+    }
+
+    /// How many bins have their centre below `x`.
+    fn bins_below(&self, x: f64) -> usize {
+        let k = ((x - self.lo) / self.width - 0.5).ceil();
+        if k <= 0.0 { 0 } else { (k as usize).min(self.bins()) }
+    }
+
+    /// The squared error of the bins [a, b) all mapped to `v`.
+    fn error_at(&self, a: usize, b: usize, v: f64) -> f64 {
+        if b <= a {
+            return 0.0;
+        }
+        let (n, s, ss) = (self.count[b] - self.count[a], self.sum[b] - self.sum[a], self.sumsq[b] - self.sumsq[a]);
+        (ss - 2.0 * v * s + n * v * v).max(0.0)
+    }
+
+    /// Estimated MSE of the quantizer for the range `[lo, hi]`.
     pub fn mse(&self, t: &Target, lo: f32, hi: f32) -> f64 {
         let p = t.params(lo, hi);
-        let mut r = Rounder::new(t.rounding, 0);
-        let uniform = match t.rounding {
-            Rounding::HalfEven | Rounding::HalfAway | Rounding::Stochastic => p.scale as f64 * p.scale as f64 / 12.0,
-            Rounding::Floor | Rounding::Trunc => p.scale as f64 * p.scale as f64 / 3.0,
+        let s = p.scale as f64;
+        let (rmin, rmax) = ((p.qmin - p.zero_point) as f64, (p.qmax - p.zero_point) as f64);
+        // The upper edge (in x) of the values that round to code r (relative to the zero point).
+        let upper = |r: f64| match t.rounding {
+            Rounding::Floor => (r + 1.0) * s,
+            Rounding::Trunc if r < 0.0 => r * s,
+            Rounding::Trunc => (r + 1.0) * s,
+            _ => (r + 0.5) * s,
         };
-        let mut err = 0.0;
-        for i in 0..self.count.len() {
-            let n = self.count[i];
-            if n == 0.0 {
-                continue;
+        let bins = self.bins();
+        let err = if (p.levels() as usize) * 4 <= bins {
+            let mut start = 0;
+            let mut err = 0.0;
+            let mut r = rmin;
+            while r <= rmax {
+                let end = if r == rmax { bins } else { self.bins_below(upper(r)) };
+                err += self.error_at(start, end, r * s);
+                start = end;
+                r += 1.0;
             }
-            let a = self.lo + i as f32 * self.width;
-            let (qa, clip_a) = r.quantize(&p, a);
-            let (qb, clip_b) = r.quantize(&p, a + self.width);
-            let (s, ss) = (self.sum[i], self.sumsq[i]);
-            if qa == qb {
-                let v = p.dequantize(qa) as f64;
-                err += ss - 2.0 * v * s + n * v * v;
-            } else if !clip_a && !clip_b && qb - qa >= 2 {
-                err += n * uniform;
-            } else {
-                let (q, _) = r.quantize(&p, (s / n) as f32);
-                let v = p.dequantize(q) as f64;
-                err += ss - 2.0 * v * s + n * v * v;
-            }
-        }
-        (err / self.total).max(0.0)
+            err
+        } else {
+            // Levels finer than the bins: the tails clip, the rest rounds
+            // with the uniform error of its rounding mode.
+            let low = self.bins_below(upper(rmin));
+            let high = self.bins_below(upper(rmax - 1.0)).max(low);
+            let uniform = match t.rounding {
+                Rounding::Floor | Rounding::Trunc => s * s / 3.0,
+                _ => s * s / 12.0,
+            };
+            self.error_at(0, low, rmin * s)
+                + (self.count[high] - self.count[low]) * uniform
+                + self.error_at(high, bins, rmax * s)
+        };
+        err / self.count[bins].max(1.0)
     }
 }
 
@@ -245,11 +295,6 @@ pub fn mse_range(values: &[f32], t: &Target) -> (f32, f32) {
         }
     };
     consider(found.0, found.1);
-    if binned.is_some() {
-        // The model is approximate: settle the last few percent exactly.
-        let (f, _) = minimize(|s| exact_mse(values, t, found.0 * s, found.1 * s), 0.97, 1.03, 5, 4);
-        consider(found.0 * f, found.1 * f);
-    }
     (best.0, best.1)
 }
 
@@ -265,70 +310,60 @@ pub fn entropy_range(values: &[f32], t: &Target) -> (f32, f32) {
     if t.scheme == Scheme::Symmetric { (-threshold, threshold) } else { (min.max(-threshold), max.min(threshold)) }
 }
 
+/// The threshold search of NVIDIA's pytorch-quantization (`_compute_amax_entropy`):
+/// for each candidate i, P is the histogram of the first i bins with the
+/// tail folded into bin i - 1; Q spreads each of `quant_bins` buckets evenly
+/// over its non-empty bins. KL(P || Q) is computed from prefix sums with one
+/// logarithm per bucket, instead of one per bin.
 fn entropy_threshold(values: &[f32], amax: f32, quant_bins: usize) -> f32 {
     if amax <= 0.0 || quant_bins >= ENTROPY_BINS {
         return amax;
     }
     let width = amax / ENTROPY_BINS as f32;
+    let factor = 1.0 / width;
     let mut hist = vec![0.0f64; ENTROPY_BINS];
     for &x in values {
-        hist[((x.abs() / width) as usize).min(ENTROPY_BINS - 1)] += 1.0;
+        hist[((x.abs() * factor) as usize).min(ENTROPY_BINS - 1)] += 1.0;
     }
-    let mut tail = vec![0.0; ENTROPY_BINS + 1];
-    for i in (0..ENTROPY_BINS).rev() {
-        tail[i] = tail[i + 1] + hist[i];
+    let total: f64 = hist.iter().sum();
+    let xlogx = |v: f64| if v > 0.0 { v * v.ln() } else { 0.0 };
+    // Prefix sums: counts, non-empty bins, and h ln h.
+    let mut counts = vec![0.0; ENTROPY_BINS + 1];
+    let mut nonzero = vec![0.0; ENTROPY_BINS + 1];
+    let mut hlogh = vec![0.0; ENTROPY_BINS + 1];
+    for (i, &h) in hist.iter().enumerate() {
+        counts[i + 1] = counts[i] + h;
+        nonzero[i + 1] = nonzero[i] + (h > 0.0) as u8 as f64;
+        hlogh[i + 1] = hlogh[i] + xlogx(h);
     }
-    let mut p = vec![0.0; ENTROPY_BINS];
-    let mut q = vec![0.0; ENTROPY_BINS];
     let mut best = (ENTROPY_BINS, f64::INFINITY);
     for i in quant_bins..=ENTROPY_BINS {
-        p[..i].copy_from_slice(&hist[..i]);
-        p[i - 1] += tail[i];
-        // Merge the first i bins into quant_bins buckets and spread each
-        // bucket's mass evenly over its non-empty bins.
-        let merged = i / quant_bins;
-        for j in 0..quant_bins {
-            let start = j * merged;
-            let stop = if j == quant_bins - 1 { i } else { start + merged };
-            let total: f64 = hist[start..stop].iter().sum();
-            let nonzero = p[start..stop].iter().filter(|&&v| v != 0.0).count();
-            for k in start..stop {
-                q[k] = if p[k] != 0.0 && nonzero > 0 { total / nonzero as f64 } else { 0.0 };
-            }
+        let tail = total - counts[i];
+        // A tail folded into an empty bin has no counterpart in Q: infinite divergence.
+        if tail > 0.0 && hist[i - 1] == 0.0 {
+            continue;
         }
-        let kl = kl_divergence(&p[..i], &q[..i]);
-        if kl < best.1 {
+        // sum p ln p, with the last bin carrying the tail.
+        let p_log_p = hlogh[i - 1] + xlogx(hist[i - 1] + tail);
+        let mut p_log_q = 0.0;
+        for b in 0..quant_bins {
+            let (start, stop) = ((b * i).div_ceil(quant_bins), ((b + 1) * i).div_ceil(quant_bins));
+            let mass = counts[stop] - counts[start];
+            let filled = nonzero[stop] - nonzero[start];
+            if filled == 0.0 {
+                continue;
+            }
+            let p_mass = mass + if stop == i { tail } else { 0.0 };
+            p_log_q += p_mass * (mass / filled).ln();
+        }
+        // Normalised: KL = (sum p ln(p/q)) / P + ln(Q / P), with P = total and Q = counts[i].
+        let kl = (p_log_p - p_log_q) / total + (counts[i] / total).ln();
+        // Ties go to the widest threshold, as in pytorch-quantization.
+        if kl <= best.1 {
             best = (i, kl);
         }
     }
     best.0 as f32 * width
-}
-
-/// KL(p || q) of the normalised histograms, each smoothed as MXNet and
-/// TensorRT do (zeros get EPS, taken evenly from the non-zero bins) so that a
-/// bin one has and the other lacks costs much but not infinity.
-fn kl_divergence(p: &[f64], q: &[f64]) -> f64 {
-    const EPS: f64 = 1e-4;
-    let smoothing = |v: &[f64]| {
-        let sum: f64 = v.iter().sum();
-        let zeros = v.iter().filter(|&&x| x == 0.0).count();
-        let nonzero = v.len() - zeros;
-        (sum, EPS * zeros as f64 / nonzero.max(1) as f64, nonzero)
-    };
-    let (p_sum, p_take, p_nonzero) = smoothing(p);
-    let (q_sum, q_take, q_nonzero) = smoothing(q);
-    if p_nonzero == 0 || q_nonzero == 0 {
-        return f64::INFINITY;
-    }
-    let smooth = |x: f64, sum: f64, take: f64| if x == 0.0 { EPS } else { x / sum - take };
-    p.iter()
-        .zip(q)
-        .map(|(&pv, &qv)| {
-            let ps = smooth(pv, p_sum, p_take);
-            let qs = smooth(qv, q_sum, q_take);
-            if ps <= 0.0 { 0.0 } else { ps * (ps / qs.max(f64::MIN_POSITIVE)).ln() }
-        })
-        .sum()
 }
 
 #[cfg(test)]

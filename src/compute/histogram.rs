@@ -29,10 +29,23 @@ impl Histogram {
     /// Counts `x`; values outside the range go to the first or last bin.
     #[inline]
     pub fn add(&mut self, x: f32) {
-        let last = self.counts.len() - 1;
-        let t = (x - self.lo) / (self.hi - self.lo) * self.counts.len() as f32;
-        // `as usize` saturates: negative values land in bin 0.
-        self.counts[(t as usize).min(last)] += 1;
+        let bin = self.binner()(x);
+        self.counts[bin] += 1;
+    }
+
+    /// The bin of a value, as a function that does no division: for hot loops.
+    pub fn binner(&self) -> impl Fn(f32) -> usize + use<> {
+        let lo = self.lo;
+        let last = (self.counts.len() - 1) as f32;
+        let factor = self.counts.len() as f32 / (self.hi - self.lo);
+        move |x| {
+            // NaN fails the first comparison and lands in bin 0 like values below the range.
+            let t = (x - lo) * factor;
+            let t = if t > 0.0 { t } else { 0.0 };
+            let t = if t < last { t } else { last };
+            // SAFETY: t is in [0, last], a small non-negative finite number.
+            unsafe { t.to_int_unchecked::<u32>() as usize }
+        }
     }
 
     pub fn total(&self) -> u64 {

@@ -7,6 +7,7 @@ pub mod analysis;
 pub mod calibrate;
 pub mod diagnose;
 pub mod histogram;
+pub mod kernel;
 pub mod quant;
 pub mod weights;
 

@@ -247,6 +247,10 @@ impl Rounder {
         Rounder { mode, rng: ChaCha8Rng::seed_from_u64(seed) }
     }
 
+    pub fn mode(&self) -> Rounding {
+        self.mode
+    }
+
     #[inline]
     pub fn round(&mut self, v: f32) -> f32 {
         match self.mode {
@@ -407,9 +411,7 @@ mod tests {
         assert_eq!(bad(|c| c.sigma_k = 0.0), "quant.sigma_k");
         assert_eq!(bad(|c| c.channel_axis = 2), "quant.channel_axis");
         assert!(QuantConfig::default().validate().is_ok());
-        let mut full = QuantConfig::default();
-        full.percentile = 100.0;
-        assert!(full.validate().is_ok());
+        assert!(QuantConfig { percentile: 100.0, ..QuantConfig::default() }.validate().is_ok());
     }
 
     fn any_bit_params() -> impl Strategy<Value = (QParams, Rounding)> {

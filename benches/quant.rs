@@ -1,0 +1,101 @@
+//! The speed targets of the Quantize pane, on 1M weights.
+//!
+//! `baseline/sum_1m` is a plain pass over the same data: the machines are
+//! shared and noisy, so the other figures are best read against it.
+
+use std::hint::black_box;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use qmc_tui::app::{App, AppEvent};
+use qmc_tui::compute::analysis::{analyze, analyze_with, weight_stats};
+use qmc_tui::compute::calibrate::{Target, entropy_range, mse_range};
+use qmc_tui::compute::quant::{Granularity, QuantConfig, Rounding, Scheme};
+use qmc_tui::compute::weights::Weights;
+use qmc_tui::controls::Control;
+use qmc_tui::settings::Settings;
+use qmc_tui::ui;
+use qmc_tui::worker::Worker;
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
+
+fn settings(rows: usize, cols: usize) -> Settings {
+    let mut s = Settings::default();
+    s.weights.rows = rows;
+    s.weights.cols = cols;
+    s
+}
+
+fn million() -> Weights {
+    settings(1000, 1000).weights.load().unwrap()
+}
+
+fn pipeline(c: &mut Criterion) {
+    let w = million();
+    c.bench_function("baseline/sum_1m", |b| b.iter(|| black_box(&w.values).iter().map(|&x| x as f64).sum::<f64>()));
+    let cfg = QuantConfig::default();
+    // Everything, from the raw weights: range, both histograms, quantize, metrics, curve.
+    c.bench_function("pipeline/min_max_1m", |b| b.iter(|| analyze(black_box(&w), &cfg).unwrap()));
+    // What a key press recomputes: the weights' own range and histogram are kept.
+    let stats = weight_stats(&w);
+    c.bench_function("pipeline/min_max_1m_per_key", |b| b.iter(|| analyze_with(black_box(&w), &stats, &cfg).unwrap()));
+    let per_channel = settings(30_000, 34).weights.load().unwrap();
+    let cfg = QuantConfig { granularity: Granularity::PerChannel, ..QuantConfig::default() };
+    c.bench_function("pipeline/per_channel_30k_channels", |b| {
+        b.iter(|| analyze(black_box(&per_channel), &cfg).unwrap())
+    });
+}
+
+fn calibration(c: &mut Criterion) {
+    let w = million();
+    let mut g = c.benchmark_group("calibrate");
+    g.sample_size(20);
+    for scheme in [Scheme::Symmetric, Scheme::Asymmetric] {
+        let t = Target { scheme, bits: 8, rounding: Rounding::HalfEven, percentile: 99.99, sigma_k: 3.0 };
+        g.bench_function(format!("mse_1m_{scheme}"), |b| b.iter(|| mse_range(black_box(&w.values), &t)));
+        g.bench_function(format!("entropy_1m_{scheme}"), |b| b.iter(|| entropy_range(black_box(&w.values), &t)));
+    }
+    g.finish();
+}
+
+fn press(code: KeyCode) -> AppEvent {
+    AppEvent::Input(Event::Key(KeyEvent::new(code, KeyModifiers::NONE)))
+}
+
+/// A key press with 1M weights to the next frame drawn: update, the
+/// worker's analysis, the result applied, the frame rendered.
+fn key_to_frame(c: &mut Criterion) {
+    let mut app = App::new(settings(1000, 1000), "unused.toml".into());
+    let mut worker = Worker::default();
+    let job = app.start();
+    app.settle(&mut worker, vec![job]);
+    while app.selected != Control::Bits {
+        app.update(press(KeyCode::Down));
+    }
+    let mut terminal = Terminal::new(TestBackend::new(120, 40)).unwrap();
+    let mut up = true;
+    c.bench_function("tui/key_to_frame_1m", |b| {
+        b.iter(|| {
+            // Alternate 8 <-> 9 bits so every press is a real change.
+            let jobs = app.update(press(if up { KeyCode::Right } else { KeyCode::Left }));
+            up = !up;
+            for job in jobs {
+                let out = worker.handle(job);
+                app.update(AppEvent::Worker(out));
+            }
+            terminal.draw(|f| ui::draw(f, &app)).unwrap();
+        })
+    });
+    c.bench_function("tui/first_frame_1m", |b| {
+        b.iter(|| {
+            let mut app = App::new(settings(1000, 1000), "unused.toml".into());
+            let mut worker = Worker::default();
+            let out = worker.handle(app.start());
+            app.update(AppEvent::Worker(out));
+            terminal.draw(|f| ui::draw(f, &app)).unwrap();
+        })
+    });
+}
+
+criterion_group!(benches, pipeline, calibration, key_to_frame);
+criterion_main!(benches);

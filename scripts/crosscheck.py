@@ -1,0 +1,82 @@
+"""Checks qmc-tui's numbers against independent references: numpy's
+percentile, PyTorch's MinMaxObserver formulas (written out in numpy), and
+NVIDIA pytorch-quantization's entropy calibration (its _compute_amax_entropy,
+copied below). Needs numpy and scipy; run from the repository root after
+`cargo build --release`:  python3 scripts/crosscheck.py [seed]
+"""
+import json, os, subprocess, sys, tempfile
+from collections import Counter
+
+import numpy as np
+from scipy.stats import entropy
+
+BIN = os.environ.get("QMC_TUI", "target/release/qmc-tui")
+
+def compute_amax_entropy(calib_hist, calib_bin_edges, num_bits, unsigned=False, stride=1, start_bin=128):
+    # pytorch-quantization's _compute_amax_entropy, without the bins[0] = bins[1] tweak
+    bins = calib_hist[:]
+    total_data = np.sum(bins)
+    divergences, arguments = [], []
+    nbins = 1 << (num_bits - 1 + int(unsigned))
+    starting = start_bin
+    stop = len(bins)
+    new_density_counts = np.zeros(nbins, dtype=np.float64)
+    for i in range(starting, stop + 1, stride):
+        new_density_counts.fill(0)
+        space = np.linspace(0, i, num=nbins + 1)
+        digitized_space = np.digitize(range(i), space) - 1
+        digitized_space[bins[:i] == 0] = -1
+        for idx, digitized in enumerate(digitized_space):
+            if digitized != -1:
+                new_density_counts[digitized] += bins[idx]
+        counter = Counter(digitized_space)
+        for key, val in counter.items():
+            if key != -1:
+                new_density_counts[key] = new_density_counts[key] / val
+        new_density = np.zeros(i, dtype=np.float64)
+        for idx, digitized in enumerate(digitized_space):
+            if digitized != -1:
+                new_density[idx] = new_density_counts[digitized]
+        reference_density = np.array(bins[:len(digitized_space)], dtype=np.float64)
+        reference_density[-1] += np.sum(bins[i:])
+        ent = entropy(reference_density, new_density)
+        divergences.append(ent)
+        arguments.append(i)
+    divergences = np.array(divergences)
+    last_argmin = len(divergences) - 1 - np.argmin(divergences[::-1])
+    return calib_bin_edges[last_argmin * stride + starting]
+
+rng = np.random.default_rng(int(sys.argv[1]) if len(sys.argv) > 1 else 0)
+os.chdir(tempfile.mkdtemp())
+BIN = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", BIN)) if not os.path.isabs(BIN) else BIN
+failed = False
+for name, x in [("normal", rng.standard_normal((200, 500))), ("t3", rng.standard_t(3, (200, 500))), ("laplace", rng.laplace(0, 1, (100, 1000)))]:
+    x = x.astype(np.float32)
+    np.save(f"{name}.npy", x)
+    amax = np.abs(x).max()
+    # our bins: bin = min(floor(|x| * (2048 / amax)), 2047), in f32
+    factor = np.float32(1.0) / (amax / np.float32(2048))
+    idx = np.minimum((np.abs(x) * factor).astype(np.int64), 2047)
+    hist = np.bincount(idx.ravel(), minlength=2048).astype(np.float64)
+    edges = np.arange(2049) * (amax / np.float32(2048))
+    ref = compute_amax_entropy(hist, edges, 8)
+    # numpy percentile (linear) and PyTorch MinMaxObserver asymmetric
+    p = np.percentile(np.abs(x), 99.9)
+    lo, hi = min(x.min(), 0), max(x.max(), 0)
+    scale = np.float32(max((np.float32(hi) - np.float32(lo)) / np.float32(255), np.finfo(np.float32).eps))
+    zp = int(np.clip(-128 - np.round(np.float32(lo) / scale), -128, 127))
+    q = np.clip(np.round(x / scale) + zp, -128, 127)
+    mse = float(np.mean(((q - zp) * scale - x).astype(np.float64) ** 2))
+    open(f"{name}.toml", "w").write('[quant]\nscheme = "symmetric"\ncalibration = "entropy"\n')
+    out = json.loads(subprocess.check_output([BIN, "report", "--weights", f"{name}.npy", "--config", f"{name}.toml", "--format", "json"]))
+    ours = out["quant"]["clip"][0][1]
+    pct = json.loads(subprocess.check_output([BIN, "report", "--weights", f"{name}.npy", "--format", "json"]))
+    open(f"{name}-p.toml", "w").write('[quant]\nscheme = "symmetric"\ncalibration = "percentile"\npercentile = 99.9\n')
+    outp = json.loads(subprocess.check_output([BIN, "report", "--weights", f"{name}.npy", "--config", f"{name}-p.toml", "--format", "json"]))
+    ok = abs(ours - ref) <= 1e-5 * ref and abs(outp['quant']['clip'][0][1] - p) <= 1e-5 * p \
+        and np.float32(pct['quant']['scale'][0]) == scale and pct['quant']['zero_point'][0] == zp \
+        and abs(pct['quant']['metrics']['mse'] - mse) <= 1e-6 * mse
+    failed |= not ok
+    print(f"{'ok ' if ok else 'BAD'} {name:8} entropy ours {ours:.6f} ref {ref:.6f} | pct99.9 ours {outp['quant']['clip'][0][1]:.6f} numpy {p:.6f} | minmax scale ours {pct['quant']['scale'][0]:.8f} torch {scale:.8f} zp ours {pct['quant']['zero_point'][0]} torch {zp} mse ours {pct['quant']['metrics']['mse']:.8e} np {mse:.8e}")
+
+sys.exit(1 if failed else 0)

@@ -1,0 +1,563 @@
+//! The command line: flags that seed the TUI, and headless subcommands that
+//! print (`report`, `tensors`) or write (`quantize`) what the panes compute,
+//! so every figure on screen can be checked from a script.
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use ndarray::{ArrayD, IxDyn};
+use ndarray_npy::{WritableElement, WriteNpyExt};
+use serde::{Serialize, Serializer};
+
+use crate::compute::analysis::{self, Analysis, Layout, Storage};
+use crate::compute::diagnose::{self, Finding, Severity};
+use crate::compute::quant::{Calibration, Granularity, QParams, QuantConfig, Rounding, Scheme};
+use crate::compute::weights::{self, Weights};
+use crate::format;
+use crate::settings::{self, Settings};
+
+/// Channels the text report lists one by one; the rest are counted.
+const LISTED_CHANNELS: usize = 20;
+
+#[derive(clap::Parser, Debug)]
+#[command(
+    name = "qmc-tui",
+    version,
+    about = "Terminal dashboard for model quantization: explore quantizer settings interactively, or report and quantize headlessly"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Start from a settings file (as written by `e` / --export)
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Where `e` writes the settings (default ./qmc-settings.toml)
+    #[arg(long, value_name = "FILE")]
+    pub export: Option<PathBuf>,
+    /// Quantize this .npy / .safetensors file instead of synthetic weights
+    #[arg(long, global = true, value_name = "PATH")]
+    pub weights: Option<PathBuf>,
+    /// The tensor to take from a .safetensors file
+    #[arg(long, global = true, value_name = "NAME")]
+    pub tensor: Option<String>,
+}
+
+#[derive(clap::Subcommand, Debug)]
+pub enum Command {
+    /// Print what the Quantize pane shows: parameters, metrics, diagnostics
+    Report {
+        #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+        format: ReportFormat,
+    },
+    /// Write the integer codes (and optionally x_hat) as .npy; needs --config and --weights
+    Quantize {
+        /// Where the integer codes go (.npy, the input's shape)
+        #[arg(long, value_name = "CODES.npy")]
+        out: PathBuf,
+        /// Also write the dequantized weights x_hat as f32 .npy
+        #[arg(long, value_name = "OUT.npy")]
+        dequantized: Option<PathBuf>,
+    },
+    /// List the tensors of a .npy / .safetensors file with shapes and dtypes
+    Tensors {
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReportFormat {
+    Json,
+    Text,
+}
+
+impl Cli {
+    /// Where `e` exports the settings.
+    pub fn export_path(&self) -> PathBuf {
+        self.export.clone().unwrap_or_else(|| PathBuf::from(settings::DEFAULT_EXPORT))
+    }
+}
+
+/// The settings to start from: the `--config` file or the defaults, with
+/// `--weights` / `--tensor` on top (a new file drops the config's tensor name,
+/// which belonged to the old file).
+pub fn initial_settings(cli: &Cli) -> Result<Settings, String> {
+    let mut s = match &cli.config {
+        Some(path) => Settings::load(path).map_err(|e| e.to_string())?,
+        None => Settings::default(),
+    };
+    if let Some(path) = &cli.weights {
+        s.weights.source = path.display().to_string();
+        s.weights.tensor = None;
+    }
+    if let Some(name) = &cli.tensor {
+        if s.weights.is_synthetic() {
+            return Err(format!(
+                "--tensor {name} picks a tensor from a weights file, but the weights are synthetic; add --weights FILE"
+            ));
+        }
+        s.weights.tensor = Some(name.clone());
+    }
+    s.validate().map_err(|e| format!("invalid settings: {e}"))?;
+    Ok(s)
+}
+
+/// Runs a headless subcommand; every failure is one paragraph for `error: `.
+pub fn run_command(cli: &Cli) -> Result<(), String> {
+    match &cli.command {
+        None => Ok(()),
+        Some(Command::Report { format }) => report_command(cli, *format),
+        Some(Command::Quantize { out, dequantized }) => quantize_command(cli, out, dequantized.as_deref()),
+        Some(Command::Tensors { file }) => tensors_command(file),
+    }
+}
+
+/// Writes to stdout without panicking on a closed pipe (`| head`).
+fn print(text: &str) -> Result<(), String> {
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{text}").and_then(|_| out.flush()).map_err(|e| format!("cannot write to standard output: {e}"))
+}
+
+/// Settings plus the weights they describe.
+fn load(cli: &Cli) -> Result<(Settings, Weights), String> {
+    let settings = initial_settings(cli)?;
+    let w = settings.weights.load().map_err(|e| e.to_string())?;
+    Ok((settings, w))
+}
+
+/// The weights' file and tensor, for error context.
+fn describe(w: &Weights) -> String {
+    match &w.tensor {
+        Some(t) => format!("{} (tensor {t})", w.source),
+        None => w.source.clone(),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// report
+// ---------------------------------------------------------------------------
+
+/// What `report` prints: a public contract for scripts. Keys are only ever
+/// added (later: `ensemble`, `quantized_ensemble`, as optional fields skipped
+/// when absent), never renamed or removed.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub weights: WeightsReport,
+    pub quant: QuantReport,
+    pub diagnostics: Vec<Finding>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct WeightsReport {
+    /// "synthetic" or the file path.
+    pub source: String,
+    /// null for synthetic weights and .npy files.
+    pub tensor: Option<String>,
+    pub shape: Vec<usize>,
+    pub dtype: String,
+    pub count: usize,
+    pub non_finite: usize,
+    /// Smallest finite value.
+    pub min: f32,
+    /// Largest finite value.
+    pub max: f32,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct QuantReport {
+    /// `quant.bits` as set (manual mode ignores it: see `effective_bits`).
+    pub bits: u32,
+    pub effective_bits: u32,
+    pub scheme: Scheme,
+    /// The granularity in effect: manual mode is always per-tensor, so the
+    /// per-channel arrays below always have one element per channel.
+    pub granularity: Granularity,
+    pub channel_axis: usize,
+    pub rounding: Rounding,
+    pub calibration: Calibration,
+    pub qmin: i32,
+    pub qmax: i32,
+    /// One per channel (one element when per-tensor).
+    pub scale: Vec<f32>,
+    pub zero_point: Vec<i32>,
+    /// Each channel's calibrated clip range `[lo, hi]`.
+    pub clip: Vec<[f32; 2]>,
+    pub metrics: MetricsReport,
+    pub storage: Storage,
+    /// Method name -> the `[lo, hi]` it would pick for the whole tensor.
+    #[serde(serialize_with = "calibrations_as_map")]
+    pub calibrations: Vec<(Calibration, [f32; 2])>,
+}
+
+/// The whole tensor's error figures (finite values only).
+#[derive(Debug, Clone, Serialize)]
+pub struct MetricsReport {
+    pub mse: f64,
+    pub rmse: f64,
+    pub mae: f64,
+    pub max_abs_error: f64,
+    /// null when the error is exactly 0: the SQNR is then infinite, and JSON
+    /// has no infinity.
+    pub sqnr_db: Option<f64>,
+    pub cosine: f64,
+    pub clip_rate: f64,
+    pub levels_used: u64,
+    pub levels_available: u64,
+    pub bias: f64,
+    pub zero_rate: f64,
+}
+
+/// Keeps `Calibration::ALL`'s order in the JSON object.
+fn calibrations_as_map<S: Serializer>(v: &[(Calibration, [f32; 2])], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_map(v.iter().map(|(m, r)| (m.name(), r)))
+}
+
+impl Report {
+    /// Runs the Quantize pane's pipeline on `w` with `settings.quant`.
+    pub fn build(settings: &Settings, w: &Weights) -> Result<Report, String> {
+        let cfg = &settings.quant;
+        let a = analysis::analyze(w, cfg).map_err(|e| format!("cannot quantize {}: {e}", describe(w)))?;
+        // Manual mode's alternatives are those of a quantizer with as many levels.
+        let alternatives = analysis::alternatives(w, cfg, a.effective_bits);
+        Ok(Report {
+            weights: WeightsReport::new(w, &a),
+            quant: QuantReport::new(cfg, &a, alternatives),
+            diagnostics: diagnose::diagnose(&a),
+        })
+    }
+
+    pub fn to_json(&self) -> Result<String, String> {
+        serde_json::to_string_pretty(self).map_err(|e| format!("cannot write the report as JSON: {e}"))
+    }
+
+    /// The same figures as the JSON, laid out for reading.
+    pub fn to_text(&self) -> String {
+        let mut out = String::new();
+        self.weights.write_text(&mut out);
+        self.quant.write_text(&mut out);
+        write_diagnostics(&mut out, &self.diagnostics);
+        out.trim_end().to_string()
+    }
+}
+
+impl WeightsReport {
+    fn new(w: &Weights, a: &Analysis) -> Self {
+        WeightsReport {
+            source: w.source.clone(),
+            tensor: w.tensor.clone(),
+            shape: w.shape.clone(),
+            dtype: w.dtype.clone(),
+            count: a.count,
+            non_finite: a.non_finite,
+            min: a.data_range.0,
+            max: a.data_range.1,
+        }
+    }
+
+    fn write_text(&self, out: &mut String) {
+        let tensor = self.tensor.as_deref().map(|t| format!(" (tensor {t})")).unwrap_or_default();
+        let _ = writeln!(out, "weights            {}{tensor}", self.source);
+        let _ = writeln!(out, "  shape            {} {}", shape_text(&self.shape), self.dtype);
+        let _ = writeln!(out, "  values           {} ({} non-finite)", self.count, self.non_finite);
+        let _ = writeln!(out, "  range            {}", format::range(self.min, self.max));
+    }
+}
+
+impl QuantReport {
+    fn new(cfg: &QuantConfig, a: &Analysis, calibrations: Vec<(Calibration, (f32, f32))>) -> Self {
+        let granularity = if cfg.per_channel() { Granularity::PerChannel } else { Granularity::PerTensor };
+        QuantReport {
+            bits: cfg.bits,
+            effective_bits: a.effective_bits,
+            scheme: cfg.scheme,
+            granularity,
+            channel_axis: cfg.channel_axis,
+            rounding: cfg.rounding,
+            calibration: cfg.calibration,
+            qmin: a.qmin,
+            qmax: a.qmax,
+            scale: a.channels.iter().map(|c| c.params.scale).collect(),
+            zero_point: a.channels.iter().map(|c| c.params.zero_point).collect(),
+            clip: a.channels.iter().map(|c| [c.clip.0, c.clip.1]).collect(),
+            metrics: MetricsReport::new(&a.metrics),
+            storage: a.storage.clone(),
+            calibrations: calibrations.into_iter().map(|(m, (lo, hi))| (m, [lo, hi])).collect(),
+        }
+    }
+
+    fn write_text(&self, out: &mut String) {
+        // Manual mode sets scale and clip by hand: bits and calibration do not apply.
+        let what = match self.scheme {
+            Scheme::Manual => format!("manual {}, {} rounding", self.granularity, self.rounding),
+            s => format!(
+                "{s} {}-bit {}, {} rounding, {} calibration",
+                self.bits, self.granularity, self.rounding, self.calibration
+            ),
+        };
+        let _ = writeln!(out, "\nquant              {what}");
+        let _ =
+            writeln!(out, "  codes            [{}, {}], effective bits {}", self.qmin, self.qmax, self.effective_bits);
+        if self.scale.len() == 1 {
+            let _ = writeln!(out, "  scale            {}", format::num(self.scale[0] as f64));
+            let _ = writeln!(out, "  zero point       {}", self.zero_point[0]);
+            let _ = writeln!(out, "  clip             {}", format::range(self.clip[0][0], self.clip[0][1]));
+        } else {
+            self.write_channels(out);
+        }
+        self.metrics.write_text(out);
+        write_storage(out, &self.storage);
+        self.write_calibrations(out);
+    }
+
+    /// A summary of every channel, then the first `LISTED_CHANNELS` of them.
+    fn write_channels(&self, out: &mut String) {
+        let axis = if self.channel_axis == 0 { "rows" } else { "columns" };
+        let (smin, smax) = min_max(self.scale.iter().map(|&s| s as f64));
+        let (zmin, zmax) = min_max(self.zero_point.iter().map(|&z| z as f64));
+        let _ = writeln!(out, "  channels         {} ({axis}, axis {})", self.scale.len(), self.channel_axis);
+        let _ = writeln!(out, "  scale            {} .. {}", format::num(smin), format::num(smax));
+        let _ = writeln!(out, "  zero point       {zmin} .. {zmax}");
+        let _ = writeln!(out, "  {:>7}  {:>10}  {:>10}  clip", "channel", "scale", "zero point");
+        for (i, ((s, z), c)) in
+            self.scale.iter().zip(&self.zero_point).zip(&self.clip).enumerate().take(LISTED_CHANNELS)
+        {
+            let _ = writeln!(out, "  {i:>7}  {:>10}  {z:>10}  {}", format::num(*s as f64), format::range(c[0], c[1]));
+        }
+        if self.scale.len() > LISTED_CHANNELS {
+            let _ = writeln!(out, "  ... {} more", self.scale.len() - LISTED_CHANNELS);
+        }
+    }
+
+    fn write_calibrations(&self, out: &mut String) {
+        let _ = writeln!(out, "\ncalibrations       whole tensor, * = in use");
+        for (m, [lo, hi]) in &self.calibrations {
+            let mark = if *m == self.calibration && self.scheme != Scheme::Manual { '*' } else { ' ' };
+            let _ = writeln!(out, "  {mark} {:<14} {}", m.name(), format::range(*lo, *hi));
+        }
+    }
+}
+
+impl MetricsReport {
+    fn new(m: &analysis::Metrics) -> Self {
+        MetricsReport {
+            mse: m.mse,
+            rmse: m.rmse,
+            mae: m.mae,
+            max_abs_error: m.max_abs_error,
+            sqnr_db: m.sqnr_db.is_finite().then_some(m.sqnr_db),
+            cosine: m.cosine,
+            clip_rate: m.clip_rate,
+            levels_used: m.levels_used,
+            levels_available: m.levels_available,
+            bias: m.bias,
+            zero_rate: m.zero_rate,
+        }
+    }
+
+    fn write_text(&self, out: &mut String) {
+        let sqnr = self.sqnr_db.unwrap_or(f64::INFINITY);
+        let _ = writeln!(out, "\nmetrics");
+        for (name, value) in [
+            ("mse", format::num(self.mse)),
+            ("rmse", format::num(self.rmse)),
+            ("mae", format::num(self.mae)),
+            ("max abs error", format::num(self.max_abs_error)),
+            ("sqnr", format::db(sqnr)),
+            ("cosine", format::num(self.cosine)),
+            ("clip rate", format::pct(self.clip_rate)),
+            ("levels used", format!("{} of {}", self.levels_used, self.levels_available)),
+            ("bias", format::num(self.bias)),
+            ("zero rate", format::pct(self.zero_rate)),
+        ] {
+            let _ = writeln!(out, "  {name:<16} {value}");
+        }
+    }
+}
+
+fn write_storage(out: &mut String, s: &Storage) {
+    let _ = writeln!(
+        out,
+        "  storage          {} fp32 -> {} quantized ({}x)",
+        format::bytes(s.bytes_fp32),
+        format::bytes(s.bytes_quantized),
+        format::num(s.compression)
+    );
+}
+
+fn write_diagnostics(out: &mut String, findings: &[Finding]) {
+    if findings.is_empty() {
+        let _ = writeln!(out, "\ndiagnostics        none");
+        return;
+    }
+    let _ = writeln!(out, "\ndiagnostics");
+    for f in findings {
+        let severity = match f.severity {
+            Severity::Warning => "warning",
+            Severity::Note => "note",
+        };
+        let _ = writeln!(out, "  {severity}: {}", f.message);
+    }
+}
+
+fn min_max(values: impl Iterator<Item = f64>) -> (f64, f64) {
+    values.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| (lo.min(v), hi.max(v)))
+}
+
+/// The TUI's `1000×10`, with a name for the 0-d shape that would print as nothing.
+fn shape_text(shape: &[usize]) -> String {
+    if shape.is_empty() { "scalar".into() } else { format::shape(shape) }
+}
+
+fn report_command(cli: &Cli, fmt: ReportFormat) -> Result<(), String> {
+    let (settings, w) = load(cli)?;
+    let report = Report::build(&settings, &w)?;
+    match fmt {
+        ReportFormat::Json => print(&report.to_json()?),
+        ReportFormat::Text => print(&report.to_text()),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// quantize
+// ---------------------------------------------------------------------------
+
+/// The narrowest integer dtype that holds every code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CodeDtype {
+    Int8,
+    Int16,
+    Int32,
+}
+
+impl CodeDtype {
+    fn fitting(qmin: i32, qmax: i32) -> Self {
+        let fits = |lo: i32, hi: i32| qmin >= lo && qmax <= hi;
+        if fits(i8::MIN.into(), i8::MAX.into()) {
+            CodeDtype::Int8
+        } else if fits(i16::MIN.into(), i16::MAX.into()) {
+            CodeDtype::Int16
+        } else {
+            CodeDtype::Int32
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            CodeDtype::Int8 => "int8",
+            CodeDtype::Int16 => "int16",
+            CodeDtype::Int32 => "int32",
+        }
+    }
+}
+
+/// `.npy` bytes of `values` in `shape`, built in memory so nothing half-written reaches disk.
+fn npy_bytes<T: WritableElement>(values: Vec<T>, shape: &[usize], what: &str) -> Result<Vec<u8>, String> {
+    let array = ArrayD::from_shape_vec(IxDyn(shape), values)
+        .map_err(|e| format!("cannot shape the {what} as {}: {e}", shape_text(shape)))?;
+    let mut buf = Vec::new();
+    array.write_npy(&mut buf).map_err(|e| format!("cannot encode the {what} as .npy: {e}"))?;
+    Ok(buf)
+}
+
+fn codes_npy(codes: &[i32], shape: &[usize], dtype: CodeDtype) -> Result<Vec<u8>, String> {
+    // `fitting` chose a dtype that holds every code, so the casts are exact.
+    match dtype {
+        CodeDtype::Int8 => npy_bytes(codes.iter().map(|&q| q as i8).collect(), shape, "codes"),
+        CodeDtype::Int16 => npy_bytes(codes.iter().map(|&q| q as i16).collect(), shape, "codes"),
+        CodeDtype::Int32 => npy_bytes(codes.to_vec(), shape, "codes"),
+    }
+}
+
+/// x_hat = (q - zero_point) * scale with each element's channel parameters.
+fn dequantized_npy(w: &Weights, cfg: &QuantConfig, params: &[QParams], codes: &[i32]) -> Result<Vec<u8>, String> {
+    let layout = Layout::of(w, cfg);
+    let x_hat: Vec<f32> = codes.iter().enumerate().map(|(i, &q)| params[layout.channel(i)].dequantize(q)).collect();
+    npy_bytes(x_hat, &w.shape, "dequantized weights")
+}
+
+/// Fails before anything is written when an output cannot be created.
+fn check_outputs(out: &Path, dequantized: Option<&Path>) -> Result<(), String> {
+    if dequantized == Some(out) {
+        return Err(format!("--out and --dequantized are both {}; give two different files", out.display()));
+    }
+    for path in std::iter::once(out).chain(dequantized) {
+        let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        if !dir.is_dir() {
+            return Err(format!("cannot write {}: the directory {} does not exist", path.display(), dir.display()));
+        }
+    }
+    Ok(())
+}
+
+/// `quantize` promises a reproducible input, so it takes no defaults.
+fn require_inputs(cli: &Cli) -> Result<(), String> {
+    let missing: Vec<&str> = [("--config FILE", cli.config.is_none()), ("--weights IN", cli.weights.is_none())]
+        .into_iter()
+        .filter_map(|(flag, absent)| absent.then_some(flag))
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(format!(
+        "quantize needs {}: usage: qmc-tui quantize --config FILE --weights IN [--tensor NAME] --out CODES.npy [--dequantized OUT.npy]",
+        missing.join(" and ")
+    ))
+}
+
+fn quantize_command(cli: &Cli, out: &Path, dequantized: Option<&Path>) -> Result<(), String> {
+    require_inputs(cli)?;
+    check_outputs(out, dequantized)?;
+    let (settings, w) = load(cli)?;
+    let cfg = &settings.quant;
+    let chosen = analysis::channel_params(&w, cfg).map_err(|e| format!("cannot quantize {}: {e}", describe(&w)))?;
+    let params: Vec<QParams> = chosen.iter().map(|c| c.params).collect();
+    let codes = analysis::quantize_codes(&w, cfg, &params);
+    let qmin = params.iter().map(|p| p.qmin).min().unwrap_or(0);
+    let qmax = params.iter().map(|p| p.qmax).max().unwrap_or(0);
+    let dtype = CodeDtype::fitting(qmin, qmax);
+    let code_bytes = codes_npy(&codes, &w.shape, dtype)?;
+    let dq = match dequantized {
+        Some(path) => Some((path, dequantized_npy(&w, cfg, &params, &codes)?)),
+        None => None,
+    };
+    settings::write_atomic(out, &code_bytes)?;
+    if let Some((path, bytes)) = &dq {
+        settings::write_atomic(path, bytes)?;
+    }
+    print(&quantize_summary(&w, out, dequantized, dtype))
+}
+
+/// One line: what was written, and how non-finite inputs were mapped.
+fn quantize_summary(w: &Weights, out: &Path, dequantized: Option<&Path>, dtype: CodeDtype) -> String {
+    let nan = w.values.iter().filter(|x| x.is_nan()).count();
+    let inf = w.non_finite - nan;
+    let mut line =
+        format!("wrote {} {} codes of {} to {}", shape_text(&w.shape), dtype.name(), describe(w), out.display());
+    if let Some(path) = dequantized {
+        let _ = write!(line, " and f32 x_hat to {}", path.display());
+    }
+    let _ = write!(line, "; {} non-finite values ({nan} NaN -> zero_point, {inf} +-Inf -> qmax/qmin)", w.non_finite);
+    line
+}
+
+// ---------------------------------------------------------------------------
+// tensors
+// ---------------------------------------------------------------------------
+
+fn tensors_command(file: &Path) -> Result<(), String> {
+    let infos = weights::list_tensors(file).map_err(|e| e.to_string())?;
+    let rows: Vec<[String; 3]> = infos.into_iter().map(|t| [t.name, shape_text(&t.shape), t.dtype]).collect();
+    print(&aligned(&[["name".into(), "shape".into(), "dtype".into()]], &rows))
+}
+
+/// Left-aligned columns, two spaces apart, widths in characters (`×` is one).
+fn aligned(header: &[[String; 3]], rows: &[[String; 3]]) -> String {
+    let all: Vec<&[String; 3]> = header.iter().chain(rows).collect();
+    let width = |c: usize| all.iter().map(|r| r[c].chars().count()).max().unwrap_or(0);
+    let (w0, w1) = (width(0), width(1));
+    all.iter()
+        .map(|r| format!("{:<w0$}  {:<w1$}  {}", r[0], r[1], r[2]).trim_end().to_string())
+        .collect::<Vec<_>>()
+        .join("\n")
+}

@@ -1,0 +1,582 @@
+//! The inner loop: quantize a run of values with one set of parameters and
+//! sum up the error, fast enough for a million weights per key press.
+//!
+//! The deterministic rounding modes are branch-free on `f32` lanes so the
+//! compiler vectorizes them with plain SSE2 (no SSE4.1 `roundps` to rely
+//! on); they are exact for |t| < 2^22, which the clamp below guarantees.
+//! Codes are written one step beyond the range when clamping changed them
+//! (qmin - 1 or qmax + 1), so callers can tell clipping from rounding
+//! without a second buffer; `clamp_code` gives the real code.
+
+use super::quant::{QParams, Rounder, Rounding};
+
+/// Above this |code| the magic-number rounding is no longer exact.
+const EXACT_LIMIT: f32 = (1 << 22) as f32;
+const LANES: usize = 8;
+/// Lanes sum in f32 over blocks this long, then into f64: fast and accurate.
+const BLOCK: usize = 1024;
+
+trait Round {
+    fn round(t: f32) -> f32;
+}
+
+struct HalfEven;
+struct HalfAway;
+struct Floor;
+struct Trunc;
+
+/// Adding 1.5 * 2^23 leaves no bits below the unit: the FPU's own
+/// round-half-to-even does the work.
+const MAGIC: f32 = 12_582_912.0;
+
+impl Round for HalfEven {
+    #[inline(always)]
+    fn round(t: f32) -> f32 {
+        (t + MAGIC) - MAGIC
+    }
+}
+
+impl Round for Trunc {
+    #[inline(always)]
+    fn round(t: f32) -> f32 {
+        to_int(t) as f32
+    }
+}
+
+/// f32 to i32 without Rust's saturating `as`, which does not vectorize.
+#[inline(always)]
+fn to_int(t: f32) -> i32 {
+    debug_assert!(t.abs() <= EXACT_LIMIT + 2.0);
+    // SAFETY: every caller passes a finite value clamped to |t| <= 2^22 + 2
+    // (`element` clamps to `Bounds`, which `quantize_run` checks against
+    // EXACT_LIMIT), well inside i32.
+    unsafe { t.to_int_unchecked::<i32>() }
+}
+
+/// min/max without the NaN rules of `f32::max`, which cost extra
+/// instructions per lane; the fast path only ever sees finite values.
+#[inline(always)]
+fn clamp(v: f32, lo: f32, hi: f32) -> f32 {
+    let v = if v < lo { lo } else { v };
+    if v > hi { hi } else { v }
+}
+
+impl Round for Floor {
+    #[inline(always)]
+    fn round(t: f32) -> f32 {
+        let r = Trunc::round(t);
+        if r > t { r - 1.0 } else { r }
+    }
+}
+
+impl Round for HalfAway {
+    #[inline(always)]
+    fn round(t: f32) -> f32 {
+        let r = Trunc::round(t);
+        let d = t - r;
+        if d >= 0.5 {
+            r + 1.0
+        } else if d <= -0.5 {
+            r - 1.0
+        } else {
+            r
+        }
+    }
+}
+
+/// Running sums of the error of a run of finite values.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Sums {
+    pub n: u64,
+    pub clipped: u64,
+    pub zeros: u64,
+    pub err: f64,
+    pub abs: f64,
+    pub sq: f64,
+    /// The most negative and most positive error (0 when there are none).
+    pub min_err: f64,
+    pub max_err: f64,
+    pub x2: f64,
+    pub xh2: f64,
+    pub xxh: f64,
+}
+
+impl Sums {
+    pub fn max_abs(&self) -> f64 {
+        self.min_err.abs().max(self.max_err.abs())
+    }
+
+    pub fn merge(&mut self, o: &Sums) {
+        self.n += o.n;
+        self.clipped += o.clipped;
+        self.zeros += o.zeros;
+        self.err += o.err;
+        self.abs += o.abs;
+        self.sq += o.sq;
+        self.min_err = self.min_err.min(o.min_err);
+        self.max_err = self.max_err.max(o.max_err);
+        self.x2 += o.x2;
+        self.xh2 += o.xh2;
+        self.xxh += o.xxh;
+    }
+
+    #[inline]
+    fn add(&mut self, x: f32, xh: f32, clipped: bool) {
+        let (x, xh) = (x as f64, xh as f64);
+        let e = x - xh;
+        self.n += 1;
+        self.clipped += clipped as u64;
+        self.zeros += (xh == 0.0) as u64;
+        self.err += e;
+        self.abs += e.abs();
+        self.sq += e * e;
+        self.min_err = self.min_err.min(e);
+        self.max_err = self.max_err.max(e);
+        self.x2 += x * x;
+        self.xh2 += xh * xh;
+        self.xxh += x * xh;
+    }
+}
+
+/// The clamp bounds in code units relative to the zero point, one step wide
+/// of the range so that clipping stays visible in the code.
+#[derive(Clone, Copy)]
+struct Bounds {
+    lo: f32,
+    hi: f32,
+}
+
+impl Bounds {
+    fn of(p: &QParams) -> Bounds {
+        Bounds { lo: (p.qmin - p.zero_point) as f32 - 1.0, hi: (p.qmax - p.zero_point) as f32 + 1.0 }
+    }
+}
+
+/// The real code of a code written by `quantize_run`.
+#[inline]
+pub fn clamp_code(code: i32, p: &QParams) -> i32 {
+    code.clamp(p.qmin, p.qmax)
+}
+
+#[inline]
+pub fn is_clipped(code: i32, p: &QParams) -> bool {
+    code < p.qmin || code > p.qmax
+}
+
+/// One element: the extended code (see module doc) relative to the zero
+/// point, and x_hat.
+#[inline(always)]
+fn element<R: Round>(x: f32, scale: f32, b: Bounds) -> (f32, f32) {
+    let r = R::round(clamp(x / scale, b.lo, b.hi));
+    (r, clamp(r, b.lo + 1.0, b.hi - 1.0) * scale)
+}
+
+/// Where a run's per-element results go.
+pub enum Output<'a> {
+    /// Only the sums.
+    None,
+    /// Extended codes (see the module doc).
+    Codes(&'a mut [i32]),
+    /// The pane's error histogram and distinct codes, counted as the run goes.
+    Tally(&'a mut Tally),
+}
+
+/// The error histogram's bins: `bins` over [lo, lo + bins / factor), and
+/// clipped values counted apart in bins + bin.
+#[derive(Debug, Clone, Copy)]
+pub struct ErrorBins {
+    pub lo: f32,
+    pub factor: f32,
+    pub bins: u32,
+}
+
+/// Counts what the pane shows of a run, one channel at a time: the error
+/// histogram (over all channels) and the distinct codes (per channel).
+pub struct Tally {
+    bins: ErrorBins,
+    /// Four interleaved counters per bin, so runs of one bin do not wait
+    /// on each other; clipped errors from `bins.bins` on.
+    counts: Vec<[u32; 4]>,
+    seen: Vec<bool>,
+    touched: Vec<u32>,
+    /// The levels of the last run, when its codes are found by scanning.
+    scanned: Option<usize>,
+    block: Box<[u32; BLOCK]>,
+}
+
+impl Tally {
+    pub fn new(bins: ErrorBins) -> Tally {
+        Tally {
+            bins,
+            counts: vec![[0; 4]; 2 * bins.bins as usize],
+            seen: Vec::new(),
+            touched: Vec::new(),
+            scanned: None,
+            block: Box::new([0; BLOCK]),
+        }
+    }
+
+    /// The codes of the last run (relative to its qmin), then forgets them.
+    pub fn take_codes(&mut self) -> Vec<u32> {
+        if let Some(levels) = self.scanned.take() {
+            self.touched.extend((0..levels as u32).filter(|&k| self.seen[k as usize]));
+        }
+        let codes: Vec<u32> = self.touched.drain(..).collect();
+        codes.iter().for_each(|&k| self.seen[k as usize] = false);
+        codes
+    }
+
+    /// (rounding, clipped) counts per bin.
+    pub fn counts(&self) -> (Vec<u64>, Vec<u64>) {
+        let total: Vec<u64> = self.counts.iter().map(|c| c.iter().map(|&v| v as u64).sum()).collect();
+        let (rounding, clipped) = total.split_at(self.bins.bins as usize);
+        (rounding.to_vec(), clipped.to_vec())
+    }
+}
+
+/// Code and error bin of one element, packed while the lanes run and
+/// counted once per block.
+const CODE_BITS: u32 = 17;
+const NOT_COUNTED: u32 = u32::MAX;
+
+trait Sink {
+    /// One chunk of lanes starting at element `at`: codes relative to the
+    /// zero point, errors, and clipping.
+    fn lanes(&mut self, at: usize, r: &[f32; LANES], e: &[f32; LANES], clipped: &[bool; LANES]);
+    /// One element; `r` is its code relative to the zero point.
+    fn one(&mut self, at: usize, r: i32, e: f32, clipped: bool);
+    fn non_finite(&mut self, at: usize, code: i32);
+    /// Called after every `BLOCK` elements and at the end of a run.
+    fn end_block(&mut self) {}
+}
+
+struct NoSink;
+
+impl Sink for NoSink {
+    #[inline(always)]
+    fn lanes(&mut self, _: usize, _: &[f32; LANES], _: &[f32; LANES], _: &[bool; LANES]) {}
+    #[inline(always)]
+    fn one(&mut self, _: usize, _: i32, _: f32, _: bool) {}
+    #[inline(always)]
+    fn non_finite(&mut self, _: usize, _: i32) {}
+}
+
+struct CodeSink<'a> {
+    out: &'a mut [i32],
+    zp: i32,
+}
+
+impl Sink for CodeSink<'_> {
+    #[inline(always)]
+    fn lanes(&mut self, at: usize, r: &[f32; LANES], _: &[f32; LANES], _: &[bool; LANES]) {
+        let codes: [i32; LANES] = std::array::from_fn(|l| to_int(r[l]) + self.zp);
+        self.out[at..at + LANES].copy_from_slice(&codes);
+    }
+    #[inline(always)]
+    fn one(&mut self, at: usize, r: i32, _: f32, _: bool) {
+        self.out[at] = r + self.zp;
+    }
+    #[inline(always)]
+    fn non_finite(&mut self, at: usize, code: i32) {
+        self.out[at] = code;
+    }
+}
+
+struct TallySink<'a> {
+    tally: &'a mut Tally,
+    /// qmin - 1 relative to the zero point: the lowest extended code.
+    base: i32,
+    levels: usize,
+    /// Find the codes used by scanning every level (when there are few) or
+    /// by remembering each new one (when there are more levels than values).
+    scan_levels: bool,
+    filled: usize,
+}
+
+impl TallySink<'_> {
+    #[inline(always)]
+    fn word(bins: ErrorBins, base: i32, r: i32, e: f32, clipped: bool) -> u32 {
+        let last = (bins.bins - 1) as f32;
+        let bin = to_int(clamp((e - bins.lo) * bins.factor, 0.0, last)) as u32;
+        let bin = bin + if clipped { bins.bins } else { 0 };
+        (r - base) as u32 | (bin << CODE_BITS)
+    }
+}
+
+impl Sink for TallySink<'_> {
+    #[inline(always)]
+    fn lanes(&mut self, at: usize, r: &[f32; LANES], e: &[f32; LANES], clipped: &[bool; LANES]) {
+        let (bins, base) = (self.tally.bins, self.base);
+        let words: [u32; LANES] = std::array::from_fn(|l| Self::word(bins, base, to_int(r[l]), e[l], clipped[l]));
+        let at = at % BLOCK;
+        self.tally.block[at..at + LANES].copy_from_slice(&words);
+        self.filled = at + LANES;
+    }
+    #[inline(always)]
+    fn one(&mut self, at: usize, r: i32, e: f32, clipped: bool) {
+        self.tally.block[at % BLOCK] = Self::word(self.tally.bins, self.base, r, e, clipped);
+        self.filled = at % BLOCK + 1;
+    }
+    #[inline(always)]
+    fn non_finite(&mut self, at: usize, _: i32) {
+        self.tally.block[at % BLOCK] = NOT_COUNTED;
+        self.filled = at % BLOCK + 1;
+    }
+
+    /// Counts the block's words: scalar work on data still in L1.
+    fn end_block(&mut self) {
+        let t = &mut *self.tally;
+        let (levels, words) = (self.levels, &t.block[..self.filled]);
+        if t.seen.len() < levels {
+            t.seen.resize(levels, false);
+        }
+        // Slot k is code qmin + k; clipped codes count as the end levels.
+        let slot = |word: u32| ((word & ((1 << CODE_BITS) - 1)) as usize).clamp(1, levels) - 1;
+        for (i, &word) in words.iter().enumerate() {
+            if word != NOT_COUNTED {
+                t.counts[(word >> CODE_BITS) as usize][i & 3] += 1;
+            }
+        }
+        if self.scan_levels {
+            // Few levels: mark them all, find them later by scanning.
+            for &word in words.iter().filter(|&&w| w != NOT_COUNTED) {
+                t.seen[slot(word)] = true;
+            }
+        } else {
+            for &word in words.iter().filter(|&&w| w != NOT_COUNTED) {
+                let k = slot(word);
+                if !t.seen[k] {
+                    t.seen[k] = true;
+                    t.touched.push(k as u32);
+                }
+            }
+        }
+        self.filled = 0;
+    }
+}
+
+/// Quantizes finite `xs`, handing each element's result to `sink`.
+/// `FULL` = false sums only the squared error, for the searches that need nothing else.
+fn run_fast<R: Round, S: Sink, const FULL: bool>(xs: &[f32], p: &QParams, sink: &mut S) -> Sums {
+    let b = Bounds::of(p);
+    let scale = p.scale;
+    let mut total = Sums { n: xs.len() as u64, ..Sums::default() };
+    let mut min_err = [0f32; LANES];
+    let mut max_err = [0f32; LANES];
+    for (block_index, block) in xs.chunks(BLOCK).enumerate() {
+        let mut acc = [[0f32; LANES]; 7];
+        let base = block_index * BLOCK;
+        let lanes = block.chunks_exact(LANES);
+        let tail = lanes.remainder();
+        for (j, chunk) in lanes.enumerate() {
+            let mut r_lanes = [0f32; LANES];
+            let mut e_lanes = [0f32; LANES];
+            let mut clipped_lanes = [false; LANES];
+            for l in 0..LANES {
+                let x = chunk[l];
+                let (r, xh) = element::<R>(x, scale, b);
+                let e = x - xh;
+                let clipped = (r < b.lo + 1.0) | (r > b.hi - 1.0);
+                (r_lanes[l], e_lanes[l], clipped_lanes[l]) = (r, e, clipped);
+                acc[2][l] += e * e;
+                if FULL {
+                    acc[0][l] += e;
+                    acc[1][l] += e.abs();
+                    acc[3][l] += x * x;
+                    acc[4][l] += xh * xh;
+                    acc[5][l] += x * xh;
+                    acc[6][l] += (clipped as i32 + (((xh == 0.0) as i32) << 16)) as f32;
+                    min_err[l] = if e < min_err[l] { e } else { min_err[l] };
+                    max_err[l] = if e > max_err[l] { e } else { max_err[l] };
+                }
+            }
+            sink.lanes(base + j * LANES, &r_lanes, &e_lanes, &clipped_lanes);
+        }
+        let mut block_sums = Sums::default();
+        for (k, &x) in tail.iter().enumerate() {
+            let (r, xh) = element::<R>(x, scale, b);
+            let clipped = (r < b.lo + 1.0) | (r > b.hi - 1.0);
+            sink.one(base + block.len() - tail.len() + k, to_int(r), x - xh, clipped);
+            block_sums.add(x, xh, clipped);
+        }
+        let sum = |a: &[f32; LANES]| a.iter().map(|&v| v as f64).sum::<f64>();
+        block_sums.err += sum(&acc[0]);
+        block_sums.abs += sum(&acc[1]);
+        block_sums.sq += sum(&acc[2]);
+        block_sums.x2 += sum(&acc[3]);
+        block_sums.xh2 += sum(&acc[4]);
+        block_sums.xxh += sum(&acc[5]);
+        // Flags were packed as clipped + (zero << 16) per element; a block
+        // holds at most 1024 of each, so the f32 sums stay exact.
+        let flags: u64 = acc[6].iter().map(|&v| v as u64).sum();
+        block_sums.clipped += flags & 0xffff;
+        block_sums.zeros += flags >> 16;
+        block_sums.min_err = min_err.iter().fold(block_sums.min_err, |m, &v| m.min(v as f64));
+        block_sums.max_err = max_err.iter().fold(block_sums.max_err, |m, &v| m.max(v as f64));
+        block_sums.n = 0;
+        total.merge(&block_sums);
+        sink.end_block();
+    }
+    total
+}
+
+/// The general path: any rounding (stochastic draws from `rounder`), any
+/// magnitude, and non-finite values, which are coded as PyTorch codes them
+/// (NaN to the zero point, +-Inf to the ends) and left out of the sums.
+fn run_general<S: Sink>(xs: &[f32], p: &QParams, rounder: &mut Rounder, sink: &mut S) -> Sums {
+    let mut sums = Sums::default();
+    for (i, &x) in xs.iter().enumerate() {
+        if x.is_finite() {
+            let (q, clipped) = rounder.quantize(p, x);
+            let xh = p.dequantize(q);
+            sums.add(x, xh, clipped);
+            // Keep the clipping visible in the code, as the fast path does.
+            let code = if clipped { if q == p.qmin { q - 1 } else { q + 1 } } else { q };
+            sink.one(i, code - p.zero_point, x - xh, clipped);
+        } else {
+            let code = if x.is_nan() {
+                p.zero_point
+            } else if x > 0.0 {
+                p.qmax
+            } else {
+                p.qmin
+            };
+            sink.non_finite(i, code);
+        }
+        if (i + 1) % BLOCK == 0 {
+            sink.end_block();
+        }
+    }
+    if !xs.len().is_multiple_of(BLOCK) {
+        sink.end_block();
+    }
+    sums
+}
+
+fn dispatch<S: Sink, const FULL: bool>(
+    xs: &[f32],
+    p: &QParams,
+    rounder: &mut Rounder,
+    all_finite: bool,
+    sink: &mut S,
+) -> Sums {
+    let b = Bounds::of(p);
+    let fast = all_finite && b.lo > -EXACT_LIMIT && b.hi < EXACT_LIMIT;
+    match rounder.mode() {
+        Rounding::HalfEven if fast => run_fast::<HalfEven, S, FULL>(xs, p, sink),
+        Rounding::HalfAway if fast => run_fast::<HalfAway, S, FULL>(xs, p, sink),
+        Rounding::Floor if fast => run_fast::<Floor, S, FULL>(xs, p, sink),
+        Rounding::Trunc if fast => run_fast::<Trunc, S, FULL>(xs, p, sink),
+        _ => run_general(xs, p, rounder, sink),
+    }
+}
+
+/// Quantizes a run of values that share `p`: the one place weights become
+/// codes. `all_finite` lets the vectorized path run.
+pub fn quantize_run(xs: &[f32], p: &QParams, rounder: &mut Rounder, all_finite: bool, out: Output) -> Sums {
+    match out {
+        Output::None => dispatch::<_, true>(xs, p, rounder, all_finite, &mut NoSink),
+        Output::Codes(out) => dispatch::<_, true>(xs, p, rounder, all_finite, &mut CodeSink { out, zp: p.zero_point }),
+        Output::Tally(tally) => {
+            let (base, levels) = (p.qmin - p.zero_point - 1, p.levels() as usize);
+            let scan_levels = levels <= 4 * xs.len();
+            tally.scanned = scan_levels.then_some(levels);
+            dispatch::<_, true>(
+                xs,
+                p,
+                rounder,
+                all_finite,
+                &mut TallySink { tally, base, levels, scan_levels, filled: 0 },
+            )
+        }
+    }
+}
+
+/// Mean squared error of quantizing finite `xs` with `p`.
+pub fn mse(xs: &[f32], p: &QParams, mode: Rounding) -> f64 {
+    squared_error(xs, p, &mut Rounder::new(mode, 0)) / xs.len().max(1) as f64
+}
+
+/// The sum of squared errors of finite `xs`, and nothing else: the searches' inner loop.
+pub fn squared_error(xs: &[f32], p: &QParams, rounder: &mut Rounder) -> f64 {
+    dispatch::<_, false>(xs, p, rounder, true, &mut NoSink).sq
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::compute::quant::{Scheme, bit_params, manual_params};
+    use proptest::prelude::*;
+
+    fn modes() -> impl Strategy<Value = Rounding> {
+        prop::sample::select(vec![Rounding::HalfEven, Rounding::HalfAway, Rounding::Floor, Rounding::Trunc])
+    }
+
+    #[test]
+    fn fast_rounding_matches_std_on_ties_and_edges() {
+        for t in [-2.5f32, -1.5, -0.5, 0.5, 1.5, 2.5, 0.49999997, -0.49999997, 3.0, -3.0, 1e6 + 0.5, -4194303.5] {
+            assert_eq!(HalfEven::round(t), t.round_ties_even(), "{t}");
+            assert_eq!(HalfAway::round(t), t.round(), "{t}");
+            assert_eq!(Floor::round(t), t.floor(), "{t}");
+            assert_eq!(Trunc::round(t), t.trunc(), "{t}");
+        }
+    }
+
+    proptest! {
+        /// The vectorized path and the scalar reference agree on every code and every sum.
+        #[test]
+        fn fast_path_equals_the_scalar_reference(
+            xs in prop::collection::vec(-30f32..30.0, 0..2100),
+            bits in 2u32..=16,
+            lo in -20f32..0.0,
+            hi in 0.01f32..20.0,
+            symmetric in any::<bool>(),
+            mode in modes(),
+        ) {
+            let p = bit_params(if symmetric { Scheme::Symmetric } else { Scheme::Asymmetric }, bits, lo, hi);
+            let mut fast_codes = vec![0; xs.len()];
+            let mut slow_codes = vec![0; xs.len()];
+            let fast = quantize_run(&xs, &p, &mut Rounder::new(mode, 0), true, Output::Codes(&mut fast_codes));
+            let slow = run_general(&xs, &p, &mut Rounder::new(mode, 0), &mut CodeSink { out: &mut slow_codes, zp: p.zero_point });
+            prop_assert_eq!(&fast_codes, &slow_codes);
+            prop_assert_eq!((fast.n, fast.clipped, fast.zeros), (slow.n, slow.clipped, slow.zeros));
+            let close = |a: f64, b: f64| (a - b).abs() <= 1e-5 * a.abs().max(b.abs()).max(1e-3);
+            prop_assert!(close(fast.sq, slow.sq), "sq {} vs {}", fast.sq, slow.sq);
+            prop_assert!(close(fast.err, slow.err) || (fast.err - slow.err).abs() < 1e-3);
+            prop_assert!(close(fast.xxh, slow.xxh));
+            prop_assert!((fast.min_err - slow.min_err).abs() < 1e-6 && (fast.max_err - slow.max_err).abs() < 1e-6);
+        }
+    }
+
+    #[test]
+    fn extended_codes_mark_clipping() {
+        let p = bit_params(Scheme::Symmetric, 4, -1.0, 1.0);
+        let mut codes = vec![0; 3];
+        let s = quantize_run(
+            &[2.0, -2.0, 0.6],
+            &p,
+            &mut Rounder::new(Rounding::HalfEven, 0),
+            true,
+            Output::Codes(&mut codes),
+        );
+        assert_eq!(codes, vec![8, -8, 4]); // 0.6 * 7 = 4.2
+        assert_eq!(s.clipped, 2);
+        assert!(is_clipped(codes[0], &p) && !is_clipped(codes[2], &p));
+        assert_eq!(clamp_code(codes[0], &p), 7);
+    }
+
+    #[test]
+    fn huge_codes_take_the_exact_path() {
+        // Manual levels far from zero: |code| beyond 2^22.
+        let p = manual_params(1e-3, 1e4, 1e4 + 1.0).unwrap();
+        let mut codes = vec![0; 2];
+        quantize_run(
+            &[10_000.2, 10_000.7],
+            &p,
+            &mut Rounder::new(Rounding::HalfEven, 0),
+            true,
+            Output::Codes(&mut codes),
+        );
+        assert_eq!(codes, vec![10_000_200, 10_000_700]);
+    }
+}

@@ -1,0 +1,511 @@
+//! The headless commands, run as a user runs them: the real binary on files
+//! written to a temporary directory.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use ndarray::{Array, ArrayD, Dimension, array};
+use ndarray_npy::{ReadNpyExt, WritableElement, WriteNpyExt};
+use qmc_tui::format;
+use safetensors::{Dtype, tensor::TensorView};
+use serde_json::Value;
+use tempfile::TempDir;
+
+fn run(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_qmc-tui")).args(args).output().expect("the binary runs")
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Stdout of a run that must succeed.
+fn ok(args: &[&str]) -> String {
+    let out = run(args);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{args:?} failed: {err}");
+    stdout(&out)
+}
+
+/// The JSON report for these extra arguments.
+fn report(args: &[&str]) -> Value {
+    let mut all = vec!["report", "--format", "json"];
+    all.extend_from_slice(args);
+    serde_json::from_str(&ok(&all)).expect("report prints JSON")
+}
+
+/// Stderr of a run that must fail with exit code 1, an `error: ` line and no panic.
+fn fails(args: &[&str]) -> String {
+    let out = run(args);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+    assert!(err.starts_with("error: "), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(out.stdout.is_empty());
+    err
+}
+
+fn path_str(p: &Path) -> &str {
+    p.to_str().expect("temp paths are UTF-8")
+}
+
+fn write_npy<A: WritableElement, D: Dimension>(dir: &TempDir, name: &str, a: &Array<A, D>) -> PathBuf {
+    let path = dir.path().join(name);
+    a.write_npy(File::create(&path).unwrap()).unwrap();
+    path
+}
+
+fn write_text(dir: &TempDir, name: &str, text: &str) -> PathBuf {
+    let path = dir.path().join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// A version-1 `.npy` with any descriptor, for dtypes ndarray-npy cannot write.
+fn raw_npy(descr: &str, shape: &str, data: &[u8]) -> Vec<u8> {
+    let mut header = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}");
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut out = b"\x93NUMPY\x01\x00".to_vec();
+    out.extend_from_slice(&(header.len() as u16).to_le_bytes());
+    out.extend_from_slice(header.as_bytes());
+    out.extend_from_slice(data);
+    out
+}
+
+fn write_safetensors(dir: &TempDir, name: &str, tensors: &[(&str, Dtype, Vec<usize>, Vec<u8>)]) -> PathBuf {
+    let views: Vec<(String, TensorView<'_>)> = tensors
+        .iter()
+        .map(|(n, dtype, shape, bytes)| (n.to_string(), TensorView::new(*dtype, shape.clone(), bytes).unwrap()))
+        .collect();
+    let path = dir.path().join(name);
+    std::fs::write(&path, safetensors::serialize(views, None).unwrap()).unwrap();
+    path
+}
+
+fn f32_bytes(values: &[f32]) -> Vec<u8> {
+    values.iter().flat_map(|v| v.to_le_bytes()).collect()
+}
+
+fn num(v: &Value) -> f64 {
+    v.as_f64().unwrap_or_else(|| panic!("{v} is not a number"))
+}
+
+fn nums(v: &Value) -> Vec<f64> {
+    v.as_array().unwrap_or_else(|| panic!("{v} is not an array")).iter().map(num).collect()
+}
+
+fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() <= 1e-12 * a.abs().max(b.abs()).max(1.0)
+}
+
+/// Deterministic, irregular test values in roughly [-2, 2].
+fn wiggle(n: usize) -> Vec<f32> {
+    (0..n).map(|i| (i as f32 * 0.37).sin() * 2.0 - (i as f32 * 0.11).cos() * 0.3).collect()
+}
+
+#[test]
+fn default_report_json_has_every_key_with_sane_values() {
+    let r = report(&[]);
+    let w = &r["weights"];
+    assert_eq!(w["source"], "synthetic");
+    assert!(w["tensor"].is_null());
+    assert_eq!(w["shape"], serde_json::json!([1000, 10]));
+    assert_eq!(
+        (w["dtype"].as_str(), w["count"].as_u64(), w["non_finite"].as_u64()),
+        (Some("f32"), Some(10000), Some(0))
+    );
+    let (min, max) = (num(&w["min"]), num(&w["max"]));
+    assert!(min < -2.5 && max > 2.5, "N(0,1) x 10000 spans about +-3.7: {min} {max}");
+
+    let q = &r["quant"];
+    assert_eq!((q["bits"].as_u64(), q["effective_bits"].as_u64()), (Some(8), Some(8)));
+    assert_eq!((q["scheme"].as_str(), q["granularity"].as_str()), (Some("asymmetric"), Some("per-tensor")));
+    assert_eq!((q["channel_axis"].as_u64(), q["rounding"].as_str()), (Some(0), Some("half-even")));
+    assert_eq!(q["calibration"], "min-max");
+    assert_eq!((q["qmin"].as_i64(), q["qmax"].as_i64()), (Some(-128), Some(127)));
+    let scale = nums(&q["scale"]);
+    assert_eq!(scale.len(), 1);
+    assert!((scale[0] - (max - min) / 255.0).abs() < 1e-6, "min-max scale is the range over 255: {scale:?}");
+    assert_eq!(q["zero_point"].as_array().unwrap().len(), 1);
+    assert_eq!(nums(&q["clip"][0]), vec![min, max], "min-max clips at the data range");
+    assert_eq!(q["clip"].as_array().unwrap().len(), 1);
+
+    let m = &q["metrics"];
+    let mse = num(&m["mse"]);
+    assert!(mse > 0.0 && mse < 1e-3, "{mse}");
+    assert!(close(num(&m["rmse"]), mse.sqrt()));
+    assert!(num(&m["mae"]) <= num(&m["rmse"]) && num(&m["rmse"]) <= num(&m["max_abs_error"]));
+    assert!(num(&m["max_abs_error"]) <= scale[0] / 2.0 + 1e-6, "nothing is clipped, so at most half a step");
+    assert!(num(&m["sqnr_db"]) > 35.0 && num(&m["cosine"]) > 0.999);
+    assert_eq!(num(&m["clip_rate"]), 0.0);
+    assert_eq!(m["levels_available"].as_u64(), Some(256));
+    assert!((100..=256).contains(&m["levels_used"].as_u64().unwrap()));
+    assert!(num(&m["bias"]).abs() < 1e-3 && (0.0..0.1).contains(&num(&m["zero_rate"])));
+
+    let s = &q["storage"];
+    assert_eq!((s["bytes_fp32"].as_u64(), s["bytes_quantized"].as_u64()), (Some(40000), Some(10000 + 8)));
+    assert!(close(num(&s["compression"]), 40000.0 / 10008.0));
+    let cal = q["calibrations"].as_object().unwrap();
+    let names: Vec<&str> = cal.keys().map(String::as_str).collect();
+    for name in ["min-max", "percentile", "sigma", "mse", "entropy"] {
+        assert!(names.contains(&name), "{names:?}");
+        let [lo, hi] = nums(&cal[name])[..] else { panic!("{name} is not [lo, hi]") };
+        assert!(lo < 0.0 && hi > 0.0 && lo >= min && hi <= max + 1e-6, "{name}: [{lo}, {hi}]");
+    }
+    assert_eq!(nums(&cal["min-max"]), vec![min, max]);
+    assert_eq!(r["diagnostics"], serde_json::json!([]), "a sensible int8 quantizer has no findings");
+}
+
+#[test]
+fn text_report_shows_the_json_figures_formatted_like_the_tui() {
+    let json = report(&[]);
+    let text = ok(&["report"]);
+    let m = &json["quant"]["metrics"];
+    for figure in [
+        format!("mse              {}", format::num(num(&m["mse"]))),
+        format!("rmse             {}", format::num(num(&m["rmse"]))),
+        format!("sqnr             {}", format::db(num(&m["sqnr_db"]))),
+        format!("clip rate        {}", format::pct(num(&m["clip_rate"]))),
+        format!("scale            {}", format::num(num(&json["quant"]["scale"][0]))),
+        format!("levels used      {} of 256", m["levels_used"]),
+        format!("shape            {} f32", format::shape(&[1000, 10])),
+    ] {
+        assert!(text.contains(&figure), "{figure:?} missing from:\n{text}");
+    }
+    assert!(text.contains("diagnostics        none"), "{text}");
+}
+
+/// [[-1, -0.25, 0.5], [0.75, 3, 1]] on the levels -1, 0, 1 (scale 1):
+/// x_hat = -1, 0, 0 (0.5 ties to even), 1, 1 (3 is clipped), 1, so the
+/// errors are 0, -0.25, 0.5, -0.25, 2, 0.
+#[test]
+fn hand_computed_two_bit_case() {
+    let dir = tempfile::tempdir().unwrap();
+    let npy = write_npy(&dir, "w.npy", &array![[-1.0f32, -0.25, 0.5], [0.75, 3.0, 1.0]]);
+    let manual = write_text(&dir, "manual.toml", "[quant]\nscheme = \"manual\"\nscale = 1.0\nclip = [-1.0, 1.0]\n");
+    // Percentile 80 of |x| = [0.25, 0.5, 0.75, 1, 1, 3] is rank 4 of 0..5: 1.0, so scale = 1 / qmax = 1.
+    let symmetric = write_text(
+        &dir,
+        "sym.toml",
+        "[quant]\nbits = 2\nscheme = \"symmetric\"\ncalibration = \"percentile\"\npercentile = 80.0\n",
+    );
+    for config in [&manual, &symmetric] {
+        let r = report(&["--config", path_str(config), "--weights", path_str(&npy)]);
+        let q = &r["quant"];
+        assert_eq!((nums(&q["scale"]), q["zero_point"].clone()), (vec![1.0], serde_json::json!([0])));
+        assert_eq!(
+            (q["qmin"].as_i64(), q["qmax"].as_i64(), q["effective_bits"].as_u64()),
+            (Some(-1), Some(1), Some(2))
+        );
+        assert_eq!(nums(&q["clip"][0]), vec![-1.0, 1.0]);
+        let m = &q["metrics"];
+        assert!(close(num(&m["mse"]), (0.0625 + 0.25 + 0.0625 + 4.0) / 6.0), "{m}");
+        assert!(close(num(&m["mae"]), 3.0 / 6.0) && close(num(&m["bias"]), 2.0 / 6.0));
+        assert_eq!(num(&m["max_abs_error"]), 2.0);
+        assert!(close(num(&m["clip_rate"]), 1.0 / 6.0));
+        assert!(close(num(&m["zero_rate"]), 2.0 / 6.0));
+        assert_eq!((m["levels_used"].as_u64(), m["levels_available"].as_u64()), (Some(3), Some(3)));
+        assert_eq!(r["weights"]["shape"], serde_json::json!([2, 3]));
+        assert_eq!((num(&r["weights"]["min"]), num(&r["weights"]["max"])), (-1.0, 3.0));
+    }
+}
+
+#[test]
+fn per_channel_report_has_one_scale_per_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let values = wiggle(24);
+    let npy = write_npy(&dir, "w.npy", &Array::from_shape_vec((4, 2, 3), values.clone()).unwrap());
+    let config = write_text(&dir, "pc.toml", "[quant]\nscheme = \"symmetric\"\ngranularity = \"per-channel\"\n");
+    let r = report(&["--config", path_str(&config), "--weights", path_str(&npy)]);
+    let q = &r["quant"];
+    assert_eq!(q["granularity"], "per-channel");
+    let scale = nums(&q["scale"]);
+    assert_eq!(
+        (scale.len(), q["zero_point"].as_array().unwrap().len(), q["clip"].as_array().unwrap().len()),
+        (4, 4, 4)
+    );
+    for (row, s) in values.chunks(6).zip(&scale) {
+        let amax = row.iter().fold(0f32, |a, x| a.max(x.abs()));
+        assert_eq!(*s as f32, amax / 127.0, "symmetric min-max: max|row| / 127");
+    }
+
+    // The text lists 20 of the synthetic 1000 rows and counts the rest.
+    let preset = write_text(&dir, "preset.toml", "preset = \"int8 per-channel\"\n");
+    assert_eq!(report(&["--config", path_str(&preset)])["quant"]["scale"].as_array().unwrap().len(), 1000);
+    let text = ok(&["report", "--config", path_str(&preset)]);
+    assert!(text.contains("channels         1000 (rows, axis 0)"), "{text}");
+    assert!(text.contains("\n       19  ") && !text.contains("\n       20  "), "{text}");
+    assert!(text.contains("... 980 more"), "{text}");
+}
+
+#[test]
+fn out_of_range_setting_names_the_key_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_text(&dir, "bad.toml", "[quant]\nbits = 17\n");
+    let err = fails(&["report", "--config", path_str(&config)]);
+    assert!(err.contains("quant.bits") && err.contains("line 2") && err.contains("17"), "{err}");
+    assert!(err.contains("bad.toml"), "{err}");
+}
+
+#[test]
+fn unknown_key_is_refused_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_text(&dir, "typo.toml", "[quant]\nbits = 8\nbitz = 4\n");
+    let err = fails(&["report", "--config", path_str(&config)]);
+    assert!(err.contains("bitz") && err.contains("line 3") && err.contains("typo.toml"), "{err}");
+}
+
+#[test]
+fn missing_and_garbage_weight_files_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nope.npy");
+    let err = fails(&["report", "--weights", path_str(&missing)]);
+    assert!(err.contains(path_str(&missing)) && err.contains("Cannot read"), "{err}");
+    let garbage = write_text(&dir, "garbage.npy", "this is not numpy");
+    let err = fails(&["report", "--weights", path_str(&garbage)]);
+    assert!(err.contains(path_str(&garbage)) && err.contains("not a valid npy file"), "{err}");
+}
+
+#[test]
+fn unknown_tensor_lists_the_available_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let st = write_safetensors(
+        &dir,
+        "m.safetensors",
+        &[("alpha", Dtype::F32, vec![2], f32_bytes(&[1.0, 2.0])), ("beta", Dtype::F32, vec![1], f32_bytes(&[3.0]))],
+    );
+    let err = fails(&["report", "--weights", path_str(&st), "--tensor", "gamma"]);
+    assert!(err.contains("'gamma'") && err.contains("alpha, beta"), "{err}");
+    let r = report(&["--weights", path_str(&st), "--tensor", "beta"]);
+    assert_eq!((r["weights"]["tensor"].as_str(), r["weights"]["count"].as_u64()), (Some("beta"), Some(1)));
+}
+
+#[test]
+fn bool_and_complex_npy_are_refused_by_dtype() {
+    let dir = tempfile::tempdir().unwrap();
+    let bools = write_npy(&dir, "b.npy", &array![true, false, true]);
+    let err = fails(&["report", "--weights", path_str(&bools)]);
+    assert!(err.contains("bool") && err.contains("not supported") && err.contains("b.npy"), "{err}");
+    let complex = dir.path().join("c.npy");
+    std::fs::write(&complex, raw_npy("<c8", "(2,)", &[0u8; 16])).unwrap();
+    let err = fails(&["report", "--weights", path_str(&complex)]);
+    assert!(err.contains("complex64") && err.contains("c.npy"), "{err}");
+}
+
+#[test]
+fn empty_and_all_nan_tensors_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = write_npy(&dir, "empty.npy", &ndarray::Array2::<f32>::zeros((0, 3)));
+    let err = fails(&["report", "--weights", path_str(&empty)]);
+    assert!(err.contains("empty") && err.contains("[0, 3]"), "{err}");
+    let nan = write_npy(&dir, "nan.npy", &ndarray::Array2::from_elem((2, 2), f32::NAN));
+    let err = fails(&["report", "--weights", path_str(&nan)]);
+    assert!(err.contains("NaN") && err.contains("all 4 values") && err.contains("nan.npy"), "{err}");
+}
+
+#[test]
+fn constant_tensor_gets_a_finite_positive_scale() {
+    let dir = tempfile::tempdir().unwrap();
+    let npy = write_npy(&dir, "c.npy", &ndarray::Array2::from_elem((3, 4), 0.5f32));
+    let r = report(&["--weights", path_str(&npy)]);
+    let scale = num(&r["quant"]["scale"][0]);
+    assert!(scale.is_finite() && scale > 0.0, "{scale}");
+    // The range widens to [0, 0.5] to hold zero: 0.5 is the top level, exactly.
+    assert!((scale - 0.5 / 255.0).abs() < 1e-9, "{scale}");
+    let m = &r["quant"]["metrics"];
+    assert!(num(&m["mse"]) < 1e-12 && m["levels_used"].as_u64() == Some(1), "{m}");
+    assert_eq!((num(&r["weights"]["min"]), num(&r["weights"]["max"])), (0.5, 0.5));
+}
+
+/// Writes a settings file and a 2-D input, returning their paths.
+fn quantize_inputs(dir: &TempDir, settings: &str, values: Vec<f32>, shape: (usize, usize)) -> (PathBuf, PathBuf) {
+    let config = write_text(dir, "q.toml", settings);
+    let npy = write_npy(dir, "in.npy", &Array::from_shape_vec(shape, values).unwrap());
+    (config, npy)
+}
+
+/// The JSON report's per-tensor (scale, zero point, qmin, qmax) for these inputs.
+fn tensor_params(config: &Path, npy: &Path) -> (f32, i32, i32, i32) {
+    let q = report(&["--config", path_str(config), "--weights", path_str(npy)])["quant"].clone();
+    let int = |v: &Value| v.as_i64().unwrap() as i32;
+    (num(&q["scale"][0]) as f32, int(&q["zero_point"][0]), int(&q["qmin"]), int(&q["qmax"]))
+}
+
+#[test]
+fn quantize_writes_int8_codes_and_x_hat_that_match_the_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let values = wiggle(35);
+    let (config, npy) = quantize_inputs(&dir, "[quant]\nbits = 8\n", values.clone(), (5, 7));
+    let (scale, zp, qmin, qmax) = tensor_params(&config, &npy);
+    let (codes_path, dq_path) = (dir.path().join("codes.npy"), dir.path().join("xhat.npy"));
+    let line = ok(&[
+        "quantize",
+        "--config",
+        path_str(&config),
+        "--weights",
+        path_str(&npy),
+        "--out",
+        path_str(&codes_path),
+        "--dequantized",
+        path_str(&dq_path),
+    ]);
+    assert!(line.starts_with("wrote 5×7 int8 codes") && line.contains("0 non-finite"), "{line}");
+
+    let codes = ArrayD::<i8>::read_npy(File::open(&codes_path).unwrap()).unwrap();
+    assert_eq!(codes.shape(), &[5, 7]);
+    let expect: Vec<i8> = values
+        .iter()
+        .map(|&x| ((x / scale).round_ties_even() + zp as f32).clamp(qmin as f32, qmax as f32) as i8)
+        .collect();
+    assert_eq!(codes.iter().copied().collect::<Vec<i8>>(), expect);
+    let x_hat = ArrayD::<f32>::read_npy(File::open(&dq_path).unwrap()).unwrap();
+    assert_eq!(x_hat.shape(), &[5, 7]);
+    for (&q, &xh) in codes.iter().zip(&x_hat) {
+        assert_eq!(xh, (q as i32 - zp) as f32 * scale);
+    }
+}
+
+#[test]
+fn quantize_maps_nan_to_the_zero_point_and_infinities_to_the_ends() {
+    let dir = tempfile::tempdir().unwrap();
+    let values = vec![-1.0, f32::NAN, 2.0, f32::INFINITY, 0.5, f32::NEG_INFINITY];
+    let (config, npy) = quantize_inputs(&dir, "[quant]\nbits = 4\n", values, (2, 3));
+    let (_, zp, qmin, qmax) = tensor_params(&config, &npy);
+    let out = dir.path().join("codes.npy");
+    let line = ok(&["quantize", "--config", path_str(&config), "--weights", path_str(&npy), "--out", path_str(&out)]);
+    assert!(line.contains("3 non-finite values (1 NaN -> zero_point, 2 +-Inf -> qmax/qmin)"), "{line}");
+    let codes = ArrayD::<i8>::read_npy(File::open(&out).unwrap()).unwrap();
+    let codes: Vec<i32> = codes.iter().map(|&q| q as i32).collect();
+    assert_eq!((qmin, qmax), (-8, 7));
+    assert_eq!((codes[1], codes[3], codes[5]), (zp, qmax, qmin));
+    assert_eq!((codes[0], codes[2]), (qmin, qmax), "the finite extremes are the calibrated range");
+}
+
+#[test]
+fn quantize_into_a_missing_directory_creates_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (config, npy) = quantize_inputs(&dir, "[quant]\nbits = 8\n", wiggle(6), (2, 3));
+    let before: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    let out = dir.path().join("missing").join("codes.npy");
+    let dq = dir.path().join("xhat.npy");
+    let err = fails(&[
+        "quantize",
+        "--config",
+        path_str(&config),
+        "--weights",
+        path_str(&npy),
+        "--out",
+        path_str(&out),
+        "--dequantized",
+        path_str(&dq),
+    ]);
+    assert!(err.contains("does not exist") && err.contains("missing"), "{err}");
+    let after: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(before.len(), after.len(), "{after:?}");
+    assert!(!dq.exists());
+}
+
+#[test]
+fn quantize_with_twelve_bits_writes_int16() {
+    let dir = tempfile::tempdir().unwrap();
+    let values = wiggle(40);
+    let (config, npy) = quantize_inputs(&dir, "[quant]\nbits = 12\nscheme = \"symmetric\"\n", values.clone(), (4, 10));
+    let (scale, _, qmin, qmax) = tensor_params(&config, &npy);
+    assert_eq!((qmin, qmax), (-2047, 2047));
+    let out = dir.path().join("codes.npy");
+    let line = ok(&["quantize", "--config", path_str(&config), "--weights", path_str(&npy), "--out", path_str(&out)]);
+    assert!(line.contains("4×10 int16 codes"), "{line}");
+    assert!(ArrayD::<i8>::read_npy(File::open(&out).unwrap()).is_err(), "not int8");
+    let codes = ArrayD::<i16>::read_npy(File::open(&out).unwrap()).unwrap();
+    assert_eq!(codes.shape(), &[4, 10]);
+    assert!(codes.iter().any(|&q| q.abs() > 127), "the codes need 16 bits");
+    for (&q, &x) in codes.iter().zip(&values) {
+        assert_eq!(q, (x / scale).round_ties_even() as i16);
+    }
+}
+
+#[test]
+fn quantize_needs_config_and_weights() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("codes.npy");
+    let err = fails(&["quantize", "--out", path_str(&out)]);
+    assert!(err.contains("--config FILE and --weights IN"), "{err}");
+    assert!(!out.exists());
+    let usage = run(&["quantize"]);
+    assert_eq!(usage.status.code(), Some(2), "clap refuses a missing --out");
+    assert!(String::from_utf8_lossy(&usage.stderr).contains("--out"));
+}
+
+#[test]
+fn tensors_lists_names_shapes_and_dtypes_in_columns() {
+    let dir = tempfile::tempdir().unwrap();
+    let st = write_safetensors(
+        &dir,
+        "m.safetensors",
+        &[("layer.weight", Dtype::F32, vec![2, 3], f32_bytes(&[0.0; 6])), ("b", Dtype::F16, vec![3], vec![0u8; 6])],
+    );
+    let text = ok(&["tensors", path_str(&st)]);
+    let rows: Vec<Vec<&str>> = text.lines().map(|l| l.split_whitespace().collect()).collect();
+    assert_eq!(rows, vec![vec!["name", "shape", "dtype"], vec!["b", "3", "f16"], vec!["layer.weight", "2×3", "f32"]]);
+    let column = |needle: &str| text.lines().find_map(|l| l.find(needle).map(|i| l[..i].chars().count()));
+    assert_eq!(column("shape"), column("3  "), "{text}");
+    assert_eq!(column("dtype"), column("f32"), "{text}");
+}
+
+#[test]
+fn seed_example_collapses_to_one_level_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_text(&dir, "seed.toml", "preset = \"seed example\"\n");
+    let r = report(&["--config", path_str(&config)]);
+    let q = &r["quant"];
+    assert_eq!((q["scheme"].as_str(), nums(&q["scale"])), (Some("manual"), vec![128.0]));
+    assert_eq!((q["metrics"]["levels_used"].as_u64(), num(&q["metrics"]["zero_rate"])), (Some(1), 1.0));
+    let findings = r["diagnostics"].as_array().unwrap();
+    assert!(
+        findings.iter().any(|f| f["severity"] == "warning" && f["message"].as_str().unwrap().contains("rounds to 0")),
+        "{findings:?}"
+    );
+    let text = ok(&["report", "--config", path_str(&config)]);
+    assert!(text.contains("warning: every weight rounds to 0"), "{text}");
+}
+
+#[test]
+fn weights_flag_matches_the_config_source_and_flags_go_anywhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let npy = write_npy(&dir, "w.npy", &Array::from_shape_vec((6, 5), wiggle(30)).unwrap());
+    let plain = write_text(&dir, "plain.toml", "[quant]\nbits = 6\n");
+    let text = format!("[weights]\nsource = {:?}\n\n[quant]\nbits = 6\n", path_str(&npy));
+    let sourced = write_text(&dir, "sourced.toml", &text);
+    let by_flag = report(&["--config", path_str(&plain), "--weights", path_str(&npy)]);
+    let by_config = report(&["--config", path_str(&sourced)]);
+    assert_eq!(by_flag, by_config);
+    assert_eq!(
+        (by_flag["weights"]["source"].as_str(), by_flag["quant"]["bits"].as_u64()),
+        (Some(path_str(&npy)), Some(6))
+    );
+    let before = ok(&["--config", path_str(&sourced), "report", "--format", "json"]);
+    assert_eq!(serde_json::from_str::<Value>(&before).unwrap(), by_config);
+}
+
+#[test]
+fn tensor_flag_with_synthetic_weights_is_refused() {
+    let err = fails(&["report", "--tensor", "w"]);
+    assert!(err.contains("--tensor w") && err.contains("synthetic") && err.contains("--weights"), "{err}");
+}
+
+#[test]
+fn zero_error_writes_a_null_sqnr() {
+    let dir = tempfile::tempdir().unwrap();
+    let npy = write_npy(&dir, "w.npy", &array![[-1.0f32, 1.0], [-4.0, 4.0]]);
+    let config = write_text(&dir, "pc.toml", "[quant]\nscheme = \"symmetric\"\ngranularity = \"per-channel\"\n");
+    let args = ["--config", path_str(&config), "--weights", path_str(&npy)];
+    let m = report(&args)["quant"]["metrics"].clone();
+    assert_eq!((num(&m["mse"]), num(&m["cosine"])), (0.0, 1.0));
+    assert!(m["sqnr_db"].is_null(), "JSON has no infinity: {m}");
+    let text = ok(&["report", args[0], args[1], args[2], args[3]]);
+    assert!(text.contains("sqnr             inf dB"), "{text}");
+}
