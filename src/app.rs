@@ -141,7 +141,7 @@ impl App {
         Job::Analyze { id, settings: self.settings.clone() }
     }
 
-    fn info(&mut self, text: impl Into<String>) {
+    pub fn info(&mut self, text: impl Into<String>) {
         self.status = Status { text: text.into(), error: false };
     }
 

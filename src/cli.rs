@@ -11,7 +11,7 @@ use ndarray_npy::{WritableElement, WriteNpyExt};
 use serde::{Serialize, Serializer};
 
 use crate::compute::analysis::{self, Analysis, Layout, Storage};
-use crate::compute::diagnose::{self, Finding, Severity};
+use crate::compute::diagnose::{self, Finding};
 use crate::compute::quant::{Calibration, Granularity, QParams, QuantConfig, Rounding, Scheme};
 use crate::compute::weights::{self, Weights};
 use crate::format;
@@ -364,7 +364,7 @@ impl MetricsReport {
             ("mae", format::num(self.mae)),
             ("max abs error", format::num(self.max_abs_error)),
             ("sqnr", format::db(sqnr)),
-            ("cosine", format::num(self.cosine)),
+            ("cosine", format::cosine(self.cosine)),
             ("clip rate", format::pct(self.clip_rate)),
             ("levels used", format!("{} of {}", self.levels_used, self.levels_available)),
             ("bias", format::num(self.bias)),
@@ -392,11 +392,7 @@ fn write_diagnostics(out: &mut String, findings: &[Finding]) {
     }
     let _ = writeln!(out, "\ndiagnostics");
     for f in findings {
-        let severity = match f.severity {
-            Severity::Warning => "warning",
-            Severity::Note => "note",
-        };
-        let _ = writeln!(out, "  {severity}: {}", f.message);
+        let _ = writeln!(out, "  {}: {}", f.severity.name(), f.message);
     }
 }
 

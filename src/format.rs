@@ -20,6 +20,11 @@ pub fn num(v: f64) -> String {
     }
 }
 
+/// Cosine similarity lives just below 1: six decimals show the difference.
+pub fn cosine(v: f64) -> String {
+    format!("{v:.6}")
+}
+
 pub fn pct(v: f64) -> String {
     format!("{:.2}%", 100.0 * v)
 }
@@ -62,6 +67,7 @@ mod tests {
         assert_eq!(num(123456.0), "1.235e5");
         assert_eq!(num(f64::INFINITY), "inf");
         assert_eq!(pct(0.01234), "1.23%");
+        assert_eq!(cosine(0.9999612), "0.999961");
         assert_eq!(db(f64::INFINITY), "inf dB");
         assert_eq!(bytes(1536), "1.5 KiB");
         assert_eq!(bytes(100), "100 B");

@@ -20,14 +20,22 @@ fn main() -> ExitCode {
         eprintln!("error: {e}");
         return ExitCode::FAILURE;
     }
-    let start = match cli::initial_settings(&cli) {
+    let mut start = match cli::initial_settings(&cli) {
         Ok(s) => s,
         Err(message) => {
             eprintln!("error: {message}");
             return ExitCode::FAILURE;
         }
     };
-    match qmc_tui::tui::run(start, cli.export_path()) {
+    // A missing or unreadable file is reported here, before the screen changes.
+    let note = match start.weights.check() {
+        Ok(note) => note,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match qmc_tui::tui::run(start, cli.export_path(), note) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:?}");

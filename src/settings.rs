@@ -77,6 +77,32 @@ impl WeightsConfig {
         Ok(())
     }
 
+    /// Reads only the file's header: is it there, and which tensor will be
+    /// used? With several tensors and none named, the first is taken.
+    pub fn check(&mut self) -> Result<Option<String>, WeightsError> {
+        if self.is_synthetic() {
+            return Ok(None);
+        }
+        let tensors = weights::list_tensors(Path::new(&self.source))?;
+        match &self.tensor {
+            Some(name) if !tensors.iter().any(|t| &t.name == name) => Err(WeightsError::TensorNotFound {
+                path: self.source.clone(),
+                name: name.clone(),
+                available: tensors.iter().map(|t| t.name.clone()).collect(),
+            }),
+            None if tensors.len() > 1 => {
+                self.tensor = Some(tensors[0].name.clone());
+                Ok(Some(format!(
+                    "tensor {:?} is 1 of {} in {}; press t to pick another",
+                    tensors[0].name,
+                    tensors.len(),
+                    self.source
+                )))
+            }
+            _ => Ok(None),
+        }
+    }
+
     /// Generates or reads the weights these settings describe.
     pub fn load(&self) -> Result<Weights, WeightsError> {
         if self.is_synthetic() {
@@ -243,7 +269,25 @@ impl Settings {
             line: None,
             message: format!("cannot read it: {e}"),
         })?;
-        Settings::parse(&text).map_err(|e| SettingsError { path: Some(path.to_owned()), ..e })
+        let mut s = Settings::parse(&text).map_err(|e| SettingsError { path: Some(path.to_owned()), ..e })?;
+        // A relative weights path means relative to the settings file, not
+        // to wherever the tool is started.
+        if !s.weights.is_synthetic() && Path::new(&s.weights.source).is_relative() {
+            let base = path.parent().unwrap_or(Path::new(""));
+            s.weights.source = base.join(&s.weights.source).display().to_string();
+        }
+        Ok(s)
+    }
+
+    /// The settings as a file elsewhere must hold them: the weights path absolute.
+    pub fn portable(&self) -> Settings {
+        let mut s = self.clone();
+        if !s.weights.is_synthetic()
+            && let Ok(abs) = std::path::absolute(&s.weights.source)
+        {
+            s.weights.source = abs.display().to_string();
+        }
+        s
     }
 
     /// The settings file text: every setting, then what the quantizer derived
@@ -472,6 +516,24 @@ mod tests {
         assert_eq!(e.line, Some(1));
         let e = Settings::parse("preset = \"int2\"\n").unwrap_err();
         assert!(e.message.contains("seed example"), "{e}");
+    }
+
+    #[test]
+    fn relative_weights_paths_are_relative_to_the_settings_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("s.toml");
+        std::fs::write(&file, "[weights]\nsource = \"w.npy\"\n").unwrap();
+        let s = Settings::load(&file).unwrap();
+        assert_eq!(Path::new(&s.weights.source), dir.path().join("w.npy"));
+        let exported = Settings::parse(&s.portable().to_toml(None)).unwrap();
+        assert!(Path::new(&exported.weights.source).is_absolute());
+    }
+
+    #[test]
+    fn a_missing_weights_file_is_found_before_loading() {
+        let mut w = WeightsConfig { source: "/no/such/w.safetensors".into(), ..WeightsConfig::default() };
+        assert!(w.check().unwrap_err().to_string().contains("/no/such/w.safetensors"));
+        assert_eq!(WeightsConfig::default().check().unwrap(), None);
     }
 
     #[test]

@@ -19,14 +19,15 @@ use crate::worker::Worker;
 /// How often the spinner turns while the worker is busy.
 const TICK: Duration = Duration::from_millis(100);
 
-pub fn run(start: Settings, export: PathBuf) -> Result<()> {
+/// `note`: a first message for the status line.
+pub fn run(start: Settings, export: PathBuf, note: Option<String>) -> Result<()> {
     let mut terminal = ratatui::init();
-    let result = run_loop(&mut terminal, start, export);
+    let result = run_loop(&mut terminal, start, export, note);
     ratatui::restore();
     result
 }
 
-fn run_loop(terminal: &mut DefaultTerminal, start: Settings, export: PathBuf) -> Result<()> {
+fn run_loop(terminal: &mut DefaultTerminal, start: Settings, export: PathBuf, note: Option<String>) -> Result<()> {
     let (events, inbox) = mpsc::channel();
     let input = events.clone();
     thread::spawn(move || {
@@ -41,6 +42,9 @@ fn run_loop(terminal: &mut DefaultTerminal, start: Settings, export: PathBuf) ->
     thread::spawn(move || Worker::default().run(job_inbox, events, AppEvent::Worker));
 
     let mut app = App::new(start, export);
+    if let Some(note) = note {
+        app.info(note);
+    }
     jobs.send(app.start())?;
     loop {
         terminal.draw(|frame| ui::draw(frame, &app))?;

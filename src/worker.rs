@@ -154,7 +154,7 @@ impl Worker {
 
     pub fn export(&mut self, settings: &Settings, path: &std::path::Path) -> Result<PathBuf, String> {
         let analysis = self.analysis(settings)?;
-        write_atomic(path, settings.to_toml(Some(&analysis)).as_bytes())?;
+        write_atomic(path, settings.portable().to_toml(Some(&analysis)).as_bytes())?;
         Ok(path.to_owned())
     }
 

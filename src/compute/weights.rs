@@ -80,46 +80,46 @@ pub struct TensorInfo {
 
 #[derive(Debug, thiserror::Error)]
 pub enum WeightsError {
-    #[error("Cannot read '{path}': {source}.")]
+    #[error("cannot read {path}: {source}")]
     Io {
         path: String,
         #[source]
         source: std::io::Error,
     },
 
-    #[error("Cannot load '{path}': unsupported file type. Supported extensions are .npy and .safetensors.")]
+    #[error("cannot load {path}: unsupported file type; use a .npy or .safetensors file")]
     UnsupportedExtension { path: String },
 
-    #[error("'{path}' is not a valid {format} file: {reason}.")]
+    #[error("{path} is not a valid {format} file: {reason}")]
     InvalidFile { path: String, format: &'static str, reason: String },
 
     #[error(
-        "Cannot load '{path}': dtype {dtype} is not supported. Use floating-point (f16, bf16, f32, f64) or integer weights."
+        "cannot load {path}: dtype {dtype} is not supported; use floating-point (f16, bf16, f32, f64) or integer weights"
     )]
     UnsupportedDtype { path: String, dtype: String },
 
-    #[error("Cannot load '{path}': the tensor is empty (shape {shape:?}), so there is nothing to quantize.")]
+    #[error("cannot load {path}: the tensor is empty (shape {shape:?}), so there is nothing to quantize")]
     EmptyTensor { path: String, shape: Vec<usize> },
 
     #[error(
-        "Cannot load '{path}': the tensor of shape {shape:?} has more than {max} elements, the most this tool handles."
+        "cannot load {path}: the tensor of shape {shape:?} has more than {max} elements, the most this tool handles"
     )]
     TooLarge { path: String, shape: Vec<usize>, max: usize },
 
-    #[error("'{path}' has no tensor named '{name}'. Available tensors: {}.", .available.join(", "))]
+    #[error("{path} has no tensor named {name:?}; it holds: {}", .available.join(", "))]
     TensorNotFound { path: String, name: String, available: Vec<String> },
 
     #[error(
-        "'{path}' holds {} tensors ({}); choose one with --tensor.",
+        "{path} holds {} tensors ({}); choose one with --tensor",
         .available.len(),
         .available.join(", ")
     )]
     TensorRequired { path: String, available: Vec<String> },
 
-    #[error("'{path}' holds no tensors, so there is nothing to quantize.")]
+    #[error("{path} holds no tensors, so there is nothing to quantize")]
     NoTensors { path: String },
 
-    #[error("Invalid synthetic parameter {name} = {value}: it must be {allowed}.")]
+    #[error("invalid synthetic parameter {name} = {value}: it must be {allowed}")]
     InvalidParameter { name: &'static str, value: String, allowed: String },
 }
 

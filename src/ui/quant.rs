@@ -105,7 +105,7 @@ fn draw_metrics(frame: &mut Frame, view: &QuantView, area: Rect) {
         field("stats", W, format!("mean {} std {} NaN/Inf {}", num(w.mean), num(w.std), w.non_finite)),
         field("mse", W, format!("{}   rmse {}", num(m.mse), num(m.rmse))),
         field("mae", W, format!("{}   max|e| {}", num(m.mae), num(m.max_abs_error))),
-        field("sqnr", W, format!("{}   cosine {:.5}", format::db(m.sqnr_db), m.cosine)),
+        field("sqnr", W, format!("{}   cosine {}", format::db(m.sqnr_db), format::cosine(m.cosine))),
         field("clipped", W, format!("{} ({})   bias {}", format::pct(m.clip_rate), m.clipped, num(m.bias))),
         field(
             "levels",
