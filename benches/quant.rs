@@ -10,7 +10,7 @@ use qmc_tui::app::{App, AppEvent};
 use qmc_tui::compute::analysis::{analyze, analyze_with, weight_stats};
 use qmc_tui::compute::calibrate::{Target, entropy_range, mse_range};
 use qmc_tui::compute::quant::{Granularity, QuantConfig, Rounding, Scheme};
-use qmc_tui::compute::weights::Weights;
+use qmc_tui::compute::weights::{Weights, load_file};
 use qmc_tui::controls::Control;
 use qmc_tui::settings::Settings;
 use qmc_tui::ui;
@@ -97,5 +97,22 @@ fn key_to_frame(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, pipeline, calibration, key_to_frame);
+/// A 12M-element f32 tensor from a .safetensors file with two tensors.
+fn load(c: &mut Criterion) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("big.safetensors");
+    let big: Vec<u8> = (0..12_000_000u32).flat_map(|i| ((i % 1000) as f32 * 1e-3).to_le_bytes()).collect();
+    let small = vec![0u8; 64];
+    let views = [
+        ("big", safetensors::tensor::TensorView::new(safetensors::Dtype::F32, vec![3000, 4000], &big).unwrap()),
+        ("small", safetensors::tensor::TensorView::new(safetensors::Dtype::F32, vec![16], &small).unwrap()),
+    ];
+    std::fs::write(&path, safetensors::serialize(views, None).unwrap()).unwrap();
+    let mut g = c.benchmark_group("load");
+    g.sample_size(20);
+    g.bench_function("safetensors_12m", |b| b.iter(|| load_file(&path, Some("big")).unwrap()));
+    g.finish();
+}
+
+criterion_group!(benches, pipeline, calibration, key_to_frame, load);
 criterion_main!(benches);

@@ -239,9 +239,13 @@ impl Control {
         s.validate().map_err(|e| e.to_string())
     }
 
-    /// Sets the value from typed text.
+    /// Sets the value from typed text; errors name the settings key.
     pub fn set(self, s: &mut Settings, text: &str, ctx: Context) -> Result<(), String> {
-        let text = text.trim();
+        self.set_unchecked(s, text.trim(), ctx)
+            .map_err(|e| if e.contains(self.key()) { e } else { format!("{}: {e}", self.key()) })
+    }
+
+    fn set_unchecked(self, s: &mut Settings, text: &str, ctx: Context) -> Result<(), String> {
         let w = &mut s.weights;
         let q = &mut s.quant;
         match self {

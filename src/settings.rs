@@ -186,9 +186,13 @@ pub const PRESETS: &[Preset] = &[
     },
 ];
 
-/// The seed's numbers: `np.random.randn(1000, 10)`, scale 128, clip [-128, 127].
+/// The seed's numbers: scale 128 and clip [-128, 127], on its
+/// `np.random.randn(1000, 10)` unless the weights come from a file (a preset
+/// never throws away the user's file).
 fn seed_example(s: &mut Settings) {
-    s.weights = WeightsConfig::default();
+    if s.weights.is_synthetic() {
+        s.weights = WeightsConfig::default();
+    }
     s.quant = QuantConfig {
         scheme: Scheme::Manual,
         scale: 128.0,
@@ -431,6 +435,16 @@ pub fn write_atomic(path: &Path, text: &[u8]) -> Result<(), String> {
         .tempfile_in(dir)
         .map_err(|e| fail("cannot create a file in its directory", e))?;
     tmp.write_all(text).map_err(|e| fail("writing failed", e))?;
+    // A temporary file is private (0600); the result should read like any
+    // file the user writes: the old file's mode, or rw-r--r--.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path).map(|m| m.permissions().mode()).unwrap_or(0o644);
+        tmp.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(mode))
+            .map_err(|e| fail("setting permissions failed", e))?;
+    }
     tmp.as_file().sync_all().map_err(|e| fail("flushing to disk failed", e))?;
     tmp.persist(path).map_err(|e| fail("renaming into place failed", e.error))?;
     Ok(())
@@ -471,6 +485,18 @@ mod tests {
         let text = s.to_toml(Some(&a));
         let back = Settings::parse(&text).unwrap();
         assert_eq!(back.without_preset(), s.without_preset());
+    }
+
+    #[test]
+    fn presets_keep_a_weights_file() {
+        let mut s = Settings::default();
+        s.weights.source = "w.npy".into();
+        for p in PRESETS {
+            assert_eq!(s.with_preset(p).weights.source, "w.npy", "{}", p.name);
+        }
+        s.weights.source = SYNTHETIC.into();
+        s.weights.rows = 7;
+        assert_eq!(s.with_preset(preset("seed example").unwrap()).weights.rows, 1000);
     }
 
     #[test]
@@ -563,6 +589,11 @@ mod tests {
         let path = dir.path().join("s.toml");
         write_atomic(&path, b"old").unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), b"old");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o644);
+        }
         let missing = dir.path().join("nope").join("s.toml");
         let e = write_atomic(&missing, b"new").unwrap_err();
         assert!(e.contains("does not exist"), "{e}");

@@ -509,3 +509,15 @@ fn zero_error_writes_a_null_sqnr() {
     let text = ok(&["report", args[0], args[1], args[2], args[3]]);
     assert!(text.contains("sqnr             inf dB"), "{text}");
 }
+
+#[test]
+fn an_unreadable_weights_path_is_an_error_not_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    // A directory where a file should be: it opens, but cannot be read or mapped.
+    let not_a_file = dir.path().join("weights.npy");
+    std::fs::create_dir(&not_a_file).unwrap();
+    let err = fails(&["report", "--weights", path_str(&not_a_file)]);
+    assert!(err.contains(path_str(&not_a_file)) && !err.contains("panicked"), "{err}");
+    let err = fails(&["tensors", path_str(&not_a_file)]);
+    assert!(err.contains(path_str(&not_a_file)), "{err}");
+}

@@ -255,3 +255,11 @@ fn quit_keys() {
     app.update(AppEvent::Input(Event::Key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL))));
     assert!(app.should_quit);
 }
+
+#[test]
+fn the_readme_key_table_covers_every_binding() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    for b in qmc_tui::keymap::BINDINGS {
+        assert!(readme.contains(b.help), "README.md lacks the key {:?} ({})", b.action, b.help);
+    }
+}

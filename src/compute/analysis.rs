@@ -12,7 +12,7 @@ use super::weights::Weights;
 
 pub const HIST_BINS: usize = 160;
 const CURVE_POINTS: usize = 40;
-const CURVE_SAMPLE: usize = 8_192;
+const CURVE_SAMPLE: usize = 4_096;
 const CURVE_CHANNELS: usize = 512;
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

@@ -201,6 +201,7 @@ pub struct Tally {
     touched: Vec<u32>,
     /// The levels of the last run, when its codes are found by scanning.
     scanned: Option<usize>,
+    last_levels: usize,
     block: Box<[u32; BLOCK]>,
 }
 
@@ -212,6 +213,7 @@ impl Tally {
             seen: Vec::new(),
             touched: Vec::new(),
             scanned: None,
+            last_levels: 0,
             block: Box::new([0; BLOCK]),
         }
     }
@@ -219,10 +221,15 @@ impl Tally {
     /// The codes of the last run (relative to its qmin), then forgets them.
     pub fn take_codes(&mut self) -> Vec<u32> {
         if let Some(levels) = self.scanned.take() {
-            self.touched.extend((0..levels as u32).filter(|&k| self.seen[k as usize]));
+            self.touched.extend((0..levels as u32 + 2).filter(|&k| self.seen[k as usize]));
         }
-        let codes: Vec<u32> = self.touched.drain(..).collect();
-        codes.iter().for_each(|&k| self.seen[k as usize] = false);
+        let slots: Vec<u32> = self.touched.drain(..).collect();
+        slots.iter().for_each(|&k| self.seen[k as usize] = false);
+        // Slot k is code qmin - 1 + k; a clipped code counts as the end level it became.
+        let last = self.last_levels as u32;
+        let mut codes: Vec<u32> = slots.iter().map(|&k| k.clamp(1, last) - 1).collect();
+        codes.sort_unstable();
+        codes.dedup();
         codes
     }
 
@@ -291,6 +298,8 @@ struct TallySink<'a> {
     /// by remembering each new one (when there are more levels than values).
     scan_levels: bool,
     filled: usize,
+    /// Whether the current block holds a non-finite value to skip.
+    non_finite: bool,
 }
 
 impl TallySink<'_> {
@@ -321,37 +330,47 @@ impl Sink for TallySink<'_> {
     fn non_finite(&mut self, at: usize, _: i32) {
         self.tally.block[at % BLOCK] = NOT_COUNTED;
         self.filled = at % BLOCK + 1;
+        self.non_finite = true;
     }
 
     /// Counts the block's words: scalar work on data still in L1.
     fn end_block(&mut self) {
         let t = &mut *self.tally;
-        let (levels, words) = (self.levels, &t.block[..self.filled]);
-        if t.seen.len() < levels {
-            t.seen.resize(levels, false);
+        let words = &t.block[..self.filled];
+        let code = |word: u32| (word & ((1 << CODE_BITS) - 1)) as usize;
+        let bin = |word: u32| (word >> CODE_BITS) as usize;
+        if t.seen.len() < self.levels + 2 {
+            t.seen.resize(self.levels + 2, false);
         }
-        // Slot k is code qmin + k; clipped codes count as the end levels.
-        let slot = |word: u32| ((word & ((1 << CODE_BITS) - 1)) as usize).clamp(1, levels) - 1;
-        for (i, &word) in words.iter().enumerate() {
-            if word != NOT_COUNTED {
-                t.counts[(word >> CODE_BITS) as usize][i & 3] += 1;
+        if self.scan_levels && !self.non_finite {
+            // The common case, unrolled by four into four counters so that
+            // neither a branch nor a repeated bin holds the loop up.
+            let quads = words.chunks_exact(4);
+            let rest = quads.remainder();
+            for q in quads {
+                for (lane, &word) in q.iter().enumerate() {
+                    t.counts[bin(word)][lane] += 1;
+                    t.seen[code(word)] = true;
+                }
             }
-        }
-        if self.scan_levels {
-            // Few levels: mark them all, find them later by scanning.
-            for &word in words.iter().filter(|&&w| w != NOT_COUNTED) {
-                t.seen[slot(word)] = true;
+            for &word in rest {
+                t.counts[bin(word)][0] += 1;
+                t.seen[code(word)] = true;
             }
         } else {
             for &word in words.iter().filter(|&&w| w != NOT_COUNTED) {
-                let k = slot(word);
-                if !t.seen[k] {
+                t.counts[bin(word)][0] += 1;
+                let k = code(word);
+                if self.scan_levels {
+                    t.seen[k] = true;
+                } else if !t.seen[k] {
                     t.seen[k] = true;
                     t.touched.push(k as u32);
                 }
             }
         }
         self.filled = 0;
+        self.non_finite = false;
     }
 }
 
@@ -481,12 +500,13 @@ pub fn quantize_run(xs: &[f32], p: &QParams, rounder: &mut Rounder, all_finite: 
             let (base, levels) = (p.qmin - p.zero_point - 1, p.levels() as usize);
             let scan_levels = levels <= 4 * xs.len();
             tally.scanned = scan_levels.then_some(levels);
+            tally.last_levels = levels;
             dispatch::<_, true>(
                 xs,
                 p,
                 rounder,
                 all_finite,
-                &mut TallySink { tally, base, levels, scan_levels, filled: 0 },
+                &mut TallySink { tally, base, levels, scan_levels, filled: 0, non_finite: false },
             )
         }
     }

@@ -196,13 +196,18 @@ fn dataset<'a>(name: String, marker: Marker, kind: GraphType, style: Style, data
 fn draw_weight_histogram(frame: &mut Frame, app: &App, view: &QuantView, area: Rect) {
     let a = &view.analysis;
     let h = &a.weight_hist;
-    let (lo, hi) = (h.lo as f64, h.hi as f64);
-    let top = h.max_count().max(1) as f64;
-    let hist = bars(h, |c| c as f64);
     // Per channel, the lines show the first channel of the table.
     let channel = app.channel_offset.min(a.channels.len() - 1);
     let ch = &a.channels[channel];
     let (clip_lo, clip_hi) = (ch.clip.0 as f64, ch.clip.1 as f64);
+    // Widen the view to show the clip lines when they sit near the data; a
+    // clip far outside (the seed example's [-128, 127]) is named, not drawn.
+    let (data_lo, data_hi) = (h.lo as f64, h.hi as f64);
+    let margin = data_hi - data_lo;
+    let lo = if clip_lo < data_lo && clip_lo >= data_lo - margin { clip_lo } else { data_lo };
+    let hi = if clip_hi > data_hi && clip_hi <= data_hi + margin { clip_hi } else { data_hi };
+    let top = h.max_count().max(1) as f64;
+    let hist = bars(h, |c| c as f64);
     let lo_line = vertical(clip_lo, top);
     let hi_line = vertical(clip_hi, top);
     let levels: Vec<(f64, f64)> = if ch.params.levels() <= MAX_DRAWN_LEVELS {
