@@ -14,7 +14,7 @@ use qmc_tui::compute::weights::{Weights, load_file};
 use qmc_tui::controls::Control;
 use qmc_tui::settings::Settings;
 use qmc_tui::ui;
-use qmc_tui::worker::Worker;
+use qmc_tui::worker::{Worker, Workers};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
@@ -66,10 +66,11 @@ fn press(code: KeyCode) -> AppEvent {
 /// worker's analysis, the result applied, the frame rendered.
 fn key_to_frame(c: &mut Criterion) {
     let mut app = App::new(settings(1000, 1000), "unused.toml".into());
+    let mut workers = Workers::default();
+    let jobs = app.start();
+    app.settle(&mut workers, jobs);
     let mut worker = Worker::default();
-    let job = app.start();
-    app.settle(&mut worker, vec![job]);
-    while app.selected != Control::Bits {
+    while app.quant_selected != Control::Bits {
         app.update(press(KeyCode::Down));
     }
     let mut terminal = Terminal::new(TestBackend::new(120, 40)).unwrap();
@@ -88,10 +89,11 @@ fn key_to_frame(c: &mut Criterion) {
     });
     c.bench_function("tui/first_frame_1m", |b| {
         b.iter(|| {
+            // The Quantize pane's first frame: its analysis (training runs on the other thread).
             let mut app = App::new(settings(1000, 1000), "unused.toml".into());
             let mut worker = Worker::default();
-            let out = worker.handle(app.start());
-            app.update(AppEvent::Worker(out));
+            let analysis = app.start().into_iter().find(|j| !j.is_training()).unwrap();
+            app.update(AppEvent::Worker(worker.handle(analysis)));
             terminal.draw(|f| ui::draw(f, &app)).unwrap();
         })
     });

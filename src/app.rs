@@ -1,41 +1,45 @@
-//! The application state and `update`: events in, jobs for the worker out.
+//! The application state and `update`: events in, jobs for the workers out.
 //! Nothing here draws or computes; `ui` draws this state, `worker` computes.
 
 use std::path::PathBuf;
 
 use ratatui::crossterm::event::{Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
-use crate::controls::{self, Context, Control};
+use crate::compute::ensemble::MemberConfig;
+use crate::controls::{self, AnyControl, Context, Control, EnsembleControl};
 use crate::keymap::{self, Action, Scope};
 use crate::settings::{PRESETS, Settings};
-use crate::worker::{Job, JobId, Output, QuantView, Worker};
+use crate::worker::{EnsembleView, Job, JobId, Output, QuantView, Workers};
 
-/// Every event the loop handles, from the terminal or from the worker.
+/// Every event the loop handles, from the terminal or from the workers.
 #[derive(Debug)]
 pub enum AppEvent {
     Input(Event),
     Worker(Output),
-    /// Animation while the worker is busy.
+    /// Animation while a worker is busy.
     Tick,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Tab {
     Quantize,
+    Ensemble,
 }
 
 impl Tab {
-    pub const ALL: &'static [Tab] = &[Tab::Quantize];
+    pub const ALL: &'static [Tab] = &[Tab::Quantize, Tab::Ensemble];
 
     pub fn title(self) -> &'static str {
         match self {
             Tab::Quantize => "Quantize",
+            Tab::Ensemble => "Ensemble",
         }
     }
 
-    fn scope(self) -> Scope {
+    pub fn scope(self) -> Scope {
         match self {
             Tab::Quantize => Scope::Quantize,
+            Tab::Ensemble => Scope::Ensemble,
         }
     }
 }
@@ -46,7 +50,7 @@ pub enum Mode {
     Help,
     /// Typing an exact value for a control.
     Editing {
-        control: Control,
+        control: AnyControl,
         text: String,
     },
     PickTensor {
@@ -60,21 +64,34 @@ pub struct Status {
     pub error: bool,
 }
 
+/// Where a job's result goes, and whether one is outstanding.
+#[derive(Debug, Clone, Copy, Default)]
+struct Pending {
+    latest: JobId,
+    busy: bool,
+}
+
 pub struct App {
-    /// What the user has set; the pane shows it at once.
+    /// What the user has set; the panes show it at once.
     pub settings: Settings,
     /// The settings of the last successful result: where an error rolls back to.
-    applied: Option<Settings>,
+    applied: Settings,
     pub tab: Tab,
-    pub selected: Control,
+    pub quant_selected: Control,
+    pub ensemble_selected: EnsembleControl,
+    /// The ensemble member the Ensemble pane edits.
+    pub member: usize,
     pub channel_offset: usize,
     pub mode: Mode,
     pub status: Status,
-    /// The latest result; it may lag `settings` while the worker computes.
+    /// The latest results; they may lag `settings` while a worker computes.
     pub view: Option<QuantView>,
+    pub ensemble: Option<EnsembleView>,
+    /// Members trained so far of the training under way.
+    pub training: Option<(usize, usize)>,
     next_job: JobId,
-    latest_analysis: JobId,
-    pub busy: bool,
+    analysis: Pending,
+    train: Pending,
     pub spinner: usize,
     pub export_path: PathBuf,
     pub should_quit: bool,
@@ -83,50 +100,77 @@ pub struct App {
 impl App {
     pub fn new(settings: Settings, export_path: PathBuf) -> App {
         App {
+            applied: settings.clone(),
             settings,
-            applied: None,
             tab: Tab::Quantize,
-            selected: Control::Scheme,
+            quant_selected: Control::Scheme,
+            ensemble_selected: EnsembleControl::Fusion,
+            member: 0,
             channel_offset: 0,
             mode: Mode::Normal,
             status: Status::default(),
             view: None,
+            ensemble: None,
+            training: None,
             next_job: 0,
-            latest_analysis: 0,
-            busy: false,
+            analysis: Pending::default(),
+            train: Pending::default(),
             spinner: 0,
             export_path,
             should_quit: false,
         }
     }
 
-    /// Runs jobs on this thread, as the worker thread would, and applies
+    /// Runs jobs on this thread, as the worker threads would, and applies
     /// their results: for tests, benches and headless rendering.
-    pub fn settle(&mut self, worker: &mut Worker, mut jobs: Vec<Job>) {
+    pub fn settle(&mut self, workers: &mut Workers, mut jobs: Vec<Job>) {
         while let Some(job) = jobs.pop() {
-            let out = worker.handle(job);
-            let follow = worker.follow_up(&out);
-            jobs.extend(self.update(AppEvent::Worker(out)));
-            if let Some(f) = follow {
-                jobs.extend(self.update(AppEvent::Worker(f)));
+            for out in workers.run(job) {
+                jobs.extend(self.update(AppEvent::Worker(out)));
             }
         }
     }
 
-    /// The first job: analyse the starting settings.
-    pub fn start(&mut self) -> Job {
-        self.analysis_job()
+    /// The first jobs: analyse and train the starting settings.
+    pub fn start(&mut self) -> Vec<Job> {
+        vec![self.analysis_job(), self.train_job()]
     }
 
-    pub fn controls(&self) -> Vec<Control> {
-        controls::visible(&self.settings)
+    /// Whether a worker is computing something the panes wait for.
+    pub fn busy(&self) -> bool {
+        self.analysis.busy || self.train.busy
+    }
+
+    pub fn controls(&self) -> Vec<AnyControl> {
+        match self.tab {
+            Tab::Quantize => controls::visible(&self.settings).into_iter().map(AnyControl::Quant).collect(),
+            Tab::Ensemble => {
+                controls::visible_ensemble(&self.settings, self.member).into_iter().map(AnyControl::Ensemble).collect()
+            }
+        }
+    }
+
+    pub fn selected(&self) -> AnyControl {
+        match self.tab {
+            Tab::Quantize => AnyControl::Quant(self.quant_selected),
+            Tab::Ensemble => AnyControl::Ensemble(self.ensemble_selected),
+        }
+    }
+
+    fn select(&mut self, c: AnyControl) {
+        match c {
+            AnyControl::Quant(c) => self.quant_selected = c,
+            AnyControl::Ensemble(c) => self.ensemble_selected = c,
+        }
     }
 
     pub fn context(&self) -> Context<'_> {
-        match &self.view {
-            Some(v) => Context { analysis: Some(&v.analysis), tensors: &v.tensors },
+        let mut ctx = match &self.view {
+            Some(v) => Context { analysis: Some(&v.analysis), tensors: &v.tensors, member: 0 },
             None => Context::default(),
-        }
+        };
+        ctx.member = self.member;
+        ctx
     }
 
     fn job_id(&mut self) -> JobId {
@@ -136,9 +180,14 @@ impl App {
 
     fn analysis_job(&mut self) -> Job {
         let id = self.job_id();
-        self.latest_analysis = id;
-        self.busy = true;
+        self.analysis = Pending { latest: id, busy: true };
         Job::Analyze { id, settings: self.settings.clone() }
+    }
+
+    fn train_job(&mut self) -> Job {
+        let id = self.job_id();
+        self.train = Pending { latest: id, busy: true };
+        Job::Train { id, settings: self.settings.clone() }
     }
 
     pub fn info(&mut self, text: impl Into<String>) {
@@ -173,24 +222,49 @@ impl App {
 
     fn on_output(&mut self, output: Output) {
         match output {
-            Output::Analyzed { id, result } if id == self.latest_analysis => match result {
+            Output::Analyzed { id, result } if id == self.analysis.latest => match result {
                 Ok(view) => {
-                    self.applied = Some(view.settings.clone());
+                    self.applied.weights = view.settings.weights.clone();
+                    self.applied.quant = view.settings.quant.clone();
                     // Still busy until the slower calibrations arrive.
-                    self.busy = view.alternatives.is_none();
+                    self.analysis.busy = view.alternatives.is_none();
                     self.view = Some(*view);
                     self.clamp_scroll();
                 }
                 Err(message) => {
-                    self.busy = false;
+                    self.analysis.busy = false;
                     self.error(message);
-                    self.roll_back();
+                    // The previous state stays: the quantizer settings go back.
+                    self.settings.weights = self.applied.weights.clone();
+                    self.settings.quant = self.applied.quant.clone();
+                    self.keep_selection_visible(0);
                 }
             },
-            Output::Alternatives { id, alternatives } if id == self.latest_analysis => {
-                self.busy = false;
+            Output::Alternatives { id, alternatives } if id == self.analysis.latest => {
+                self.analysis.busy = false;
                 if let Some(v) = &mut self.view {
                     v.alternatives = Some(alternatives);
+                }
+            }
+            Output::Training { id, done, total } if id == self.train.latest => self.training = Some((done, total)),
+            Output::Trained { id, result } if id == self.train.latest => {
+                self.train.busy = false;
+                self.training = None;
+                match result {
+                    Ok(view) => {
+                        self.applied.data = view.settings.data.clone();
+                        self.applied.ensemble = view.settings.ensemble.clone();
+                        self.ensemble = Some(*view);
+                    }
+                    // An empty message: the training was stopped for a newer job.
+                    Err(message) if message.is_empty() => {}
+                    Err(message) => {
+                        self.error(message);
+                        self.settings.data = self.applied.data.clone();
+                        self.settings.ensemble = self.applied.ensemble.clone();
+                        self.member = self.member.min(self.settings.ensemble.members.len().saturating_sub(1));
+                        self.keep_selection_visible(0);
+                    }
                 }
             }
             Output::Exported { result, .. } => match result {
@@ -198,19 +272,10 @@ impl App {
                 Err(message) => self.error(format!("export failed, nothing was changed: {message}")),
             },
             // A result for settings that have changed since: stale.
-            Output::Analyzed { .. } | Output::Alternatives { .. } => {}
-        }
-    }
-
-    /// After a failed load the previous state stays: the settings go back
-    /// to those of the last good result.
-    fn roll_back(&mut self) {
-        if let Some(good) = &self.applied {
-            self.settings = good.clone();
-            self.keep_selection_visible(0);
-        } else if self.settings != Settings::default() {
-            // Nothing worked yet (e.g. a bad file at start): fall back to defaults.
-            self.settings.weights = Settings::default().weights;
+            Output::Analyzed { .. }
+            | Output::Alternatives { .. }
+            | Output::Training { .. }
+            | Output::Trained { .. } => {}
         }
     }
 
@@ -233,9 +298,15 @@ impl App {
         }
     }
 
+    fn index(&self) -> usize {
+        let selected = self.selected();
+        self.controls().iter().position(|c| *c == selected).unwrap_or(0)
+    }
+
     fn on_action(&mut self, action: Action) -> Vec<Job> {
         let controls = self.controls();
-        let index = controls.iter().position(|c| *c == self.selected).unwrap_or(0);
+        let index = self.index();
+        let selected = self.selected();
         match action {
             Action::Quit => self.should_quit = true,
             Action::Help => self.mode = Mode::Help,
@@ -249,25 +320,27 @@ impl App {
                     self.tab = *t;
                 }
             }
-            Action::Up => self.selected = controls[(index + controls.len() - 1) % controls.len()],
-            Action::Down => self.selected = controls[(index + 1) % controls.len()],
+            Action::Up => self.select(controls[(index + controls.len() - 1) % controls.len()]),
+            Action::Down => self.select(controls[(index + 1) % controls.len()]),
             Action::Increase | Action::Decrease | Action::IncreaseCoarse | Action::DecreaseCoarse => {
                 let steps = if matches!(action, Action::Increase | Action::IncreaseCoarse) { 1 } else { -1 };
                 let coarse = matches!(action, Action::IncreaseCoarse | Action::DecreaseCoarse);
-                let control = self.selected;
-                return self.change(index, |s, ctx| control.adjust(s, steps, coarse, ctx));
+                if selected == AnyControl::Ensemble(EnsembleControl::Member) {
+                    self.step_member(steps);
+                    return Vec::new();
+                }
+                return self.change(index, |s, ctx| selected.adjust(s, steps, coarse, ctx));
             }
             Action::Edit => {
-                if self.selected == Control::Tensor {
+                if selected == AnyControl::Quant(Control::Tensor) {
                     return self.open_picker();
                 }
-                let text = self.selected.edit_text(&self.settings, self.context());
-                self.mode = Mode::Editing { control: self.selected, text };
+                let text = selected.edit_text(&self.settings, self.context());
+                self.mode = Mode::Editing { control: selected, text };
             }
             Action::Reset => {
-                let control = self.selected;
-                return self.change(index, |s, _| {
-                    control.reset(s);
+                return self.change(index, |s, ctx| {
+                    selected.reset(s, ctx);
                     Ok(())
                 });
             }
@@ -276,13 +349,21 @@ impl App {
             Action::Export => return vec![self.export_job()],
             Action::ScrollDown => self.channel_offset += 10,
             Action::ScrollUp => self.channel_offset = self.channel_offset.saturating_sub(10),
+            Action::AddMember => return self.add_member(index),
+            Action::DeleteMember => return self.delete_member(index),
+            Action::CycleFusion => {
+                return self.change(index, |s, _| {
+                    s.ensemble.fusion = s.ensemble.fusion.cycle(true);
+                    Ok(())
+                });
+            }
         }
         self.clamp_scroll();
         Vec::new()
     }
 
     /// Applies an edit to a copy of the settings; only a valid result is
-    /// kept, and only a real change starts a job.
+    /// kept, and only the panes whose settings changed get a job.
     fn change(&mut self, index: usize, edit: impl FnOnce(&mut Settings, Context) -> Result<(), String>) -> Vec<Job> {
         let mut next = self.settings.clone();
         if let Err(message) = edit(&mut next, self.context()) {
@@ -292,22 +373,72 @@ impl App {
         if next == self.settings {
             return Vec::new();
         }
+        let quant_changed = next.weights != self.settings.weights || next.quant != self.settings.quant;
+        let ensemble_changed = next.data != self.settings.data || next.ensemble != self.settings.ensemble;
         let switched = next.quant.scheme != self.settings.quant.scheme;
         self.settings = next;
         self.keep_selection_visible(index);
-        if switched && self.selected != Control::Scheme {
+        if switched && self.quant_selected != Control::Scheme && self.tab == Tab::Quantize {
             self.info(format!("scheme is now {}", self.settings.quant.scheme));
         } else {
             self.status = Status::default();
         }
-        vec![self.analysis_job()]
+        let mut jobs = Vec::new();
+        if quant_changed {
+            jobs.push(self.analysis_job());
+        }
+        if ensemble_changed {
+            jobs.push(self.train_job());
+        }
+        jobs
     }
 
     fn keep_selection_visible(&mut self, index: usize) {
         let controls = self.controls();
-        if !controls.contains(&self.selected) {
-            self.selected = controls[index.min(controls.len() - 1)];
+        if !controls.contains(&self.selected()) {
+            self.select(controls[index.min(controls.len() - 1)]);
         }
+    }
+
+    fn step_member(&mut self, steps: i32) {
+        let n = self.settings.ensemble.members.len();
+        if n > 0 {
+            self.member = if steps > 0 { (self.member + 1) % n } else { (self.member + n - 1) % n };
+        }
+    }
+
+    /// A new member: a copy of the one selected (or of the default) with the
+    /// next free seed, so it is not a clone of it.
+    fn add_member(&mut self, index: usize) -> Vec<Job> {
+        let template = self.settings.ensemble.members.get(self.member).cloned();
+        let jobs = self.change(index, |s, _| {
+            let seed = s.ensemble.members.iter().map(|m| m.seed + 1).max().unwrap_or(0);
+            let base = template.unwrap_or_else(|| Settings::default().ensemble.members[0].clone());
+            s.ensemble.members.push(MemberConfig { seed, ..base });
+            Ok(())
+        });
+        if !jobs.is_empty() {
+            self.member = self.settings.ensemble.members.len() - 1;
+            self.keep_selection_visible(index);
+            self.info(format!("added member {}", self.member + 1));
+        }
+        jobs
+    }
+
+    fn delete_member(&mut self, index: usize) -> Vec<Job> {
+        if self.settings.ensemble.members.is_empty() {
+            self.error("no member to delete");
+            return Vec::new();
+        }
+        let member = self.member;
+        let jobs = self.change(index, |s, _| {
+            s.ensemble.members.remove(member);
+            Ok(())
+        });
+        self.member = self.member.min(self.settings.ensemble.members.len().saturating_sub(1));
+        self.keep_selection_visible(index);
+        self.info(format!("deleted member {}", member + 1));
+        jobs
     }
 
     fn next_preset(&mut self, index: usize) -> Vec<Job> {
@@ -346,8 +477,7 @@ impl App {
                 self.mode = Mode::Normal;
                 let name = self.context().tensors.get(selected).map(|t| t.name.clone());
                 if let Some(name) = name {
-                    let index = self.controls().iter().position(|c| *c == self.selected).unwrap_or(0);
-                    return self.change(index, |s, _| {
+                    return self.change(self.index(), |s, _| {
                         s.weights.tensor = Some(name);
                         Ok(())
                     });
@@ -359,13 +489,12 @@ impl App {
         Vec::new()
     }
 
-    fn on_edit_key(&mut self, key: KeyEvent, control: Control, mut text: String) -> Vec<Job> {
+    fn on_edit_key(&mut self, key: KeyEvent, control: AnyControl, mut text: String) -> Vec<Job> {
         match key.code {
             KeyCode::Esc => self.mode = Mode::Normal,
             KeyCode::Enter => {
                 self.mode = Mode::Normal;
-                let index = self.controls().iter().position(|c| *c == self.selected).unwrap_or(0);
-                return self.change(index, |s, ctx| control.set(s, &text, ctx));
+                return self.change(self.index(), |s, ctx| control.set(s, &text, ctx));
             }
             KeyCode::Backspace => {
                 text.pop();
@@ -387,7 +516,13 @@ impl App {
     fn export_job(&mut self) -> Job {
         let id = self.job_id();
         self.info(format!("exporting to {} ...", self.export_path.display()));
-        Job::Export { id, settings: self.settings.clone(), path: self.export_path.clone() }
+        // The ensemble's figures go along when they belong to these settings.
+        let ensemble = self
+            .ensemble
+            .as_ref()
+            .filter(|e| e.settings.data == self.settings.data && e.settings.ensemble == self.settings.ensemble)
+            .map(|e| e.report.clone());
+        Job::Export { id, settings: self.settings.clone(), path: self.export_path.clone(), ensemble }
     }
 
     fn clamp_scroll(&mut self) {

@@ -12,10 +12,12 @@ use serde::{Serialize, Serializer};
 
 use crate::compute::analysis::{self, Analysis, Layout, Storage};
 use crate::compute::diagnose::{self, Finding};
+use crate::compute::ensemble::EnsembleReport;
 use crate::compute::quant::{Calibration, Granularity, QParams, QuantConfig, Rounding, Scheme};
 use crate::compute::weights::{self, Weights};
 use crate::format;
 use crate::settings::{self, Settings};
+use crate::worker::EnsembleWorker;
 
 /// Channels the text report lists one by one; the rest are counted.
 const LISTED_CHANNELS: usize = 20;
@@ -24,7 +26,7 @@ const LISTED_CHANNELS: usize = 20;
 #[command(
     name = "qmc-tui",
     version,
-    about = "Terminal dashboard for model quantization: explore quantizer settings interactively, or report and quantize headlessly"
+    about = "Terminal dashboard for model quantization and model ensembling: explore the settings interactively, or report and quantize headlessly"
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -41,6 +43,9 @@ pub struct Cli {
     /// The tensor to take from a .safetensors file
     #[arg(long, global = true, value_name = "NAME")]
     pub tensor: Option<String>,
+    /// Classify this CSV (header row; the label is the last column) instead of iris
+    #[arg(long, global = true, value_name = "FILE.csv")]
+    pub data: Option<PathBuf>,
 }
 
 #[derive(clap::Subcommand, Debug)]
@@ -99,6 +104,10 @@ pub fn initial_settings(cli: &Cli) -> Result<Settings, String> {
         }
         s.weights.tensor = Some(name.clone());
     }
+    if let Some(path) = &cli.data {
+        s.data.source = path.display().to_string();
+        s.data.label = None;
+    }
     s.validate().map_err(|e| format!("invalid settings: {e}"))?;
     Ok(s)
 }
@@ -146,6 +155,26 @@ pub struct Report {
     pub weights: WeightsReport,
     pub quant: QuantReport,
     pub diagnostics: Vec<Finding>,
+    pub ensemble: EnsembleSection,
+}
+
+/// The Ensemble pane's figures: the data, then every field of the
+/// ensemble report (fusion, accuracies, confusion, members, ...).
+#[derive(Debug, Clone, Serialize)]
+pub struct EnsembleSection {
+    pub data: DataSection,
+    #[serde(flatten)]
+    pub report: EnsembleReport,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DataSection {
+    /// "iris" or the CSV path.
+    pub source: String,
+    pub rows: usize,
+    pub features: usize,
+    /// How many classes; their names are `ensemble.class_names`.
+    pub classes: usize,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -224,6 +253,7 @@ impl Report {
             weights: WeightsReport::new(w, &a),
             quant: QuantReport::new(cfg, &a, alternatives),
             diagnostics: diagnose::diagnose(&a),
+            ensemble: EnsembleSection::build(settings)?,
         })
     }
 
@@ -237,7 +267,73 @@ impl Report {
         self.weights.write_text(&mut out);
         self.quant.write_text(&mut out);
         write_diagnostics(&mut out, &self.diagnostics);
+        self.ensemble.write_text(&mut out);
         out.trim_end().to_string()
+    }
+}
+
+impl EnsembleSection {
+    /// Trains every member and fuses, as the Ensemble pane does.
+    fn build(settings: &Settings) -> Result<EnsembleSection, String> {
+        let view = EnsembleWorker::default()
+            .train(0, settings, &mut |_| true)
+            .expect("nothing stops a headless training")
+            .map_err(|e| format!("cannot evaluate the ensemble on {}: {e}", settings.data.source))?;
+        let d = &view.data;
+        let data =
+            DataSection { source: d.source.clone(), rows: d.rows, features: d.features, classes: d.class_names.len() };
+        Ok(EnsembleSection { data, report: (*view.report).clone() })
+    }
+
+    fn write_text(&self, out: &mut String) {
+        let (d, r) = (&self.data, &self.report);
+        let _ = writeln!(out, "\nensemble           {} fusion of {} members", r.fusion, r.members.len());
+        let _ = writeln!(
+            out,
+            "  data             {} ({} rows, {} features, {} classes)",
+            d.source, d.rows, d.features, d.classes
+        );
+        let _ = writeln!(out, "  split            {} train / {} test", r.train_rows, r.test_rows);
+        let _ = writeln!(out, "  test accuracy    {}", format::pct(r.test_accuracy));
+        let _ = writeln!(
+            out,
+            "  cv accuracy      {} ± {}",
+            format::pct(r.cv_accuracy_mean),
+            format::pct(r.cv_accuracy_std)
+        );
+        let _ =
+            writeln!(out, "  macro P / R / F1 {:.3} / {:.3} / {:.3}", r.precision_macro, r.recall_macro, r.f1_macro);
+        let _ = writeln!(out, "  gain over best   {:+.2} points", 100.0 * r.gain);
+        let _ = writeln!(out, "  disagreement     {}", format::pct(r.mean_disagreement));
+        let _ =
+            writeln!(out, "  confusion        rows = true class, columns = predicted ({})", r.class_names.join(", "));
+        for row in &r.confusion {
+            let cells: Vec<String> = row.iter().map(|n| format!("{n:>4}")).collect();
+            let _ = writeln!(out, "                  {}", cells.join(""));
+        }
+        let _ = writeln!(out, "  members          kind      trees depth weight  share   test    cv");
+        for (i, m) in r.members.iter().enumerate() {
+            let _ = writeln!(
+                out,
+                "  {:<16} {:<9} {:>5} {:>5} {:>6}  {:>6}  {:>6}  {} ± {}",
+                i + 1,
+                m.kind.name(),
+                m.trees,
+                m.max_depth,
+                format::num(m.weight),
+                format::pct(m.normalized_weight),
+                format::pct(m.test_accuracy),
+                format::pct(m.cv_accuracy_mean),
+                format::pct(m.cv_accuracy_std)
+            );
+        }
+        if r.label_mean_invalid {
+            let _ =
+                writeln!(out, "  warning: label-mean averages class numbers; it is not a valid fusion of class labels");
+        }
+        for note in &r.notes {
+            let _ = writeln!(out, "  note: {note}");
+        }
     }
 }
 

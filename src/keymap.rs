@@ -23,13 +23,18 @@ pub enum Action {
     PickTensor,
     ScrollDown,
     ScrollUp,
+    AddMember,
+    DeleteMember,
+    CycleFusion,
 }
 
-/// Where a binding applies: everywhere, or in one pane.
+/// Where a binding applies: everywhere, in every pane's controls, or in one pane.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scope {
     Global,
+    Controls,
     Quantize,
+    Ensemble,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,7 +71,7 @@ const fn bind(scope: Scope, keys: &'static [Key], action: Action, help: &'static
 }
 
 use Action as A;
-use Scope::{Global, Quantize};
+use Scope::{Controls, Ensemble, Global, Quantize};
 
 pub const BINDINGS: &[Binding] = &[
     bind(Global, &[ch('q'), key(KeyCode::Esc), ctrl('c')], A::Quit, "quit"),
@@ -74,19 +79,23 @@ pub const BINDINGS: &[Binding] = &[
     bind(Global, &[key(KeyCode::Tab)], A::NextTab, "next pane"),
     bind(Global, &[key(KeyCode::BackTab), shift(KeyCode::BackTab)], A::PrevTab, "previous pane"),
     bind(Global, &[ch('1')], A::GoTab(0), "Quantize pane"),
+    bind(Global, &[ch('2')], A::GoTab(1), "Ensemble pane"),
     bind(Global, &[ch('e')], A::Export, "export the settings (TOML, loadable with --config)"),
-    bind(Quantize, &[key(KeyCode::Up), ch('k')], A::Up, "select the previous control"),
-    bind(Quantize, &[key(KeyCode::Down), ch('j')], A::Down, "select the next control"),
-    bind(Quantize, &[key(KeyCode::Right), ch('l')], A::Increase, "increase / next value"),
-    bind(Quantize, &[key(KeyCode::Left), ch('h')], A::Decrease, "decrease / previous value"),
-    bind(Quantize, &[shift(KeyCode::Right), ch('L')], A::IncreaseCoarse, "increase in coarse steps"),
-    bind(Quantize, &[shift(KeyCode::Left), ch('H')], A::DecreaseCoarse, "decrease in coarse steps"),
-    bind(Quantize, &[key(KeyCode::Enter)], A::Edit, "type an exact value (Enter applies, Esc cancels)"),
-    bind(Quantize, &[ch('r')], A::Reset, "reset the control to its default"),
+    bind(Controls, &[key(KeyCode::Up), ch('k')], A::Up, "select the previous control"),
+    bind(Controls, &[key(KeyCode::Down), ch('j')], A::Down, "select the next control"),
+    bind(Controls, &[key(KeyCode::Right), ch('l')], A::Increase, "increase / next value"),
+    bind(Controls, &[key(KeyCode::Left), ch('h')], A::Decrease, "decrease / previous value"),
+    bind(Controls, &[shift(KeyCode::Right), ch('L')], A::IncreaseCoarse, "increase in coarse steps"),
+    bind(Controls, &[shift(KeyCode::Left), ch('H')], A::DecreaseCoarse, "decrease in coarse steps"),
+    bind(Controls, &[key(KeyCode::Enter)], A::Edit, "type an exact value (Enter applies, Esc cancels)"),
+    bind(Controls, &[ch('r')], A::Reset, "reset the control to its default"),
     bind(Quantize, &[ch('p')], A::Preset, "next preset (seed example, int8, int4 ...)"),
     bind(Quantize, &[ch('t')], A::PickTensor, "pick a tensor of a .safetensors file"),
     bind(Quantize, &[key(KeyCode::PageDown), ch(']')], A::ScrollDown, "scroll the per-channel table down"),
     bind(Quantize, &[key(KeyCode::PageUp), ch('[')], A::ScrollUp, "scroll the per-channel table up"),
+    bind(Ensemble, &[ch('a')], A::AddMember, "add a member (a copy of the one selected, with a new seed)"),
+    bind(Ensemble, &[ch('d')], A::DeleteMember, "delete the selected member"),
+    bind(Ensemble, &[ch('f')], A::CycleFusion, "next fusion method (soft, hard, stacking, label-mean)"),
 ];
 
 impl Key {
@@ -124,10 +133,17 @@ impl Key {
     }
 }
 
-/// The action a key press means in `scope` (pane bindings first, then global).
-pub fn action_for(ev: &KeyEvent, scope: Scope) -> Option<Action> {
+/// The scopes whose bindings hold in a pane, most specific first.
+pub fn scopes(pane: Scope) -> [Scope; 3] {
+    [pane, Controls, Global]
+}
+
+/// The action a key press means in a pane (its own bindings first, then
+/// the controls', then the global ones); `Global` means outside any pane.
+pub fn action_for(ev: &KeyEvent, pane: Scope) -> Option<Action> {
     let find = |s: Scope| BINDINGS.iter().filter(|b| b.scope == s).find(|b| b.keys.iter().any(|k| k.matches(ev)));
-    find(scope).or_else(|| find(Global)).map(|b| b.action)
+    let chain: &[Scope] = if pane == Global { &[Global] } else { &scopes(pane) };
+    chain.iter().find_map(|&s| find(s)).map(|b| b.action)
 }
 
 /// "q / Esc / Ctrl-C": every key of a binding, for the help and the hint bar.
@@ -165,6 +181,10 @@ mod tests {
         assert_eq!(action_for(&press(KeyCode::Char('L'), KeyModifiers::SHIFT), Quantize), Some(A::IncreaseCoarse));
         assert_eq!(action_for(&press(KeyCode::BackTab, KeyModifiers::SHIFT), Quantize), Some(A::PrevTab));
         assert_eq!(action_for(&press(KeyCode::Char('1'), KeyModifiers::NONE), Quantize), Some(A::GoTab(0)));
+        assert_eq!(action_for(&press(KeyCode::Char('j'), KeyModifiers::NONE), Ensemble), Some(A::Down));
+        assert_eq!(action_for(&press(KeyCode::Char('a'), KeyModifiers::NONE), Ensemble), Some(A::AddMember));
+        assert_eq!(action_for(&press(KeyCode::Char('a'), KeyModifiers::NONE), Quantize), None);
+        assert_eq!(action_for(&press(KeyCode::Char('p'), KeyModifiers::NONE), Ensemble), None);
         assert_eq!(action_for(&press(KeyCode::Char('j'), KeyModifiers::NONE), Global), None);
     }
 
@@ -173,12 +193,8 @@ mod tests {
         for (i, a) in BINDINGS.iter().enumerate() {
             for b in &BINDINGS[i + 1..] {
                 let clash = a.keys.iter().any(|k| b.keys.contains(k));
-                assert!(
-                    !(clash && (a.scope == b.scope || a.scope == Global || b.scope == Global)),
-                    "{:?} / {:?}",
-                    a.action,
-                    b.action
-                );
+                let shared = a.scope == b.scope || [a.scope, b.scope].iter().any(|s| matches!(s, Global | Controls));
+                assert!(!(clash && shared), "{:?} / {:?}", a.action, b.action);
             }
         }
     }

@@ -7,11 +7,14 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::compute::analysis::Analysis;
+use crate::compute::ensemble::{DataConfig, EnsembleConfig, EnsembleReport};
 use crate::compute::quant::{Calibration, Granularity, InvalidSetting, QuantConfig, Rounding, Scheme};
 use crate::compute::weights::{self, Distribution, SyntheticSpec, Weights, WeightsError};
 
 pub const DEFAULT_EXPORT: &str = "qmc-settings.toml";
 pub const SYNTHETIC: &str = "synthetic";
+/// The embedded iris data set, the ensemble lab's default.
+pub const IRIS: &str = "iris";
 
 /// What is quantized: the `[weights]` table.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -130,11 +133,15 @@ pub struct Settings {
     pub preset: Option<String>,
     pub weights: WeightsConfig,
     pub quant: QuantConfig,
-    /// Written on export for PyTorch users; recomputed, never read back.
+    pub data: DataConfig,
+    pub ensemble: EnsembleConfig,
+    /// Written on export for the record; recomputed, never read back.
     #[serde(skip_serializing)]
     derived: Ignored,
     #[serde(skip_serializing)]
     metrics: Ignored,
+    #[serde(skip_serializing)]
+    ensemble_metrics: Ignored,
 }
 
 /// A section accepted on load but not kept: it is derived from the settings.
@@ -234,7 +241,9 @@ impl Settings {
 
     pub fn validate(&self) -> Result<(), InvalidSetting> {
         self.weights.validate()?;
-        self.quant.validate()
+        self.quant.validate()?;
+        self.data.validate()?;
+        self.ensemble.validate()
     }
 
     /// Parses a settings file; errors name the key and the line.
@@ -274,29 +283,43 @@ impl Settings {
             message: format!("cannot read it: {e}"),
         })?;
         let mut s = Settings::parse(&text).map_err(|e| SettingsError { path: Some(path.to_owned()), ..e })?;
-        // A relative weights path means relative to the settings file, not
-        // to wherever the tool is started.
-        if !s.weights.is_synthetic() && Path::new(&s.weights.source).is_relative() {
-            let base = path.parent().unwrap_or(Path::new(""));
-            s.weights.source = base.join(&s.weights.source).display().to_string();
+        // A relative path means relative to the settings file, not to
+        // wherever the tool is started.
+        let base = path.parent().unwrap_or(Path::new(""));
+        let anchor = |source: &mut String| {
+            if Path::new(source.as_str()).is_relative() {
+                *source = base.join(source.as_str()).display().to_string();
+            }
+        };
+        if !s.weights.is_synthetic() {
+            anchor(&mut s.weights.source);
+        }
+        if s.data.source != IRIS {
+            anchor(&mut s.data.source);
         }
         Ok(s)
     }
 
-    /// The settings as a file elsewhere must hold them: the weights path absolute.
+    /// The settings as a file elsewhere must hold them: file paths absolute.
     pub fn portable(&self) -> Settings {
         let mut s = self.clone();
-        if !s.weights.is_synthetic()
-            && let Ok(abs) = std::path::absolute(&s.weights.source)
-        {
-            s.weights.source = abs.display().to_string();
+        let absolute = |source: &mut String| {
+            if let Ok(abs) = std::path::absolute(source.as_str()) {
+                *source = abs.display().to_string();
+            }
+        };
+        if !s.weights.is_synthetic() {
+            absolute(&mut s.weights.source);
+        }
+        if s.data.source != IRIS {
+            absolute(&mut s.data.source);
         }
         s
     }
 
     /// The settings file text: every setting, then what the quantizer derived
     /// from them (PyTorch names) and the metrics, for the record.
-    pub fn to_toml(&self, analysis: Option<&Analysis>) -> String {
+    pub fn to_toml(&self, analysis: Option<&Analysis>, ensemble: Option<&EnsembleReport>) -> String {
         let mut s = Settings { preset: self.matching_preset().map(String::from), ..self.without_preset() };
         if s.weights.is_synthetic() {
             s.weights.tensor = None;
@@ -305,6 +328,9 @@ impl Settings {
         out += &toml::to_string(&s).expect("settings always serialize");
         if let Some(a) = analysis {
             out += &derived_toml(self, a);
+        }
+        if let Some(r) = ensemble {
+            out += &ensemble_toml(r);
         }
         out
     }
@@ -402,6 +428,26 @@ fn derived_toml(settings: &Settings, a: &Analysis) -> String {
     out
 }
 
+/// The ensemble's figures at export time, for the record.
+fn ensemble_toml(r: &EnsembleReport) -> String {
+    let mut out = String::from("\n# The ensemble's figures at export time (recomputed on load).\n[ensemble_metrics]\n");
+    for (k, v) in [
+        ("test_accuracy", r.test_accuracy),
+        ("cv_accuracy_mean", r.cv_accuracy_mean),
+        ("cv_accuracy_std", r.cv_accuracy_std),
+        ("precision_macro", r.precision_macro),
+        ("recall_macro", r.recall_macro),
+        ("f1_macro", r.f1_macro),
+    ] {
+        let _ = writeln!(out, "{k} = {}", toml_float(v));
+    }
+    let rows: Vec<String> = r.confusion.iter().map(|row| toml_array(row)).collect();
+    let _ = writeln!(out, "confusion = [{}]", rows.join(", "));
+    let member_acc: Vec<String> = r.members.iter().map(|m| toml_float(m.test_accuracy)).collect();
+    let _ = writeln!(out, "member_test_accuracy = [{}]", member_acc.join(", "));
+    out
+}
+
 fn toml_array<T: std::fmt::Display>(v: &[T]) -> String {
     let items: Vec<String> = v.iter().map(|x| x.to_string()).collect();
     format!("[{}]", items.join(", "))
@@ -482,7 +528,7 @@ mod tests {
         s.weights.distribution = Distribution::StudentT;
         s.weights.dof = 2.5;
         let a = analyze(&s.weights.load().unwrap(), &s.quant).unwrap();
-        let text = s.to_toml(Some(&a));
+        let text = s.to_toml(Some(&a), None);
         let back = Settings::parse(&text).unwrap();
         assert_eq!(back.without_preset(), s.without_preset());
     }
@@ -551,7 +597,7 @@ mod tests {
         std::fs::write(&file, "[weights]\nsource = \"w.npy\"\n").unwrap();
         let s = Settings::load(&file).unwrap();
         assert_eq!(Path::new(&s.weights.source), dir.path().join("w.npy"));
-        let exported = Settings::parse(&s.portable().to_toml(None)).unwrap();
+        let exported = Settings::parse(&s.portable().to_toml(None, None)).unwrap();
         assert!(Path::new(&exported.weights.source).is_absolute());
     }
 
@@ -572,7 +618,7 @@ mod tests {
     fn derived_section_holds_pytorch_parameters() {
         let s = Settings::default();
         let a = analyze(&s.weights.load().unwrap(), &s.quant).unwrap();
-        let text = s.to_toml(Some(&a));
+        let text = s.to_toml(Some(&a), None);
         let t: toml::Table = text.parse().unwrap();
         let d = t["derived"].as_table().unwrap();
         assert_eq!(d["quant_min"].as_integer(), Some(-128));

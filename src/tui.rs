@@ -14,7 +14,7 @@ use ratatui::crossterm::event;
 use crate::app::{App, AppEvent};
 use crate::settings::Settings;
 use crate::ui;
-use crate::worker::Worker;
+use crate::worker::{EnsembleWorker, Job, Worker};
 
 /// How often the spinner turns while the worker is busy.
 const TICK: Duration = Duration::from_millis(100);
@@ -38,17 +38,27 @@ fn run_loop(terminal: &mut DefaultTerminal, start: Settings, export: PathBuf, no
             }
         }
     });
-    let (jobs, job_inbox) = mpsc::channel();
-    thread::spawn(move || Worker::default().run(job_inbox, events, AppEvent::Worker));
+    let (quant_jobs, quant_inbox) = mpsc::channel();
+    let (train_jobs, train_inbox) = mpsc::channel();
+    let training_events = events.clone();
+    thread::spawn(move || Worker::default().run(quant_inbox, events, AppEvent::Worker));
+    thread::spawn(move || EnsembleWorker::default().run(train_inbox, training_events, AppEvent::Worker));
+    // A closed channel means a worker died; the loop ends with an error.
+    let send = |job: Job| {
+        let sent = if job.is_training() { train_jobs.send(job).is_ok() } else { quant_jobs.send(job).is_ok() };
+        if sent { Ok(()) } else { Err(color_eyre::eyre::eyre!("a compute worker stopped")) }
+    };
 
     let mut app = App::new(start, export);
     if let Some(note) = note {
         app.info(note);
     }
-    jobs.send(app.start())?;
+    for job in app.start() {
+        send(job)?;
+    }
     loop {
         terminal.draw(|frame| ui::draw(frame, &app))?;
-        let first = if app.busy {
+        let first = if app.busy() {
             match inbox.recv_timeout(TICK) {
                 Ok(ev) => ev,
                 Err(RecvTimeoutError::Timeout) => AppEvent::Tick,
@@ -63,7 +73,7 @@ fn run_loop(terminal: &mut DefaultTerminal, start: Settings, export: PathBuf, no
         // Handle everything that is already waiting before drawing once.
         for ev in std::iter::once(first).chain(inbox.try_iter()) {
             for job in app.update(ev) {
-                jobs.send(job)?;
+                send(job)?;
             }
             if app.should_quit {
                 return Ok(());

@@ -521,3 +521,67 @@ fn an_unreadable_weights_path_is_an_error_not_a_panic() {
     let err = fails(&["tensors", path_str(&not_a_file)]);
     assert!(err.contains(path_str(&not_a_file)), "{err}");
 }
+
+#[test]
+fn report_has_the_ensemble_of_the_default_settings() {
+    let r = report(&[]);
+    let e = &r["ensemble"];
+    assert_eq!(e["data"]["source"], "iris");
+    assert_eq!(
+        (e["data"]["rows"].as_u64(), e["data"]["features"].as_u64(), e["data"]["classes"].as_u64()),
+        (Some(150), Some(4), Some(3))
+    );
+    assert_eq!(e["fusion"], "soft");
+    let members = e["members"].as_array().unwrap();
+    assert_eq!(members.len(), 3);
+    assert_eq!(members.iter().map(|m| m["trees"].as_u64().unwrap()).collect::<Vec<_>>(), vec![10, 20, 30]);
+    for m in members {
+        for key in ["kind", "max_depth", "weight", "test_accuracy", "cv_accuracy_mean"] {
+            assert!(!m[key].is_null(), "member lacks {key}");
+        }
+    }
+    let confusion: Vec<Vec<u64>> = serde_json::from_value(e["confusion"].clone()).unwrap();
+    assert_eq!(confusion.len(), 3);
+    assert_eq!(confusion.iter().flatten().sum::<u64>(), 30, "30 test rows");
+    let correct: u64 = (0..3).map(|i| confusion[i][i]).sum();
+    assert!((e["test_accuracy"].as_f64().unwrap() - correct as f64 / 30.0).abs() < 1e-12);
+    let cv = e["cv_accuracy_mean"].as_f64().unwrap();
+    assert!((0.9..=1.0).contains(&cv), "cv accuracy {cv}");
+    for key in ["cv_accuracy_std", "precision_macro", "recall_macro", "f1_macro"] {
+        assert!(e[key].as_f64().is_some(), "{key}");
+    }
+}
+
+#[test]
+fn report_takes_a_csv_with_data_and_names_bad_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::from("x,y,kind\n");
+    for i in 0..40 {
+        let (x, kind) = if i % 2 == 0 { (i as f64, "low") } else { (100.0 + i as f64, "high") };
+        text += &format!("{x},{},{kind}\n", x + (i % 7) as f64);
+    }
+    let csv = write_text(&dir, "two.csv", &text);
+    let r = report(&["--data", path_str(&csv)]);
+    let e = &r["ensemble"];
+    assert_eq!((e["data"]["rows"].as_u64(), e["data"]["classes"].as_u64()), (Some(40), Some(2)));
+    assert_eq!(e["class_names"], serde_json::json!(["high", "low"]));
+    assert_eq!(e["test_accuracy"].as_f64(), Some(1.0), "either feature separates the classes");
+    let bad = write_text(&dir, "bad.csv", "x,y,kind\n1,2,a\n3,oops,b\n");
+    let err = fails(&["report", "--data", path_str(&bad)]);
+    assert!(err.contains("row 2") && err.contains("column y") && err.contains("oops"), "{err}");
+}
+
+#[test]
+fn ensemble_settings_are_checked_with_key_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_text(
+        &dir,
+        "s.toml",
+        "[ensemble]\nfusion = \"soft\"\n\n[[ensemble.members]]\nkind = \"forest\"\ntrees = 900\n",
+    );
+    let err = fails(&["report", "--config", path_str(&cfg)]);
+    assert!(err.contains("ensemble.members[0].trees") && err.contains("900"), "{err}");
+    let cfg = write_text(&dir, "t.toml", "[data]\nfolds = 5\nfold = 3\n");
+    let err = fails(&["report", "--config", path_str(&cfg)]);
+    assert!(err.contains("line 3") && err.contains("fold"), "{err}");
+}

@@ -1,21 +1,22 @@
 //! The app driven by key events and drawn into ratatui's TestBackend.
 
 use qmc_tui::app::{App, AppEvent, Mode};
+use qmc_tui::compute::ensemble::Fusion;
 use qmc_tui::compute::quant::{Granularity, Scheme};
-use qmc_tui::controls::Control;
+use qmc_tui::controls::{Control, EnsembleControl};
 use qmc_tui::settings::Settings;
 use qmc_tui::ui;
-use qmc_tui::worker::{Job, Worker};
+use qmc_tui::worker::{Job, Workers};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::crossterm::event::{Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
 /// An app whose first analysis has run, on the synthetic default weights.
-fn started(settings: Settings) -> (App, Worker) {
+fn started(settings: Settings) -> (App, Workers) {
     let mut app = App::new(settings, "qmc-settings.toml".into());
-    let mut worker = Worker::default();
-    let job = app.start();
-    app.settle(&mut worker, vec![job]);
+    let mut worker = Workers::default();
+    let jobs = app.start();
+    app.settle(&mut worker, jobs);
     (app, worker)
 }
 
@@ -23,7 +24,7 @@ fn key(code: KeyCode) -> AppEvent {
     AppEvent::Input(Event::Key(KeyEvent::new(code, KeyModifiers::NONE)))
 }
 
-fn press(app: &mut App, worker: &mut Worker, code: KeyCode) -> Vec<Job> {
+fn press(app: &mut App, worker: &mut Workers, code: KeyCode) -> Vec<Job> {
     let jobs = app.update(key(code));
     app.settle(worker, jobs.clone());
     jobs
@@ -90,7 +91,8 @@ fn help_overlay_lists_the_keymap() {
     press(&mut app, &mut worker, KeyCode::Char('?'));
     assert_eq!(app.mode, Mode::Help);
     let screen = render(&mut app, 120, 40);
-    for b in qmc_tui::keymap::BINDINGS {
+    let shown = qmc_tui::keymap::scopes(app.tab.scope());
+    for b in qmc_tui::keymap::BINDINGS.iter().filter(|b| shown.contains(&b.scope)) {
         assert!(screen.contains(b.help), "help lacks {:?}", b.help);
     }
     insta::assert_snapshot!(screen);
@@ -112,7 +114,7 @@ fn a_key_press_changes_the_numbers_on_the_next_frame() {
     let (mut app, mut worker) = started(Settings::default());
     let before = render(&mut app, 120, 40);
     // Select bits and lower it: the mse must grow.
-    while app.selected != Control::Bits {
+    while app.quant_selected != Control::Bits {
         press(&mut app, &mut worker, KeyCode::Down);
     }
     let jobs = press(&mut app, &mut worker, KeyCode::Left);
@@ -127,7 +129,7 @@ fn a_key_press_changes_the_numbers_on_the_next_frame() {
 #[test]
 fn editing_scale_switches_to_manual_and_typing_sets_exact_values() {
     let (mut app, mut worker) = started(Settings::default());
-    while app.selected != Control::Scale {
+    while app.quant_selected != Control::Scale {
         press(&mut app, &mut worker, KeyCode::Up);
     }
     press(&mut app, &mut worker, KeyCode::Enter);
@@ -148,7 +150,7 @@ fn editing_scale_switches_to_manual_and_typing_sets_exact_values() {
 #[test]
 fn a_bad_typed_value_shows_an_error_and_keeps_the_state() {
     let (mut app, mut worker) = started(Settings::default());
-    while app.selected != Control::Bits {
+    while app.quant_selected != Control::Bits {
         press(&mut app, &mut worker, KeyCode::Down);
     }
     press(&mut app, &mut worker, KeyCode::Enter);
@@ -167,7 +169,7 @@ fn a_bad_typed_value_shows_an_error_and_keeps_the_state() {
 #[test]
 fn a_missing_weights_file_rolls_back_to_the_last_good_state() {
     let (mut app, mut worker) = started(Settings::default());
-    while app.selected != Control::Source {
+    while app.quant_selected != Control::Source {
         press(&mut app, &mut worker, KeyCode::Up);
     }
     press(&mut app, &mut worker, KeyCode::Enter);
@@ -184,7 +186,7 @@ fn a_missing_weights_file_rolls_back_to_the_last_good_state() {
 #[test]
 fn stale_results_are_dropped() {
     let (mut app, mut worker) = started(Settings::default());
-    while app.selected != Control::Bits {
+    while app.quant_selected != Control::Bits {
         press(&mut app, &mut worker, KeyCode::Down);
     }
     let first = app.update(key(KeyCode::Left));
@@ -194,7 +196,7 @@ fn stale_results_are_dropped() {
     app.settle(&mut worker, second);
     app.settle(&mut worker, first);
     assert_eq!(app.view.as_ref().unwrap().settings.quant.bits, 6);
-    assert!(!app.busy);
+    assert!(!app.busy());
 }
 
 #[test]
@@ -221,9 +223,9 @@ fn export_then_load_reproduces_the_state() {
     s.quant.granularity = Granularity::PerChannel;
     s.quant.channel_axis = 1;
     let mut app = App::new(s.clone(), path.clone());
-    let mut worker = Worker::default();
-    let job = app.start();
-    app.settle(&mut worker, vec![job]);
+    let mut worker = Workers::default();
+    let jobs = app.start();
+    app.settle(&mut worker, jobs);
     press(&mut app, &mut worker, KeyCode::Char('e'));
     assert!(!app.status.error && app.status.text.contains("exported.toml"), "{:?}", app.status);
     let loaded = Settings::load(&path).unwrap();
@@ -237,9 +239,9 @@ fn a_failed_export_says_so_and_keeps_the_old_file() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("missing-dir").join("s.toml");
     let mut app = App::new(Settings::default(), path);
-    let mut worker = Worker::default();
-    let job = app.start();
-    app.settle(&mut worker, vec![job]);
+    let mut worker = Workers::default();
+    let jobs = app.start();
+    app.settle(&mut worker, jobs);
     press(&mut app, &mut worker, KeyCode::Char('e'));
     assert!(app.status.error && app.status.text.contains("does not exist"), "{:?}", app.status);
 }
@@ -262,4 +264,117 @@ fn the_readme_key_table_covers_every_binding() {
     for b in qmc_tui::keymap::BINDINGS {
         assert!(readme.contains(b.help), "README.md lacks the key {:?} ({})", b.action, b.help);
     }
+}
+
+fn to_ensemble(app: &mut App, worker: &mut Workers) {
+    press(app, worker, KeyCode::Char('2'));
+    assert_eq!(app.tab, qmc_tui::app::Tab::Ensemble);
+}
+
+fn select_ensemble(app: &mut App, worker: &mut Workers, control: EnsembleControl) {
+    for _ in 0..30 {
+        if app.ensemble_selected == control {
+            return;
+        }
+        press(app, worker, KeyCode::Down);
+    }
+    panic!("{control:?} is not shown");
+}
+
+#[test]
+fn ensemble_pane_at_120x40() {
+    let (mut app, mut worker) = started(Settings::default());
+    to_ensemble(&mut app, &mut worker);
+    if let Some(e) = &mut app.ensemble {
+        e.compute_ms = 0.0;
+    }
+    let screen = render(&mut app, 120, 40);
+    assert!(screen.contains("Members (3), fusion soft") && screen.contains("Confusion"), "{screen}");
+    insta::assert_snapshot!(screen);
+}
+
+#[test]
+fn a_weight_or_fusion_change_trains_nothing_and_a_member_change_trains_one() {
+    let (mut app, mut worker) = started(Settings::default());
+    to_ensemble(&mut app, &mut worker);
+    assert_eq!(app.ensemble.as_ref().unwrap().trained, 3);
+    select_ensemble(&mut app, &mut worker, EnsembleControl::Weight);
+    press(&mut app, &mut worker, KeyCode::Left);
+    let e = app.ensemble.as_ref().unwrap();
+    assert_eq!((e.trained, e.settings.ensemble.members[0].weight), (0, 0.9));
+    let share = e.report.members[0].normalized_weight;
+    assert!((share - 0.9 / 2.9).abs() < 1e-12, "{share}");
+    press(&mut app, &mut worker, KeyCode::Char('f'));
+    let e = app.ensemble.as_ref().unwrap();
+    assert_eq!((e.trained, e.report.fusion), (0, Fusion::Hard));
+    select_ensemble(&mut app, &mut worker, EnsembleControl::Trees);
+    press(&mut app, &mut worker, KeyCode::Right);
+    let e = app.ensemble.as_ref().unwrap();
+    assert_eq!((e.trained, e.report.members[0].trees), (1, 20));
+}
+
+#[test]
+fn members_can_be_added_and_deleted_down_to_none() {
+    let (mut app, mut worker) = started(Settings::default());
+    to_ensemble(&mut app, &mut worker);
+    press(&mut app, &mut worker, KeyCode::Char('a'));
+    assert_eq!(app.settings.ensemble.members.len(), 4);
+    assert_eq!((app.member, app.settings.ensemble.members[3].seed), (3, 3));
+    assert_eq!(app.ensemble.as_ref().unwrap().report.members.len(), 4);
+    for _ in 0..4 {
+        press(&mut app, &mut worker, KeyCode::Char('d'));
+    }
+    let e = app.ensemble.as_ref().unwrap();
+    assert!(e.report.no_members && app.settings.ensemble.members.is_empty());
+    let screen = render(&mut app, 120, 40);
+    assert!(screen.contains("no members"), "{screen}");
+    press(&mut app, &mut worker, KeyCode::Char('d'));
+    assert!(app.status.error && app.status.text.contains("no member"), "{:?}", app.status);
+    press(&mut app, &mut worker, KeyCode::Char('a'));
+    assert_eq!(app.settings.ensemble.members.len(), 1);
+}
+
+#[test]
+fn all_zero_weights_fall_back_to_equal_weights_and_say_so() {
+    let mut s = Settings::default();
+    s.ensemble.members.iter_mut().for_each(|m| m.weight = 0.0);
+    let (mut app, mut worker) = started(s);
+    to_ensemble(&mut app, &mut worker);
+    let r = &app.ensemble.as_ref().unwrap().report;
+    assert!(r.weights_fell_back);
+    assert!(r.weights.iter().all(|&w| (w - 1.0 / 3.0).abs() < 1e-12));
+    let screen = render(&mut app, 120, 40);
+    assert!(screen.contains("every weight is 0"), "{screen}");
+}
+
+#[test]
+fn a_bad_data_file_rolls_the_ensemble_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("one-class.csv");
+    std::fs::write(&csv, "a,b,label\n1,2,x\n3,4,x\n").unwrap();
+    let (mut app, mut worker) = started(Settings::default());
+    to_ensemble(&mut app, &mut worker);
+    select_ensemble(&mut app, &mut worker, EnsembleControl::DataSource);
+    press(&mut app, &mut worker, KeyCode::Enter);
+    app.update(AppEvent::Input(Event::Key(KeyEvent::new(KeyCode::Char('u'), KeyModifiers::CONTROL))));
+    for c in csv.display().to_string().chars() {
+        app.update(key(KeyCode::Char(c)));
+    }
+    press(&mut app, &mut worker, KeyCode::Enter);
+    assert!(app.status.error && app.status.text.contains("class"), "{:?}", app.status);
+    assert_eq!(app.settings.data.source, "iris");
+    assert_eq!(app.ensemble.as_ref().unwrap().settings.data.source, "iris");
+}
+
+#[test]
+fn stale_trainings_are_dropped() {
+    let (mut app, mut worker) = started(Settings::default());
+    to_ensemble(&mut app, &mut worker);
+    select_ensemble(&mut app, &mut worker, EnsembleControl::Trees);
+    let first = app.update(key(KeyCode::Right));
+    let second = app.update(key(KeyCode::Right));
+    app.settle(&mut worker, second);
+    app.settle(&mut worker, first);
+    assert_eq!(app.ensemble.as_ref().unwrap().settings.ensemble.members[0].trees, 30);
+    assert!(!app.busy());
 }

@@ -340,7 +340,18 @@ pub fn analyze_with(w: &Weights, stats: &WeightStats, cfg: &QuantConfig) -> Resu
     let qmin = params.iter().map(|p| p.qmin).min().unwrap_or(0);
     let qmax = params.iter().map(|p| p.qmax).max().unwrap_or(0);
     let bins = error_bins(&chosen, cfg.rounding);
-    let quantized = quantize_all(&ch, &params, cfg, bins);
+    let effective_bits = params.iter().map(QParams::effective_bits).max().unwrap_or(0);
+    // The curve needs nothing the quantization computes: it runs alongside.
+    let (quantized, points) = std::thread::scope(|scope| {
+        let curve =
+            (ch.values.len() >= PARALLEL_MIN).then(|| scope.spawn(|| curve_points(&ch, &chosen, cfg, effective_bits)));
+        let quantized = quantize_all(&ch, &params, cfg, bins);
+        let points = match curve {
+            Some(h) => h.join().expect("the curve thread panicked"),
+            None => curve_points(&ch, &chosen, cfg, effective_bits),
+        };
+        (quantized, points)
+    });
     let mut seen_total = vec![false; (qmax as i64 - qmin as i64 + 1) as usize];
     let mut levels = Vec::with_capacity(params.len());
     for (codes, p) in quantized.codes.iter().zip(&params) {
@@ -363,8 +374,7 @@ pub fn analyze_with(w: &Weights, stats: &WeightStats, cfg: &QuantConfig) -> Resu
         })
         .collect();
     let metrics = metrics_of(&total, levels_total, (qmax as i64 - qmin as i64 + 1) as u64);
-    let effective_bits = params.iter().map(QParams::effective_bits).max().unwrap_or(0);
-    let curve = mse_curve(&ch, &chosen, cfg, effective_bits, metrics.mse);
+    let curve = mse_curve(points, &chosen, metrics.mse);
     Ok(Analysis {
         count: w.values.len(),
         non_finite: w.non_finite,
@@ -436,11 +446,16 @@ fn quantize_all(ch: &Channels, params: &[QParams], cfg: &QuantConfig, bins: Erro
         vec![part(&runs, &mut Rounder::new(cfg.rounding, cfg.seed))]
     } else {
         std::thread::scope(|scope| {
-            let handles: Vec<_> = balanced(&runs, threads)
-                .into_iter()
-                .map(|share| scope.spawn(move || part(share, &mut Rounder::new(cfg.rounding, cfg.seed))))
+            // The first share runs here: one thread fewer to start.
+            let shares = balanced(&runs, threads);
+            let handles: Vec<_> = shares[1..]
+                .iter()
+                .map(|&share| scope.spawn(move || part(share, &mut Rounder::new(cfg.rounding, cfg.seed))))
                 .collect();
-            handles.into_iter().map(|h| h.join().expect("a quantizer thread panicked")).collect()
+            let first = part(shares[0], &mut Rounder::new(cfg.rounding, cfg.seed));
+            std::iter::once(first)
+                .chain(handles.into_iter().map(|h| h.join().expect("a quantizer thread panicked")))
+                .collect()
         })
     };
     merge_parts(parts, params.len(), bins)
@@ -521,7 +536,7 @@ pub fn storage(count: usize, bits: u32, channels: usize) -> Storage {
 
 /// MSE when every channel's min-max range is scaled by a fraction, on a
 /// strided sample of at most `CURVE_SAMPLE` values (a picture, not a metric).
-fn mse_curve(ch: &Channels, chosen: &[ChannelChoice], cfg: &QuantConfig, bits: u32, current_mse: f64) -> MseCurve {
+fn curve_points(ch: &Channels, chosen: &[ChannelChoice], cfg: &QuantConfig, bits: u32) -> Vec<(f64, f64)> {
     let target = Target::of(cfg, bits);
     // A sample of at most CURVE_CHANNELS channels and CURVE_SAMPLE values,
     // kept channel by channel: with 30,000 channels, fixing 40 x 30,000
@@ -538,7 +553,7 @@ fn mse_curve(ch: &Channels, chosen: &[ChannelChoice], cfg: &QuantConfig, bits: u
         sample_offsets.push(sample.len());
     }
     let chosen_picked: Vec<&ChannelChoice> = picked.iter().map(|&c| &chosen[c]).collect();
-    let points: Vec<(f64, f64)> = (1..=CURVE_POINTS)
+    (1..=CURVE_POINTS)
         .map(|k| {
             let t = k as f64 / CURVE_POINTS as f64;
             let mut rounder = Rounder::new(target.rounding, 0);
@@ -552,7 +567,11 @@ fn mse_curve(ch: &Channels, chosen: &[ChannelChoice], cfg: &QuantConfig, bits: u
                 .sum();
             (t, sq / sample.len().max(1) as f64)
         })
-        .collect();
+        .collect()
+}
+
+/// The curve with its optimum and the current setting marked.
+fn mse_curve(points: Vec<(f64, f64)>, chosen: &[ChannelChoice], current_mse: f64) -> MseCurve {
     let optimum = points.iter().copied().fold((1.0, f64::INFINITY), |best, p| if p.1 < best.1 { p } else { best });
     let fractions: Vec<f64> = chosen
         .iter()

@@ -5,7 +5,9 @@
 
 pub mod analysis;
 pub mod calibrate;
+pub mod data;
 pub mod diagnose;
+pub mod ensemble;
 pub mod histogram;
 pub mod kernel;
 pub mod quant;

@@ -7,16 +7,18 @@ use ratatui::widgets::{Clear, List, ListItem, ListState, Paragraph};
 
 use super::theme::THEME;
 use super::widgets::{centered, panel};
-use crate::app::{App, Tab};
+use crate::app::App;
 use crate::format;
 use crate::keymap::{BINDINGS, Scope, keys_label};
 
 pub fn draw_help(frame: &mut Frame, app: &App, area: Rect) {
-    let pane = match app.tab {
-        Tab::Quantize => Scope::Quantize,
-    };
     let mut lines = Vec::new();
-    for (scope, title) in [(pane, format!("{} pane", app.tab.title())), (Scope::Global, "Everywhere".to_string())] {
+    let sections = [
+        (app.tab.scope(), format!("{} pane", app.tab.title())),
+        (Scope::Controls, "Controls (both panes)".to_string()),
+        (Scope::Global, "Everywhere".to_string()),
+    ];
+    for (scope, title) in sections {
         lines.push(Line::styled(title, THEME.header));
         for b in BINDINGS.iter().filter(|b| b.scope == scope) {
             lines.push(Line::from(vec![

@@ -1,5 +1,6 @@
 //! Drawing only: every function here is a pure function of the `App`.
 
+mod ensemble;
 mod help;
 mod quant;
 pub mod theme;
@@ -31,6 +32,7 @@ pub fn draw(frame: &mut Frame, app: &App) {
     draw_tabs(frame, app, tabs);
     match app.tab {
         Tab::Quantize => quant::draw(frame, app, body),
+        Tab::Ensemble => ensemble::draw(frame, app, body),
     }
     draw_status(frame, app, status);
     match &app.mode {
@@ -55,10 +57,20 @@ fn draw_tabs(frame: &mut Frame, app: &App, area: Rect) {
         spans.push(Span::raw(" "));
         spans.push(Span::styled(format!(" {} {} ", i + 1, tab.title()), style));
     }
-    if app.busy {
-        spans.push(Span::styled(format!("  {} computing", SPINNER[app.spinner % SPINNER.len()]), THEME.muted));
-    } else if let Some(v) = &app.view {
-        spans.push(Span::styled(format!("  computed in {:.1} ms", v.compute_ms), THEME.muted));
+    if app.busy() {
+        let what = match app.training {
+            Some((done, total)) => format!("training {done}/{total}"),
+            None => "computing".into(),
+        };
+        spans.push(Span::styled(format!("  {} {what}", SPINNER[app.spinner % SPINNER.len()]), THEME.muted));
+    } else {
+        let ms = match app.tab {
+            Tab::Quantize => app.view.as_ref().map(|v| v.compute_ms),
+            Tab::Ensemble => app.ensemble.as_ref().map(|v| v.compute_ms),
+        };
+        if let Some(ms) = ms {
+            spans.push(Span::styled(format!("  computed in {ms:.1} ms"), THEME.muted));
+        }
     }
     frame.render_widget(Line::from(spans), area);
 }
@@ -66,7 +78,7 @@ fn draw_tabs(frame: &mut Frame, app: &App, area: Rect) {
 fn draw_status(frame: &mut Frame, app: &App, area: Rect) {
     let line = if let Mode::Editing { control, text } = &app.mode {
         Line::from(vec![
-            Span::styled(format!(" {} = ", control.key()), THEME.label),
+            Span::styled(format!(" {} = ", control.key(app.context())), THEME.label),
             Span::styled(format!("{text}▏"), THEME.value),
             Span::styled("   Enter apply · Esc cancel · Ctrl-U clear", THEME.muted),
         ])
@@ -74,24 +86,29 @@ fn draw_status(frame: &mut Frame, app: &App, area: Rect) {
         let (mark, style) = if app.status.error { ("✗ ", THEME.error) } else { ("✓ ", THEME.info) };
         Line::from(vec![Span::styled(format!(" {mark}{}", app.status.text), style)])
     } else {
-        hints_line()
+        hints_line(app.tab)
     };
     frame.render_widget(Paragraph::new(line), area);
 }
 
 /// The one-line reminder of the most used keys.
-fn hints_line() -> Line<'static> {
-    let pairs = [
+fn hints_line(tab: Tab) -> Line<'static> {
+    let mut pairs = vec![
         (format!("{}{}", hint(Action::Up), hint(Action::Down)), "select"),
         (format!("{}{}", hint(Action::Decrease), hint(Action::Increase)), "adjust"),
         (format!("Shift-{}{}", hint(Action::Decrease), hint(Action::Increase)), "coarse"),
         (hint(Action::Edit), "type"),
         (hint(Action::Reset), "reset"),
-        (hint(Action::Preset), "preset"),
-        (hint(Action::Export), "export"),
-        (hint(Action::Help), "help"),
-        (hint(Action::Quit), "quit"),
     ];
+    match tab {
+        Tab::Quantize => pairs.push((hint(Action::Preset), "preset")),
+        Tab::Ensemble => pairs.extend([
+            (hint(Action::AddMember), "add"),
+            (hint(Action::DeleteMember), "delete"),
+            (hint(Action::CycleFusion), "fusion"),
+        ]),
+    }
+    pairs.extend([(hint(Action::Export), "export"), (hint(Action::Help), "help"), (hint(Action::Quit), "quit")]);
     let mut spans = vec![Span::raw(" ")];
     for (keys, what) in pairs {
         spans.push(Span::styled(keys, THEME.key));

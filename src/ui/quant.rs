@@ -17,6 +17,7 @@ use crate::compute::analysis::Analysis;
 use crate::compute::diagnose::Severity;
 use crate::compute::histogram::Histogram;
 use crate::compute::quant::Scheme;
+use crate::controls::AnyControl;
 use crate::format::{self, num};
 use crate::worker::QuantView;
 
@@ -37,9 +38,9 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
     let [controls_area, metrics_area, alternatives_area] =
         Layout::vertical([Constraint::Length(controls_height), Constraint::Length(METRICS_HEIGHT), Constraint::Min(0)])
             .areas(left);
-    draw_controls(frame, app, &controls, controls_area);
+    draw_controls(frame, app, &controls, "Quantizer", controls_area);
     let Some(view) = &app.view else {
-        let text = if app.busy { "loading the weights ..." } else { "no result yet" };
+        let text = if app.busy() { "loading the weights ..." } else { "no result yet" };
         frame.render_widget(Paragraph::new(text).style(THEME.muted).block(panel("Result")), right);
         return;
     };
@@ -67,12 +68,12 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
     }
 }
 
-fn draw_controls(frame: &mut Frame, app: &App, controls: &[crate::controls::Control], area: Rect) {
+pub fn draw_controls(frame: &mut Frame, app: &App, controls: &[AnyControl], title: &str, area: Rect) {
     let ctx = app.context();
     let items: Vec<ListItem> = controls
         .iter()
         .map(|&c| {
-            let selected = c == app.selected;
+            let selected = c == app.selected();
             let value_style = if c.is_derived(&app.settings) { THEME.derived } else { THEME.value };
             let value = c.value(&app.settings, ctx);
             ListItem::new(Line::from(vec![
@@ -81,8 +82,8 @@ fn draw_controls(frame: &mut Frame, app: &App, controls: &[crate::controls::Cont
             ]))
         })
         .collect();
-    let selected = controls.iter().position(|c| *c == app.selected);
-    let list = List::new(items).block(panel("Quantizer")).highlight_style(THEME.selected).highlight_symbol("▶ ");
+    let selected = controls.iter().position(|c| *c == app.selected());
+    let list = List::new(items).block(panel(title)).highlight_style(THEME.selected).highlight_symbol("▶ ");
     frame.render_stateful_widget(list, area, &mut ListState::default().with_selected(selected));
 }
 

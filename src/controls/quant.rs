@@ -3,9 +3,10 @@
 
 use std::path::Path;
 
+use super::{Context, ladder, multiply, parse, parse_fraction, scale_count, step_seed};
 use crate::compute::analysis::Analysis;
 use crate::compute::quant::{self, Granularity, Rounding, Scheme};
-use crate::compute::weights::{Distribution, MAX_ELEMENTS, TensorInfo};
+use crate::compute::weights::{Distribution, MAX_ELEMENTS};
 use crate::format;
 use crate::settings::{SYNTHETIC, Settings};
 
@@ -31,14 +32,6 @@ pub enum Control {
     Scale,
     ClipLo,
     ClipHi,
-}
-
-/// What a control needs to know beyond the settings: the latest result
-/// (derived scale and clip, the data range) and the file's tensors.
-#[derive(Default, Clone, Copy)]
-pub struct Context<'a> {
-    pub analysis: Option<&'a Analysis>,
-    pub tensors: &'a [TensorInfo],
 }
 
 const PERCENTILES: &[f64] = &[90.0, 95.0, 99.0, 99.5, 99.9, 99.95, 99.99, 99.995, 99.999, 100.0];
@@ -261,22 +254,22 @@ impl Control {
                 w.tensor = Some(text.into());
             }
             Control::Distribution => w.distribution = text.parse()?,
-            Control::Rows => w.rows = parse(text, self)?,
-            Control::Cols => w.cols = parse(text, self)?,
-            Control::Seed => w.seed = parse(text, self)?,
-            Control::Dof => w.dof = parse(text, self)?,
-            Control::OutlierFraction => w.outlier_fraction = parse_fraction(text, self)?,
+            Control::Rows => w.rows = parse(text, self.key(), self.label())?,
+            Control::Cols => w.cols = parse(text, self.key(), self.label())?,
+            Control::Seed => w.seed = parse(text, self.key(), self.label())?,
+            Control::Dof => w.dof = parse(text, self.key(), self.label())?,
+            Control::OutlierFraction => w.outlier_fraction = parse_fraction(text, self.key(), self.label())?,
             Control::Scheme => q.scheme = text.parse()?,
-            Control::Bits => q.bits = parse(text, self)?,
+            Control::Bits => q.bits = parse(text, self.key(), self.label())?,
             Control::Granularity => q.granularity = text.parse()?,
-            Control::ChannelAxis => q.channel_axis = parse(text, self)?,
+            Control::ChannelAxis => q.channel_axis = parse(text, self.key(), self.label())?,
             Control::Rounding => q.rounding = text.parse()?,
-            Control::RoundingSeed => q.seed = parse(text, self)?,
+            Control::RoundingSeed => q.seed = parse(text, self.key(), self.label())?,
             Control::Calibration => q.calibration = text.parse()?,
-            Control::Percentile => q.percentile = parse(text, self)?,
-            Control::SigmaK => q.sigma_k = parse(text, self)?,
+            Control::Percentile => q.percentile = parse(text, self.key(), self.label())?,
+            Control::SigmaK => q.sigma_k = parse(text, self.key(), self.label())?,
             Control::Scale | Control::ClipLo | Control::ClipHi => {
-                let v: f64 = parse(text, self)?;
+                let v: f64 = parse(text, self.key(), self.label())?;
                 switch_to_manual(s, ctx.analysis);
                 match self {
                     Control::Scale => s.quant.scale = v,
@@ -387,45 +380,6 @@ fn derived_value(c: Control, s: &Settings, ctx: Context) -> String {
     format!("{value} ({note})")
 }
 
-fn parse<T: std::str::FromStr>(text: &str, c: Control) -> Result<T, String> {
-    text.parse().map_err(|_| format!("{}: {text:?} is not a valid {}", c.key(), c.label()))
-}
-
-/// A fraction typed as 0.001 or as 0.1%.
-fn parse_fraction(text: &str, c: Control) -> Result<f64, String> {
-    match text.strip_suffix('%') {
-        Some(p) => Ok(parse::<f64>(p.trim(), c)? / 100.0),
-        None => parse(text, c),
-    }
-}
-
-fn multiply(v: f64, factor: f64, up: bool) -> f64 {
-    if up { v * factor } else { v / factor }
-}
-
-fn scale_count(n: usize, up: bool, coarse: bool, max: usize) -> usize {
-    let factor = if coarse { 10.0 } else { 1.25 };
-    let next = multiply(n as f64, factor, up).round() as usize;
-    let next = if next == n { if up { n + 1 } else { n.saturating_sub(1) } } else { next };
-    next.clamp(1, max.max(1))
-}
-
-fn step_seed(seed: u64, up: bool, coarse: bool) -> u64 {
-    let step = if coarse { 100 } else { 1 };
-    if up { seed.saturating_add(step).min(i64::MAX as u64) } else { seed.saturating_sub(step) }
-}
-
-/// The next value of a ladder above (or below) `v`; coarse jumps to the end.
-fn ladder(steps: &[f64], v: f64, up: bool, coarse: bool) -> f64 {
-    let last = steps.len() - 1;
-    match (up, coarse) {
-        (true, true) => steps[last],
-        (false, true) => steps[0],
-        (true, false) => steps.iter().copied().find(|&x| x > v).unwrap_or(steps[last]),
-        (false, false) => steps.iter().rev().copied().find(|&x| x < v).unwrap_or(steps[0]),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -470,7 +424,7 @@ mod tests {
     fn editing_scale_switches_to_manual_from_the_derived_values() {
         let mut s = Settings::default();
         let a = analyze(&s.weights.load().unwrap(), &s.quant).unwrap();
-        let ctx = Context { analysis: Some(&a), tensors: &[] };
+        let ctx = Context { analysis: Some(&a), ..Context::default() };
         let p = a.channels[0].params;
         Control::Scale.adjust(&mut s, 1, true, ctx).unwrap();
         assert_eq!(s.quant.scheme, Scheme::Manual);
@@ -486,8 +440,8 @@ mod tests {
         s.quant.scheme = Scheme::Symmetric;
         let w = s.weights.load().unwrap();
         let a = analyze(&w, &s.quant).unwrap();
-        let text = Control::ClipHi.edit_text(&s, Context { analysis: Some(&a), tensors: &[] });
-        Control::ClipHi.set(&mut s, &text, Context { analysis: Some(&a), tensors: &[] }).unwrap();
+        let text = Control::ClipHi.edit_text(&s, Context { analysis: Some(&a), ..Context::default() });
+        Control::ClipHi.set(&mut s, &text, Context { analysis: Some(&a), ..Context::default() }).unwrap();
         assert_eq!(s.quant.scheme, Scheme::Manual);
         let m = analyze(&w, &s.quant).unwrap();
         assert_eq!((m.qmin, m.qmax), (a.qmin, a.qmax));
@@ -516,19 +470,6 @@ mod tests {
     }
 
     #[test]
-    fn ladders_and_counts_move_sensibly() {
-        assert_eq!(ladder(PERCENTILES, 99.99, true, false), 99.995);
-        assert_eq!(ladder(PERCENTILES, 99.99, false, false), 99.95);
-        assert_eq!(ladder(PERCENTILES, 99.97, false, false), 99.95);
-        assert_eq!(ladder(PERCENTILES, 100.0, true, false), 100.0);
-        assert_eq!(scale_count(1000, true, false, 1 << 20), 1250);
-        assert_eq!(scale_count(1, false, false, 100), 1);
-        assert_eq!(scale_count(2, true, false, 100), 3);
-        assert_eq!(scale_count(10, true, true, 50), 50);
-        assert_eq!(step_seed(0, false, false), 0);
-    }
-
-    #[test]
     fn reset_restores_defaults() {
         let mut s = Settings::default();
         s.quant.bits = 3;
@@ -537,12 +478,5 @@ mod tests {
         s.quant.scheme = Scheme::Manual;
         Control::Scale.reset(&mut s);
         assert_eq!(s.quant.scheme, Scheme::Asymmetric);
-    }
-
-    #[test]
-    fn fractions_can_be_typed_as_percent() {
-        let mut s = Settings::default();
-        Control::OutlierFraction.set(&mut s, "0.5%", Context::default()).unwrap();
-        assert!((s.weights.outlier_fraction - 0.005).abs() < 1e-12);
     }
 }

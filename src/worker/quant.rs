@@ -1,8 +1,6 @@
-//! The compute worker: jobs in, results out, each tagged with its job id.
-//!
-//! It keeps the loaded weights and the last results, so a change of a
-//! quantization setting never reloads the weights, and it skips jobs that a
-//! newer one has made stale.
+//! The quantization worker. It keeps the loaded weights and the last
+//! results, so a change of a quantization setting never reloads the weights,
+//! and it skips analyses that a newer one has made stale.
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
@@ -10,55 +8,15 @@ use std::sync::Arc;
 use std::sync::mpsc::{Receiver, Sender};
 use std::time::Instant;
 
+use super::{Alternatives, Job, Output, QuantView, WeightsSummary};
+
 use crate::compute::analysis::{Analysis, WeightStats, alternatives, analyze_with, weight_stats};
 use crate::compute::calibrate::{Target, mean_std};
-use crate::compute::diagnose::{Finding, diagnose};
-use crate::compute::quant::{Calibration, QuantConfig};
+use crate::compute::diagnose::diagnose;
+use crate::compute::ensemble::EnsembleReport;
+use crate::compute::quant::QuantConfig;
 use crate::compute::weights::{self, TensorInfo, Weights};
 use crate::settings::{Settings, WeightsConfig, write_atomic};
-
-pub type JobId = u64;
-
-#[derive(Debug, Clone)]
-pub enum Job {
-    Analyze { id: JobId, settings: Settings },
-    Export { id: JobId, settings: Settings, path: PathBuf },
-}
-
-/// What the pane shows of the weights.
-#[derive(Debug, Clone, PartialEq)]
-pub struct WeightsSummary {
-    pub source: String,
-    pub tensor: Option<String>,
-    pub shape: Vec<usize>,
-    pub dtype: String,
-    pub count: usize,
-    pub non_finite: usize,
-    pub mean: f64,
-    pub std: f64,
-}
-
-pub type Alternatives = Vec<(Calibration, (f32, f32))>;
-
-/// One finished analysis, with the settings that produced it.
-#[derive(Debug, Clone)]
-pub struct QuantView {
-    pub settings: Settings,
-    pub weights: Arc<WeightsSummary>,
-    pub tensors: Arc<Vec<TensorInfo>>,
-    pub analysis: Arc<Analysis>,
-    pub findings: Vec<Finding>,
-    /// None while the slower calibrations are still running.
-    pub alternatives: Option<Arc<Alternatives>>,
-    pub compute_ms: f64,
-}
-
-#[derive(Debug, Clone)]
-pub enum Output {
-    Analyzed { id: JobId, result: Result<Box<QuantView>, String> },
-    Alternatives { id: JobId, alternatives: Arc<Alternatives> },
-    Exported { id: JobId, result: Result<PathBuf, String> },
-}
 
 struct Loaded {
     config: WeightsConfig,
@@ -152,9 +110,16 @@ impl Worker {
         alts
     }
 
-    pub fn export(&mut self, settings: &Settings, path: &std::path::Path) -> Result<PathBuf, String> {
+    /// Writes the settings with the quantizer's derived figures and, when
+    /// given, the ensemble's.
+    pub fn export(
+        &mut self,
+        settings: &Settings,
+        path: &std::path::Path,
+        ensemble: Option<&EnsembleReport>,
+    ) -> Result<PathBuf, String> {
         let analysis = self.analysis(settings)?;
-        write_atomic(path, settings.portable().to_toml(Some(&analysis)).as_bytes())?;
+        write_atomic(path, settings.portable().to_toml(Some(&analysis), ensemble).as_bytes())?;
         Ok(path.to_owned())
     }
 
@@ -162,7 +127,12 @@ impl Worker {
     pub fn handle(&mut self, job: Job) -> Output {
         match job {
             Job::Analyze { id, settings } => Output::Analyzed { id, result: self.analyze(&settings).map(Box::new) },
-            Job::Export { id, settings, path } => Output::Exported { id, result: self.export(&settings, &path) },
+            Job::Export { id, settings, path, ensemble } => {
+                Output::Exported { id, result: self.export(&settings, &path, ensemble.as_deref()) }
+            }
+            Job::Train { id, .. } => {
+                Output::Trained { id, result: Err("the ensemble worker trains, not this one".into()) }
+            }
         }
     }
 
@@ -222,6 +192,7 @@ fn drop_stale(queue: &mut VecDeque<Job>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::worker::JobId;
     use std::sync::mpsc;
 
     fn analyze_job(id: JobId, bits: u32) -> Job {
@@ -232,15 +203,10 @@ mod tests {
 
     #[test]
     fn stale_analyses_are_dropped_and_exports_kept() {
-        let export = Job::Export { id: 2, settings: Settings::default(), path: "x".into() };
+        let export = Job::Export { id: 2, settings: Settings::default(), path: "x".into(), ensemble: None };
         let mut q: VecDeque<Job> = [analyze_job(1, 4), export, analyze_job(3, 5), analyze_job(4, 6)].into();
         drop_stale(&mut q);
-        let ids: Vec<JobId> = q
-            .iter()
-            .map(|j| match j {
-                Job::Analyze { id, .. } | Job::Export { id, .. } => *id,
-            })
-            .collect();
+        let ids: Vec<JobId> = q.iter().map(Job::id).collect();
         assert_eq!(ids, vec![2, 4]);
     }
 

@@ -1,0 +1,121 @@
+//! The speed targets of the Ensemble pane, on iris.
+
+use std::hint::black_box;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use ndarray::ArrayView2;
+use qmc_tui::app::{App, AppEvent};
+use qmc_tui::compute::data::iris;
+use qmc_tui::compute::ensemble::{
+    EnsembleConfig, Fusion, MemberConfig, MemberResults, evaluate, evaluate_with, fit_member, fuse_soft, prepare,
+    stack, train_member,
+};
+use qmc_tui::settings::Settings;
+use qmc_tui::ui;
+use qmc_tui::worker::{EnsembleWorker, Workers};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
+
+fn accuracy(pred: &[usize], truth: &[usize]) -> f64 {
+    pred.iter().zip(truth).filter(|(a, b)| a == b).count() as f64 / truth.len() as f64
+}
+
+/// Fit the three default forests on the training split and score the soft vote on the test split.
+fn fit_and_evaluate(c: &mut Criterion) {
+    let s = Settings::default();
+    let p = prepare(iris(), &s.data).unwrap();
+    let (x_train, y_train) = p.dataset.select(&p.split.train);
+    let (x_test, y_test) = p.dataset.select(&p.split.test);
+    let members = &s.ensemble.members;
+    c.bench_function("ensemble/fit_default_and_evaluate", |b| {
+        b.iter(|| {
+            let probas: Vec<_> = members
+                .iter()
+                .map(|m| fit_member(m, x_train.view(), &y_train, 3, m.seed).unwrap().predict_proba(x_test.view()))
+                .collect();
+            let views: Vec<ArrayView2<f64>> = probas.iter().map(|p| p.view()).collect();
+            black_box(accuracy(&fuse_soft(&views, &[1.0, 1.0, 1.0]), &y_test))
+        })
+    });
+    c.bench_function("ensemble/cv_5fold_default", |b| {
+        b.iter(|| {
+            let mut scores = Vec::new();
+            for fold in &p.folds {
+                let train: Vec<usize> = (0..p.dataset.rows()).filter(|i| !fold.contains(i)).collect();
+                let (xt, yt) = p.dataset.select(&train);
+                let (xv, yv) = p.dataset.select(fold);
+                let probas: Vec<_> = members
+                    .iter()
+                    .map(|m| fit_member(m, xt.view(), &yt, 3, m.seed).unwrap().predict_proba(xv.view()))
+                    .collect();
+                let views: Vec<ArrayView2<f64>> = probas.iter().map(|p| p.view()).collect();
+                scores.push(accuracy(&fuse_soft(&views, &[1.0, 1.0, 1.0]), &yv));
+            }
+            black_box(scores)
+        })
+    });
+    // What the worker trains per member: the test fit, 5 CV fits and 5 out-of-fold fits for stacking.
+    c.bench_function("ensemble/train_members_for_the_pane", |b| {
+        b.iter(|| members.iter().map(|m| train_member(&p, m, s.data.seed).unwrap()).collect::<Vec<_>>())
+    });
+    let results: Vec<MemberResults> = members.iter().map(|m| train_member(&p, m, s.data.seed).unwrap()).collect();
+    let refs: Vec<&MemberResults> = results.iter().collect();
+    for fusion in [Fusion::Soft, Fusion::Hard, Fusion::Stacking] {
+        let mut cfg = s.ensemble.clone();
+        cfg.fusion = fusion;
+        // Stacking's meta-learners are fitted once per set of members, as the worker keeps them.
+        let stacked = stack(&p, &cfg, &refs);
+        let mut w = 1.0;
+        c.bench_function(&format!("ensemble/weight_change_{fusion}"), |b| {
+            b.iter(|| {
+                // A new weight each time: fusion and metrics only, nothing trained.
+                w = if w > 2.0 { 0.5 } else { w + 0.1 };
+                cfg.members[0].weight = w;
+                evaluate_with(&p, &cfg, &refs, Some(&stacked))
+            })
+        });
+    }
+    let mut cfg = s.ensemble.clone();
+    cfg.fusion = Fusion::Stacking;
+    c.bench_function("ensemble/switch_to_stacking_first_time", |b| b.iter(|| evaluate(&p, &cfg, &refs)));
+}
+
+fn press(code: KeyCode) -> AppEvent {
+    AppEvent::Input(Event::Key(KeyEvent::new(code, KeyModifiers::NONE)))
+}
+
+/// A key press and the next frame while 16 members of 500 trees train on the other thread.
+fn responsive_while_training(c: &mut Criterion) {
+    let mut big = Settings::default();
+    big.ensemble = EnsembleConfig {
+        fusion: Fusion::Soft,
+        members: (0..16).map(|seed| MemberConfig { trees: 500, ..MemberConfig::forest(500, seed) }).collect(),
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    let trainer = {
+        let (stop, big) = (stop.clone(), big.clone());
+        std::thread::spawn(move || {
+            let mut worker = EnsembleWorker::default();
+            worker.train(1, &big, &mut |_| !stop.load(Ordering::Relaxed));
+        })
+    };
+    let mut app = App::new(Settings::default(), "unused.toml".into());
+    let jobs = app.start();
+    app.settle(&mut Workers::default(), jobs);
+    app.update(press(KeyCode::Char('2')));
+    let mut terminal = Terminal::new(TestBackend::new(120, 40)).unwrap();
+    c.bench_function("ensemble/key_to_frame_while_training_16x500", |b| {
+        b.iter(|| {
+            app.update(press(KeyCode::Down));
+            terminal.draw(|f| ui::draw(f, &app)).unwrap();
+        })
+    });
+    stop.store(true, Ordering::Relaxed);
+    trainer.join().unwrap();
+}
+
+criterion_group!(benches, fit_and_evaluate, responsive_while_training);
+criterion_main!(benches);

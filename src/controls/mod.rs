@@ -1,0 +1,156 @@
+//! The panes' controls: which are shown, how each shows its value, and how
+//! a key or typed text changes the settings. One enum per pane; `AnyControl`
+//! lets the app and the drawing treat them alike.
+
+mod ensemble;
+mod quant;
+
+pub use ensemble::{EnsembleControl, visible_ensemble};
+pub use quant::{Control, visible};
+
+use crate::compute::analysis::Analysis;
+use crate::compute::weights::TensorInfo;
+use crate::settings::Settings;
+
+/// What a control needs to know beyond the settings: the latest result
+/// (derived scale and clip, the data range), the file's tensors, and the
+/// ensemble member being edited.
+#[derive(Default, Clone, Copy)]
+pub struct Context<'a> {
+    pub analysis: Option<&'a Analysis>,
+    pub tensors: &'a [TensorInfo],
+    pub member: usize,
+}
+
+/// A control of either pane.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AnyControl {
+    Quant(Control),
+    Ensemble(EnsembleControl),
+}
+
+impl AnyControl {
+    pub fn label(self) -> &'static str {
+        match self {
+            AnyControl::Quant(c) => c.label(),
+            AnyControl::Ensemble(c) => c.label(),
+        }
+    }
+
+    /// The settings-file key, used in messages.
+    pub fn key(self, ctx: Context) -> String {
+        match self {
+            AnyControl::Quant(c) => c.key().to_string(),
+            AnyControl::Ensemble(c) => c.key(ctx.member),
+        }
+    }
+
+    pub fn value(self, s: &Settings, ctx: Context) -> String {
+        match self {
+            AnyControl::Quant(c) => c.value(s, ctx),
+            AnyControl::Ensemble(c) => c.value(s, ctx),
+        }
+    }
+
+    /// Shown, not set: it follows from other settings.
+    pub fn is_derived(self, s: &Settings) -> bool {
+        match self {
+            AnyControl::Quant(c) => c.is_derived(s),
+            AnyControl::Ensemble(_) => false,
+        }
+    }
+
+    pub fn adjust(self, s: &mut Settings, steps: i32, coarse: bool, ctx: Context) -> Result<(), String> {
+        match self {
+            AnyControl::Quant(c) => c.adjust(s, steps, coarse, ctx),
+            AnyControl::Ensemble(c) => c.adjust(s, steps, coarse, ctx),
+        }
+    }
+
+    pub fn set(self, s: &mut Settings, text: &str, ctx: Context) -> Result<(), String> {
+        match self {
+            AnyControl::Quant(c) => c.set(s, text, ctx),
+            AnyControl::Ensemble(c) => c.set(s, text, ctx),
+        }
+    }
+
+    pub fn reset(self, s: &mut Settings, ctx: Context) {
+        match self {
+            AnyControl::Quant(c) => c.reset(s),
+            AnyControl::Ensemble(c) => c.reset(s, ctx),
+        }
+    }
+
+    pub fn edit_text(self, s: &Settings, ctx: Context) -> String {
+        match self {
+            AnyControl::Quant(c) => c.edit_text(s, ctx),
+            AnyControl::Ensemble(c) => c.edit_text(s, ctx),
+        }
+    }
+}
+
+fn parse<T: std::str::FromStr>(text: &str, key: impl std::fmt::Display, label: &str) -> Result<T, String> {
+    text.parse().map_err(|_| format!("{key}: {text:?} is not a valid {label}"))
+}
+
+/// A fraction typed as 0.001 or as 0.1%.
+fn parse_fraction(text: &str, key: impl std::fmt::Display, label: &str) -> Result<f64, String> {
+    match text.strip_suffix('%') {
+        Some(p) => Ok(parse::<f64>(p.trim(), key, label)? / 100.0),
+        None => parse(text, key, label),
+    }
+}
+
+fn multiply(v: f64, factor: f64, up: bool) -> f64 {
+    if up { v * factor } else { v / factor }
+}
+
+fn scale_count(n: usize, up: bool, coarse: bool, max: usize) -> usize {
+    let factor = if coarse { 10.0 } else { 1.25 };
+    let next = multiply(n as f64, factor, up).round() as usize;
+    let next = if next == n { if up { n + 1 } else { n.saturating_sub(1) } } else { next };
+    next.clamp(1, max.max(1))
+}
+
+fn step_seed(seed: u64, up: bool, coarse: bool) -> u64 {
+    let step = if coarse { 100 } else { 1 };
+    if up { seed.saturating_add(step).min(i64::MAX as u64) } else { seed.saturating_sub(step) }
+}
+
+/// The next value of a ladder above (or below) `v`; coarse jumps to the end.
+fn ladder(steps: &[f64], v: f64, up: bool, coarse: bool) -> f64 {
+    let last = steps.len() - 1;
+    match (up, coarse) {
+        (true, true) => steps[last],
+        (false, true) => steps[0],
+        (true, false) => steps.iter().copied().find(|&x| x > v).unwrap_or(steps[last]),
+        (false, false) => steps.iter().rev().copied().find(|&x| x < v).unwrap_or(steps[0]),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ladders_and_counts_move_sensibly() {
+        const PERCENTILES: &[f64] = &[90.0, 99.0, 99.9, 99.99, 100.0];
+        assert_eq!(ladder(PERCENTILES, 99.99, true, false), 100.0);
+        assert_eq!(ladder(PERCENTILES, 99.99, false, false), 99.9);
+        assert_eq!(ladder(PERCENTILES, 99.95, false, false), 99.9);
+        assert_eq!(ladder(PERCENTILES, 100.0, true, false), 100.0);
+        assert_eq!(ladder(PERCENTILES, 95.0, true, true), 100.0);
+        assert_eq!(scale_count(1000, true, false, 1 << 20), 1250);
+        assert_eq!(scale_count(1, false, false, 100), 1);
+        assert_eq!(scale_count(2, true, false, 100), 3);
+        assert_eq!(scale_count(10, true, true, 50), 50);
+        assert_eq!(step_seed(0, false, false), 0);
+    }
+
+    #[test]
+    fn fractions_can_be_typed_as_percent() {
+        assert_eq!(parse_fraction("0.5%", "k", "x"), Ok(0.005));
+        assert_eq!(parse_fraction("0.25", "k", "x"), Ok(0.25));
+        assert!(parse_fraction("lots", "k", "x").unwrap_err().starts_with("k: "));
+    }
+}

@@ -1,0 +1,157 @@
+//! The compute workers: jobs in, results out, each tagged with its job id.
+//! One thread quantizes, one trains ensembles, so a long training never
+//! holds up the Quantize pane; both answer on the event loop's channel.
+
+mod ensemble;
+mod quant;
+
+pub use ensemble::EnsembleWorker;
+pub use quant::Worker;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::compute::analysis::Analysis;
+use crate::compute::diagnose::Finding;
+use crate::compute::ensemble::EnsembleReport;
+use crate::compute::quant::Calibration;
+use crate::compute::weights::TensorInfo;
+use crate::settings::Settings;
+
+pub type JobId = u64;
+
+#[derive(Debug, Clone)]
+pub enum Job {
+    Analyze {
+        id: JobId,
+        settings: Settings,
+    },
+    /// Train what changed and fuse: the Ensemble pane.
+    Train {
+        id: JobId,
+        settings: Settings,
+    },
+    /// `ensemble`: the latest ensemble figures, written for the record.
+    Export {
+        id: JobId,
+        settings: Settings,
+        path: PathBuf,
+        ensemble: Option<Arc<EnsembleReport>>,
+    },
+}
+
+impl Job {
+    pub fn id(&self) -> JobId {
+        match self {
+            Job::Analyze { id, .. } | Job::Train { id, .. } | Job::Export { id, .. } => *id,
+        }
+    }
+
+    /// Training runs on its own thread.
+    pub fn is_training(&self) -> bool {
+        matches!(self, Job::Train { .. })
+    }
+}
+
+/// What the pane shows of the weights.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WeightsSummary {
+    pub source: String,
+    pub tensor: Option<String>,
+    pub shape: Vec<usize>,
+    pub dtype: String,
+    pub count: usize,
+    pub non_finite: usize,
+    pub mean: f64,
+    pub std: f64,
+}
+
+pub type Alternatives = Vec<(Calibration, (f32, f32))>;
+
+/// One finished analysis, with the settings that produced it.
+#[derive(Debug, Clone)]
+pub struct QuantView {
+    pub settings: Settings,
+    pub weights: Arc<WeightsSummary>,
+    pub tensors: Arc<Vec<TensorInfo>>,
+    pub analysis: Arc<Analysis>,
+    pub findings: Vec<Finding>,
+    /// None while the slower calibrations are still running.
+    pub alternatives: Option<Arc<Alternatives>>,
+    pub compute_ms: f64,
+}
+
+/// What the Ensemble pane shows of the data.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DataSummary {
+    pub source: String,
+    pub rows: usize,
+    pub features: usize,
+    pub class_names: Vec<String>,
+    pub train_rows: usize,
+    pub test_rows: usize,
+}
+
+/// One finished training and fusion, with the settings that produced it.
+#[derive(Debug, Clone)]
+pub struct EnsembleView {
+    pub settings: Settings,
+    pub data: Arc<DataSummary>,
+    pub report: Arc<EnsembleReport>,
+    /// How many members had to be trained (the rest came from the cache).
+    pub trained: usize,
+    pub compute_ms: f64,
+}
+
+#[derive(Debug, Clone)]
+pub enum Output {
+    Analyzed {
+        id: JobId,
+        result: Result<Box<QuantView>, String>,
+    },
+    Alternatives {
+        id: JobId,
+        alternatives: Arc<Alternatives>,
+    },
+    Exported {
+        id: JobId,
+        result: Result<PathBuf, String>,
+    },
+    Trained {
+        id: JobId,
+        result: Result<Box<EnsembleView>, String>,
+    },
+    /// `done` of `total` members are ready.
+    Training {
+        id: JobId,
+        done: usize,
+        total: usize,
+    },
+}
+
+/// Both workers, driven on the calling thread: for tests, benches and the
+/// headless report.
+#[derive(Default)]
+pub struct Workers {
+    pub quant: Worker,
+    pub ensemble: EnsembleWorker,
+}
+
+impl Workers {
+    /// Runs a job to the end; returns every output it produces, in order.
+    pub fn run(&mut self, job: Job) -> Vec<Output> {
+        if job.is_training() {
+            let mut out = Vec::new();
+            let result = self.ensemble.handle(job, &mut |o| {
+                out.push(o);
+                true
+            });
+            out.push(result);
+            out
+        } else {
+            let first = self.quant.handle(job);
+            let follow = self.quant.follow_up(&first);
+            std::iter::once(first).chain(follow).collect()
+        }
+    }
+}
