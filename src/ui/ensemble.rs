@@ -5,7 +5,7 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Stylize;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Bar, BarChart, BarGroup, Cell, Gauge, Paragraph, Row, Table, Wrap};
+use ratatui::widgets::{Bar, BarChart, BarGroup, Cell, Gauge, Paragraph, Row, Table, TableState, Wrap};
 
 use super::quant::draw_controls;
 use super::theme::THEME;
@@ -125,7 +125,9 @@ fn draw_members(frame: &mut Frame, app: &App, r: &EnsembleReport, area: Rect) {
         Row::new(["#", "kind", "trees", "depth", "weight", "share", "test", "cv mean ± std"]).style(THEME.header);
     let widths = [4, 9, 6, 6, 7, 7, 8, 18].map(Constraint::Length);
     let title = format!("Members ({}), fusion {}", r.members.len(), r.fusion);
-    frame.render_widget(Table::new(rows, widths).header(header).block(panel(&title)), area);
+    // The table state scrolls the selected member into view.
+    let mut state = TableState::default().with_selected(Some(app.member));
+    frame.render_stateful_widget(Table::new(rows, widths).header(header).block(panel(&title)), area, &mut state);
 }
 
 fn draw_gauges(frame: &mut Frame, view: &EnsembleView, area: Rect) {
