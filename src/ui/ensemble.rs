@@ -9,19 +9,14 @@ use ratatui::widgets::{Bar, BarChart, BarGroup, Cell, Gauge, Paragraph, Row, Tab
 
 use super::quant::draw_controls;
 use super::theme::THEME;
-use super::widgets::{field, panel};
+use super::widgets::{columns, field, panel};
 use crate::app::App;
 use crate::compute::ensemble::{EnsembleReport, Fusion};
 use crate::format::{self, num};
 use crate::worker::EnsembleView;
 
-const LEFT_WIDTH: u16 = 46;
-const NARROW_LEFT_WIDTH: u16 = 40;
-const WIDE: u16 = 110;
-
 pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
-    let left_width = if area.width >= WIDE { LEFT_WIDTH } else { NARROW_LEFT_WIDTH };
-    let [left, right] = Layout::horizontal([Constraint::Length(left_width), Constraint::Min(0)]).areas(area);
+    let [left, right] = columns(area);
     let controls = app.controls();
     let controls_height = (controls.len() as u16 + 2).min(left.height.saturating_sub(8)).max(3);
     let [controls_area, data_area, notes_area] =

@@ -11,7 +11,7 @@ use ratatui::widgets::{
 };
 
 use super::theme::THEME;
-use super::widgets::{field, panel};
+use super::widgets::{columns, field, panel};
 use crate::app::App;
 use crate::compute::analysis::Analysis;
 use crate::compute::diagnose::Severity;
@@ -23,15 +23,10 @@ use crate::worker::QuantView;
 
 /// Quantization levels are drawn when there are at most this many.
 const MAX_DRAWN_LEVELS: i64 = 64;
-const LEFT_WIDTH: u16 = 46;
-const NARROW_LEFT_WIDTH: u16 = 40;
-/// From this width on the left column gets its full width.
-const WIDE: u16 = 110;
 const METRICS_HEIGHT: u16 = 11;
 
 pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
-    let left_width = if area.width >= WIDE { LEFT_WIDTH } else { NARROW_LEFT_WIDTH };
-    let [left, right] = Layout::horizontal([Constraint::Length(left_width), Constraint::Min(0)]).areas(area);
+    let [left, right] = columns(area);
     let controls = app.controls();
     // On a short terminal the control list scrolls rather than pushing the metrics out.
     let controls_height = (controls.len() as u16 + 2).min(left.height.saturating_sub(METRICS_HEIGHT)).max(3);

@@ -1,6 +1,6 @@
 //! Pieces shared by the panes.
 
-use ratatui::layout::Rect;
+use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType};
 
@@ -12,6 +12,16 @@ pub fn panel(title: &str) -> Block<'_> {
         .border_type(BorderType::Rounded)
         .border_style(THEME.border)
         .title(Span::styled(format!(" {title} "), THEME.title))
+}
+
+/// The panes' two columns: controls and figures on the left, pictures on
+/// the right; the left one narrows on a narrow terminal.
+pub fn columns(area: Rect) -> [Rect; 2] {
+    const LEFT: u16 = 46;
+    const NARROW_LEFT: u16 = 40;
+    const WIDE: u16 = 110;
+    let left = if area.width >= WIDE { LEFT } else { NARROW_LEFT };
+    Layout::horizontal([Constraint::Length(left), Constraint::Min(0)]).areas(area)
 }
 
 /// A rectangle of at most `width` x `height`, centred in `area`.
