@@ -273,7 +273,8 @@ impl Settings {
             }
         };
         settings.validate().map_err(|e| at(line_of_key(text, &e.key), e.to_string()))?;
-        Ok(settings)
+        // The preset has done its work as the base; export names it again if it still matches.
+        Ok(Settings { preset: None, ..settings })
     }
 
     pub fn load(path: &Path) -> Result<Settings, SettingsError> {
@@ -543,6 +544,24 @@ mod tests {
         s.weights.source = SYNTHETIC.into();
         s.weights.rows = 7;
         assert_eq!(s.with_preset(preset("seed example").unwrap()).weights.rows, 1000);
+    }
+
+    #[test]
+    fn ensemble_settings_round_trip_exactly() {
+        use crate::compute::ensemble::{Fusion, MemberKind};
+        let mut s = Settings::default();
+        s.data.test_fraction = 0.3;
+        s.data.folds = 7;
+        s.data.seed = 9;
+        s.ensemble.fusion = Fusion::Stacking;
+        s.ensemble.members[1].kind = MemberKind::Logistic;
+        s.ensemble.members[2].weight = 0.35;
+        s.ensemble.members[0].feature_fraction = 0.75;
+        s.ensemble.members.remove(0);
+        let back = Settings::parse(&s.to_toml(None, None)).unwrap();
+        assert_eq!(back, s);
+        let e = Settings::parse("[[ensemble.members]]\nkind = \"forest\"\ntress = 3\n").unwrap_err();
+        assert!(e.message.contains("tress") && e.line == Some(3), "{e}");
     }
 
     #[test]

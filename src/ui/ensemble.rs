@@ -15,12 +15,22 @@ use crate::compute::ensemble::{EnsembleReport, Fusion};
 use crate::format::{self, num};
 use crate::worker::EnsembleView;
 
+/// The disagreement matrix shows at most this many members.
+const MATRIX_MEMBERS: u16 = 7;
+
 pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
     let [left, right] = columns(area);
     let controls = app.controls();
     let controls_height = (controls.len() as u16 + 2).min(left.height.saturating_sub(8)).max(3);
-    let [controls_area, data_area, notes_area] =
-        Layout::vertical([Constraint::Length(controls_height), Constraint::Length(8), Constraint::Min(0)]).areas(left);
+    let members = app.ensemble.as_ref().map_or(0, |e| e.report.members.len()) as u16;
+    let diversity_height = if members > 1 { members.min(MATRIX_MEMBERS) + 3 } else { 0 };
+    let [controls_area, data_area, diversity_area, notes_area] = Layout::vertical([
+        Constraint::Length(controls_height),
+        Constraint::Length(6),
+        Constraint::Length(diversity_height),
+        Constraint::Min(0),
+    ])
+    .areas(left);
     draw_controls(frame, app, &controls, "Ensemble", controls_area);
     let Some(view) = &app.ensemble else {
         let text = if app.busy() { "training the members ..." } else { "no result yet" };
@@ -29,6 +39,9 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
     };
     let r = &view.report;
     draw_data(frame, view, data_area);
+    if r.members.len() > 1 {
+        draw_diversity(frame, r, diversity_area);
+    }
     draw_notes(frame, r, notes_area);
     let members_height = (r.members.len() as u16 + 3).clamp(4, 14);
     let [members_area, gauges_area, scores_area, bottom] = Layout::vertical([
@@ -53,8 +66,11 @@ fn draw_data(frame: &mut Frame, view: &EnsembleView, area: Rect) {
     let lines = vec![
         field("data", W, format!("{} ({} rows × {} features)", d.source, d.rows, d.features)),
         field("classes", W, d.class_names.join(", ")),
-        field("split", W, format!("{} train / {} test (stratified)", d.train_rows, d.test_rows)),
-        field("cv", W, format!("{}-fold stratified", view.settings.data.folds)),
+        field(
+            "split",
+            W,
+            format!("{} train / {} test, {}-fold cv", d.train_rows, d.test_rows, view.settings.data.folds),
+        ),
         field(
             "trained",
             W,
@@ -66,6 +82,28 @@ fn draw_data(frame: &mut Frame, view: &EnsembleView, area: Rect) {
         ),
     ];
     frame.render_widget(Paragraph::new(lines).block(panel("Data")), area);
+}
+
+/// Pairwise disagreement on the test rows: members that never disagree add
+/// nothing to a vote. The first `MATRIX_MEMBERS` members are shown.
+fn draw_diversity(frame: &mut Frame, r: &EnsembleReport, area: Rect) {
+    let n = r.members.len().min(MATRIX_MEMBERS as usize);
+    let mut header = vec![Cell::from("")];
+    header.extend((0..n).map(|j| Cell::from(format!("#{}", j + 1))));
+    let rows = r.disagreement.iter().take(n).enumerate().map(|(i, row)| {
+        let mut cells = vec![Cell::from(format!("#{}", i + 1))];
+        cells.extend(
+            row.iter()
+                .take(n)
+                .enumerate()
+                .map(|(j, &d)| Cell::from(if i == j { "·".to_string() } else { format!("{:.0}%", 100.0 * d) })),
+        );
+        Row::new(cells)
+    });
+    let widths = vec![Constraint::Length(5); n + 1];
+    let title = format!("Disagreement, mean {}", format::pct(r.mean_disagreement));
+    let table = Table::new(rows, widths).header(Row::new(header).style(THEME.header)).block(panel(&title));
+    frame.render_widget(table, area);
 }
 
 /// What the user must not miss: fallbacks, the wrong fusion, the meta-learner.
@@ -159,9 +197,7 @@ fn draw_scores(frame: &mut Frame, r: &EnsembleReport, area: Rect) {
         Line::from(vec![
             Span::styled("gain over the best member ", THEME.label),
             Span::styled(format!("{gain:+.2} points"), gain_style),
-            Span::styled("   members disagree on ", THEME.label),
-            Span::styled(format::pct(r.mean_disagreement), THEME.value),
-            Span::styled(" of test rows", THEME.label),
+            Span::styled(format!("   (best member {})", format::pct(r.best_member_test_accuracy)), THEME.label),
         ]),
     ];
     frame.render_widget(Paragraph::new(lines).block(panel("Scores (test split)")), area);

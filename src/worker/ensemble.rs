@@ -168,6 +168,57 @@ impl EnsembleWorker {
             if !alive {
                 return;
             }
+            // Fit stacking's meta-learners now, while idle, so that switching
+            // to stacking later is as quick as any other fusion change.
+            match jobs.try_iter().last() {
+                Some(newer) => waiting = Some(newer),
+                None => self.warm_stacking(&settings),
+            }
         }
+    }
+
+    fn warm_stacking(&mut self, settings: &Settings) {
+        let Ok((prepared, _)) = self.prepared(&settings.data) else { return };
+        let results: Option<Vec<Arc<MemberResults>>> =
+            settings.ensemble.members.iter().map(|m| self.cached(m)).collect();
+        if let Some(results) = results.filter(|r| !r.is_empty()) {
+            let refs: Vec<&MemberResults> = results.iter().map(|r| r.as_ref()).collect();
+            self.stacked(&prepared, settings, &refs);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::compute::ensemble::Fusion;
+
+    #[test]
+    fn stacking_warmed_while_idle_is_reused_and_weights_train_nothing() {
+        let mut w = EnsembleWorker::default();
+        let mut s = Settings::default();
+        let first = w.train(1, &s, &mut |_| true).unwrap().unwrap();
+        assert_eq!(first.trained, 3);
+        w.warm_stacking(&s);
+        let warmed = w.stacked.as_ref().unwrap().1.clone();
+        s.ensemble.fusion = Fusion::Stacking;
+        s.ensemble.members[1].weight = 2.5;
+        let stacked = w.train(2, &s, &mut |_| true).unwrap().unwrap();
+        assert_eq!(stacked.trained, 0);
+        assert!(Arc::ptr_eq(&warmed, &w.stacked.as_ref().unwrap().1), "the meta-learners were fitted again");
+        assert!(stacked.report.stacking_influence.is_some());
+    }
+
+    #[test]
+    fn a_newer_job_stops_a_training_between_members() {
+        let mut w = EnsembleWorker::default();
+        let mut calls = 0;
+        let stopped = w.train(1, &Settings::default(), &mut |_| {
+            calls += 1;
+            calls < 2
+        });
+        assert!(stopped.is_none());
+        // The member trained before the stop is kept.
+        assert_eq!(w.members.len(), 1);
     }
 }
