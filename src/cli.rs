@@ -12,7 +12,7 @@ use serde::{Serialize, Serializer};
 
 use crate::compute::analysis::{self, Analysis, Layout, Storage};
 use crate::compute::diagnose::{self, Finding};
-use crate::compute::ensemble::EnsembleReport;
+use crate::compute::ensemble::{EnsembleReport, MemberKind};
 use crate::compute::quant::{Calibration, Granularity, QParams, QuantConfig, Rounding, Scheme};
 use crate::compute::weights::{self, Weights};
 use crate::format;
@@ -318,8 +318,8 @@ impl EnsembleSection {
                 "  {:<16} {:<9} {:>5} {:>5} {:>6}  {:>6}  {:>6}  {} ± {}",
                 i + 1,
                 m.kind.name(),
-                m.trees,
-                m.max_depth,
+                if m.kind == MemberKind::Forest { m.trees.to_string() } else { "-".into() },
+                if m.kind == MemberKind::Logistic { "-".into() } else { m.max_depth.to_string() },
                 format::num(m.weight),
                 format::pct(m.normalized_weight),
                 format::pct(m.test_accuracy),

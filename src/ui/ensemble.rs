@@ -11,7 +11,7 @@ use super::quant::draw_controls;
 use super::theme::THEME;
 use super::widgets::{columns, field, panel};
 use crate::app::App;
-use crate::compute::ensemble::{EnsembleReport, Fusion};
+use crate::compute::ensemble::{EnsembleReport, Fusion, MemberKind};
 use crate::format::{self, num};
 use crate::worker::EnsembleView;
 
@@ -141,11 +141,15 @@ fn draw_notes(frame: &mut Frame, r: &EnsembleReport, area: Rect) {
 fn draw_members(frame: &mut Frame, app: &App, r: &EnsembleReport, area: Rect) {
     let rows = r.members.iter().enumerate().map(|(i, m)| {
         let marker = if i == app.member { "▶" } else { " " };
-        let depth = if m.max_depth == 0 { "∞".to_string() } else { m.max_depth.to_string() };
+        let depth = match (m.kind, m.max_depth) {
+            (MemberKind::Logistic, _) => "-".to_string(),
+            (_, 0) => "∞".to_string(),
+            (_, d) => d.to_string(),
+        };
         let row = Row::new(vec![
             Cell::from(format!("{marker}{}", i + 1)),
             Cell::from(m.kind.to_string()),
-            Cell::from(m.trees.to_string()),
+            Cell::from(if m.kind == MemberKind::Forest { m.trees.to_string() } else { "-".into() }),
             Cell::from(depth),
             Cell::from(num(m.weight)),
             Cell::from(format::pct(m.normalized_weight)),
