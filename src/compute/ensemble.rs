@@ -26,7 +26,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use super::data::{self, DataError, Dataset, Split};
-use super::quant::InvalidSetting;
+use super::quant::{InvalidSetting, QParams, Rounder, Rounding};
 use crate::named_enum;
 
 named_enum! {
@@ -338,6 +338,60 @@ impl FittedMember {
     pub fn predict(&self, x: ArrayView2<f64>) -> Vec<usize> {
         argmax_rows(self.predict_proba(x).view())
     }
+
+    /// Class probabilities with quantized inference: a tree compares the
+    /// integer code of a feature with the code of its threshold (both from
+    /// that feature's quantizer); a logistic member sees dequantized features
+    /// and weights passed through `quantize_weights` (features x classes).
+    pub fn predict_proba_quantized(
+        &self,
+        x: ArrayView2<f64>,
+        features: &[QParams],
+        rounding: Rounding,
+        quantize_weights: &dyn Fn(&Array2<f64>) -> Array2<f64>,
+    ) -> Array2<f64> {
+        let mut out = Array2::zeros((x.nrows(), self.classes));
+        let mut rounder = Rounder::new(rounding, 0);
+        let mut code = |c: usize, v: f64| rounder.quantize(&features[c], v as f32).0;
+        match &self.model {
+            Model::Votes(trees) => {
+                for (r, row) in x.rows().into_iter().enumerate() {
+                    let codes: Vec<i32> = row.iter().enumerate().map(|(c, &v)| code(c, v)).collect();
+                    for tree in trees {
+                        out[[r, tree.predict_codes(&codes, features)]] += 1.0;
+                    }
+                }
+                out /= trees.len().max(1) as f64;
+            }
+            Model::Logistic(model) => {
+                let dequantized =
+                    Array2::from_shape_fn(x.dim(), |(r, c)| features[c].dequantize(code(c, x[[r, c]])) as f64);
+                out = model.predict_proba_with(dequantized.view(), quantize_weights);
+            }
+        }
+        out
+    }
+
+    /// Storage in bits with `value_bits`-bit thresholds / weights: a split
+    /// node holds a threshold, an 8-bit feature index and two 16-bit child
+    /// links, a leaf an 8-bit class; a logistic member its weights and
+    /// 32-bit intercepts.
+    pub fn size_bits(&self, value_bits: u32) -> u64 {
+        match &self.model {
+            Model::Votes(trees) => trees
+                .iter()
+                .flat_map(|t| &t.nodes)
+                .map(|n| match n {
+                    FlatNode::Split { .. } => value_bits as u64 + 8 + 32,
+                    FlatNode::Leaf { .. } => 8,
+                })
+                .sum(),
+            Model::Logistic(model) => {
+                let (features, classes) = model.model.params().dim();
+                (features * classes) as u64 * value_bits as u64 + classes as u64 * 32
+            }
+        }
+    }
 }
 
 /// A linfa decision tree copied into a flat array (faster to walk) and made
@@ -359,6 +413,12 @@ enum FlatNode {
     Leaf {
         class: usize,
     },
+}
+
+/// A threshold's code, from its feature's own quantizer (half to even: a
+/// threshold is one fixed value, not a stream of samples).
+fn threshold_code(p: &QParams, threshold: f64) -> i32 {
+    Rounder::new(Rounding::HalfEven, 0).quantize(p, threshold as f32).0
 }
 
 impl FlatTree {
@@ -400,6 +460,20 @@ impl FlatTree {
         match self.nodes[self.leaf_of(row)] {
             FlatNode::Leaf { class } => class,
             FlatNode::Split { .. } => unreachable!("leaf_of returns a leaf"),
+        }
+    }
+
+    /// The same walk on integer codes: left when the row's code is below the
+    /// threshold's code (linfa's `x < threshold`, on the quantized grid).
+    fn predict_codes(&self, codes: &[i32], features: &[QParams]) -> usize {
+        let mut i = 0;
+        loop {
+            match self.nodes[i] {
+                FlatNode::Split { column, threshold, left, right } => {
+                    i = if codes[column] < threshold_code(&features[column], threshold) { left } else { right };
+                }
+                FlatNode::Leaf { class } => return class,
+            }
         }
     }
 
@@ -512,7 +586,28 @@ impl Softmax {
             Some((mean, scale)) => self.model.predict_probabilities(&((&x - mean) / scale)),
             None => self.model.predict_probabilities(&x),
         };
-        let mut out = Array2::zeros((x.nrows(), self.classes));
+        self.by_class(p)
+    }
+
+    /// softmax(x W + b) with W replaced by `weights(W)`: linfa's own formula.
+    fn predict_proba_with(&self, x: ArrayView2<f64>, weights: &dyn Fn(&Array2<f64>) -> Array2<f64>) -> Array2<f64> {
+        let x = match &self.standardize {
+            Some((mean, scale)) => (&x - mean) / scale,
+            None => x.to_owned(),
+        };
+        let mut logits = x.dot(&weights(self.model.params())) + self.model.intercept();
+        for mut row in logits.rows_mut() {
+            let max = row.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            row.mapv_inplace(|v| (v - max).exp());
+            let sum = row.sum();
+            row.mapv_inplace(|v| v / sum);
+        }
+        self.by_class(logits)
+    }
+
+    /// Puts linfa's class columns where our class indices say.
+    fn by_class(&self, p: Array2<f64>) -> Array2<f64> {
+        let mut out = Array2::zeros((p.nrows(), self.classes));
         for (j, &class) in self.model.classes().iter().enumerate() {
             out.column_mut(class).assign(&p.column(j));
         }
@@ -849,8 +944,12 @@ pub fn prepare(dataset: Dataset, cfg: &DataConfig) -> Result<Prepared, EnsembleE
 }
 
 /// Everything about one member that training produces, for a given dataset and data config.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct MemberResults {
+    /// The member fitted on `split.train`, and on each CV fold's training rows:
+    /// what the Deploy pane quantizes.
+    pub test_model: FittedMember,
+    pub cv_models: Vec<FittedMember>,
     /// Trained on `split.train`, predicting `split.test` (test rows x classes).
     pub test_proba: Array2<f64>,
     /// Out-of-fold probabilities for every row of the dataset under `Prepared::folds`.
@@ -887,6 +986,15 @@ const STAGE_TRAIN_OOF: u64 = 1 << 32;
 /// The result depends only on `p` (itself a function of the dataset and the
 /// `DataConfig`), `data_seed` and `m.fit_key()`, so callers may cache it by
 /// `(DataConfig, m.fit_key())`.
+/// Results compare by their numbers; the fitted models follow from the same seeds.
+impl PartialEq for MemberResults {
+    fn eq(&self, o: &Self) -> bool {
+        (&self.test_proba, &self.cv_proba, &self.train_oof_proba) == (&o.test_proba, &o.cv_proba, &o.train_oof_proba)
+            && (self.test_accuracy, self.cv_accuracy_mean, self.cv_accuracy_std)
+                == (o.test_accuracy, o.cv_accuracy_mean, o.cv_accuracy_std)
+    }
+}
+
 pub fn train_member(p: &Prepared, m: &MemberConfig, data_seed: u64) -> Result<MemberResults, EnsembleError> {
     let d = &p.dataset;
     let classes = d.classes();
@@ -897,23 +1005,26 @@ pub fn train_member(p: &Prepared, m: &MemberConfig, data_seed: u64) -> Result<Me
             other => other,
         }
     };
-    let run = |train: &[usize], predict: &[usize], stage: u64| -> Result<Array2<f64>, EnsembleError> {
+    let run = |train: &[usize], predict: &[usize], stage: u64| -> Result<(FittedMember, Array2<f64>), EnsembleError> {
         let (x, y) = d.select(train);
         let model = fit_member(&key, x.view(), &y, classes, stream_seed(data_seed, key.seed, stage))?;
-        Ok(model.predict_proba(d.features.select(Axis(0), predict).view()))
+        let proba = model.predict_proba(d.features.select(Axis(0), predict).view());
+        Ok((model, proba))
     };
 
-    let test_proba =
+    let (test_model, test_proba) =
         run(&p.split.train, &p.split.test, STAGE_TEST).map_err(stage_error(" on the train split".into()))?;
     let test_labels: Vec<usize> = p.split.test.iter().map(|&r| d.labels[r]).collect();
     let test_accuracy = accuracy(&argmax_rows(test_proba.view()), &test_labels);
 
     let n_folds = p.folds.len();
     let mut cv_proba = Array2::zeros((d.rows(), classes));
+    let mut cv_models = Vec::with_capacity(n_folds);
     for (k, fold) in p.folds.iter().enumerate() {
         let train = complement(d.rows(), fold);
-        let proba = run(&train, fold, STAGE_CV + k as u64)
+        let (model, proba) = run(&train, fold, STAGE_CV + k as u64)
             .map_err(stage_error(format!(" on cross-validation fold {} of {n_folds}", k + 1)))?;
+        cv_models.push(model);
         for (i, &r) in fold.iter().enumerate() {
             cv_proba.row_mut(r).assign(&proba.row(i));
         }
@@ -926,7 +1037,7 @@ pub fn train_member(p: &Prepared, m: &MemberConfig, data_seed: u64) -> Result<Me
     for (k, fold) in p.train_folds.iter().enumerate() {
         let train: Vec<usize> = complement(n_train, fold).into_iter().map(|i| p.split.train[i]).collect();
         let predict: Vec<usize> = fold.iter().map(|&i| p.split.train[i]).collect();
-        let proba = run(&train, &predict, STAGE_TRAIN_OOF + k as u64).map_err(stage_error(format!(
+        let (_, proba) = run(&train, &predict, STAGE_TRAIN_OOF + k as u64).map_err(stage_error(format!(
             " on stacking fold {} of {} within the train split",
             k + 1,
             p.train_folds.len()
@@ -936,7 +1047,16 @@ pub fn train_member(p: &Prepared, m: &MemberConfig, data_seed: u64) -> Result<Me
         }
     }
 
-    Ok(MemberResults { test_proba, cv_proba, train_oof_proba, test_accuracy, cv_accuracy_mean, cv_accuracy_std })
+    Ok(MemberResults {
+        test_model,
+        cv_models,
+        test_proba,
+        cv_proba,
+        train_oof_proba,
+        test_accuracy,
+        cv_accuracy_mean,
+        cv_accuracy_std,
+    })
 }
 
 /// `0..n` without the (sorted) `fold`.
@@ -1764,12 +1884,87 @@ mod tests {
     }
 
     #[test]
+    fn quantized_tree_inference_compares_integer_codes() {
+        // x < 0.5 goes left (class 0). With a step of 0.25 the threshold's code
+        // is 2, and 0.4 (code round(1.6) = 2) is no longer below it.
+        let tree = FlatTree {
+            nodes: vec![
+                FlatNode::Split { column: 0, threshold: 0.5, left: 1, right: 2 },
+                FlatNode::Leaf { class: 0 },
+                FlatNode::Leaf { class: 1 },
+            ],
+        };
+        let m = FittedMember { kind: MemberKind::Tree, classes: 2, features: 1, model: Model::Votes(vec![tree]) };
+        let x = Array2::from_shape_vec((4, 1), vec![0.3, 0.4, 0.6, 0.45]).unwrap();
+        let step = crate::compute::quant::manual_params(0.25, -2.0, 2.0).unwrap();
+        let quantized = m.predict_proba_quantized(x.view(), &[step], Rounding::HalfEven, &|w| w.clone());
+        assert_eq!(argmax_rows(quantized.view()), vec![0, 1, 1, 1]);
+        assert_eq!(m.predict(x.view()), vec![0, 0, 1, 0]);
+        // One split node (threshold + 8-bit feature + two 16-bit links) and two 8-bit leaves.
+        assert_eq!((m.size_bits(32), m.size_bits(4)), (32 + 40 + 16, 4 + 40 + 16));
+    }
+
+    /// At 16 bits a tree votes as in float except where a value sits within
+    /// one step of a threshold: then the value and the threshold share a code
+    /// and the value goes right. On iris this happens where a test value lies
+    /// on a split's midpoint (1.7 against (1.6 + 1.8) / 2 = 1.7000000000000002
+    /// in floating point): float sends it left by 2e-16.
+    #[test]
+    fn at_16_bits_every_changed_vote_is_a_value_on_its_threshold() {
+        let data = DataConfig::default();
+        let p = prepare(data::iris(), &data).unwrap();
+        let (x_train, _) = p.dataset.select(&p.split.train);
+        let (x_test, _) = p.dataset.select(&p.split.test);
+        let q = crate::compute::quant::QuantConfig { bits: 16, ..Default::default() };
+        let target = crate::compute::calibrate::Target::of(&q, 16);
+        let features: Vec<QParams> = x_train
+            .axis_iter(Axis(1))
+            .map(|c| {
+                let v: Vec<f32> = c.iter().map(|&v| v as f32).collect();
+                let (lo, hi) = crate::compute::calibrate::calibrate(&v, q.calibration, &target, &mut Vec::new());
+                crate::compute::quant::bit_params(q.scheme, 16, lo, hi)
+            })
+            .collect();
+        let mut changed = 0;
+        for m in &EnsembleConfig::default().members {
+            let r = train_member(&p, m, data.seed).unwrap();
+            let Model::Votes(trees) = &r.test_model.model else { panic!("forests") };
+            for row in x_test.rows() {
+                let codes: Vec<i32> = row.iter().enumerate().map(|(c, &v)| threshold_code(&features[c], v)).collect();
+                for tree in trees {
+                    if tree.predict(row) == tree.predict_codes(&codes, &features) {
+                        continue;
+                    }
+                    changed += 1;
+                    let on_threshold = tree.nodes.iter().any(|n| match *n {
+                        FlatNode::Split { column, threshold, .. } => {
+                            (row[column] - threshold).abs() <= features[column].scale as f64
+                        }
+                        FlatNode::Leaf { .. } => false,
+                    });
+                    assert!(on_threshold, "a vote changed with no value near a threshold: {row:?}");
+                }
+            }
+        }
+        assert!(changed > 0, "the explanation above is about real cases");
+    }
+
+    /// A fitted model for results built by hand, whose numbers the test sets.
+    fn any_model() -> FittedMember {
+        let d = data::iris();
+        let m = MemberConfig { kind: MemberKind::Tree, ..MemberConfig::default() };
+        fit_member(&m, d.features.view(), &d.labels, 3, 0).unwrap()
+    }
+
+    #[test]
     fn label_mean_demonstrates_its_error_on_real_members() {
         // A member that always says setosa (0) and one that always says virginica (2):
         // label-mean answers versicolor (1) everywhere; soft voting keeps one of their answers.
         let p = iris_prepared();
         let one_hot = |class: usize, rows: usize| Array2::from_shape_fn((rows, 3), |(_, c)| (c == class) as u8 as f64);
         let member = |class| MemberResults {
+            test_model: any_model(),
+            cv_models: Vec::new(),
             test_proba: one_hot(class, 30),
             cv_proba: one_hot(class, 150),
             train_oof_proba: one_hot(class, 120),
@@ -1802,6 +1997,8 @@ mod tests {
         }
         // Results that do not fit the data (a stale cache) are refused, not indexed.
         let wrong = MemberResults {
+            test_model: any_model(),
+            cv_models: Vec::new(),
             test_proba: Array2::zeros((3, 3)),
             cv_proba: Array2::zeros((3, 3)),
             train_oof_proba: Array2::zeros((3, 3)),

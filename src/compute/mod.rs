@@ -6,6 +6,7 @@
 pub mod analysis;
 pub mod calibrate;
 pub mod data;
+pub mod deploy;
 pub mod diagnose;
 pub mod ensemble;
 pub mod histogram;
