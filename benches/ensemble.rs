@@ -8,6 +8,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use ndarray::ArrayView2;
 use qmc_tui::app::{App, AppEvent};
 use qmc_tui::compute::data::iris;
+use qmc_tui::compute::deploy::sweep;
 use qmc_tui::compute::ensemble::{
     EnsembleConfig, Fusion, MemberConfig, MemberResults, evaluate, evaluate_with, fit_member, fuse_soft, prepare,
     stack, train_member,
@@ -81,6 +82,8 @@ fn fit_and_evaluate(c: &mut Criterion) {
     let mut cfg = s.ensemble.clone();
     cfg.fusion = Fusion::Stacking;
     c.bench_function("ensemble/switch_to_stacking_first_time", |b| b.iter(|| evaluate(&p, &cfg, &refs)));
+    // The Deploy pane: every width (2..8, 16) on the test split and all CV folds.
+    c.bench_function("deploy/sweep_default", |b| b.iter(|| sweep(&p, &s.ensemble, &refs, &s.quant, &s.deploy)));
 }
 
 fn press(code: KeyCode) -> AppEvent {

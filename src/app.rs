@@ -24,15 +24,17 @@ pub enum AppEvent {
 pub enum Tab {
     Quantize,
     Ensemble,
+    Deploy,
 }
 
 impl Tab {
-    pub const ALL: &'static [Tab] = &[Tab::Quantize, Tab::Ensemble];
+    pub const ALL: &'static [Tab] = &[Tab::Quantize, Tab::Ensemble, Tab::Deploy];
 
     pub fn title(self) -> &'static str {
         match self {
             Tab::Quantize => "Quantize",
             Tab::Ensemble => "Ensemble",
+            Tab::Deploy => "Deploy",
         }
     }
 
@@ -40,6 +42,7 @@ impl Tab {
         match self {
             Tab::Quantize => Scope::Quantize,
             Tab::Ensemble => Scope::Ensemble,
+            Tab::Deploy => Scope::Deploy,
         }
     }
 }
@@ -79,6 +82,7 @@ pub struct App {
     pub tab: Tab,
     pub quant_selected: Control,
     pub ensemble_selected: EnsembleControl,
+    pub deploy_selected: AnyControl,
     /// The ensemble member the Ensemble pane edits.
     pub member: usize,
     pub channel_offset: usize,
@@ -105,6 +109,7 @@ impl App {
             tab: Tab::Quantize,
             quant_selected: Control::Scheme,
             ensemble_selected: EnsembleControl::Fusion,
+            deploy_selected: AnyControl::Quant(Control::Bits),
             member: 0,
             channel_offset: 0,
             mode: Mode::Normal,
@@ -147,6 +152,7 @@ impl App {
             Tab::Ensemble => {
                 controls::visible_ensemble(&self.settings, self.member).into_iter().map(AnyControl::Ensemble).collect()
             }
+            Tab::Deploy => controls::visible_deploy(&self.settings),
         }
     }
 
@@ -154,13 +160,15 @@ impl App {
         match self.tab {
             Tab::Quantize => AnyControl::Quant(self.quant_selected),
             Tab::Ensemble => AnyControl::Ensemble(self.ensemble_selected),
+            Tab::Deploy => self.deploy_selected,
         }
     }
 
     fn select(&mut self, c: AnyControl) {
-        match c {
-            AnyControl::Quant(c) => self.quant_selected = c,
-            AnyControl::Ensemble(c) => self.ensemble_selected = c,
+        match (self.tab, c) {
+            (Tab::Deploy, c) => self.deploy_selected = c,
+            (_, AnyControl::Quant(c)) => self.quant_selected = c,
+            (_, AnyControl::Ensemble(c)) => self.ensemble_selected = c,
         }
     }
 
@@ -254,6 +262,7 @@ impl App {
                     Ok(view) => {
                         self.applied.data = view.settings.data.clone();
                         self.applied.ensemble = view.settings.ensemble.clone();
+                        self.applied.deploy = view.settings.deploy.clone();
                         self.ensemble = Some(*view);
                     }
                     // An empty message: the training was stopped for a newer job.
@@ -262,6 +271,7 @@ impl App {
                         self.error(message);
                         self.settings.data = self.applied.data.clone();
                         self.settings.ensemble = self.applied.ensemble.clone();
+                        self.settings.deploy = self.applied.deploy.clone();
                         self.member = self.member.min(self.settings.ensemble.members.len().saturating_sub(1));
                         self.keep_selection_visible(0);
                     }
@@ -374,11 +384,15 @@ impl App {
             return Vec::new();
         }
         let quant_changed = next.weights != self.settings.weights || next.quant != self.settings.quant;
-        let ensemble_changed = next.data != self.settings.data || next.ensemble != self.settings.ensemble;
+        // The Deploy pane quantizes the ensemble: the quantizer feeds it too.
+        let ensemble_changed = next.data != self.settings.data
+            || next.ensemble != self.settings.ensemble
+            || next.deploy != self.settings.deploy
+            || next.quant != self.settings.quant;
         let switched = next.quant.scheme != self.settings.quant.scheme;
         self.settings = next;
         self.keep_selection_visible(index);
-        if switched && self.quant_selected != Control::Scheme && self.tab == Tab::Quantize {
+        if switched && self.quant_selected != Control::Scheme && self.tab != Tab::Ensemble {
             self.info(format!("scheme is now {}", self.settings.quant.scheme));
         } else {
             self.status = Status::default();
@@ -520,8 +534,12 @@ impl App {
         let ensemble = self
             .ensemble
             .as_ref()
-            .filter(|e| e.settings.data == self.settings.data && e.settings.ensemble == self.settings.ensemble)
-            .map(|e| e.report.clone());
+            .filter(|e| {
+                let s = &e.settings;
+                (&s.data, &s.ensemble, &s.deploy, &s.quant)
+                    == (&self.settings.data, &self.settings.ensemble, &self.settings.deploy, &self.settings.quant)
+            })
+            .map(|e| std::sync::Arc::new(e.clone()));
         Job::Export { id, settings: self.settings.clone(), path: self.export_path.clone(), ensemble }
     }
 

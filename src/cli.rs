@@ -11,6 +11,7 @@ use ndarray_npy::{WritableElement, WriteNpyExt};
 use serde::{Serialize, Serializer};
 
 use crate::compute::analysis::{self, Analysis, Layout, Storage};
+use crate::compute::deploy::DeployReport;
 use crate::compute::diagnose::{self, Finding};
 use crate::compute::ensemble::{EnsembleReport, MemberKind};
 use crate::compute::quant::{Calibration, Granularity, QParams, QuantConfig, Rounding, Scheme};
@@ -156,6 +157,8 @@ pub struct Report {
     pub quant: QuantReport,
     pub diagnostics: Vec<Finding>,
     pub ensemble: EnsembleSection,
+    /// The ensemble quantized with the quantizer settings: the Deploy pane.
+    pub quantized_ensemble: DeployReport,
 }
 
 /// The Ensemble pane's figures: the data, then every field of the
@@ -249,11 +252,13 @@ impl Report {
         let a = analysis::analyze(w, cfg).map_err(|e| format!("cannot quantize {}: {e}", describe(w)))?;
         // Manual mode's alternatives are those of a quantizer with as many levels.
         let alternatives = analysis::alternatives(w, cfg, a.effective_bits);
+        let (ensemble, quantized_ensemble) = EnsembleSection::build(settings)?;
         Ok(Report {
             weights: WeightsReport::new(w, &a),
             quant: QuantReport::new(cfg, &a, alternatives),
             diagnostics: diagnose::diagnose(&a),
-            ensemble: EnsembleSection::build(settings)?,
+            ensemble,
+            quantized_ensemble,
         })
     }
 
@@ -268,13 +273,15 @@ impl Report {
         self.quant.write_text(&mut out);
         write_diagnostics(&mut out, &self.diagnostics);
         self.ensemble.write_text(&mut out);
+        write_deploy(&mut out, &self.quantized_ensemble);
         out.trim_end().to_string()
     }
 }
 
 impl EnsembleSection {
-    /// Trains every member and fuses, as the Ensemble pane does.
-    fn build(settings: &Settings) -> Result<EnsembleSection, String> {
+    /// Trains every member and fuses, as the Ensemble pane does; also the
+    /// Deploy pane's quantized ensemble.
+    fn build(settings: &Settings) -> Result<(EnsembleSection, DeployReport), String> {
         let view = EnsembleWorker::default()
             .train(0, settings, &mut |_| true)
             .expect("nothing stops a headless training")
@@ -282,7 +289,7 @@ impl EnsembleSection {
         let d = &view.data;
         let data =
             DataSection { source: d.source.clone(), rows: d.rows, features: d.features, classes: d.class_names.len() };
-        Ok(EnsembleSection { data, report: (*view.report).clone() })
+        Ok((EnsembleSection { data, report: (*view.report).clone() }, (*view.deploy).clone()))
     }
 
     fn write_text(&self, out: &mut String) {
@@ -334,6 +341,44 @@ impl EnsembleSection {
         for note in &r.notes {
             let _ = writeln!(out, "  note: {note}");
         }
+    }
+}
+
+fn write_deploy(out: &mut String, d: &DeployReport) {
+    let _ = writeln!(out, "\nquantized ensemble {} bits, {} fusion in float", d.bits, d.fusion);
+    let _ = writeln!(
+        out,
+        "  test accuracy    {} float, {} quantized",
+        format::pct(d.float_test_accuracy),
+        format::pct(d.quant_test_accuracy)
+    );
+    let _ = writeln!(
+        out,
+        "  cv accuracy      {} float, {} quantized",
+        format::pct(d.float_cv_accuracy_mean),
+        format::pct(d.quant_cv_accuracy_mean)
+    );
+    let _ = writeln!(
+        out,
+        "  size             {} float, {} quantized",
+        format::bytes(d.float_bytes),
+        format::bytes(d.quant_bytes)
+    );
+    let recommended = d.recommended_bits.map_or("none".to_string(), |b| format!("{b} bits"));
+    let _ = writeln!(out, "  recommended      {recommended} (within {} points of float, cv)", format::num(d.tolerance));
+    let _ = writeln!(out, "  by bits          bits  test    cv      size");
+    for b in &d.by_bits {
+        let _ = writeln!(
+            out,
+            "                   {:>4}  {:>6}  {:>6}  {}",
+            b.bits,
+            format::pct(b.test_accuracy),
+            format::pct(b.cv_accuracy_mean),
+            format::bytes(b.bytes)
+        );
+    }
+    for note in &d.notes {
+        let _ = writeln!(out, "  note: {note}");
     }
 }
 

@@ -35,6 +35,7 @@ pub enum Scope {
     Controls,
     Quantize,
     Ensemble,
+    Deploy,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,6 +81,7 @@ pub const BINDINGS: &[Binding] = &[
     bind(Global, &[key(KeyCode::BackTab), shift(KeyCode::BackTab)], A::PrevTab, "previous pane"),
     bind(Global, &[ch('1')], A::GoTab(0), "Quantize pane"),
     bind(Global, &[ch('2')], A::GoTab(1), "Ensemble pane"),
+    bind(Global, &[ch('3')], A::GoTab(2), "Deploy pane"),
     bind(Global, &[ch('e')], A::Export, "export the settings (TOML, loadable with --config)"),
     bind(Controls, &[key(KeyCode::Up), ch('k')], A::Up, "select the previous control"),
     bind(Controls, &[key(KeyCode::Down), ch('j')], A::Down, "select the next control"),

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::compute::analysis::Analysis;
+use crate::compute::deploy::{DeployConfig, DeployReport};
 use crate::compute::ensemble::{DataConfig, EnsembleConfig, EnsembleReport};
 use crate::compute::quant::{Calibration, Granularity, InvalidSetting, QuantConfig, Rounding, Scheme};
 use crate::compute::weights::{self, Distribution, SyntheticSpec, Weights, WeightsError};
@@ -135,6 +136,7 @@ pub struct Settings {
     pub quant: QuantConfig,
     pub data: DataConfig,
     pub ensemble: EnsembleConfig,
+    pub deploy: DeployConfig,
     /// Written on export for the record; recomputed, never read back.
     #[serde(skip_serializing)]
     derived: Ignored,
@@ -142,6 +144,8 @@ pub struct Settings {
     metrics: Ignored,
     #[serde(skip_serializing)]
     ensemble_metrics: Ignored,
+    #[serde(skip_serializing)]
+    deploy_metrics: Ignored,
 }
 
 /// A section accepted on load but not kept: it is derived from the settings.
@@ -243,7 +247,8 @@ impl Settings {
         self.weights.validate()?;
         self.quant.validate()?;
         self.data.validate()?;
-        self.ensemble.validate()
+        self.ensemble.validate()?;
+        self.deploy.validate()
     }
 
     /// Parses a settings file; errors name the key and the line.
@@ -320,7 +325,12 @@ impl Settings {
 
     /// The settings file text: every setting, then what the quantizer derived
     /// from them (PyTorch names) and the metrics, for the record.
-    pub fn to_toml(&self, analysis: Option<&Analysis>, ensemble: Option<&EnsembleReport>) -> String {
+    pub fn to_toml(
+        &self,
+        analysis: Option<&Analysis>,
+        ensemble: Option<&EnsembleReport>,
+        deploy: Option<&DeployReport>,
+    ) -> String {
         let mut s = Settings { preset: self.matching_preset().map(String::from), ..self.without_preset() };
         if s.weights.is_synthetic() {
             s.weights.tensor = None;
@@ -332,6 +342,9 @@ impl Settings {
         }
         if let Some(r) = ensemble {
             out += &ensemble_toml(r);
+        }
+        if let Some(d) = deploy {
+            out += &deploy_toml(d);
         }
         out
     }
@@ -449,6 +462,35 @@ fn ensemble_toml(r: &EnsembleReport) -> String {
     out
 }
 
+/// The Deploy pane's table at export time, for the record.
+fn deploy_toml(d: &DeployReport) -> String {
+    let mut out = String::from("\n# The quantized ensemble at export time (recomputed on load).\n[deploy_metrics]\n");
+    let _ = writeln!(out, "bits = {}", d.bits);
+    for (k, v) in [
+        ("float_test_accuracy", d.float_test_accuracy),
+        ("quant_test_accuracy", d.quant_test_accuracy),
+        ("float_cv_accuracy_mean", d.float_cv_accuracy_mean),
+        ("quant_cv_accuracy_mean", d.quant_cv_accuracy_mean),
+    ] {
+        let _ = writeln!(out, "{k} = {}", toml_float(v));
+    }
+    let _ = writeln!(out, "float_bytes = {}\nquant_bytes = {}", d.float_bytes, d.quant_bytes);
+    if let Some(b) = d.recommended_bits {
+        let _ = writeln!(out, "recommended_bits = {b}");
+    }
+    for row in &d.by_bits {
+        let _ = writeln!(
+            out,
+            "[[deploy_metrics.by_bits]]\nbits = {}\ntest_accuracy = {}\ncv_accuracy_mean = {}\nbytes = {}",
+            row.bits,
+            toml_float(row.test_accuracy),
+            toml_float(row.cv_accuracy_mean),
+            row.bytes
+        );
+    }
+    out
+}
+
 fn toml_array<T: std::fmt::Display>(v: &[T]) -> String {
     let items: Vec<String> = v.iter().map(|x| x.to_string()).collect();
     format!("[{}]", items.join(", "))
@@ -529,7 +571,7 @@ mod tests {
         s.weights.distribution = Distribution::StudentT;
         s.weights.dof = 2.5;
         let a = analyze(&s.weights.load().unwrap(), &s.quant).unwrap();
-        let text = s.to_toml(Some(&a), None);
+        let text = s.to_toml(Some(&a), None, None);
         let back = Settings::parse(&text).unwrap();
         assert_eq!(back.without_preset(), s.without_preset());
     }
@@ -558,7 +600,7 @@ mod tests {
         s.ensemble.members[2].weight = 0.35;
         s.ensemble.members[0].feature_fraction = 0.75;
         s.ensemble.members.remove(0);
-        let back = Settings::parse(&s.to_toml(None, None)).unwrap();
+        let back = Settings::parse(&s.to_toml(None, None, None)).unwrap();
         assert_eq!(back, s);
         let e = Settings::parse("[[ensemble.members]]\nkind = \"forest\"\ntress = 3\n").unwrap_err();
         assert!(e.message.contains("tress") && e.line == Some(3), "{e}");
@@ -616,7 +658,7 @@ mod tests {
         std::fs::write(&file, "[weights]\nsource = \"w.npy\"\n").unwrap();
         let s = Settings::load(&file).unwrap();
         assert_eq!(Path::new(&s.weights.source), dir.path().join("w.npy"));
-        let exported = Settings::parse(&s.portable().to_toml(None, None)).unwrap();
+        let exported = Settings::parse(&s.portable().to_toml(None, None, None)).unwrap();
         assert!(Path::new(&exported.weights.source).is_absolute());
     }
 
@@ -637,7 +679,7 @@ mod tests {
     fn derived_section_holds_pytorch_parameters() {
         let s = Settings::default();
         let a = analyze(&s.weights.load().unwrap(), &s.quant).unwrap();
-        let text = s.to_toml(Some(&a), None);
+        let text = s.to_toml(Some(&a), None, None);
         let t: toml::Table = text.parse().unwrap();
         let d = t["derived"].as_table().unwrap();
         assert_eq!(d["quant_min"].as_integer(), Some(-128));

@@ -585,3 +585,39 @@ fn ensemble_settings_are_checked_with_key_and_line() {
     let err = fails(&["report", "--config", path_str(&cfg)]);
     assert!(err.contains("line 3") && err.contains("fold"), "{err}");
 }
+
+#[test]
+fn report_has_the_quantized_ensemble() {
+    let r = report(&[]);
+    let q = &r["quantized_ensemble"];
+    assert_eq!(q["bits"].as_u64(), Some(8));
+    for key in ["float_test_accuracy", "quant_test_accuracy", "float_cv_accuracy_mean", "quant_cv_accuracy_mean"] {
+        let v = q[key].as_f64().unwrap_or(-1.0);
+        assert!((0.0..=1.0).contains(&v), "{key} = {v}");
+    }
+    assert_eq!(q["float_test_accuracy"], r["ensemble"]["test_accuracy"], "soft fusion, same members");
+    let by_bits = q["by_bits"].as_array().unwrap();
+    let bits: Vec<u64> = by_bits.iter().map(|b| b["bits"].as_u64().unwrap()).collect();
+    assert_eq!(bits, vec![2, 3, 4, 5, 6, 7, 8, 16]);
+    let sixteen = &by_bits[7];
+    assert_eq!(sixteen["cv_accuracy_mean"], q["float_cv_accuracy_mean"]);
+    let (fb, qb) = (q["float_bytes"].as_u64().unwrap(), q["quant_bytes"].as_u64().unwrap());
+    assert!(qb < fb, "{qb} < {fb}");
+    let rec = q["recommended_bits"].as_u64().unwrap();
+    let row = by_bits.iter().find(|b| b["bits"].as_u64() == Some(rec)).unwrap();
+    let float_cv = q["float_cv_accuracy_mean"].as_f64().unwrap();
+    assert!(row["cv_accuracy_mean"].as_f64().unwrap() >= float_cv - 0.01 - 1e-12);
+}
+
+#[test]
+fn the_deploy_tolerance_is_a_setting() {
+    let dir = tempfile::tempdir().unwrap();
+    let strict = write_text(&dir, "strict.toml", "[deploy]\ntolerance = 0\n");
+    let loose = write_text(&dir, "loose.toml", "[deploy]\ntolerance = 60\n");
+    let rec = |path: &Path| report(&["--config", path_str(path)])["quantized_ensemble"]["recommended_bits"].as_u64();
+    assert!(rec(&loose).unwrap() <= rec(&strict).unwrap_or(16));
+    assert_eq!(rec(&loose), Some(2), "60 points of slack take the smallest width");
+    let bad = write_text(&dir, "bad.toml", "[deploy]\ntolerance = -1\n");
+    let err = fails(&["report", "--config", path_str(&bad)]);
+    assert!(err.contains("deploy.tolerance") && err.contains("line 2"), "{err}");
+}

@@ -118,7 +118,8 @@ fn a_key_press_changes_the_numbers_on_the_next_frame() {
         press(&mut app, &mut worker, KeyCode::Down);
     }
     let jobs = press(&mut app, &mut worker, KeyCode::Left);
-    assert_eq!(jobs.len(), 1, "one analysis per change");
+    assert_eq!(jobs.len(), 2, "one analysis, and the Deploy pane's re-fusion");
+    assert_eq!(jobs.iter().filter(|j| j.is_training()).count(), 1);
     assert_eq!(app.settings.quant.bits, 7);
     let after = render(&mut app, 120, 40);
     let mse = |s: &str| shown(s, "mse").parse::<f64>().unwrap();
@@ -377,4 +378,25 @@ fn stale_trainings_are_dropped() {
     app.settle(&mut worker, first);
     assert_eq!(app.ensemble.as_ref().unwrap().settings.ensemble.members[0].trees, 30);
     assert!(!app.busy());
+}
+
+#[test]
+fn deploy_pane_at_120x40_and_its_bits_are_the_quantizers() {
+    let (mut app, mut worker) = started(Settings::default());
+    press(&mut app, &mut worker, KeyCode::Char('3'));
+    assert_eq!(app.tab, qmc_tui::app::Tab::Deploy);
+    if let Some(e) = &mut app.ensemble {
+        e.compute_ms = 0.0;
+    }
+    let screen = render(&mut app, 120, 40);
+    assert!(screen.contains("Float vs 8-bit quantized") && screen.contains("recommended"), "{screen}");
+    insta::assert_snapshot!(screen);
+    // Bits is selected first; fewer bits here are fewer bits in the Quantize pane too.
+    assert_eq!(app.deploy_selected, qmc_tui::controls::AnyControl::Quant(Control::Bits));
+    let jobs = press(&mut app, &mut worker, KeyCode::Left);
+    assert_eq!(jobs.len(), 2, "an analysis and a re-fusion");
+    assert_eq!(app.settings.quant.bits, 7);
+    let e = app.ensemble.as_ref().unwrap();
+    assert_eq!((e.deploy.bits, e.trained), (7, 0));
+    assert_eq!(app.view.as_ref().unwrap().analysis.qmax, 63);
 }

@@ -24,6 +24,8 @@ pub enum EnsembleControl {
     FeatureFraction,
     Weight,
     MemberSeed,
+    /// The Deploy pane's recommendation tolerance.
+    Tolerance,
 }
 
 use EnsembleControl as E;
@@ -69,6 +71,7 @@ impl EnsembleControl {
             E::FeatureFraction => "features",
             E::Weight => "weight",
             E::MemberSeed => "seed",
+            E::Tolerance => "tolerance",
         }
     }
 
@@ -88,6 +91,7 @@ impl EnsembleControl {
             E::FeatureFraction => field("feature_fraction"),
             E::Weight => field("weight"),
             E::MemberSeed => field("seed"),
+            E::Tolerance => "deploy.tolerance".into(),
         }
     }
 
@@ -109,6 +113,7 @@ impl EnsembleControl {
             E::FeatureFraction => field(|m| format::pct(m.feature_fraction)),
             E::Weight => field(|m| format::num(m.weight)),
             E::MemberSeed => field(|m| m.seed.to_string()),
+            E::Tolerance => format!("{} points", format::num(s.deploy.tolerance)),
         }
     }
 
@@ -125,6 +130,7 @@ impl EnsembleControl {
             E::Folds => d.folds = step_count(d.folds, up, coarse, 2, MAX_FOLDS),
             E::Fusion => s.ensemble.fusion = s.ensemble.fusion.cycle(up),
             E::Member => return Ok(()),
+            E::Tolerance => s.deploy.tolerance = step_f64(s.deploy.tolerance, 0.5, up, coarse, 0.0, 100.0),
             _ => {
                 let Some(m) = s.ensemble.members.get_mut(ctx.member) else {
                     return Err("no member to edit: press a to add one".into());
@@ -161,6 +167,7 @@ impl EnsembleControl {
             E::Folds => d.folds = parse(text, &key, label)?,
             E::Fusion => s.ensemble.fusion = text.parse().map_err(|e| format!("{key}: {e}"))?,
             E::Member => return Ok(()),
+            E::Tolerance => s.deploy.tolerance = parse(text.trim_end_matches("points").trim(), &key, label)?,
             _ => {
                 let Some(m) = s.ensemble.members.get_mut(ctx.member) else {
                     return Err("no member to edit: press a to add one".into());
@@ -194,6 +201,7 @@ impl EnsembleControl {
             E::DataSeed => s.data.seed = d.data.seed,
             E::Folds => s.data.folds = d.data.folds,
             E::Fusion => s.ensemble.fusion = d.ensemble.fusion,
+            E::Tolerance => s.deploy.tolerance = d.deploy.tolerance,
             E::Member => {}
             _ => {
                 if let (Some(m), Some(t)) = (s.ensemble.members.get_mut(ctx.member), template) {
@@ -219,6 +227,7 @@ impl EnsembleControl {
             E::FeatureFraction => m.map(|m| m.feature_fraction.to_string()).unwrap_or_default(),
             E::MaxDepth => m.map(|m| m.max_depth.to_string()).unwrap_or_default(),
             E::Weight => m.map(|m| m.weight.to_string()).unwrap_or_default(),
+            E::Tolerance => s.deploy.tolerance.to_string(),
             _ => self.value(s, ctx),
         }
     }

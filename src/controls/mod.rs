@@ -8,6 +8,21 @@ mod quant;
 pub use ensemble::{EnsembleControl, visible_ensemble};
 pub use quant::{Control, visible};
 
+/// The Deploy pane's controls: the quantizer (shared with the Quantize
+/// pane), the fusion (shared with the Ensemble pane), and the tolerance.
+pub fn visible_deploy(s: &Settings) -> Vec<AnyControl> {
+    let mut out: Vec<AnyControl> = visible(s)
+        .into_iter()
+        .filter(|c| {
+            use Control as C;
+            matches!(c, C::Scheme | C::Bits | C::Granularity | C::Rounding | C::Calibration | C::Percentile | C::SigmaK)
+        })
+        .map(AnyControl::Quant)
+        .collect();
+    out.extend([AnyControl::Ensemble(EnsembleControl::Fusion), AnyControl::Ensemble(EnsembleControl::Tolerance)]);
+    out
+}
+
 use crate::compute::analysis::Analysis;
 use crate::compute::weights::TensorInfo;
 use crate::settings::Settings;

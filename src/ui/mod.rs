@@ -1,5 +1,6 @@
 //! Drawing only: every function here is a pure function of the `App`.
 
+mod deploy;
 mod ensemble;
 mod help;
 mod quant;
@@ -33,6 +34,7 @@ pub fn draw(frame: &mut Frame, app: &App) {
     match app.tab {
         Tab::Quantize => quant::draw(frame, app, body),
         Tab::Ensemble => ensemble::draw(frame, app, body),
+        Tab::Deploy => deploy::draw(frame, app, body),
     }
     draw_status(frame, app, status);
     match &app.mode {
@@ -66,7 +68,7 @@ fn draw_tabs(frame: &mut Frame, app: &App, area: Rect) {
     } else {
         let ms = match app.tab {
             Tab::Quantize => app.view.as_ref().map(|v| v.compute_ms),
-            Tab::Ensemble => app.ensemble.as_ref().map(|v| v.compute_ms),
+            Tab::Ensemble | Tab::Deploy => app.ensemble.as_ref().map(|v| v.compute_ms),
         };
         if let Some(ms) = ms {
             spans.push(Span::styled(format!("  computed in {ms:.1} ms"), THEME.muted));
@@ -107,6 +109,7 @@ fn hints_line(tab: Tab) -> Line<'static> {
             (hint(Action::DeleteMember), "delete"),
             (hint(Action::CycleFusion), "fusion"),
         ]),
+        Tab::Deploy => {}
     }
     pairs.extend([(hint(Action::Export), "export"), (hint(Action::Help), "help"), (hint(Action::Quit), "quit")]);
     let mut spans = vec![Span::raw(" ")];

@@ -10,6 +10,7 @@ use std::sync::mpsc::{Receiver, Sender};
 use std::time::Instant;
 
 use super::{DataSummary, EnsembleView, Job, Output};
+use crate::compute::deploy::sweep;
 use crate::compute::ensemble::{
     DataConfig, Fusion, MemberConfig, MemberResults, Prepared, Stacked, evaluate_with, load_dataset, prepare, stack,
     stacked_members, train_member,
@@ -101,10 +102,12 @@ impl EnsembleWorker {
         let refs: Vec<&MemberResults> = results.iter().map(|r| r.as_ref()).collect();
         let stacked = (settings.ensemble.fusion == Fusion::Stacking).then(|| self.stacked(&prepared, settings, &refs));
         let report = evaluate_with(&prepared, &settings.ensemble, &refs, stacked.as_deref());
+        let deploy = sweep(&prepared, &settings.ensemble, &refs, &settings.quant, &settings.deploy);
         Some(Ok(EnsembleView {
             settings: settings.clone(),
             data,
             report: Arc::new(report),
+            deploy: Arc::new(deploy),
             trained,
             compute_ms: start.elapsed().as_secs_f64() * 1e3,
         }))

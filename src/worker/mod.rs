@@ -12,6 +12,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::compute::analysis::Analysis;
+use crate::compute::deploy::DeployReport;
 use crate::compute::diagnose::Finding;
 use crate::compute::ensemble::EnsembleReport;
 use crate::compute::quant::Calibration;
@@ -36,7 +37,7 @@ pub enum Job {
         id: JobId,
         settings: Settings,
         path: PathBuf,
-        ensemble: Option<Arc<EnsembleReport>>,
+        ensemble: Option<Arc<EnsembleView>>,
     },
 }
 
@@ -98,6 +99,8 @@ pub struct EnsembleView {
     pub settings: Settings,
     pub data: Arc<DataSummary>,
     pub report: Arc<EnsembleReport>,
+    /// The ensemble quantized with the Quantize pane's settings: the Deploy pane.
+    pub deploy: Arc<DeployReport>,
     /// How many members had to be trained (the rest came from the cache).
     pub trained: usize,
     pub compute_ms: f64,

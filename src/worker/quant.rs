@@ -8,12 +8,11 @@ use std::sync::Arc;
 use std::sync::mpsc::{Receiver, Sender};
 use std::time::Instant;
 
-use super::{Alternatives, Job, Output, QuantView, WeightsSummary};
+use super::{Alternatives, EnsembleView, Job, Output, QuantView, WeightsSummary};
 
 use crate::compute::analysis::{Analysis, WeightStats, alternatives, analyze_with, weight_stats};
 use crate::compute::calibrate::{Target, mean_std};
 use crate::compute::diagnose::diagnose;
-use crate::compute::ensemble::EnsembleReport;
 use crate::compute::quant::QuantConfig;
 use crate::compute::weights::{self, TensorInfo, Weights};
 use crate::settings::{Settings, WeightsConfig, write_atomic};
@@ -116,10 +115,11 @@ impl Worker {
         &mut self,
         settings: &Settings,
         path: &std::path::Path,
-        ensemble: Option<&EnsembleReport>,
+        ensemble: Option<&EnsembleView>,
     ) -> Result<PathBuf, String> {
         let analysis = self.analysis(settings)?;
-        write_atomic(path, settings.portable().to_toml(Some(&analysis), ensemble).as_bytes())?;
+        let (report, deploy) = (ensemble.map(|e| &*e.report), ensemble.map(|e| &*e.deploy));
+        write_atomic(path, settings.portable().to_toml(Some(&analysis), report, deploy).as_bytes())?;
         Ok(path.to_owned())
     }
 
