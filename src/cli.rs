@@ -349,20 +349,20 @@ fn write_deploy(out: &mut String, d: &DeployReport) {
     let _ = writeln!(
         out,
         "  test accuracy    {} float, {} quantized",
-        format::pct(d.float_test_accuracy),
-        format::pct(d.quant_test_accuracy)
+        format::pct(d.ensemble.float_test_accuracy),
+        format::pct(d.ensemble.quant_test_accuracy)
     );
     let _ = writeln!(
         out,
         "  cv accuracy      {} float, {} quantized",
-        format::pct(d.float_cv_accuracy_mean),
-        format::pct(d.quant_cv_accuracy_mean)
+        format::pct(d.ensemble.float_cv_accuracy_mean),
+        format::pct(d.ensemble.quant_cv_accuracy_mean)
     );
     let _ = writeln!(
         out,
         "  size             {} float, {} quantized",
-        format::bytes(d.float_bytes),
-        format::bytes(d.quant_bytes)
+        format::bytes(d.ensemble.float_bytes),
+        format::bytes(d.ensemble.quant_bytes)
     );
     let recommended = d.recommended_bits.map_or("none".to_string(), |b| format!("{b} bits"));
     let _ = writeln!(out, "  recommended      {recommended} (within {} points of float, cv)", format::num(d.tolerance));

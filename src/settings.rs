@@ -467,14 +467,14 @@ fn deploy_toml(d: &DeployReport) -> String {
     let mut out = String::from("\n# The quantized ensemble at export time (recomputed on load).\n[deploy_metrics]\n");
     let _ = writeln!(out, "bits = {}", d.bits);
     for (k, v) in [
-        ("float_test_accuracy", d.float_test_accuracy),
-        ("quant_test_accuracy", d.quant_test_accuracy),
-        ("float_cv_accuracy_mean", d.float_cv_accuracy_mean),
-        ("quant_cv_accuracy_mean", d.quant_cv_accuracy_mean),
+        ("float_test_accuracy", d.ensemble.float_test_accuracy),
+        ("quant_test_accuracy", d.ensemble.quant_test_accuracy),
+        ("float_cv_accuracy_mean", d.ensemble.float_cv_accuracy_mean),
+        ("quant_cv_accuracy_mean", d.ensemble.quant_cv_accuracy_mean),
     ] {
         let _ = writeln!(out, "{k} = {}", toml_float(v));
     }
-    let _ = writeln!(out, "float_bytes = {}\nquant_bytes = {}", d.float_bytes, d.quant_bytes);
+    let _ = writeln!(out, "float_bytes = {}\nquant_bytes = {}", d.ensemble.float_bytes, d.ensemble.quant_bytes);
     if let Some(b) = d.recommended_bits {
         let _ = writeln!(out, "recommended_bits = {b}");
     }

@@ -57,9 +57,9 @@ pub struct BitsRow {
     pub bytes: u64,
 }
 
-/// One member, in float and at the current width.
+/// A model (a member, or the ensemble), in float and at the current width.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct MemberDeploy {
+pub struct Comparison {
     pub float_test_accuracy: f64,
     pub quant_test_accuracy: f64,
     pub float_cv_accuracy_mean: f64,
@@ -74,17 +74,14 @@ pub struct DeployReport {
     /// The current width (the Quantize pane's bits).
     pub bits: u32,
     pub fusion: Fusion,
-    pub float_test_accuracy: f64,
-    pub quant_test_accuracy: f64,
-    pub float_cv_accuracy_mean: f64,
-    pub quant_cv_accuracy_mean: f64,
-    pub float_bytes: u64,
-    pub quant_bytes: u64,
+    /// The fused ensemble (its keys sit at the top level of the report).
+    #[serde(flatten)]
+    pub ensemble: Comparison,
     /// The smallest width whose CV accuracy is within `tolerance` points of float.
     pub recommended_bits: Option<u32>,
     pub tolerance: f64,
     pub by_bits: Vec<BitsRow>,
-    pub members: Vec<MemberDeploy>,
+    pub members: Vec<Comparison>,
     pub notes: Vec<String>,
 }
 
@@ -268,7 +265,7 @@ pub fn sweep(
     let member_rows = members
         .iter()
         .zip(float.members.iter().zip(&current.members))
-        .map(|(m, (f, q))| MemberDeploy {
+        .map(|(m, (f, q))| Comparison {
             float_test_accuracy: f.0,
             quant_test_accuracy: q.0,
             float_cv_accuracy_mean: f.1,
@@ -284,12 +281,14 @@ pub fn sweep(
     DeployReport {
         bits: current_bits,
         fusion: ens.fusion,
-        float_test_accuracy: float.test,
-        quant_test_accuracy: current.test,
-        float_cv_accuracy_mean: float.cv,
-        quant_cv_accuracy_mean: current.cv,
-        float_bytes: bytes(members, FLOAT_BITS, features),
-        quant_bytes: bytes(members, current_bits, features),
+        ensemble: Comparison {
+            float_test_accuracy: float.test,
+            quant_test_accuracy: current.test,
+            float_cv_accuracy_mean: float.cv,
+            quant_cv_accuracy_mean: current.cv,
+            float_bytes: bytes(members, FLOAT_BITS, features),
+            quant_bytes: bytes(members, current_bits, features),
+        },
         recommended_bits,
         tolerance: deploy.tolerance,
         by_bits,
@@ -321,11 +320,11 @@ mod tests {
         let q = QuantConfig { bits: 16, ..QuantConfig::default() };
         let r = sweep(&p, &cfg, &refs, &q, &DeployConfig::default());
         assert_eq!(
-            (r.quant_test_accuracy, r.quant_cv_accuracy_mean),
-            (r.float_test_accuracy, r.float_cv_accuracy_mean)
+            (r.ensemble.quant_test_accuracy, r.ensemble.quant_cv_accuracy_mean),
+            (r.ensemble.float_test_accuracy, r.ensemble.float_cv_accuracy_mean)
         );
         let sixteen = r.by_bits.iter().find(|b| b.bits == 16).unwrap();
-        assert_eq!(sixteen.test_accuracy, r.float_test_accuracy);
+        assert_eq!(sixteen.test_accuracy, r.ensemble.float_test_accuracy);
     }
 
     #[test]
@@ -335,7 +334,7 @@ mod tests {
         let refs: Vec<&MemberResults> = results.iter().collect();
         let r = sweep(&p, &cfg, &refs, &QuantConfig::default(), &DeployConfig::default());
         let two = r.by_bits.iter().find(|b| b.bits == 2).unwrap();
-        assert!(two.bytes < r.float_bytes);
+        assert!(two.bytes < r.ensemble.float_bytes);
         // Thresholds alone: 2 bits against 32 for each split node.
         let splits: u64 = refs.iter().map(|m| m.test_model.size_bits(1) - m.test_model.size_bits(0)).sum();
         let float_thresholds = splits * 32;
@@ -352,7 +351,7 @@ mod tests {
         let refs: Vec<&MemberResults> = results.iter().collect();
         let r = sweep(&p, &cfg, &refs, &QuantConfig::default(), &DeployConfig { tolerance: 1.0 });
         let rec = r.recommended_bits.expect("16 bits matches float");
-        let ok = |b: &BitsRow| b.cv_accuracy_mean >= r.float_cv_accuracy_mean - 0.01 - 1e-12;
+        let ok = |b: &BitsRow| b.cv_accuracy_mean >= r.ensemble.float_cv_accuracy_mean - 0.01 - 1e-12;
         assert!(ok(r.by_bits.iter().find(|b| b.bits == rec).unwrap()));
         assert!(r.by_bits.iter().filter(|b| b.bits < rec).all(|b| !ok(b)));
         let strict = sweep(&p, &cfg, &refs, &QuantConfig::default(), &DeployConfig { tolerance: 0.0 });
@@ -368,7 +367,7 @@ mod tests {
         let (p, results) = trained(&cfg);
         let refs: Vec<&MemberResults> = results.iter().collect();
         let r = sweep(&p, &cfg, &refs, &QuantConfig { bits: 16, ..QuantConfig::default() }, &DeployConfig::default());
-        assert!((r.quant_cv_accuracy_mean - r.float_cv_accuracy_mean).abs() <= 0.02);
+        assert!((r.ensemble.quant_cv_accuracy_mean - r.ensemble.float_cv_accuracy_mean).abs() <= 0.02);
         let w = Array2::from_shape_vec((2, 2), vec![0.5, -1.0, 0.25, 2.0]).unwrap();
         let two = quantize_weights(&w, &QuantConfig { bits: 2, scheme: Scheme::Symmetric, ..QuantConfig::default() });
         // 2-bit symmetric per tensor: levels -2, 0, 2 (scale 2 = amax / 1).
@@ -380,6 +379,6 @@ mod tests {
         let cfg = EnsembleConfig { fusion: Fusion::Soft, members: vec![] };
         let (p, _) = trained(&cfg);
         let r = sweep(&p, &cfg, &[], &QuantConfig::default(), &DeployConfig::default());
-        assert_eq!((r.recommended_bits, r.float_bytes), (None, 0));
+        assert_eq!((r.recommended_bits, r.ensemble.float_bytes), (None, 0));
     }
 }

@@ -5,11 +5,11 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::symbols::Marker;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Axis, Cell, Chart, Dataset, GraphType, LegendPosition, Paragraph, Row, Table, Wrap};
+use ratatui::widgets::{Axis, Cell, Chart, GraphType, LegendPosition, Paragraph, Row, Table, Wrap};
 
 use super::quant::draw_controls;
 use super::theme::THEME;
-use super::widgets::{columns, panel};
+use super::widgets::{columns, dataset, panel};
 use crate::app::App;
 use crate::compute::deploy::DeployReport;
 use crate::format;
@@ -72,17 +72,17 @@ fn draw_table(frame: &mut Frame, d: &DeployReport, area: Rect) {
     rows.push(
         row(
             format!("ens {}", d.fusion),
-            d.float_test_accuracy,
-            d.quant_test_accuracy,
-            d.float_cv_accuracy_mean,
-            d.quant_cv_accuracy_mean,
-            d.quant_bytes,
+            d.ensemble.float_test_accuracy,
+            d.ensemble.quant_test_accuracy,
+            d.ensemble.float_cv_accuracy_mean,
+            d.ensemble.quant_cv_accuracy_mean,
+            d.ensemble.quant_bytes,
         )
         .style(THEME.value),
     );
     let header = Row::new(["", "test f32", "test q", "Δ pts", "cv f32", "cv q", "Δ pts", "size q"]).style(THEME.header);
     let widths = [11, 8, 8, 6, 8, 8, 6, 9].map(Constraint::Length);
-    let title = format!("Float vs {}-bit quantized (f32 size {})", d.bits, format::bytes(d.float_bytes));
+    let title = format!("Float vs {}-bit quantized (f32 size {})", d.bits, format::bytes(d.ensemble.float_bytes));
     frame.render_widget(Table::new(rows, widths).header(header).block(panel(&title)), area);
 }
 
@@ -92,42 +92,21 @@ fn draw_chart(frame: &mut Frame, d: &DeployReport, area: Rect) {
     let quant: Vec<(f64, f64)> =
         d.by_bits.iter().enumerate().map(|(i, b)| (x(i), 100.0 * b.cv_accuracy_mean)).collect();
     let last = x(d.by_bits.len().saturating_sub(1));
-    let float = vec![(0.0, 100.0 * d.float_cv_accuracy_mean), (last, 100.0 * d.float_cv_accuracy_mean)];
-    let lowest = quant.iter().map(|p| p.1).fold(100.0 * d.float_cv_accuracy_mean, f64::min);
+    let float =
+        vec![(0.0, 100.0 * d.ensemble.float_cv_accuracy_mean), (last, 100.0 * d.ensemble.float_cv_accuracy_mean)];
+    let lowest = quant.iter().map(|p| p.1).fold(100.0 * d.ensemble.float_cv_accuracy_mean, f64::min);
     let (ymin, ymax) = ((lowest - 5.0).max(0.0).floor(), 100.0);
     let at = |bits: u32| d.by_bits.iter().position(|b| b.bits == bits).map(x);
     let current: Vec<(f64, f64)> = at(d.bits).map(|c| vec![(c, ymin), (c, ymax)]).unwrap_or_default();
     let recommended: Vec<(f64, f64)> =
         d.recommended_bits.and_then(at).map(|c| vec![(c, ymin), (c, ymax)]).unwrap_or_default();
     let mut datasets = vec![
-        Dataset::default()
-            .name("━ float")
-            .marker(Marker::Braille)
-            .graph_type(GraphType::Line)
-            .style(THEME.muted)
-            .data(&float),
-        Dataset::default()
-            .name("• quantized")
-            .marker(Marker::Braille)
-            .graph_type(GraphType::Line)
-            .style(THEME.curve)
-            .data(&quant),
-        Dataset::default()
-            .name("▌ current")
-            .marker(Marker::HalfBlock)
-            .graph_type(GraphType::Line)
-            .style(THEME.current)
-            .data(&current),
+        dataset("━ float".into(), Marker::Braille, GraphType::Line, THEME.muted, &float),
+        dataset("• quantized".into(), Marker::Braille, GraphType::Line, THEME.curve, &quant),
+        dataset("▌ current".into(), Marker::HalfBlock, GraphType::Line, THEME.current, &current),
     ];
     if !recommended.is_empty() {
-        datasets.push(
-            Dataset::default()
-                .name("┆ recommended")
-                .marker(Marker::Dot)
-                .graph_type(GraphType::Line)
-                .style(THEME.optimum)
-                .data(&recommended),
-        );
+        datasets.push(dataset("┆ recommended".into(), Marker::Dot, GraphType::Line, THEME.optimum, &recommended));
     }
     let labels: Vec<Span> = d.by_bits.iter().map(|b| Span::raw(b.bits.to_string())).collect();
     let chart = Chart::new(datasets)
@@ -171,7 +150,7 @@ fn draw_sizes(frame: &mut Frame, d: &DeployReport, area: Rect) {
         Constraint::Length(9),
         Constraint::Min(6),
     ];
-    let title = format!("By width (f32: {})", format::bytes(d.float_bytes));
+    let title = format!("By width (f32: {})", format::bytes(d.ensemble.float_bytes));
     frame.render_widget(Table::new(rows, widths).header(header).block(panel(&title)), area);
 }
 

@@ -3,15 +3,14 @@
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::style::Style;
 use ratatui::symbols::Marker;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{
-    Axis, Cell, Chart, Dataset, GraphType, LegendPosition, List, ListItem, ListState, Paragraph, Row, Table, Wrap,
+    Axis, Cell, Chart, GraphType, LegendPosition, List, ListItem, ListState, Paragraph, Row, Table, Wrap,
 };
 
 use super::theme::THEME;
-use super::widgets::{columns, field, panel};
+use super::widgets::{columns, dataset, field, panel};
 use crate::app::App;
 use crate::compute::analysis::Analysis;
 use crate::compute::diagnose::Severity;
@@ -183,10 +182,6 @@ fn axis_labels(lo: f64, hi: f64) -> Vec<Span<'static>> {
     } else {
         vec![Span::raw(num(lo)), Span::raw(num(hi))]
     }
-}
-
-fn dataset<'a>(name: String, marker: Marker, kind: GraphType, style: Style, data: &'a [(f64, f64)]) -> Dataset<'a> {
-    Dataset::default().name(name).marker(marker).graph_type(kind).style(style).data(data)
 }
 
 fn draw_weight_histogram(frame: &mut Frame, app: &App, view: &QuantView, area: Rect) {

@@ -1,8 +1,10 @@
 //! Pieces shared by the panes.
 
 use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
+use ratatui::symbols::Marker;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, BorderType};
+use ratatui::widgets::{Block, BorderType, Dataset, GraphType};
 
 use super::theme::THEME;
 
@@ -34,4 +36,9 @@ pub fn centered(area: Rect, width: u16, height: u16) -> Rect {
 /// "label  value" with the label padded to a column.
 pub fn field<'a>(label: &str, width: usize, value: String) -> Line<'a> {
     Line::from(vec![Span::styled(format!("{label:<width$}"), THEME.label), Span::styled(value, THEME.value)])
+}
+
+/// A chart series: its name (with a glyph, so the legend does not rely on colour), look and points.
+pub fn dataset<'a>(name: String, marker: Marker, kind: GraphType, style: Style, data: &'a [(f64, f64)]) -> Dataset<'a> {
+    Dataset::default().name(name).marker(marker).graph_type(kind).style(style).data(data)
 }
