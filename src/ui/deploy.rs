@@ -9,7 +9,7 @@ use ratatui::widgets::{Axis, Cell, Chart, GraphType, LegendPosition, Paragraph, 
 
 use super::quant::draw_controls;
 use super::theme::THEME;
-use super::widgets::{columns, dataset, panel};
+use super::widgets::{columns, dataset, fitting, kept, panel};
 use crate::app::App;
 use crate::compute::deploy::DeployReport;
 use crate::format;
@@ -42,17 +42,23 @@ fn points(v: f64) -> String {
 
 /// Float against quantized, for every member and the ensemble.
 fn draw_table(frame: &mut Frame, d: &DeployReport, area: Rect) {
+    const WIDTHS: [u16; 8] = [11, 8, 8, 6, 8, 8, 6, 9];
+    // Narrow: first the test-split differences, then the float test column.
+    let keep = fitting(area.width.saturating_sub(2), &WIDTHS, &[3, 6, 1, 7]);
     let row = |name: String, ft: f64, qt: f64, fc: f64, qc: f64, qb: u64| {
-        Row::new(vec![
-            Cell::from(name),
-            Cell::from(format::pct(ft)),
-            Cell::from(format::pct(qt)),
-            Cell::from(points(qt - ft)),
-            Cell::from(format::pct(fc)),
-            Cell::from(format::pct(qc)),
-            Cell::from(points(qc - fc)),
-            Cell::from(format::bytes(qb)),
-        ])
+        Row::new(kept(
+            [
+                Cell::from(name),
+                Cell::from(format::pct(ft)),
+                Cell::from(format::pct(qt)),
+                Cell::from(points(qt - ft)),
+                Cell::from(format::pct(fc)),
+                Cell::from(format::pct(qc)),
+                Cell::from(points(qc - fc)),
+                Cell::from(format::bytes(qb)),
+            ],
+            &keep,
+        ))
     };
     let mut rows: Vec<Row> = d
         .members
@@ -80,8 +86,9 @@ fn draw_table(frame: &mut Frame, d: &DeployReport, area: Rect) {
         )
         .style(THEME.value),
     );
-    let header = Row::new(["", "test f32", "test q", "Δ pts", "cv f32", "cv q", "Δ pts", "size q"]).style(THEME.header);
-    let widths = [11, 8, 8, 6, 8, 8, 6, 9].map(Constraint::Length);
+    let header = Row::new(kept(["", "test f32", "test q", "Δ pts", "cv f32", "cv q", "Δ pts", "size q"], &keep))
+        .style(THEME.header);
+    let widths = kept(WIDTHS.map(Constraint::Length), &keep);
     let title = format!("Float vs {}-bit quantized (f32 size {})", d.bits, format::bytes(d.ensemble.float_bytes));
     frame.render_widget(Table::new(rows, widths).header(header).block(panel(&title)), area);
 }
@@ -125,6 +132,8 @@ fn draw_chart(frame: &mut Frame, d: &DeployReport, area: Rect) {
 
 /// Every width's figures; the recommendation and the current width marked in words.
 fn draw_sizes(frame: &mut Frame, d: &DeployReport, area: Rect) {
+    const WIDTHS: [u16; 5] = [4, 7, 7, 8, 7];
+    let keep = fitting(area.width.saturating_sub(2), &WIDTHS, &[1, 3]);
     let rows = d.by_bits.iter().map(|b| {
         let mut mark = String::new();
         if Some(b.bits) == d.recommended_bits {
@@ -133,23 +142,20 @@ fn draw_sizes(frame: &mut Frame, d: &DeployReport, area: Rect) {
         if b.bits == d.bits {
             mark.push_str(if mark.is_empty() { "◀ now" } else { ", now" });
         }
-        let row = Row::new(vec![
-            Cell::from(b.bits.to_string()),
-            Cell::from(format::pct(b.test_accuracy)),
-            Cell::from(format::pct(b.cv_accuracy_mean)),
-            Cell::from(format::bytes(b.bytes)),
-            Cell::from(mark),
-        ]);
+        let row = Row::new(kept(
+            [
+                Cell::from(b.bits.to_string()),
+                Cell::from(format::pct(b.test_accuracy)),
+                Cell::from(format::pct(b.cv_accuracy_mean)),
+                Cell::from(format::bytes(b.bytes)),
+                Cell::from(mark),
+            ],
+            &keep,
+        ));
         if Some(b.bits) == d.recommended_bits { row.style(THEME.value) } else { row }
     });
-    let header = Row::new(["bits", "test", "cv", "size", ""]).style(THEME.header);
-    let widths = [
-        Constraint::Length(5),
-        Constraint::Length(8),
-        Constraint::Length(8),
-        Constraint::Length(9),
-        Constraint::Min(6),
-    ];
+    let header = Row::new(kept(["bits", "test", "cv", "size", ""], &keep)).style(THEME.header);
+    let widths = kept(WIDTHS.map(Constraint::Min), &keep);
     let title = format!("By width (f32: {})", format::bytes(d.ensemble.float_bytes));
     frame.render_widget(Table::new(rows, widths).header(header).block(panel(&title)), area);
 }

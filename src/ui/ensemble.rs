@@ -9,7 +9,7 @@ use ratatui::widgets::{Bar, BarChart, BarGroup, Cell, Gauge, Paragraph, Row, Tab
 
 use super::quant::draw_controls;
 use super::theme::THEME;
-use super::widgets::{columns, field, panel};
+use super::widgets::{columns, field, fitting, kept, panel};
 use crate::app::App;
 use crate::compute::ensemble::{EnsembleReport, Fusion, MemberKind};
 use crate::format::{self, num};
@@ -139,6 +139,9 @@ fn draw_notes(frame: &mut Frame, r: &EnsembleReport, area: Rect) {
 }
 
 fn draw_members(frame: &mut Frame, app: &App, r: &EnsembleReport, area: Rect) {
+    const WIDTHS: [u16; 8] = [4, 9, 6, 6, 7, 7, 8, 15];
+    // Narrow: the share, the depth, the weight go first (the controls show them).
+    let keep = fitting(area.width.saturating_sub(2), &WIDTHS, &[5, 3, 4, 2]);
     let rows = r.members.iter().enumerate().map(|(i, m)| {
         let marker = if i == app.member { "▶" } else { " " };
         let depth = match (m.kind, m.max_depth) {
@@ -146,21 +149,24 @@ fn draw_members(frame: &mut Frame, app: &App, r: &EnsembleReport, area: Rect) {
             (_, 0) => "∞".to_string(),
             (_, d) => d.to_string(),
         };
-        let row = Row::new(vec![
-            Cell::from(format!("{marker}{}", i + 1)),
-            Cell::from(m.kind.to_string()),
-            Cell::from(if m.kind == MemberKind::Forest { m.trees.to_string() } else { "-".into() }),
-            Cell::from(depth),
-            Cell::from(num(m.weight)),
-            Cell::from(format::pct(m.normalized_weight)),
-            Cell::from(format::pct(m.test_accuracy)),
-            Cell::from(format!("{} ±{}", format::pct(m.cv_accuracy_mean), format::pct(m.cv_accuracy_std))),
-        ]);
+        let row = Row::new(kept(
+            [
+                Cell::from(format!("{marker}{}", i + 1)),
+                Cell::from(m.kind.to_string()),
+                Cell::from(if m.kind == MemberKind::Forest { m.trees.to_string() } else { "-".into() }),
+                Cell::from(depth),
+                Cell::from(num(m.weight)),
+                Cell::from(format::pct(m.normalized_weight)),
+                Cell::from(format::pct(m.test_accuracy)),
+                Cell::from(format!("{} ±{}", format::pct(m.cv_accuracy_mean), format::pct(m.cv_accuracy_std))),
+            ],
+            &keep,
+        ));
         if i == app.member { row.style(THEME.selected) } else { row }
     });
-    let header =
-        Row::new(["#", "kind", "trees", "depth", "weight", "share", "test", "cv mean ± std"]).style(THEME.header);
-    let widths = [4, 9, 6, 6, 7, 7, 8, 18].map(Constraint::Length);
+    let header = Row::new(kept(["#", "kind", "trees", "depth", "weight", "share", "test", "cv mean ± std"], &keep))
+        .style(THEME.header);
+    let widths = kept(WIDTHS.map(Constraint::Length), &keep);
     let title = format!("Members ({}), fusion {}", r.members.len(), r.fusion);
     // The table state scrolls the selected member into view.
     let mut state = TableState::default().with_selected(Some(app.member));

@@ -42,3 +42,37 @@ pub fn field<'a>(label: &str, width: usize, value: String) -> Line<'a> {
 pub fn dataset<'a>(name: String, marker: Marker, kind: GraphType, style: Style, data: &'a [(f64, f64)]) -> Dataset<'a> {
     Dataset::default().name(name).marker(marker).graph_type(kind).style(style).data(data)
 }
+
+/// Which table columns to show in `width` cells: columns are dropped in
+/// `drop_order` until the rest fit, so a narrow terminal shows fewer columns
+/// rather than cut numbers.
+pub fn fitting(width: u16, widths: &[u16], drop_order: &[usize]) -> Vec<bool> {
+    let mut keep = vec![true; widths.len()];
+    let need = |keep: &[bool]| widths.iter().zip(keep).filter(|(_, k)| **k).map(|(w, _)| w + 1).sum::<u16>();
+    for &i in drop_order {
+        if need(&keep) <= width {
+            break;
+        }
+        keep[i] = false;
+    }
+    keep
+}
+
+/// The items whose column is kept.
+pub fn kept<T>(items: impl IntoIterator<Item = T>, keep: &[bool]) -> Vec<T> {
+    items.into_iter().zip(keep).filter(|(_, k)| **k).map(|(item, _)| item).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn columns_are_dropped_in_order_until_the_rest_fit() {
+        let widths = [4, 8, 8, 6];
+        assert_eq!(fitting(40, &widths, &[3, 1]), vec![true; 4]);
+        assert_eq!(fitting(25, &widths, &[3, 1]), vec![true, true, true, false]);
+        assert_eq!(fitting(12, &widths, &[3, 1]), vec![true, false, true, false]);
+        assert_eq!(kept(["a", "b", "c", "d"], &[true, false, true, false]), vec!["a", "c"]);
+    }
+}
