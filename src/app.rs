@@ -156,12 +156,17 @@ impl App {
         }
     }
 
+    /// The control the current pane edits. A pane's remembered control can
+    /// be hidden by a change made in another pane (the Deploy pane's bits
+    /// after the Quantize pane switched to manual): then its first control.
     pub fn selected(&self) -> AnyControl {
-        match self.tab {
+        let remembered = match self.tab {
             Tab::Quantize => AnyControl::Quant(self.quant_selected),
             Tab::Ensemble => AnyControl::Ensemble(self.ensemble_selected),
             Tab::Deploy => self.deploy_selected,
-        }
+        };
+        let controls = self.controls();
+        if controls.contains(&remembered) { remembered } else { controls[0] }
     }
 
     fn select(&mut self, c: AnyControl) {

@@ -1,0 +1,184 @@
+//! Hostile input: arbitrary bytes into every loader, and long random event
+//! sequences into the app. Nothing may panic, and the app's invariants hold.
+
+use proptest::prelude::*;
+use qmc_tui::app::{App, AppEvent};
+use qmc_tui::compute::data::parse_csv;
+use qmc_tui::compute::weights::{list_tensors, load_file};
+use qmc_tui::settings::Settings;
+use qmc_tui::ui;
+use qmc_tui::worker::Workers;
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers, MouseEvent, MouseEventKind};
+
+fn write(dir: &tempfile::TempDir, name: &str, bytes: &[u8]) -> std::path::PathBuf {
+    let path = dir.path().join(name);
+    std::fs::write(&path, bytes).unwrap();
+    path
+}
+
+/// A valid .npy header whose claimed shape may be absurd, then some bytes.
+fn npy_with_shape(shape: &str, data: &[u8]) -> Vec<u8> {
+    let mut header = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': {shape}, }}");
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut out = b"\x93NUMPY\x01\x00".to_vec();
+    out.extend_from_slice(&(header.len() as u16).to_le_bytes());
+    out.extend_from_slice(header.as_bytes());
+    out.extend_from_slice(data);
+    out
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    #[test]
+    fn arbitrary_bytes_never_panic_a_loader(bytes in prop::collection::vec(any::<u8>(), 0..600)) {
+        let dir = tempfile::tempdir().unwrap();
+        for name in ["w.npy", "w.safetensors"] {
+            let path = write(&dir, name, &bytes);
+            let _ = load_file(&path, None);
+            let _ = load_file(&path, Some("x"));
+            let _ = list_tensors(&path);
+        }
+        let text = String::from_utf8_lossy(&bytes);
+        let _ = parse_csv(&text, "fuzz.csv", None);
+        let _ = parse_csv(&text, "fuzz.csv", Some("label"));
+        let _ = Settings::parse(&text);
+    }
+
+    #[test]
+    fn mangled_real_files_never_panic(cut in 0usize..200, flip in 0usize..200, value in any::<u8>()) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut npy = npy_with_shape("(4, 3)", &[0u8; 48]);
+        let mut st = safetensors_file();
+        for bytes in [&mut npy, &mut st] {
+            if flip < bytes.len() {
+                bytes[flip] = value;
+            }
+            bytes.truncate(cut.max(1).min(bytes.len()));
+        }
+        let _ = load_file(&write(&dir, "m.npy", &npy), None);
+        let _ = load_file(&write(&dir, "m.safetensors", &st), Some("a"));
+        let csv = "a,b,label\n1,2,x\n3,4,y\n5,6,x\n7,8,y\n";
+        let mut csv = csv.as_bytes().to_vec();
+        if flip < csv.len() {
+            csv[flip] = value;
+        }
+        let _ = parse_csv(&String::from_utf8_lossy(&csv[..cut.min(csv.len())]), "m.csv", None);
+    }
+}
+
+fn safetensors_file() -> Vec<u8> {
+    let data = [0u8; 24];
+    let view = safetensors::tensor::TensorView::new(safetensors::Dtype::F32, vec![2, 3], &data).unwrap();
+    safetensors::serialize([("a", view)], None).unwrap()
+}
+
+#[test]
+fn a_header_claiming_a_trillion_values_is_refused_before_allocating() {
+    let dir = tempfile::tempdir().unwrap();
+    let huge = write(&dir, "huge.npy", &npy_with_shape("(1000000, 1000000)", &[0u8; 64]));
+    let err = load_file(&huge, None).unwrap_err().to_string();
+    assert!(err.contains("huge.npy"), "{err}");
+    let header = b"{\"big\":{\"dtype\":\"F32\",\"shape\":[1000000,1000000],\"data_offsets\":[0,4000000000000]}}";
+    let mut st = (header.len() as u64).to_le_bytes().to_vec();
+    st.extend_from_slice(header);
+    st.extend_from_slice(&[0u8; 64]);
+    let err = load_file(&write(&dir, "huge.safetensors", &st), None).unwrap_err().to_string();
+    assert!(err.contains("huge.safetensors"), "{err}");
+}
+
+/// One input event of any kind the terminal can send.
+fn event() -> impl Strategy<Value = Event> {
+    let keys = prop::sample::select(vec![
+        KeyCode::Up,
+        KeyCode::Down,
+        KeyCode::Left,
+        KeyCode::Right,
+        KeyCode::Enter,
+        KeyCode::Esc,
+        KeyCode::Tab,
+        KeyCode::BackTab,
+        KeyCode::Backspace,
+        KeyCode::PageUp,
+        KeyCode::PageDown,
+        KeyCode::Char('1'),
+        KeyCode::Char('2'),
+        KeyCode::Char('3'),
+        KeyCode::Char('a'),
+        KeyCode::Char('d'),
+        KeyCode::Char('f'),
+        KeyCode::Char('p'),
+        KeyCode::Char('r'),
+        KeyCode::Char('t'),
+        KeyCode::Char('?'),
+        KeyCode::Char('h'),
+        KeyCode::Char('L'),
+        KeyCode::Char('0'),
+        KeyCode::Char('-'),
+        KeyCode::Char('.'),
+        KeyCode::Char('9'),
+        KeyCode::Char('x'),
+    ]);
+    let mods = prop::sample::select(vec![KeyModifiers::NONE, KeyModifiers::SHIFT, KeyModifiers::CONTROL]);
+    prop_oneof![
+        8 => (keys, mods).prop_map(|(k, m)| {
+            // Ctrl-C quits, which would end the sequence early: keep it rare.
+            let m = if k == KeyCode::Char('c') { KeyModifiers::NONE } else { m };
+            Event::Key(KeyEvent::new(k, m))
+        }),
+        1 => (1u16..200, 1u16..60).prop_map(|(w, h)| Event::Resize(w, h)),
+        1 => "[ -~]{0,12}".prop_map(Event::Paste),
+        1 => (0u16..120, 0u16..40).prop_map(|(x, y)| Event::Mouse(MouseEvent {
+            kind: MouseEventKind::ScrollUp,
+            column: x,
+            row: y,
+            modifiers: KeyModifiers::NONE,
+        })),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    /// Any sequence of events, each followed by the workers' results and a
+    /// frame at the last terminal size: no panic, a selectable control,
+    /// valid settings, and an export that loads back.
+    #[test]
+    fn random_events_keep_the_app_consistent(events in prop::collection::vec(event(), 1..60)) {
+        let dir = tempfile::tempdir().unwrap();
+        let export = dir.path().join("s.toml");
+        let mut app = App::new(Settings::default(), export.clone());
+        let mut workers = Workers::default();
+        let jobs = app.start();
+        app.settle(&mut workers, jobs);
+        let (mut w, mut h) = (120u16, 40u16);
+        for ev in events {
+            if let Event::Resize(nw, nh) = ev {
+                (w, h) = (nw, nh);
+            }
+            let jobs = app.update(AppEvent::Input(ev));
+            app.settle(&mut workers, jobs);
+            if app.should_quit {
+                break;
+            }
+            let mut terminal = Terminal::new(TestBackend::new(w, h)).unwrap();
+            terminal.draw(|f| ui::draw(f, &app)).unwrap();
+            prop_assert!(app.controls().contains(&app.selected()), "{:?} not in {:?}", app.selected(), app.controls());
+            prop_assert!(app.settings.validate().is_ok(), "{:?}", app.settings.validate());
+            prop_assert!(app.member <= app.settings.ensemble.members.len());
+        }
+        let jobs = app.update(AppEvent::Input(Event::Key(KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE))));
+        app.settle(&mut workers, jobs);
+        let jobs = app.update(AppEvent::Input(Event::Key(KeyEvent::new(KeyCode::Char('e'), KeyModifiers::NONE))));
+        app.settle(&mut workers, jobs);
+        if export.exists() {
+            let loaded = Settings::load(&export);
+            prop_assert!(loaded.is_ok(), "{:?}", loaded);
+        }
+    }
+}
