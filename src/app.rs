@@ -59,6 +59,8 @@ pub enum Mode {
     PickTensor {
         selected: usize,
     },
+    /// Quitting with settings not yet exported: y exports first, n quits, Esc stays.
+    ConfirmQuit,
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -98,6 +100,13 @@ pub struct App {
     train: Pending,
     pub spinner: usize,
     pub export_path: PathBuf,
+    /// The settings as last exported (or as started with): quitting with
+    /// others asks first.
+    saved: Settings,
+    /// An export job that, once written, quits.
+    quit_after: Option<JobId>,
+    /// The export job under way and the settings it writes.
+    exporting: Vec<(JobId, Settings)>,
     pub should_quit: bool,
 }
 
@@ -105,6 +114,7 @@ impl App {
     pub fn new(settings: Settings, export_path: PathBuf) -> App {
         App {
             applied: settings.clone(),
+            saved: settings.clone(),
             settings,
             tab: Tab::Quantize,
             quant_selected: Control::Scheme,
@@ -122,8 +132,15 @@ impl App {
             train: Pending::default(),
             spinner: 0,
             export_path,
+            quit_after: None,
+            exporting: Vec::new(),
             should_quit: false,
         }
+    }
+
+    /// Whether the settings differ from the last export (or the start).
+    pub fn unsaved(&self) -> bool {
+        self.settings != self.saved
     }
 
     /// Runs jobs on this thread, as the worker threads would, and applies
@@ -282,10 +299,24 @@ impl App {
                     }
                 }
             }
-            Output::Exported { result, .. } => match result {
-                Ok(path) => self.info(format!("exported to {}", path.display())),
-                Err(message) => self.error(format!("export failed, nothing was changed: {message}")),
-            },
+            Output::Exported { id, result } => {
+                let written = self.exporting.iter().position(|(j, _)| *j == id).map(|i| self.exporting.remove(i).1);
+                match result {
+                    Ok(path) => {
+                        if let Some(s) = written {
+                            self.saved = s;
+                        }
+                        self.info(format!("exported to {}", path.display()));
+                        if self.quit_after == Some(id) {
+                            self.should_quit = true;
+                        }
+                    }
+                    Err(message) => {
+                        self.quit_after = None;
+                        self.error(format!("export failed, nothing was changed: {message}"));
+                    }
+                }
+            }
             // A result for settings that have changed since: stale.
             Output::Analyzed { .. }
             | Output::Alternatives { .. }
@@ -306,6 +337,7 @@ impl App {
                 Vec::new()
             }
             Mode::PickTensor { selected } => self.on_pick_key(key, selected),
+            Mode::ConfirmQuit => self.on_confirm_key(key),
             Mode::Normal => match keymap::action_for(&key, self.tab.scope()) {
                 Some(action) => self.on_action(action),
                 None => Vec::new(),
@@ -323,6 +355,7 @@ impl App {
         let index = self.index();
         let selected = self.selected();
         match action {
+            Action::Quit if self.unsaved() => self.mode = Mode::ConfirmQuit,
             Action::Quit => self.should_quit = true,
             Action::Help => self.mode = Mode::Help,
             Action::NextTab | Action::PrevTab => {
@@ -508,6 +541,24 @@ impl App {
         Vec::new()
     }
 
+    fn on_confirm_key(&mut self, key: KeyEvent) -> Vec<Job> {
+        let ctrl_c = key.code == KeyCode::Char('c') && key.modifiers.contains(KeyModifiers::CONTROL);
+        match key.code {
+            KeyCode::Char('y') | KeyCode::Char('Y') => {
+                self.mode = Mode::Normal;
+                let job = self.export_job();
+                self.quit_after = Some(job.id());
+                return vec![job];
+            }
+            // A second quit key means quit: the settings are not exported.
+            KeyCode::Char('n') | KeyCode::Char('N') | KeyCode::Char('q') => self.should_quit = true,
+            _ if ctrl_c => self.should_quit = true,
+            KeyCode::Esc => self.mode = Mode::Normal,
+            _ => {}
+        }
+        Vec::new()
+    }
+
     fn on_edit_key(&mut self, key: KeyEvent, control: AnyControl, mut text: String) -> Vec<Job> {
         match key.code {
             KeyCode::Esc => self.mode = Mode::Normal,
@@ -545,6 +596,7 @@ impl App {
                     == (&self.settings.data, &self.settings.ensemble, &self.settings.deploy, &self.settings.quant)
             })
             .map(|e| std::sync::Arc::new(e.clone()));
+        self.exporting.push((id, self.settings.clone()));
         Job::Export { id, settings: self.settings.clone(), path: self.export_path.clone(), ensemble }
     }
 

@@ -400,3 +400,45 @@ fn deploy_pane_at_120x40_and_its_bits_are_the_quantizers() {
     assert_eq!((e.deploy.bits, e.trained), (7, 0));
     assert_eq!(app.view.as_ref().unwrap().analysis.qmax, 63);
 }
+
+#[test]
+fn quitting_with_unexported_changes_asks_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.toml");
+    let fresh = || {
+        let mut app = App::new(Settings::default(), path.clone());
+        let mut worker = Workers::default();
+        let jobs = app.start();
+        app.settle(&mut worker, jobs);
+        (app, worker)
+    };
+    // Unchanged: quits at once.
+    let (mut app, mut worker) = fresh();
+    press(&mut app, &mut worker, KeyCode::Char('q'));
+    assert!(app.should_quit);
+    // Changed: asks; Esc stays, n quits without writing.
+    let (mut app, mut worker) = fresh();
+    press(&mut app, &mut worker, KeyCode::Char('p'));
+    press(&mut app, &mut worker, KeyCode::Char('q'));
+    assert_eq!((app.mode.clone(), app.should_quit), (Mode::ConfirmQuit, false));
+    let screen = render(&mut app, 120, 40);
+    assert!(screen.contains("export, then quit"), "{screen}");
+    press(&mut app, &mut worker, KeyCode::Esc);
+    assert_eq!((app.mode.clone(), app.should_quit), (Mode::Normal, false));
+    press(&mut app, &mut worker, KeyCode::Char('q'));
+    press(&mut app, &mut worker, KeyCode::Char('n'));
+    assert!(app.should_quit && !path.exists());
+    // y exports, then quits; after an export, quitting no longer asks.
+    let (mut app, mut worker) = fresh();
+    press(&mut app, &mut worker, KeyCode::Char('p'));
+    press(&mut app, &mut worker, KeyCode::Char('q'));
+    press(&mut app, &mut worker, KeyCode::Char('y'));
+    assert!(app.should_quit && path.exists());
+    assert_eq!(Settings::load(&path).unwrap(), app.settings);
+    let (mut app, mut worker) = fresh();
+    press(&mut app, &mut worker, KeyCode::Char('p'));
+    press(&mut app, &mut worker, KeyCode::Char('e'));
+    assert!(!app.unsaved());
+    press(&mut app, &mut worker, KeyCode::Char('q'));
+    assert!(app.should_quit);
+}

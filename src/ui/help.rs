@@ -3,7 +3,7 @@
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Clear, List, ListItem, ListState, Paragraph};
+use ratatui::widgets::{Clear, List, ListItem, ListState, Paragraph, Wrap};
 
 use super::theme::THEME;
 use super::widgets::{centered, panel};
@@ -30,6 +30,7 @@ pub fn draw_help(frame: &mut Frame, app: &App, area: Rect) {
     }
     lines.push(Line::styled("While typing a value: Enter applies, Esc cancels, Ctrl-U clears.", THEME.muted));
     lines.push(Line::styled("Editing scale or clip in a bit-driven scheme switches to manual.", THEME.muted));
+    lines.push(Line::styled("Quitting with unexported changes asks first (y export, n quit, Esc stay).", THEME.muted));
     lines.push(Line::styled("Any key closes this help.", THEME.muted));
     let height = lines.len() as u16 + 2;
     let popup = centered(area, 76, height);
@@ -50,4 +51,23 @@ pub fn draw_picker(frame: &mut Frame, app: &App, selected: usize, area: Rect) {
         .highlight_style(THEME.selected)
         .highlight_symbol("▶ ");
     frame.render_stateful_widget(list, popup, &mut ListState::default().with_selected(Some(selected)));
+}
+
+pub fn draw_confirm_quit(frame: &mut Frame, app: &App, area: Rect) {
+    let lines = vec![
+        Line::styled("The settings changed since they were last exported.", THEME.value),
+        Line::styled(format!("Export them to {} before quitting?", app.export_path.display()), THEME.label),
+        Line::raw(""),
+        Line::from(vec![
+            Span::styled("  y ", THEME.key),
+            Span::styled("export, then quit   ", THEME.label),
+            Span::styled("n ", THEME.key),
+            Span::styled("quit without export   ", THEME.label),
+            Span::styled("Esc ", THEME.key),
+            Span::styled("stay", THEME.label),
+        ]),
+    ];
+    let popup = centered(area, 70, lines.len() as u16 + 2);
+    frame.render_widget(Clear, popup);
+    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: true }).block(panel("Quit")), popup);
 }

@@ -40,6 +40,7 @@ pub fn draw(frame: &mut Frame, app: &App) {
     match &app.mode {
         Mode::Help => help::draw_help(frame, app, area),
         Mode::PickTensor { selected } => help::draw_picker(frame, app, *selected, area),
+        Mode::ConfirmQuit => help::draw_confirm_quit(frame, app, area),
         _ => {}
     }
 }
