@@ -1,0 +1,131 @@
+//! End to end, as a person would: the real binary in a real terminal (tmux).
+//! `.ci/run` installs tmux when it is missing; without it this test says so
+//! and passes, so `cargo test` still runs on a machine that lacks it.
+
+use std::path::Path;
+use std::process::Command;
+use std::thread::sleep;
+use std::time::{Duration, Instant};
+
+struct Tmux {
+    session: String,
+}
+
+impl Tmux {
+    fn start(width: u16, height: u16) -> Option<Tmux> {
+        let session = format!("qmc-e2e-{}", std::process::id());
+        let ok = Command::new("tmux")
+            .args(["new-session", "-d", "-s", &session, "-x", &width.to_string(), "-y", &height.to_string()])
+            .env("PS1", "$ ")
+            .status()
+            .ok()?
+            .success();
+        ok.then_some(Tmux { session })
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        for k in keys {
+            let status = Command::new("tmux").args(["send-keys", "-t", &self.session, k]).status().unwrap();
+            assert!(status.success(), "tmux send-keys {k}");
+            sleep(Duration::from_millis(60));
+        }
+    }
+
+    fn screen(&self) -> String {
+        let out = Command::new("tmux").args(["capture-pane", "-p", "-t", &self.session]).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Waits up to 10 s for `text` on the screen; returns the screen.
+    fn wait_for(&self, text: &str) -> String {
+        let start = Instant::now();
+        loop {
+            let screen = self.screen();
+            if screen.contains(text) {
+                return screen;
+            }
+            assert!(start.elapsed() < Duration::from_secs(10), "waited for {text:?}; the screen is:\n{screen}");
+            sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn resize(&self, width: u16, height: u16) {
+        let status = Command::new("tmux")
+            .args(["resize-window", "-t", &self.session, "-x", &width.to_string(), "-y", &height.to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success(), "tmux resize-window");
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux").args(["kill-session", "-t", &self.session]).status();
+    }
+}
+
+/// The first word after `label` on the line of the metrics panel that has it.
+fn shown_after(screen: &str, label: &str) -> String {
+    let line = screen.lines().find(|l| l.contains(label)).unwrap_or_else(|| panic!("no {label:?} in\n{screen}"));
+    let rest = &line[line.find(label).unwrap() + label.len()..];
+    rest.split_whitespace().next().unwrap().to_string()
+}
+
+#[test]
+fn a_session_as_a_person_would_have_it() {
+    let Some(tmux) = Tmux::start(120, 40) else {
+        eprintln!("tmux is not installed: the end-to-end test is skipped (.ci/run installs it)");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let export = dir.path().join("session.toml");
+    let bin = env!("CARGO_BIN_EXE_qmc-tui");
+    tmux.keys(&[&format!("{bin} --export {}; echo EXIT=$?", export.display()), "Enter"]);
+    let first = tmux.wait_for("Calibrations");
+    assert!(first.contains("codes -128..127"), "{first}");
+
+    // A quantization setting: scheme is selected, bits is the next control.
+    tmux.keys(&["j", "Left"]);
+    let seven = tmux.wait_for("codes -64..63");
+    assert_ne!(shown_after(&first, "│mse"), shown_after(&seven, "│mse"), "the mse moves with the bits");
+
+    // An ensemble setting: the fusion.
+    tmux.keys(&["2"]);
+    tmux.wait_for("fusion soft");
+    tmux.keys(&["f"]);
+    tmux.wait_for("fusion hard");
+
+    // Help opens and closes.
+    tmux.keys(&["?"]);
+    tmux.wait_for("Any key closes this help");
+    tmux.keys(&["x"]);
+    let closed = tmux.wait_for("Members (3)");
+    assert!(!closed.contains("Any key closes this help"));
+
+    // A tiny terminal, then back.
+    tmux.resize(30, 8);
+    tmux.wait_for("Enlarge");
+    tmux.resize(120, 40);
+    tmux.wait_for("Members (3)");
+
+    // Export, and the report on the export shows the numbers of the screen.
+    tmux.keys(&["1"]);
+    let screen = tmux.wait_for("codes -64..63");
+    tmux.keys(&["e"]);
+    tmux.wait_for("exported to");
+    let out = Command::new(bin).args(["report", "--format", "json", "--config"]).arg(&export).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mse = report["quant"]["metrics"]["mse"].as_f64().unwrap();
+    assert_eq!(shown_after(&screen, "│mse"), qmc_tui::format::num(mse));
+    assert_eq!(report["quant"]["bits"].as_u64(), Some(7));
+    assert_eq!(report["ensemble"]["fusion"], "hard");
+
+    // Quit (nothing unexported), and the shell works as before.
+    tmux.keys(&["q"]);
+    tmux.wait_for("EXIT=0");
+    tmux.keys(&["echo SHELL_$((40+2))_OK", "Enter"]);
+    let shell = tmux.wait_for("SHELL_42_OK");
+    assert!(!shell.contains("Calibrations"), "the alternate screen was left:\n{shell}");
+    assert!(Path::new(&export).exists());
+}
