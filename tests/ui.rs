@@ -442,3 +442,46 @@ fn quitting_with_unexported_changes_asks_first() {
     press(&mut app, &mut worker, KeyCode::Char('q'));
     assert!(app.should_quit);
 }
+
+/// The screen as plain text lines, for the README.
+fn plain(app: &mut App, width: u16, height: u16) -> String {
+    if let Some(v) = &mut app.view {
+        v.compute_ms = 0.0;
+    }
+    if let Some(e) = &mut app.ensemble {
+        e.compute_ms = 0.0;
+    }
+    let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
+    terminal.draw(|f| ui::draw(f, app)).unwrap();
+    let buffer = terminal.backend().buffer();
+    (0..height)
+        .map(|y| (0..width).map(|x| buffer[(x, y)].symbol()).collect::<String>().trim_end().to_string())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The README shows each pane as text; this test keeps those captures true.
+/// `UPDATE_README=1 cargo test --test ui readme` rewrites them.
+#[test]
+fn the_readme_captures_match_the_panes() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/README.md");
+    let mut readme = std::fs::read_to_string(path).unwrap();
+    let (mut app, mut worker) = started(Settings::default());
+    for (pane, key) in [("quantize", '1'), ("ensemble", '2'), ("deploy", '3')] {
+        press(&mut app, &mut worker, KeyCode::Char(key));
+        let capture = format!("```text\n{}\n```\n", plain(&mut app, 120, 40));
+        let (open, close) = (format!("<!-- capture:{pane} -->\n"), format!("<!-- /capture:{pane} -->"));
+        let start = readme.find(&open).unwrap_or_else(|| panic!("README.md lacks {open:?}")) + open.len();
+        let end = start + readme[start..].find(&close).unwrap_or_else(|| panic!("README.md lacks {close:?}"));
+        if readme[start..end] != capture {
+            assert!(
+                std::env::var_os("UPDATE_README").is_some(),
+                "the README's {pane} capture is out of date: run UPDATE_README=1 cargo test --test ui readme"
+            );
+            readme.replace_range(start..end, &capture);
+        }
+    }
+    if std::env::var_os("UPDATE_README").is_some() {
+        std::fs::write(path, readme).unwrap();
+    }
+}
