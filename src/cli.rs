@@ -18,6 +18,7 @@ use crate::compute::quant::{Calibration, Granularity, QParams, QuantConfig, Roun
 use crate::compute::weights::{self, Weights};
 use crate::format;
 use crate::settings::{self, Settings};
+use crate::ui::theme::ThemeName;
 use crate::worker::EnsembleWorker;
 
 /// Channels the text report lists one by one; the rest are counted.
@@ -47,6 +48,9 @@ pub struct Cli {
     /// Classify this CSV (header row; the label is the last column) instead of iris
     #[arg(long, global = true, value_name = "FILE.csv")]
     pub data: Option<PathBuf>,
+    /// Colours: dark, light or mono (mono is the default when NO_COLOR is set)
+    #[arg(long, value_name = "THEME")]
+    pub theme: Option<ThemeName>,
 }
 
 #[derive(clap::Subcommand, Debug)]

@@ -2,6 +2,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use qmc_tui::cli::{self, Cli};
+use qmc_tui::ui::theme::{ThemeName, set_theme};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -27,6 +28,8 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    set_theme(ThemeName::choose(cli.theme, no_color));
     // A missing or unreadable file is reported here, before the screen changes.
     let note = match start.weights.check() {
         Ok(note) => note,

@@ -12,11 +12,11 @@ struct Tmux {
 }
 
 impl Tmux {
-    fn start(width: u16, height: u16) -> Option<Tmux> {
-        let session = format!("qmc-e2e-{}", std::process::id());
+    /// A session of its own: tests run in parallel in one process.
+    fn start(name: &str, width: u16, height: u16) -> Option<Tmux> {
+        let session = format!("qmc-e2e-{}-{name}", std::process::id());
         let ok = Command::new("tmux")
             .args(["new-session", "-d", "-s", &session, "-x", &width.to_string(), "-y", &height.to_string()])
-            .env("PS1", "$ ")
             .status()
             .ok()?
             .success();
@@ -73,7 +73,7 @@ fn shown_after(screen: &str, label: &str) -> String {
 
 #[test]
 fn a_session_as_a_person_would_have_it() {
-    let Some(tmux) = Tmux::start(120, 40) else {
+    let Some(tmux) = Tmux::start("session", 120, 40) else {
         eprintln!("tmux is not installed: the end-to-end test is skipped (.ci/run installs it)");
         return;
     };
@@ -128,4 +128,40 @@ fn a_session_as_a_person_would_have_it() {
     let shell = tmux.wait_for("SHELL_42_OK");
     assert!(!shell.contains("Calibrations"), "the alternate screen was left:\n{shell}");
     assert!(Path::new(&export).exists());
+}
+
+/// Every SGR parameter list on the screen (what `tmux capture-pane -e` keeps).
+fn sgr_codes(screen: &str) -> Vec<u32> {
+    let mut codes = Vec::new();
+    for part in screen.split("\x1b[").skip(1) {
+        if let Some(end) = part.find('m') {
+            codes.extend(part[..end].split(';').filter_map(|c| c.parse::<u32>().ok()));
+        }
+    }
+    codes
+}
+
+#[test]
+fn no_color_emits_no_colour_codes_and_keeps_the_words() {
+    let Some(tmux) = Tmux::start("no-color", 120, 40) else {
+        eprintln!("tmux is not installed: skipped");
+        return;
+    };
+    let bin = env!("CARGO_BIN_EXE_qmc-tui");
+    tmux.keys(&[&format!("NO_COLOR=1 {bin} --export /dev/null/none.toml"), "Enter"]);
+    tmux.wait_for("Calibrations");
+    tmux.keys(&["p", "p", "p"]);
+    tmux.wait_for("every weight rounds to 0");
+    let out = Command::new("tmux").args(["capture-pane", "-p", "-e", "-t", &tmux.session]).output().unwrap();
+    let screen = String::from_utf8_lossy(&out.stdout);
+    // 39 and 49 reset to the terminal's own colours: not a colour.
+    let colour = |c: &u32| matches!(c, 30..=38 | 40..=48 | 90..=97 | 100..=107);
+    let colours: Vec<u32> = sgr_codes(&screen).into_iter().filter(colour).collect();
+    assert!(colours.is_empty(), "colour codes {colours:?} under NO_COLOR");
+    // Meaning survives without colour: markers and words.
+    for words in ["⚠ every weight rounds to 0", "▶", "⇤ clip lo", "█clipped"] {
+        assert!(screen.contains(words), "{words:?} missing");
+    }
+    tmux.keys(&["q", "n", "echo NC_$((1+1))", "Enter"]);
+    tmux.wait_for("NC_2");
 }

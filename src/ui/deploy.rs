@@ -8,7 +8,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Axis, Cell, Chart, GraphType, LegendPosition, Paragraph, Row, Table, Wrap};
 
 use super::quant::draw_controls;
-use super::theme::THEME;
+use super::theme::theme;
 use super::widgets::{columns, dataset, fitting, kept, panel};
 use crate::app::App;
 use crate::compute::deploy::DeployReport;
@@ -22,7 +22,7 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
     draw_controls(frame, app, &controls, "Deploy", controls_area);
     let Some(view) = &app.ensemble else {
         let text = if app.busy() { "training the members ..." } else { "no result yet" };
-        frame.render_widget(Paragraph::new(text).style(THEME.muted).block(panel("Result")), right);
+        frame.render_widget(Paragraph::new(text).style(theme().muted).block(panel("Result")), right);
         return;
     };
     let d = &view.deploy;
@@ -84,10 +84,10 @@ fn draw_table(frame: &mut Frame, d: &DeployReport, area: Rect) {
             d.ensemble.quant_cv_accuracy_mean,
             d.ensemble.quant_bytes,
         )
-        .style(THEME.value),
+        .style(theme().value),
     );
     let header = Row::new(kept(["", "test f32", "test q", "Δ pts", "cv f32", "cv q", "Δ pts", "size q"], &keep))
-        .style(THEME.header);
+        .style(theme().header);
     let widths = kept(WIDTHS.map(Constraint::Length), &keep);
     let title = format!("Float vs {}-bit quantized (f32 size {})", d.bits, format::bytes(d.ensemble.float_bytes));
     frame.render_widget(Table::new(rows, widths).header(header).block(panel(&title)), area);
@@ -108,22 +108,22 @@ fn draw_chart(frame: &mut Frame, d: &DeployReport, area: Rect) {
     let recommended: Vec<(f64, f64)> =
         d.recommended_bits.and_then(at).map(|c| vec![(c, ymin), (c, ymax)]).unwrap_or_default();
     let mut datasets = vec![
-        dataset("━ float".into(), Marker::Braille, GraphType::Line, THEME.muted, &float),
-        dataset("• quantized".into(), Marker::Braille, GraphType::Line, THEME.curve, &quant),
-        dataset("▌ current".into(), Marker::HalfBlock, GraphType::Line, THEME.current, &current),
+        dataset("━ float".into(), Marker::Braille, GraphType::Line, theme().muted, &float),
+        dataset("• quantized".into(), Marker::Braille, GraphType::Line, theme().curve, &quant),
+        dataset("▌ current".into(), Marker::HalfBlock, GraphType::Line, theme().current, &current),
     ];
     if !recommended.is_empty() {
-        datasets.push(dataset("┆ recommended".into(), Marker::Dot, GraphType::Line, THEME.optimum, &recommended));
+        datasets.push(dataset("┆ recommended".into(), Marker::Dot, GraphType::Line, theme().optimum, &recommended));
     }
     let labels: Vec<Span> = d.by_bits.iter().map(|b| Span::raw(b.bits.to_string())).collect();
     let chart = Chart::new(datasets)
         .block(panel("CV accuracy (%) vs bits"))
-        .x_axis(Axis::default().bounds([0.0, last]).labels(labels).style(THEME.muted))
+        .x_axis(Axis::default().bounds([0.0, last]).labels(labels).style(theme().muted))
         .y_axis(
             Axis::default()
                 .bounds([ymin, ymax])
                 .labels([Span::raw(format!("{ymin:.0}")), Span::raw(format!("{ymax:.0}"))])
-                .style(THEME.muted),
+                .style(theme().muted),
         )
         .legend_position(Some(LegendPosition::BottomRight))
         .hidden_legend_constraints((Constraint::Percentage(90), Constraint::Percentage(80)));
@@ -152,9 +152,9 @@ fn draw_sizes(frame: &mut Frame, d: &DeployReport, area: Rect) {
             ],
             &keep,
         ));
-        if Some(b.bits) == d.recommended_bits { row.style(THEME.value) } else { row }
+        if Some(b.bits) == d.recommended_bits { row.style(theme().value) } else { row }
     });
-    let header = Row::new(kept(["bits", "test", "cv", "size", ""], &keep)).style(THEME.header);
+    let header = Row::new(kept(["bits", "test", "cv", "size", ""], &keep)).style(theme().header);
     let widths = kept(WIDTHS.map(Constraint::Min), &keep);
     let title = format!("By width (f32: {})", format::bytes(d.ensemble.float_bytes));
     frame.render_widget(Table::new(rows, widths).header(header).block(panel(&title)), area);
@@ -163,22 +163,22 @@ fn draw_sizes(frame: &mut Frame, d: &DeployReport, area: Rect) {
 fn draw_notes(frame: &mut Frame, d: &DeployReport, area: Rect) {
     let mut lines = vec![match d.recommended_bits {
         Some(b) => Line::from(vec![
-            Span::styled("✓ recommended: ", THEME.info),
-            Span::styled(format!("{b} bits"), THEME.value),
+            Span::styled("✓ recommended: ", theme().info),
+            Span::styled(format!("{b} bits"), theme().value),
             Span::styled(
                 format!(", the smallest width within {} points of float (CV)", format::num(d.tolerance)),
-                THEME.label,
+                theme().label,
             ),
         ]),
         None => Line::styled(
             format!("⚠ no width is within {} points of float (CV)", format::num(d.tolerance)),
-            THEME.warning,
+            theme().warning,
         ),
     }];
     lines.push(Line::styled(
         "Features: one quantizer each, calibrated on the training rows; trees compare integer codes; fusion in float.",
-        THEME.muted,
+        theme().muted,
     ));
-    lines.extend(d.notes.iter().map(|n| Line::styled(format!("• {n}"), THEME.note)));
+    lines.extend(d.notes.iter().map(|n| Line::styled(format!("• {n}"), theme().note)));
     frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: true }).block(panel("Notes")), area);
 }

@@ -8,7 +8,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Bar, BarChart, BarGroup, Cell, Gauge, Paragraph, Row, Table, TableState, Wrap};
 
 use super::quant::draw_controls;
-use super::theme::THEME;
+use super::theme::theme;
 use super::widgets::{columns, field, fitting, kept, panel};
 use crate::app::App;
 use crate::compute::ensemble::{EnsembleReport, Fusion, MemberKind};
@@ -34,7 +34,7 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
     draw_controls(frame, app, &controls, "Ensemble", controls_area);
     let Some(view) = &app.ensemble else {
         let text = if app.busy() { "training the members ..." } else { "no result yet" };
-        frame.render_widget(Paragraph::new(text).style(THEME.muted).block(panel("Result")), right);
+        frame.render_widget(Paragraph::new(text).style(theme().muted).block(panel("Result")), right);
         return;
     };
     let r = &view.report;
@@ -102,7 +102,7 @@ fn draw_diversity(frame: &mut Frame, r: &EnsembleReport, area: Rect) {
     });
     let widths = vec![Constraint::Length(5); n + 1];
     let title = format!("Disagreement, mean {}", format::pct(r.mean_disagreement));
-    let table = Table::new(rows, widths).header(Row::new(header).style(THEME.header)).block(panel(&title));
+    let table = Table::new(rows, widths).header(Row::new(header).style(theme().header)).block(panel(&title));
     frame.render_widget(table, area);
 }
 
@@ -110,30 +110,30 @@ fn draw_diversity(frame: &mut Frame, r: &EnsembleReport, area: Rect) {
 fn draw_notes(frame: &mut Frame, r: &EnsembleReport, area: Rect) {
     let mut lines = Vec::new();
     if r.no_members {
-        lines.push(Line::styled("⚠ no members: press a to add one", THEME.warning));
+        lines.push(Line::styled("⚠ no members: press a to add one", theme().warning));
     }
     if r.weights_fell_back {
-        lines.push(Line::styled("⚠ every weight is 0: using equal weights", THEME.warning));
+        lines.push(Line::styled("⚠ every weight is 0: using equal weights", theme().warning));
     }
     if r.label_mean_invalid {
         lines.push(Line::styled(
             "⚠ label-mean averages class numbers (the seed's code): votes for 0 and 2 become 1. Not valid for class labels.",
-            THEME.warning,
+            theme().warning,
         ));
         if let Some(soft) = r.soft_test_accuracy {
-            lines.push(Line::styled(format!("  soft voting would score {}", format::pct(soft)), THEME.note));
+            lines.push(Line::styled(format!("  soft voting would score {}", format::pct(soft)), theme().note));
         }
     }
     for note in &r.notes {
-        lines.push(Line::styled(format!("• {note}"), THEME.note));
+        lines.push(Line::styled(format!("• {note}"), theme().note));
     }
     if let Some(influence) = &r.stacking_influence {
         let parts: Vec<String> =
             influence.iter().enumerate().map(|(i, v)| format!("#{} {}", i + 1, format::pct(*v))).collect();
-        lines.push(Line::styled(format!("• meta-learner influence: {}", parts.join("  ")), THEME.note));
+        lines.push(Line::styled(format!("• meta-learner influence: {}", parts.join("  ")), theme().note));
     }
     if lines.is_empty() {
-        lines.push(Line::styled("✓ nothing looks wrong", THEME.info));
+        lines.push(Line::styled("✓ nothing looks wrong", theme().info));
     }
     frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: true }).block(panel("Notes")), area);
 }
@@ -162,10 +162,10 @@ fn draw_members(frame: &mut Frame, app: &App, r: &EnsembleReport, area: Rect) {
             ],
             &keep,
         ));
-        if i == app.member { row.style(THEME.selected) } else { row }
+        if i == app.member { row.style(theme().selected) } else { row }
     });
     let header = Row::new(kept(["#", "kind", "trees", "depth", "weight", "share", "test", "cv mean ± std"], &keep))
-        .style(THEME.header);
+        .style(theme().header);
     let widths = kept(WIDTHS.map(Constraint::Length), &keep);
     let title = format!("Members ({}), fusion {}", r.members.len(), r.fusion);
     // The table state scrolls the selected member into view.
@@ -180,7 +180,7 @@ fn draw_gauges(frame: &mut Frame, view: &EnsembleView, area: Rect) {
     let test_label = format!("test {} ({correct}/{})", format::pct(r.test_accuracy), view.data.test_rows);
     let cv_label = format!("cv {} ± {}", format::pct(r.cv_accuracy_mean), format::pct(r.cv_accuracy_std));
     let gauge = |label: String, ratio: f64, title: &'static str| {
-        Gauge::default().block(panel(title)).gauge_style(THEME.weights).ratio(ratio.clamp(0.0, 1.0)).label(label)
+        Gauge::default().block(panel(title)).gauge_style(theme().weights).ratio(ratio.clamp(0.0, 1.0)).label(label)
     };
     frame.render_widget(gauge(test_label, r.test_accuracy, "Test accuracy"), test);
     frame.render_widget(gauge(cv_label, r.cv_accuracy_mean, "Cross-validated"), cv);
@@ -189,25 +189,25 @@ fn draw_gauges(frame: &mut Frame, view: &EnsembleView, area: Rect) {
 fn draw_scores(frame: &mut Frame, r: &EnsembleReport, area: Rect) {
     let gain = 100.0 * r.gain;
     let gain_style = if gain > 0.0 {
-        THEME.info
+        theme().info
     } else if gain < 0.0 {
-        THEME.warning
+        theme().warning
     } else {
-        THEME.value
+        theme().value
     };
     let lines = vec![
         Line::from(vec![
-            Span::styled("macro precision ", THEME.label),
-            Span::styled(format!("{:.3}", r.precision_macro), THEME.value),
-            Span::styled("  recall ", THEME.label),
-            Span::styled(format!("{:.3}", r.recall_macro), THEME.value),
-            Span::styled("  F1 ", THEME.label),
-            Span::styled(format!("{:.3}", r.f1_macro), THEME.value),
+            Span::styled("macro precision ", theme().label),
+            Span::styled(format!("{:.3}", r.precision_macro), theme().value),
+            Span::styled("  recall ", theme().label),
+            Span::styled(format!("{:.3}", r.recall_macro), theme().value),
+            Span::styled("  F1 ", theme().label),
+            Span::styled(format!("{:.3}", r.f1_macro), theme().value),
         ]),
         Line::from(vec![
-            Span::styled("gain over the best member ", THEME.label),
+            Span::styled("gain over the best member ", theme().label),
             Span::styled(format!("{gain:+.2} points"), gain_style),
-            Span::styled(format!("   (best member {})", format::pct(r.best_member_test_accuracy)), THEME.label),
+            Span::styled(format!("   (best member {})", format::pct(r.best_member_test_accuracy)), theme().label),
         ]),
     ];
     frame.render_widget(Paragraph::new(lines).block(panel("Scores (test split)")), area);
@@ -231,7 +231,8 @@ fn draw_confusion(frame: &mut Frame, r: &EnsembleReport, area: Rect) {
         Row::new(cells)
     });
     let widths = vec![Constraint::Length(width as u16); columns as usize];
-    let table = Table::new(rows, widths).header(Row::new(header).style(THEME.header)).block(panel("Confusion (test)"));
+    let table =
+        Table::new(rows, widths).header(Row::new(header).style(theme().header)).block(panel("Confusion (test)"));
     frame.render_widget(table, area);
 }
 
@@ -248,9 +249,13 @@ fn draw_bars(frame: &mut Frame, r: &EnsembleReport, area: Rect) {
             .text_value(format::pct(accuracy))
             .style(style)
     };
-    let mut bars: Vec<Bar> =
-        r.members.iter().enumerate().map(|(i, m)| bar(format!("#{}", i + 1), m.test_accuracy, THEME.weights)).collect();
-    bars.push(bar("ens".into(), r.test_accuracy, THEME.optimum));
+    let mut bars: Vec<Bar> = r
+        .members
+        .iter()
+        .enumerate()
+        .map(|(i, m)| bar(format!("#{}", i + 1), m.test_accuracy, theme().weights))
+        .collect();
+    bars.push(bar("ens".into(), r.test_accuracy, theme().optimum));
     let width = (area.width.saturating_sub(2) / (bars.len() as u16).max(1)).saturating_sub(1).clamp(3, 9);
     let what = if r.fusion == Fusion::LabelMean { " (ens: label-mean!)" } else { "" };
     let title = format!("Test accuracy from {}{what}", format::pct(floor));

@@ -5,7 +5,7 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Clear, List, ListItem, ListState, Paragraph, Wrap};
 
-use super::theme::THEME;
+use super::theme::theme;
 use super::widgets::{centered, panel};
 use crate::app::App;
 use crate::format;
@@ -19,19 +19,20 @@ pub fn draw_help(frame: &mut Frame, app: &App, area: Rect) {
         (Scope::Global, "Everywhere".to_string()),
     ];
     for (scope, title) in sections {
-        lines.push(Line::styled(title, THEME.header));
+        lines.push(Line::styled(title, theme().header));
         for b in BINDINGS.iter().filter(|b| b.scope == scope) {
             lines.push(Line::from(vec![
-                Span::styled(format!("  {:<22}", keys_label(b)), THEME.key),
-                Span::styled(b.help, THEME.value),
+                Span::styled(format!("  {:<22}", keys_label(b)), theme().key),
+                Span::styled(b.help, theme().value),
             ]));
         }
         lines.push(Line::raw(""));
     }
-    lines.push(Line::styled("While typing a value: Enter applies, Esc cancels, Ctrl-U clears.", THEME.muted));
-    lines.push(Line::styled("Editing scale or clip in a bit-driven scheme switches to manual.", THEME.muted));
-    lines.push(Line::styled("Quitting with unexported changes asks first (y export, n quit, Esc stay).", THEME.muted));
-    lines.push(Line::styled("Any key closes this help.", THEME.muted));
+    lines.push(Line::styled("While typing a value: Enter applies, Esc cancels, Ctrl-U clears.", theme().muted));
+    lines.push(Line::styled("Editing scale or clip in a bit-driven scheme switches to manual.", theme().muted));
+    lines
+        .push(Line::styled("Quitting with unexported changes asks first (y export, n quit, Esc stay).", theme().muted));
+    lines.push(Line::styled("Any key closes this help.", theme().muted));
     let height = lines.len() as u16 + 2;
     let popup = centered(area, 76, height);
     frame.render_widget(Clear, popup);
@@ -48,23 +49,23 @@ pub fn draw_picker(frame: &mut Frame, app: &App, selected: usize, area: Rect) {
     frame.render_widget(Clear, popup);
     let list = List::new(items)
         .block(panel("Pick a tensor (Enter choose, Esc cancel)"))
-        .highlight_style(THEME.selected)
+        .highlight_style(theme().selected)
         .highlight_symbol("▶ ");
     frame.render_stateful_widget(list, popup, &mut ListState::default().with_selected(Some(selected)));
 }
 
 pub fn draw_confirm_quit(frame: &mut Frame, app: &App, area: Rect) {
     let lines = vec![
-        Line::styled("The settings changed since they were last exported.", THEME.value),
-        Line::styled(format!("Export them to {} before quitting?", app.export_path.display()), THEME.label),
+        Line::styled("The settings changed since they were last exported.", theme().value),
+        Line::styled(format!("Export them to {} before quitting?", app.export_path.display()), theme().label),
         Line::raw(""),
         Line::from(vec![
-            Span::styled("  y ", THEME.key),
-            Span::styled("export, then quit   ", THEME.label),
-            Span::styled("n ", THEME.key),
-            Span::styled("quit without export   ", THEME.label),
-            Span::styled("Esc ", THEME.key),
-            Span::styled("stay", THEME.label),
+            Span::styled("  y ", theme().key),
+            Span::styled("export, then quit   ", theme().label),
+            Span::styled("n ", theme().key),
+            Span::styled("quit without export   ", theme().label),
+            Span::styled("Esc ", theme().key),
+            Span::styled("stay", theme().label),
         ]),
     ];
     let popup = centered(area, 70, lines.len() as u16 + 2);

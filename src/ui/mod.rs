@@ -14,7 +14,7 @@ use ratatui::widgets::{Paragraph, Wrap};
 
 use crate::app::{App, Mode, Tab};
 use crate::keymap::{Action, hint};
-use theme::THEME;
+use theme::theme;
 
 /// Below this the panes cannot be drawn legibly.
 pub const MIN_WIDTH: u16 = 80;
@@ -50,13 +50,13 @@ fn draw_too_small(frame: &mut Frame, area: Rect) {
         "qmc-tui needs at least {MIN_WIDTH}×{MIN_HEIGHT}; this terminal is {}×{}. Enlarge it (q quits).",
         area.width, area.height
     );
-    frame.render_widget(Paragraph::new(text).style(THEME.warning).wrap(Wrap { trim: true }), area);
+    frame.render_widget(Paragraph::new(text).style(theme().warning).wrap(Wrap { trim: true }), area);
 }
 
 fn draw_tabs(frame: &mut Frame, app: &App, area: Rect) {
-    let mut spans = vec![Span::styled(" qmc-tui ", THEME.title)];
+    let mut spans = vec![Span::styled(" qmc-tui ", theme().title)];
     for (i, tab) in Tab::ALL.iter().enumerate() {
-        let style = if *tab == app.tab { THEME.tab_active } else { THEME.tab };
+        let style = if *tab == app.tab { theme().tab_active } else { theme().tab };
         spans.push(Span::raw(" "));
         spans.push(Span::styled(format!(" {} {} ", i + 1, tab.title()), style));
     }
@@ -65,14 +65,14 @@ fn draw_tabs(frame: &mut Frame, app: &App, area: Rect) {
             Some((done, total)) => format!("training {done}/{total}"),
             None => "computing".into(),
         };
-        spans.push(Span::styled(format!("  {} {what}", SPINNER[app.spinner % SPINNER.len()]), THEME.muted));
+        spans.push(Span::styled(format!("  {} {what}", SPINNER[app.spinner % SPINNER.len()]), theme().muted));
     } else {
         let ms = match app.tab {
             Tab::Quantize => app.view.as_ref().map(|v| v.compute_ms),
             Tab::Ensemble | Tab::Deploy => app.ensemble.as_ref().map(|v| v.compute_ms),
         };
         if let Some(ms) = ms {
-            spans.push(Span::styled(format!("  computed in {ms:.1} ms"), THEME.muted));
+            spans.push(Span::styled(format!("  computed in {ms:.1} ms"), theme().muted));
         }
     }
     frame.render_widget(Line::from(spans), area);
@@ -81,12 +81,12 @@ fn draw_tabs(frame: &mut Frame, app: &App, area: Rect) {
 fn draw_status(frame: &mut Frame, app: &App, area: Rect) {
     let line = if let Mode::Editing { control, text } = &app.mode {
         Line::from(vec![
-            Span::styled(format!(" {} = ", control.key(app.context())), THEME.label),
-            Span::styled(format!("{text}▏"), THEME.value),
-            Span::styled("   Enter apply · Esc cancel · Ctrl-U clear", THEME.muted),
+            Span::styled(format!(" {} = ", control.key(app.context())), theme().label),
+            Span::styled(format!("{text}▏"), theme().value),
+            Span::styled("   Enter apply · Esc cancel · Ctrl-U clear", theme().muted),
         ])
     } else if !app.status.text.is_empty() {
-        let (mark, style) = if app.status.error { ("✗ ", THEME.error) } else { ("✓ ", THEME.info) };
+        let (mark, style) = if app.status.error { ("✗ ", theme().error) } else { ("✓ ", theme().info) };
         Line::from(vec![Span::styled(format!(" {mark}{}", app.status.text), style)])
     } else {
         hints_line(app.tab)
@@ -115,8 +115,8 @@ fn hints_line(tab: Tab) -> Line<'static> {
     pairs.extend([(hint(Action::Export), "export"), (hint(Action::Help), "help"), (hint(Action::Quit), "quit")]);
     let mut spans = vec![Span::raw(" ")];
     for (keys, what) in pairs {
-        spans.push(Span::styled(keys, THEME.key));
-        spans.push(Span::styled(format!(" {what}  "), THEME.muted));
+        spans.push(Span::styled(keys, theme().key));
+        spans.push(Span::styled(format!(" {what}  "), theme().muted));
     }
     Line::from(spans)
 }

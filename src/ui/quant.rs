@@ -9,7 +9,7 @@ use ratatui::widgets::{
     Axis, Cell, Chart, GraphType, LegendPosition, List, ListItem, ListState, Paragraph, Row, Table, Wrap,
 };
 
-use super::theme::THEME;
+use super::theme::theme;
 use super::widgets::{columns, dataset, field, panel};
 use crate::app::App;
 use crate::compute::analysis::Analysis;
@@ -35,7 +35,7 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
     draw_controls(frame, app, &controls, "Quantizer", controls_area);
     let Some(view) = &app.view else {
         let text = if app.busy() { "loading the weights ..." } else { "no result yet" };
-        frame.render_widget(Paragraph::new(text).style(THEME.muted).block(panel("Result")), right);
+        frame.render_widget(Paragraph::new(text).style(theme().muted).block(panel("Result")), right);
         return;
     };
     draw_metrics(frame, view, metrics_area);
@@ -68,16 +68,16 @@ pub fn draw_controls(frame: &mut Frame, app: &App, controls: &[AnyControl], titl
         .iter()
         .map(|&c| {
             let selected = c == app.selected();
-            let value_style = if c.is_derived(&app.settings) { THEME.derived } else { THEME.value };
+            let value_style = if c.is_derived(&app.settings) { theme().derived } else { theme().value };
             let value = c.value(&app.settings, ctx);
             ListItem::new(Line::from(vec![
-                Span::styled(format!("{:<14}", c.label()), THEME.label),
+                Span::styled(format!("{:<14}", c.label()), theme().label),
                 Span::styled(if selected { format!("◀ {value} ▶") } else { format!("  {value}") }, value_style),
             ]))
         })
         .collect();
     let selected = controls.iter().position(|c| *c == app.selected());
-    let list = List::new(items).block(panel(title)).highlight_style(THEME.selected).highlight_symbol("▶ ");
+    let list = List::new(items).block(panel(title)).highlight_style(theme().selected).highlight_symbol("▶ ");
     frame.render_stateful_widget(list, area, &mut ListState::default().with_selected(selected));
 }
 
@@ -134,12 +134,12 @@ fn short_source(source: &str, tensor: Option<&str>) -> String {
 fn draw_alternatives(frame: &mut Frame, view: &QuantView, area: Rect) {
     let q = &view.settings.quant;
     let lines: Vec<Line> = match &view.alternatives {
-        None => vec![Line::styled("computing every method ...", THEME.muted)],
+        None => vec![Line::styled("computing every method ...", theme().muted)],
         Some(alts) => alts
             .iter()
             .map(|(method, (lo, hi))| {
                 let chosen = *method == q.calibration && q.scheme != Scheme::Manual;
-                let style = if chosen { THEME.value } else { THEME.label };
+                let style = if chosen { theme().value } else { theme().label };
                 Line::styled(
                     format!("{} {:<11} {}", if chosen { "▶" } else { " " }, method.name(), format::range(*lo, *hi)),
                     style,
@@ -152,13 +152,13 @@ fn draw_alternatives(frame: &mut Frame, view: &QuantView, area: Rect) {
 
 fn draw_findings(frame: &mut Frame, view: &QuantView, area: Rect) {
     let lines: Vec<Line> = if view.findings.is_empty() {
-        vec![Line::styled("✓ nothing looks wrong", THEME.info)]
+        vec![Line::styled("✓ nothing looks wrong", theme().info)]
     } else {
         view.findings
             .iter()
             .map(|f| match f.severity {
-                Severity::Warning => Line::styled(format!("⚠ {}", f.message), THEME.warning),
-                Severity::Note => Line::styled(format!("• {}", f.message), THEME.note),
+                Severity::Warning => Line::styled(format!("⚠ {}", f.message), theme().warning),
+                Severity::Note => Line::styled(format!("• {}", f.message), theme().note),
             })
             .collect()
     };
@@ -212,19 +212,19 @@ fn draw_weight_histogram(frame: &mut Frame, app: &App, view: &QuantView, area: R
     let which = if a.channels.len() > 1 { format!(" ch {channel}") } else { String::new() };
     let off = |x: f64| if (lo..=hi).contains(&x) { "" } else { " off-chart" };
     let mut datasets = vec![
-        dataset("weights".into(), Marker::Braille, GraphType::Bar, THEME.weights, &hist),
+        dataset("weights".into(), Marker::Braille, GraphType::Bar, theme().weights, &hist),
         dataset(
             format!("⇤ clip lo{which} {}{}", num(clip_lo), off(clip_lo)),
             Marker::Braille,
             GraphType::Line,
-            THEME.clip_line,
+            theme().clip_line,
             &lo_line,
         ),
         dataset(
             format!("⇥ clip hi{which} {}{}", num(clip_hi), off(clip_hi)),
             Marker::Braille,
             GraphType::Line,
-            THEME.clip_line,
+            theme().clip_line,
             &hi_line,
         ),
     ];
@@ -233,18 +233,18 @@ fn draw_weight_histogram(frame: &mut Frame, app: &App, view: &QuantView, area: R
             format!("┆ {} levels", levels.len()),
             Marker::Dot,
             GraphType::Bar,
-            THEME.levels,
+            theme().levels,
             &levels,
         ));
     }
     let chart = Chart::new(datasets)
         .block(panel("Weights (count per bin)"))
-        .x_axis(Axis::default().bounds([lo, hi]).labels(axis_labels(lo, hi)).style(THEME.muted))
+        .x_axis(Axis::default().bounds([lo, hi]).labels(axis_labels(lo, hi)).style(theme().muted))
         .y_axis(
             Axis::default()
                 .bounds([0.0, top])
                 .labels([Span::raw("0"), Span::raw(format!("{}", top as u64))])
-                .style(THEME.muted),
+                .style(theme().muted),
         )
         .legend_position(Some(LegendPosition::TopRight))
         .hidden_legend_constraints((Constraint::Percentage(60), Constraint::Percentage(60)));
@@ -264,21 +264,21 @@ fn draw_error_histogram(frame: &mut Frame, a: &Analysis, area: Rect) {
             format!("⣿ rounding {}", e.rounding.total()),
             Marker::Braille,
             GraphType::Bar,
-            THEME.rounding,
+            theme().rounding,
             &rounding,
         ),
-        dataset(format!("█ clipped {}", e.clipped.total()), Marker::Block, GraphType::Bar, THEME.clipped, &clipped),
+        dataset(format!("█ clipped {}", e.clipped.total()), Marker::Block, GraphType::Bar, theme().clipped, &clipped),
     ];
     // The legend sits in the title: a flat error histogram leaves no free corner.
     let title = format!("x−x̂ ⣿rounding {} █clipped {}", e.rounding.total(), e.clipped.total());
     let chart = Chart::new(datasets)
         .block(panel(&title))
-        .x_axis(Axis::default().bounds([lo, hi]).labels(axis_labels(lo, hi)).style(THEME.muted))
+        .x_axis(Axis::default().bounds([lo, hi]).labels(axis_labels(lo, hi)).style(theme().muted))
         .y_axis(
             Axis::default()
                 .bounds([0.0, top.max(0.1)])
                 .labels([Span::raw("0"), Span::raw(format!("1e{top:.1}"))])
-                .style(THEME.muted),
+                .style(theme().muted),
         )
         .legend_position(None);
     frame.render_widget(chart, area);
@@ -298,9 +298,15 @@ fn draw_curve(frame: &mut Frame, a: &Analysis, area: Rect) {
     let best = vec![(c.optimum.0, ymin), (c.optimum.0, ymax)];
     let off = if c.current.0 > xmax { " ▸" } else { "" };
     let datasets = vec![
-        dataset("mse".into(), Marker::Braille, GraphType::Line, THEME.curve, &points),
-        dataset(format!("▌ now {:.2}{off}", c.current.0), Marker::HalfBlock, GraphType::Line, THEME.current, &current),
-        dataset(format!("┆ best {:.2}", c.optimum.0), Marker::Dot, GraphType::Line, THEME.optimum, &best),
+        dataset("mse".into(), Marker::Braille, GraphType::Line, theme().curve, &points),
+        dataset(
+            format!("▌ now {:.2}{off}", c.current.0),
+            Marker::HalfBlock,
+            GraphType::Line,
+            theme().current,
+            &current,
+        ),
+        dataset(format!("┆ best {:.2}", c.optimum.0), Marker::Dot, GraphType::Line, theme().optimum, &best),
     ];
     let chart = Chart::new(datasets)
         .block(panel("MSE (log) vs clip, × min-max"))
@@ -308,7 +314,7 @@ fn draw_curve(frame: &mut Frame, a: &Analysis, area: Rect) {
             Axis::default()
                 .bounds([0.0, xmax])
                 .labels([Span::raw("0"), Span::raw("0.5"), Span::raw("1")])
-                .style(THEME.muted),
+                .style(theme().muted),
         )
         .y_axis(
             Axis::default()
@@ -317,7 +323,7 @@ fn draw_curve(frame: &mut Frame, a: &Analysis, area: Rect) {
                     Span::raw(format!("1e{}", ymin.round() as i64)),
                     Span::raw(format!("1e{}", ymax.round() as i64)),
                 ])
-                .style(THEME.muted),
+                .style(theme().muted),
         )
         // Small fractions clip hard, so the bottom-left corner is always free.
         .legend_position(Some(LegendPosition::BottomLeft))
@@ -344,7 +350,7 @@ fn draw_channels(frame: &mut Frame, app: &App, a: &Analysis, area: Rect) {
         ])
     });
     let header =
-        Row::new(["ch", "clip lo", "clip hi", "scale", "zp", "mse", "sqnr", "clipped", "levels"]).style(THEME.header);
+        Row::new(["ch", "clip lo", "clip hi", "scale", "zp", "mse", "sqnr", "clipped", "levels"]).style(theme().header);
     let widths = [6, 10, 10, 10, 5, 10, 10, 8, 9].map(Constraint::Length);
     let title = format!(
         "Channels {}–{} of {} (PgUp/PgDn)",

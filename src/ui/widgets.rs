@@ -6,14 +6,14 @@ use ratatui::symbols::Marker;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Dataset, GraphType};
 
-use super::theme::THEME;
+use super::theme::theme;
 
 /// A bordered block with a title, as every panel has.
 pub fn panel(title: &str) -> Block<'_> {
     Block::bordered()
         .border_type(BorderType::Rounded)
-        .border_style(THEME.border)
-        .title(Span::styled(format!(" {title} "), THEME.title))
+        .border_style(theme().border)
+        .title(Span::styled(format!(" {title} "), theme().title))
 }
 
 /// The panes' two columns: controls and figures on the left, pictures on
@@ -35,7 +35,7 @@ pub fn centered(area: Rect, width: u16, height: u16) -> Rect {
 
 /// "label  value" with the label padded to a column.
 pub fn field<'a>(label: &str, width: usize, value: String) -> Line<'a> {
-    Line::from(vec![Span::styled(format!("{label:<width$}"), THEME.label), Span::styled(value, THEME.value)])
+    Line::from(vec![Span::styled(format!("{label:<width$}"), theme().label), Span::styled(value, theme().value)])
 }
 
 /// A chart series: its name (with a glyph, so the legend does not rely on colour), look and points.
