@@ -18,6 +18,8 @@ pub enum AppEvent {
     Worker(Output),
     /// Animation while a worker is busy.
     Tick,
+    /// SIGTERM, SIGHUP or SIGINT: quit now, without asking.
+    Terminate,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -245,6 +247,10 @@ impl App {
             }
             AppEvent::Tick => {
                 self.spinner = self.spinner.wrapping_add(1);
+                Vec::new()
+            }
+            AppEvent::Terminate => {
+                self.should_quit = true;
                 Vec::new()
             }
         }

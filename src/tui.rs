@@ -10,6 +10,8 @@ use std::time::Duration;
 use color_eyre::Result;
 use ratatui::DefaultTerminal;
 use ratatui::crossterm::event;
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+use signal_hook::iterator::Signals;
 
 use crate::app::{App, AppEvent};
 use crate::settings::Settings;
@@ -36,6 +38,14 @@ fn run_loop(terminal: &mut DefaultTerminal, start: Settings, export: PathBuf, no
             if input.send(AppEvent::Input(ev)).is_err() {
                 break;
             }
+        }
+    });
+    // A signal ends the loop like q does, so the terminal is restored.
+    let mut signals = Signals::new([SIGTERM, SIGHUP, SIGINT])?;
+    let terminate = events.clone();
+    thread::spawn(move || {
+        if signals.forever().next().is_some() {
+            let _ = terminate.send(AppEvent::Terminate);
         }
     });
     let (quant_jobs, quant_inbox) = mpsc::channel();

@@ -165,3 +165,29 @@ fn no_color_emits_no_colour_codes_and_keeps_the_words() {
     tmux.keys(&["q", "n", "echo NC_$((1+1))", "Enter"]);
     tmux.wait_for("NC_2");
 }
+
+#[test]
+fn sigterm_and_sighup_restore_the_terminal() {
+    for signal in ["TERM", "HUP"] {
+        let Some(tmux) = Tmux::start(&format!("signal-{signal}"), 120, 40) else {
+            eprintln!("tmux is not installed: skipped");
+            return;
+        };
+        let marker = format!("/tmp/qmc-signal-{}-{signal}.toml", std::process::id());
+        let bin = env!("CARGO_BIN_EXE_qmc-tui");
+        tmux.keys(&[&format!("{bin} --export {marker}; echo EXIT_$?_DONE"), "Enter"]);
+        tmux.wait_for("Calibrations");
+        let Ok(pid) = Command::new("pgrep").args(["-f", &marker]).output() else {
+            eprintln!("pgrep is not installed: skipped");
+            return;
+        };
+        let pid = String::from_utf8_lossy(&pid.stdout).lines().next().map(str::to_string);
+        let Some(pid) = pid else { panic!("no qmc-tui process for {marker}") };
+        assert!(Command::new("kill").args([&format!("-{signal}"), &pid]).status().unwrap().success());
+        // The program ends by itself (exit 0) and the shell is usable again.
+        tmux.wait_for("EXIT_0_DONE");
+        tmux.keys(&["echo SIG_$((2*3))_OK", "Enter"]);
+        let shell = tmux.wait_for("SIG_6_OK");
+        assert!(!shell.contains("Calibrations"), "the alternate screen was left:\n{shell}");
+    }
+}
