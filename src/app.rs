@@ -3,12 +3,15 @@
 
 use std::path::PathBuf;
 
-use ratatui::crossterm::event::{Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+use ratatui::crossterm::event::{
+    Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
+};
 
 use crate::compute::ensemble::MemberConfig;
 use crate::controls::{self, AnyControl, Context, Control, EnsembleControl};
 use crate::keymap::{self, Action, Scope};
 use crate::settings::{PRESETS, Settings};
+use crate::ui::Target;
 use crate::worker::{EnsembleView, Job, JobId, Output, QuantView, Workers};
 
 /// Every event the loop handles, from the terminal or from the workers.
@@ -101,6 +104,8 @@ pub struct App {
     analysis: Pending,
     train: Pending,
     pub spinner: usize,
+    /// The terminal's size, for what a mouse click points at.
+    pub size: (u16, u16),
     pub export_path: PathBuf,
     /// The settings as last exported (or as started with): quitting with
     /// others asks first.
@@ -133,6 +138,7 @@ impl App {
             analysis: Pending::default(),
             train: Pending::default(),
             spinner: 0,
+            size: (120, 40),
             export_path,
             quit_after: None,
             exporting: Vec::new(),
@@ -240,6 +246,11 @@ impl App {
                 }
                 Vec::new()
             }
+            AppEvent::Input(Event::Resize(w, h)) => {
+                self.size = (w, h);
+                Vec::new()
+            }
+            AppEvent::Input(Event::Mouse(m)) if self.mode == Mode::Normal => self.on_mouse(m),
             AppEvent::Input(_) => Vec::new(),
             AppEvent::Worker(output) => {
                 self.on_output(output);
@@ -542,6 +553,24 @@ impl App {
                 }
             }
             KeyCode::Esc | KeyCode::Char('q') => self.mode = Mode::Normal,
+            _ => {}
+        }
+        Vec::new()
+    }
+
+    /// A click on a tab opens it, on a control or member selects it; the
+    /// wheel over a control moves its value.
+    fn on_mouse(&mut self, m: MouseEvent) -> Vec<Job> {
+        let target = crate::ui::hit_test(self, self.size, m.column, m.row);
+        match (m.kind, target) {
+            (MouseEventKind::Down(MouseButton::Left), Some(Target::Tab(i))) => self.tab = Tab::ALL[i],
+            (MouseEventKind::Down(MouseButton::Left), Some(Target::Control(i))) => self.select(self.controls()[i]),
+            (MouseEventKind::Down(MouseButton::Left), Some(Target::Member(i))) => self.member = i,
+            (MouseEventKind::ScrollUp | MouseEventKind::ScrollDown, Some(Target::Control(i))) => {
+                self.select(self.controls()[i]);
+                let up = m.kind == MouseEventKind::ScrollUp;
+                return self.on_action(if up { Action::Increase } else { Action::Decrease });
+            }
             _ => {}
         }
         Vec::new()

@@ -51,6 +51,9 @@ pub struct Cli {
     /// Colours: dark, light or mono (mono is the default when NO_COLOR is set)
     #[arg(long, value_name = "THEME")]
     pub theme: Option<ThemeName>,
+    /// Leave the mouse to the terminal (its own text selection)
+    #[arg(long)]
+    pub no_mouse: bool,
 }
 
 #[derive(clap::Subcommand, Debug)]

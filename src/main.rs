@@ -38,7 +38,8 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match qmc_tui::tui::run(start, cli.export_path(), note) {
+    let options = qmc_tui::tui::Options { export: cli.export_path(), note, mouse: !cli.no_mouse };
+    match qmc_tui::tui::run(start, options) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:?}");

@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use color_eyre::Result;
 use ratatui::DefaultTerminal;
-use ratatui::crossterm::event;
+use ratatui::crossterm::event::{self, DisableMouseCapture, EnableMouseCapture};
+use ratatui::crossterm::execute;
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
@@ -21,15 +22,41 @@ use crate::worker::{EnsembleWorker, Job, Worker};
 /// How often the spinner turns while the worker is busy.
 const TICK: Duration = Duration::from_millis(100);
 
-/// `note`: a first message for the status line.
-pub fn run(start: Settings, export: PathBuf, note: Option<String>) -> Result<()> {
+/// How the dashboard starts.
+pub struct Options {
+    pub export: PathBuf,
+    /// A first message for the status line.
+    pub note: Option<String>,
+    /// Capture the mouse (off: the terminal's own text selection works).
+    pub mouse: bool,
+}
+
+pub fn run(start: Settings, options: Options) -> Result<()> {
     let mut terminal = ratatui::init();
-    let result = run_loop(&mut terminal, start, export, note);
+    if options.mouse {
+        capture_mouse()?;
+    }
+    let result = run_loop(&mut terminal, start, options);
+    // Mouse reporting is not part of ratatui's restore: turn it off first.
+    let _ = execute!(std::io::stdout(), DisableMouseCapture);
     ratatui::restore();
     result
 }
 
-fn run_loop(terminal: &mut DefaultTerminal, start: Settings, export: PathBuf, note: Option<String>) -> Result<()> {
+/// Turns mouse reporting on, and off again should the program panic (after
+/// ratatui's own hook has restored the rest).
+fn capture_mouse() -> Result<()> {
+    execute!(std::io::stdout(), EnableMouseCapture)?;
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let _ = execute!(std::io::stdout(), DisableMouseCapture);
+        previous(info);
+    }));
+    Ok(())
+}
+
+fn run_loop(terminal: &mut DefaultTerminal, start: Settings, options: Options) -> Result<()> {
+    let Options { export, note, .. } = options;
     let (events, inbox) = mpsc::channel();
     let input = events.clone();
     thread::spawn(move || {
@@ -60,6 +87,8 @@ fn run_loop(terminal: &mut DefaultTerminal, start: Settings, export: PathBuf, no
     };
 
     let mut app = App::new(start, export);
+    let size = terminal.size()?;
+    app.size = (size.width, size.height);
     if let Some(note) = note {
         app.info(note);
     }

@@ -9,7 +9,9 @@ use qmc_tui::ui;
 use qmc_tui::worker::{Job, Workers};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
-use ratatui::crossterm::event::{Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+use ratatui::crossterm::event::{
+    Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
+};
 
 /// An app whose first analysis has run, on the synthetic default weights.
 fn started(settings: Settings) -> (App, Workers) {
@@ -484,4 +486,35 @@ fn the_readme_captures_match_the_panes() {
     if std::env::var_os("UPDATE_README").is_some() {
         std::fs::write(path, readme).unwrap();
     }
+}
+
+fn mouse(app: &mut App, worker: &mut Workers, kind: MouseEventKind, column: u16, row: u16) {
+    let ev = MouseEvent { kind, column, row, modifiers: KeyModifiers::NONE };
+    let jobs = app.update(AppEvent::Input(Event::Mouse(ev)));
+    app.settle(worker, jobs);
+}
+
+#[test]
+fn the_mouse_opens_tabs_selects_rows_and_scrolls_values() {
+    let (mut app, mut worker) = started(Settings::default());
+    let click = MouseEventKind::Down(MouseButton::Left);
+    // The tab line: " qmc-tui ", then " 1 Quantize ", " 2 Ensemble ", " 3 Deploy ".
+    mouse(&mut app, &mut worker, click, 25, 0);
+    assert_eq!(app.tab, qmc_tui::app::Tab::Ensemble);
+    mouse(&mut app, &mut worker, click, 12, 0);
+    assert_eq!(app.tab, qmc_tui::app::Tab::Quantize);
+    // The control list starts one row below its border: bits is the seventh control.
+    assert_eq!(app.controls()[6], qmc_tui::controls::AnyControl::Quant(Control::Bits));
+    mouse(&mut app, &mut worker, click, 5, 8);
+    assert_eq!(app.quant_selected, Control::Bits);
+    mouse(&mut app, &mut worker, MouseEventKind::ScrollUp, 20, 8);
+    assert_eq!(app.settings.quant.bits, 9);
+    assert_eq!(app.view.as_ref().unwrap().analysis.qmax, 255);
+    // A member row of the Ensemble pane's table: header on the row below the border.
+    mouse(&mut app, &mut worker, click, 25, 0);
+    mouse(&mut app, &mut worker, click, 60, 5);
+    assert_eq!(app.member, 2);
+    // Outside anything: nothing happens.
+    mouse(&mut app, &mut worker, click, 119, 39);
+    assert_eq!((app.tab, app.member), (qmc_tui::app::Tab::Ensemble, 2));
 }

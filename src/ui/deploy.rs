@@ -9,7 +9,7 @@ use ratatui::widgets::{Axis, Cell, Chart, GraphType, LegendPosition, Paragraph, 
 
 use super::quant::draw_controls;
 use super::theme::theme;
-use super::widgets::{columns, dataset, fitting, kept, panel};
+use super::widgets::{columns, controls_height, dataset, fitting, kept, panel};
 use crate::app::App;
 use crate::compute::deploy::DeployReport;
 use crate::format;
@@ -18,7 +18,8 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
     let [left, right] = columns(area);
     let controls = app.controls();
     let [controls_area, notes_area] =
-        Layout::vertical([Constraint::Length(controls.len() as u16 + 2), Constraint::Min(0)]).areas(left);
+        Layout::vertical([Constraint::Length(controls_height(controls.len(), left, 0)), Constraint::Min(0)])
+            .areas(left);
     draw_controls(frame, app, &controls, "Deploy", controls_area);
     let Some(view) = &app.ensemble else {
         let text = if app.busy() { "training the members ..." } else { "no result yet" };

@@ -9,11 +9,19 @@ use ratatui::widgets::{Bar, BarChart, BarGroup, Cell, Gauge, Paragraph, Row, Tab
 
 use super::quant::draw_controls;
 use super::theme::theme;
-use super::widgets::{columns, field, fitting, kept, panel};
+use super::widgets::{columns, controls_height, field, fitting, kept, panel};
 use crate::app::App;
 use crate::compute::ensemble::{EnsembleReport, Fusion, MemberKind};
 use crate::format::{self, num};
 use crate::worker::EnsembleView;
+
+/// The members table: its rows, a header and the border, within limits.
+pub fn members_height(members: usize) -> u16 {
+    (members as u16 + 3).clamp(4, 14)
+}
+
+/// Rows the left column keeps for the data panel below the controls.
+pub const RESERVED_ROWS: u16 = 8;
 
 /// The disagreement matrix shows at most this many members.
 const MATRIX_MEMBERS: u16 = 7;
@@ -21,7 +29,7 @@ const MATRIX_MEMBERS: u16 = 7;
 pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
     let [left, right] = columns(area);
     let controls = app.controls();
-    let controls_height = (controls.len() as u16 + 2).min(left.height.saturating_sub(8)).max(3);
+    let controls_height = controls_height(controls.len(), left, RESERVED_ROWS);
     let members = app.ensemble.as_ref().map_or(0, |e| e.report.members.len()) as u16;
     let diversity_height = if members > 1 { members.min(MATRIX_MEMBERS) + 3 } else { 0 };
     let [controls_area, data_area, diversity_area, notes_area] = Layout::vertical([
@@ -43,7 +51,7 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
         draw_diversity(frame, r, diversity_area);
     }
     draw_notes(frame, r, notes_area);
-    let members_height = (r.members.len() as u16 + 3).clamp(4, 14);
+    let members_height = members_height(r.members.len());
     let [members_area, gauges_area, scores_area, bottom] = Layout::vertical([
         Constraint::Length(members_height),
         Constraint::Length(3),

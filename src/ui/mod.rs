@@ -45,6 +45,74 @@ pub fn draw(frame: &mut Frame, app: &App) {
     }
 }
 
+/// What a mouse position points at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    Tab(usize),
+    /// A row of the pane's control list (an index into `App::controls`).
+    Control(usize),
+    /// A row of the Ensemble pane's members table.
+    Member(usize),
+}
+
+/// The panes' body: everything but the tab line and the status line.
+fn body(area: Rect) -> Rect {
+    let [_, body, _] = Layout::vertical([Constraint::Length(1), Constraint::Min(0), Constraint::Length(1)]).areas(area);
+    body
+}
+
+/// What the cell (column, row) of a `width` x `height` screen shows, by the
+/// same layout the panes are drawn with.
+pub fn hit_test(app: &App, (width, height): (u16, u16), column: u16, row: u16) -> Option<Target> {
+    let area = Rect::new(0, 0, width, height);
+    if width < MIN_WIDTH || height < MIN_HEIGHT {
+        return None;
+    }
+    if row == 0 {
+        // " qmc-tui " then, per tab, a space and " n Title ".
+        let mut x = " qmc-tui ".chars().count() as u16;
+        for (i, tab) in Tab::ALL.iter().enumerate() {
+            let w = format!(" {} {} ", i + 1, tab.title()).chars().count() as u16;
+            if (x + 1..x + 1 + w).contains(&column) {
+                return Some(Target::Tab(i));
+            }
+            x += 1 + w;
+        }
+        return None;
+    }
+    let [left, right] = widgets::columns(body(area));
+    let reserve = match app.tab {
+        Tab::Quantize => quant::RESERVED_ROWS,
+        Tab::Ensemble => ensemble::RESERVED_ROWS,
+        Tab::Deploy => 0,
+    };
+    let controls = app.controls();
+    let list = Rect { height: widgets::controls_height(controls.len(), left, reserve), ..left };
+    let selected = controls.iter().position(|c| *c == app.selected()).unwrap_or(0);
+    if let Some(i) = row_of(list, 1, selected, column, row).filter(|&i| i < controls.len()) {
+        return Some(Target::Control(i));
+    }
+    if app.tab == Tab::Ensemble {
+        let members = app.ensemble.as_ref().map_or(0, |e| e.report.members.len());
+        let table = Rect { height: ensemble::members_height(members), ..right };
+        return row_of(table, 2, app.member, column, row).filter(|&i| i < members).map(Target::Member);
+    }
+    None
+}
+
+/// The item under (column, row) in a bordered list or table whose first
+/// `skip` rows inside the block (border, header) are not items.
+fn row_of(block: Rect, skip: u16, selected: usize, column: u16, row: u16) -> Option<usize> {
+    let top = block.y + skip;
+    let bottom = block.y + block.height.saturating_sub(1);
+    let inside = (block.x + 1..block.x + block.width.saturating_sub(1)).contains(&column);
+    if !inside || !(top..bottom).contains(&row) {
+        return None;
+    }
+    let visible = (bottom - top) as usize;
+    Some(widgets::scroll_offset(selected, visible) + (row - top) as usize)
+}
+
 fn draw_too_small(frame: &mut Frame, area: Rect) {
     let text = format!(
         "qmc-tui needs at least {MIN_WIDTH}×{MIN_HEIGHT}; this terminal is {}×{}. Enlarge it (q quits).",

@@ -10,7 +10,7 @@ use ratatui::widgets::{
 };
 
 use super::theme::theme;
-use super::widgets::{columns, dataset, field, panel};
+use super::widgets::{columns, controls_height, dataset, field, panel};
 use crate::app::App;
 use crate::compute::analysis::Analysis;
 use crate::compute::diagnose::Severity;
@@ -23,12 +23,14 @@ use crate::worker::QuantView;
 /// Quantization levels are drawn when there are at most this many.
 const MAX_DRAWN_LEVELS: i64 = 64;
 const METRICS_HEIGHT: u16 = 11;
+/// Rows the left column keeps for the metrics below the controls.
+pub const RESERVED_ROWS: u16 = METRICS_HEIGHT;
 
 pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
     let [left, right] = columns(area);
     let controls = app.controls();
     // On a short terminal the control list scrolls rather than pushing the metrics out.
-    let controls_height = (controls.len() as u16 + 2).min(left.height.saturating_sub(METRICS_HEIGHT)).max(3);
+    let controls_height = controls_height(controls.len(), left, RESERVED_ROWS);
     let [controls_area, metrics_area, alternatives_area] =
         Layout::vertical([Constraint::Length(controls_height), Constraint::Length(METRICS_HEIGHT), Constraint::Min(0)])
             .areas(left);
