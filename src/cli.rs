@@ -54,6 +54,10 @@ pub struct Cli {
     /// Leave the mouse to the terminal (its own text selection)
     #[arg(long)]
     pub no_mouse: bool,
+    /// Key bindings: a TOML file with a [keys] table (action = ["key", ...]),
+    /// in place of the config file's (~/.config/qmc-tui/config.toml on Linux)
+    #[arg(long, value_name = "FILE")]
+    pub keys: Option<PathBuf>,
 }
 
 #[derive(clap::Subcommand, Debug)]

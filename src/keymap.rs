@@ -1,5 +1,6 @@
 //! Every key binding, in one table that both the event loop and the help
-//! overlay read, so the help can never disagree with what a key does.
+//! overlay read, so the help can never disagree with what a key does. The
+//! defaults below can be changed per action from a config file (`[keys]`).
 
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
@@ -60,21 +61,30 @@ const fn ctrl(c: char) -> Key {
     Key { code: KeyCode::Char(c), mods: KeyModifiers::CONTROL }
 }
 
+#[derive(Debug, Clone, PartialEq)]
 pub struct Binding {
     pub scope: Scope,
-    pub keys: &'static [Key],
+    pub keys: Vec<Key>,
     pub action: Action,
     pub help: &'static str,
 }
 
-const fn bind(scope: Scope, keys: &'static [Key], action: Action, help: &'static str) -> Binding {
-    Binding { scope, keys, action, help }
+/// A default binding, as written in the table below.
+pub struct DefaultBinding {
+    scope: Scope,
+    keys: &'static [Key],
+    action: Action,
+    help: &'static str,
+}
+
+const fn bind(scope: Scope, keys: &'static [Key], action: Action, help: &'static str) -> DefaultBinding {
+    DefaultBinding { scope, keys, action, help }
 }
 
 use Action as A;
 use Scope::{Controls, Ensemble, Global, Quantize};
 
-pub const BINDINGS: &[Binding] = &[
+pub const DEFAULTS: &[DefaultBinding] = &[
     bind(Global, &[ch('q'), key(KeyCode::Esc), ctrl('c')], A::Quit, "quit"),
     bind(Global, &[ch('?')], A::Help, "show or hide this help"),
     bind(Global, &[key(KeyCode::Tab)], A::NextTab, "next pane"),
@@ -140,10 +150,157 @@ pub fn scopes(pane: Scope) -> [Scope; 3] {
     [pane, Controls, Global]
 }
 
+static CURRENT: std::sync::OnceLock<Vec<Binding>> = std::sync::OnceLock::new();
+
+/// The bindings in effect: the defaults with the user's changes.
+pub fn bindings() -> &'static [Binding] {
+    CURRENT.get_or_init(defaults)
+}
+
+fn defaults() -> Vec<Binding> {
+    DEFAULTS.iter().map(|d| Binding { scope: d.scope, keys: d.keys.to_vec(), action: d.action, help: d.help }).collect()
+}
+
+/// Uses the defaults changed by a `[keys]` table (`action = ["key", ...]`)
+/// for the rest of the run. An unknown action or key name, or a key bound
+/// twice where both bindings hold, is an error that names it.
+pub fn configure(keys: &toml::Table) -> Result<(), String> {
+    let map = with_overrides(keys)?;
+    CURRENT.set(map).map_err(|_| "the key bindings were already in use".to_string())
+}
+
+pub fn with_overrides(keys: &toml::Table) -> Result<Vec<Binding>, String> {
+    let mut map = defaults();
+    for (name, value) in keys {
+        let binding = map.iter_mut().find(|b| action_name(b.action) == *name).ok_or_else(|| {
+            let names: Vec<String> = DEFAULTS.iter().map(|d| action_name(d.action)).collect();
+            format!("keys.{name}: no such action; the actions are {}", names.join(", "))
+        })?;
+        let list = value
+            .as_array()
+            .ok_or_else(|| format!("keys.{name}: give a list of key names, like [\"q\", \"ctrl-c\"]"))?;
+        binding.keys = list
+            .iter()
+            .map(|v| {
+                v.as_str()
+                    .ok_or_else(|| format!("keys.{name}: {v} is not a key name"))
+                    .and_then(|k| parse_key(k).map_err(|e| format!("keys.{name}: {e}")))
+            })
+            .collect::<Result<_, _>>()?;
+        if binding.keys.is_empty() {
+            return Err(format!("keys.{name}: an action needs at least one key"));
+        }
+    }
+    check_unique(&map)?;
+    Ok(map)
+}
+
+/// No key may mean two things where both bindings hold.
+fn check_unique(map: &[Binding]) -> Result<(), String> {
+    for (i, a) in map.iter().enumerate() {
+        for b in &map[i + 1..] {
+            let shared = a.scope == b.scope || [a.scope, b.scope].iter().any(|s| matches!(s, Global | Controls));
+            if let Some(k) = a.keys.iter().find(|k| shared && b.keys.contains(k)) {
+                return Err(format!(
+                    "keys: {} is bound to both {} and {}",
+                    k.label(),
+                    action_name(a.action),
+                    action_name(b.action)
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The name of an action in the `[keys]` table.
+pub fn action_name(action: Action) -> String {
+    let name = match action {
+        A::Quit => "quit",
+        A::Help => "help",
+        A::NextTab => "next_tab",
+        A::PrevTab => "prev_tab",
+        A::GoTab(i) => return format!("tab_{}", i + 1),
+        A::Up => "up",
+        A::Down => "down",
+        A::Increase => "increase",
+        A::Decrease => "decrease",
+        A::IncreaseCoarse => "increase_coarse",
+        A::DecreaseCoarse => "decrease_coarse",
+        A::Edit => "edit",
+        A::Reset => "reset",
+        A::Export => "export",
+        A::Preset => "preset",
+        A::PickTensor => "pick_tensor",
+        A::ScrollDown => "scroll_down",
+        A::ScrollUp => "scroll_up",
+        A::AddMember => "add_member",
+        A::DeleteMember => "delete_member",
+        A::CycleFusion => "cycle_fusion",
+    };
+    name.to_string()
+}
+
+/// "q", "ctrl-c", "shift-left", "pgdn", "f5", "space": a key by name.
+pub fn parse_key(text: &str) -> Result<Key, String> {
+    let lower = text.trim().to_ascii_lowercase();
+    let (mods, name) = match lower.split_once('-') {
+        Some(("ctrl", rest)) if !rest.is_empty() => (KeyModifiers::CONTROL, rest),
+        Some(("alt", rest)) if !rest.is_empty() => (KeyModifiers::ALT, rest),
+        Some(("shift", rest)) if !rest.is_empty() => (KeyModifiers::SHIFT, rest),
+        _ => (KeyModifiers::NONE, lower.as_str()),
+    };
+    let code = match name {
+        "esc" | "escape" => KeyCode::Esc,
+        "enter" | "return" => KeyCode::Enter,
+        "tab" if mods == KeyModifiers::SHIFT => return Ok(Key { code: KeyCode::BackTab, mods }),
+        "tab" => KeyCode::Tab,
+        "backtab" => KeyCode::BackTab,
+        "space" => KeyCode::Char(' '),
+        "backspace" => KeyCode::Backspace,
+        "delete" | "del" => KeyCode::Delete,
+        "up" => KeyCode::Up,
+        "down" => KeyCode::Down,
+        "left" => KeyCode::Left,
+        "right" => KeyCode::Right,
+        "home" => KeyCode::Home,
+        "end" => KeyCode::End,
+        "pgup" | "pageup" => KeyCode::PageUp,
+        "pgdn" | "pagedown" => KeyCode::PageDown,
+        f if f.len() > 1 && f.starts_with('f') && f[1..].parse::<u8>().is_ok_and(|n| (1..=12).contains(&n)) => {
+            KeyCode::F(f[1..].parse().unwrap_or(1))
+        }
+        _ if mods == KeyModifiers::NONE && name.len() > 1 && name.contains('-') => {
+            return Err(format!("{text:?} is not a key name: the modifiers are ctrl-, alt- and shift-"));
+        }
+        _ => {
+            // A single character keeps its case: "H" is Shift-h.
+            let original = text.trim();
+            let c = if mods == KeyModifiers::NONE {
+                original
+            } else {
+                &original[original.find('-').map_or(0, |i| i + 1)..]
+            };
+            let mut chars = c.chars();
+            match (chars.next(), chars.next()) {
+                (Some(c), None) => {
+                    KeyCode::Char(if mods == KeyModifiers::CONTROL { c.to_ascii_lowercase() } else { c })
+                }
+                _ => {
+                    return Err(format!(
+                        "{text:?} is not a key name (try \"q\", \"ctrl-c\", \"shift-left\", \"pgdn\", \"f5\")"
+                    ));
+                }
+            }
+        }
+    };
+    Ok(Key { code, mods })
+}
+
 /// The action a key press means in a pane (its own bindings first, then
 /// the controls', then the global ones); `Global` means outside any pane.
 pub fn action_for(ev: &KeyEvent, pane: Scope) -> Option<Action> {
-    let find = |s: Scope| BINDINGS.iter().filter(|b| b.scope == s).find(|b| b.keys.iter().any(|k| k.matches(ev)));
+    let find = |s: Scope| bindings().iter().filter(|b| b.scope == s).find(|b| b.keys.iter().any(|k| k.matches(ev)));
     let chain: &[Scope] = if pane == Global { &[Global] } else { &scopes(pane) };
     chain.iter().find_map(|&s| find(s)).map(|b| b.action)
 }
@@ -162,7 +319,7 @@ pub fn keys_label(b: &Binding) -> String {
 
 /// The first key bound to an action, for short hints.
 pub fn hint(action: Action) -> String {
-    BINDINGS.iter().find(|b| b.action == action).map(|b| b.keys[0].label()).unwrap_or_default()
+    bindings().iter().find(|b| b.action == action).and_then(|b| b.keys.first()).map(Key::label).unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -192,18 +349,52 @@ mod tests {
 
     #[test]
     fn no_key_is_bound_twice_in_one_scope() {
-        for (i, a) in BINDINGS.iter().enumerate() {
-            for b in &BINDINGS[i + 1..] {
-                let clash = a.keys.iter().any(|k| b.keys.contains(k));
-                let shared = a.scope == b.scope || [a.scope, b.scope].iter().any(|s| matches!(s, Global | Controls));
-                assert!(!(clash && shared), "{:?} / {:?}", a.action, b.action);
-            }
-        }
+        check_unique(&defaults()).unwrap();
+    }
+
+    fn table(text: &str) -> toml::Table {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn the_users_keys_replace_an_actions_defaults() {
+        let map = with_overrides(&table("quit = [\"x\", \"ctrl-q\"]\nincrease = [\"+\", \"right\"]")).unwrap();
+        let quit = map.iter().find(|b| b.action == A::Quit).unwrap();
+        assert_eq!(quit.keys, vec![ch('x'), ctrl('q')]);
+        let help = map.iter().find(|b| b.action == A::Help).unwrap();
+        assert_eq!(help.keys, vec![ch('?')], "untouched actions keep their defaults");
+    }
+
+    #[test]
+    fn bad_names_and_clashes_are_refused_with_the_name() {
+        let err = with_overrides(&table("quitt = [\"x\"]")).unwrap_err();
+        assert!(err.contains("keys.quitt") && err.contains("export"), "{err}");
+        let err = with_overrides(&table("quit = [\"ctrl-banana\"]")).unwrap_err();
+        assert!(err.contains("keys.quit") && err.contains("ctrl-banana"), "{err}");
+        let err = with_overrides(&table("quit = \"q\"")).unwrap_err();
+        assert!(err.contains("list"), "{err}");
+        let err = with_overrides(&table("export = [\"j\"]")).unwrap_err();
+        assert!(err.contains("bound to both"), "{err}");
+    }
+
+    #[test]
+    fn key_names_parse() {
+        assert_eq!(parse_key("ctrl-C"), Ok(ctrl('c')));
+        assert_eq!(parse_key("shift-left"), Ok(shift(KeyCode::Left)));
+        assert_eq!(parse_key("shift-tab"), Ok(shift(KeyCode::BackTab)));
+        assert_eq!(parse_key("PgDn"), Ok(key(KeyCode::PageDown)));
+        assert_eq!(parse_key("f5"), Ok(key(KeyCode::F(5))));
+        assert_eq!(parse_key("H"), Ok(ch('H')));
+        assert_eq!(parse_key("space"), Ok(ch(' ')));
+        assert!(parse_key("hyper-q").is_err());
+        assert_eq!(parse_key("-"), Ok(ch('-')));
+        assert_eq!(parse_key("ctrl--"), Ok(ctrl('-')));
+        assert!(parse_key("").is_err());
     }
 
     #[test]
     fn labels_read_like_the_help() {
-        let quit = BINDINGS.iter().find(|b| b.action == A::Quit).unwrap();
+        let quit = bindings().iter().find(|b| b.action == A::Quit).unwrap();
         assert_eq!(keys_label(quit), "q / Esc / Ctrl-C");
         assert_eq!(hint(A::Export), "e");
     }

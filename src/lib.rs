@@ -6,6 +6,7 @@
 pub mod app;
 pub mod cli;
 pub mod compute;
+pub mod config;
 pub mod controls;
 pub mod format;
 pub mod keymap;

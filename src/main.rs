@@ -28,8 +28,17 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let user = match qmc_tui::config::load(qmc_tui::config::default_path().as_deref(), cli.keys.as_deref())
+        .and_then(|user| qmc_tui::keymap::configure(&user.keys).map(|()| user))
+    {
+        Ok(user) => user,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return ExitCode::FAILURE;
+        }
+    };
     let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-    set_theme(ThemeName::choose(cli.theme, no_color));
+    set_theme(ThemeName::choose(cli.theme, no_color, user.theme));
     // A missing or unreadable file is reported here, before the screen changes.
     let note = match start.weights.check() {
         Ok(note) => note,
@@ -41,8 +50,9 @@ fn main() -> ExitCode {
     let options = qmc_tui::tui::Options { export: cli.export_path(), note, mouse: !cli.no_mouse };
     match qmc_tui::tui::run(start, options) {
         Ok(()) => ExitCode::SUCCESS,
+        // The loop's errors are one paragraph too; a panic prints its own report.
         Err(e) => {
-            eprintln!("error: {e:?}");
+            eprintln!("error: {e}");
             ExitCode::FAILURE
         }
     }

@@ -32,7 +32,19 @@ pub struct Options {
 }
 
 pub fn run(start: Settings, options: Options) -> Result<()> {
-    let mut terminal = ratatui::init();
+    // Without a terminal (a pipe, a cron job) say so instead of panicking or
+    // drawing into a pipe.
+    use std::io::IsTerminal;
+    if !std::io::stdout().is_terminal() {
+        return Err(color_eyre::eyre::eyre!(
+            "qmc-tui needs a terminal to draw in (its output is not one); for scripts use `qmc-tui report` or `qmc-tui quantize`"
+        ));
+    }
+    let mut terminal = ratatui::try_init().map_err(|e| {
+        color_eyre::eyre::eyre!(
+            "qmc-tui needs a terminal to draw in ({e}); for scripts use `qmc-tui report` or `qmc-tui quantize`"
+        )
+    })?;
     if options.mouse {
         capture_mouse()?;
     }

@@ -621,3 +621,23 @@ fn the_deploy_tolerance_is_a_setting() {
     let err = fails(&["report", "--config", path_str(&bad)]);
     assert!(err.contains("deploy.tolerance") && err.contains("line 2"), "{err}");
 }
+
+#[test]
+fn bad_key_bindings_are_refused_before_the_screen_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = write_text(&dir, "keys.toml", "[keys]\nquitt = [\"x\"]\n");
+    let err = fails(&["--keys", path_str(&keys)]);
+    assert!(err.contains("keys.quitt") && err.contains("quit"), "{err}");
+    let keys = write_text(&dir, "keys2.toml", "[keys]\nquit = [\"hyper-x\"]\n");
+    let err = fails(&["--keys", path_str(&keys)]);
+    assert!(err.contains("hyper-x"), "{err}");
+    let keys = write_text(&dir, "keys3.toml", "[keys]\nexport = [\"j\"]\n");
+    let err = fails(&["--keys", path_str(&keys)]);
+    assert!(err.contains("bound to both"), "{err}");
+}
+
+#[test]
+fn without_a_terminal_the_dashboard_says_so() {
+    let err = fails(&[]);
+    assert!(err.contains("needs a terminal") && err.contains("report"), "{err}");
+}

@@ -191,3 +191,25 @@ fn sigterm_and_sighup_restore_the_terminal() {
         assert!(!shell.contains("Calibrations"), "the alternate screen was left:\n{shell}");
     }
 }
+
+#[test]
+fn a_keys_file_rebinds_and_the_help_shows_it() {
+    let Some(tmux) = Tmux::start("keys", 120, 40) else {
+        eprintln!("tmux is not installed: skipped");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let keys = dir.path().join("keys.toml");
+    std::fs::write(&keys, "[keys]\nquit = [\"x\", \"ctrl-c\"]\nhelp = [\"f1\"]\n").unwrap();
+    let bin = env!("CARGO_BIN_EXE_qmc-tui");
+    tmux.keys(&[&format!("{bin} --keys {}; echo KEYS_$((5+5))", keys.display()), "Enter"]);
+    tmux.wait_for("Calibrations");
+    tmux.keys(&["F1"]);
+    let help = tmux.wait_for("Any key closes this help");
+    assert!(help.contains("x / Ctrl-C") && help.contains("F1"), "{help}");
+    tmux.keys(&["Escape", "q"]);
+    sleep(Duration::from_millis(300));
+    assert!(tmux.screen().contains("Calibrations"), "q no longer quits");
+    tmux.keys(&["x"]);
+    tmux.wait_for("KEYS_10");
+}

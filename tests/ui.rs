@@ -94,7 +94,7 @@ fn help_overlay_lists_the_keymap() {
     assert_eq!(app.mode, Mode::Help);
     let screen = render(&mut app, 120, 40);
     let shown = qmc_tui::keymap::scopes(app.tab.scope());
-    for b in qmc_tui::keymap::BINDINGS.iter().filter(|b| shown.contains(&b.scope)) {
+    for b in qmc_tui::keymap::bindings().iter().filter(|b| shown.contains(&b.scope)) {
         assert!(screen.contains(b.help), "help lacks {:?}", b.help);
     }
     insta::assert_snapshot!(screen);
@@ -264,7 +264,7 @@ fn quit_keys() {
 #[test]
 fn the_readme_key_table_covers_every_binding() {
     let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
-    for b in qmc_tui::keymap::BINDINGS {
+    for b in qmc_tui::keymap::bindings() {
         assert!(readme.contains(b.help), "README.md lacks the key {:?} ({})", b.action, b.help);
     }
 }

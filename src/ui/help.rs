@@ -9,7 +9,7 @@ use super::theme::theme;
 use super::widgets::{centered, panel};
 use crate::app::App;
 use crate::format;
-use crate::keymap::{BINDINGS, Scope, keys_label};
+use crate::keymap::{Scope, bindings, keys_label};
 
 pub fn draw_help(frame: &mut Frame, app: &App, area: Rect) {
     let mut lines = Vec::new();
@@ -20,7 +20,7 @@ pub fn draw_help(frame: &mut Frame, app: &App, area: Rect) {
     ];
     for (scope, title) in sections {
         lines.push(Line::styled(title, theme().header));
-        for b in BINDINGS.iter().filter(|b| b.scope == scope) {
+        for b in bindings().iter().filter(|b| b.scope == scope) {
             lines.push(Line::from(vec![
                 Span::styled(format!("  {:<22}", keys_label(b)), theme().key),
                 Span::styled(b.help, theme().value),

@@ -129,12 +129,14 @@ impl ThemeName {
         }
     }
 
-    /// `--theme` if given; else mono when NO_COLOR is set (to anything), else dark.
-    pub fn choose(flag: Option<ThemeName>, no_color: bool) -> ThemeName {
-        match flag {
-            Some(name) => name,
-            None if no_color => ThemeName::Mono,
-            None => ThemeName::Dark,
+    /// `--theme` if given; else mono when NO_COLOR is set; else the config
+    /// file's theme; else dark.
+    pub fn choose(flag: Option<ThemeName>, no_color: bool, config: Option<ThemeName>) -> ThemeName {
+        match (flag, config) {
+            (Some(name), _) => name,
+            _ if no_color => ThemeName::Mono,
+            (None, Some(name)) => name,
+            (None, None) => ThemeName::Dark,
         }
     }
 }
@@ -157,9 +159,11 @@ mod tests {
 
     #[test]
     fn no_color_means_mono_unless_a_theme_is_named() {
-        assert_eq!(ThemeName::choose(None, true), ThemeName::Mono);
-        assert_eq!(ThemeName::choose(None, false), ThemeName::Dark);
-        assert_eq!(ThemeName::choose(Some(ThemeName::Light), true), ThemeName::Light);
+        assert_eq!(ThemeName::choose(None, true, None), ThemeName::Mono);
+        assert_eq!(ThemeName::choose(None, false, None), ThemeName::Dark);
+        assert_eq!(ThemeName::choose(Some(ThemeName::Light), true, None), ThemeName::Light);
+        assert_eq!(ThemeName::choose(None, true, Some(ThemeName::Light)), ThemeName::Mono);
+        assert_eq!(ThemeName::choose(None, false, Some(ThemeName::Light)), ThemeName::Light);
     }
 
     #[test]

@@ -1,0 +1,69 @@
+//! The user's own configuration: a TOML file in the platform's config
+//! directory (`theme = "light"` and a `[keys]` table), or `--keys FILE`.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::ui::theme::ThemeName;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserConfig {
+    pub theme: Option<ThemeName>,
+    #[serde(default)]
+    pub keys: toml::Table,
+}
+
+/// Where the config file lives on this platform (`~/.config/qmc-tui/config.toml` on Linux).
+pub fn default_path() -> Option<PathBuf> {
+    directories::ProjectDirs::from("", "", "qmc-tui").map(|d| d.config_dir().join("config.toml"))
+}
+
+/// The config file (absent: no changes), with `--keys FILE`'s `[keys]` in place of its own.
+pub fn load(config: Option<&Path>, keys_file: Option<&Path>) -> Result<UserConfig, String> {
+    let mut user = match config {
+        Some(path) if path.exists() => read(path)?,
+        _ => UserConfig::default(),
+    };
+    if let Some(path) = keys_file {
+        user.keys = read(path)?.keys;
+    }
+    Ok(user)
+}
+
+fn read(path: &Path) -> Result<UserConfig, String> {
+    let text =
+        std::fs::read_to_string(path).map_err(|e| format!("config file {}: cannot read it: {e}", path.display()))?;
+    toml::from_str(&text).map_err(|e| format!("config file {}: {}", path.display(), e.message().trim()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_config_file_sets_the_theme_and_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        std::fs::write(&path, "theme = \"light\"\n[keys]\nquit = [\"x\"]\n").unwrap();
+        let user = load(Some(&path), None).unwrap();
+        assert_eq!(user.theme, Some(ThemeName::Light));
+        assert_eq!(user.keys["quit"].as_array().unwrap().len(), 1);
+        let keys = dir.path().join("keys.toml");
+        std::fs::write(&keys, "[keys]\nhelp = [\"h\"]\n").unwrap();
+        let both = load(Some(&path), Some(&keys)).unwrap();
+        assert!(both.keys.contains_key("help") && !both.keys.contains_key("quit"));
+        assert_eq!(load(Some(&dir.path().join("none.toml")), None).unwrap().theme, None);
+    }
+
+    #[test]
+    fn unknown_settings_and_bad_themes_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        std::fs::write(&path, "colour = \"red\"\n").unwrap();
+        assert!(load(Some(&path), None).unwrap_err().contains("colour"));
+        std::fs::write(&path, "theme = \"pink\"\n").unwrap();
+        assert!(load(Some(&path), None).unwrap_err().contains("pink"));
+    }
+}
