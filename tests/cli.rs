@@ -13,7 +13,12 @@ use serde_json::Value;
 use tempfile::TempDir;
 
 fn run(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_qmc-tui")).args(args).output().expect("the binary runs")
+    Command::new(env!("CARGO_BIN_EXE_qmc-tui"))
+        // A developer\'s own config file must not change what the tests see.
+        .env("XDG_CONFIG_HOME", "/nonexistent/qmc-tui-tests")
+        .args(args)
+        .output()
+        .expect("the binary runs")
 }
 
 fn stdout(out: &Output) -> String {

@@ -23,6 +23,11 @@ impl Tmux {
         ok.then_some(Tmux { session })
     }
 
+    /// Starts the program in the session's shell, away from the user's config file.
+    fn launch(&self, command: &str) {
+        self.keys(&[&format!("XDG_CONFIG_HOME=/nonexistent/qmc-tui-tests {command}"), "Enter"]);
+    }
+
     fn keys(&self, keys: &[&str]) {
         for k in keys {
             let status = Command::new("tmux").args(["send-keys", "-t", &self.session, k]).status().unwrap();
@@ -80,7 +85,7 @@ fn a_session_as_a_person_would_have_it() {
     let dir = tempfile::tempdir().unwrap();
     let export = dir.path().join("session.toml");
     let bin = env!("CARGO_BIN_EXE_qmc-tui");
-    tmux.keys(&[&format!("{bin} --export {}; echo EXIT=$?", export.display()), "Enter"]);
+    tmux.launch(&format!("{bin} --export {}; echo EXIT=$?", export.display()));
     let first = tmux.wait_for("Calibrations");
     assert!(first.contains("codes -128..127"), "{first}");
 
@@ -148,7 +153,7 @@ fn no_color_emits_no_colour_codes_and_keeps_the_words() {
         return;
     };
     let bin = env!("CARGO_BIN_EXE_qmc-tui");
-    tmux.keys(&[&format!("NO_COLOR=1 {bin} --export /dev/null/none.toml"), "Enter"]);
+    tmux.launch(&format!("NO_COLOR=1 {bin} --export /dev/null/none.toml"));
     tmux.wait_for("Calibrations");
     tmux.keys(&["p", "p", "p"]);
     tmux.wait_for("every weight rounds to 0");
@@ -175,7 +180,7 @@ fn sigterm_and_sighup_restore_the_terminal() {
         };
         let marker = format!("/tmp/qmc-signal-{}-{signal}.toml", std::process::id());
         let bin = env!("CARGO_BIN_EXE_qmc-tui");
-        tmux.keys(&[&format!("{bin} --export {marker}; echo EXIT_$?_DONE"), "Enter"]);
+        tmux.launch(&format!("{bin} --export {marker}; echo EXIT_$?_DONE"));
         tmux.wait_for("Calibrations");
         let Ok(pid) = Command::new("pgrep").args(["-f", &marker]).output() else {
             eprintln!("pgrep is not installed: skipped");
@@ -202,7 +207,7 @@ fn a_keys_file_rebinds_and_the_help_shows_it() {
     let keys = dir.path().join("keys.toml");
     std::fs::write(&keys, "[keys]\nquit = [\"x\", \"ctrl-c\"]\nhelp = [\"f1\"]\n").unwrap();
     let bin = env!("CARGO_BIN_EXE_qmc-tui");
-    tmux.keys(&[&format!("{bin} --keys {}; echo KEYS_$((5+5))", keys.display()), "Enter"]);
+    tmux.launch(&format!("{bin} --keys {}; echo KEYS_$((5+5))", keys.display()));
     tmux.wait_for("Calibrations");
     tmux.keys(&["F1"]);
     let help = tmux.wait_for("Any key closes this help");
