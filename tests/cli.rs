@@ -14,7 +14,7 @@ use tempfile::TempDir;
 
 fn run(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_qmc-tui"))
-        // A developer\'s own config file must not change what the tests see.
+        // A developer's own config file must not change what the tests see.
         .env("XDG_CONFIG_HOME", "/nonexistent/qmc-tui-tests")
         .args(args)
         .output()
