@@ -107,8 +107,13 @@ fn run_loop(terminal: &mut DefaultTerminal, start: Settings, options: Options) -
     for job in app.start() {
         send(job)?;
     }
+    // For the end-to-end test that a panic restores the terminal.
+    let crash_test = std::env::var_os("QMC_TUI_PANIC_AFTER_FIRST_FRAME").is_some();
     loop {
         terminal.draw(|frame| ui::draw(frame, &app))?;
+        if crash_test {
+            panic!("QMC_TUI_PANIC_AFTER_FIRST_FRAME asked for a panic");
+        }
         let first = if app.busy() {
             match inbox.recv_timeout(TICK) {
                 Ok(ev) => ev,

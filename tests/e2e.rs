@@ -218,3 +218,20 @@ fn a_keys_file_rebinds_and_the_help_shows_it() {
     tmux.keys(&["x"]);
     tmux.wait_for("KEYS_10");
 }
+
+#[test]
+fn a_panic_restores_the_terminal_and_prints_the_report() {
+    let Some(tmux) = Tmux::start("panic", 120, 40) else {
+        eprintln!("tmux is not installed: skipped");
+        return;
+    };
+    let bin = env!("CARGO_BIN_EXE_qmc-tui");
+    // $? is read before the arithmetic, so "DONE_7_" only appears once the program ended.
+    tmux.launch(&format!("QMC_TUI_PANIC_AFTER_FIRST_FRAME=1 {bin}; echo DONE_$((3+4))_$?"));
+    let screen = tmux.wait_for("DONE_7_");
+    assert!(screen.contains("Message:  QMC_TUI_PANIC_AFTER_FIRST_FRAME asked for a panic"), "the report:\n{screen}");
+    assert!(!screen.contains("Calibrations"), "the alternate screen was left:\n{screen}");
+    assert!(!screen.contains("DONE_7_0"), "a panic exits non-zero:\n{screen}");
+    tmux.keys(&["echo AFTER_$((3*3))", "Enter"]);
+    tmux.wait_for("AFTER_9");
+}
