@@ -171,6 +171,26 @@ impl App {
         self.analysis.busy || self.train.busy
     }
 
+    /// What the workers are doing, in words, for the tab line.
+    pub fn activity(&self) -> Option<String> {
+        if let Some((done, total)) = self.training {
+            return Some(format!("training member {} of {total}", done + 1));
+        }
+        if self.analysis.busy {
+            let loading = self.view.as_ref().is_none_or(|v| v.settings.weights != self.settings.weights);
+            let quantizing = self.view.as_ref().is_some_and(|v| v.settings.quant != self.settings.quant);
+            return Some(
+                match (loading, quantizing) {
+                    (true, _) => "loading the weights",
+                    (false, true) => "quantizing",
+                    (false, false) => "comparing calibrations",
+                }
+                .into(),
+            );
+        }
+        self.train.busy.then(|| "fusing".into())
+    }
+
     pub fn controls(&self) -> Vec<AnyControl> {
         match self.tab {
             Tab::Quantize => controls::visible(&self.settings).into_iter().map(AnyControl::Quant).collect(),

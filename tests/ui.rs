@@ -518,3 +518,23 @@ fn the_mouse_opens_tabs_selects_rows_and_scrolls_values() {
     mouse(&mut app, &mut worker, click, 119, 39);
     assert_eq!((app.tab, app.member), (qmc_tui::app::Tab::Ensemble, 2));
 }
+
+#[test]
+fn the_tab_line_says_what_the_workers_do() {
+    let mut app = App::new(Settings::default(), "s.toml".into());
+    let mut worker = Workers::default();
+    let jobs = app.start();
+    assert_eq!(app.activity().as_deref(), Some("loading the weights"));
+    app.settle(&mut worker, jobs);
+    assert_eq!(app.activity(), None);
+    while app.quant_selected != Control::Bits {
+        press(&mut app, &mut worker, KeyCode::Down);
+    }
+    let jobs = app.update(key(KeyCode::Left));
+    assert_eq!(app.activity().as_deref(), Some("quantizing"));
+    let screen = render(&mut app, 120, 40);
+    assert!(screen.contains("quantizing ..."), "{screen}");
+    app.settle(&mut worker, jobs);
+    app.update(AppEvent::Worker(qmc_tui::worker::Output::Training { id: 0, done: 1, total: 3 }));
+    assert_eq!(app.activity(), None, "a stale job's progress is not shown");
+}

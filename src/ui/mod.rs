@@ -128,12 +128,8 @@ fn draw_tabs(frame: &mut Frame, app: &App, area: Rect) {
         spans.push(Span::raw(" "));
         spans.push(Span::styled(format!(" {} {} ", i + 1, tab.title()), style));
     }
-    if app.busy() {
-        let what = match app.training {
-            Some((done, total)) => format!("training {done}/{total}"),
-            None => "computing".into(),
-        };
-        spans.push(Span::styled(format!("  {} {what}", SPINNER[app.spinner % SPINNER.len()]), theme().muted));
+    if let Some(what) = app.activity() {
+        spans.push(Span::styled(format!("  {} {what} ...", SPINNER[app.spinner % SPINNER.len()]), theme().muted));
     } else {
         let ms = match app.tab {
             Tab::Quantize => app.view.as_ref().map(|v| v.compute_ms),
