@@ -538,3 +538,54 @@ fn the_tab_line_says_what_the_workers_do() {
     app.update(AppEvent::Worker(qmc_tui::worker::Output::Training { id: 0, done: 1, total: 3 }));
     assert_eq!(app.activity(), None, "a stale job's progress is not shown");
 }
+
+/// A full disk, then a read-only one: a 64 KiB tmpfs, mounted when the
+/// tests may (root, a kernel that allows it); otherwise the test says so and passes.
+#[test]
+fn an_export_onto_a_full_or_read_only_disk_fails_and_keeps_the_previous_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=64k", "tmpfs"])
+        .arg(dir.path())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !mounted {
+        eprintln!("cannot mount a small tmpfs here: the full-disk test is skipped");
+        return;
+    }
+    let path = dir.path().join("s.toml");
+    std::fs::write(&path, "# the previous export\n").unwrap();
+    // Fill what is left.
+    let filler = vec![0u8; 4096];
+    let mut file = std::fs::File::create(dir.path().join("filler")).unwrap();
+    while std::io::Write::write_all(&mut file, &filler).is_ok() {}
+    drop(file);
+    let mut app = App::new(Settings::default(), path.clone());
+    let mut worker = Workers::default();
+    let jobs = app.start();
+    app.settle(&mut worker, jobs);
+    press(&mut app, &mut worker, KeyCode::Char('e'));
+    let previous = std::fs::read_to_string(&path);
+    let leftovers = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter(|e| e.as_ref().is_ok_and(|e| e.file_name().to_string_lossy().ends_with(".tmp")));
+    let leftovers = leftovers.count();
+    let full_disk = app.status.clone();
+    // The same place read-only (a read-only mount stops root too).
+    std::fs::remove_file(dir.path().join("filler")).unwrap();
+    let remounted = std::process::Command::new("mount")
+        .args(["-o", "remount,ro"])
+        .arg(dir.path())
+        .status()
+        .is_ok_and(|s| s.success());
+    press(&mut app, &mut worker, KeyCode::Char('e'));
+    let read_only = (app.status.clone(), std::fs::read_to_string(&path));
+    let _ = std::process::Command::new("umount").arg(dir.path()).status();
+    assert!(full_disk.error && full_disk.text.contains("export failed"), "{full_disk:?}");
+    assert_eq!(previous.unwrap(), "# the previous export\n");
+    assert_eq!(leftovers, 0, "no half-written temporary file is left");
+    if remounted {
+        assert!(read_only.0.error && read_only.0.text.contains("export failed"), "{:?}", read_only.0);
+        assert_eq!(read_only.1.unwrap(), "# the previous export\n");
+    }
+}
