@@ -314,15 +314,7 @@ pub struct WeightStats {
 pub fn weight_stats(w: &Weights) -> WeightStats {
     let range = min_max(&w.values);
     let mut hist = Histogram::new(range.0, range.1, HIST_BINS);
-    let bin = hist.binner();
-    // Four interleaved counters: runs of equal bins would otherwise wait on each other.
-    let mut counts = vec![[0u32; 4]; HIST_BINS];
-    for (i, &x) in w.values.iter().enumerate() {
-        if x.is_finite() {
-            counts[bin(x)][i & 3] += 1;
-        }
-    }
-    hist.counts = counts.iter().map(|c| c.iter().map(|&v| v as u64).sum()).collect();
+    hist.count(&w.values, w.non_finite == 0);
     WeightStats { range, hist }
 }
 
@@ -707,6 +699,26 @@ mod tests {
         assert_eq!(a.channels[0].clip, (-1.0, 1.0));
         assert!(a.metrics.mse.is_finite());
         assert_eq!(a.weight_hist.total(), 3);
+        assert_eq!(a.error_hist.rounding.total() + a.error_hist.clipped.total(), 3);
+        // -1, 0.5 and 1 fall on three codes; NaN (the zero point) and the
+        // infinities (the ends) are not counted.
+        assert_eq!(a.metrics.levels_used, 3);
+    }
+
+    #[test]
+    fn sixteen_bit_levels_are_counted_to_the_last() {
+        // 65,536 levels, every one hit, clipping at both ends.
+        let values: Vec<f32> = (0..70_000).map(|i| (i as f32 - 35_000.0) / 32_768.0).collect();
+        let w = tensor(values, 7, 10_000);
+        let cfg =
+            QuantConfig { bits: 16, calibration: Calibration::Percentile, percentile: 99.0, ..QuantConfig::default() };
+        let a = analyze(&w, &cfg).unwrap();
+        let params = [a.channels[0].params];
+        let codes = quantize_codes(&w, &cfg, &params);
+        let distinct: std::collections::BTreeSet<i32> = codes.into_iter().collect();
+        assert_eq!(a.metrics.levels_used, distinct.len() as u64);
+        assert_eq!(a.metrics.levels_used, 65_536);
+        assert!(a.metrics.clipped > 0);
     }
 
     #[test]
@@ -808,13 +820,17 @@ mod tests {
         #[test]
         fn levels_used_match_a_naive_count_of_the_codes(
             values in prop::collection::vec(-10f32..10.0, 2..300),
+            holes in prop::collection::vec(any::<prop::sample::Index>(), 0..4),
             bits in 2u32..=6,
             per_channel in any::<bool>(),
             axis in 0usize..=1,
             rounding in prop::sample::select(crate::compute::quant::Rounding::ALL.to_vec()),
         ) {
             let n = values.len() / 2 * 2;
-            let w = tensor(values[..n].to_vec(), 2, n / 2);
+            let mut values = values[..n].to_vec();
+            holes.iter().for_each(|h| values[h.index(n)] = f32::NAN);
+            prop_assume!(values.iter().any(|x| x.is_finite()));
+            let w = tensor(values.clone(), 2, n / 2);
             let cfg = QuantConfig {
                 bits,
                 rounding,
@@ -827,13 +843,18 @@ mod tests {
             let a = analyze(&w, &cfg).unwrap();
             let params: Vec<QParams> = a.channels.iter().map(|c| c.params).collect();
             let codes = quantize_codes(&w, &cfg, &params);
+            // Codes of non-finite values are written but not counted.
+            let finite = |i: &usize| values[*i].is_finite();
             let distinct = |it: &mut dyn Iterator<Item = i32>| it.collect::<std::collections::BTreeSet<_>>().len() as u64;
-            prop_assert_eq!(a.metrics.levels_used, distinct(&mut codes.iter().copied()));
+            let mut all = (0..n).filter(finite).map(|i| codes[i]);
+            prop_assert_eq!(a.metrics.levels_used, distinct(&mut all));
             let layout = Layout::of(&w, &cfg);
             for (c, channel) in a.channels.iter().enumerate() {
-                let mut of_channel = codes.iter().enumerate().filter(|(i, _)| layout.channel(*i) == c).map(|(_, &q)| q);
+                let mut of_channel = (0..n).filter(finite).filter(|i| layout.channel(*i) == c).map(|i| codes[i]);
                 prop_assert_eq!(channel.metrics.levels_used, distinct(&mut of_channel));
             }
+            let binned = a.error_hist.rounding.total() + a.error_hist.clipped.total();
+            prop_assert_eq!(binned, (0..n).filter(finite).count() as u64);
         }
 
         #[test]

@@ -51,6 +51,20 @@ pub fn calibrate(values: &[f32], method: Calibration, t: &Target, scratch: &mut 
 
 /// The smallest and largest finite value; NaN and Inf are skipped.
 pub fn min_max(values: &[f32]) -> (f32, f32) {
+    #[cfg(target_arch = "x86_64")]
+    if super::has_avx2() {
+        #[target_feature(enable = "avx2")]
+        fn avx2(values: &[f32]) -> (f32, f32) {
+            min_max_lanes(values)
+        }
+        // SAFETY: the CPU has AVX2.
+        return unsafe { avx2(values) };
+    }
+    min_max_lanes(values)
+}
+
+#[inline(always)]
+fn min_max_lanes(values: &[f32]) -> (f32, f32) {
     // Eight lanes keep the loop free of a serial dependency, so it vectorizes.
     let mut lo = [f32::INFINITY; 8];
     let mut hi = [f32::NEG_INFINITY; 8];

@@ -8,6 +8,7 @@
 //! (qmin - 1 or qmax + 1), so callers can tell clipping from rounding
 //! without a second buffer; `clamp_code` gives the real code.
 
+use super::histogram::BinCounter;
 use super::quant::{QParams, Rounder, Rounding};
 
 /// Above this |code| the magic-number rounding is no longer exact.
@@ -190,61 +191,89 @@ pub struct ErrorBins {
     pub bins: u32,
 }
 
+impl ErrorBins {
+    #[inline(always)]
+    fn of(self, e: f32, clipped: bool) -> u16 {
+        let last = (self.bins - 1) as f32;
+        let bin = to_int(clamp((e - self.lo) * self.factor, 0.0, last)) as u32;
+        (bin + if clipped { self.bins } else { 0 }) as u16
+    }
+}
+
+/// Error bins counted: rounding and clipped ones, and one slot for
+/// non-finite values, which are left out.
+const ERROR_SLOTS: usize = 512;
+const SKIPPED_ERROR: u16 = (ERROR_SLOTS - 1) as u16;
+/// One slot per level of up to 16 bits.
+const CODE_SLOTS: usize = 1 << 16;
+
 /// Counts what the pane shows of a run, one channel at a time: the error
 /// histogram (over all channels) and the distinct codes (per channel).
+/// The kernel's lanes write a block of codes and error bins, then the
+/// block is counted at once: scalar work on data still in L1.
 pub struct Tally {
     bins: ErrorBins,
-    /// Four interleaved counters per bin, so runs of one bin do not wait
-    /// on each other; clipped errors from `bins.bins` on.
-    counts: Vec<[u32; 4]>,
-    seen: Vec<bool>,
-    touched: Vec<u32>,
+    counter: BinCounter<ERROR_SLOTS>,
+    /// Slot k is code qmin + k of the current run.
+    seen: Box<[bool; CODE_SLOTS]>,
+    touched: Vec<u16>,
     /// The levels of the last run, when its codes are found by scanning.
     scanned: Option<usize>,
-    last_levels: usize,
-    block: Box<[u32; BLOCK]>,
+    codes: Box<[u16; BLOCK]>,
+    errors: Box<[u16; BLOCK]>,
 }
 
 impl Tally {
     pub fn new(bins: ErrorBins) -> Tally {
+        assert!(2 * (bins.bins as usize) < ERROR_SLOTS, "at most {} error bins", ERROR_SLOTS / 2 - 1);
+        let seen = vec![false; CODE_SLOTS].into_boxed_slice().try_into().expect("CODE_SLOTS long");
         Tally {
             bins,
-            counts: vec![[0; 4]; 2 * bins.bins as usize],
-            seen: Vec::new(),
+            counter: BinCounter::new(),
+            seen,
             touched: Vec::new(),
             scanned: None,
-            last_levels: 0,
-            block: Box::new([0; BLOCK]),
+            codes: Box::new([0; BLOCK]),
+            errors: Box::new([0; BLOCK]),
         }
     }
 
-    /// The codes of the last run (relative to its qmin), then forgets them.
+    /// The codes of the last run (relative to its qmin, sorted), then forgets them.
     pub fn take_codes(&mut self) -> Vec<u32> {
         if let Some(levels) = self.scanned.take() {
-            self.touched.extend((0..levels as u32 + 2).filter(|&k| self.seen[k as usize]));
+            self.touched.extend((0..levels).filter(|&k| self.seen[k]).map(|k| k as u16));
         }
-        let slots: Vec<u32> = self.touched.drain(..).collect();
-        slots.iter().for_each(|&k| self.seen[k as usize] = false);
-        // Slot k is code qmin - 1 + k; a clipped code counts as the end level it became.
-        let last = self.last_levels as u32;
-        let mut codes: Vec<u32> = slots.iter().map(|&k| k.clamp(1, last) - 1).collect();
+        let mut codes: Vec<u32> = self.touched.drain(..).map(u32::from).collect();
+        codes.iter().for_each(|&k| self.seen[k as usize] = false);
         codes.sort_unstable();
-        codes.dedup();
         codes
     }
 
     /// (rounding, clipped) counts per bin.
     pub fn counts(&self) -> (Vec<u64>, Vec<u64>) {
-        let total: Vec<u64> = self.counts.iter().map(|c| c.iter().map(|&v| v as u64).sum()).collect();
-        let (rounding, clipped) = total.split_at(self.bins.bins as usize);
-        (rounding.to_vec(), clipped.to_vec())
+        let mut total = self.counter.totals();
+        let bins = self.bins.bins as usize;
+        total.truncate(2 * bins);
+        let clipped = total.split_off(bins);
+        (total, clipped)
     }
 }
 
-/// Code and error bin of one element, packed while the lanes run and
-/// counted once per block.
-const CODE_BITS: u32 = 17;
-const NOT_COUNTED: u32 = u32::MAX;
+/// Marks codes as seen, remembering new ones in `touched` unless the
+/// levels are to be scanned afterwards.
+#[inline]
+fn mark(seen: &mut [bool; CODE_SLOTS], touched: &mut Vec<u16>, codes: impl Iterator<Item = u16>, scan_levels: bool) {
+    if scan_levels {
+        codes.for_each(|k| seen[k as usize] = true);
+    } else {
+        for k in codes {
+            if !seen[k as usize] {
+                seen[k as usize] = true;
+                touched.push(k);
+            }
+        }
+    }
+}
 
 trait Sink {
     /// One chunk of lanes starting at element `at`: codes relative to the
@@ -291,92 +320,83 @@ impl Sink for CodeSink<'_> {
 
 struct TallySink<'a> {
     tally: &'a mut Tally,
-    /// qmin - 1 relative to the zero point: the lowest extended code.
-    base: i32,
-    levels: usize,
+    /// qmin and qmax relative to the zero point: code slots are counted from the first.
+    lowest: f32,
+    highest: f32,
     /// Find the codes used by scanning every level (when there are few) or
     /// by remembering each new one (when there are more levels than values).
     scan_levels: bool,
     filled: usize,
-    /// Whether the current block holds a non-finite value to skip.
-    non_finite: bool,
+    /// Whether the block holds a non-finite value, to be left out.
+    skipped: bool,
 }
 
 impl TallySink<'_> {
+    /// The code slot of a code relative to the zero point; clipped codes
+    /// count as the end level they became.
     #[inline(always)]
-    fn word(bins: ErrorBins, base: i32, r: i32, e: f32, clipped: bool) -> u32 {
-        let last = (bins.bins - 1) as f32;
-        let bin = to_int(clamp((e - bins.lo) * bins.factor, 0.0, last)) as u32;
-        let bin = bin + if clipped { bins.bins } else { 0 };
-        (r - base) as u32 | (bin << CODE_BITS)
+    fn slot(&self, r: f32) -> u16 {
+        to_int(clamp(r, self.lowest, self.highest) - self.lowest) as u16
     }
 }
 
 impl Sink for TallySink<'_> {
     #[inline(always)]
     fn lanes(&mut self, at: usize, r: &[f32; LANES], e: &[f32; LANES], clipped: &[bool; LANES]) {
-        let (bins, base) = (self.tally.bins, self.base);
-        let words: [u32; LANES] = std::array::from_fn(|l| Self::word(bins, base, to_int(r[l]), e[l], clipped[l]));
+        let bins = self.tally.bins;
+        let codes: [u16; LANES] = std::array::from_fn(|l| self.slot(r[l]));
+        let errors: [u16; LANES] = std::array::from_fn(|l| bins.of(e[l], clipped[l]));
         let at = at % BLOCK;
-        self.tally.block[at..at + LANES].copy_from_slice(&words);
+        self.tally.codes[at..at + LANES].copy_from_slice(&codes);
+        self.tally.errors[at..at + LANES].copy_from_slice(&errors);
         self.filled = at + LANES;
     }
     #[inline(always)]
     fn one(&mut self, at: usize, r: i32, e: f32, clipped: bool) {
-        self.tally.block[at % BLOCK] = Self::word(self.tally.bins, self.base, r, e, clipped);
+        self.tally.codes[at % BLOCK] = self.slot(r as f32);
+        self.tally.errors[at % BLOCK] = self.tally.bins.of(e, clipped);
         self.filled = at % BLOCK + 1;
     }
     #[inline(always)]
     fn non_finite(&mut self, at: usize, _: i32) {
-        self.tally.block[at % BLOCK] = NOT_COUNTED;
+        self.tally.errors[at % BLOCK] = SKIPPED_ERROR;
         self.filled = at % BLOCK + 1;
-        self.non_finite = true;
+        self.skipped = true;
     }
 
-    /// Counts the block's words: scalar work on data still in L1.
     fn end_block(&mut self) {
         let t = &mut *self.tally;
-        let words = &t.block[..self.filled];
-        let code = |word: u32| (word & ((1 << CODE_BITS) - 1)) as usize;
-        let bin = |word: u32| (word >> CODE_BITS) as usize;
-        if t.seen.len() < self.levels + 2 {
-            t.seen.resize(self.levels + 2, false);
-        }
-        if self.scan_levels && !self.non_finite {
-            // The common case, unrolled by four into four counters so that
-            // neither a branch nor a repeated bin holds the loop up.
-            let quads = words.chunks_exact(4);
-            let rest = quads.remainder();
-            for q in quads {
-                for (lane, &word) in q.iter().enumerate() {
-                    t.counts[bin(word)][lane] += 1;
-                    t.seen[code(word)] = true;
-                }
-            }
-            for &word in rest {
-                t.counts[bin(word)][0] += 1;
-                t.seen[code(word)] = true;
-            }
+        t.counter.add(&t.errors[..self.filled]);
+        let (codes, errors) = (&t.codes[..self.filled], &t.errors[..self.filled]);
+        let (seen, touched) = (&mut *t.seen, &mut t.touched);
+        if self.skipped {
+            let counted = codes.iter().zip(errors).filter(|&(_, &e)| e != SKIPPED_ERROR);
+            mark(seen, touched, counted.map(|(&k, _)| k), self.scan_levels);
         } else {
-            for &word in words.iter().filter(|&&w| w != NOT_COUNTED) {
-                t.counts[bin(word)][0] += 1;
-                let k = code(word);
-                if self.scan_levels {
-                    t.seen[k] = true;
-                } else if !t.seen[k] {
-                    t.seen[k] = true;
-                    t.touched.push(k as u32);
-                }
-            }
+            mark(seen, touched, codes.iter().copied(), self.scan_levels);
         }
         self.filled = 0;
-        self.non_finite = false;
+        self.skipped = false;
     }
 }
 
 /// Quantizes finite `xs`, handing each element's result to `sink`.
 /// `FULL` = false sums only the squared error, for the searches that need nothing else.
 fn run_fast<R: Round, S: Sink, const FULL: bool>(xs: &[f32], p: &QParams, sink: &mut S) -> Sums {
+    #[cfg(target_arch = "x86_64")]
+    if super::has_avx2() {
+        #[target_feature(enable = "avx2")]
+        fn avx2<R: Round, S: Sink, const FULL: bool>(xs: &[f32], p: &QParams, sink: &mut S) -> Sums {
+            run_lanes::<R, S, FULL>(xs, p, sink)
+        }
+        // SAFETY: the CPU has AVX2.
+        return unsafe { avx2::<R, S, FULL>(xs, p, sink) };
+    }
+    run_lanes::<R, S, FULL>(xs, p, sink)
+}
+
+#[inline(always)]
+fn run_lanes<R: Round, S: Sink, const FULL: bool>(xs: &[f32], p: &QParams, sink: &mut S) -> Sums {
     let b = Bounds::of(p);
     let scale = p.scale;
     let mut total = Sums { n: xs.len() as u64, ..Sums::default() };
@@ -497,17 +517,13 @@ pub fn quantize_run(xs: &[f32], p: &QParams, rounder: &mut Rounder, all_finite: 
         Output::None => dispatch::<_, true>(xs, p, rounder, all_finite, &mut NoSink),
         Output::Codes(out) => dispatch::<_, true>(xs, p, rounder, all_finite, &mut CodeSink { out, zp: p.zero_point }),
         Output::Tally(tally) => {
-            let (base, levels) = (p.qmin - p.zero_point - 1, p.levels() as usize);
+            let levels = p.levels() as usize;
+            assert!(levels <= CODE_SLOTS, "{levels} levels: more than 16 bits");
             let scan_levels = levels <= 4 * xs.len();
             tally.scanned = scan_levels.then_some(levels);
-            tally.last_levels = levels;
-            dispatch::<_, true>(
-                xs,
-                p,
-                rounder,
-                all_finite,
-                &mut TallySink { tally, base, levels, scan_levels, filled: 0, non_finite: false },
-            )
+            let (lowest, highest) = ((p.qmin - p.zero_point) as f32, (p.qmax - p.zero_point) as f32);
+            let mut sink = TallySink { tally, lowest, highest, scan_levels, filled: 0, skipped: false };
+            dispatch::<_, true>(xs, p, rounder, all_finite, &mut sink)
         }
     }
 }
@@ -565,6 +581,25 @@ mod tests {
             prop_assert!(close(fast.err, slow.err) || (fast.err - slow.err).abs() < 1e-3);
             prop_assert!(close(fast.xxh, slow.xxh));
             prop_assert!((fast.min_err - slow.min_err).abs() < 1e-6 && (fast.max_err - slow.max_err).abs() < 1e-6);
+        }
+    }
+
+    proptest! {
+        /// The AVX2 twin of the loop (where this CPU has one) gives the
+        /// very bits of the baseline build.
+        #[test]
+        fn the_avx2_twin_gives_the_same_bits(
+            xs in prop::collection::vec(-30f32..30.0, 0..3000),
+            bits in 2u32..=16,
+            lo in -20f32..0.0,
+            hi in 0.01f32..20.0,
+        ) {
+            let p = bit_params(Scheme::Asymmetric, bits, lo, hi);
+            let (mut twin, mut baseline) = (vec![0; xs.len()], vec![0; xs.len()]);
+            let twin_sums = run_fast::<HalfEven, _, true>(&xs, &p, &mut CodeSink { out: &mut twin, zp: p.zero_point });
+            let base_sums = run_lanes::<HalfEven, _, true>(&xs, &p, &mut CodeSink { out: &mut baseline, zp: p.zero_point });
+            prop_assert_eq!(twin, baseline);
+            prop_assert_eq!(twin_sums, base_sums);
         }
     }
 
