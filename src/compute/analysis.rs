@@ -313,37 +313,44 @@ pub struct WeightStats {
 
 pub fn weight_stats(w: &Weights) -> WeightStats {
     let range = min_max(&w.values);
-    let mut hist = Histogram::new(range.0, range.1, HIST_BINS);
-    hist.count(&w.values, w.non_finite == 0);
-    WeightStats { range, hist }
+    let tasks = weight_tasks(w.values.len());
+    let count =
+        |hist: &mut Histogram, span: &std::ops::Range<usize>| hist.count(&w.values[span.clone()], w.non_finite == 0);
+    let (_, counted) = run_tasks(&tasks, threads_for(w.values.len()), || weight_counter(range), count);
+    WeightStats { range, hist: merge_counts(range, counted) }
 }
 
-/// The whole pipeline for one setting of the quantizer.
+/// The whole pipeline for one setting of the quantizer, from the raw weights.
 pub fn analyze(w: &Weights, cfg: &QuantConfig) -> Result<Analysis, AnalysisError> {
-    analyze_with(w, &weight_stats(w), cfg)
+    pipeline(w, min_max(&w.values), None, cfg)
 }
 
 /// The pipeline with the weights' own statistics already known (the worker
 /// keeps them while only quantizer settings change).
 pub fn analyze_with(w: &Weights, stats: &WeightStats, cfg: &QuantConfig) -> Result<Analysis, AnalysisError> {
+    pipeline(w, stats.range, Some(&stats.hist), cfg)
+}
+
+/// `weight_hist`: the weights' histogram if known, else it is counted
+/// along with the rest.
+fn pipeline(
+    w: &Weights,
+    range: (f32, f32),
+    weight_hist: Option<&Histogram>,
+    cfg: &QuantConfig,
+) -> Result<Analysis, AnalysisError> {
     let ch = Channels::of(w, cfg);
-    let chosen = choose(&ch, w, cfg, Some(stats.range))?;
+    let chosen = choose(&ch, w, cfg, Some(range))?;
     let params: Vec<QParams> = chosen.iter().map(|c| c.params).collect();
     let qmin = params.iter().map(|p| p.qmin).min().unwrap_or(0);
     let qmax = params.iter().map(|p| p.qmax).max().unwrap_or(0);
-    let bins = error_bins(&chosen, cfg.rounding);
     let effective_bits = params.iter().map(QParams::effective_bits).max().unwrap_or(0);
-    // The curve needs nothing the quantization computes: it runs alongside.
-    let (quantized, points) = std::thread::scope(|scope| {
-        let curve =
-            (ch.values.len() >= PARALLEL_MIN).then(|| scope.spawn(|| curve_points(&ch, &chosen, cfg, effective_bits)));
-        let quantized = quantize_all(&ch, &params, cfg, bins);
-        let points = match curve {
-            Some(h) => h.join().expect("the curve thread panicked"),
-            None => curve_points(&ch, &chosen, cfg, effective_bits),
-        };
-        (quantized, points)
-    });
+    let curve = CurveSample::of(&ch, &chosen, cfg, effective_bits);
+    let bins = error_bins(&chosen, cfg.rounding);
+    // Stochastic rounding draws one stream in order: it stays on one thread.
+    let threads = if cfg.rounding == Rounding::Stochastic { 1 } else { threads_for(ch.values.len()) };
+    let quantized = quantize_all(&ch, &params, cfg, bins, &curve, weight_hist.is_none().then_some(range), threads);
+    let weight_hist = weight_hist.cloned().unwrap_or_else(|| merge_counts(range, quantized.weights));
     let mut seen_total = vec![false; (qmax as i64 - qmin as i64 + 1) as usize];
     let mut levels = Vec::with_capacity(params.len());
     for (codes, p) in quantized.codes.iter().zip(&params) {
@@ -366,18 +373,18 @@ pub fn analyze_with(w: &Weights, stats: &WeightStats, cfg: &QuantConfig) -> Resu
         })
         .collect();
     let metrics = metrics_of(&total, levels_total, (qmax as i64 - qmin as i64 + 1) as u64);
-    let curve = mse_curve(points, &chosen, metrics.mse);
+    let curve = mse_curve(quantized.curve, &chosen, metrics.mse);
     Ok(Analysis {
         count: w.values.len(),
         non_finite: w.non_finite,
-        data_range: stats.range,
+        data_range: range,
         qmin,
         qmax,
         effective_bits,
         storage: storage(w.values.len(), effective_bits, channels.len()),
         channels,
         metrics,
-        weight_hist: stats.hist.clone(),
+        weight_hist,
         error_hist,
         curve,
     })
@@ -385,25 +392,98 @@ pub fn analyze_with(w: &Weights, stats: &WeightStats, cfg: &QuantConfig) -> Resu
 
 /// Runs longer than this are cut, so that threads can share a channel.
 /// The cut does not depend on the number of threads: neither do the sums.
-const RUN: usize = 1 << 16;
+const RUN: usize = 1 << 15;
 /// Below this many values one thread is quicker than starting another.
 const PARALLEL_MIN: usize = 1 << 16;
 
+/// How many threads `len` values are worth: one per core, up to eight.
+fn threads_for(len: usize) -> usize {
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    // Asking costs a few file reads (cgroup quotas): once is enough.
+    let cores = *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get().min(8)));
+    if len < PARALLEL_MIN { 1 } else { cores }
+}
+
+/// Runs `tasks` on `threads` threads (this one among them), each taking the
+/// next task whenever it is done with one, so no thread idles while
+/// another has a queue. The results come back in task order, with each
+/// thread's `state` at the end: nothing depends on which thread ran what.
+fn run_tasks<T: Sync, S: Send, R: Send>(
+    tasks: &[T],
+    threads: usize,
+    state: impl Fn() -> S + Sync,
+    run: impl Fn(&mut S, &T) -> R + Sync,
+) -> (Vec<R>, Vec<S>) {
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let work = || {
+        let (mut s, mut done) = (state(), Vec::new());
+        loop {
+            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let Some(task) = tasks.get(i) else { break };
+            done.push((i, run(&mut s, task)));
+        }
+        (done, s)
+    };
+    let per_thread: Vec<_> = std::thread::scope(|scope| {
+        let helpers: Vec<_> = (1..threads.min(tasks.len())).map(|_| scope.spawn(work)).collect();
+        let mine = work();
+        std::iter::once(mine).chain(helpers.into_iter().map(|h| h.join().expect("a compute thread panicked"))).collect()
+    });
+    let (mut results, mut states) = (Vec::with_capacity(tasks.len()), Vec::with_capacity(per_thread.len()));
+    for (done, s) in per_thread {
+        results.extend(done);
+        states.push(s);
+    }
+    results.sort_unstable_by_key(|(i, _)| *i);
+    (results.into_iter().map(|(_, r)| r).collect(), states)
+}
+
 /// Every channel quantized: its sums, its distinct codes (relative to its
-/// qmin, sorted), and the error histogram of all of them.
+/// qmin, sorted), the error histogram of all of them, the curve's points,
+/// and the weights' histograms (one per thread) when asked for.
+#[derive(Debug, PartialEq)]
 struct QuantizedAll {
     sums: Vec<Sums>,
     codes: Vec<Vec<u32>>,
     errors: ErrorHistogram,
+    curve: Vec<(f64, f64)>,
+    weights: Vec<Histogram>,
 }
 
-/// What one thread found over its share of the runs.
-struct Part {
-    runs: Vec<(usize, Sums, Vec<u32>)>,
-    counts: (Vec<u64>, Vec<u64>),
+/// A share of the pipeline's work, for whichever thread is free.
+enum Task {
+    /// Runs `runs[i..j]` of the quantization.
+    Quantize(std::ops::Range<usize>),
+    /// Values `[i..j]`, into the weights' histogram.
+    Weights(std::ops::Range<usize>),
+    /// Point k (from 1) of the MSE curve.
+    Curve(usize),
 }
 
-fn quantize_all(ch: &Channels, params: &[QParams], cfg: &QuantConfig, bins: ErrorBins) -> QuantizedAll {
+enum Done {
+    /// (channel, sums, codes) of each run.
+    Quantized(Vec<(usize, Sums, Vec<u32>)>),
+    Counted,
+    Curve((f64, f64)),
+}
+
+/// What a thread keeps from task to task.
+struct Worker {
+    tally: Tally,
+    rounder: Rounder,
+    weights: Histogram,
+}
+
+/// `count_weights`: count the weights' histogram over `range` too.
+fn quantize_all(
+    ch: &Channels,
+    params: &[QParams],
+    cfg: &QuantConfig,
+    bins: ErrorBins,
+    curve: &CurveSample,
+    count_weights: Option<(f32, f32)>,
+    threads: usize,
+) -> QuantizedAll {
     let runs: Vec<(usize, std::ops::Range<usize>)> = ch
         .spans()
         .enumerate()
@@ -411,79 +491,57 @@ fn quantize_all(ch: &Channels, params: &[QParams], cfg: &QuantConfig, bins: Erro
             (span.start..span.end.max(span.start + 1)).step_by(RUN).map(move |s| (c, s..(s + RUN).min(span.end)))
         })
         .collect();
-    let part = |runs: &[(usize, std::ops::Range<usize>)], rounder: &mut Rounder| {
-        let mut tally = Tally::new(bins);
-        let runs = runs
-            .iter()
-            .map(|(c, span)| {
-                let sums = quantize_run(
-                    &ch.values[span.clone()],
-                    &params[*c],
-                    rounder,
-                    ch.all_finite,
-                    Output::Tally(&mut tally),
-                );
-                (*c, sums, tally.take_codes())
-            })
-            .collect();
-        Part { runs, counts: tally.counts() }
-    };
-    // Stochastic rounding draws one stream in order: it stays on one thread.
-    let threads = if cfg.rounding == Rounding::Stochastic || ch.values.len() < PARALLEL_MIN {
-        1
-    } else {
-        std::thread::available_parallelism().map_or(1, |n| n.get().min(8))
-    };
-    let parts: Vec<Part> = if threads == 1 {
-        vec![part(&runs, &mut Rounder::new(cfg.rounding, cfg.seed))]
-    } else {
-        std::thread::scope(|scope| {
-            // The first share runs here: one thread fewer to start.
-            let shares = balanced(&runs, threads);
-            let handles: Vec<_> = shares[1..]
-                .iter()
-                .map(|&share| scope.spawn(move || part(share, &mut Rounder::new(cfg.rounding, cfg.seed))))
-                .collect();
-            let first = part(shares[0], &mut Rounder::new(cfg.rounding, cfg.seed));
-            std::iter::once(first)
-                .chain(handles.into_iter().map(|h| h.join().expect("a quantizer thread panicked")))
-                .collect()
-        })
-    };
-    merge_parts(parts, params.len(), bins)
-}
-
-/// Cuts the runs into `n` consecutive shares of about equal length.
-fn balanced(runs: &[(usize, std::ops::Range<usize>)], n: usize) -> Vec<&[(usize, std::ops::Range<usize>)]> {
-    let total: usize = runs.iter().map(|r| r.1.len()).sum();
-    let mut shares = Vec::with_capacity(n);
-    let (mut start, mut done) = (0, 0);
-    for (i, r) in runs.iter().enumerate() {
-        done += r.1.len();
-        if done * n >= total * (shares.len() + 1) && shares.len() + 1 < n {
-            shares.push(&runs[start..=i]);
-            start = i + 1;
-        }
+    // The longest tasks first, so that the short ones even out the end.
+    let mut tasks: Vec<Task> = groups(&runs).into_iter().map(Task::Quantize).collect();
+    if count_weights.is_some() {
+        tasks.extend(weight_tasks(ch.values.len()).into_iter().map(Task::Weights));
     }
-    shares.push(&runs[start..]);
-    shares
+    tasks.extend((1..=CURVE_POINTS).map(Task::Curve));
+    let new_worker = || Worker {
+        tally: Tally::new(bins),
+        rounder: Rounder::new(cfg.rounding, cfg.seed),
+        weights: weight_counter(count_weights.unwrap_or_default()),
+    };
+    let (done, workers) = run_tasks(&tasks, threads, new_worker, |worker, task| match task {
+        Task::Quantize(group) => Done::Quantized(
+            runs[group.clone()]
+                .iter()
+                .map(|(c, span)| {
+                    let (values, out) = (&ch.values[span.clone()], Output::Tally(&mut worker.tally));
+                    let sums = quantize_run(values, &params[*c], &mut worker.rounder, ch.all_finite, out);
+                    (*c, sums, worker.tally.take_codes())
+                })
+                .collect(),
+        ),
+        Task::Weights(span) => {
+            worker.weights.count(&ch.values[span.clone()], ch.all_finite);
+            Done::Counted
+        }
+        Task::Curve(k) => Done::Curve(curve.point(*k)),
+    });
+    let mut quantized = merge_runs(done.iter(), params.len(), bins);
+    for worker in workers {
+        let (rounding, clipped) = worker.tally.counts();
+        quantized.errors.rounding.add_counts(&rounding);
+        quantized.errors.clipped.add_counts(&clipped);
+        quantized.weights.extend(count_weights.map(|_| worker.weights));
+    }
+    quantized.curve = done.iter().filter_map(|d| if let Done::Curve(p) = d { Some(*p) } else { None }).collect();
+    quantized
 }
 
-/// Puts the parts together in run order, so the result is the same
-/// whatever the number of threads.
-fn merge_parts(parts: Vec<Part>, channels: usize, bins: ErrorBins) -> QuantizedAll {
+/// The runs' results put together in run order, so that the sums are the
+/// same whatever the number of threads.
+fn merge_runs<'a>(done: impl Iterator<Item = &'a Done>, channels: usize, bins: ErrorBins) -> QuantizedAll {
     let mut sums = vec![Sums::default(); channels];
     let mut codes: Vec<Vec<u32>> = vec![Vec::new(); channels];
     let mut split = vec![false; channels];
-    let (mut rounding, mut clipped) = (vec![0u64; bins.bins as usize], vec![0u64; bins.bins as usize]);
-    for part in parts {
-        for (c, s, run_codes) in part.runs {
-            sums[c].merge(&s);
-            split[c] |= !codes[c].is_empty();
-            codes[c].extend(run_codes);
-        }
-        rounding.iter_mut().zip(&part.counts.0).for_each(|(a, b)| *a += b);
-        clipped.iter_mut().zip(&part.counts.1).for_each(|(a, b)| *a += b);
+    for (c, s, run_codes) in
+        done.filter_map(|d| if let Done::Quantized(runs) = d { Some(runs) } else { None }).flatten()
+    {
+        sums[*c].merge(s);
+        split[*c] |= !codes[*c].is_empty();
+        codes[*c].extend(run_codes);
     }
     // A channel cut into several runs saw some codes more than once.
     for (c, was_split) in codes.iter_mut().zip(split) {
@@ -493,11 +551,40 @@ fn merge_parts(parts: Vec<Part>, channels: usize, bins: ErrorBins) -> QuantizedA
         }
     }
     let hi = bins.lo + bins.bins as f32 / bins.factor;
-    let errors = ErrorHistogram {
-        rounding: Histogram { counts: rounding, ..Histogram::new(bins.lo, hi, HIST_BINS) },
-        clipped: Histogram { counts: clipped, ..Histogram::new(bins.lo, hi, HIST_BINS) },
-    };
-    QuantizedAll { sums, codes, errors }
+    let empty = Histogram::new(bins.lo, hi, bins.bins as usize);
+    let errors = ErrorHistogram { rounding: empty.clone(), clipped: empty };
+    QuantizedAll { sums, codes, errors, curve: Vec::new(), weights: Vec::new() }
+}
+
+/// The weights cut into shares for the histogram.
+fn weight_tasks(len: usize) -> Vec<std::ops::Range<usize>> {
+    (0..len).step_by(2 * RUN).map(|s| s..(s + 2 * RUN).min(len)).collect()
+}
+
+/// An empty weights' histogram over `range`.
+fn weight_counter(range: (f32, f32)) -> Histogram {
+    Histogram::new(range.0, range.1, HIST_BINS)
+}
+
+/// Threads' histograms of the weights, added up.
+fn merge_counts(range: (f32, f32), parts: Vec<Histogram>) -> Histogram {
+    let mut total = weight_counter(range);
+    parts.iter().for_each(|h| total.add_counts(&h.counts));
+    total
+}
+
+/// Consecutive runs gathered into tasks of at least `RUN` values.
+fn groups(runs: &[(usize, std::ops::Range<usize>)]) -> Vec<std::ops::Range<usize>> {
+    let mut groups = Vec::new();
+    let (mut start, mut len) = (0, 0);
+    for (i, run) in runs.iter().enumerate() {
+        len += run.1.len();
+        if len >= RUN || i + 1 == runs.len() {
+            groups.push(start..i + 1);
+            (start, len) = (i + 1, 0);
+        }
+    }
+    groups
 }
 
 /// Bins that hold every error before it is known: rounding errors stay
@@ -526,40 +613,51 @@ pub fn storage(count: usize, bits: u32, channels: usize) -> Storage {
     Storage { bytes_fp32, bytes_quantized, compression: bytes_fp32 as f64 / bytes_quantized as f64 }
 }
 
-/// MSE when every channel's min-max range is scaled by a fraction, on a
-/// strided sample of at most `CURVE_SAMPLE` values (a picture, not a metric).
-fn curve_points(ch: &Channels, chosen: &[ChannelChoice], cfg: &QuantConfig, bits: u32) -> Vec<(f64, f64)> {
-    let target = Target::of(cfg, bits);
-    // A sample of at most CURVE_CHANNELS channels and CURVE_SAMPLE values,
-    // kept channel by channel: with 30,000 channels, fixing 40 x 30,000
-    // parameter sets would cost more than the whole analysis.
-    let channel_stride = chosen.len().div_ceil(CURVE_CHANNELS).max(1);
-    let picked: Vec<usize> = (0..chosen.len()).step_by(channel_stride).collect();
-    let spans: Vec<std::ops::Range<usize>> = ch.spans().collect();
-    let picked_len: usize = picked.iter().map(|&c| spans[c].len()).sum();
-    let stride = picked_len.div_ceil(CURVE_SAMPLE).max(1);
-    let mut sample = Vec::with_capacity(picked_len / stride + picked.len());
-    let mut sample_offsets = vec![0];
-    for &c in &picked {
-        sample.extend(ch.values[spans[c].clone()].iter().step_by(stride).filter(|x| x.is_finite()));
-        sample_offsets.push(sample.len());
+/// What the MSE-vs-clip curve is computed on: a strided sample of at most
+/// `CURVE_SAMPLE` values (a picture, not a metric) from at most
+/// `CURVE_CHANNELS` channels, kept channel by channel. With 30,000
+/// channels, fixing 40 x 30,000 parameter sets would cost more than the
+/// whole analysis.
+struct CurveSample {
+    target: Target,
+    values: Vec<f32>,
+    offsets: Vec<usize>,
+    /// Each sampled channel's min-max range.
+    ranges: Vec<(f32, f32)>,
+}
+
+impl CurveSample {
+    fn of(ch: &Channels, chosen: &[ChannelChoice], cfg: &QuantConfig, bits: u32) -> CurveSample {
+        let channel_stride = chosen.len().div_ceil(CURVE_CHANNELS).max(1);
+        let picked: Vec<usize> = (0..chosen.len()).step_by(channel_stride).collect();
+        let spans: Vec<std::ops::Range<usize>> = ch.spans().collect();
+        let picked_len: usize = picked.iter().map(|&c| spans[c].len()).sum();
+        let stride = picked_len.div_ceil(CURVE_SAMPLE).max(1);
+        let mut values = Vec::with_capacity(picked_len / stride + picked.len());
+        let mut offsets = vec![0];
+        for &c in &picked {
+            values.extend(ch.values[spans[c].clone()].iter().step_by(stride).filter(|x| x.is_finite()));
+            offsets.push(values.len());
+        }
+        let ranges = picked.iter().map(|&c| chosen[c].range).collect();
+        CurveSample { target: Target::of(cfg, bits), values, offsets, ranges }
     }
-    let chosen_picked: Vec<&ChannelChoice> = picked.iter().map(|&c| &chosen[c]).collect();
-    (1..=CURVE_POINTS)
-        .map(|k| {
-            let t = k as f64 / CURVE_POINTS as f64;
-            let mut rounder = Rounder::new(target.rounding, 0);
-            let sq: f64 = sample_offsets
-                .windows(2)
-                .zip(&chosen_picked)
-                .map(|(span, c)| {
-                    let p = bit_params(target.scheme, target.bits, c.range.0 * t as f32, c.range.1 * t as f32);
-                    squared_error(&sample[span[0]..span[1]], &p, &mut rounder)
-                })
-                .sum();
-            (t, sq / sample.len().max(1) as f64)
-        })
-        .collect()
+
+    /// Point k of `CURVE_POINTS`: (fraction of the min-max range, mse).
+    fn point(&self, k: usize) -> (f64, f64) {
+        let (t, target) = (k as f64 / CURVE_POINTS as f64, &self.target);
+        let mut rounder = Rounder::new(target.rounding, 0);
+        let sq: f64 = self
+            .offsets
+            .windows(2)
+            .zip(&self.ranges)
+            .map(|(span, range)| {
+                let p = bit_params(target.scheme, target.bits, range.0 * t as f32, range.1 * t as f32);
+                squared_error(&self.values[span[0]..span[1]], &p, &mut rounder)
+            })
+            .sum();
+        (t, sq / self.values.len().max(1) as f64)
+    }
 }
 
 /// The curve with its optimum and the current setting marked.
@@ -606,16 +704,14 @@ mod tests {
         }
     }
 
+    fn seed_weights_of(rows: usize, cols: usize) -> Weights {
+        let spec =
+            SyntheticSpec { distribution: Distribution::Normal, rows, cols, seed: 42, dof: 5.0, outlier_fraction: 0.0 };
+        synthetic(&spec).unwrap()
+    }
+
     fn seed_weights() -> Weights {
-        synthetic(&SyntheticSpec {
-            distribution: Distribution::Normal,
-            rows: 1000,
-            cols: 10,
-            seed: 42,
-            dof: 5.0,
-            outlier_fraction: 0.0,
-        })
-        .unwrap()
+        seed_weights_of(1000, 10)
     }
 
     #[test]
@@ -719,6 +815,63 @@ mod tests {
         assert_eq!(a.metrics.levels_used, distinct.len() as u64);
         assert_eq!(a.metrics.levels_used, 65_536);
         assert!(a.metrics.clipped > 0);
+    }
+
+    #[test]
+    fn tasks_come_back_in_order_whatever_the_threads() {
+        let tasks: Vec<u64> = (0..200).collect();
+        for threads in [1, 2, 7] {
+            let (done, states) = run_tasks(
+                &tasks,
+                threads,
+                || 0u64,
+                |ran: &mut u64, &t| {
+                    *ran += 1;
+                    // Uneven work, so threads overtake each other.
+                    std::thread::sleep(std::time::Duration::from_micros((t * 37) % 50));
+                    t * t
+                },
+            );
+            assert_eq!(done, tasks.iter().map(|t| t * t).collect::<Vec<_>>(), "{threads} threads");
+            assert_eq!(states.len(), threads);
+            assert_eq!(states.iter().sum::<u64>(), 200);
+        }
+    }
+
+    #[test]
+    fn the_pipeline_gives_the_same_bits_on_any_number_of_threads() {
+        let mut w = seed_weights_of(300, 1000);
+        w.values[12_345] = f32::NAN;
+        w.non_finite = 1;
+        for cfg in [
+            QuantConfig::default(),
+            QuantConfig { granularity: Granularity::PerChannel, bits: 4, ..QuantConfig::default() },
+            QuantConfig { granularity: Granularity::PerChannel, channel_axis: 1, ..QuantConfig::default() },
+        ] {
+            let ch = Channels::of(&w, &cfg);
+            let chosen = choose(&ch, &w, &cfg, None).unwrap();
+            let params: Vec<QParams> = chosen.iter().map(|c| c.params).collect();
+            let curve = CurveSample::of(&ch, &chosen, &cfg, 8);
+            let bins = error_bins(&chosen, cfg.rounding);
+            let range = min_max(&w.values);
+            let run = |threads| {
+                let mut q = quantize_all(&ch, &params, &cfg, bins, &curve, Some(range), threads);
+                // One histogram per thread: compare their sum.
+                q.weights = vec![merge_counts(range, std::mem::take(&mut q.weights))];
+                q
+            };
+            let one = run(1);
+            assert_eq!(one.weights[0].total(), 299_999);
+            assert_eq!(run(2), one);
+            assert_eq!(run(5), one);
+        }
+    }
+
+    #[test]
+    fn counting_the_weights_along_the_way_equals_counting_them_first() {
+        let w = seed_weights_of(1000, 300);
+        let cfg = QuantConfig::default();
+        assert_eq!(analyze(&w, &cfg).unwrap(), analyze_with(&w, &weight_stats(&w), &cfg).unwrap());
     }
 
     #[test]

@@ -61,6 +61,12 @@ impl Histogram {
         self.counts.iter_mut().zip(counter.totals()).for_each(|(c, t)| *c += t);
     }
 
+    /// Adds counts made over the same bins elsewhere (another thread's share).
+    pub fn add_counts(&mut self, counts: &[u64]) {
+        debug_assert_eq!(counts.len(), self.counts.len());
+        self.counts.iter_mut().zip(counts).for_each(|(total, c)| *total += c);
+    }
+
     pub fn total(&self) -> u64 {
         self.counts.iter().sum()
     }
