@@ -143,7 +143,7 @@ fn metrics_of(s: &Sums, levels_used: u64, levels_available: u64) -> Metrics {
         mse,
         rmse: mse.sqrt(),
         mae: s.abs / n,
-        max_abs_error: s.max_abs(),
+        max_abs_error: s.max_abs,
         sqnr_db: if s.sq > 0.0 { 10.0 * (s.x2 / s.sq).log10() } else { f64::INFINITY },
         cosine,
         clip_rate: s.clipped as f64 / n,
