@@ -351,15 +351,8 @@ fn pipeline(
     let threads = if cfg.rounding == Rounding::Stochastic { 1 } else { threads_for(ch.values.len()) };
     let quantized = quantize_all(&ch, &params, cfg, bins, &curve, weight_hist.is_none().then_some(range), threads);
     let weight_hist = weight_hist.cloned().unwrap_or_else(|| merge_counts(range, quantized.weights));
-    let mut seen_total = vec![false; (qmax as i64 - qmin as i64 + 1) as usize];
-    let mut levels = Vec::with_capacity(params.len());
-    for (codes, p) in quantized.codes.iter().zip(&params) {
-        let offset = (p.qmin as i64 - qmin as i64) as usize;
-        codes.iter().for_each(|&slot| seen_total[offset + slot as usize] = true);
-        levels.push(codes.len() as u64);
-    }
-    let levels_total = seen_total.iter().filter(|&&b| b).count() as u64;
-    let (sums, error_hist) = (quantized.sums, quantized.errors);
+    let (sums, levels, levels_total, error_hist) =
+        (quantized.sums, quantized.levels, quantized.levels_total, quantized.errors);
     let mut total = Sums::default();
     sums.iter().for_each(|s| total.merge(s));
     let channels: Vec<Channel> = chosen
@@ -438,13 +431,14 @@ fn run_tasks<T: Sync, S: Send, R: Send>(
     (results.into_iter().map(|(_, r)| r).collect(), states)
 }
 
-/// Every channel quantized: its sums, its distinct codes (relative to its
-/// qmin, sorted), the error histogram of all of them, the curve's points,
-/// and the weights' histograms (one per thread) when asked for.
+/// Every channel quantized: its sums and the number of codes it uses, the
+/// codes used over all channels, the error histogram of all of them, the
+/// curve's points, and the weights' histograms (one per thread) when asked for.
 #[derive(Debug, PartialEq)]
 struct QuantizedAll {
     sums: Vec<Sums>,
-    codes: Vec<Vec<u32>>,
+    levels: Vec<u64>,
+    levels_total: u64,
     errors: ErrorHistogram,
     curve: Vec<(f64, f64)>,
     weights: Vec<Histogram>,
@@ -461,8 +455,12 @@ enum Task {
 }
 
 enum Done {
-    /// (channel, sums, codes) of each run.
-    Quantized(Vec<(usize, Sums, Vec<u32>)>),
+    /// (channel, sums, end of its codes in `codes`) of each run, and the
+    /// distinct codes of each run one after the other.
+    Quantized {
+        runs: Vec<(usize, Sums, usize)>,
+        codes: Vec<u32>,
+    },
     Counted,
     Curve((f64, f64)),
 }
@@ -503,23 +501,26 @@ fn quantize_all(
         weights: weight_counter(count_weights.unwrap_or_default()),
     };
     let (done, workers) = run_tasks(&tasks, threads, new_worker, |worker, task| match task {
-        Task::Quantize(group) => Done::Quantized(
-            runs[group.clone()]
+        Task::Quantize(group) => {
+            let mut codes = Vec::new();
+            let runs = runs[group.clone()]
                 .iter()
                 .map(|(c, span)| {
                     let (values, out) = (&ch.values[span.clone()], Output::Tally(&mut worker.tally));
                     let sums = quantize_run(values, &params[*c], &mut worker.rounder, ch.all_finite, out);
-                    (*c, sums, worker.tally.take_codes())
+                    worker.tally.take_codes(&mut codes);
+                    (*c, sums, codes.len())
                 })
-                .collect(),
-        ),
+                .collect();
+            Done::Quantized { runs, codes }
+        }
         Task::Weights(span) => {
             worker.weights.count(&ch.values[span.clone()], ch.all_finite);
             Done::Counted
         }
         Task::Curve(k) => Done::Curve(curve.point(*k)),
     });
-    let mut quantized = merge_runs(done.iter(), params.len(), bins);
+    let mut quantized = merge_runs(&done, params, bins);
     for worker in workers {
         let (rounding, clipped) = worker.tally.counts();
         quantized.errors.rounding.add_counts(&rounding);
@@ -532,28 +533,44 @@ fn quantize_all(
 
 /// The runs' results put together in run order, so that the sums are the
 /// same whatever the number of threads.
-fn merge_runs<'a>(done: impl Iterator<Item = &'a Done>, channels: usize, bins: ErrorBins) -> QuantizedAll {
+fn merge_runs(done: &[Done], params: &[QParams], bins: ErrorBins) -> QuantizedAll {
+    let channels = params.len();
+    let qmin = params.iter().map(|p| p.qmin).min().unwrap_or(0);
+    let qmax = params.iter().map(|p| p.qmax).max().unwrap_or(0);
+    let mut seen = vec![false; (qmax as i64 - qmin as i64 + 1) as usize];
     let mut sums = vec![Sums::default(); channels];
-    let mut codes: Vec<Vec<u32>> = vec![Vec::new(); channels];
-    let mut split = vec![false; channels];
-    for (c, s, run_codes) in
-        done.filter_map(|d| if let Done::Quantized(runs) = d { Some(runs) } else { None }).flatten()
-    {
-        sums[*c].merge(s);
-        split[*c] |= !codes[*c].is_empty();
-        codes[*c].extend(run_codes);
-    }
-    // A channel cut into several runs saw some codes more than once.
-    for (c, was_split) in codes.iter_mut().zip(split) {
-        if was_split {
-            c.sort_unstable();
-            c.dedup();
+    let mut levels = vec![0u64; channels];
+    let quantized =
+        || done.iter().filter_map(|d| if let Done::Quantized { runs, codes } = d { Some((runs, codes)) } else { None });
+    let mut runs_of = vec![0u32; channels];
+    quantized().flat_map(|(runs, _)| runs).for_each(|&(c, _, _)| runs_of[c] += 1);
+    // The codes of channels cut into several runs, which may share codes.
+    let mut split: Vec<Vec<u32>> = vec![Vec::new(); channels];
+    for (runs, codes) in quantized() {
+        let mut start = 0;
+        for &(c, ref s, end) in runs {
+            sums[c].merge(s);
+            let run_codes = &codes[start..end];
+            start = end;
+            if runs_of[c] > 1 {
+                split[c].extend(run_codes);
+            } else {
+                levels[c] = run_codes.len() as u64;
+            }
+            let offset = (params[c].qmin as i64 - qmin as i64) as usize;
+            run_codes.iter().for_each(|&k| seen[offset + k as usize] = true);
         }
+    }
+    for (c, codes) in split.iter_mut().enumerate().filter(|(_, codes)| !codes.is_empty()) {
+        codes.sort_unstable();
+        codes.dedup();
+        levels[c] = codes.len() as u64;
     }
     let hi = bins.lo + bins.bins as f32 / bins.factor;
     let empty = Histogram::new(bins.lo, hi, bins.bins as usize);
     let errors = ErrorHistogram { rounding: empty.clone(), clipped: empty };
-    QuantizedAll { sums, codes, errors, curve: Vec::new(), weights: Vec::new() }
+    let levels_total = seen.iter().filter(|&&b| b).count() as u64;
+    QuantizedAll { sums, levels, levels_total, errors, curve: Vec::new(), weights: Vec::new() }
 }
 
 /// The weights cut into shares for the histogram.

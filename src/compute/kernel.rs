@@ -231,15 +231,16 @@ impl Tally {
         }
     }
 
-    /// The codes of the last run (relative to its qmin, sorted), then forgets them.
-    pub fn take_codes(&mut self) -> Vec<u32> {
+    /// Appends the distinct codes of the last run (relative to its qmin,
+    /// in no particular order) to `out`, then forgets them.
+    pub fn take_codes(&mut self, out: &mut Vec<u32>) {
         if let Some(levels) = self.scanned.take() {
             self.touched.extend((0..levels).filter(|&k| self.seen[k]).map(|k| k as u16));
         }
-        let mut codes: Vec<u32> = self.touched.drain(..).map(u32::from).collect();
-        codes.iter().for_each(|&k| self.seen[k as usize] = false);
-        codes.sort_unstable();
-        codes
+        for k in self.touched.drain(..) {
+            self.seen[k as usize] = false;
+            out.push(k.into());
+        }
     }
 
     /// (rounding, clipped) counts per bin.
