@@ -3,7 +3,8 @@
 //!
 //! The deterministic rounding modes are branch-free on `f32` lanes so the
 //! compiler vectorizes them with plain SSE2 (no SSE4.1 `roundps` to rely
-//! on); they are exact for |t| < 2^22, which the clamp below guarantees.
+//! on), and with AVX2 where the CPU has it (see `has_avx2`); they are
+//! exact for |t| < 2^22, which the clamp below guarantees.
 //! Codes are written one step beyond the range when clamping changed them
 //! (qmin - 1 or qmax + 1), so callers can tell clipping from rounding
 //! without a second buffer; `clamp_code` gives the real code.
