@@ -544,8 +544,8 @@ fn merge_runs(done: &[Done], params: &[QParams], bins: ErrorBins) -> QuantizedAl
         || done.iter().filter_map(|d| if let Done::Quantized { runs, codes } = d { Some((runs, codes)) } else { None });
     let mut runs_of = vec![0u32; channels];
     quantized().flat_map(|(runs, _)| runs).for_each(|&(c, _, _)| runs_of[c] += 1);
-    // The codes of channels cut into several runs, which may share codes.
-    let mut split: Vec<Vec<u32>> = vec![Vec::new(); channels];
+    // The codes seen by channels cut into several runs, which may share codes.
+    let mut split: Vec<Vec<bool>> = vec![Vec::new(); channels];
     for (runs, codes) in quantized() {
         let mut start = 0;
         for &(c, ref s, end) in runs {
@@ -553,18 +553,15 @@ fn merge_runs(done: &[Done], params: &[QParams], bins: ErrorBins) -> QuantizedAl
             let run_codes = &codes[start..end];
             start = end;
             if runs_of[c] > 1 {
-                split[c].extend(run_codes);
+                let marks = &mut split[c];
+                marks.resize(params[c].levels() as usize, false);
+                run_codes.iter().for_each(|&k| levels[c] += !std::mem::replace(&mut marks[k as usize], true) as u64);
             } else {
                 levels[c] = run_codes.len() as u64;
             }
             let offset = (params[c].qmin as i64 - qmin as i64) as usize;
             run_codes.iter().for_each(|&k| seen[offset + k as usize] = true);
         }
-    }
-    for (c, codes) in split.iter_mut().enumerate().filter(|(_, codes)| !codes.is_empty()) {
-        codes.sort_unstable();
-        codes.dedup();
-        levels[c] = codes.len() as u64;
     }
     let hi = bins.lo + bins.bins as f32 / bins.factor;
     let empty = Histogram::new(bins.lo, hi, bins.bins as usize);
