@@ -1,7 +1,9 @@
 """Checks qmc-tui's numbers against independent references: numpy's
 percentile, PyTorch's MinMaxObserver formulas (written out in numpy), and
 NVIDIA pytorch-quantization's entropy calibration (its _compute_amax_entropy,
-copied below). Needs numpy and scipy; run from the repository root after
+copied below), and every error metric and the level count of a min-max
+and a clipping percentile quantization, from codes numpy computes. Needs
+numpy and scipy; run from the repository root after
 `cargo build --release`:  python3 scripts/crosscheck.py [seed]
 """
 import json, os, subprocess, sys, tempfile
@@ -76,6 +78,30 @@ for name, x in [("normal", rng.standard_normal((200, 500))), ("t3", rng.standard
     ok = abs(ours - ref) <= 1e-5 * ref and abs(outp['quant']['clip'][0][1] - p) <= 1e-5 * p \
         and np.float32(pct['quant']['scale'][0]) == scale and pct['quant']['zero_point'][0] == zp \
         and abs(pct['quant']['metrics']['mse'] - mse) <= 1e-6 * mse
+    # The metrics and level count of the min-max quantization, and of a
+    # percentile range that clips, from the codes numpy computes.
+    outc = json.loads(subprocess.check_output([BIN, "report", "--weights", f"{name}.npy", "--config", f"{name}-c.toml", "--format", "json"])) \
+        if open(f"{name}-c.toml", "w").write('[quant]\ncalibration = "percentile"\npercentile = 99.0\nbits = 6\n') else None
+    clo, chi = min(np.percentile(x, 1.0), 0), max(np.percentile(x, 99.0), 0)
+    cscale = np.float32(max((np.float32(chi) - np.float32(clo)) / np.float32(63), np.finfo(np.float32).eps))
+    czp = int(np.clip(-32 - np.round(np.float32(clo) / cscale), -32, 31))
+    for what, (report, s, z, qmin, qmax) in {"minmax": (pct, scale, zp, -128, 127), "pct99 6-bit": (outc, cscale, czp, -32, 31)}.items():
+        t = np.round(x / s) + z
+        codes = np.clip(t, qmin, qmax)
+        xh = ((codes - z) * s).astype(np.float32).astype(np.float64)
+        x64 = x.astype(np.float64)
+        e = x64 - xh
+        want = {"levels_used": len(np.unique(codes)), "clip_rate": float(((t < qmin) | (t > qmax)).mean()),
+                "zero_rate": float((xh == 0).mean()), "max_abs_error": np.abs(e).max(), "mae": np.abs(e).mean(),
+                "mse": np.mean(e ** 2), "bias": e.mean(), "sqnr_db": 10 * np.log10((x64 ** 2).sum() / (e ** 2).sum()),
+                "one_minus_cosine": 1 - (x64 * xh).sum() / np.sqrt((x64 ** 2).sum() * (xh ** 2).sum())}
+        got = dict(report["quant"]["metrics"], one_minus_cosine=1 - report["quant"]["metrics"]["cosine"])
+        exact = ("levels_used", "clip_rate", "zero_rate")
+        tolerance = {"bias": 1e-4, "one_minus_cosine": 2e-2}
+        bad = [k for k, v in want.items() if (got[k] != v if k in exact else abs(got[k] - v) > tolerance.get(k, 1e-6) * abs(v))]
+        ok &= not bad and np.float32(report["quant"]["scale"][0]) == s and report["quant"]["zero_point"][0] == z
+        print(f"    {what:12} levels {got['levels_used']} (numpy {want['levels_used']}) clip_rate {got['clip_rate']:.5f} ({want['clip_rate']:.5f})"
+              f" sqnr {got['sqnr_db']:.4f} dB ({want['sqnr_db']:.4f}) 1-cos {got['one_minus_cosine']:.3e} ({want['one_minus_cosine']:.3e}){' BAD ' + str(bad) if bad else ''}")
     failed |= not ok
     print(f"{'ok ' if ok else 'BAD'} {name:8} entropy ours {ours:.6f} ref {ref:.6f} | pct99.9 ours {outp['quant']['clip'][0][1]:.6f} numpy {p:.6f} | minmax scale ours {pct['quant']['scale'][0]:.8f} torch {scale:.8f} zp ours {pct['quant']['zero_point'][0]} torch {zp} mse ours {pct['quant']['metrics']['mse']:.8e} np {mse:.8e}")
 
