@@ -466,7 +466,7 @@ enum Done {
 }
 
 /// What a thread keeps from task to task.
-struct Worker {
+struct ThreadState {
     tally: Tally,
     rounder: Rounder,
     weights: Histogram,
@@ -495,37 +495,37 @@ fn quantize_all(
         tasks.extend(weight_tasks(ch.values.len()).into_iter().map(Task::Weights));
     }
     tasks.extend((1..=CURVE_POINTS).map(Task::Curve));
-    let new_worker = || Worker {
+    let new_state = || ThreadState {
         tally: Tally::new(bins),
         rounder: Rounder::new(cfg.rounding, cfg.seed),
         weights: weight_counter(count_weights.unwrap_or_default()),
     };
-    let (done, workers) = run_tasks(&tasks, threads, new_worker, |worker, task| match task {
+    let (done, states) = run_tasks(&tasks, threads, new_state, |state, task| match task {
         Task::Quantize(group) => {
             let mut codes = Vec::new();
             let runs = runs[group.clone()]
                 .iter()
                 .map(|(c, span)| {
-                    let (values, out) = (&ch.values[span.clone()], Output::Tally(&mut worker.tally));
-                    let sums = quantize_run(values, &params[*c], &mut worker.rounder, ch.all_finite, out);
-                    worker.tally.take_codes(&mut codes);
+                    let (values, out) = (&ch.values[span.clone()], Output::Tally(&mut state.tally));
+                    let sums = quantize_run(values, &params[*c], &mut state.rounder, ch.all_finite, out);
+                    state.tally.take_codes(&mut codes);
                     (*c, sums, codes.len())
                 })
                 .collect();
             Done::Quantized { runs, codes }
         }
         Task::Weights(span) => {
-            worker.weights.count(&ch.values[span.clone()], ch.all_finite);
+            state.weights.count(&ch.values[span.clone()], ch.all_finite);
             Done::Counted
         }
         Task::Curve(k) => Done::Curve(curve.point(*k)),
     });
     let mut quantized = merge_runs(&done, params, bins);
-    for worker in workers {
-        let (rounding, clipped) = worker.tally.counts();
+    for state in states {
+        let (rounding, clipped) = state.tally.counts();
         quantized.errors.rounding.add_counts(&rounding);
         quantized.errors.clipped.add_counts(&clipped);
-        quantized.weights.extend(count_weights.map(|_| worker.weights));
+        quantized.weights.extend(count_weights.map(|_| state.weights));
     }
     quantized.curve = done.iter().filter_map(|d| if let Done::Curve(p) = d { Some(*p) } else { None }).collect();
     quantized
