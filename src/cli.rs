@@ -10,10 +10,11 @@ use ndarray::{ArrayD, IxDyn};
 use ndarray_npy::{WritableElement, WriteNpyExt};
 use serde::{Serialize, Serializer};
 
-use crate::compute::analysis::{self, Analysis, Layout, Storage};
+use crate::compute::analysis::{self, Analysis, ErrorHistogram, Layout, MseCurve, Storage};
 use crate::compute::deploy::DeployReport;
 use crate::compute::diagnose::{self, Finding};
 use crate::compute::ensemble::{EnsembleReport, MemberKind};
+use crate::compute::histogram::Histogram;
 use crate::compute::quant::{Calibration, Granularity, QParams, QuantConfig, Rounding, Scheme};
 use crate::compute::weights::{self, Weights};
 use crate::format;
@@ -227,7 +228,11 @@ pub struct QuantReport {
     /// Each channel's calibrated clip range `[lo, hi]`.
     pub clip: Vec<[f32; 2]>,
     pub metrics: MetricsReport,
+    /// The per-channel table's figures, one element per channel.
+    pub per_channel: PerChannelReport,
     pub storage: Storage,
+    /// The pictures' numbers: both histograms and the MSE-vs-clip curve.
+    pub pictures: PicturesReport,
     /// Method name -> the `[lo, hi]` it would pick for the whole tensor.
     #[serde(serialize_with = "calibrations_as_map")]
     pub calibrations: Vec<(Calibration, [f32; 2])>,
@@ -245,10 +250,32 @@ pub struct MetricsReport {
     pub sqnr_db: Option<f64>,
     pub cosine: f64,
     pub clip_rate: f64,
+    pub clipped: u64,
     pub levels_used: u64,
     pub levels_available: u64,
     pub bias: f64,
     pub zero_rate: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PerChannelReport {
+    pub mse: Vec<f64>,
+    /// null where a channel's error is exactly 0.
+    pub sqnr_db: Vec<Option<f64>>,
+    pub clip_rate: Vec<f64>,
+    pub levels_used: Vec<u64>,
+    pub levels_available: Vec<u64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PicturesReport {
+    /// `counts` of equal bins over `[lo, hi]`, the weights' finite values.
+    pub weight_histogram: Histogram,
+    /// x - x_hat over the same bins, rounding error and clipped values apart.
+    pub error_histogram: ErrorHistogram,
+    /// `points` are [fraction of the min-max range, mse]; `optimum` and
+    /// `current` are marked on the curve.
+    pub mse_curve: MseCurve,
 }
 
 /// Keeps `Calibration::ALL`'s order in the JSON object.
@@ -433,7 +460,19 @@ impl QuantReport {
             zero_point: a.channels.iter().map(|c| c.params.zero_point).collect(),
             clip: a.channels.iter().map(|c| [c.clip.0, c.clip.1]).collect(),
             metrics: MetricsReport::new(&a.metrics),
+            per_channel: PerChannelReport {
+                mse: a.channels.iter().map(|c| c.metrics.mse).collect(),
+                sqnr_db: a.channels.iter().map(|c| finite(c.metrics.sqnr_db)).collect(),
+                clip_rate: a.channels.iter().map(|c| c.metrics.clip_rate).collect(),
+                levels_used: a.channels.iter().map(|c| c.metrics.levels_used).collect(),
+                levels_available: a.channels.iter().map(|c| c.metrics.levels_available).collect(),
+            },
             storage: a.storage.clone(),
+            pictures: PicturesReport {
+                weight_histogram: a.weight_hist.clone(),
+                error_histogram: a.error_hist.clone(),
+                mse_curve: a.curve.clone(),
+            },
             calibrations: calibrations.into_iter().map(|(m, (lo, hi))| (m, [lo, hi])).collect(),
         }
     }
@@ -459,7 +498,30 @@ impl QuantReport {
         }
         self.metrics.write_text(out);
         write_storage(out, &self.storage);
+        self.write_pictures(out);
         self.write_calibrations(out);
+    }
+
+    /// What the pictures' titles and legends say.
+    fn write_pictures(&self, out: &mut String) {
+        let (w, e, c) = (&self.pictures.weight_histogram, &self.pictures.error_histogram, &self.pictures.mse_curve);
+        let _ = writeln!(
+            out,
+            "
+pictures"
+        );
+        let bins = |h: &Histogram| format!("{} bins over {}", h.counts.len(), format::range(h.lo, h.hi));
+        let _ = writeln!(out, "  weights          {}, tallest {}", bins(w), w.max_count());
+        let (rounding, clipped) = (e.rounding.total(), e.clipped.total());
+        let _ = writeln!(out, "  error            {}: rounding {rounding}, clipped {clipped}", bins(&e.rounding));
+        let _ = writeln!(
+            out,
+            "  mse vs clip      now {:.2} x min-max (mse {}), best {:.2} (mse {})",
+            c.current.0,
+            format::num(c.current.1),
+            c.optimum.0,
+            format::num(c.optimum.1)
+        );
     }
 
     /// A summary of every channel, then the first `LISTED_CHANNELS` of them.
@@ -470,11 +532,26 @@ impl QuantReport {
         let _ = writeln!(out, "  channels         {} ({axis}, axis {})", self.scale.len(), self.channel_axis);
         let _ = writeln!(out, "  scale            {} .. {}", format::num(smin), format::num(smax));
         let _ = writeln!(out, "  zero point       {zmin} .. {zmax}");
-        let _ = writeln!(out, "  {:>7}  {:>10}  {:>10}  clip", "channel", "scale", "zero point");
-        for (i, ((s, z), c)) in
-            self.scale.iter().zip(&self.zero_point).zip(&self.clip).enumerate().take(LISTED_CHANNELS)
-        {
-            let _ = writeln!(out, "  {i:>7}  {:>10}  {z:>10}  {}", format::num(*s as f64), format::range(c[0], c[1]));
+        let _ = writeln!(
+            out,
+            "  {:>7}  {:>10}  {:>10}  {:<22}  {:>10}  {:>9}  {:>7}  levels",
+            "channel", "scale", "zero point", "clip", "mse", "sqnr", "clipped"
+        );
+        let pc = &self.per_channel;
+        for i in 0..self.scale.len().min(LISTED_CHANNELS) {
+            let (c, sqnr) = (self.clip[i], pc.sqnr_db[i].unwrap_or(f64::INFINITY));
+            let _ = writeln!(
+                out,
+                "  {i:>7}  {:>10}  {:>10}  {:<22}  {:>10}  {:>9}  {:>7}  {} of {}",
+                format::num(self.scale[i] as f64),
+                self.zero_point[i],
+                format::range(c[0], c[1]),
+                format::num(pc.mse[i]),
+                format::db(sqnr),
+                format::pct(pc.clip_rate[i]),
+                pc.levels_used[i],
+                pc.levels_available[i]
+            );
         }
         if self.scale.len() > LISTED_CHANNELS {
             let _ = writeln!(out, "  ... {} more", self.scale.len() - LISTED_CHANNELS);
@@ -497,9 +574,10 @@ impl MetricsReport {
             rmse: m.rmse,
             mae: m.mae,
             max_abs_error: m.max_abs_error,
-            sqnr_db: m.sqnr_db.is_finite().then_some(m.sqnr_db),
+            sqnr_db: finite(m.sqnr_db),
             cosine: m.cosine,
             clip_rate: m.clip_rate,
+            clipped: m.clipped,
             levels_used: m.levels_used,
             levels_available: m.levels_available,
             bias: m.bias,
@@ -546,6 +624,11 @@ fn write_diagnostics(out: &mut String, findings: &[Finding]) {
     for f in findings {
         let _ = writeln!(out, "  {}: {}", f.severity.name(), f.message);
     }
+}
+
+/// JSON has no infinity: an infinite figure (an SQNR with no error) is null.
+fn finite(v: f64) -> Option<f64> {
+    v.is_finite().then_some(v)
 }
 
 fn min_max(values: impl Iterator<Item = f64>) -> (f64, f64) {

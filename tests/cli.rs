@@ -220,6 +220,45 @@ fn hand_computed_two_bit_case() {
 }
 
 #[test]
+fn report_has_the_pictures_and_the_per_channel_table() {
+    let dir = tempfile::tempdir().unwrap();
+    // Symmetric 8-bit. Row 0: amax 1, scale 1/127: codes -127, 0, 64 (63.5
+    // to even), 127. Row 1: amax 3, scale 3/127: codes 85 (84.67), 127 and
+    // 11 (10.58); its NaN is left out of every count.
+    let values = [-1.0f32, 0.0, 0.5, 1.0, 2.0, 3.0, f32::NAN, 0.25];
+    let npy = write_npy(&dir, "w.npy", &Array::from_shape_vec((2, 4), values.to_vec()).unwrap());
+    let config = write_text(&dir, "pc.toml", "[quant]\nscheme = \"symmetric\"\ngranularity = \"per-channel\"\n");
+    let r = report(&["--config", path_str(&config), "--weights", path_str(&npy)]);
+    let q = &r["quant"];
+    let pc = &q["per_channel"];
+    assert_eq!(pc["levels_used"], serde_json::json!([4, 3]));
+    assert_eq!(pc["levels_available"], serde_json::json!([255, 255]));
+    assert_eq!(nums(&pc["clip_rate"]), vec![0.0, 0.0]);
+    assert_eq!(nums(&pc["mse"]).len(), 2);
+    let p = &q["pictures"];
+    let w = &p["weight_histogram"];
+    let counts = nums(&w["counts"]);
+    assert_eq!((num(&w["lo"]), num(&w["hi"]), counts.len()), (-1.0, 3.0, 160));
+    assert_eq!(counts.iter().sum::<f64>(), 7.0);
+    assert_eq!((counts[0], counts[159]), (1.0, 1.0), "-1 in the first bin, 3 in the last");
+    let e = &p["error_histogram"];
+    let total = |h: &Value| nums(&h["counts"]).iter().sum::<f64>();
+    assert_eq!((total(&e["rounding"]), total(&e["clipped"])), (7.0, 0.0));
+    let curve = &p["mse_curve"];
+    let points: Vec<Vec<f64>> = curve["points"].as_array().unwrap().iter().map(nums).collect();
+    assert_eq!(points.len(), 40);
+    assert_eq!((points[0][0], points[39][0]), (0.025, 1.0));
+    assert_eq!(nums(&curve["current"]), vec![1.0, num(&q["metrics"]["mse"])]);
+    assert!(points.iter().any(|pt| pt == &nums(&curve["optimum"])));
+
+    let text = ok(&["report", "--config", path_str(&config), "--weights", path_str(&npy)]);
+    assert!(text.contains("  weights          160 bins over [-1.000, 3.000], tallest 1"), "{text}");
+    assert!(text.contains("rounding 7, clipped 0"), "{text}");
+    assert!(text.contains("  mse vs clip      now 1.00 x min-max"), "{text}");
+    assert!(text.contains("0.00%  4 of 255"), "{text}");
+}
+
+#[test]
 fn per_channel_report_has_one_scale_per_row() {
     let dir = tempfile::tempdir().unwrap();
     let values = wiggle(24);
