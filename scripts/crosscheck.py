@@ -1,8 +1,9 @@
 """Checks qmc-tui's numbers against independent references: numpy's
 percentile, PyTorch's MinMaxObserver formulas (written out in numpy), and
 NVIDIA pytorch-quantization's entropy calibration (its _compute_amax_entropy,
-copied below), and every error metric and the level count of a min-max
-and a clipping percentile quantization, from codes numpy computes. Needs
+copied below), and every error metric, the level count and both
+histograms of a min-max and a clipping percentile quantization, from codes
+numpy computes. Needs
 numpy and scipy; run from the repository root after
 `cargo build --release`:  python3 scripts/crosscheck.py [seed]
 """
@@ -96,7 +97,21 @@ for name, x in [("normal", rng.standard_normal((200, 500))), ("t3", rng.standard
                 "mse": np.mean(e ** 2), "bias": e.mean(), "sqnr_db": 10 * np.log10((x64 ** 2).sum() / (e ** 2).sum()),
                 "one_minus_cosine": 1 - (x64 * xh).sum() / np.sqrt((x64 ** 2).sum() * (xh ** 2).sum())}
         got = dict(report["quant"]["metrics"], one_minus_cosine=1 - report["quant"]["metrics"]["cosine"])
-        exact = ("levels_used", "clip_rate", "zero_rate")
+        # Both histograms, binned as we bin them (float32 arithmetic, truncation).
+        def binned(values, h, n=160):
+            lo, hi = np.float32(h["lo"]), np.float32(h["hi"])
+            t = ((values.astype(np.float32) - lo) * (np.float32(n) / (hi - lo))).astype(np.float32)
+            return np.bincount(np.clip(t, 0, n - 1).astype(np.int64).ravel(), minlength=n)
+        pictures = report["quant"]["pictures"]
+        clipped = ((t < qmin) | (t > qmax)).ravel()
+        e32 = (x - ((codes - z) * s).astype(np.float32)).astype(np.float32).ravel()
+        errors = pictures["error_histogram"]
+        want["weight_histogram"] = list(binned(x, pictures["weight_histogram"]))
+        want["error_rounding"] = list(binned(e32[~clipped], errors["rounding"]))
+        want["error_clipped"] = list(binned(e32[clipped], errors["clipped"]))
+        got["weight_histogram"] = pictures["weight_histogram"]["counts"]
+        got["error_rounding"], got["error_clipped"] = errors["rounding"]["counts"], errors["clipped"]["counts"]
+        exact = ("levels_used", "clip_rate", "zero_rate", "weight_histogram", "error_rounding", "error_clipped")
         tolerance = {"bias": 1e-4, "one_minus_cosine": 2e-2}
         bad = [k for k, v in want.items() if (got[k] != v if k in exact else abs(got[k] - v) > tolerance.get(k, 1e-6) * abs(v))]
         ok &= not bad and np.float32(report["quant"]["scale"][0]) == s and report["quant"]["zero_point"][0] == z
