@@ -505,11 +505,7 @@ impl QuantReport {
     /// What the pictures' titles and legends say.
     fn write_pictures(&self, out: &mut String) {
         let (w, e, c) = (&self.pictures.weight_histogram, &self.pictures.error_histogram, &self.pictures.mse_curve);
-        let _ = writeln!(
-            out,
-            "
-pictures"
-        );
+        let _ = writeln!(out, "\npictures");
         let bins = |h: &Histogram| format!("{} bins over {}", h.counts.len(), format::range(h.lo, h.hi));
         let _ = writeln!(out, "  weights          {}, tallest {}", bins(w), w.max_count());
         let (rounding, clipped) = (e.rounding.total(), e.clipped.total());
@@ -595,7 +591,7 @@ impl MetricsReport {
             ("max abs error", format::num(self.max_abs_error)),
             ("sqnr", format::db(sqnr)),
             ("cosine", format::cosine(self.cosine)),
-            ("clip rate", format::pct(self.clip_rate)),
+            ("clip rate", format!("{} ({} values)", format::pct(self.clip_rate), self.clipped)),
             ("levels used", format!("{} of {}", self.levels_used, self.levels_available)),
             ("bias", format::num(self.bias)),
             ("zero rate", format::pct(self.zero_rate)),

@@ -174,7 +174,7 @@ fn text_report_shows_the_json_figures_formatted_like_the_tui() {
         format!("mse              {}", format::num(num(&m["mse"]))),
         format!("rmse             {}", format::num(num(&m["rmse"]))),
         format!("sqnr             {}", format::db(num(&m["sqnr_db"]))),
-        format!("clip rate        {}", format::pct(num(&m["clip_rate"]))),
+        format!("clip rate        {} ({} values)", format::pct(num(&m["clip_rate"])), m["clipped"]),
         format!("scale            {}", format::num(num(&json["quant"]["scale"][0]))),
         format!("levels used      {} of 256", m["levels_used"]),
         format!("shape            {} f32", format::shape(&[1000, 10])),
@@ -214,6 +214,17 @@ fn hand_computed_two_bit_case() {
         assert!(close(num(&m["clip_rate"]), 1.0 / 6.0));
         assert!(close(num(&m["zero_rate"]), 2.0 / 6.0));
         assert_eq!((m["levels_used"].as_u64(), m["levels_available"].as_u64()), (Some(3), Some(3)));
+        assert_eq!(m["clipped"].as_u64(), Some(1));
+        // Rounding errors lie within half a step, the clipped one (3 - 1)
+        // beyond: 160 bins of 1/64 over [-0.5, 2]. Errors 0 and -0.25 twice,
+        // 0.5 once; the clipped 2 falls on the upper edge, in the last bin.
+        let e = &q["pictures"]["error_histogram"];
+        let nonzero = |h: &Value| -> Vec<(usize, f64)> {
+            nums(&h["counts"]).into_iter().enumerate().filter(|&(_, c)| c > 0.0).collect()
+        };
+        assert_eq!((num(&e["rounding"]["lo"]), num(&e["rounding"]["hi"])), (-0.5, 2.0));
+        assert_eq!(nonzero(&e["rounding"]), vec![(16, 2.0), (32, 2.0), (64, 1.0)]);
+        assert_eq!(nonzero(&e["clipped"]), vec![(159, 1.0)]);
         assert_eq!(r["weights"]["shape"], serde_json::json!([2, 3]));
         assert_eq!((num(&r["weights"]["min"]), num(&r["weights"]["max"])), (-1.0, 3.0));
     }
