@@ -889,6 +889,24 @@ mod tests {
     }
 
     #[test]
+    fn levels_are_counted_exactly_for_codes_beyond_float_precision() {
+        // Manual levels near 3e7, beyond 2^24 where f32 counts in steps of 2:
+        // codes come from f32 arithmetic, so they and their slots stay exact.
+        // 30000.0 lies below the clip and takes qmin.
+        let values: Vec<f32> = (0..2000).map(|i| 30_000.0 + i as f32 / 2000.0).collect();
+        let w = tensor(values, 2, 1000);
+        let clip = [30_000.002, 30_001.0];
+        let cfg = QuantConfig { scheme: Scheme::Manual, scale: 1e-3, clip, ..QuantConfig::default() };
+        let a = analyze(&w, &cfg).unwrap();
+        let p = a.channels[0].params;
+        let codes = quantize_codes(&w, &cfg, &[p]);
+        let distinct: std::collections::BTreeSet<i32> = codes.iter().copied().collect();
+        assert_eq!((codes[0], p.qmin), (30_000_000, 30_000_000));
+        assert!(a.metrics.clipped > 0);
+        assert_eq!(a.metrics.levels_used, distinct.len() as u64);
+    }
+
+    #[test]
     fn all_nan_is_an_error() {
         let w = tensor(vec![f32::NAN; 4], 2, 2);
         assert_eq!(analyze(&w, &QuantConfig::default()).unwrap_err(), AnalysisError::NoFiniteValues(4));

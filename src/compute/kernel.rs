@@ -335,7 +335,8 @@ struct TallySink<'a> {
 
 impl TallySink<'_> {
     /// The code slot of a code relative to the zero point; clipped codes
-    /// count as the end level it became.
+    /// count as the end level they became. Exact in f32: codes beyond 2^24
+    /// (manual mode only) come from f32 arithmetic, so they are f32 values.
     #[inline(always)]
     fn slot(&self, r: f32) -> u16 {
         to_int(clamp(r, self.lowest, self.highest) - self.lowest) as u16
