@@ -1,10 +1,13 @@
 //! The headless commands, run as a user runs them: the real binary on files
 //! written to a temporary directory.
 
+mod common;
+
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use common::raw_npy;
 use ndarray::{Array, ArrayD, Dimension, array};
 use ndarray_npy::{ReadNpyExt, WritableElement, WriteNpyExt};
 use qmc_tui::format;
@@ -65,20 +68,6 @@ fn write_text(dir: &TempDir, name: &str, text: &str) -> PathBuf {
     let path = dir.path().join(name);
     std::fs::write(&path, text).unwrap();
     path
-}
-
-/// A version-1 `.npy` with any descriptor, for dtypes ndarray-npy cannot write.
-fn raw_npy(descr: &str, shape: &str, data: &[u8]) -> Vec<u8> {
-    let mut header = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}");
-    while (10 + header.len() + 1) % 64 != 0 {
-        header.push(' ');
-    }
-    header.push('\n');
-    let mut out = b"\x93NUMPY\x01\x00".to_vec();
-    out.extend_from_slice(&(header.len() as u16).to_le_bytes());
-    out.extend_from_slice(header.as_bytes());
-    out.extend_from_slice(data);
-    out
 }
 
 fn write_safetensors(dir: &TempDir, name: &str, tensors: &[(&str, Dtype, Vec<usize>, Vec<u8>)]) -> PathBuf {

@@ -1,6 +1,9 @@
 //! Hostile input: arbitrary bytes into every loader, and long random event
 //! sequences into the app. Nothing may panic, and the app's invariants hold.
 
+mod common;
+
+use common::raw_npy;
 use proptest::prelude::*;
 use qmc_tui::app::{App, AppEvent};
 use qmc_tui::compute::data::parse_csv;
@@ -16,20 +19,6 @@ fn write(dir: &tempfile::TempDir, name: &str, bytes: &[u8]) -> std::path::PathBu
     let path = dir.path().join(name);
     std::fs::write(&path, bytes).unwrap();
     path
-}
-
-/// A valid .npy header whose claimed shape may be absurd, then some bytes.
-fn npy_with_shape(shape: &str, data: &[u8]) -> Vec<u8> {
-    let mut header = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': {shape}, }}");
-    while (10 + header.len() + 1) % 64 != 0 {
-        header.push(' ');
-    }
-    header.push('\n');
-    let mut out = b"\x93NUMPY\x01\x00".to_vec();
-    out.extend_from_slice(&(header.len() as u16).to_le_bytes());
-    out.extend_from_slice(header.as_bytes());
-    out.extend_from_slice(data);
-    out
 }
 
 proptest! {
@@ -53,7 +42,7 @@ proptest! {
     #[test]
     fn mangled_real_files_never_panic(cut in 0usize..200, flip in 0usize..200, value in any::<u8>()) {
         let dir = tempfile::tempdir().unwrap();
-        let mut npy = npy_with_shape("(4, 3)", &[0u8; 48]);
+        let mut npy = raw_npy("<f4", "(4, 3)", &[0u8; 48]);
         let mut st = safetensors_file();
         for bytes in [&mut npy, &mut st] {
             if flip < bytes.len() {
@@ -81,7 +70,7 @@ fn safetensors_file() -> Vec<u8> {
 #[test]
 fn a_header_claiming_a_trillion_values_is_refused_before_allocating() {
     let dir = tempfile::tempdir().unwrap();
-    let huge = write(&dir, "huge.npy", &npy_with_shape("(1000000, 1000000)", &[0u8; 64]));
+    let huge = write(&dir, "huge.npy", &raw_npy("<f4", "(1000000, 1000000)", &[0u8; 64]));
     let err = load_file(&huge, None).unwrap_err().to_string();
     assert!(err.contains("huge.npy"), "{err}");
     let header = b"{\"big\":{\"dtype\":\"F32\",\"shape\":[1000000,1000000],\"data_offsets\":[0,4000000000000]}}";
