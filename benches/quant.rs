@@ -7,9 +7,10 @@ use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use qmc_tui::app::{App, AppEvent};
-use qmc_tui::compute::analysis::{analyze, analyze_with, weight_stats};
+use qmc_tui::compute::analysis::{analyze, analyze_with, mse_curve, weight_stats};
 use qmc_tui::compute::calibrate::{Target, entropy_range, mse_range};
-use qmc_tui::compute::quant::{Granularity, QuantConfig, Rounding, Scheme};
+use qmc_tui::compute::quant::{Calibration, Granularity, QuantConfig, Rounding, Scheme};
+use qmc_tui::compute::watch::Watch;
 use qmc_tui::compute::weights::{Weights, load_file};
 use qmc_tui::controls::Control;
 use qmc_tui::settings::Settings;
@@ -34,16 +35,32 @@ fn pipeline(c: &mut Criterion) {
     let w = million();
     c.bench_function("baseline/sum_1m", |b| b.iter(|| black_box(&w.values).iter().map(|&x| x as f64).sum::<f64>()));
     let cfg = QuantConfig::default();
-    // Everything, from the raw weights: range, both histograms, quantize, metrics, curve.
+    // Everything but the curve, from the raw weights: range, both histograms, quantize, metrics.
     c.bench_function("pipeline/min_max_1m", |b| b.iter(|| analyze(black_box(&w), &cfg).unwrap()));
     // What a key press recomputes: the weights' own range and histogram are kept.
     let stats = weight_stats(&w);
-    c.bench_function("pipeline/min_max_1m_per_key", |b| b.iter(|| analyze_with(black_box(&w), &stats, &cfg).unwrap()));
+    c.bench_function("pipeline/min_max_1m_per_key", |b| {
+        b.iter(|| analyze_with(black_box(&w), &stats, &cfg, &Watch::NONE).unwrap())
+    });
+    // The MSE curve that follows the analysis: 40 passes over every value.
+    let a = analyze(&w, &cfg).unwrap();
+    c.bench_function("pipeline/mse_curve_1m", |b| b.iter(|| mse_curve(black_box(&w), &cfg, &a, &Watch::NONE).unwrap()));
     let per_channel = settings(30_000, 34).weights.load().unwrap();
     let cfg = QuantConfig { granularity: Granularity::PerChannel, ..QuantConfig::default() };
     c.bench_function("pipeline/per_channel_30k_channels", |b| {
         b.iter(|| analyze(black_box(&per_channel), &cfg).unwrap())
     });
+    // The shape of a real embedding (30,522 x 384): slow calibrations per channel.
+    let embedding = settings(30_000, 384).weights.load().unwrap();
+    let mut g = c.benchmark_group("pipeline");
+    g.sample_size(10);
+    for calibration in [Calibration::Mse, Calibration::Entropy] {
+        let cfg = QuantConfig { granularity: Granularity::PerChannel, calibration, ..QuantConfig::default() };
+        g.bench_function(format!("per_channel_{calibration}_30000x384"), |b| {
+            b.iter(|| analyze(black_box(&embedding), &cfg).unwrap())
+        });
+    }
+    g.finish();
 }
 
 fn calibration(c: &mut Criterion) {
@@ -81,7 +98,7 @@ fn key_to_frame(c: &mut Criterion) {
             let jobs = app.update(press(if up { KeyCode::Right } else { KeyCode::Left }));
             up = !up;
             for job in jobs {
-                let out = worker.handle(job);
+                let out = worker.handle(job, &Watch::NONE).unwrap();
                 app.update(AppEvent::Worker(out));
             }
             terminal.draw(|f| ui::draw(f, &app)).unwrap();
@@ -93,7 +110,7 @@ fn key_to_frame(c: &mut Criterion) {
             let mut app = App::new(settings(1000, 1000), "unused.toml".into());
             let mut worker = Worker::default();
             let analysis = app.start().into_iter().find(|j| !j.is_training()).unwrap();
-            app.update(AppEvent::Worker(worker.handle(analysis)));
+            app.update(AppEvent::Worker(worker.handle(analysis, &Watch::NONE).unwrap()));
             terminal.draw(|f| ui::draw(f, &app)).unwrap();
         })
     });

@@ -56,10 +56,12 @@ impl Tab {
 pub enum Mode {
     Normal,
     Help,
-    /// Typing an exact value for a control.
+    /// Typing an exact value for a control. `selected`: the text is the
+    /// value pre-filled and still selected, so the first key typed replaces it.
     Editing {
         control: AnyControl,
         text: String,
+        selected: bool,
     },
     PickTensor {
         selected: usize,
@@ -100,6 +102,8 @@ pub struct App {
     pub ensemble: Option<EnsembleView>,
     /// Members trained so far of the training under way.
     pub training: Option<(usize, usize)>,
+    /// Channels calibrated so far of the analysis under way.
+    pub calibrating: Option<(usize, usize)>,
     next_job: JobId,
     analysis: Pending,
     train: Pending,
@@ -134,6 +138,7 @@ impl App {
             view: None,
             ensemble: None,
             training: None,
+            calibrating: None,
             next_job: 0,
             analysis: Pending::default(),
             train: Pending::default(),
@@ -171,10 +176,23 @@ impl App {
         self.analysis.busy || self.train.busy
     }
 
-    /// What the workers are doing, in words, for the tab line.
+    /// What the workers are doing for this pane, in words, for the tab line:
+    /// the Quantize pane waits for the analysis only, the Ensemble pane for
+    /// the training, and the Deploy pane (the ensemble quantized) for both.
     pub fn activity(&self) -> Option<String> {
-        if let Some((done, total)) = self.training {
+        let (quantize, train) = match self.tab {
+            Tab::Quantize => (true, false),
+            Tab::Ensemble => (false, true),
+            Tab::Deploy => (true, true),
+        };
+        if let (true, Some((done, total))) = (train, self.training) {
             return Some(format!("training member {} of {total}", done + 1));
+        }
+        if !quantize {
+            return self.train.busy.then(|| "fusing".into());
+        }
+        if let (true, Some((done, total))) = (self.analysis.busy, self.calibrating) {
+            return Some(format!("calibrating channel {} of {total}", done + 1));
         }
         if self.analysis.busy {
             let loading = self.view.as_ref().is_none_or(|v| v.settings.weights != self.settings.weights);
@@ -183,12 +201,12 @@ impl App {
                 match (loading, quantizing) {
                     (true, _) => "loading the weights",
                     (false, true) => "quantizing",
-                    (false, false) => "comparing calibrations",
+                    (false, false) => "drawing the mse curve, comparing calibrations",
                 }
                 .into(),
             );
         }
-        self.train.busy.then(|| "fusing".into())
+        (train && self.train.busy).then(|| "fusing".into())
     }
 
     pub fn controls(&self) -> Vec<AnyControl> {
@@ -239,6 +257,7 @@ impl App {
     fn analysis_job(&mut self) -> Job {
         let id = self.job_id();
         self.analysis = Pending { latest: id, busy: true };
+        self.calibrating = None;
         Job::Analyze { id, settings: self.settings.clone() }
     }
 
@@ -261,7 +280,10 @@ impl App {
         match event {
             AppEvent::Input(Event::Key(key)) if key.kind == KeyEventKind::Press => self.on_key(key),
             AppEvent::Input(Event::Paste(text)) => {
-                if let Mode::Editing { text: t, .. } = &mut self.mode {
+                if let Mode::Editing { text: t, selected, .. } = &mut self.mode {
+                    if std::mem::take(selected) {
+                        t.clear();
+                    }
                     t.push_str(text.trim_end_matches(['\n', '\r']));
                 }
                 Vec::new()
@@ -293,13 +315,15 @@ impl App {
                 Ok(view) => {
                     self.applied.weights = view.settings.weights.clone();
                     self.applied.quant = view.settings.quant.clone();
-                    // Still busy until the slower calibrations arrive.
-                    self.analysis.busy = view.alternatives.is_none();
+                    self.calibrating = None;
+                    // Still busy until the curve and the other calibrations arrive.
+                    self.analysis.busy = view.curve.is_none();
                     self.view = Some(*view);
                     self.clamp_scroll();
                 }
                 Err(message) => {
                     self.analysis.busy = false;
+                    self.calibrating = None;
                     self.error(message);
                     // The previous state stays: the quantizer settings go back.
                     self.settings.weights = self.applied.weights.clone();
@@ -307,11 +331,16 @@ impl App {
                     self.keep_selection_visible(0);
                 }
             },
-            Output::Alternatives { id, alternatives } if id == self.analysis.latest => {
+            Output::Alternatives { id, alternatives, curve, compute_ms } if id == self.analysis.latest => {
                 self.analysis.busy = false;
                 if let Some(v) = &mut self.view {
                     v.alternatives = Some(alternatives);
+                    v.curve = Some(curve);
+                    v.compute_ms += compute_ms;
                 }
+            }
+            Output::Calibrating { id, done, total } if id == self.analysis.latest => {
+                self.calibrating = Some((done, total))
             }
             Output::Training { id, done, total } if id == self.train.latest => self.training = Some((done, total)),
             Output::Trained { id, result } if id == self.train.latest => {
@@ -357,6 +386,7 @@ impl App {
             // A result for settings that have changed since: stale.
             Output::Analyzed { .. }
             | Output::Alternatives { .. }
+            | Output::Calibrating { .. }
             | Output::Training { .. }
             | Output::Trained { .. } => {}
         }
@@ -364,12 +394,13 @@ impl App {
 
     fn on_key(&mut self, key: KeyEvent) -> Vec<Job> {
         match self.mode.clone() {
-            Mode::Editing { control, text } => self.on_edit_key(key, control, text),
+            Mode::Editing { control, text, selected } => self.on_edit_key(key, control, text, selected),
             Mode::Help => {
-                // Any key closes the help; quitting keys also quit.
+                // Any key closes the help; a quit key then quits as from the
+                // main view, asking first when there are unexported changes.
                 self.mode = Mode::Normal;
-                if keymap::action_for(&key, Scope::Global) == Some(Action::Quit) && key.code != KeyCode::Esc {
-                    self.should_quit = true;
+                if keymap::action_for(&key, Scope::Global) == Some(Action::Quit) {
+                    return self.on_action(Action::Quit);
                 }
                 Vec::new()
             }
@@ -421,7 +452,7 @@ impl App {
                     return self.open_picker();
                 }
                 let text = selected.edit_text(&self.settings, self.context());
-                self.mode = Mode::Editing { control: selected, text };
+                self.mode = Mode::Editing { control: selected, text, selected: true };
             }
             Action::Reset => {
                 return self.change(index, |s, ctx| {
@@ -614,24 +645,34 @@ impl App {
         Vec::new()
     }
 
-    fn on_edit_key(&mut self, key: KeyEvent, control: AnyControl, mut text: String) -> Vec<Job> {
+    /// Typing a value. While the pre-filled text is selected, a character
+    /// or Backspace replaces it all; ← → / Home / End unselect it to edit its end.
+    fn on_edit_key(&mut self, key: KeyEvent, control: AnyControl, mut text: String, selected: bool) -> Vec<Job> {
+        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
         match key.code {
             KeyCode::Esc => self.mode = Mode::Normal,
+            KeyCode::Char('c') if ctrl => self.mode = Mode::Normal,
             KeyCode::Enter => {
                 self.mode = Mode::Normal;
                 return self.change(self.index(), |s, ctx| control.set(s, &text, ctx));
             }
+            KeyCode::Char('u') if ctrl => self.mode = Mode::Editing { control, text: String::new(), selected: false },
+            KeyCode::Backspace if selected => {
+                self.mode = Mode::Editing { control, text: String::new(), selected: false }
+            }
             KeyCode::Backspace => {
                 text.pop();
-                self.mode = Mode::Editing { control, text };
-            }
-            KeyCode::Char('c') if key.modifiers.contains(KeyModifiers::CONTROL) => self.mode = Mode::Normal,
-            KeyCode::Char('u') if key.modifiers.contains(KeyModifiers::CONTROL) => {
-                self.mode = Mode::Editing { control, text: String::new() };
+                self.mode = Mode::Editing { control, text, selected: false };
             }
             KeyCode::Char(c) => {
+                if selected {
+                    text.clear();
+                }
                 text.push(c);
-                self.mode = Mode::Editing { control, text };
+                self.mode = Mode::Editing { control, text, selected: false };
+            }
+            KeyCode::Left | KeyCode::Right | KeyCode::Home | KeyCode::End => {
+                self.mode = Mode::Editing { control, text, selected: false };
             }
             _ => {}
         }

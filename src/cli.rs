@@ -16,6 +16,7 @@ use crate::compute::diagnose::{self, Finding};
 use crate::compute::ensemble::{EnsembleReport, MemberKind};
 use crate::compute::histogram::Histogram;
 use crate::compute::quant::{Calibration, Granularity, QParams, QuantConfig, Rounding, Scheme};
+use crate::compute::watch::Watch;
 use crate::compute::weights::{self, Weights};
 use crate::format;
 use crate::settings::{self, Settings};
@@ -63,12 +64,21 @@ pub struct Cli {
 
 #[derive(clap::Subcommand, Debug)]
 pub enum Command {
-    /// Print what the Quantize pane shows: parameters, metrics, diagnostics
+    /// Print every number the panes show, for scripts: `quant` (the Quantize
+    /// pane: weights, parameters, metrics, the pictures' numbers, the
+    /// per-channel table, calibrations, diagnostics), `ensemble` (the Ensemble
+    /// pane: accuracies, confusion, members, disagreement) and `deploy` (the
+    /// Deploy pane: the ensemble quantized at every width)
     Report {
         #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
         format: ReportFormat,
+        /// Only these sections, comma-separated (default: all); a weights
+        /// report alone (`quant`) trains no ensemble
+        #[arg(long, value_enum, value_delimiter = ',', value_name = "SECTIONS")]
+        only: Vec<Section>,
     },
-    /// Write the integer codes (and optionally x_hat) as .npy; needs --config and --weights
+    /// Write the integer codes (and optionally x_hat and the parameters) of
+    /// --weights IN, quantized with --config FILE or the default settings
     Quantize {
         /// Where the integer codes go (.npy, the input's shape)
         #[arg(long, value_name = "CODES.npy")]
@@ -76,6 +86,9 @@ pub enum Command {
         /// Also write the dequantized weights x_hat as f32 .npy
         #[arg(long, value_name = "OUT.npy")]
         dequantized: Option<PathBuf>,
+        /// Also write the parameters used (scale, zero_point, qmin, qmax, axis) as JSON
+        #[arg(long, value_name = "FILE.json")]
+        params: Option<PathBuf>,
     },
     /// List the tensors of a .npy / .safetensors file with shapes and dtypes
     Tensors {
@@ -88,6 +101,14 @@ pub enum Command {
 pub enum ReportFormat {
     Json,
     Text,
+}
+
+/// A part of `report`: one pane's numbers.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Section {
+    Quant,
+    Ensemble,
+    Deploy,
 }
 
 impl Cli {
@@ -129,8 +150,10 @@ pub fn initial_settings(cli: &Cli) -> Result<Settings, String> {
 pub fn run_command(cli: &Cli) -> Result<(), String> {
     match &cli.command {
         None => Ok(()),
-        Some(Command::Report { format }) => report_command(cli, *format),
-        Some(Command::Quantize { out, dequantized }) => quantize_command(cli, out, dequantized.as_deref()),
+        Some(Command::Report { format, only }) => report_command(cli, *format, only),
+        Some(Command::Quantize { out, dequantized, params }) => {
+            quantize_command(cli, out, dequantized.as_deref(), params.as_deref())
+        }
         Some(Command::Tensors { file }) => tensors_command(file),
     }
 }
@@ -161,16 +184,21 @@ fn describe(w: &Weights) -> String {
 // ---------------------------------------------------------------------------
 
 /// What `report` prints: a public contract for scripts. Keys are only ever
-/// added (later: `ensemble`, `quantized_ensemble`, as optional fields skipped
-/// when absent), never renamed or removed.
+/// added, never renamed or removed; a section not asked for (`--only`) is
+/// left out.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
-    pub weights: WeightsReport,
-    pub quant: QuantReport,
-    pub diagnostics: Vec<Finding>,
-    pub ensemble: EnsembleSection,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub weights: Option<WeightsReport>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quant: Option<QuantReport>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub diagnostics: Option<Vec<Finding>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ensemble: Option<EnsembleSection>,
     /// The ensemble quantized with the quantizer settings: the Deploy pane.
-    pub quantized_ensemble: DeployReport,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quantized_ensemble: Option<DeployReport>,
 }
 
 /// The Ensemble pane's figures: the data, then every field of the
@@ -225,8 +253,12 @@ pub struct QuantReport {
     /// One per channel (one element when per-tensor).
     pub scale: Vec<f32>,
     pub zero_point: Vec<i32>,
-    /// Each channel's calibrated clip range `[lo, hi]`.
+    /// Each channel's clip: the representable range of its grid,
+    /// `[(qmin - zp) * scale, (qmax - zp) * scale]`; values beyond it clip.
     pub clip: Vec<[f32; 2]>,
+    /// Each channel's calibrated range `[lo, hi]`: the data range the grid
+    /// was fitted to (the manual clip in manual mode).
+    pub range: Vec<[f32; 2]>,
     pub metrics: MetricsReport,
     /// The per-channel table's figures, one element per channel.
     pub per_channel: PerChannelReport,
@@ -284,20 +316,33 @@ fn calibrations_as_map<S: Serializer>(v: &[(Calibration, [f32; 2])], s: S) -> Re
 }
 
 impl Report {
-    /// Runs the Quantize pane's pipeline on `w` with `settings.quant`.
+    /// Every section: the Quantize pane's pipeline on `w`, then the ensemble.
     pub fn build(settings: &Settings, w: &Weights) -> Result<Report, String> {
-        let cfg = &settings.quant;
-        let a = analysis::analyze(w, cfg).map_err(|e| format!("cannot quantize {}: {e}", describe(w)))?;
-        // Manual mode's alternatives are those of a quantizer with as many levels.
-        let alternatives = analysis::alternatives(w, cfg, a.effective_bits);
-        let (ensemble, quantized_ensemble) = EnsembleSection::build(settings)?;
-        Ok(Report {
-            weights: WeightsReport::new(w, &a),
-            quant: QuantReport::new(cfg, &a, alternatives),
-            diagnostics: diagnose::diagnose(&a),
-            ensemble,
-            quantized_ensemble,
-        })
+        Report::build_sections(settings, Some(w), &[Section::Quant, Section::Ensemble, Section::Deploy])
+    }
+
+    /// The sections asked for; `w` is needed (and only read) for `quant`,
+    /// and the ensemble is trained only for `ensemble` or `deploy`.
+    pub fn build_sections(settings: &Settings, w: Option<&Weights>, sections: &[Section]) -> Result<Report, String> {
+        let mut report =
+            Report { weights: None, quant: None, diagnostics: None, ensemble: None, quantized_ensemble: None };
+        if let Some(w) = w.filter(|_| sections.contains(&Section::Quant)) {
+            let cfg = &settings.quant;
+            let cannot = |e: &dyn std::fmt::Display| format!("cannot quantize {}: {e}", describe(w));
+            let a = analysis::analyze(w, cfg).map_err(|e| cannot(&e))?;
+            let curve = analysis::mse_curve(w, cfg, &a, &Watch::NONE).map_err(|e| cannot(&e))?;
+            // Manual mode's alternatives are those of a quantizer with as many levels.
+            let alternatives = analysis::alternatives(w, cfg, a.effective_bits);
+            report.weights = Some(WeightsReport::new(w, &a));
+            report.diagnostics = Some(diagnose::diagnose(&a));
+            report.quant = Some(QuantReport::new(cfg, &a, curve, alternatives));
+        }
+        if sections.iter().any(|s| matches!(s, Section::Ensemble | Section::Deploy)) {
+            let (ensemble, deploy) = EnsembleSection::build(settings)?;
+            report.ensemble = sections.contains(&Section::Ensemble).then_some(ensemble);
+            report.quantized_ensemble = sections.contains(&Section::Deploy).then_some(deploy);
+        }
+        Ok(report)
     }
 
     pub fn to_json(&self) -> Result<String, String> {
@@ -307,12 +352,22 @@ impl Report {
     /// The same figures as the JSON, laid out for reading.
     pub fn to_text(&self) -> String {
         let mut out = String::new();
-        self.weights.write_text(&mut out);
-        self.quant.write_text(&mut out);
-        write_diagnostics(&mut out, &self.diagnostics);
-        self.ensemble.write_text(&mut out);
-        write_deploy(&mut out, &self.quantized_ensemble);
-        out.trim_end().to_string()
+        if let Some(w) = &self.weights {
+            w.write_text(&mut out);
+        }
+        if let Some(q) = &self.quant {
+            q.write_text(&mut out);
+        }
+        if let Some(d) = &self.diagnostics {
+            write_diagnostics(&mut out, d);
+        }
+        if let Some(e) = &self.ensemble {
+            e.write_text(&mut out);
+        }
+        if let Some(d) = &self.quantized_ensemble {
+            write_deploy(&mut out, d);
+        }
+        out.trim_start().trim_end().to_string()
     }
 }
 
@@ -444,7 +499,7 @@ impl WeightsReport {
 }
 
 impl QuantReport {
-    fn new(cfg: &QuantConfig, a: &Analysis, calibrations: Vec<(Calibration, (f32, f32))>) -> Self {
+    fn new(cfg: &QuantConfig, a: &Analysis, curve: MseCurve, calibrations: Vec<(Calibration, (f32, f32))>) -> Self {
         let granularity = if cfg.per_channel() { Granularity::PerChannel } else { Granularity::PerTensor };
         QuantReport {
             bits: cfg.bits,
@@ -458,7 +513,8 @@ impl QuantReport {
             qmax: a.qmax,
             scale: a.channels.iter().map(|c| c.params.scale).collect(),
             zero_point: a.channels.iter().map(|c| c.params.zero_point).collect(),
-            clip: a.channels.iter().map(|c| [c.clip.0, c.clip.1]).collect(),
+            clip: a.channels.iter().map(|c| [c.clip().0, c.clip().1]).collect(),
+            range: a.channels.iter().map(|c| [c.range.0, c.range.1]).collect(),
             metrics: MetricsReport::new(&a.metrics),
             per_channel: PerChannelReport {
                 mse: a.channels.iter().map(|c| c.metrics.mse).collect(),
@@ -471,7 +527,7 @@ impl QuantReport {
             pictures: PicturesReport {
                 weight_histogram: a.weight_hist.clone(),
                 error_histogram: a.error_hist.clone(),
-                mse_curve: a.curve.clone(),
+                mse_curve: curve,
             },
             calibrations: calibrations.into_iter().map(|(m, (lo, hi))| (m, [lo, hi])).collect(),
         }
@@ -492,7 +548,9 @@ impl QuantReport {
         if self.scale.len() == 1 {
             let _ = writeln!(out, "  scale            {}", format::num(self.scale[0] as f64));
             let _ = writeln!(out, "  zero point       {}", self.zero_point[0]);
-            let _ = writeln!(out, "  clip             {}", format::range(self.clip[0][0], self.clip[0][1]));
+            let _ =
+                writeln!(out, "  range            {} (calibrated)", format::range(self.range[0][0], self.range[0][1]));
+            let _ = writeln!(out, "  clip             {} (the grid)", format::range(self.clip[0][0], self.clip[0][1]));
         } else {
             self.write_channels(out);
         }
@@ -531,11 +589,11 @@ impl QuantReport {
         let _ = writeln!(
             out,
             "  {:>7}  {:>10}  {:>10}  {:<22}  {:>10}  {:>9}  {:>7}  levels",
-            "channel", "scale", "zero point", "clip", "mse", "sqnr", "clipped"
+            "channel", "scale", "zero point", "range (calibrated)", "mse", "sqnr", "clipped"
         );
         let pc = &self.per_channel;
         for i in 0..self.scale.len().min(LISTED_CHANNELS) {
-            let (c, sqnr) = (self.clip[i], pc.sqnr_db[i].unwrap_or(f64::INFINITY));
+            let (c, sqnr) = (self.range[i], pc.sqnr_db[i].unwrap_or(f64::INFINITY));
             let _ = writeln!(
                 out,
                 "  {i:>7}  {:>10}  {:>10}  {:<22}  {:>10}  {:>9}  {:>7}  {} of {}",
@@ -636,9 +694,15 @@ fn shape_text(shape: &[usize]) -> String {
     if shape.is_empty() { "scalar".into() } else { format::shape(shape) }
 }
 
-fn report_command(cli: &Cli, fmt: ReportFormat) -> Result<(), String> {
-    let (settings, w) = load(cli)?;
-    let report = Report::build(&settings, &w)?;
+fn report_command(cli: &Cli, fmt: ReportFormat, only: &[Section]) -> Result<(), String> {
+    let sections = if only.is_empty() { &[Section::Quant, Section::Ensemble, Section::Deploy][..] } else { only };
+    let settings = initial_settings(cli)?;
+    let w = if sections.contains(&Section::Quant) {
+        Some(settings.weights.load().map_err(|e| e.to_string())?)
+    } else {
+        None
+    };
+    let report = Report::build_sections(&settings, w.as_ref(), sections)?;
     match fmt {
         ReportFormat::Json => print(&report.to_json()?),
         ReportFormat::Text => print(&report.to_text()),
@@ -704,11 +768,16 @@ fn dequantized_npy(w: &Weights, cfg: &QuantConfig, params: &[QParams], codes: &[
 }
 
 /// Fails before anything is written when an output cannot be created.
-fn check_outputs(out: &Path, dequantized: Option<&Path>) -> Result<(), String> {
-    if dequantized == Some(out) {
-        return Err(format!("--out and --dequantized are both {}; give two different files", out.display()));
+fn check_outputs(out: &Path, others: &[(&str, Option<&Path>)]) -> Result<(), String> {
+    let mut seen = vec![("--out", out)];
+    for &(flag, path) in others {
+        let Some(path) = path else { continue };
+        if let Some((first, _)) = seen.iter().find(|(_, p)| *p == path) {
+            return Err(format!("{first} and {flag} are both {}; give different files", path.display()));
+        }
+        seen.push((flag, path));
     }
-    for path in std::iter::once(out).chain(dequantized) {
+    for (_, path) in seen {
         let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
         if !dir.is_dir() {
             return Err(format!("cannot write {}: the directory {} does not exist", path.display(), dir.display()));
@@ -717,24 +786,48 @@ fn check_outputs(out: &Path, dequantized: Option<&Path>) -> Result<(), String> {
     Ok(())
 }
 
-/// `quantize` promises a reproducible input, so it takes no defaults.
-fn require_inputs(cli: &Cli) -> Result<(), String> {
-    let missing: Vec<&str> = [("--config FILE", cli.config.is_none()), ("--weights IN", cli.weights.is_none())]
-        .into_iter()
-        .filter_map(|(flag, absent)| absent.then_some(flag))
-        .collect();
-    if missing.is_empty() {
+/// `quantize` reads real weights: synthetic ones would be a surprise.
+fn require_weights(cli: &Cli) -> Result<(), String> {
+    if cli.weights.is_some() {
         return Ok(());
     }
-    Err(format!(
-        "quantize needs {}: usage: qmc-tui quantize --config FILE --weights IN [--tensor NAME] --out CODES.npy [--dequantized OUT.npy]",
-        missing.join(" and ")
-    ))
+    Err("quantize needs --weights IN (a .npy or .safetensors file): usage: qmc-tui quantize [--config FILE] --weights IN [--tensor NAME] --out CODES.npy [--dequantized OUT.npy] [--params FILE.json]".into())
 }
 
-fn quantize_command(cli: &Cli, out: &Path, dequantized: Option<&Path>) -> Result<(), String> {
-    require_inputs(cli)?;
-    check_outputs(out, dequantized)?;
+/// The parameters `quantize` used, in PyTorch's names: one scale and zero
+/// point per channel along `axis` (null when per-tensor).
+#[derive(Debug, Serialize)]
+struct ParamsFile<'a> {
+    qscheme: &'a str,
+    scale: Vec<f32>,
+    zero_point: Vec<i32>,
+    qmin: i32,
+    qmax: i32,
+    axis: Option<usize>,
+    dtype: &'a str,
+}
+
+fn params_json(cfg: &QuantConfig, params: &[QParams], dtype: CodeDtype) -> Result<Vec<u8>, String> {
+    let file = ParamsFile {
+        qscheme: settings::qscheme(cfg),
+        scale: params.iter().map(|p| p.scale).collect(),
+        zero_point: params.iter().map(|p| p.zero_point).collect(),
+        qmin: params.iter().map(|p| p.qmin).min().unwrap_or(0),
+        qmax: params.iter().map(|p| p.qmax).max().unwrap_or(0),
+        axis: cfg.per_channel().then_some(cfg.channel_axis),
+        dtype: dtype.name(),
+    };
+    serde_json::to_vec_pretty(&file).map_err(|e| format!("cannot write the parameters as JSON: {e}"))
+}
+
+fn quantize_command(
+    cli: &Cli,
+    out: &Path,
+    dequantized: Option<&Path>,
+    params_out: Option<&Path>,
+) -> Result<(), String> {
+    require_weights(cli)?;
+    check_outputs(out, &[("--dequantized", dequantized), ("--params", params_out)])?;
     let (settings, w) = load(cli)?;
     let cfg = &settings.quant;
     let chosen = analysis::channel_params(&w, cfg).map_err(|e| format!("cannot quantize {}: {e}", describe(&w)))?;
@@ -748,21 +841,34 @@ fn quantize_command(cli: &Cli, out: &Path, dequantized: Option<&Path>) -> Result
         Some(path) => Some((path, dequantized_npy(&w, cfg, &params, &codes)?)),
         None => None,
     };
+    let pj = match params_out {
+        Some(path) => Some((path, params_json(cfg, &params, dtype)?)),
+        None => None,
+    };
     settings::write_atomic(out, &code_bytes)?;
-    if let Some((path, bytes)) = &dq {
+    for (path, bytes) in dq.iter().chain(&pj) {
         settings::write_atomic(path, bytes)?;
     }
-    print(&quantize_summary(&w, out, dequantized, dtype))
+    print(&quantize_summary(&w, out, dequantized, params_out, dtype))
 }
 
 /// One line: what was written, and how non-finite inputs were mapped.
-fn quantize_summary(w: &Weights, out: &Path, dequantized: Option<&Path>, dtype: CodeDtype) -> String {
+fn quantize_summary(
+    w: &Weights,
+    out: &Path,
+    dequantized: Option<&Path>,
+    params: Option<&Path>,
+    dtype: CodeDtype,
+) -> String {
     let nan = w.values.iter().filter(|x| x.is_nan()).count();
     let inf = w.non_finite - nan;
     let mut line =
         format!("wrote {} {} codes of {} to {}", shape_text(&w.shape), dtype.name(), describe(w), out.display());
     if let Some(path) = dequantized {
         let _ = write!(line, " and f32 x_hat to {}", path.display());
+    }
+    if let Some(path) = params {
+        let _ = write!(line, " and the parameters to {}", path.display());
     }
     let _ = write!(line, "; {} non-finite values ({nan} NaN -> zero_point, {inf} +-Inf -> qmax/qmin)", w.non_finite);
     line

@@ -85,7 +85,8 @@ use Action as A;
 use Scope::{Controls, Ensemble, Global, Quantize};
 
 pub const DEFAULTS: &[DefaultBinding] = &[
-    bind(Global, &[ch('q'), key(KeyCode::Esc), ctrl('c')], A::Quit, "quit"),
+    // Esc only closes things (help, popups, edits); it never quits.
+    bind(Global, &[ch('q'), ctrl('c')], A::Quit, "quit"),
     bind(Global, &[ch('?')], A::Help, "show or hide this help"),
     bind(Global, &[key(KeyCode::Tab)], A::NextTab, "next pane"),
     bind(Global, &[key(KeyCode::BackTab), shift(KeyCode::BackTab)], A::PrevTab, "previous pane"),
@@ -395,7 +396,7 @@ mod tests {
     #[test]
     fn labels_read_like_the_help() {
         let quit = bindings().iter().find(|b| b.action == A::Quit).unwrap();
-        assert_eq!(keys_label(quit), "q / Esc / Ctrl-C");
+        assert_eq!(keys_label(quit), "q / Ctrl-C");
         assert_eq!(hint(A::Export), "e");
     }
 }

@@ -82,7 +82,7 @@ impl WeightsConfig {
     }
 
     /// Reads only the file's header: is it there, and which tensor will be
-    /// used? With several tensors and none named, the first is taken.
+    /// used? With several tensors and none named, the largest 2-D float one.
     pub fn check(&mut self) -> Result<Option<String>, WeightsError> {
         if self.is_synthetic() {
             return Ok(None);
@@ -95,10 +95,17 @@ impl WeightsConfig {
                 available: tensors.iter().map(|t| t.name.clone()).collect(),
             }),
             None if tensors.len() > 1 => {
-                self.tensor = Some(tensors[0].name.clone());
+                let Some(chosen) = weights::default_tensor(&tensors) else {
+                    return Err(WeightsError::NotFloat {
+                        path: self.source.clone(),
+                        name: tensors[0].name.clone(),
+                        dtype: format!("{} (as is every tensor of the file)", tensors[0].dtype),
+                    });
+                };
+                self.tensor = Some(chosen.name.clone());
                 Ok(Some(format!(
-                    "tensor {:?} is 1 of {} in {}; press t to pick another",
-                    tensors[0].name,
+                    "tensor {:?} (the largest float matrix) is 1 of {} in {}; press t to pick another",
+                    chosen.name,
                     tensors.len(),
                     self.source
                 )))
@@ -382,6 +389,16 @@ fn line_of_key(text: &str, dotted: &str) -> Option<usize> {
     None
 }
 
+/// PyTorch's name of the quantization scheme.
+pub fn qscheme(q: &QuantConfig) -> &'static str {
+    match (q.per_channel(), q.scheme) {
+        (true, Scheme::Symmetric) => "torch.per_channel_symmetric",
+        (true, _) => "torch.per_channel_affine",
+        (false, Scheme::Symmetric) => "torch.per_tensor_symmetric",
+        (false, _) => "torch.per_tensor_affine",
+    }
+}
+
 /// PyTorch's view of the derived parameters, and the metrics at export time.
 fn derived_toml(settings: &Settings, a: &Analysis) -> String {
     let q = &settings.quant;
@@ -391,13 +408,7 @@ fn derived_toml(settings: &Settings, a: &Analysis) -> String {
     let mut out = String::from("\n# Derived on export and recomputed on load. PyTorch conventions:\n");
     out += "# x_hat = (clamp(round_half_even(x / scale) + zero_point, quant_min, quant_max) - zero_point) * scale\n";
     out += "[derived]\n";
-    let qscheme = match (per_channel, q.scheme) {
-        (true, Scheme::Symmetric) => "torch.per_channel_symmetric",
-        (true, _) => "torch.per_channel_affine",
-        (false, Scheme::Symmetric) => "torch.per_tensor_symmetric",
-        (false, _) => "torch.per_tensor_affine",
-    };
-    let _ = writeln!(out, "qscheme = {qscheme:?}");
+    let _ = writeln!(out, "qscheme = {:?}", qscheme(q));
     if a.qmin >= -128 && a.qmax <= 127 {
         let _ = writeln!(out, "torch_dtype = \"torch.qint8\"");
     }
@@ -408,8 +419,15 @@ fn derived_toml(settings: &Settings, a: &Analysis) -> String {
     }
     let _ = writeln!(out, "scale = {}", toml_array(&scales));
     let _ = writeln!(out, "zero_point = {}", toml_array(&zero_points));
-    let clips: Vec<String> = a.channels.iter().map(|c| format!("[{}, {}]", c.clip.0, c.clip.1)).collect();
-    let _ = writeln!(out, "clip = [{}]", clips.join(", "));
+    let pairs = |f: fn(&crate::compute::analysis::Channel) -> (f32, f32)| {
+        let v: Vec<String> = a.channels.iter().map(f).map(|(lo, hi)| format!("[{lo}, {hi}]")).collect();
+        format!("[{}]", v.join(", "))
+    };
+    out +=
+        "# clip: the grid's representable range [(quant_min - zero_point) * scale, (quant_max - zero_point) * scale]\n";
+    let _ = writeln!(out, "clip = {}", pairs(|c| c.clip()));
+    out += "# range: the data range calibration fitted the grid to\n";
+    let _ = writeln!(out, "range = {}", pairs(|c| c.range));
     let call = if per_channel {
         format!(
             "torch.fake_quantize_per_channel_affine(w, torch.tensor(scale), torch.tensor(zero_point, dtype=torch.int32), {}, {}, {})",

@@ -3,6 +3,8 @@
 //! something happened, so an idle dashboard uses no CPU.
 
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread;
 use std::time::Duration;
@@ -90,10 +92,16 @@ fn run_loop(terminal: &mut DefaultTerminal, start: Settings, options: Options) -
     let (quant_jobs, quant_inbox) = mpsc::channel();
     let (train_jobs, train_inbox) = mpsc::channel();
     let training_events = events.clone();
-    thread::spawn(move || Worker::default().run(quant_inbox, events, AppEvent::Worker));
+    // The newest analysis sent: the quantize worker stops an older one at its next check.
+    let newest_analysis = Arc::new(AtomicU64::new(0));
+    let quant_worker = Worker::new(newest_analysis.clone());
+    thread::spawn(move || quant_worker.run(quant_inbox, events, AppEvent::Worker));
     thread::spawn(move || EnsembleWorker::default().run(train_inbox, training_events, AppEvent::Worker));
     // A closed channel means a worker died; the loop ends with an error.
     let send = |job: Job| {
+        if let Job::Analyze { id, .. } = &job {
+            newest_analysis.store(*id, Ordering::Relaxed);
+        }
         let sent = if job.is_training() { train_jobs.send(job).is_ok() } else { quant_jobs.send(job).is_ok() };
         if sent { Ok(()) } else { Err(color_eyre::eyre::eyre!("a compute worker stopped")) }
     };

@@ -125,7 +125,14 @@ fn default_report_json_has_every_key_with_sane_values() {
     assert_eq!(scale.len(), 1);
     assert!((scale[0] - (max - min) / 255.0).abs() < 1e-6, "min-max scale is the range over 255: {scale:?}");
     assert_eq!(q["zero_point"].as_array().unwrap().len(), 1);
-    assert_eq!(nums(&q["clip"][0]), vec![min, max], "min-max clips at the data range");
+    assert_eq!(nums(&q["range"][0]), vec![min, max], "min-max calibrates to the data range");
+    // The clip is the grid's representable range, (q - zp) * scale at both ends.
+    let zp = q["zero_point"][0].as_i64().unwrap() as f32;
+    let grid = [(-128.0 - zp) * scale[0] as f32, (127.0 - zp) * scale[0] as f32];
+    assert_eq!(nums(&q["clip"][0]).iter().map(|&v| v as f32).collect::<Vec<_>>(), grid);
+    // Within half a step of the data at both ends: min-max clips nothing.
+    let half = scale[0] / 2.0;
+    assert!(grid[0] as f64 <= min + half && grid[1] as f64 >= max - half, "the grid spans the data: {grid:?}");
     assert_eq!(q["clip"].as_array().unwrap().len(), 1);
 
     let m = &q["metrics"];
@@ -473,12 +480,49 @@ fn quantize_with_twelve_bits_writes_int16() {
 }
 
 #[test]
-fn quantize_needs_config_and_weights() {
+fn quantize_needs_weights_but_not_a_config() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("codes.npy");
     let err = fails(&["quantize", "--out", path_str(&out)]);
-    assert!(err.contains("--config FILE and --weights IN"), "{err}");
+    assert!(err.contains("--weights IN"), "{err}");
     assert!(!out.exists());
+    // Without --config the defaults apply: 8-bit asymmetric min-max.
+    let values = wiggle(12);
+    let npy = write_npy(&dir, "in.npy", &Array::from_shape_vec((3, 4), values.clone()).unwrap());
+    let params = dir.path().join("params.json");
+    let line = ok(&["quantize", "--weights", path_str(&npy), "--out", path_str(&out), "--params", path_str(&params)]);
+    assert!(line.contains("int8 codes") && line.contains("params.json"), "{line}");
+    let p: Value = serde_json::from_str(&std::fs::read_to_string(&params).unwrap()).unwrap();
+    let (lo, hi) = values.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &x| (a.min(x), b.max(x)));
+    let scale = (hi.max(0.0) - lo.min(0.0)) / 255.0;
+    assert_eq!(num(&p["scale"][0]) as f32, scale);
+    let zp = (-128.0 - (lo.min(0.0) / scale).round_ties_even()) as i64;
+    assert_eq!(p["zero_point"], serde_json::json!([zp]));
+    assert_eq!((p["qmin"].as_i64(), p["qmax"].as_i64(), p["axis"].is_null()), (Some(-128), Some(127), true));
+    assert_eq!(p["qscheme"], "torch.per_tensor_affine");
+    let codes = ArrayD::<i8>::read_npy(File::open(&out).unwrap()).unwrap();
+    let expect: Vec<i8> =
+        values.iter().map(|&x| ((x / scale).round_ties_even() + zp as f32).clamp(-128.0, 127.0) as i8).collect();
+    assert_eq!(codes.iter().copied().collect::<Vec<i8>>(), expect);
+    // Per channel, one parameter per row and the axis.
+    let config = write_text(&dir, "pc.toml", "[quant]\ngranularity = \"per-channel\"\nscheme = \"symmetric\"\n");
+    ok(&[
+        "quantize",
+        "--config",
+        path_str(&config),
+        "--weights",
+        path_str(&npy),
+        "--out",
+        path_str(&out),
+        "--params",
+        path_str(&params),
+    ]);
+    let p: Value = serde_json::from_str(&std::fs::read_to_string(&params).unwrap()).unwrap();
+    assert_eq!((nums(&p["scale"]).len(), p["axis"].as_u64()), (3, Some(0)));
+    assert_eq!(p["qscheme"], "torch.per_channel_symmetric");
+    // The same file twice is refused before anything is written.
+    let err = fails(&["quantize", "--weights", path_str(&npy), "--out", path_str(&out), "--params", path_str(&out)]);
+    assert!(err.contains("--out and --params"), "{err}");
     let usage = run(&["quantize"]);
     assert_eq!(usage.status.code(), Some(2), "clap refuses a missing --out");
     assert!(String::from_utf8_lossy(&usage.stderr).contains("--out"));
@@ -684,4 +728,74 @@ fn bad_key_bindings_are_refused_before_the_screen_changes() {
 fn without_a_terminal_the_dashboard_says_so() {
     let err = fails(&[]);
     assert!(err.contains("needs a terminal") && err.contains("report"), "{err}");
+}
+
+#[test]
+fn report_only_prints_the_sections_asked_for() {
+    let r = report(&["--only", "quant"]);
+    assert!(r.get("quant").is_some() && r.get("weights").is_some() && r.get("diagnostics").is_some());
+    assert!(r.get("ensemble").is_none() && r.get("quantized_ensemble").is_none(), "no ensemble trained: {r}");
+    let r = report(&["--only", "ensemble,deploy"]);
+    assert!(r.get("quant").is_none() && r.get("weights").is_none());
+    assert!(r["ensemble"]["test_accuracy"].is_number() && r["quantized_ensemble"]["bits"].is_number());
+    // A weights file that cannot be read does not matter to an ensemble report.
+    let r = report(&["--only", "ensemble", "--weights", "/no/such/file.npy"]);
+    assert!(r.get("ensemble").is_some());
+    let text = ok(&["report", "--only", "quant"]);
+    assert!(text.starts_with("weights") && !text.contains("ensemble"), "{text}");
+    let bad = run(&["report", "--only", "quant,banana"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("banana"));
+    let help = ok(&["report", "--help"]);
+    assert!(help.contains("--only") && help.contains("Deploy pane"), "{help}");
+}
+
+/// numpy's mse of quantizing all of `values` ([rows, cols], per tensor,
+/// asymmetric) with the min-max range shrunk to `t`.
+fn curve_point(values: &[f32], bits: u32, t: f64) -> f64 {
+    let (lo, hi) = values.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &x| (a.min(x), b.max(x)));
+    let (lo, hi) = ((lo * t as f32).min(0.0), (hi * t as f32).max(0.0));
+    let (qmin, qmax) = (-(1i32 << (bits - 1)), (1i32 << (bits - 1)) - 1);
+    let scale = ((hi - lo) / (qmax - qmin) as f32).max(f32::EPSILON);
+    let zp = ((qmin as f32 - (lo / scale).round_ties_even()) as i32).clamp(qmin, qmax);
+    let sq: f64 = values
+        .iter()
+        .map(|&x| {
+            let q = ((x / scale).round_ties_even() + zp as f32).clamp(qmin as f32, qmax as f32) as i32;
+            (x as f64 - ((q - zp) as f32 * scale) as f64).powi(2)
+        })
+        .sum();
+    sq / values.len() as f64
+}
+
+#[test]
+fn the_reported_mse_curve_is_the_mse_of_every_value() {
+    // 4096 x 64 heavy-tailed values whose one column a stride-64 sample would have picked.
+    let dir = tempfile::tempdir().unwrap();
+    let values: Vec<f32> = (0..4096 * 64)
+        .map(|i| {
+            let base = (i as f32 * 0.37).sin() * 2.0 - (i as f32 * 0.11).cos() * 0.3;
+            if i % 64 == 0 {
+                base * 0.01
+            } else if i % 977 == 0 {
+                base * 12.0
+            } else {
+                base
+            }
+        })
+        .collect();
+    let npy = write_npy(&dir, "t.npy", &Array::from_shape_vec((4096, 64), values.clone()).unwrap());
+    let config = write_text(&dir, "q.toml", "[quant]\nbits = 4\n");
+    let r = report(&["--only", "quant", "--config", path_str(&config), "--weights", path_str(&npy)]);
+    let curve = &r["quant"]["pictures"]["mse_curve"];
+    let points = curve["points"].as_array().unwrap();
+    assert_eq!(points.len(), 40);
+    for p in points {
+        let (t, mse) = (num(&p[0]), num(&p[1]));
+        let exact = curve_point(&values, 4, t);
+        assert!((mse - exact).abs() <= 1e-3 * exact, "at {t}: reported {mse}, all values {exact}");
+    }
+    let best = nums(&curve["optimum"]);
+    let true_best = points.iter().map(|p| num(&p[1])).fold(f64::INFINITY, f64::min);
+    assert_eq!(best[1], true_best);
 }

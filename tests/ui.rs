@@ -251,11 +251,13 @@ fn a_failed_export_says_so_and_keeps_the_old_file() {
 
 #[test]
 fn quit_keys() {
-    for code in [KeyCode::Char('q'), KeyCode::Esc] {
-        let (mut app, mut worker) = started(Settings::default());
-        press(&mut app, &mut worker, code);
-        assert!(app.should_quit);
-    }
+    let (mut app, mut worker) = started(Settings::default());
+    press(&mut app, &mut worker, KeyCode::Char('q'));
+    assert!(app.should_quit);
+    // Esc only closes things; from the main view it does nothing.
+    let (mut app, mut worker) = started(Settings::default());
+    press(&mut app, &mut worker, KeyCode::Esc);
+    assert!(!app.should_quit && app.mode == Mode::Normal);
     let (mut app, _) = started(Settings::default());
     app.update(AppEvent::Input(Event::Key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL))));
     assert!(app.should_quit);
@@ -588,4 +590,64 @@ fn an_export_onto_a_full_or_read_only_disk_fails_and_keeps_the_previous_file() {
         assert!(read_only.0.error && read_only.0.text.contains("export failed"), "{:?}", read_only.0);
         assert_eq!(read_only.1.unwrap(), "# the previous export\n");
     }
+}
+
+#[test]
+fn quitting_from_the_help_overlay_asks_about_unexported_changes() {
+    let (mut app, mut worker) = started(Settings::default());
+    while app.quant_selected != Control::Bits {
+        press(&mut app, &mut worker, KeyCode::Down);
+    }
+    press(&mut app, &mut worker, KeyCode::Right);
+    press(&mut app, &mut worker, KeyCode::Char('?'));
+    assert_eq!(app.mode, Mode::Help);
+    press(&mut app, &mut worker, KeyCode::Char('q'));
+    assert_eq!((app.mode.clone(), app.should_quit), (Mode::ConfirmQuit, false));
+    // Esc closes the help without quitting.
+    press(&mut app, &mut worker, KeyCode::Esc);
+    press(&mut app, &mut worker, KeyCode::Char('?'));
+    press(&mut app, &mut worker, KeyCode::Esc);
+    assert_eq!((app.mode.clone(), app.should_quit), (Mode::Normal, false));
+}
+
+#[test]
+fn typing_replaces_the_selected_prefilled_value() {
+    let (mut app, mut worker) = started(Settings::default());
+    while app.quant_selected != Control::Bits {
+        press(&mut app, &mut worker, KeyCode::Down);
+    }
+    press(&mut app, &mut worker, KeyCode::Enter);
+    assert!(matches!(&app.mode, Mode::Editing { text, selected: true, .. } if text == "8"));
+    let screen = render(&mut app, 120, 40);
+    assert!(screen.contains("quant.bits = 8"), "{screen}");
+    for c in "4".chars() {
+        press(&mut app, &mut worker, KeyCode::Char(c));
+    }
+    press(&mut app, &mut worker, KeyCode::Enter);
+    assert_eq!(app.settings.quant.bits, 4, "the first key replaced the selection");
+    // After → the text is no longer selected: typing appends.
+    press(&mut app, &mut worker, KeyCode::Enter);
+    press(&mut app, &mut worker, KeyCode::Right);
+    press(&mut app, &mut worker, KeyCode::Char('2'));
+    assert!(matches!(&app.mode, Mode::Editing { text, selected: false, .. } if text == "42"));
+    press(&mut app, &mut worker, KeyCode::Esc);
+    assert_eq!((app.mode.clone(), app.settings.quant.bits), (Mode::Normal, 4));
+}
+
+#[test]
+fn the_tab_line_says_what_this_pane_waits_for() {
+    let mut app = App::new(Settings::default(), "unused.toml".into());
+    let jobs = app.start();
+    assert_eq!(jobs.len(), 2);
+    // Both workers are busy: each pane names its own job.
+    assert_eq!(app.activity().as_deref(), Some("loading the weights"));
+    app.tab = qmc_tui::app::Tab::Ensemble;
+    assert_eq!(app.activity().as_deref(), Some("fusing"));
+    let mut workers = Workers::default();
+    let analysis = jobs.into_iter().find(|j| !j.is_training()).unwrap();
+    app.settle(&mut workers, vec![analysis]);
+    app.tab = qmc_tui::app::Tab::Quantize;
+    assert_eq!(app.activity(), None, "the Quantize pane is done although training runs");
+    app.tab = qmc_tui::app::Tab::Deploy;
+    assert_eq!(app.activity().as_deref(), Some("fusing"));
 }

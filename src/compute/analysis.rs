@@ -8,19 +8,29 @@ use super::calibrate::{Target, calibrate, min_max};
 use super::histogram::Histogram;
 use super::kernel::{ErrorBins, Output, Sums, Tally, clamp_code, quantize_run, squared_error};
 use super::quant::{Calibration, QParams, QuantConfig, Rounder, Rounding, Scheme, bit_params, manual_params};
+use super::watch::{Cancelled, Watch};
 use super::weights::Weights;
 
 pub const HIST_BINS: usize = 160;
 const CURVE_POINTS: usize = 40;
-const CURVE_SAMPLE: usize = 4_096;
-const CURVE_CHANNELS: usize = 512;
+
+/// The largest |x| the pipeline takes: 2^59. Errors are summed in float32
+/// lanes of 128 per block, and 128 * (2 * 2^59)^2 stays below f32::MAX, so
+/// no square overflows; weights of real models are many orders smaller.
+pub const MAX_MAGNITUDE: f32 = (1u64 << 59) as f32;
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum AnalysisError {
     #[error("all {0} values are NaN or infinite: there is nothing to calibrate or measure")]
     NoFiniteValues(usize),
+    #[error(
+        "the weights reach {0:e} in magnitude, beyond the {MAX_MAGNITUDE:e} (2^59) that float32 error sums can square without overflowing; divide the tensor by a power of two first (the error figures scale with it)"
+    )]
+    TooLarge(f32),
     #[error("{0}")]
     Invalid(#[from] super::quant::InvalidSetting),
+    #[error("{0}")]
+    Cancelled(#[from] Cancelled),
 }
 
 /// Which channel each element of the row-major `[rows, cols]` view belongs to.
@@ -158,10 +168,21 @@ fn metrics_of(s: &Sums, levels_used: u64, levels_available: u64) -> Metrics {
 /// One channel's calibrated range, parameters and error figures.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Channel {
-    /// The clip range calibration chose (the manual clip in manual mode).
-    pub clip: (f32, f32),
+    /// The data range calibration chose (the manual clip in manual mode):
+    /// what the grid is fitted to. The grid itself spans `clip()`.
+    pub range: (f32, f32),
+    /// Min and max of the channel's finite values.
+    pub data_range: (f32, f32),
     pub params: QParams,
     pub metrics: Metrics,
+}
+
+impl Channel {
+    /// The representable range of the grid, `[(qmin - zp) * s, (qmax - zp) * s]`:
+    /// values beyond it are clipped.
+    pub fn clip(&self) -> (f32, f32) {
+        self.params.representable()
+    }
 }
 
 /// The error histogram, with clipped values kept apart from rounding error.
@@ -202,12 +223,12 @@ pub struct Analysis {
     pub storage: Storage,
     pub weight_hist: Histogram,
     pub error_hist: ErrorHistogram,
-    pub curve: MseCurve,
 }
 
 /// What calibration chose for one channel, and the channel's data range.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ChannelChoice {
+    /// The calibrated range (the manual clip in manual mode).
     pub clip: (f32, f32),
     pub params: QParams,
     /// Min and max of the channel's finite values ((0, 0) if it has none).
@@ -247,47 +268,75 @@ impl<'a> Channels<'a> {
 
 /// The calibrated range, parameters and data range of each channel.
 pub fn channel_params(w: &Weights, cfg: &QuantConfig) -> Result<Vec<ChannelChoice>, AnalysisError> {
-    choose(&Channels::of(w, cfg), w, cfg, None)
+    choose(&Channels::of(w, cfg), w, cfg, min_max(&w.values), &Watch::NONE)
 }
 
-/// `known_range`: the whole tensor's range, when already computed.
+/// Refuses what the pipeline cannot measure: no finite value, or values
+/// whose errors would overflow float32 sums.
+fn check_magnitude(w: &Weights, range: (f32, f32)) -> Result<(), AnalysisError> {
+    if w.non_finite == w.values.len() {
+        return Err(AnalysisError::NoFiniteValues(w.values.len()));
+    }
+    let amax = range.0.abs().max(range.1.abs());
+    if amax > MAX_MAGNITUDE { Err(AnalysisError::TooLarge(amax)) } else { Ok(()) }
+}
+
+/// Channels between two looks at `watch`: a look costs an atomic load.
+const CHANNELS_PER_CHECK: usize = 64;
+
+/// `range`: the whole tensor's finite min and max.
 fn choose(
     ch: &Channels,
     w: &Weights,
     cfg: &QuantConfig,
-    known_range: Option<(f32, f32)>,
+    range: (f32, f32),
+    watch: &Watch,
 ) -> Result<Vec<ChannelChoice>, AnalysisError> {
     cfg.validate()?;
-    if w.non_finite == w.values.len() {
-        return Err(AnalysisError::NoFiniteValues(w.values.len()));
-    }
+    check_magnitude(w, range)?;
     let manual = (cfg.scheme == Scheme::Manual).then(|| cfg.clip.map(|v| v as f32));
     let manual_params = manual.map(|[lo, hi]| manual_params(cfg.scale as f32, lo, hi)).transpose()?;
     let target = Target::of(cfg, cfg.bits);
-    let (mut scratch, mut filtered) = (Vec::new(), Vec::new());
-    Ok(ch
-        .spans()
-        .map(|span| {
-            let values = ch.finite(span, &mut filtered);
-            // A channel that is all NaN still needs parameters; zero is as good as any.
-            let range = match known_range {
-                Some(r) if ch.layout == Layout::PerTensor => r,
-                _ if values.is_empty() => (0.0, 0.0),
-                _ => min_max(&values),
-            };
-            match (manual, manual_params) {
-                (Some([lo, hi]), Some(params)) => ChannelChoice { clip: (lo, hi), params, range },
-                _ => {
-                    let clip = match cfg.calibration {
-                        _ if values.is_empty() => (0.0, 0.0),
-                        Calibration::MinMax => range,
-                        method => calibrate(&values, method, &target, &mut scratch),
-                    };
-                    ChannelChoice { clip, params: bit_params(cfg.scheme, cfg.bits, clip.0, clip.1), range }
-                }
+    let channels = ch.offsets.len() - 1;
+    let one = |c: usize, (scratch, filtered): &mut (Vec<f32>, Vec<f32>)| {
+        let values = ch.finite(ch.offsets[c]..ch.offsets[c + 1], filtered);
+        // A channel that is all NaN still needs parameters; zero is as good as any.
+        let range = match ch.layout {
+            Layout::PerTensor => range,
+            _ if values.is_empty() => (0.0, 0.0),
+            _ => min_max(&values),
+        };
+        match (manual, manual_params) {
+            (Some([lo, hi]), Some(params)) => ChannelChoice { clip: (lo, hi), params, range },
+            _ => {
+                let clip = match cfg.calibration {
+                    _ if values.is_empty() => (0.0, 0.0),
+                    Calibration::MinMax => range,
+                    method => calibrate(&values, method, &target, scratch),
+                };
+                ChannelChoice { clip, params: bit_params(cfg.scheme, cfg.bits, clip.0, clip.1), range }
             }
-        })
-        .collect())
+        }
+    };
+    let slow = manual.is_none() && cfg.calibration != Calibration::MinMax;
+    if !slow {
+        let mut scratch = (Vec::new(), Vec::new());
+        return Ok((0..channels).map(|c| one(c, &mut scratch)).collect());
+    }
+    // A slow calibration: chunks of channels on every core, each chunk
+    // looking at `watch` first. Channels are independent, so the answer does
+    // not depend on which thread calibrated which.
+    let chunks: Vec<std::ops::Range<usize>> =
+        (0..channels).step_by(CHANNELS_PER_CHECK).map(|s| s..(s + CHANNELS_PER_CHECK).min(channels)).collect();
+    let started = std::sync::atomic::AtomicUsize::new(0);
+    let threads = if channels > 1 { threads_for(ch.values.len()) } else { 1 };
+    let (done, _) = run_tasks(&chunks, threads, Default::default, |scratch, chunk| {
+        watch.check().ok()?;
+        watch.progress(started.fetch_add(chunk.len(), std::sync::atomic::Ordering::Relaxed), channels);
+        Some(chunk.clone().map(|c| one(c, scratch)).collect::<Vec<_>>())
+    });
+    let chunks: Vec<Vec<ChannelChoice>> = done.into_iter().collect::<Option<_>>().ok_or(Cancelled)?;
+    Ok(chunks.into_iter().flatten().collect())
 }
 
 /// The integer codes of every weight, in row-major order: what the
@@ -322,13 +371,19 @@ pub fn weight_stats(w: &Weights) -> WeightStats {
 
 /// The whole pipeline for one setting of the quantizer, from the raw weights.
 pub fn analyze(w: &Weights, cfg: &QuantConfig) -> Result<Analysis, AnalysisError> {
-    pipeline(w, min_max(&w.values), None, cfg)
+    pipeline(w, min_max(&w.values), None, cfg, &Watch::NONE)
 }
 
 /// The pipeline with the weights' own statistics already known (the worker
-/// keeps them while only quantizer settings change).
-pub fn analyze_with(w: &Weights, stats: &WeightStats, cfg: &QuantConfig) -> Result<Analysis, AnalysisError> {
-    pipeline(w, stats.range, Some(&stats.hist), cfg)
+/// keeps them while only quantizer settings change); `watch` can stop it
+/// between channels of a slow calibration.
+pub fn analyze_with(
+    w: &Weights,
+    stats: &WeightStats,
+    cfg: &QuantConfig,
+    watch: &Watch,
+) -> Result<Analysis, AnalysisError> {
+    pipeline(w, stats.range, Some(&stats.hist), cfg, watch)
 }
 
 /// `weight_hist`: the weights' histogram if known, else it is counted
@@ -338,18 +393,18 @@ fn pipeline(
     range: (f32, f32),
     weight_hist: Option<&Histogram>,
     cfg: &QuantConfig,
+    watch: &Watch,
 ) -> Result<Analysis, AnalysisError> {
     let ch = Channels::of(w, cfg);
-    let chosen = choose(&ch, w, cfg, Some(range))?;
+    let chosen = choose(&ch, w, cfg, range, watch)?;
     let params: Vec<QParams> = chosen.iter().map(|c| c.params).collect();
     let qmin = params.iter().map(|p| p.qmin).min().unwrap_or(0);
     let qmax = params.iter().map(|p| p.qmax).max().unwrap_or(0);
     let effective_bits = params.iter().map(QParams::effective_bits).max().unwrap_or(0);
-    let curve = CurveSample::of(&ch, &chosen, cfg, effective_bits);
     let bins = error_bins(&chosen, cfg.rounding);
     // Stochastic rounding draws one stream in order: it stays on one thread.
     let threads = if cfg.rounding == Rounding::Stochastic { 1 } else { threads_for(ch.values.len()) };
-    let quantized = quantize_all(&ch, &params, cfg, bins, &curve, weight_hist.is_none().then_some(range), threads);
+    let quantized = quantize_all(&ch, &params, cfg, bins, weight_hist.is_none().then_some(range), threads);
     let weight_hist = weight_hist.cloned().unwrap_or_else(|| merge_counts(range, quantized.weights));
     let (sums, levels, levels_total, error_hist) =
         (quantized.sums, quantized.levels, quantized.levels_total, quantized.errors);
@@ -360,13 +415,13 @@ fn pipeline(
         .zip(&sums)
         .zip(&levels)
         .map(|((c, s), &used)| Channel {
-            clip: c.clip,
+            range: c.clip,
+            data_range: c.range,
             params: c.params,
             metrics: metrics_of(s, used, c.params.levels() as u64),
         })
         .collect();
     let metrics = metrics_of(&total, levels_total, (qmax as i64 - qmin as i64 + 1) as u64);
-    let curve = mse_curve(quantized.curve, &chosen, metrics.mse);
     Ok(Analysis {
         count: w.values.len(),
         non_finite: w.non_finite,
@@ -379,7 +434,6 @@ fn pipeline(
         metrics,
         weight_hist,
         error_hist,
-        curve,
     })
 }
 
@@ -432,15 +486,14 @@ fn run_tasks<T: Sync, S: Send, R: Send>(
 }
 
 /// Every channel quantized: its sums and the number of codes it uses, the
-/// codes used over all channels, the error histogram of all of them, the
-/// curve's points, and the weights' histograms (one per thread) when asked for.
+/// codes used over all channels, the error histogram of all of them, and
+/// the weights' histograms (one per thread) when asked for.
 #[derive(Debug, PartialEq)]
 struct QuantizedAll {
     sums: Vec<Sums>,
     levels: Vec<u64>,
     levels_total: u64,
     errors: ErrorHistogram,
-    curve: Vec<(f64, f64)>,
     weights: Vec<Histogram>,
 }
 
@@ -450,8 +503,6 @@ enum Task {
     Quantize(std::ops::Range<usize>),
     /// Values `[i..j]`, into the weights' histogram.
     Weights(std::ops::Range<usize>),
-    /// Point k (from 1) of the MSE curve.
-    Curve(usize),
 }
 
 enum Done {
@@ -462,7 +513,6 @@ enum Done {
         codes: Vec<u32>,
     },
     Counted,
-    Curve((f64, f64)),
 }
 
 /// What a thread keeps from task to task.
@@ -478,7 +528,6 @@ fn quantize_all(
     params: &[QParams],
     cfg: &QuantConfig,
     bins: ErrorBins,
-    curve: &CurveSample,
     count_weights: Option<(f32, f32)>,
     threads: usize,
 ) -> QuantizedAll {
@@ -494,7 +543,6 @@ fn quantize_all(
     if count_weights.is_some() {
         tasks.extend(weight_tasks(ch.values.len()).into_iter().map(Task::Weights));
     }
-    tasks.extend((1..=CURVE_POINTS).map(Task::Curve));
     let new_state = || ThreadState {
         tally: Tally::new(bins),
         rounder: Rounder::new(cfg.rounding, cfg.seed),
@@ -518,7 +566,6 @@ fn quantize_all(
             state.weights.count(&ch.values[span.clone()], ch.all_finite);
             Done::Counted
         }
-        Task::Curve(k) => Done::Curve(curve.point(*k)),
     });
     let mut quantized = merge_runs(&done, params, bins);
     for state in states {
@@ -527,7 +574,6 @@ fn quantize_all(
         quantized.errors.clipped.add_counts(&clipped);
         quantized.weights.extend(count_weights.map(|_| state.weights));
     }
-    quantized.curve = done.iter().filter_map(|d| if let Done::Curve(p) = d { Some(*p) } else { None }).collect();
     quantized
 }
 
@@ -567,7 +613,7 @@ fn merge_runs(done: &[Done], params: &[QParams], bins: ErrorBins) -> QuantizedAl
     let empty = Histogram::new(bins.lo, hi, bins.bins as usize);
     let errors = ErrorHistogram { rounding: empty.clone(), clipped: empty };
     let levels_total = seen.iter().filter(|&&b| b).count() as u64;
-    QuantizedAll { sums, levels, levels_total, errors, curve: Vec::new(), weights: Vec::new() }
+    QuantizedAll { sums, levels, levels_total, errors, weights: Vec::new() }
 }
 
 /// The weights cut into shares for the histogram.
@@ -627,59 +673,47 @@ pub fn storage(count: usize, bits: u32, channels: usize) -> Storage {
     Storage { bytes_fp32, bytes_quantized, compression: bytes_fp32 as f64 / bytes_quantized as f64 }
 }
 
-/// What the MSE-vs-clip curve is computed on: a strided sample of at most
-/// `CURVE_SAMPLE` values (a picture, not a metric) from at most
-/// `CURVE_CHANNELS` channels, kept channel by channel. With 30,000
-/// channels, fixing 40 x 30,000 parameter sets would cost more than the
-/// whole analysis.
-struct CurveSample {
-    target: Target,
-    values: Vec<f32>,
-    offsets: Vec<usize>,
-    /// Each sampled channel's min-max range.
-    ranges: Vec<(f32, f32)>,
-}
-
-impl CurveSample {
-    fn of(ch: &Channels, chosen: &[ChannelChoice], cfg: &QuantConfig, bits: u32) -> CurveSample {
-        let channel_stride = chosen.len().div_ceil(CURVE_CHANNELS).max(1);
-        let picked: Vec<usize> = (0..chosen.len()).step_by(channel_stride).collect();
-        let spans: Vec<std::ops::Range<usize>> = ch.spans().collect();
-        let picked_len: usize = picked.iter().map(|&c| spans[c].len()).sum();
-        let stride = picked_len.div_ceil(CURVE_SAMPLE).max(1);
-        let mut values = Vec::with_capacity(picked_len / stride + picked.len());
-        let mut offsets = vec![0];
-        for &c in &picked {
-            values.extend(ch.values[spans[c].clone()].iter().step_by(stride).filter(|x| x.is_finite()));
-            offsets.push(values.len());
-        }
-        let ranges = picked.iter().map(|&c| chosen[c].range).collect();
-        CurveSample { target: Target::of(cfg, bits), values, offsets, ranges }
-    }
-
-    /// Point k of `CURVE_POINTS`: (fraction of the min-max range, mse).
-    fn point(&self, k: usize) -> (f64, f64) {
-        let (t, target) = (k as f64 / CURVE_POINTS as f64, &self.target);
+/// The MSE-vs-clip curve: point k of `CURVE_POINTS` fits the grid to each
+/// channel's min-max range shrunk to k / `CURVE_POINTS`, and measures the
+/// mse on every finite value of the tensor (a sample can miss the very
+/// values that decide it). Slower than the analysis (40 passes over the
+/// weights), so the worker sends it after the analysis; `watch` can stop it
+/// between points.
+pub fn mse_curve(w: &Weights, cfg: &QuantConfig, a: &Analysis, watch: &Watch) -> Result<MseCurve, Cancelled> {
+    let ch = Channels::of(w, cfg);
+    let target = Target::of(cfg, a.effective_bits);
+    let spans: Vec<std::ops::Range<usize>> = ch.spans().collect();
+    let finite = (a.count - a.non_finite).max(1) as f64;
+    let points: Vec<usize> = (1..=CURVE_POINTS).collect();
+    let point = |scratch: &mut Vec<f32>, &k: &usize| -> Option<(f64, f64)> {
+        watch.check().ok()?;
+        let t = k as f64 / CURVE_POINTS as f64;
         let mut rounder = Rounder::new(target.rounding, 0);
-        let sq: f64 = self
-            .offsets
-            .windows(2)
-            .zip(&self.ranges)
-            .map(|(span, range)| {
-                let p = bit_params(target.scheme, target.bits, range.0 * t as f32, range.1 * t as f32);
-                squared_error(&self.values[span[0]..span[1]], &p, &mut rounder)
+        let sq: f64 = spans
+            .iter()
+            .zip(&a.channels)
+            .map(|(span, c)| {
+                let (lo, hi) = c.data_range;
+                let p = bit_params(target.scheme, target.bits, lo * t as f32, hi * t as f32);
+                squared_error(&ch.finite(span.clone(), scratch), &p, &mut rounder)
             })
             .sum();
-        (t, sq / self.values.len().max(1) as f64)
-    }
+        Some((t, sq / finite))
+    };
+    let (done, _) = run_tasks(&points, threads_for(ch.values.len()), Vec::new, point);
+    let points: Vec<(f64, f64)> = done.into_iter().collect::<Option<_>>().ok_or(Cancelled)?;
+    Ok(mark_curve(points, &a.channels, a.metrics.mse))
 }
 
 /// The curve with its optimum and the current setting marked.
-fn mse_curve(points: Vec<(f64, f64)>, chosen: &[ChannelChoice], current_mse: f64) -> MseCurve {
+fn mark_curve(points: Vec<(f64, f64)>, channels: &[Channel], current_mse: f64) -> MseCurve {
     let optimum = points.iter().copied().fold((1.0, f64::INFINITY), |best, p| if p.1 < best.1 { p } else { best });
-    let fractions: Vec<f64> = chosen
+    let fractions: Vec<f64> = channels
         .iter()
-        .map(|c| if c.range.1 > c.range.0 { ((c.clip.1 - c.clip.0) / (c.range.1 - c.range.0)) as f64 } else { 1.0 })
+        .map(|c| {
+            let (r, d) = (c.range, c.data_range);
+            if d.1 > d.0 { ((r.1 - r.0) / (d.1 - d.0)) as f64 } else { 1.0 }
+        })
         .collect();
     let current = fractions.iter().sum::<f64>() / fractions.len().max(1) as f64;
     MseCurve { points, optimum, current: (current, current_mse) }
@@ -796,7 +830,7 @@ mod tests {
             ..QuantConfig::default()
         };
         let a = analyze(&w, &cfg).unwrap();
-        assert_eq!(a.channels.iter().map(|c| c.clip).collect::<Vec<_>>(), vec![(-1.0, 1.0), (-2.0, 8.0)]);
+        assert_eq!(a.channels.iter().map(|c| c.range).collect::<Vec<_>>(), vec![(-1.0, 1.0), (-2.0, 8.0)]);
         assert_eq!(a.channels[0].metrics.count, 3);
     }
 
@@ -806,7 +840,7 @@ mod tests {
         let a = analyze(&w, &QuantConfig::default()).unwrap();
         assert_eq!(a.non_finite, 3);
         assert_eq!(a.metrics.count, 3);
-        assert_eq!(a.channels[0].clip, (-1.0, 1.0));
+        assert_eq!(a.channels[0].range, (-1.0, 1.0));
         assert!(a.metrics.mse.is_finite());
         assert_eq!(a.weight_hist.total(), 3);
         assert_eq!(a.error_hist.rounding.total() + a.error_hist.clipped.total(), 3);
@@ -863,13 +897,12 @@ mod tests {
             QuantConfig { granularity: Granularity::PerChannel, channel_axis: 1, ..QuantConfig::default() },
         ] {
             let ch = Channels::of(&w, &cfg);
-            let chosen = choose(&ch, &w, &cfg, None).unwrap();
-            let params: Vec<QParams> = chosen.iter().map(|c| c.params).collect();
-            let curve = CurveSample::of(&ch, &chosen, &cfg, 8);
-            let bins = error_bins(&chosen, cfg.rounding);
             let range = min_max(&w.values);
+            let chosen = choose(&ch, &w, &cfg, range, &Watch::NONE).unwrap();
+            let params: Vec<QParams> = chosen.iter().map(|c| c.params).collect();
+            let bins = error_bins(&chosen, cfg.rounding);
             let run = |threads| {
-                let mut q = quantize_all(&ch, &params, &cfg, bins, &curve, Some(range), threads);
+                let mut q = quantize_all(&ch, &params, &cfg, bins, Some(range), threads);
                 // One histogram per thread: compare their sum.
                 q.weights = vec![merge_counts(range, std::mem::take(&mut q.weights))];
                 q
@@ -885,7 +918,7 @@ mod tests {
     fn counting_the_weights_along_the_way_equals_counting_them_first() {
         let w = seed_weights_of(1000, 300);
         let cfg = QuantConfig::default();
-        assert_eq!(analyze(&w, &cfg).unwrap(), analyze_with(&w, &weight_stats(&w), &cfg).unwrap());
+        assert_eq!(analyze(&w, &cfg).unwrap(), analyze_with(&w, &weight_stats(&w), &cfg, &Watch::NONE).unwrap());
     }
 
     #[test]
@@ -963,12 +996,106 @@ mod tests {
     #[test]
     fn curve_marks_an_optimum_no_worse_than_min_max() {
         let cfg = QuantConfig { bits: 3, ..QuantConfig::default() };
-        let a = analyze(&seed_weights(), &cfg).unwrap();
-        let c = &a.curve;
+        let w = seed_weights();
+        let a = analyze(&w, &cfg).unwrap();
+        let c = mse_curve(&w, &cfg, &a, &Watch::NONE).unwrap();
         assert_eq!(c.points.len(), CURVE_POINTS);
         assert!(c.optimum.1 <= c.points.last().unwrap().1);
         assert!(c.optimum.0 < 1.0, "3-bit normal weights are best clipped");
         assert!((c.current.0 - 1.0).abs() < 1e-6, "min-max is the full range");
+    }
+
+    /// The mse of quantizing every value with each channel's min-max range
+    /// shrunk to `t`, one value at a time in f64: the curve's definition.
+    fn naive_curve_point(w: &Weights, cfg: &QuantConfig, t: f64) -> f64 {
+        let layout = Layout::of(w, cfg);
+        let mut ranges = vec![(f32::INFINITY, f32::NEG_INFINITY); layout.channels()];
+        for (i, &x) in w.values.iter().enumerate().filter(|(_, x)| x.is_finite()) {
+            let r = &mut ranges[layout.channel(i)];
+            *r = (r.0.min(x), r.1.max(x));
+        }
+        let mut rounder = Rounder::new(cfg.rounding, 0);
+        let (mut sq, mut n) = (0.0, 0usize);
+        for (i, &x) in w.values.iter().enumerate().filter(|(_, x)| x.is_finite()) {
+            let (lo, hi) = ranges[layout.channel(i)];
+            let p = bit_params(cfg.scheme, cfg.bits, lo * t as f32, hi * t as f32);
+            let (q, _) = rounder.quantize(&p, x);
+            sq += (x as f64 - p.dequantize(q) as f64).powi(2);
+            n += 1;
+        }
+        sq / n as f64
+    }
+
+    #[test]
+    fn every_curve_point_is_the_mse_of_the_whole_tensor() {
+        // The case a strided sample got wrong: 4096 x 64 Student-t, per
+        // tensor, where a stride of 64 picked one column.
+        let spec = SyntheticSpec {
+            distribution: Distribution::StudentT,
+            rows: 4096,
+            cols: 64,
+            seed: 7,
+            dof: 3.0,
+            outlier_fraction: 0.0,
+        };
+        let mut w = synthetic(&spec).unwrap();
+        // A column of large values that a one-column sample would miss or over-weigh.
+        for r in 0..w.rows {
+            w.values[r * w.cols + 5] *= 8.0;
+        }
+        for cfg in [
+            QuantConfig { bits: 4, ..QuantConfig::default() },
+            QuantConfig {
+                bits: 3,
+                scheme: Scheme::Symmetric,
+                granularity: Granularity::PerChannel,
+                ..Default::default()
+            },
+        ] {
+            let a = analyze(&w, &cfg).unwrap();
+            let c = mse_curve(&w, &cfg, &a, &Watch::NONE).unwrap();
+            for &(t, mse) in &c.points {
+                let exact = naive_curve_point(&w, &cfg, t);
+                assert!((mse - exact).abs() <= 1e-6 * exact, "at {t}: {mse} vs {exact}");
+            }
+            let at_one = c.points.last().unwrap().1;
+            assert!((at_one - a.metrics.mse).abs() <= 1e-6 * at_one, "1x is min-max: {at_one} vs {}", a.metrics.mse);
+        }
+    }
+
+    #[test]
+    fn the_curve_stops_when_asked() {
+        let w = seed_weights();
+        let a = analyze(&w, &QuantConfig::default()).unwrap();
+        let stop = || true;
+        let watch = Watch::new(&stop, &|_, _| {});
+        assert_eq!(mse_curve(&w, &QuantConfig::default(), &a, &watch), Err(Cancelled));
+    }
+
+    #[test]
+    fn a_slow_calibration_stops_when_asked_and_reports_progress() {
+        let w = seed_weights();
+        let cfg =
+            QuantConfig { granularity: Granularity::PerChannel, calibration: Calibration::Mse, ..Default::default() };
+        let calls = std::sync::atomic::AtomicUsize::new(0);
+        let stop = || calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed) >= 3;
+        let seen = std::sync::Mutex::new(Vec::new());
+        let progress = |done, total| seen.lock().unwrap().push((done, total));
+        let err = analyze_with(&w, &weight_stats(&w), &cfg, &Watch::new(&stop, &progress)).unwrap_err();
+        assert_eq!(err, AnalysisError::Cancelled(Cancelled));
+        assert_eq!(*seen.lock().unwrap(), vec![(0, 1000), (64, 1000), (128, 1000)]);
+    }
+
+    #[test]
+    fn extreme_finite_values_are_refused_with_a_reason() {
+        let w = tensor(vec![-3e38, 0.5, 1.0, 3e38], 1, 4);
+        let err = analyze(&w, &QuantConfig::default()).unwrap_err();
+        assert!(matches!(err, AnalysisError::TooLarge(_)), "{err}");
+        assert!(err.to_string().contains("3e38"), "{err}");
+        // Just inside the limit everything is finite.
+        let w = tensor(vec![-MAX_MAGNITUDE, 0.5, 1.0, MAX_MAGNITUDE], 1, 4);
+        let a = analyze(&w, &QuantConfig::default()).unwrap();
+        assert!(a.metrics.mse.is_finite() && a.metrics.cosine.is_finite(), "{:?}", a.metrics);
     }
 
     #[test]
@@ -1040,6 +1167,39 @@ mod tests {
             }
             let binned = a.error_hist.rounding.total() + a.error_hist.clipped.total();
             prop_assert_eq!(binned, (0..n).filter(finite).count() as u64);
+        }
+
+        #[test]
+        fn finite_values_of_any_magnitude_give_finite_figures_or_a_clear_refusal(
+            values in proptest::collection::vec(proptest::num::f32::NORMAL | proptest::num::f32::SUBNORMAL | proptest::num::f32::ZERO, 1..300),
+            bits in 2u32..=16,
+            symmetric in any::<bool>(),
+            per_channel in any::<bool>(),
+        ) {
+            let cols = values.len().min(7);
+            let values: Vec<f32> = values[..values.len() / cols * cols].to_vec();
+            let rows = values.len() / cols;
+            let w = tensor(values, rows, cols);
+            let cfg = QuantConfig {
+                bits,
+                scheme: if symmetric { Scheme::Symmetric } else { Scheme::Asymmetric },
+                granularity: if per_channel { Granularity::PerChannel } else { Granularity::PerTensor },
+                ..QuantConfig::default()
+            };
+            let amax = w.values.iter().fold(0f32, |m, x| m.max(x.abs()));
+            match analyze(&w, &cfg) {
+                Ok(a) => {
+                    prop_assert!(amax <= MAX_MAGNITUDE);
+                    let m = &a.metrics;
+                    for v in [m.mse, m.mae, m.max_abs_error, m.cosine, m.bias, m.clip_rate] {
+                        prop_assert!(v.is_finite(), "{m:?}");
+                    }
+                    prop_assert!(a.error_hist.rounding.total() + a.error_hist.clipped.total() == a.count as u64);
+                    let c = mse_curve(&w, &cfg, &a, &Watch::NONE).unwrap();
+                    prop_assert!(c.points.iter().all(|p| p.1.is_finite()));
+                }
+                Err(e) => prop_assert!(amax > MAX_MAGNITUDE && matches!(e, AnalysisError::TooLarge(_)), "{e}"),
+            }
         }
 
         #[test]

@@ -135,9 +135,11 @@ pub fn exact_mse(values: &[f32], t: &Target, lo: f32, hi: f32) -> f64 {
     kernel::mse(values, &t.params(lo, hi), t.rounding)
 }
 
-/// Above this many values the MSE search runs on a histogram, not the values.
-const EXACT_SEARCH_MAX: usize = 8192;
+/// Up to this many values (a channel of a weight matrix) the MSE search runs
+/// on a small histogram, then polishes its answer on the values themselves.
+const SMALL_SEARCH_MAX: usize = 8192;
 const MODEL_BINS: usize = 16384;
+const SMALL_MODEL_BINS: usize = 512;
 
 /// Values summarised per bin as prefix sums of count, sum and sum of
 /// squares, so the MSE of any quantizer is estimated in O(levels): each
@@ -272,44 +274,83 @@ fn minimize(mut f: impl FnMut(f32) -> f64, a: f32, b: f32, grid: usize, refine: 
     best
 }
 
+/// How the MSE search spends its evaluations: coordinate-descent rounds,
+/// grid points and golden-section steps per side.
+struct Search {
+    rounds: usize,
+    grid: usize,
+    refine: usize,
+}
+
 /// Searches the clip range with the smallest MSE of x_hat against x.
 ///
 /// Symmetric: a 1-D search over amax. Asymmetric: coordinate descent over lo
-/// and hi. Large inputs are searched on a histogram model, then the winner is
-/// refined and checked exactly; min-max is always a candidate, so the result
-/// is never worse than min-max.
+/// and hi. The search runs on a histogram model of the values (prefix sums
+/// per bin). A small input (a channel) gets a coarse model and a short
+/// search, then a golden-section polish on its exact MSE; a large one a fine
+/// model. Either way the winner is checked exactly against min-max, so the
+/// result is never worse than min-max.
 pub fn mse_range(values: &[f32], t: &Target) -> (f32, f32) {
     let (min, max) = min_max(values);
-    let binned = (values.len() > EXACT_SEARCH_MAX).then(|| BinnedValues::new(values, MODEL_BINS));
-    let model = |lo: f32, hi: f32| match &binned {
-        Some(b) => b.mse(t, lo, hi),
-        None => exact_mse(values, t, lo, hi),
-    };
-    let found = if t.scheme == Scheme::Symmetric {
-        let amax = min.abs().max(max.abs());
-        let (a, _) = minimize(|a| model(-a, a), amax * 0.01, amax, 64, 24);
-        (-a, a)
+    let small = values.len() <= SMALL_SEARCH_MAX;
+    let (bins, search) = if small {
+        (SMALL_MODEL_BINS, Search { rounds: 2, grid: 24, refine: 10 })
     } else {
-        let (mut lo, mut hi) = (min, max);
-        for _ in 0..3 {
-            if min < 0.0 {
-                lo = minimize(|l| model(l, hi), min, min * 0.01, 48, 16).0;
-            }
-            if max > 0.0 {
-                hi = minimize(|h| model(lo, h), max * 0.01, max, 48, 16).0;
-            }
-        }
-        (lo, hi)
+        (MODEL_BINS, Search { rounds: 3, grid: 48, refine: 16 })
     };
-    let mut best = (min, max, exact_mse(values, t, min, max));
-    let mut consider = |lo: f32, hi: f32| {
-        let e = exact_mse(values, t, lo, hi);
-        if e < best.2 {
-            best = (lo, hi, e);
+    let binned = BinnedValues::new(values, bins);
+    let found = search_range(|lo, hi| binned.mse(t, lo, hi), t, min, max, &search);
+    let found = if small { polish(values, t, found, min, max) } else { found };
+    let min_max_mse = exact_mse(values, t, min, max);
+    if exact_mse(values, t, found.0, found.1) < min_max_mse { found } else { (min, max) }
+}
+
+fn search_range(model: impl Fn(f32, f32) -> f64, t: &Target, min: f32, max: f32, s: &Search) -> (f32, f32) {
+    if t.scheme == Scheme::Symmetric {
+        let amax = min.abs().max(max.abs());
+        let (a, _) = minimize(|a| model(-a, a), amax * 0.01, amax, s.grid + s.grid / 3, s.refine + s.refine / 2);
+        return (-a, a);
+    }
+    let (mut lo, mut hi) = (min, max);
+    for _ in 0..s.rounds {
+        if min < 0.0 {
+            lo = minimize(|l| model(l, hi), min, min * 0.01, s.grid, s.refine).0;
         }
+        if max > 0.0 {
+            hi = minimize(|h| model(lo, h), max * 0.01, max, s.grid, s.refine).0;
+        }
+    }
+    (lo, hi)
+}
+
+/// Golden-section steps of the exact polish, per side.
+const POLISH_STEPS: usize = 10;
+
+/// Refines a model's answer on the exact MSE, within 5% of the range
+/// around it: the model of a small input is coarse.
+fn polish(values: &[f32], t: &Target, (lo, hi): (f32, f32), min: f32, max: f32) -> (f32, f32) {
+    let exact = |lo: f32, hi: f32| exact_mse(values, t, lo, hi);
+    let near = |v: f32, width: f32, a: f32, b: f32| ((v - 0.05 * width).max(a), (v + 0.05 * width).min(b));
+    if t.scheme == Scheme::Symmetric {
+        let amax = min.abs().max(max.abs());
+        let (a, b) = near(hi, amax, amax * 0.01, amax);
+        let (a, _) = minimize(|a| exact(-a, a), a, b, 5, POLISH_STEPS);
+        return (-a, a);
+    }
+    let width = max - min;
+    let hi = if max > 0.0 {
+        let (a, b) = near(hi, width, max * 0.01, max);
+        minimize(|h| exact(lo, h), a, b, 5, POLISH_STEPS).0
+    } else {
+        hi
     };
-    consider(found.0, found.1);
-    (best.0, best.1)
+    let lo = if min < 0.0 {
+        let (a, b) = near(lo, width, min, min * 0.01);
+        minimize(|l| exact(l, hi), a, b, 5, POLISH_STEPS).0
+    } else {
+        lo
+    };
+    (lo, hi)
 }
 
 const ENTROPY_BINS: usize = 2048;
@@ -360,10 +401,21 @@ fn entropy_threshold(values: &[f32], amax: f32, quant_bins: usize) -> f32 {
         // sum p ln p, with the last bin carrying the tail.
         let p_log_p = hlogh[i - 1] + xlogx(hist[i - 1] + tail);
         let mut p_log_q = 0.0;
-        for b in 0..quant_bins {
-            let (start, stop) = ((b * i).div_ceil(quant_bins), ((b + 1) * i).div_ceil(quant_bins));
+        // Bucket b spans bins [ceil(b i / q), ceil((b + 1) i / q)); the ends
+        // are stepped as whole + remainder, without a division per bucket.
+        let (whole, rem) = (i / quant_bins, i % quant_bins);
+        let (mut floor, mut carry, mut start) = (0, 0, 0);
+        for _ in 0..quant_bins {
+            floor += whole;
+            carry += rem;
+            if carry >= quant_bins {
+                carry -= quant_bins;
+                floor += 1;
+            }
+            let stop = floor + (carry > 0) as usize;
             let mass = counts[stop] - counts[start];
             let filled = nonzero[stop] - nonzero[start];
+            start = stop;
             if filled == 0.0 {
                 continue;
             }
@@ -545,6 +597,64 @@ mod tests {
             let (min, max) = min_max(&values);
             let (lo, hi) = mse_range(&values, &t);
             prop_assert!(exact_mse(&values, &t, lo, hi) <= exact_mse(&values, &t, min, max));
+        }
+    }
+
+    /// The threshold search as first written, a division per bucket end.
+    fn entropy_threshold_by_division(values: &[f32], amax: f32, q: usize) -> f32 {
+        let width = amax / ENTROPY_BINS as f32;
+        let mut hist = vec![0.0f64; ENTROPY_BINS];
+        for &x in values {
+            hist[((x.abs() * (1.0 / width)) as usize).min(ENTROPY_BINS - 1)] += 1.0;
+        }
+        let total: f64 = hist.iter().sum();
+        let xlogx = |v: f64| if v > 0.0 { v * v.ln() } else { 0.0 };
+        let (mut counts, mut nonzero, mut hlogh) =
+            (vec![0.0; ENTROPY_BINS + 1], vec![0.0; ENTROPY_BINS + 1], vec![0.0; ENTROPY_BINS + 1]);
+        for (i, &h) in hist.iter().enumerate() {
+            counts[i + 1] = counts[i] + h;
+            nonzero[i + 1] = nonzero[i] + (h > 0.0) as u8 as f64;
+            hlogh[i + 1] = hlogh[i] + xlogx(h);
+        }
+        let mut best = (ENTROPY_BINS, f64::INFINITY);
+        for i in q..=ENTROPY_BINS {
+            let tail = total - counts[i];
+            if tail > 0.0 && hist[i - 1] == 0.0 {
+                continue;
+            }
+            let p_log_p = hlogh[i - 1] + xlogx(hist[i - 1] + tail);
+            let mut p_log_q = 0.0;
+            for b in 0..q {
+                let (start, stop) = ((b * i).div_ceil(q), ((b + 1) * i).div_ceil(q));
+                let (mass, filled) = (counts[stop] - counts[start], nonzero[stop] - nonzero[start]);
+                if filled > 0.0 {
+                    p_log_q += (mass + if stop == i { tail } else { 0.0 }) * (mass / filled).ln();
+                }
+            }
+            let kl = (p_log_p - p_log_q) / total + (counts[i] / total).ln();
+            if kl <= best.1 {
+                best = (i, kl);
+            }
+        }
+        best.0 as f32 * width
+    }
+
+    #[test]
+    fn entropy_threshold_equals_the_search_by_division() {
+        for (dist, n, bits) in [
+            (Distribution::StudentT, 50_000, 8),
+            (Distribution::Normal, 384, 8),
+            (Distribution::Laplace, 3000, 4),
+            (Distribution::NormalOutliers, 20_000, 6),
+        ] {
+            let v = weights(dist, n, 9);
+            let amax = v.iter().fold(0f32, |m, x| m.max(x.abs()));
+            let q = 1usize << (bits - 1);
+            assert_eq!(
+                entropy_threshold(&v, amax, q),
+                entropy_threshold_by_division(&v, amax, q),
+                "{dist:?} {n} {bits}"
+            );
         }
     }
 }

@@ -39,7 +39,18 @@ pub fn diagnose(a: &Analysis) -> Vec<Finding> {
     let mut warn = |severity, message: String| out.push(Finding { severity, message });
     let (lo, hi) = a.data_range;
     let widest_step = a.channels.iter().map(|c| c.params.scale).fold(0f32, f32::max);
-    if m.levels_used <= 1 {
+    if m.levels_used <= 1 && lo == hi && m.mse == 0.0 {
+        // A constant tensor: one level is all it needs.
+        warn(Severity::Note, format!("every weight equals {lo}: one level represents it exactly (mse 0)"));
+    } else if m.levels_used <= 1 && lo == hi {
+        warn(
+            Severity::Warning,
+            format!(
+                "every weight equals {lo} and maps to one level, off by {:.4e}: no level of the grid sits on the value",
+                m.max_abs_error
+            ),
+        );
+    } else if m.levels_used <= 1 {
         let what = if m.zero_rate == 1.0 { "rounds to 0".to_string() } else { "maps to one level".to_string() };
         warn(
             Severity::Warning,
@@ -144,5 +155,24 @@ mod tests {
         assert!(messages(&wide).iter().any(|m| m.starts_with("only ")));
         let floor = QuantConfig { bits: 3, rounding: Rounding::Floor, ..QuantConfig::default() };
         assert!(messages(&floor).iter().any(|m| m.starts_with("the error is biased")));
+    }
+
+    #[test]
+    fn a_constant_tensor_is_said_to_be_exact_not_signal_free() {
+        let w = crate::compute::weights::Weights {
+            values: vec![0.5; 64],
+            rows: 8,
+            cols: 8,
+            shape: vec![8, 8],
+            dtype: "f32".into(),
+            source: "test".into(),
+            tensor: None,
+            non_finite: 0,
+        };
+        let a = analyze(&w, &QuantConfig::default()).unwrap();
+        assert_eq!(a.metrics.mse, 0.0);
+        let f = diagnose(&a);
+        assert!(f.iter().all(|f| !f.message.contains("no signal")), "{f:?}");
+        assert!(f.iter().any(|f| f.severity == Severity::Note && f.message.contains("exactly (mse 0)")), "{f:?}");
     }
 }

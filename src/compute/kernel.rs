@@ -189,7 +189,10 @@ impl ErrorBins {
     #[inline(always)]
     fn of(self, e: f32, clipped: bool) -> u16 {
         let last = (self.bins - 1) as f32;
-        let bin = to_int(clamp((e - self.lo) * self.factor, 0.0, last)) as u32;
+        // NaN (an error of an overflowing x_hat) fails `t > 0` and lands in bin 0.
+        let t = (e - self.lo) * self.factor;
+        let t = if t > 0.0 { t } else { 0.0 };
+        let bin = to_int(if t < last { t } else { last }) as u32;
         (bin + if clipped { self.bins } else { 0 }) as u16
     }
 }

@@ -78,6 +78,27 @@ pub struct TensorInfo {
     pub dtype: String,
 }
 
+impl TensorInfo {
+    /// Floating point: a weight. Integer and bool tensors of a checkpoint
+    /// are indices and buffers (`position_ids`), not weights to quantize.
+    pub fn is_float(&self) -> bool {
+        matches!(self.dtype.as_str(), "f16" | "bf16" | "f32" | "f64")
+    }
+
+    pub fn count(&self) -> usize {
+        self.shape.iter().product()
+    }
+}
+
+/// The tensor a file opens on when none is named: the largest float tensor
+/// of rank 2 or more (a weight matrix, not a norm's bias), else the largest
+/// float tensor; ties go to the first name.
+pub fn default_tensor(tensors: &[TensorInfo]) -> Option<&TensorInfo> {
+    let floats = tensors.iter().filter(|t| t.is_float());
+    let key = |t: &&TensorInfo| (t.shape.len() >= 2, t.count());
+    floats.rev().max_by_key(key)
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum WeightsError {
     #[error("cannot read {path}: {source}")]
@@ -97,6 +118,11 @@ pub enum WeightsError {
         "cannot load {path}: dtype {dtype} is not supported; use floating-point (f16, bf16, f32, f64) or integer weights"
     )]
     UnsupportedDtype { path: String, dtype: String },
+
+    #[error(
+        "tensor {name} of {path} is {dtype}, not floating point: integer and bool tensors of a checkpoint are indices and buffers, not weights; pick a float tensor (t)"
+    )]
+    NotFloat { path: String, name: String, dtype: String },
 
     #[error("cannot load {path}: the tensor is empty (shape {shape:?}), so there is nothing to quantize")]
     EmptyTensor { path: String, shape: Vec<usize> },
@@ -814,6 +840,9 @@ fn load_safetensors(path: &Path, buf: &[u8], tensor: Option<&str>) -> Result<Wei
         }
     };
 
+    if !matches!(view.dtype(), Dtype::F32 | Dtype::F64 | Dtype::F16 | Dtype::BF16) {
+        return Err(WeightsError::NotFloat { path: shown, name, dtype: safetensors_dtype_name(view.dtype()) });
+    }
     let shape = view.shape().to_vec();
     checked_len(path, &shape)?;
     let data = view.data();
@@ -1180,8 +1209,30 @@ mod tests {
             assert_eq!((w.rows, w.cols, w.dtype.as_str()), (rows, cols, dtype), "{name}");
             assert_eq!(w.tensor.as_deref(), Some(name));
         }
-        let w = load_file(&path, Some("e.i32")).unwrap();
-        assert_eq!((w.values, w.rows, w.cols), (vec![-3.0, 0.0, 7.0], 1, 3));
+        // An integer tensor of a checkpoint is a buffer, not a weight: refused by name.
+        let err = load_file(&path, Some("e.i32")).unwrap_err();
+        assert!(matches!(err, WeightsError::NotFloat { .. }), "{err:?}");
+        assert!(err.to_string().contains("e.i32") && err.to_string().contains("i32"), "{err}");
+    }
+
+    #[test]
+    fn the_default_tensor_is_the_largest_float_matrix() {
+        let t = |name: &str, shape: &[usize], dtype: &str| TensorInfo {
+            name: name.into(),
+            shape: shape.to_vec(),
+            dtype: dtype.into(),
+        };
+        let tensors = [
+            t("embeddings.LayerNorm.bias", &[384], "f32"),
+            t("embeddings.position_ids", &[1, 512_000], "i64"),
+            t("embeddings.word_embeddings.weight", &[30522, 384], "f32"),
+            t("encoder.layer.0.attention.self.query.weight", &[384, 384], "f16"),
+            t("pooler.dense.weight", &[30522, 384], "bf16"),
+        ];
+        assert_eq!(default_tensor(&tensors).unwrap().name, "embeddings.word_embeddings.weight");
+        // Only vectors: the largest of them.
+        assert_eq!(default_tensor(&[t("a", &[3], "f32"), t("b", &[5], "f32")]).unwrap().name, "b");
+        assert_eq!(default_tensor(&[t("ids", &[5, 5], "i64")]), None);
     }
 
     #[test]
@@ -1214,7 +1265,7 @@ mod tests {
         let dir = TempDir::new().unwrap();
         let path = write_safetensors(&dir, "b.safetensors", &[("mask", Dtype::BOOL, vec![2], vec![1, 0])]);
         let err = load_file(&path, None).unwrap_err();
-        assert!(matches!(err, WeightsError::UnsupportedDtype { .. }), "{err:?}");
+        assert!(matches!(err, WeightsError::NotFloat { .. }), "{err:?}");
         assert!(err.to_string().contains("bool"), "{err}");
 
         for (i, garbage) in

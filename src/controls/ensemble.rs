@@ -278,6 +278,9 @@ mod tests {
         assert_eq!(s.ensemble.members[0].weight, 0.3);
         E::Trees.adjust(&mut s, 1, false, ctx(2)).unwrap();
         assert_eq!(s.ensemble.members[2].trees, 50);
+        // Coarse is two rungs of the ladder, not a jump to the end.
+        E::Trees.adjust(&mut s, 1, true, ctx(2)).unwrap();
+        assert_eq!(s.ensemble.members[2].trees, 200);
         E::Trees.adjust(&mut s, 1, true, ctx(2)).unwrap();
         assert_eq!(s.ensemble.members[2].trees, MAX_TREES);
         for _ in 0..30 {

@@ -91,7 +91,7 @@ impl AnyControl {
 
     pub fn reset(self, s: &mut Settings, ctx: Context) {
         match self {
-            AnyControl::Quant(c) => c.reset(s),
+            AnyControl::Quant(c) => c.reset(s, ctx),
             AnyControl::Ensemble(c) => c.reset(s, ctx),
         }
     }
@@ -120,8 +120,9 @@ fn multiply(v: f64, factor: f64, up: bool) -> f64 {
     if up { v * factor } else { v / factor }
 }
 
+/// A count moves by x1.25, or x2 coarse.
 fn scale_count(n: usize, up: bool, coarse: bool, max: usize) -> usize {
-    let factor = if coarse { 10.0 } else { 1.25 };
+    let factor = if coarse { 2.0 } else { 1.25 };
     let next = multiply(n as f64, factor, up).round() as usize;
     let next = if next == n { if up { n + 1 } else { n.saturating_sub(1) } } else { next };
     next.clamp(1, max.max(1))
@@ -132,14 +133,17 @@ fn step_seed(seed: u64, up: bool, coarse: bool) -> u64 {
     if up { seed.saturating_add(step).min(i64::MAX as u64) } else { seed.saturating_sub(step) }
 }
 
-/// The next value of a ladder above (or below) `v`; coarse jumps to the end.
+/// The next value of a ladder above (or below) `v`; coarse moves two rungs
+/// (10 trees -> 30, never straight to the end).
 fn ladder(steps: &[f64], v: f64, up: bool, coarse: bool) -> f64 {
+    let rungs = if coarse { 2 } else { 1 };
     let last = steps.len() - 1;
-    match (up, coarse) {
-        (true, true) => steps[last],
-        (false, true) => steps[0],
-        (true, false) => steps.iter().copied().find(|&x| x > v).unwrap_or(steps[last]),
-        (false, false) => steps.iter().rev().copied().find(|&x| x < v).unwrap_or(steps[0]),
+    if up {
+        let next = steps.iter().position(|&x| x > v).unwrap_or(last);
+        steps[(next + rungs - 1).min(last)]
+    } else {
+        let next = steps.iter().rposition(|&x| x < v).unwrap_or(0);
+        steps[next.saturating_sub(rungs - 1)]
     }
 }
 
@@ -154,11 +158,19 @@ mod tests {
         assert_eq!(ladder(PERCENTILES, 99.99, false, false), 99.9);
         assert_eq!(ladder(PERCENTILES, 99.95, false, false), 99.9);
         assert_eq!(ladder(PERCENTILES, 100.0, true, false), 100.0);
-        assert_eq!(ladder(PERCENTILES, 95.0, true, true), 100.0);
+        // Coarse moves two rungs, never to the end of a long ladder.
+        assert_eq!(ladder(PERCENTILES, 95.0, true, true), 99.9);
+        assert_eq!(ladder(PERCENTILES, 99.95, true, true), 100.0);
+        assert_eq!(ladder(PERCENTILES, 99.99, false, true), 99.0);
+        const TREES: &[f64] = &[1.0, 2.0, 3.0, 5.0, 10.0, 20.0, 30.0, 50.0, 100.0, 200.0, 300.0, 500.0];
+        assert_eq!(ladder(TREES, 10.0, true, true), 30.0);
+        assert_eq!(ladder(TREES, 10.0, false, true), 3.0);
+        assert_eq!(ladder(TREES, 300.0, true, true), 500.0);
         assert_eq!(scale_count(1000, true, false, 1 << 20), 1250);
         assert_eq!(scale_count(1, false, false, 100), 1);
         assert_eq!(scale_count(2, true, false, 100), 3);
-        assert_eq!(scale_count(10, true, true, 50), 50);
+        assert_eq!(scale_count(10, true, true, 50), 20);
+        assert_eq!(scale_count(40, true, true, 50), 50);
         assert_eq!(step_seed(0, false, false), 0);
     }
 

@@ -281,8 +281,11 @@ impl Control {
         s.validate().map_err(|e| e.to_string())
     }
 
-    /// Back to the default value of this control.
-    pub fn reset(self, s: &mut Settings) {
+    /// Back to the default value of this control, and of it alone. In
+    /// manual mode clip lo / hi go back to the data's min / max and the
+    /// scale to the step that puts 2^bits levels in the clip range; in a
+    /// bit-driven scheme they are derived already.
+    pub fn reset(self, s: &mut Settings, ctx: Context) {
         let d = Settings::default();
         let (w, q) = (&mut s.weights, &mut s.quant);
         match self {
@@ -306,12 +309,10 @@ impl Control {
             Control::Calibration => q.calibration = d.quant.calibration,
             Control::Percentile => q.percentile = d.quant.percentile,
             Control::SigmaK => q.sigma_k = d.quant.sigma_k,
-            // Resetting a derived value means deriving it again.
-            Control::Scale | Control::ClipLo | Control::ClipHi => {
-                if q.scheme == Scheme::Manual {
-                    q.scheme = d.quant.scheme;
-                }
-            }
+            _ if q.scheme != Scheme::Manual => {}
+            Control::Scale => q.scale = (q.clip[1] - q.clip[0]) / ((1u64 << q.bits) - 1) as f64,
+            Control::ClipLo => q.clip[0] = ctx.analysis.map_or(d.quant.clip[0], |a| a.data_range.0 as f64),
+            Control::ClipHi => q.clip[1] = ctx.analysis.map_or(d.quant.clip[1], |a| a.data_range.1 as f64),
         }
     }
 
@@ -473,10 +474,21 @@ mod tests {
     fn reset_restores_defaults() {
         let mut s = Settings::default();
         s.quant.bits = 3;
-        Control::Bits.reset(&mut s);
+        Control::Bits.reset(&mut s, Context::default());
         assert_eq!(s.quant.bits, 8);
         s.quant.scheme = Scheme::Manual;
-        Control::Scale.reset(&mut s);
-        assert_eq!(s.quant.scheme, Scheme::Asymmetric);
+        s.quant.scale = 0.5;
+        s.quant.clip = [-1.0, 2.0];
+        // In manual mode each of scale, clip lo and clip hi resets alone.
+        let w = s.weights.load().unwrap();
+        let a = analyze(&w, &s.quant).unwrap();
+        let ctx = Context { analysis: Some(&a), ..Context::default() };
+        Control::ClipLo.reset(&mut s, ctx);
+        assert_eq!((s.quant.scheme, s.quant.scale, s.quant.clip), (Scheme::Manual, 0.5, [a.data_range.0 as f64, 2.0]));
+        Control::ClipHi.reset(&mut s, ctx);
+        assert_eq!(s.quant.clip, [a.data_range.0 as f64, a.data_range.1 as f64]);
+        Control::Scale.reset(&mut s, ctx);
+        assert_eq!(s.quant.scheme, Scheme::Manual);
+        assert!((s.quant.scale - (s.quant.clip[1] - s.quant.clip[0]) / 255.0).abs() < 1e-12);
     }
 }

@@ -9,6 +9,7 @@ mod widgets;
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Modifier;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 
@@ -143,10 +144,13 @@ fn draw_tabs(frame: &mut Frame, app: &App, area: Rect) {
 }
 
 fn draw_status(frame: &mut Frame, app: &App, area: Rect) {
-    let line = if let Mode::Editing { control, text } = &app.mode {
+    let line = if let Mode::Editing { control, text, selected } = &app.mode {
+        // Selected pre-filled text is drawn reversed: typing replaces it.
+        let text_style = if *selected { theme().value.add_modifier(Modifier::REVERSED) } else { theme().value };
         Line::from(vec![
             Span::styled(format!(" {} = ", control.key(app.context())), theme().label),
-            Span::styled(format!("{text}▏"), theme().value),
+            Span::styled(text.clone(), text_style),
+            Span::styled("▏", theme().value),
             Span::styled("   Enter apply · Esc cancel · Ctrl-U clear", theme().muted),
         ])
     } else if !app.status.text.is_empty() {

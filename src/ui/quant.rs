@@ -57,7 +57,7 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
         Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(middle);
     draw_weight_histogram(frame, app, view, weights_area);
     draw_error_histogram(frame, &view.analysis, error_area);
-    draw_curve(frame, &view.analysis, curve_area);
+    draw_curve(frame, view, curve_area);
     draw_findings(frame, view, findings_area);
     if per_channel {
         draw_channels(frame, app, &view.analysis, table_area);
@@ -192,7 +192,8 @@ fn draw_weight_histogram(frame: &mut Frame, app: &App, view: &QuantView, area: R
     // Per channel, the lines show the first channel of the table.
     let channel = app.channel_offset.min(a.channels.len() - 1);
     let ch = &a.channels[channel];
-    let (clip_lo, clip_hi) = (ch.clip.0 as f64, ch.clip.1 as f64);
+    // The lines mark the grid's ends: values beyond them are clipped.
+    let (clip_lo, clip_hi) = (ch.clip().0 as f64, ch.clip().1 as f64);
     // Widen the view to show the clip lines when they sit near the data; a
     // clip far outside (the seed example's [-128, 127]) is named, not drawn.
     let (data_lo, data_hi) = (h.lo as f64, h.hi as f64);
@@ -286,8 +287,15 @@ fn draw_error_histogram(frame: &mut Frame, a: &Analysis, area: Rect) {
     frame.render_widget(chart, area);
 }
 
-fn draw_curve(frame: &mut Frame, a: &Analysis, area: Rect) {
-    let c = &a.curve;
+fn draw_curve(frame: &mut Frame, view: &QuantView, area: Rect) {
+    let title = "MSE (log) vs clip, × min-max";
+    let Some(c) = view.curve.as_deref() else {
+        let text =
+            format!("measuring 40 clip widths on all {} values ...", view.analysis.count - view.analysis.non_finite);
+        let text = Paragraph::new(text).style(theme().muted).wrap(Wrap { trim: true });
+        frame.render_widget(text.block(panel(title)), area);
+        return;
+    };
     // log10 of the MSE; an exact zero is drawn at the floor of the chart.
     let floor = c.points.iter().map(|p| p.1).filter(|v| *v > 0.0).fold(f64::INFINITY, f64::min).max(1e-30);
     let y = |v: f64| v.max(floor).log10();
@@ -311,7 +319,7 @@ fn draw_curve(frame: &mut Frame, a: &Analysis, area: Rect) {
         dataset(format!("┆ best {:.2}", c.optimum.0), Marker::Dot, GraphType::Line, theme().optimum, &best),
     ];
     let chart = Chart::new(datasets)
-        .block(panel("MSE (log) vs clip, × min-max"))
+        .block(panel(title))
         .x_axis(
             Axis::default()
                 .bounds([0.0, xmax])
@@ -341,8 +349,8 @@ fn draw_channels(frame: &mut Frame, app: &App, a: &Analysis, area: Rect) {
         let m = &c.metrics;
         Row::new(vec![
             Cell::from(i.to_string()),
-            Cell::from(num(c.clip.0 as f64)),
-            Cell::from(num(c.clip.1 as f64)),
+            Cell::from(num(c.range.0 as f64)),
+            Cell::from(num(c.range.1 as f64)),
             Cell::from(num(c.params.scale as f64)),
             Cell::from(c.params.zero_point.to_string()),
             Cell::from(num(m.mse)),
@@ -351,8 +359,8 @@ fn draw_channels(frame: &mut Frame, app: &App, a: &Analysis, area: Rect) {
             Cell::from(format!("{}/{}", m.levels_used, m.levels_available)),
         ])
     });
-    let header =
-        Row::new(["ch", "clip lo", "clip hi", "scale", "zp", "mse", "sqnr", "clipped", "levels"]).style(theme().header);
+    let header = Row::new(["ch", "range lo", "range hi", "scale", "zp", "mse", "sqnr", "clipped", "levels"])
+        .style(theme().header);
     let widths = [6, 10, 10, 10, 5, 10, 10, 8, 9].map(Constraint::Length);
     let title = format!(
         "Channels {}–{} of {} (PgUp/PgDn)",

@@ -11,11 +11,12 @@ pub use quant::Worker;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::compute::analysis::Analysis;
+use crate::compute::analysis::{Analysis, MseCurve};
 use crate::compute::deploy::DeployReport;
 use crate::compute::diagnose::Finding;
 use crate::compute::ensemble::EnsembleReport;
 use crate::compute::quant::Calibration;
+use crate::compute::watch::Watch;
 use crate::compute::weights::TensorInfo;
 use crate::settings::Settings;
 
@@ -79,6 +80,9 @@ pub struct QuantView {
     pub findings: Vec<Finding>,
     /// None while the slower calibrations are still running.
     pub alternatives: Option<Arc<Alternatives>>,
+    /// The MSE-vs-clip curve, on every value: None until it arrives with
+    /// the alternatives.
+    pub curve: Option<Arc<MseCurve>>,
     pub compute_ms: f64,
 }
 
@@ -112,9 +116,19 @@ pub enum Output {
         id: JobId,
         result: Result<Box<QuantView>, String>,
     },
+    /// The slow part of an analysis: every calibration and the MSE curve.
     Alternatives {
         id: JobId,
         alternatives: Arc<Alternatives>,
+        curve: Arc<MseCurve>,
+        /// How long they took, added to the analysis's time.
+        compute_ms: f64,
+    },
+    /// `done` of `total` channels of a slow calibration are calibrated.
+    Calibrating {
+        id: JobId,
+        done: usize,
+        total: usize,
     },
     Exported {
         id: JobId,
@@ -152,8 +166,8 @@ impl Workers {
             out.push(result);
             out
         } else {
-            let first = self.quant.handle(job);
-            let follow = self.quant.follow_up(&first);
+            let first = self.quant.handle(job, &Watch::NONE).expect("nothing stops it");
+            let follow = self.quant.follow_up(&first, &Watch::NONE);
             std::iter::once(first).chain(follow).collect()
         }
     }

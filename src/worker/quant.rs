@@ -4,16 +4,20 @@
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, Sender};
-use std::time::Instant;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
-use super::{Alternatives, EnsembleView, Job, Output, QuantView, WeightsSummary};
+use super::{Alternatives, EnsembleView, Job, JobId, Output, QuantView, WeightsSummary};
 
-use crate::compute::analysis::{Analysis, WeightStats, alternatives, analyze_with, weight_stats};
+use crate::compute::analysis::{
+    Analysis, AnalysisError, MseCurve, WeightStats, alternatives, analyze_with, mse_curve, weight_stats,
+};
 use crate::compute::calibrate::{Target, mean_std};
 use crate::compute::diagnose::diagnose;
 use crate::compute::quant::QuantConfig;
+use crate::compute::watch::{Cancelled, Watch};
 use crate::compute::weights::{self, TensorInfo, Weights};
 use crate::settings::{Settings, WeightsConfig, write_atomic};
 
@@ -25,19 +29,42 @@ struct Loaded {
     tensors: Arc<Vec<TensorInfo>>,
 }
 
+/// How often a long calibration tells the pane how far it is.
+const PROGRESS_EVERY: Duration = Duration::from_millis(50);
+
 /// The worker's caches; also driven directly by tests and benches.
 #[derive(Default)]
 pub struct Worker {
     loaded: Option<Loaded>,
     analysis: Option<(QuantConfig, Arc<Analysis>)>,
     alternatives: Option<(Target, Arc<Alternatives>)>,
+    curve: Option<(QuantConfig, Arc<MseCurve>)>,
+    /// The id of the newest analysis sent to this worker: a running one
+    /// with an older id stops at its next check.
+    newest: Arc<AtomicU64>,
 }
 
+/// What a job gives back: nothing when a newer job stopped it.
+type Answer<T> = Option<Result<T, String>>;
+
 impl Worker {
+    /// A worker whose analyses stop once `newest` (set by whoever sends the
+    /// jobs) names a newer one.
+    pub fn new(newest: Arc<AtomicU64>) -> Worker {
+        Worker { newest, ..Worker::default() }
+    }
+
+    /// Stops job `id` once a newer analysis has been sent.
+    fn superseded(&self, id: JobId) -> impl Fn() -> bool + Sync + use<> {
+        let newest = self.newest.clone();
+        move || newest.load(Ordering::Relaxed) > id
+    }
+
     fn load(&mut self, config: &WeightsConfig) -> Result<&Loaded, String> {
         if self.loaded.as_ref().is_none_or(|l| &l.config != config) {
             self.analysis = None;
             self.alternatives = None;
+            self.curve = None;
             self.loaded = None;
             let weights = config.load().map_err(|e| e.to_string())?;
             let tensors = if config.is_synthetic() {
@@ -68,45 +95,68 @@ impl Worker {
         Ok(self.loaded.as_ref().expect("loaded above"))
     }
 
-    fn analysis(&mut self, settings: &Settings) -> Result<Arc<Analysis>, String> {
-        self.load(&settings.weights)?;
+    fn analysis(&mut self, settings: &Settings, watch: &Watch) -> Answer<Arc<Analysis>> {
+        if let Err(e) = self.load(&settings.weights) {
+            return Some(Err(e));
+        }
         if let Some((cfg, a)) = &self.analysis
             && cfg == &settings.quant
         {
-            return Ok(a.clone());
+            return Some(Ok(a.clone()));
         }
         let loaded = self.loaded.as_ref().expect("loaded above");
-        let a = Arc::new(analyze_with(&loaded.weights, &loaded.stats, &settings.quant).map_err(|e| e.to_string())?);
+        let a = match analyze_with(&loaded.weights, &loaded.stats, &settings.quant, watch) {
+            Ok(a) => Arc::new(a),
+            Err(AnalysisError::Cancelled(_)) => return None,
+            Err(e) => return Some(Err(e.to_string())),
+        };
         self.analysis = Some((settings.quant.clone(), a.clone()));
-        Ok(a)
+        Some(Ok(a))
     }
 
-    /// The fast part of an Analyze job: everything but the alternatives,
-    /// which are included only when already known.
-    pub fn analyze(&mut self, settings: &Settings) -> Result<QuantView, String> {
+    /// The fast part of an Analyze job: everything but the alternatives and
+    /// the curve, which are included only when already known.
+    pub fn analyze(&mut self, settings: &Settings, watch: &Watch) -> Answer<QuantView> {
         let start = Instant::now();
-        let analysis = self.analysis(settings)?;
+        let analysis = match self.analysis(settings, watch)? {
+            Ok(a) => a,
+            Err(e) => return Some(Err(e)),
+        };
         let loaded = self.loaded.as_ref().expect("analysis loads the weights");
         let target = Target::of(&settings.quant, analysis.effective_bits);
         let alternatives = self.alternatives.as_ref().filter(|(t, _)| *t == target).map(|(_, a)| a.clone());
-        Ok(QuantView {
+        let curve = self.curve.as_ref().filter(|(c, _)| *c == settings.quant).map(|(_, c)| c.clone());
+        Some(Ok(QuantView {
             settings: settings.clone(),
             weights: loaded.summary.clone(),
             tensors: loaded.tensors.clone(),
             findings: diagnose(&analysis),
             analysis,
-            alternatives,
+            alternatives: alternatives.filter(|_| curve.is_some()),
+            curve,
             compute_ms: start.elapsed().as_secs_f64() * 1e3,
-        })
+        }))
     }
 
-    /// The slow part: every calibration method on the whole tensor.
-    pub fn alternatives(&mut self, view: &QuantView) -> Arc<Alternatives> {
-        let target = Target::of(&view.settings.quant, view.analysis.effective_bits);
-        let weights = &self.loaded.as_ref().expect("loaded by analyze").weights;
-        let alts = Arc::new(alternatives(weights, &view.settings.quant, view.analysis.effective_bits));
+    /// The slow part: every calibration method on the whole tensor, and
+    /// the MSE curve on every value.
+    pub fn slow_part(
+        &mut self,
+        view: &QuantView,
+        watch: &Watch,
+    ) -> Result<(Arc<Alternatives>, Arc<MseCurve>), Cancelled> {
+        let (cfg, a) = (&view.settings.quant, &view.analysis);
+        let weights = self.loaded.as_ref().expect("loaded by analyze").weights.clone();
+        let curve = Arc::new(mse_curve(&weights, cfg, a, watch)?);
+        self.curve = Some((cfg.clone(), curve.clone()));
+        watch.check()?;
+        let target = Target::of(cfg, a.effective_bits);
+        let alts = match &self.alternatives {
+            Some((t, alts)) if *t == target => alts.clone(),
+            _ => Arc::new(alternatives(&weights, cfg, a.effective_bits)),
+        };
         self.alternatives = Some((target, alts.clone()));
-        alts
+        Ok((alts, curve))
     }
 
     /// Writes the settings with the quantizer's derived figures and, when
@@ -117,30 +167,36 @@ impl Worker {
         path: &std::path::Path,
         ensemble: Option<&EnsembleView>,
     ) -> Result<PathBuf, String> {
-        let analysis = self.analysis(settings)?;
+        let analysis = self.analysis(settings, &Watch::NONE).expect("nothing stops an export")?;
         let (report, deploy) = (ensemble.map(|e| &*e.report), ensemble.map(|e| &*e.deploy));
         write_atomic(path, settings.portable().to_toml(Some(&analysis), report, deploy).as_bytes())?;
         Ok(path.to_owned())
     }
 
-    /// Runs one job and returns its result.
-    pub fn handle(&mut self, job: Job) -> Output {
-        match job {
-            Job::Analyze { id, settings } => Output::Analyzed { id, result: self.analyze(&settings).map(Box::new) },
+    /// Runs one job and returns its result; None when `watch` stopped it.
+    pub fn handle(&mut self, job: Job, watch: &Watch) -> Option<Output> {
+        Some(match job {
+            Job::Analyze { id, settings } => {
+                Output::Analyzed { id, result: self.analyze(&settings, watch)?.map(Box::new) }
+            }
             Job::Export { id, settings, path, ensemble } => {
                 Output::Exported { id, result: self.export(&settings, &path, ensemble.as_deref()) }
             }
             Job::Train { id, .. } => {
                 Output::Trained { id, result: Err("the ensemble worker trains, not this one".into()) }
             }
-        }
+        })
     }
 
-    /// The second, slower result an analysis may need: the alternatives.
-    pub fn follow_up(&mut self, out: &Output) -> Option<Output> {
+    /// The second, slower result an analysis may need: the alternatives and
+    /// the curve. None when they came with it, or `watch` stopped them.
+    pub fn follow_up(&mut self, out: &Output, watch: &Watch) -> Option<Output> {
         match out {
-            Output::Analyzed { id, result: Ok(view) } if view.alternatives.is_none() => {
-                Some(Output::Alternatives { id: *id, alternatives: self.alternatives(view) })
+            Output::Analyzed { id, result: Ok(view) } if view.curve.is_none() => {
+                let start = Instant::now();
+                let (alternatives, curve) = self.slow_part(view, watch).ok()?;
+                let compute_ms = start.elapsed().as_secs_f64() * 1e3;
+                Some(Output::Alternatives { id: *id, alternatives, curve, compute_ms })
             }
             _ => None,
         }
@@ -148,7 +204,7 @@ impl Worker {
 
     /// Runs jobs until the job channel closes. `wrap` turns an output into
     /// the event loop's event type, so results share the input channel.
-    pub fn run<E>(mut self, jobs: Receiver<Job>, out: Sender<E>, wrap: impl Fn(Output) -> E) {
+    pub fn run<E: Send>(mut self, jobs: Receiver<Job>, out: Sender<E>, wrap: impl Fn(Output) -> E + Sync) {
         let mut queue = VecDeque::new();
         loop {
             if queue.is_empty() {
@@ -160,15 +216,26 @@ impl Worker {
             queue.extend(jobs.try_iter());
             drop_stale(&mut queue);
             let Some(job) = queue.pop_front() else { continue };
-            let output = self.handle(job);
+            let id = job.id();
+            let stop = self.superseded(id);
+            let last_told = Mutex::new(Instant::now());
+            let progress = |done, total| {
+                let mut last = last_told.lock().unwrap_or_else(|e| e.into_inner());
+                if last.elapsed() >= PROGRESS_EVERY {
+                    *last = Instant::now();
+                    let _ = out.send(wrap(Output::Calibrating { id, done, total }));
+                }
+            };
+            let watch = Watch::new(&stop, &progress);
+            let Some(output) = self.handle(job, &watch) else { continue };
             let pending = output.clone();
             if out.send(wrap(output)).is_err() {
                 return;
             }
-            // The alternatives are worth computing only if no newer analysis is waiting.
+            // The slow part is worth computing only if no newer analysis is waiting.
             queue.extend(jobs.try_iter());
             if !queue.iter().any(|j| matches!(j, Job::Analyze { .. }))
-                && let Some(follow) = self.follow_up(&pending)
+                && let Some(follow) = self.follow_up(&pending, &watch)
                 && out.send(wrap(follow)).is_err()
             {
                 return;
@@ -224,7 +291,9 @@ mod tests {
             other => panic!("unexpected {other:?}"),
         }
         match out_rx.recv().unwrap() {
-            Output::Alternatives { id, alternatives } => assert_eq!((id, alternatives.len()), (7, 5)),
+            Output::Alternatives { id, alternatives, curve, .. } => {
+                assert_eq!((id, alternatives.len(), curve.points.len()), (7, 5, 40))
+            }
             other => panic!("unexpected {other:?}"),
         }
         drop(job_tx);
@@ -232,20 +301,42 @@ mod tests {
     }
 
     #[test]
+    fn a_newer_job_stops_a_slow_per_channel_calibration() {
+        let newest = Arc::new(AtomicU64::new(0));
+        let mut w = Worker::new(newest.clone());
+        let mut settings = Settings::default();
+        settings.weights.rows = 30_000;
+        settings.weights.cols = 64;
+        settings.quant.granularity = crate::compute::quant::Granularity::PerChannel;
+        settings.quant.calibration = crate::compute::quant::Calibration::Mse;
+        w.load(&settings.weights).unwrap();
+        // Job 1 runs while job 2 has been sent: it stops without a result.
+        newest.store(2, Ordering::Relaxed);
+        let stop = w.superseded(1);
+        let started = Instant::now();
+        assert!(w.handle(Job::Analyze { id: 1, settings: settings.clone() }, &Watch::new(&stop, &|_, _| {})).is_none());
+        assert!(started.elapsed() < Duration::from_millis(200), "stopped at the first check: {:?}", started.elapsed());
+        // Job 2 itself runs to the end.
+        let stop = w.superseded(2);
+        let out = w.handle(Job::Analyze { id: 2, settings }, &Watch::new(&stop, &|_, _| {})).unwrap();
+        assert!(matches!(out, Output::Analyzed { id: 2, result: Ok(_) }));
+    }
+
+    #[test]
     fn a_load_error_is_a_message() {
         let mut settings = Settings::default();
         settings.weights.source = "/no/such/file.npy".into();
-        let err = Worker::default().analyze(&settings).unwrap_err();
+        let err = Worker::default().analyze(&settings, &Watch::NONE).unwrap().unwrap_err();
         assert!(err.contains("/no/such/file.npy"), "{err}");
     }
 
     #[test]
     fn weights_are_loaded_once_for_many_quantizers() {
         let mut w = Worker::default();
-        let a = w.analyze(&Settings::default()).unwrap();
+        let a = w.analyze(&Settings::default(), &Watch::NONE).unwrap().unwrap();
         let mut s = Settings::default();
         s.quant.bits = 3;
-        let b = w.analyze(&s).unwrap();
+        let b = w.analyze(&s, &Watch::NONE).unwrap().unwrap();
         assert!(Arc::ptr_eq(&a.weights, &b.weights));
         assert_ne!(a.analysis.qmax, b.analysis.qmax);
     }
