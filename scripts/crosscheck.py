@@ -3,7 +3,7 @@ percentile, PyTorch's MinMaxObserver formulas (written out in numpy), and
 NVIDIA pytorch-quantization's entropy calibration (its _compute_amax_entropy,
 copied below), and every error metric, the level count and both
 histograms of a min-max and a clipping percentile quantization, from codes
-numpy computes. Needs
+numpy computes, and every point of the MSE-vs-clip curve. Needs
 numpy and scipy; run from the repository root after
 `cargo build --release`:  python3 scripts/crosscheck.py [seed]
 """
@@ -71,17 +71,17 @@ for name, x in [("normal", rng.standard_normal((200, 500))), ("t3", rng.standard
     q = np.clip(np.round(x / scale) + zp, -128, 127)
     mse = float(np.mean(((q - zp) * scale - x).astype(np.float64) ** 2))
     open(f"{name}.toml", "w").write('[quant]\nscheme = "symmetric"\ncalibration = "entropy"\n')
-    out = json.loads(subprocess.check_output([BIN, "report", "--weights", f"{name}.npy", "--config", f"{name}.toml", "--format", "json"]))
-    ours = out["quant"]["clip"][0][1]
-    pct = json.loads(subprocess.check_output([BIN, "report", "--weights", f"{name}.npy", "--format", "json"]))
+    out = json.loads(subprocess.check_output([BIN, "report", "--only", "quant", "--weights", f"{name}.npy", "--config", f"{name}.toml", "--format", "json"]))
+    ours = out["quant"]["range"][0][1]
+    pct = json.loads(subprocess.check_output([BIN, "report", "--only", "quant", "--weights", f"{name}.npy", "--format", "json"]))
     open(f"{name}-p.toml", "w").write('[quant]\nscheme = "symmetric"\ncalibration = "percentile"\npercentile = 99.9\n')
-    outp = json.loads(subprocess.check_output([BIN, "report", "--weights", f"{name}.npy", "--config", f"{name}-p.toml", "--format", "json"]))
-    ok = abs(ours - ref) <= 1e-5 * ref and abs(outp['quant']['clip'][0][1] - p) <= 1e-5 * p \
+    outp = json.loads(subprocess.check_output([BIN, "report", "--only", "quant", "--weights", f"{name}.npy", "--config", f"{name}-p.toml", "--format", "json"]))
+    ok = abs(ours - ref) <= 1e-5 * ref and abs(outp['quant']['range'][0][1] - p) <= 1e-5 * p \
         and np.float32(pct['quant']['scale'][0]) == scale and pct['quant']['zero_point'][0] == zp \
         and abs(pct['quant']['metrics']['mse'] - mse) <= 1e-6 * mse
     # The metrics and level count of the min-max quantization, and of a
     # percentile range that clips, from the codes numpy computes.
-    outc = json.loads(subprocess.check_output([BIN, "report", "--weights", f"{name}.npy", "--config", f"{name}-c.toml", "--format", "json"])) \
+    outc = json.loads(subprocess.check_output([BIN, "report", "--only", "quant", "--weights", f"{name}.npy", "--config", f"{name}-c.toml", "--format", "json"])) \
         if open(f"{name}-c.toml", "w").write('[quant]\ncalibration = "percentile"\npercentile = 99.0\nbits = 6\n') else None
     clo, chi = min(np.percentile(x, 1.0), 0), max(np.percentile(x, 99.0), 0)
     cscale = np.float32(max((np.float32(chi) - np.float32(clo)) / np.float32(63), np.finfo(np.float32).eps))
@@ -117,7 +117,19 @@ for name, x in [("normal", rng.standard_normal((200, 500))), ("t3", rng.standard
         ok &= not bad and np.float32(report["quant"]["scale"][0]) == s and report["quant"]["zero_point"][0] == z
         print(f"    {what:12} levels {got['levels_used']} (numpy {want['levels_used']}) clip_rate {got['clip_rate']:.5f} ({want['clip_rate']:.5f})"
               f" sqnr {got['sqnr_db']:.4f} dB ({want['sqnr_db']:.4f}) 1-cos {got['one_minus_cosine']:.3e} ({want['one_minus_cosine']:.3e}){' BAD ' + str(bad) if bad else ''}")
+    # The MSE-vs-clip curve: each point is the mse of every value with the
+    # min-max range shrunk to the point's fraction (8-bit asymmetric, per tensor).
+    worst = 0.0
+    for t, got_mse in pct["quant"]["pictures"]["mse_curve"]["points"]:
+        tl, th = min(np.float32(x.min()) * np.float32(t), 0), max(np.float32(x.max()) * np.float32(t), 0)
+        ts = np.float32(max((np.float32(th) - np.float32(tl)) / np.float32(255), np.finfo(np.float32).eps))
+        tz = int(np.clip(-128 - np.round(np.float32(tl) / ts), -128, 127))
+        tq = np.clip(np.round(x / ts) + tz, -128, 127)
+        want_mse = float(np.mean((x.astype(np.float64) - ((tq - tz) * ts).astype(np.float32)) ** 2))
+        worst = max(worst, abs(got_mse - want_mse) / want_mse)
+    ok &= worst <= 1e-3
+    print(f"    mse curve    40 points, worst relative difference from numpy {worst:.2e}")
     failed |= not ok
-    print(f"{'ok ' if ok else 'BAD'} {name:8} entropy ours {ours:.6f} ref {ref:.6f} | pct99.9 ours {outp['quant']['clip'][0][1]:.6f} numpy {p:.6f} | minmax scale ours {pct['quant']['scale'][0]:.8f} torch {scale:.8f} zp ours {pct['quant']['zero_point'][0]} torch {zp} mse ours {pct['quant']['metrics']['mse']:.8e} np {mse:.8e}")
+    print(f"{'ok ' if ok else 'BAD'} {name:8} entropy ours {ours:.6f} ref {ref:.6f} | pct99.9 ours {outp['quant']['range'][0][1]:.6f} numpy {p:.6f} | minmax scale ours {pct['quant']['scale'][0]:.8f} torch {scale:.8f} zp ours {pct['quant']['zero_point'][0]} torch {zp} mse ours {pct['quant']['metrics']['mse']:.8e} np {mse:.8e}")
 
 sys.exit(1 if failed else 0)

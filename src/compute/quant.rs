@@ -207,7 +207,7 @@ pub fn manual_params(scale: f32, lo: f32, hi: f32) -> Result<QParams, InvalidSet
         return Err(InvalidSetting::new(
             "quant.scale",
             format!(
-                "scale {scale} with clip [{lo}, {hi}] needs {levels} levels, more than 16 bits hold; raise the scale or narrow the clip"
+                "scale {scale:e} with clip [{lo}, {hi}] needs {levels:.3e} levels, more than 16 bits hold; raise the scale or narrow the clip"
             ),
         ));
     }
@@ -465,5 +465,12 @@ mod tests {
             prop_assert!(p.zero_point >= p.qmin && p.zero_point <= p.qmax);
             prop_assert_eq!(p.dequantize(p.zero_point), 0.0);
         }
+    }
+
+    #[test]
+    fn a_tiny_typed_scale_is_refused_in_a_short_message() {
+        let err = manual_params(1e-30, -3.0, 3.0).unwrap_err().to_string();
+        assert!(err.contains("scale 1e-30") && err.contains("6.000e30 levels"), "{err}");
+        assert!(err.len() < 160, "one short line: {err}");
     }
 }
