@@ -687,6 +687,13 @@ fn quantize_pane_at_80x24_writes_its_key_numbers_whole() {
     let clip = a.channels[0].clip;
     assert!(bottom.contains(&format!("clip lo {}", num(clip.0 as f64))), "{bottom}");
     assert!(bottom.contains(&format!("clip hi {}", num(clip.1 as f64))), "{bottom}");
+    // A metrics part that does not fit is left out whole, not cut.
+    let stats = text.lines().find(|l| l.contains("│stats")).unwrap();
+    let non_finite = app.view.as_ref().unwrap().weights.non_finite;
+    assert!(stats.contains(&format!("NaN/Inf {non_finite}")) || !stats.contains("NaN"), "{stats}");
+    // Smaller than the panes need: said with both sizes whole.
+    let small = grid(&mut app, 60, 20).iter().map(|r| r.concat()).collect::<Vec<_>>().join("\n");
+    assert!(small.contains("at least 80×24") && small.contains("is 60×20"), "{small}");
 }
 
 #[test]
