@@ -8,6 +8,7 @@ use ratatui::crossterm::event::{
 };
 
 use crate::compute::ensemble::MemberConfig;
+use crate::compute::weights::TensorInfo;
 use crate::controls::{self, AnyControl, Context, Control, EnsembleControl};
 use crate::keymap::{self, Action, Scope};
 use crate::settings::{PRESETS, Settings};
@@ -63,11 +64,50 @@ pub enum Mode {
         text: String,
         selected: bool,
     },
-    PickTensor {
-        selected: usize,
-    },
+    PickTensor(Picker),
     /// Quitting with settings not yet exported: y exports first, n quits, Esc stays.
     ConfirmQuit,
+}
+
+/// The tensor picker's state: a filter typed after `/`, and the tensor highlighted.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Picker {
+    /// An index into the full tensor list, so clearing the filter keeps it.
+    pub selected: usize,
+    pub filter: String,
+    /// Whether keys type into the filter.
+    pub typing: bool,
+}
+
+impl Picker {
+    /// The indices of the tensors whose names contain the filter, ignoring case.
+    pub fn matches(&self, tensors: &[TensorInfo]) -> Vec<usize> {
+        let filter = self.filter.to_lowercase();
+        (0..tensors.len()).filter(|&i| tensors[i].name.to_lowercase().contains(&filter)).collect()
+    }
+
+    /// Where the highlighted tensor is among the matches (the first one when it is not one).
+    pub fn highlighted(&self, matches: &[usize]) -> usize {
+        matches.iter().position(|&i| i == self.selected).unwrap_or(0)
+    }
+
+    /// Highlights the match `steps` away, wrapping around.
+    fn step(&mut self, tensors: &[TensorInfo], steps: isize) {
+        let matches = self.matches(tensors);
+        if !matches.is_empty() {
+            let n = matches.len() as isize;
+            let at = (self.highlighted(&matches) as isize + steps).rem_euclid(n);
+            self.selected = matches[at as usize];
+        }
+    }
+
+    /// A changed filter highlights its first match unless the highlighted tensor still matches.
+    fn refilter(&mut self, tensors: &[TensorInfo]) {
+        let matches = self.matches(tensors);
+        if !matches.contains(&self.selected) {
+            self.selected = matches.first().copied().unwrap_or(self.selected);
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -404,7 +444,7 @@ impl App {
                 }
                 Vec::new()
             }
-            Mode::PickTensor { selected } => self.on_pick_key(key, selected),
+            Mode::PickTensor(picker) => self.on_pick_key(key, picker),
             Mode::ConfirmQuit => self.on_confirm_key(key),
             Mode::Normal => match keymap::action_for(&key, self.tab.scope()) {
                 Some(action) => self.on_action(action),
@@ -463,8 +503,10 @@ impl App {
             Action::Preset => return self.next_preset(index),
             Action::PickTensor => return self.open_picker(),
             Action::Export => return vec![self.export_job()],
-            Action::ScrollDown => self.channel_offset += 10,
-            Action::ScrollUp => self.channel_offset = self.channel_offset.saturating_sub(10),
+            Action::ScrollDown => self.channel_offset += crate::ui::channel_rows(self, self.size),
+            Action::ScrollUp => {
+                self.channel_offset = self.channel_offset.saturating_sub(crate::ui::channel_rows(self, self.size))
+            }
             Action::AddMember => return self.add_member(index),
             Action::DeleteMember => return self.delete_member(index),
             Action::CycleFusion => {
@@ -583,30 +625,62 @@ impl App {
         } else {
             let selected =
                 tensors.iter().position(|t| Some(&t.name) == self.settings.weights.tensor.as_ref()).unwrap_or(0);
-            self.mode = Mode::PickTensor { selected };
+            self.mode = Mode::PickTensor(Picker { selected, ..Picker::default() });
         }
         Vec::new()
     }
 
-    fn on_pick_key(&mut self, key: KeyEvent, selected: usize) -> Vec<Job> {
-        let n = self.context().tensors.len().max(1);
+    /// Arrows move; `/` starts a filter, typed until Enter or Esc; Enter
+    /// picks the highlighted match; Esc clears the filter, then closes.
+    fn on_pick_key(&mut self, key: KeyEvent, mut picker: Picker) -> Vec<Job> {
+        let tensors = self.context().tensors;
         match key.code {
-            KeyCode::Up | KeyCode::Char('k') => self.mode = Mode::PickTensor { selected: (selected + n - 1) % n },
-            KeyCode::Down | KeyCode::Char('j') => self.mode = Mode::PickTensor { selected: (selected + 1) % n },
-            KeyCode::Enter => {
+            KeyCode::Up => picker.step(tensors, -1),
+            KeyCode::Down => picker.step(tensors, 1),
+            KeyCode::Char('k') if !picker.typing => picker.step(tensors, -1),
+            KeyCode::Char('j') if !picker.typing => picker.step(tensors, 1),
+            KeyCode::Char('/') if !picker.typing => picker.typing = true,
+            KeyCode::Char('q') if !picker.typing => {
                 self.mode = Mode::Normal;
-                let name = self.context().tensors.get(selected).map(|t| t.name.clone());
-                if let Some(name) = name {
-                    return self.change(self.index(), |s, _| {
-                        s.weights.tensor = Some(name);
-                        Ok(())
-                    });
-                }
+                return Vec::new();
             }
-            KeyCode::Esc | KeyCode::Char('q') => self.mode = Mode::Normal,
+            KeyCode::Char(c) if picker.typing && !key.modifiers.contains(KeyModifiers::CONTROL) => {
+                picker.filter.push(c);
+                picker.refilter(tensors);
+            }
+            KeyCode::Backspace if picker.typing => {
+                picker.filter.pop();
+                picker.refilter(tensors);
+            }
+            KeyCode::Esc if picker.typing || !picker.filter.is_empty() => {
+                picker.filter.clear();
+                picker.typing = false;
+            }
+            KeyCode::Esc => {
+                self.mode = Mode::Normal;
+                return Vec::new();
+            }
+            KeyCode::Enter => return self.pick(&picker),
             _ => {}
         }
+        self.mode = Mode::PickTensor(picker);
         Vec::new()
+    }
+
+    /// Loads the highlighted match; with no match the picker stays open.
+    fn pick(&mut self, picker: &Picker) -> Vec<Job> {
+        let tensors = self.context().tensors;
+        let matches = picker.matches(tensors);
+        let Some(&index) = matches.get(picker.highlighted(&matches)) else {
+            self.mode = Mode::PickTensor(picker.clone());
+            return Vec::new();
+        };
+        let name = tensors[index].name.clone();
+        self.mode = Mode::Normal;
+        self.change(self.index(), |s, _| {
+            s.weights.tensor = Some(name);
+            Ok(())
+        })
     }
 
     /// A click on a tab opens it, on a control or member selects it; the

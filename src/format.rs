@@ -49,6 +49,42 @@ pub fn bytes(n: u64) -> String {
     if unit == 0 { format!("{n} B") } else { format!("{v:.1} {}", UNITS[unit]) }
 }
 
+/// `v` in at most `width` characters: as `num` writes it when that fits,
+/// else with fewer significant digits (`0.0062`, `6.2e-3`), never cut; `None`
+/// when not even one digit fits.
+pub fn fit(v: f64, width: usize) -> Option<String> {
+    shortest(num(v), v, width)
+}
+
+/// A count in at most `width` characters: exact when it fits, else rounded
+/// like `fit` (`1.6e3`).
+pub fn fit_count(n: u64, width: usize) -> Option<String> {
+    shortest(n.to_string(), n as f64, width)
+}
+
+/// `full` if it fits, else the writing of `v` with the most significant
+/// digits (three down to one) that fits, a plain decimal before an exponent.
+fn shortest(full: String, v: f64, width: usize) -> Option<String> {
+    if full.chars().count() <= width {
+        return Some(full);
+    }
+    if !v.is_finite() || v == 0.0 {
+        return None;
+    }
+    let magnitude = v.abs().log10().floor() as i32;
+    (1..=3).rev().find_map(|digits: i32| {
+        let decimals = (digits - 1 - magnitude).max(0) as usize;
+        let plain = format!("{v:.decimals$}");
+        let scientific = format!("{v:.*e}", (digits - 1) as usize);
+        [plain, scientific].into_iter().find(|s| s.chars().count() <= width)
+    })
+}
+
+/// "1 level", "2 levels".
+pub fn plural(n: usize, noun: &str) -> String {
+    if n == 1 { format!("{n} {noun}") } else { format!("{n} {noun}s") }
+}
+
 pub fn shape(dims: &[usize]) -> String {
     dims.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("×")
 }
@@ -73,5 +109,49 @@ mod tests {
         assert_eq!(bytes(100), "100 B");
         assert_eq!(shape(&[1000, 10]), "1000×10");
         assert_eq!(range(-1.0, 2.5), "[-1.000, 2.500]");
+    }
+
+    #[test]
+    fn a_number_too_wide_loses_digits_not_its_end() {
+        assert_eq!(fit(0.006153, 8).as_deref(), Some("0.006153"));
+        assert_eq!(fit(0.006153, 6).as_deref(), Some("0.0062"));
+        assert_eq!(fit(6.153e-4, 7).as_deref(), Some("6.15e-4"));
+        assert_eq!(fit(6.153e-4, 6).as_deref(), Some("6.2e-4"));
+        assert_eq!(fit(-0.01467, 7).as_deref(), Some("-0.0147"));
+        assert_eq!(fit(-0.01467, 5).as_deref(), Some("-0.01"));
+        assert_eq!(fit(-0.01467, 4), None, "no digit of it fits: nothing, rather than a cut");
+        assert_eq!(fit(123456.0, 5).as_deref(), Some("1.2e5"));
+        assert_eq!(fit(3.692, 3).as_deref(), Some("3.7"));
+        assert_eq!(fit(0.0, 1).as_deref(), Some("0"));
+        assert_eq!(fit(f64::INFINITY, 2), None);
+        assert_eq!(fit_count(1580, 4).as_deref(), Some("1580"));
+        assert_eq!(fit_count(1580, 3).as_deref(), Some("2e3"));
+        assert_eq!(fit_count(1_234_567, 5).as_deref(), Some("1.2e6"));
+    }
+
+    #[test]
+    fn a_fitted_number_reads_as_the_same_value() {
+        for v in [-0.01467, 6.153e-4, 3.692, -3.792, 1234.5, 1.5e-9, 99.99, 0.0995] {
+            for width in 1..12 {
+                let Some(s) = fit(v, width) else { continue };
+                assert!(s.chars().count() <= width, "{s} wider than {width}");
+                let back: f64 = s.parse().unwrap();
+                assert!((back - v).abs() <= 0.5001 * last_digit(&s), "{v} written {s} in {width}");
+            }
+        }
+    }
+
+    /// The value of one unit in the last digit written: 0.01 for "-0.01", 1e-4 for "6.2e-3".
+    fn last_digit(s: &str) -> f64 {
+        let (mantissa, exponent) = s.split_once('e').map_or((s, 0), |(m, e)| (m, e.parse().unwrap()));
+        let decimals = mantissa.split_once('.').map_or(0, |(_, d)| d.len() as i32);
+        10f64.powi(exponent - decimals)
+    }
+
+    #[test]
+    fn one_is_singular() {
+        assert_eq!(plural(1, "level"), "1 level");
+        assert_eq!(plural(9, "level"), "9 levels");
+        assert_eq!(plural(0, "level"), "0 levels");
     }
 }

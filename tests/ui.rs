@@ -1,5 +1,7 @@
 //! The app driven by key events and drawn into ratatui's TestBackend.
 
+mod common;
+
 use qmc_tui::app::{App, AppEvent, Mode};
 use qmc_tui::compute::ensemble::Fusion;
 use qmc_tui::compute::quant::{Granularity, Scheme};
@@ -97,6 +99,8 @@ fn help_overlay_lists_the_keymap() {
     for b in qmc_tui::keymap::bindings().iter().filter(|b| shown.contains(&b.scope)) {
         assert!(screen.contains(b.help), "help lacks {:?}", b.help);
     }
+    assert!(screen.contains("Controls (every pane: Quantize, Ensemble, Deploy)"), "{screen}");
+    assert!(!screen.contains("both panes"), "there are three panes: {screen}");
     insta::assert_snapshot!(screen);
     press(&mut app, &mut worker, KeyCode::Char('x'));
     assert_eq!(app.mode, Mode::Normal);
@@ -269,6 +273,17 @@ fn the_readme_key_table_covers_every_binding() {
     for b in qmc_tui::keymap::bindings() {
         assert!(readme.contains(b.help), "README.md lacks the key {:?} ({})", b.action, b.help);
     }
+}
+
+#[test]
+fn the_readme_key_table_says_the_control_keys_work_in_every_pane() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let controls = qmc_tui::keymap::bindings().iter().filter(|b| b.scope == qmc_tui::keymap::Scope::Controls);
+    for b in controls {
+        let row = readme.lines().find(|l| l.starts_with('|') && l.contains(b.help)).unwrap();
+        assert!(row.contains("| every pane |"), "{row}");
+    }
+    assert!(!readme.contains("both panes"), "there are three panes");
 }
 
 fn to_ensemble(app: &mut App, worker: &mut Workers) {
@@ -650,4 +665,293 @@ fn the_tab_line_says_what_this_pane_waits_for() {
     assert_eq!(app.activity(), None, "the Quantize pane is done although training runs");
     app.tab = qmc_tui::app::Tab::Deploy;
     assert_eq!(app.activity().as_deref(), Some("fusing"));
+}
+
+/// The screen as a grid of cells (a cell may hold a combining character).
+fn grid(app: &mut App, width: u16, height: u16) -> Vec<Vec<String>> {
+    if let Some(v) = &mut app.view {
+        v.compute_ms = 0.0;
+    }
+    let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
+    terminal.draw(|f| ui::draw(f, app)).unwrap();
+    let buffer = terminal.backend().buffer();
+    (0..height).map(|y| (0..width).map(|x| buffer[(x, y)].symbol().to_string()).collect()).collect()
+}
+
+/// The cell where `text` starts on the screen.
+fn find_cell(grid: &[Vec<String>], text: &str) -> Option<(usize, usize)> {
+    grid.iter().enumerate().find_map(|(y, row)| {
+        let line: String = row.concat();
+        let at = line.find(text)?;
+        let mut offset = 0;
+        row.iter()
+            .position(|cell| {
+                offset += cell.len();
+                offset > at
+            })
+            .map(|x| (y, x))
+    })
+}
+
+/// The rows inside the panel titled `title`, and its bottom border (where the legend goes).
+fn panel(grid: &[Vec<String>], title: &str) -> (Vec<String>, String) {
+    let (top, x) = find_cell(grid, title).unwrap_or_else(|| panic!("no panel {title:?}"));
+    let left = (0..x).rev().find(|&i| grid[top][i] == "╭").unwrap();
+    let right = (x..grid[top].len()).find(|&i| grid[top][i] == "╮").unwrap();
+    let bottom = (top + 1..grid.len()).find(|&y| grid[y][left] == "╰").unwrap();
+    let text = |y: usize| grid[y][left + 1..right].concat();
+    ((top + 1..bottom).map(text).collect(), text(bottom))
+}
+
+/// The x-axis labels of a chart panel: the row below its axis line.
+fn x_labels(rows: &[String]) -> Vec<String> {
+    let axis = rows.iter().position(|r| r.contains('└')).expect("no x axis");
+    rows[axis + 1].split_whitespace().map(str::to_string).collect()
+}
+
+/// Whether `shown` is `value` written with fewer digits, not another number.
+fn reads_as(shown: &str, value: f64) -> bool {
+    let Ok(back) = shown.trim_end_matches('%').parse::<f64>() else { return false };
+    let (mantissa, exponent) = shown.split_once('e').map_or((shown, 0), |(m, e)| (m, e.parse().unwrap_or(0)));
+    let decimals = mantissa.split_once('.').map_or(0, |(_, d)| d.trim_end_matches('%').len() as i32);
+    (back - value).abs() <= 0.5001 * 10f64.powi(exponent - decimals) + 1e-12 * value.abs()
+}
+
+#[test]
+fn quantize_pane_at_80x24_writes_its_key_numbers_whole() {
+    let mut s = Settings::default();
+    s.quant.calibration = qmc_tui::compute::quant::Calibration::Sigma;
+    s.quant.sigma_k = 2.0;
+    let (mut app, _) = started(s);
+    let a = app.view.as_ref().unwrap().analysis.clone();
+    let m = &a.metrics;
+    assert!(m.clipped > 100, "the test wants clipping: {}", m.clipped);
+    let screen = grid(&mut app, 80, 24);
+    let text = screen.iter().map(|r| r.concat()).collect::<Vec<_>>().join("\n");
+    use qmc_tui::format::num;
+    for figure in [num(m.mse), num(m.rmse), num(m.mae), num(m.max_abs_error), format!("({})", m.clipped)] {
+        assert!(text.contains(&figure), "{figure} is not shown whole:\n{text}");
+    }
+    // The error histogram: its counts in the legend, its range on the x axis.
+    let (rows, bottom) = panel(&screen, "Error x−x̂");
+    let legend = format!("{}\n{bottom}", rows.join("\n"));
+    assert!(legend.contains(&format!("clipped {}", a.error_hist.clipped.total())), "{legend}");
+    assert!(legend.contains(&format!("rounding {}", a.error_hist.rounding.total())), "{legend}");
+    assert!(rows.iter().any(|r| r.contains("log")), "the log count axis says so: {rows:?}");
+    let labels = x_labels(&rows);
+    let (lo, hi) = (a.error_hist.rounding.lo as f64, a.error_hist.rounding.hi as f64);
+    assert!(reads_as(&labels[0], lo) && reads_as(labels.last().unwrap(), hi), "{labels:?} for {lo}..{hi}");
+    // The weights: the range on the x axis, the clip range in the legend.
+    let (rows, bottom) = panel(&screen, "Weights");
+    let labels = x_labels(&rows);
+    let (lo, hi) = (a.weight_hist.lo as f64, a.weight_hist.hi as f64);
+    assert!(reads_as(&labels[0], lo) && reads_as(labels.last().unwrap(), hi), "{labels:?} for {lo}..{hi}");
+    let clip = a.channels[0].clip();
+    assert!(bottom.contains(&format!("clip lo {}", num(clip.0 as f64))), "{bottom}");
+    assert!(bottom.contains(&format!("clip hi {}", num(clip.1 as f64))), "{bottom}");
+    // A metrics part that does not fit is left out whole, not cut.
+    let stats = text.lines().find(|l| l.contains("│stats")).unwrap();
+    let non_finite = app.view.as_ref().unwrap().weights.non_finite;
+    assert!(stats.contains(&format!("NaN/Inf {non_finite}")) || !stats.contains("NaN"), "{stats}");
+    // Smaller than the panes need: said with both sizes whole.
+    let small = grid(&mut app, 60, 20).iter().map(|r| r.concat()).collect::<Vec<_>>().join("\n");
+    assert!(small.contains("at least 80×24") && small.contains("is 60×20"), "{small}");
+}
+
+#[test]
+fn legends_sit_below_the_charts_and_show_the_glyphs_drawn() {
+    let mut s = Settings::default();
+    (qmc_tui::settings::preset("seed example").unwrap().apply)(&mut s);
+    let (mut app, _) = started(s);
+    for (w, h) in [(120, 40), (80, 24)] {
+        let screen = grid(&mut app, w, h);
+        let text = screen.iter().map(|r| r.concat()).collect::<Vec<_>>().join("\n");
+        assert!(!text.contains('┌'), "no legend box over the data:\n{text}");
+        let (rows, bottom) = panel(&screen, "Weights");
+        assert!(bottom.contains("• 1 level ") && !text.contains("1 levels"), "{bottom}");
+        assert!(rows.iter().any(|r| r.contains('•')), "the level is drawn as in the legend: {rows:?}");
+        let (rows, bottom) = panel(&screen, "MSE");
+        let legend = format!("{}\n{bottom}", rows.join("\n"));
+        assert!(legend.contains("█ now") && legend.contains("• best"), "{legend}");
+        let drawn =
+            |glyph: char| rows.iter().filter(|r| !r.contains("now") && !r.contains("best")).any(|r| r.contains(glyph));
+        assert!(drawn('█') && drawn('•'), "{rows:?}");
+    }
+}
+
+/// Weights small enough that every per-channel figure is written with an exponent.
+fn small_weights(dir: &tempfile::TempDir) -> String {
+    let values: Vec<f32> = (0..64 * 16).map(|i| ((i * 7919 % 1000) as f32 - 500.0) * 7.3e-6).collect();
+    let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+    let path = dir.path().join("small.npy");
+    std::fs::write(&path, common::raw_npy("<f4", "(64, 16)", &bytes)).unwrap();
+    path.display().to_string()
+}
+
+#[test]
+fn the_per_channel_table_writes_every_figure_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Settings::default();
+    s.weights.source = small_weights(&dir);
+    s.quant.granularity = Granularity::PerChannel;
+    let (mut app, _) = started(s);
+    let a = app.view.as_ref().unwrap().analysis.clone();
+    for (w, h, least) in [(120, 40, 9), (80, 24, 4)] {
+        let screen = grid(&mut app, w, h);
+        let (rows, _) = panel(&screen, "Channels");
+        let header: Vec<String> = rows[0]
+            .replace("range lo", "range_lo")
+            .replace("range hi", "range_hi")
+            .split_whitespace()
+            .map(String::from)
+            .collect();
+        assert!(header.len() >= least, "{w}x{h}: {header:?}");
+        assert!(rows.len() > 1, "{w}x{h}: no channel rows");
+        for row in &rows[1..] {
+            let cells: Vec<&str> = row.split_whitespace().collect();
+            assert_eq!(cells.len(), header.len(), "{w}x{h}: {row}");
+            let c = &a.channels[cells[0].parse::<usize>().unwrap()];
+            for (name, cell) in header.iter().zip(&cells).skip(1) {
+                let whole = match name.as_str() {
+                    "range_lo" => reads_as(cell, c.range.0 as f64),
+                    "range_hi" => reads_as(cell, c.range.1 as f64),
+                    "scale" => reads_as(cell, c.params.scale as f64),
+                    "zp" => *cell == c.params.zero_point.to_string(),
+                    "mse" => reads_as(cell, c.metrics.mse),
+                    "sqnr" => reads_as(cell, c.metrics.sqnr_db),
+                    "clipped" => reads_as(cell, 100.0 * c.metrics.clip_rate),
+                    "levels" => *cell == format!("{}/{}", c.metrics.levels_used, c.metrics.levels_available),
+                    other => panic!("unknown column {other}"),
+                };
+                assert!(whole, "{w}x{h}: {name} {cell} of {row}");
+            }
+        }
+    }
+}
+
+/// The first and last channel the table's title says it shows.
+fn shown_channels(app: &mut App) -> (usize, usize) {
+    let (w, h) = app.size;
+    let screen = grid(app, w, h);
+    let (y, x) = find_cell(&screen, "Channels ").unwrap();
+    let title = screen[y][x..].concat();
+    let range = title["Channels ".len()..].split_whitespace().next().unwrap().to_string();
+    let (first, last) = range.split_once('–').unwrap();
+    (first.parse().unwrap(), last.parse().unwrap())
+}
+
+#[test]
+fn page_down_and_up_step_by_the_rows_the_table_shows() {
+    let mut s = Settings::default();
+    s.quant.granularity = Granularity::PerChannel;
+    let (mut app, mut worker) = started(s);
+    for size in [(120, 40), (80, 24), (100, 50)] {
+        app.size = size;
+        app.channel_offset = 0;
+        let (first, last) = shown_channels(&mut app);
+        assert_eq!(first, 0);
+        press(&mut app, &mut worker, KeyCode::PageDown);
+        assert_eq!(shown_channels(&mut app).0, last + 1, "{size:?}: the next page starts after the last row shown");
+        press(&mut app, &mut worker, KeyCode::PageUp);
+        assert_eq!(shown_channels(&mut app), (first, last), "{size:?}");
+    }
+}
+
+/// 49 characters, as long as real checkpoints' names run.
+const LONG_NAME: &str = "model.decoder.layers.11.encoder_attn.k_proj.weigh";
+/// Longer than an 80-column picker can show.
+const HUGE_NAME: &str = "transformer.encoder.block.11.layer.0.SelfAttention.relative_attention_bias.weight.original";
+
+/// A .safetensors checkpoint with long names and an i64 tensor, opened on one float tensor.
+fn checkpoint(dir: &tempfile::TempDir) -> Settings {
+    use safetensors::{Dtype, tensor::TensorView};
+    let floats = vec![0u8; 16 * 8 * 4];
+    let ints = vec![0u8; 8 * 8];
+    let tensors = [
+        (LONG_NAME, Dtype::F32, vec![16, 8], &floats),
+        (HUGE_NAME, Dtype::F32, vec![16, 8], &floats),
+        ("model.embed_tokens.weight", Dtype::F32, vec![16, 8], &floats),
+        ("position_ids", Dtype::I64, vec![1, 8], &ints),
+    ];
+    let views = tensors.iter().map(|(n, d, shape, b)| (n.to_string(), TensorView::new(*d, shape.clone(), b).unwrap()));
+    let path = dir.path().join("m.safetensors");
+    std::fs::write(&path, safetensors::serialize(views.collect::<Vec<_>>(), None).unwrap()).unwrap();
+    let mut s = Settings::default();
+    s.weights.source = path.display().to_string();
+    s.weights.tensor = Some("model.embed_tokens.weight".into());
+    s
+}
+
+fn screen_text(app: &mut App, width: u16, height: u16) -> String {
+    grid(app, width, height).iter().map(|r| r.concat()).collect::<Vec<_>>().join("\n")
+}
+
+#[test]
+fn the_picker_is_as_wide_as_the_names_and_marks_tensors_that_are_not_float() {
+    assert_eq!(LONG_NAME.len(), 49);
+    let dir = tempfile::tempdir().unwrap();
+    let (mut app, mut worker) = started(checkpoint(&dir));
+    press(&mut app, &mut worker, KeyCode::Char('t'));
+    assert!(matches!(app.mode, Mode::PickTensor(_)), "{:?}", app.mode);
+    let line = |screen: &str, text: &str| screen.lines().find(|l| l.contains(text)).unwrap_or("").to_string();
+    for (w, h) in [(120, 40), (80, 24)] {
+        let screen = screen_text(&mut app, w, h);
+        let long = line(&screen, LONG_NAME);
+        assert!(long.contains("16×8 f32"), "{w}x{h}: the 49-character name, its shape and dtype whole: {screen}");
+        let ints = line(&screen, "position_ids");
+        assert!(ints.contains("1×8 i64 not float"), "{w}x{h}: {ints}");
+        assert!(screen.contains("4 of 4"), "{w}x{h}: {screen}");
+        // Too long for the terminal: the middle goes, both ends and the figures stay.
+        let huge = line(&screen, "transformer.enc");
+        let shown = huge.split_whitespace().find(|word| word.starts_with("transformer.")).unwrap();
+        if w == 120 {
+            assert_eq!(shown, HUGE_NAME, "{huge}");
+        } else {
+            assert!(shown.contains('…') && shown.ends_with("weight.original"), "{huge}");
+            assert!(huge.contains("16×8 f32"), "{huge}");
+        }
+    }
+}
+
+fn type_text(app: &mut App, worker: &mut Workers, text: &str) {
+    for c in text.chars() {
+        press(app, worker, KeyCode::Char(c));
+    }
+}
+
+#[test]
+fn typing_after_a_slash_filters_the_picker() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut app, mut worker) = started(checkpoint(&dir));
+    press(&mut app, &mut worker, KeyCode::Char('t'));
+    type_text(&mut app, &mut worker, "/EMB");
+    let screen = screen_text(&mut app, 120, 40);
+    assert!(screen.contains("/EMB▏") && screen.contains("1 of 4"), "{screen}");
+    assert!(!screen.contains("position_ids"), "{screen}");
+    // While typing, j and k are letters; Backspace edits.
+    for _ in 0..3 {
+        press(&mut app, &mut worker, KeyCode::Backspace);
+    }
+    type_text(&mut app, &mut worker, "jk");
+    assert!(screen_text(&mut app, 120, 40).contains("0 of 4"));
+    assert!(screen_text(&mut app, 120, 40).contains("no name contains \"jk\""));
+    press(&mut app, &mut worker, KeyCode::Backspace);
+    press(&mut app, &mut worker, KeyCode::Backspace);
+    type_text(&mut app, &mut worker, "weigh");
+    assert!(screen_text(&mut app, 120, 40).contains("3 of 4"));
+    // Esc clears the filter, a second Esc closes.
+    press(&mut app, &mut worker, KeyCode::Esc);
+    assert!(matches!(&app.mode, Mode::PickTensor(p) if p.filter.is_empty() && !p.typing), "{:?}", app.mode);
+    assert!(screen_text(&mut app, 120, 40).contains("4 of 4"));
+    press(&mut app, &mut worker, KeyCode::Esc);
+    assert_eq!(app.mode, Mode::Normal);
+    // Enter picks the highlighted match; the arrows move among the matches only.
+    press(&mut app, &mut worker, KeyCode::Char('t'));
+    type_text(&mut app, &mut worker, "/.weigh");
+    press(&mut app, &mut worker, KeyCode::Down);
+    press(&mut app, &mut worker, KeyCode::Down);
+    press(&mut app, &mut worker, KeyCode::Enter);
+    assert_eq!(app.mode, Mode::Normal);
+    assert_eq!(app.settings.weights.tensor.as_deref(), Some(LONG_NAME));
+    assert_eq!(app.view.as_ref().unwrap().settings.weights.tensor.as_deref(), Some(LONG_NAME));
 }

@@ -400,7 +400,7 @@ fn entropy_threshold(values: &[f32], amax: f32, quant_bins: usize, stride: usize
     }
     let mut best = (ENTROPY_BINS, f64::INFINITY);
     // The widest threshold is always a candidate, whatever the stride.
-    let last = (stride > 1 && (ENTROPY_BINS - quant_bins) % stride != 0).then_some(ENTROPY_BINS);
+    let last = (stride > 1 && !(ENTROPY_BINS - quant_bins).is_multiple_of(stride)).then_some(ENTROPY_BINS);
     for i in (quant_bins..=ENTROPY_BINS).step_by(stride).chain(last) {
         let tail = total - counts[i];
         // A tail folded into an empty bin has no counterpart in Q: infinite divergence.
@@ -674,7 +674,7 @@ mod tests {
         let width = amax / ENTROPY_BINS as f32;
         let threshold = entropy_threshold(&v, amax, 128, SMALL_ENTROPY_STRIDE);
         let bin = (threshold / width).round() as usize;
-        assert!(bin == ENTROPY_BINS || (bin - 128) % SMALL_ENTROPY_STRIDE == 0, "bin {bin}");
+        assert!(bin == ENTROPY_BINS || (bin - 128).is_multiple_of(SMALL_ENTROPY_STRIDE), "bin {bin}");
         assert!(threshold <= amax && threshold > 0.0);
     }
 }

@@ -1,21 +1,20 @@
-//! Popups: the help (read from the keymap the event loop uses) and the tensor picker.
+//! Popups: the help (read from the keymap the event loop uses) and the quit question.
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Clear, List, ListItem, ListState, Paragraph, Wrap};
+use ratatui::widgets::{Clear, Paragraph, Wrap};
 
 use super::theme::theme;
 use super::widgets::{centered, panel};
-use crate::app::App;
-use crate::format;
+use crate::app::{App, Tab};
 use crate::keymap::{Scope, bindings, keys_label};
 
 pub fn draw_help(frame: &mut Frame, app: &App, area: Rect) {
     let mut lines = Vec::new();
     let sections = [
         (app.tab.scope(), format!("{} pane", app.tab.title())),
-        (Scope::Controls, "Controls (both panes)".to_string()),
+        (Scope::Controls, format!("Controls ({})", controls_where())),
         (Scope::Global, "Everywhere".to_string()),
     ];
     for (scope, title) in sections {
@@ -39,19 +38,10 @@ pub fn draw_help(frame: &mut Frame, app: &App, area: Rect) {
     frame.render_widget(Paragraph::new(lines).block(panel("Help")), popup);
 }
 
-pub fn draw_picker(frame: &mut Frame, app: &App, selected: usize, area: Rect) {
-    let tensors = app.context().tensors;
-    let items: Vec<ListItem> = tensors
-        .iter()
-        .map(|t| ListItem::new(format!("{:<40} {:>16} {}", t.name, format::shape(&t.shape), t.dtype)))
-        .collect();
-    let popup = centered(area, 72, (tensors.len() as u16 + 2).min(area.height.saturating_sub(4)).max(3));
-    frame.render_widget(Clear, popup);
-    let list = List::new(items)
-        .block(panel("Pick a tensor (Enter choose, Esc cancel)"))
-        .highlight_style(theme().selected)
-        .highlight_symbol("▶ ");
-    frame.render_stateful_widget(list, popup, &mut ListState::default().with_selected(Some(selected)));
+/// Where the control keys work: every pane, named.
+pub fn controls_where() -> String {
+    let names: Vec<&str> = Tab::ALL.iter().map(|t| t.title()).collect();
+    format!("every pane: {}", names.join(", "))
 }
 
 pub fn draw_confirm_quit(frame: &mut Frame, app: &App, area: Rect) {

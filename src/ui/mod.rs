@@ -3,6 +3,7 @@
 mod deploy;
 mod ensemble;
 mod help;
+mod picker;
 mod quant;
 pub mod theme;
 mod widgets;
@@ -40,7 +41,7 @@ pub fn draw(frame: &mut Frame, app: &App) {
     draw_status(frame, app, status);
     match &app.mode {
         Mode::Help => help::draw_help(frame, app, area),
-        Mode::PickTensor { selected } => help::draw_picker(frame, app, *selected, area),
+        Mode::PickTensor(picker) => picker::draw_picker(frame, app, picker, area),
         Mode::ConfirmQuit => help::draw_confirm_quit(frame, app, area),
         _ => {}
     }
@@ -60,6 +61,12 @@ pub enum Target {
 fn body(area: Rect) -> Rect {
     let [_, body, _] = Layout::vertical([Constraint::Length(1), Constraint::Min(0), Constraint::Length(1)]).areas(area);
     body
+}
+
+/// How many rows of the per-channel table a `width` x `height` screen
+/// shows: what PgDn and PgUp step by.
+pub fn channel_rows(app: &App, (width, height): (u16, u16)) -> usize {
+    quant::channel_rows(app, body(Rect::new(0, 0, width, height)))
 }
 
 /// What the cell (column, row) of a `width` x `height` screen shows, by the

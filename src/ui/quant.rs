@@ -5,14 +5,15 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::symbols::Marker;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{
-    Axis, Cell, Chart, GraphType, LegendPosition, List, ListItem, ListState, Paragraph, Row, Table, Wrap,
-};
+use ratatui::widgets::{Axis, Chart, GraphType, List, ListItem, ListState, Paragraph, Row, Table, Wrap};
 
 use super::theme::theme;
-use super::widgets::{columns, controls_height, dataset, field, panel};
+use super::widgets::{
+    Tick, chart_labels, columns, controls_height, draw_chart, field, fitting, fitting_title, kept, panel, series,
+    shorten_middle,
+};
 use crate::app::App;
-use crate::compute::analysis::Analysis;
+use crate::compute::analysis::{Analysis, Channel};
 use crate::compute::diagnose::Severity;
 use crate::compute::histogram::Histogram;
 use crate::compute::quant::Scheme;
@@ -29,11 +30,7 @@ pub const RESERVED_ROWS: u16 = METRICS_HEIGHT;
 pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
     let [left, right] = columns(area);
     let controls = app.controls();
-    // On a short terminal the control list scrolls rather than pushing the metrics out.
-    let controls_height = controls_height(controls.len(), left, RESERVED_ROWS);
-    let [controls_area, metrics_area, alternatives_area] =
-        Layout::vertical([Constraint::Length(controls_height), Constraint::Length(METRICS_HEIGHT), Constraint::Min(0)])
-            .areas(left);
+    let [controls_area, metrics_area, alternatives_area] = left_areas(controls.len(), left);
     draw_controls(frame, app, &controls, "Quantizer", controls_area);
     let Some(view) = &app.view else {
         let text = if app.busy() { "loading the weights ..." } else { "no result yet" };
@@ -42,26 +39,53 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
     };
     draw_metrics(frame, view, metrics_area);
     draw_alternatives(frame, view, alternatives_area);
-    let text_width = right.width.saturating_sub(2).max(1) as usize;
-    let wrapped: usize = view.findings.iter().map(|f| (f.message.chars().count() + 2).div_ceil(text_width)).sum();
-    let findings = wrapped.clamp(1, 8) as u16 + 2;
-    let per_channel = view.analysis.channels.len() > 1;
-    let [weights_area, middle, findings_area, table_area] = Layout::vertical([
-        Constraint::Percentage(if per_channel { 34 } else { 45 }),
-        Constraint::Percentage(if per_channel { 33 } else { 55 }),
-        Constraint::Length(findings),
-        Constraint::Min(if per_channel { 5 } else { 0 }),
-    ])
-    .areas(right);
+    let [weights_area, middle, findings_area, table_area] = right_areas(view, right);
     let [error_area, curve_area] =
         Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(middle);
     draw_weight_histogram(frame, app, view, weights_area);
     draw_error_histogram(frame, &view.analysis, error_area);
     draw_curve(frame, view, curve_area);
     draw_findings(frame, view, findings_area);
-    if per_channel {
+    if view.analysis.channels.len() > 1 {
         draw_channels(frame, app, &view.analysis, table_area);
     }
+}
+
+/// Controls, metrics and calibrations, top to bottom.
+fn left_areas(controls: usize, left: Rect) -> [Rect; 3] {
+    // On a short terminal the control list scrolls rather than pushing the metrics out.
+    let controls_height = controls_height(controls, left, RESERVED_ROWS);
+    Layout::vertical([Constraint::Length(controls_height), Constraint::Length(METRICS_HEIGHT), Constraint::Min(0)])
+        .areas(left)
+}
+
+/// Weights, the two small charts, findings and (per channel) the table, top to bottom.
+fn right_areas(view: &QuantView, right: Rect) -> [Rect; 4] {
+    let text_width = right.width.saturating_sub(2).max(1) as usize;
+    let wrapped: usize = view.findings.iter().map(|f| (f.message.chars().count() + 2).div_ceil(text_width)).sum();
+    let findings = wrapped.clamp(1, 8) as u16 + 2;
+    let per_channel = view.analysis.channels.len() > 1;
+    Layout::vertical([
+        Constraint::Percentage(if per_channel { 34 } else { 45 }),
+        Constraint::Percentage(if per_channel { 33 } else { 55 }),
+        Constraint::Length(findings),
+        Constraint::Min(if per_channel { 5 } else { 0 }),
+    ])
+    .areas(right)
+}
+
+/// How many channel rows the table shows when the pane is drawn in `area`
+/// (at least 1): what one PgDn steps.
+pub fn channel_rows(app: &App, area: Rect) -> usize {
+    let Some(view) = &app.view else { return 1 };
+    let [_, right] = columns(area);
+    let [.., table] = right_areas(view, right);
+    table_rows(table).max(1)
+}
+
+/// The rows of channels inside the table's border, below its header.
+fn table_rows(table: Rect) -> usize {
+    table.height.saturating_sub(3) as usize
 }
 
 pub fn draw_controls(frame: &mut Frame, app: &App, controls: &[AnyControl], title: &str, area: Rect) {
@@ -88,40 +112,61 @@ fn draw_metrics(frame: &mut Frame, view: &QuantView, area: Rect) {
     let m = &a.metrics;
     let w = &view.weights;
     const W: usize = 9;
-    let bits = if view.settings.quant.scheme == Scheme::Manual {
-        format!("{} (manual, levels {}..{})", a.effective_bits, a.qmin, a.qmax)
-    } else {
-        format!("{} (codes {}..{})", a.effective_bits, a.qmin, a.qmax)
-    };
+    // What is left of a line after its label; parts that do not fit are left out whole.
+    let room = (area.width.saturating_sub(2) as usize).saturating_sub(W);
+    let line = |label: &str, parts: &[String], gap: &str| field(label, W, parts_that_fit(parts, gap, room));
+    let codes = if view.settings.quant.scheme == Scheme::Manual { "manual, levels" } else { "codes" };
+    let weights = format!("{} {}", format::shape(&w.shape), w.dtype);
+    let source = short_source(&w.source, w.tensor.as_deref());
+    let source = shorten_middle(&source, room.saturating_sub(weights.chars().count() + 1));
     let lines = vec![
-        field(
-            "weights",
-            W,
-            format!("{} {} {}", format::shape(&w.shape), w.dtype, short_source(&w.source, w.tensor.as_deref())),
+        field("weights", W, format!("{weights} {source}")),
+        line(
+            "stats",
+            &[format!("mean {}", num(w.mean)), format!("std {}", num(w.std)), format!("NaN/Inf {}", w.non_finite)],
+            " ",
         ),
-        field("stats", W, format!("mean {} std {} NaN/Inf {}", num(w.mean), num(w.std), w.non_finite)),
-        field("mse", W, format!("{}   rmse {}", num(m.mse), num(m.rmse))),
-        field("mae", W, format!("{}   max|e| {}", num(m.mae), num(m.max_abs_error))),
-        field("sqnr", W, format!("{}   cosine {}", format::db(m.sqnr_db), format::cosine(m.cosine))),
-        field("clipped", W, format!("{} ({})   bias {}", format::pct(m.clip_rate), m.clipped, num(m.bias))),
-        field(
+        line("mse", &[num(m.mse), format!("rmse {}", num(m.rmse))], "   "),
+        line("mae", &[num(m.mae), format!("max|e| {}", num(m.max_abs_error))], "   "),
+        line("sqnr", &[format::db(m.sqnr_db), format!("cosine {}", format::cosine(m.cosine))], "   "),
+        line(
+            "clipped",
+            &[format!("{} ({})", format::pct(m.clip_rate), m.clipped), format!("bias {}", num(m.bias))],
+            "   ",
+        ),
+        line(
             "levels",
-            W,
-            format!("{} of {} used   zero {}", m.levels_used, m.levels_available, format::pct(m.zero_rate)),
+            &[
+                format!("{} of {} used", m.levels_used, m.levels_available),
+                format!("zero {}", format::pct(m.zero_rate)),
+            ],
+            "   ",
         ),
-        field("bits", W, bits),
-        field(
+        line("bits", &[a.effective_bits.to_string(), format!("({codes} {}..{})", a.qmin, a.qmax)], " "),
+        line(
             "size",
-            W,
-            format!(
-                "{} → {}  ({:.2}×)",
-                format::bytes(a.storage.bytes_fp32),
-                format::bytes(a.storage.bytes_quantized),
-                a.storage.compression
-            ),
+            &[
+                format!("{} → {}", format::bytes(a.storage.bytes_fp32), format::bytes(a.storage.bytes_quantized)),
+                format!("({:.2}×)", a.storage.compression),
+            ],
+            "  ",
         ),
     ];
     frame.render_widget(Paragraph::new(lines).block(panel("Metrics")), area);
+}
+
+/// The leading `parts` that fit in `width` columns, `gap` apart: a part is
+/// shown whole or not at all.
+fn parts_that_fit(parts: &[String], gap: &str, width: usize) -> String {
+    let mut text = String::new();
+    for part in parts {
+        let next = if text.is_empty() { part.clone() } else { format!("{text}{gap}{part}") };
+        if next.chars().count() > width {
+            break;
+        }
+        text = next;
+    }
+    text
 }
 
 fn short_source(source: &str, tensor: Option<&str>) -> String {
@@ -176,14 +221,19 @@ fn vertical(x: f64, top: f64) -> Vec<(f64, f64)> {
     vec![(x, 0.0), (x, top)]
 }
 
-/// Labels at both ends, and "0" in the middle when the range is centred on it.
-fn axis_labels(lo: f64, hi: f64) -> Vec<Span<'static>> {
+/// Ticks at both ends, and "0" in the middle when the range is centred on it.
+fn x_ticks(lo: f64, hi: f64) -> Vec<Tick> {
     let mid = (lo + hi) / 2.0;
     if mid.abs() < 1e-2 * (hi - lo) {
-        vec![Span::raw(num(lo)), Span::raw("0"), Span::raw(num(hi))]
+        vec![Tick::Num(lo), Tick::Text("0".into()), Tick::Num(hi)]
     } else {
-        vec![Span::raw(num(lo)), Span::raw(num(hi))]
+        vec![Tick::Num(lo), Tick::Num(hi)]
     }
+}
+
+/// The width inside a panel's border, where its chart is drawn.
+fn inside(area: Rect) -> u16 {
+    area.width.saturating_sub(2)
 }
 
 fn draw_weight_histogram(frame: &mut Frame, app: &App, view: &QuantView, area: Rect) {
@@ -214,44 +264,28 @@ fn draw_weight_histogram(frame: &mut Frame, app: &App, view: &QuantView, area: R
     };
     let which = if a.channels.len() > 1 { format!(" ch {channel}") } else { String::new() };
     let off = |x: f64| if (lo..=hi).contains(&x) { "" } else { " off-chart" };
-    let mut datasets = vec![
-        dataset("weights".into(), Marker::Braille, GraphType::Bar, theme().weights, &hist),
-        dataset(
-            format!("⇤ clip lo{which} {}{}", num(clip_lo), off(clip_lo)),
-            Marker::Braille,
-            GraphType::Line,
-            theme().clip_line,
-            &lo_line,
-        ),
-        dataset(
-            format!("⇥ clip hi{which} {}{}", num(clip_hi), off(clip_hi)),
-            Marker::Braille,
-            GraphType::Line,
-            theme().clip_line,
-            &hi_line,
-        ),
+    let datasets = vec![
+        series(Marker::Braille, GraphType::Bar, theme().weights, &hist),
+        // Block lines: the legend can show the very glyph they are drawn with.
+        series(Marker::Block, GraphType::Line, theme().clip_line, &lo_line),
+        series(Marker::Block, GraphType::Line, theme().clip_line, &hi_line),
+        series(Marker::Dot, GraphType::Bar, theme().levels, &levels),
+    ];
+    let mut legend = vec![
+        Span::styled(format!("█ clip lo{which} {}{}", num(clip_lo), off(clip_lo)), theme().clip_line),
+        Span::styled(format!("█ clip hi{which} {}{}", num(clip_hi), off(clip_hi)), theme().clip_line),
     ];
     if !levels.is_empty() {
-        datasets.push(dataset(
-            format!("┆ {} levels", levels.len()),
-            Marker::Dot,
-            GraphType::Bar,
-            theme().levels,
-            &levels,
-        ));
+        // The glyph the Dot marker draws the levels with.
+        legend.push(Span::styled(format!("• {}", format::plural(levels.len(), "level")), theme().levels));
     }
+    let (x_labels, y_labels) =
+        chart_labels(inside(area), &x_ticks(lo, hi), &[Tick::Count(0), Tick::Count(h.max_count())]);
     let chart = Chart::new(datasets)
-        .block(panel("Weights (count per bin)"))
-        .x_axis(Axis::default().bounds([lo, hi]).labels(axis_labels(lo, hi)).style(theme().muted))
-        .y_axis(
-            Axis::default()
-                .bounds([0.0, top])
-                .labels([Span::raw("0"), Span::raw(format!("{}", top as u64))])
-                .style(theme().muted),
-        )
-        .legend_position(Some(LegendPosition::TopRight))
-        .hidden_legend_constraints((Constraint::Percentage(60), Constraint::Percentage(60)));
-    frame.render_widget(chart, area);
+        .x_axis(Axis::default().bounds([lo, hi]).labels(x_labels).style(theme().muted))
+        .y_axis(Axis::default().bounds([0.0, top]).labels(y_labels).style(theme().muted))
+        .legend_position(None);
+    draw_chart(frame, chart, "Weights (count per bin)", &legend, area);
 }
 
 fn draw_error_histogram(frame: &mut Frame, a: &Analysis, area: Rect) {
@@ -259,32 +293,27 @@ fn draw_error_histogram(frame: &mut Frame, a: &Analysis, area: Rect) {
     let (lo, hi) = (e.rounding.lo as f64, e.rounding.hi as f64);
     // Log counts: a handful of clipped values must stay visible next to a million rounded ones.
     let log = |c: u64| (1.0 + c as f64).log10();
-    let top = log(e.rounding.max_count().max(e.clipped.max_count()).max(1));
+    let most = e.rounding.max_count().max(e.clipped.max_count());
+    let top = log(most.max(1));
     let rounding = bars(&e.rounding, log);
     let clipped = bars(&e.clipped, log);
     let datasets = vec![
-        dataset(
-            format!("⣿ rounding {}", e.rounding.total()),
-            Marker::Braille,
-            GraphType::Bar,
-            theme().rounding,
-            &rounding,
-        ),
-        dataset(format!("█ clipped {}", e.clipped.total()), Marker::Block, GraphType::Bar, theme().clipped, &clipped),
+        series(Marker::Braille, GraphType::Bar, theme().rounding, &rounding),
+        series(Marker::Block, GraphType::Bar, theme().clipped, &clipped),
     ];
-    // The legend sits in the title: a flat error histogram leaves no free corner.
-    let title = format!("x−x̂ ⣿rounding {} █clipped {}", e.rounding.total(), e.clipped.total());
+    let legend = [
+        Span::styled(format!("⣿ rounding {}", e.rounding.total()), theme().rounding),
+        Span::styled(format!("█ clipped {}", e.clipped.total()), theme().clipped),
+    ];
+    // "log" halfway up names the scale without taking a row.
+    let y_ticks = [Tick::Count(0), Tick::Text("log".into()), Tick::Count(most)];
+    let (x_labels, y_labels) = chart_labels(inside(area), &x_ticks(lo, hi), &y_ticks);
     let chart = Chart::new(datasets)
-        .block(panel(&title))
-        .x_axis(Axis::default().bounds([lo, hi]).labels(axis_labels(lo, hi)).style(theme().muted))
-        .y_axis(
-            Axis::default()
-                .bounds([0.0, top.max(0.1)])
-                .labels([Span::raw("0"), Span::raw(format!("1e{top:.1}"))])
-                .style(theme().muted),
-        )
+        .x_axis(Axis::default().bounds([lo, hi]).labels(x_labels).style(theme().muted))
+        .y_axis(Axis::default().bounds([0.0, top.max(0.1)]).labels(y_labels).style(theme().muted))
         .legend_position(None);
-    frame.render_widget(chart, area);
+    let title = fitting_title(&["Error x−x̂ (count per bin)", "Error x−x̂"], area.width);
+    draw_chart(frame, chart, title, &legend, area);
 }
 
 fn draw_curve(frame: &mut Frame, view: &QuantView, area: Rect) {
@@ -308,65 +337,93 @@ fn draw_curve(frame: &mut Frame, view: &QuantView, area: Rect) {
     let best = vec![(c.optimum.0, ymin), (c.optimum.0, ymax)];
     let off = if c.current.0 > xmax { " ▸" } else { "" };
     let datasets = vec![
-        dataset("mse".into(), Marker::Braille, GraphType::Line, theme().curve, &points),
-        dataset(
-            format!("▌ now {:.2}{off}", c.current.0),
-            Marker::HalfBlock,
-            GraphType::Line,
-            theme().current,
-            &current,
-        ),
-        dataset(format!("┆ best {:.2}", c.optimum.0), Marker::Dot, GraphType::Line, theme().optimum, &best),
+        series(Marker::Braille, GraphType::Line, theme().curve, &points),
+        series(Marker::HalfBlock, GraphType::Line, theme().current, &current),
+        series(Marker::Dot, GraphType::Line, theme().optimum, &best),
     ];
+    // The glyphs the markers draw: a full-height HalfBlock line is all █.
+    let legend = [
+        Span::styled(format!("█ now {:.2}{off}", c.current.0), theme().current),
+        Span::styled(format!("• best {:.2}", c.optimum.0), theme().optimum),
+    ];
+    let power = |v: f64| Tick::Text(format!("1e{}", v.round() as i64));
+    let x_ticks = ["0", "0.5", "1"].map(|t| Tick::Text(t.into()));
+    let (x_labels, y_labels) = chart_labels(inside(area), &x_ticks, &[power(ymin), power(ymax)]);
     let chart = Chart::new(datasets)
-        .block(panel(title))
-        .x_axis(
-            Axis::default()
-                .bounds([0.0, xmax])
-                .labels([Span::raw("0"), Span::raw("0.5"), Span::raw("1")])
-                .style(theme().muted),
-        )
-        .y_axis(
-            Axis::default()
-                .bounds([ymin, ymax])
-                .labels([
-                    Span::raw(format!("1e{}", ymin.round() as i64)),
-                    Span::raw(format!("1e{}", ymax.round() as i64)),
-                ])
-                .style(theme().muted),
-        )
-        // Small fractions clip hard, so the bottom-left corner is always free.
-        .legend_position(Some(LegendPosition::BottomLeft))
-        .hidden_legend_constraints((Constraint::Percentage(90), Constraint::Percentage(80)));
-    frame.render_widget(chart, area);
+        .x_axis(Axis::default().bounds([0.0, xmax]).labels(x_labels).style(theme().muted))
+        .y_axis(Axis::default().bounds([ymin, ymax]).labels(y_labels).style(theme().muted))
+        .legend_position(None);
+    let title = fitting_title(&["MSE (log) vs clip, × min-max", "MSE (log) vs clip", "MSE (log)"], area.width);
+    draw_chart(frame, chart, title, &legend, area);
+}
+
+/// The per-channel table's columns: header, and the width its figures are written in.
+const CHANNEL_COLUMNS: [(&str, u16); 9] = [
+    ("ch", 0),
+    ("range lo", 9),
+    ("range hi", 9),
+    ("scale", 8),
+    ("zp", 0),
+    ("mse", 8),
+    ("sqnr", 6),
+    ("clipped", 7),
+    ("levels", 0),
+];
+/// On a narrow terminal the columns go in this order, the range and scale last.
+const CHANNEL_DROP_ORDER: [usize; 5] = [8, 4, 6, 7, 5];
+
+/// The widths of the table's columns; the integer ones as wide as their widest value.
+fn channel_widths(a: &Analysis) -> [u16; 9] {
+    let digits = |n: &dyn ToString| n.to_string().chars().count() as u16;
+    let levels = a.channels.iter().map(|c| c.metrics.levels_available).max().unwrap_or(0);
+    let integer =
+        [digits(&a.channels.len().saturating_sub(1)), digits(&a.qmin).max(digits(&a.qmax)), 2 * digits(&levels) + 1];
+    let mut widths = CHANNEL_COLUMNS.map(|(header, width)| width.max(header.chars().count() as u16));
+    for (column, width) in [0, 4, 8].into_iter().zip(integer) {
+        widths[column] = widths[column].max(width);
+    }
+    widths
+}
+
+/// One channel's row, each figure written to fit its column.
+fn channel_cells(index: usize, c: &Channel, widths: &[u16; 9]) -> [String; 9] {
+    let m = &c.metrics;
+    let fit = |v: f64, column: usize| format::fit(v, widths[column] as usize).unwrap_or_default();
+    [
+        index.to_string(),
+        fit(c.range.0 as f64, 1),
+        fit(c.range.1 as f64, 2),
+        fit(c.params.scale as f64, 3),
+        c.params.zero_point.to_string(),
+        fit(m.mse, 5),
+        fit(m.sqnr_db, 6),
+        format::pct(m.clip_rate),
+        format!("{}/{}", m.levels_used, m.levels_available),
+    ]
 }
 
 fn draw_channels(frame: &mut Frame, app: &App, a: &Analysis, area: Rect) {
     // Only the visible rows are built: the table stays fast with 30,000 channels.
-    let visible = area.height.saturating_sub(3) as usize;
+    let visible = table_rows(area);
     let start = app.channel_offset.min(a.channels.len().saturating_sub(1));
-    let rows = a.channels.iter().enumerate().skip(start).take(visible).map(|(i, c)| {
-        let m = &c.metrics;
-        Row::new(vec![
-            Cell::from(i.to_string()),
-            Cell::from(num(c.range.0 as f64)),
-            Cell::from(num(c.range.1 as f64)),
-            Cell::from(num(c.params.scale as f64)),
-            Cell::from(c.params.zero_point.to_string()),
-            Cell::from(num(m.mse)),
-            Cell::from(if m.sqnr_db.is_finite() { format!("{:.2}", m.sqnr_db) } else { "inf".into() }),
-            Cell::from(format::pct(m.clip_rate)),
-            Cell::from(format!("{}/{}", m.levels_used, m.levels_available)),
-        ])
-    });
-    let header = Row::new(["ch", "range lo", "range hi", "scale", "zp", "mse", "sqnr", "clipped", "levels"])
-        .style(theme().header);
-    let widths = [6, 10, 10, 10, 5, 10, 10, 8, 9].map(Constraint::Length);
-    let title = format!(
-        "Channels {}–{} of {} (PgUp/PgDn)",
+    let widths = channel_widths(a);
+    let keep = fitting(inside(area), &widths, &CHANNEL_DROP_ORDER);
+    let rows = a
+        .channels
+        .iter()
+        .enumerate()
+        .skip(start)
+        .take(visible)
+        .map(|(i, c)| Row::new(kept(channel_cells(i, c, &widths), &keep)));
+    let header = Row::new(kept(CHANNEL_COLUMNS.map(|(h, _)| h), &keep)).style(theme().header);
+    let shown = format!(
+        "Channels {}–{} of {}",
         start,
         (start + visible).min(a.channels.len()).saturating_sub(1),
         a.channels.len()
     );
-    frame.render_widget(Table::new(rows, widths).header(header).block(panel(&title)), area);
+    let with_keys = format!("{shown} (PgUp/PgDn)");
+    let title = fitting_title(&[&with_keys, &shown], area.width);
+    let table = Table::new(rows, kept(widths.map(Constraint::Length), &keep)).header(header).block(panel(title));
+    frame.render_widget(table, area);
 }
