@@ -139,7 +139,7 @@ pub fn exact_mse(values: &[f32], t: &Target, lo: f32, hi: f32) -> f64 {
 /// on a small histogram, then polishes its answer on the values themselves.
 const SMALL_SEARCH_MAX: usize = 8192;
 const MODEL_BINS: usize = 16384;
-const SMALL_MODEL_BINS: usize = 512;
+const SMALL_MODEL_BINS: usize = 256;
 
 /// Values summarised per bin as prefix sums of count, sum and sum of
 /// squares, so the MSE of any quantizer is estimated in O(levels): each
@@ -294,13 +294,18 @@ pub fn mse_range(values: &[f32], t: &Target) -> (f32, f32) {
     let (min, max) = min_max(values);
     let small = values.len() <= SMALL_SEARCH_MAX;
     let (bins, search) = if small {
-        (SMALL_MODEL_BINS, Search { rounds: 2, grid: 24, refine: 10 })
+        (SMALL_MODEL_BINS, Search { rounds: 1, grid: 16, refine: 8 })
     } else {
         (MODEL_BINS, Search { rounds: 3, grid: 48, refine: 16 })
     };
     let binned = BinnedValues::new(values, bins);
     let found = search_range(|lo, hi| binned.mse(t, lo, hi), t, min, max, &search);
-    let found = if small { polish(values, t, found, min, max) } else { found };
+    // Where the model sums level by level it is exact but for the bins that
+    // straddle a rounding edge: polish there. With more levels than a
+    // quarter of the bins it is the uniform s^2/12 model, and the exact mse
+    // of a few hundred values only adds noise around it.
+    let per_level = (1i64 << t.bits) * 4 <= bins as i64;
+    let found = if small && per_level { polish(values, t, found, min, max) } else { found };
     let min_max_mse = exact_mse(values, t, min, max);
     if exact_mse(values, t, found.0, found.1) < min_max_mse { found } else { (min, max) }
 }
@@ -324,7 +329,7 @@ fn search_range(model: impl Fn(f32, f32) -> f64, t: &Target, min: f32, max: f32,
 }
 
 /// Golden-section steps of the exact polish, per side.
-const POLISH_STEPS: usize = 10;
+const POLISH_STEPS: usize = 8;
 
 /// Refines a model's answer on the exact MSE, within 5% of the range
 /// around it: the model of a small input is coarse.
@@ -354,9 +359,10 @@ fn polish(values: &[f32], t: &Target, (lo, hi): (f32, f32), min: f32, max: f32) 
 }
 
 const ENTROPY_BINS: usize = 2048;
-/// The threshold stride of the entropy search on a channel of at most
-/// `SMALL_SEARCH_MAX` values: 64 candidates instead of 1,920.
-const SMALL_ENTROPY_STRIDE: usize = 30;
+/// The histogram and threshold stride of the entropy search on a channel of
+/// at most `SMALL_SEARCH_MAX` values: 512 bins, 17 candidates for 8 bits.
+const SMALL_ENTROPY_BINS: usize = 512;
+const SMALL_ENTROPY_STRIDE: usize = 24;
 
 /// TensorRT-style entropy calibration: the |x| threshold whose clipped and
 /// quantized histogram has the smallest KL divergence from the original.
@@ -364,12 +370,19 @@ const SMALL_ENTROPY_STRIDE: usize = 30;
 pub fn entropy_range(values: &[f32], t: &Target) -> (f32, f32) {
     let (min, max) = min_max(values);
     let amax = min.abs().max(max.abs());
-    // A channel tries every `stride`-th threshold (pytorch-quantization's
-    // own `stride` option): with a few hundred values, 1,920 candidates of
-    // 128 buckets each would cost a millisecond a channel.
-    let stride = if values.len() <= SMALL_SEARCH_MAX { SMALL_ENTROPY_STRIDE } else { 1 };
-    let threshold = entropy_threshold(values, amax, 1usize << (t.bits - 1), stride);
+    // A channel (a few hundred values) gets a coarser histogram and tries
+    // every `stride`-th threshold (pytorch-quantization's own `stride`
+    // option): 1,920 candidates of 128 buckets would cost a millisecond a channel.
+    let (bins, stride) =
+        if values.len() <= SMALL_SEARCH_MAX { (SMALL_ENTROPY_BINS, SMALL_ENTROPY_STRIDE) } else { (ENTROPY_BINS, 1) };
+    let threshold = entropy_threshold(values, amax, 1usize << (t.bits - 1), bins, stride);
     if t.scheme == Scheme::Symmetric { (-threshold, threshold) } else { (min.max(-threshold), max.min(threshold)) }
+}
+
+/// ln k for every count k a small input can have (0 for k = 0, never read).
+fn small_logs() -> &'static [f64] {
+    static LOGS: std::sync::OnceLock<Vec<f64>> = std::sync::OnceLock::new();
+    LOGS.get_or_init(|| (0..=SMALL_SEARCH_MAX).map(|k| if k == 0 { 0.0 } else { (k as f64).ln() }).collect())
 }
 
 /// The threshold search of NVIDIA's pytorch-quantization (`_compute_amax_entropy`):
@@ -377,32 +390,42 @@ pub fn entropy_range(values: &[f32], t: &Target) -> (f32, f32) {
 /// tail folded into bin i - 1; Q spreads each of `quant_bins` buckets evenly
 /// over its non-empty bins. KL(P || Q) is computed from prefix sums with one
 /// logarithm per bucket, instead of one per bin.
-fn entropy_threshold(values: &[f32], amax: f32, quant_bins: usize, stride: usize) -> f32 {
-    if amax <= 0.0 || quant_bins >= ENTROPY_BINS {
+fn entropy_threshold(values: &[f32], amax: f32, quant_bins: usize, bins: usize, stride: usize) -> f32 {
+    if amax <= 0.0 || quant_bins >= bins {
         return amax;
     }
-    let width = amax / ENTROPY_BINS as f32;
+    debug_assert!(quant_bins.is_power_of_two());
+    let width = amax / bins as f32;
     let factor = 1.0 / width;
-    let mut hist = vec![0.0f64; ENTROPY_BINS];
+    let mut hist = vec![0.0f64; bins];
     for &x in values {
-        hist[((x.abs() * factor) as usize).min(ENTROPY_BINS - 1)] += 1.0;
+        hist[((x.abs() * factor) as usize).min(bins - 1)] += 1.0;
     }
     let total: f64 = hist.iter().sum();
     let xlogx = |v: f64| if v > 0.0 { v * v.ln() } else { 0.0 };
-    // Prefix sums: counts, non-empty bins, and h ln h.
-    let mut counts = vec![0.0; ENTROPY_BINS + 1];
-    let mut nonzero = vec![0.0; ENTROPY_BINS + 1];
-    let mut hlogh = vec![0.0; ENTROPY_BINS + 1];
+    // A small input's counts are small integers: their logarithms come from
+    // a table (ln(m / f) as ln m - ln f); a large one keeps ln(m / f), as
+    // the reference computes it.
+    let table = (values.len() <= SMALL_SEARCH_MAX).then(small_logs);
+    let ln_ratio = |mass: u32, filled: u32| match table {
+        Some(t) => t[mass as usize] - t[filled as usize],
+        None => (mass as f64 / filled as f64).ln(),
+    };
+    // Prefix sums: counts and non-empty bins (integers: exact, and table
+    // indices), and h ln h.
+    let mut counts = vec![0u32; bins + 1];
+    let mut nonzero = vec![0u32; bins + 1];
+    let mut hlogh = vec![0.0; bins + 1];
     for (i, &h) in hist.iter().enumerate() {
-        counts[i + 1] = counts[i] + h;
-        nonzero[i + 1] = nonzero[i] + (h > 0.0) as u8 as f64;
+        counts[i + 1] = counts[i] + h as u32;
+        nonzero[i + 1] = nonzero[i] + (h > 0.0) as u32;
         hlogh[i + 1] = hlogh[i] + xlogx(h);
     }
-    let mut best = (ENTROPY_BINS, f64::INFINITY);
+    let mut best = (bins, f64::INFINITY);
     // The widest threshold is always a candidate, whatever the stride.
-    let last = (stride > 1 && !(ENTROPY_BINS - quant_bins).is_multiple_of(stride)).then_some(ENTROPY_BINS);
-    for i in (quant_bins..=ENTROPY_BINS).step_by(stride).chain(last) {
-        let tail = total - counts[i];
+    let last = (stride > 1 && !(bins - quant_bins).is_multiple_of(stride)).then_some(bins);
+    for i in (quant_bins..=bins).step_by(stride).chain(last) {
+        let tail = total - counts[i] as f64;
         // A tail folded into an empty bin has no counterpart in Q: infinite divergence.
         if tail > 0.0 && hist[i - 1] == 0.0 {
             continue;
@@ -410,29 +433,24 @@ fn entropy_threshold(values: &[f32], amax: f32, quant_bins: usize, stride: usize
         // sum p ln p, with the last bin carrying the tail.
         let p_log_p = hlogh[i - 1] + xlogx(hist[i - 1] + tail);
         let mut p_log_q = 0.0;
-        // Bucket b spans bins [ceil(b i / q), ceil((b + 1) i / q)); the ends
-        // are stepped as whole + remainder, without a division per bucket.
-        let (whole, rem) = (i / quant_bins, i % quant_bins);
-        let (mut floor, mut carry, mut start) = (0, 0, 0);
-        for _ in 0..quant_bins {
-            floor += whole;
-            carry += rem;
-            if carry >= quant_bins {
-                carry -= quant_bins;
-                floor += 1;
-            }
-            let stop = floor + (carry > 0) as usize;
+        // Bucket b spans bins [ceil(b i / q), ceil((b + 1) i / q)); q is a
+        // power of two, so the division is a shift.
+        let shift = quant_bins.trailing_zeros();
+        let (counts, nonzero) = (&counts[..=i], &nonzero[..=i]);
+        let mut start = 0;
+        for b in 1..=quant_bins {
+            let stop = (b * i + quant_bins - 1) >> shift;
             let mass = counts[stop] - counts[start];
             let filled = nonzero[stop] - nonzero[start];
             start = stop;
-            if filled == 0.0 {
+            if filled == 0 {
                 continue;
             }
-            let p_mass = mass + if stop == i { tail } else { 0.0 };
-            p_log_q += p_mass * (mass / filled).ln();
+            let p_mass = mass as f64 + if stop == i { tail } else { 0.0 };
+            p_log_q += p_mass * ln_ratio(mass, filled);
         }
         // Normalised: KL = (sum p ln(p/q)) / P + ln(Q / P), with P = total and Q = counts[i].
-        let kl = (p_log_p - p_log_q) / total + (counts[i] / total).ln();
+        let kl = (p_log_p - p_log_q) / total + (counts[i] as f64 / total).ln();
         // Ties go to the widest threshold, as in pytorch-quantization.
         if kl <= best.1 {
             best = (i, kl);
@@ -660,7 +678,7 @@ mod tests {
             let amax = v.iter().fold(0f32, |m, x| m.max(x.abs()));
             let q = 1usize << (bits - 1);
             assert_eq!(
-                entropy_threshold(&v, amax, q, 1),
+                entropy_threshold(&v, amax, q, ENTROPY_BINS, 1),
                 entropy_threshold_by_division(&v, amax, q),
                 "{dist:?} {n} {bits}"
             );
@@ -671,10 +689,10 @@ mod tests {
     fn a_strided_entropy_search_picks_one_of_its_candidates() {
         let v = weights(Distribution::StudentT, 384, 4);
         let amax = v.iter().fold(0f32, |m, x| m.max(x.abs()));
-        let width = amax / ENTROPY_BINS as f32;
-        let threshold = entropy_threshold(&v, amax, 128, SMALL_ENTROPY_STRIDE);
+        let width = amax / SMALL_ENTROPY_BINS as f32;
+        let threshold = entropy_threshold(&v, amax, 128, SMALL_ENTROPY_BINS, SMALL_ENTROPY_STRIDE);
         let bin = (threshold / width).round() as usize;
-        assert!(bin == ENTROPY_BINS || (bin - 128).is_multiple_of(SMALL_ENTROPY_STRIDE), "bin {bin}");
+        assert!(bin == SMALL_ENTROPY_BINS || (bin - 128).is_multiple_of(SMALL_ENTROPY_STRIDE), "bin {bin}");
         assert!(threshold <= amax && threshold > 0.0);
     }
 }
