@@ -254,6 +254,16 @@ impl<'a> Channels<'a> {
         self.offsets.windows(2).map(|s| s[0]..s[1])
     }
 
+    /// Every channel cut into runs of at most `RUN` values: (channel, span).
+    fn runs(&self) -> Vec<(usize, std::ops::Range<usize>)> {
+        self.spans()
+            .enumerate()
+            .flat_map(|(c, span)| {
+                (span.start..span.end.max(span.start + 1)).step_by(RUN).map(move |s| (c, s..(s + RUN).min(span.end)))
+            })
+            .collect()
+    }
+
     /// Each channel's finite values, borrowed when there is nothing to drop.
     fn finite(&self, span: std::ops::Range<usize>, scratch: &mut Vec<f32>) -> Cow<'_, [f32]> {
         let values = &self.values[span];
@@ -531,13 +541,7 @@ fn quantize_all(
     count_weights: Option<(f32, f32)>,
     threads: usize,
 ) -> QuantizedAll {
-    let runs: Vec<(usize, std::ops::Range<usize>)> = ch
-        .spans()
-        .enumerate()
-        .flat_map(|(c, span)| {
-            (span.start..span.end.max(span.start + 1)).step_by(RUN).map(move |s| (c, s..(s + RUN).min(span.end)))
-        })
-        .collect();
+    let runs = ch.runs();
     // The longest tasks first, so that the short ones even out the end.
     let mut tasks: Vec<Task> = groups(&runs).into_iter().map(Task::Quantize).collect();
     if count_weights.is_some() {
@@ -682,26 +686,33 @@ pub fn storage(count: usize, bits: u32, channels: usize) -> Storage {
 pub fn mse_curve(w: &Weights, cfg: &QuantConfig, a: &Analysis, watch: &Watch) -> Result<MseCurve, Cancelled> {
     let ch = Channels::of(w, cfg);
     let target = Target::of(cfg, a.effective_bits);
-    let spans: Vec<std::ops::Range<usize>> = ch.spans().collect();
-    let finite = (a.count - a.non_finite).max(1) as f64;
-    let points: Vec<usize> = (1..=CURVE_POINTS).collect();
-    let point = |scratch: &mut Vec<f32>, &k: &usize| -> Option<(f64, f64)> {
+    let runs = ch.runs();
+    // A task measures every point on its runs while they sit in cache: one
+    // pass over memory, not forty. Its sums are added in task order, so the
+    // curve does not depend on the number of threads.
+    let tasks = groups(&runs);
+    let measure = |scratch: &mut Vec<f32>, group: &std::ops::Range<usize>| -> Option<[f64; CURVE_POINTS]> {
         watch.check().ok()?;
-        let t = k as f64 / CURVE_POINTS as f64;
+        let mut sq = [0.0; CURVE_POINTS];
         let mut rounder = Rounder::new(target.rounding, 0);
-        let sq: f64 = spans
-            .iter()
-            .zip(&a.channels)
-            .map(|(span, c)| {
-                let (lo, hi) = c.data_range;
-                let p = bit_params(target.scheme, target.bits, lo * t as f32, hi * t as f32);
-                squared_error(&ch.finite(span.clone(), scratch), &p, &mut rounder)
-            })
-            .sum();
-        Some((t, sq / finite))
+        for (c, span) in &runs[group.clone()] {
+            let values = ch.finite(span.clone(), scratch);
+            let (lo, hi) = a.channels[*c].data_range;
+            for (k, sum) in sq.iter_mut().enumerate() {
+                let t = (k + 1) as f32 / CURVE_POINTS as f32;
+                let p = bit_params(target.scheme, target.bits, lo * t, hi * t);
+                *sum += squared_error(&values, &p, &mut rounder);
+            }
+        }
+        Some(sq)
     };
-    let (done, _) = run_tasks(&points, threads_for(ch.values.len()), Vec::new, point);
-    let points: Vec<(f64, f64)> = done.into_iter().collect::<Option<_>>().ok_or(Cancelled)?;
+    let (done, _) = run_tasks(&tasks, threads_for(ch.values.len()), Vec::new, measure);
+    let mut total = [0.0; CURVE_POINTS];
+    for sq in done {
+        total.iter_mut().zip(sq.ok_or(Cancelled)?).for_each(|(t, s)| *t += s);
+    }
+    let finite = (a.count - a.non_finite).max(1) as f64;
+    let points = total.iter().enumerate().map(|(k, sq)| ((k + 1) as f64 / CURVE_POINTS as f64, sq / finite)).collect();
     Ok(mark_curve(points, &a.channels, a.metrics.mse))
 }
 
