@@ -453,7 +453,7 @@ fn ensemble_toml(r: &EnsembleReport) -> String {
         ("recall_macro", r.recall_macro),
         ("f1_macro", r.f1_macro),
     ] {
-        let _ = writeln!(out, "{k} = {}", toml_float(v));
+        write_figure(&mut out, k, v);
     }
     let rows: Vec<String> = r.confusion.iter().map(|row| toml_array(row)).collect();
     let _ = writeln!(out, "confusion = [{}]", rows.join(", "));
@@ -472,7 +472,7 @@ fn deploy_toml(d: &DeployReport) -> String {
         ("float_cv_accuracy_mean", d.ensemble.float_cv_accuracy_mean),
         ("quant_cv_accuracy_mean", d.ensemble.quant_cv_accuracy_mean),
     ] {
-        let _ = writeln!(out, "{k} = {}", toml_float(v));
+        write_figure(&mut out, k, v);
     }
     let _ = writeln!(out, "float_bytes = {}\nquant_bytes = {}", d.ensemble.float_bytes, d.ensemble.quant_bytes);
     if let Some(b) = d.recommended_bits {
@@ -489,6 +489,14 @@ fn deploy_toml(d: &DeployReport) -> String {
         );
     }
     out
+}
+
+/// `key = value`; TOML has no null, so a figure an empty ensemble lacks is a comment.
+fn write_figure(out: &mut String, key: &str, v: Option<f64>) {
+    let _ = match v {
+        Some(v) => writeln!(out, "{key} = {}", toml_float(v)),
+        None => writeln!(out, "# {key}: none (no members)"),
+    };
 }
 
 fn toml_array<T: std::fmt::Display>(v: &[T]) -> String {

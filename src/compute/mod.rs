@@ -12,6 +12,7 @@ pub mod ensemble;
 pub mod histogram;
 pub mod kernel;
 pub mod quant;
+pub mod softmax;
 pub mod weights;
 
 /// Whether the CPU runs AVX2. The hot loops are written in eight-lane

@@ -70,6 +70,33 @@ pub fn fitting(width: u16, widths: &[u16], drop_order: &[usize]) -> Vec<bool> {
     keep
 }
 
+/// Each column's width in characters: its widest cell, the header included
+/// (every row as long as the first).
+pub fn content_widths(rows: &[Vec<String>]) -> Vec<u16> {
+    let columns = rows.first().map_or(0, Vec::len);
+    (0..columns).map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0) as u16).collect()
+}
+
+/// A table's column widths and the columns kept in `width` cells: every
+/// column's content plus two cells of air, or one, when all fit so; else the
+/// bare content, dropping columns in `drop_order` until the rest fit.
+pub fn table_widths(width: u16, content: &[u16], drop_order: &[usize]) -> (Vec<u16>, Vec<bool>) {
+    for air in [2, 1] {
+        let airy: Vec<u16> = content.iter().map(|w| w + air).collect();
+        if airy.iter().map(|w| w + 1).sum::<u16>() <= width {
+            return (airy, vec![true; content.len()]);
+        }
+    }
+    (content.to_vec(), fitting(width, content, drop_order))
+}
+
+/// The first of `titles` (longest first) that fits a panel `width` cells wide,
+/// else the last: a title is shortened as a whole, never cut mid-number.
+pub fn fitting_title(width: u16, titles: &[String]) -> String {
+    let room = width.saturating_sub(4) as usize; // the corners and a space either side
+    titles.iter().find(|t| t.chars().count() <= room).or(titles.last()).cloned().unwrap_or_default()
+}
+
 /// The items whose column is kept.
 pub fn kept<T>(items: impl IntoIterator<Item = T>, keep: &[bool]) -> Vec<T> {
     items.into_iter().zip(keep).filter(|(_, k)| **k).map(|(item, _)| item).collect()
@@ -86,5 +113,17 @@ mod tests {
         assert_eq!(fitting(25, &widths, &[3, 1]), vec![true, true, true, false]);
         assert_eq!(fitting(12, &widths, &[3, 1]), vec![true, false, true, false]);
         assert_eq!(kept(["a", "b", "c", "d"], &[true, false, true, false]), vec!["a", "c"]);
+    }
+
+    #[test]
+    fn widths_follow_the_content_and_titles_shorten_whole() {
+        let rows = vec![vec!["#".to_string(), "size".into()], vec!["ens stacking".into(), "111.0 KiB".into()]];
+        assert_eq!(content_widths(&rows), vec![12, 9]);
+        let titles = ["By width (f32: 3.7 KiB)".to_string(), "f32 3.7 KiB".into()];
+        assert_eq!(fitting_title(27, &titles), titles[0]);
+        assert_eq!(fitting_title(26, &titles), titles[1]);
+        assert_eq!(table_widths(30, &[4, 9], &[1]), (vec![6, 11], vec![true, true]));
+        assert_eq!(table_widths(17, &[4, 9], &[1]), (vec![5, 10], vec![true, true]));
+        assert_eq!(table_widths(12, &[4, 9], &[1]), (vec![4, 9], vec![true, false]));
     }
 }
