@@ -1713,6 +1713,19 @@ mod tests {
         assert_eq!(e.validate().unwrap_err().key, "ensemble.members[0].weight");
         e.members[0].weight = 0.0;
         assert!(e.validate().is_ok());
+        for c in [0.0, -1.0, f64::NAN, f64::INFINITY] {
+            e.members[2].c = c;
+            let err = e.validate().unwrap_err();
+            assert_eq!(err.key, "ensemble.members[2].c", "{c}");
+            assert!(err.to_string().contains("inverse regularisation"), "{err}");
+        }
+        e.members[2].c = 1e-6;
+        for max_iter in [0, MAX_MAX_ITER + 1] {
+            e.members[2].max_iter = max_iter;
+            assert_eq!(e.validate().unwrap_err().key, "ensemble.members[2].max_iter");
+        }
+        e.members[2].max_iter = MAX_MAX_ITER;
+        assert!(e.validate().is_ok());
         e.members = vec![MemberConfig::default(); MAX_MEMBERS + 1];
         assert_eq!(e.validate().unwrap_err().key, "ensemble.members");
 
@@ -1741,6 +1754,13 @@ mod tests {
         assert_eq!(e.members[1], MemberConfig { trees: 5, ..MemberConfig::default() });
         assert!(toml::from_str::<EnsembleConfig>("fusion = \"mean\"").is_err());
         assert!(toml::from_str::<MemberConfig>("tres = 5").is_err());
+        let m: MemberConfig = toml::from_str("kind = \"logistic\"\nc = 0.5\nmax_iter = 300").unwrap();
+        assert_eq!((m.c, m.max_iter), (0.5, 300));
+        let d = MemberConfig::default();
+        assert_eq!((d.c, d.max_iter), (1.0, 100), "scikit-learn's defaults");
+        // The key is lower-case c; sklearn's capital C is refused by name.
+        let err = toml::from_str::<MemberConfig>("C = 0.5").unwrap_err().to_string();
+        assert!(err.contains("`C`"), "{err}");
         let d: DataConfig = toml::from_str("source = \"x.csv\"\nlabel = \"y\"").unwrap();
         assert_eq!((d.label.as_deref(), d.folds), (Some("y"), 5));
         assert_eq!("stacking".parse::<Fusion>(), Ok(Fusion::Stacking));
@@ -1759,6 +1779,11 @@ mod tests {
         let t2 = MemberConfig { kind: MemberKind::Tree, max_depth: 4, seed: 2, ..MemberConfig::default() };
         assert_ne!(t.fit_key(), t2.fit_key());
         assert_eq!(t.fit_key(), MemberConfig { max_depth: 3, ..t2 }.fit_key());
+        // C and max_iter train a logistic member only.
+        let f = MemberConfig::forest(5, 1);
+        assert_eq!(f.fit_key(), MemberConfig { c: 9.0, max_iter: 7, ..f.clone() }.fit_key());
+        assert_ne!(l.fit_key(), MemberConfig { c: 9.0, ..l.clone() }.fit_key());
+        assert_ne!(l.fit_key(), MemberConfig { max_iter: 7, ..l.clone() }.fit_key());
     }
 
     // --- members ------------------------------------------------------------
@@ -1803,6 +1828,58 @@ mod tests {
         let (x2, y2) = (x.select(Axis(0), &rows), rows.iter().map(|&i| y[i]).collect::<Vec<_>>());
         let proba = fit_member(&m, x2.view(), &y2, 3, 0).unwrap().predict_proba(x.view());
         assert!(proba.column(1).iter().all(|&v| v == 0.0));
+    }
+
+    /// Four overlapping Gaussian classes in three features: a problem where
+    /// the penalty matters and L-BFGS needs more than a handful of steps.
+    fn overlapping_classes() -> (Array2<f64>, Vec<usize>) {
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let y: Vec<usize> = (0..200).map(|i| i % 4).collect();
+        let x = Array2::from_shape_fn((200, 3), |(r, c)| {
+            let centre = [[0.0, 0.0, 1.0], [1.0, 0.5, 0.0], [0.0, 1.0, 0.5], [1.0, 1.0, 1.0]][y[r]][c];
+            centre + rng.gen_range(-1.0..1.0) + rng.gen_range(-1.0..1.0)
+        });
+        (x, y)
+    }
+
+    #[test]
+    fn logistic_c_and_max_iter_change_the_fit_and_non_convergence_is_flagged() {
+        let (x, y) = overlapping_classes();
+        let logistic =
+            |c: f64, max_iter: u64| MemberConfig { kind: MemberKind::Logistic, c, max_iter, ..MemberConfig::default() };
+        let weights = |m: &FittedMember| match &m.model {
+            Model::Logistic(s) => s.fit.clone(),
+            Model::Votes(_) => unreachable!(),
+        };
+        let default = fit_member(&logistic(1.0, 100), x.view(), &y, 4, 0).unwrap();
+        assert!(default.converged());
+        // A stronger penalty (smaller C) shrinks the weights; a weaker one lets them grow.
+        let norm = |m: &FittedMember| weights(m).weights.iter().map(|w| w * w).sum::<f64>().sqrt();
+        let strong = fit_member(&logistic(0.01, 100), x.view(), &y, 4, 0).unwrap();
+        let weak = fit_member(&logistic(100.0, 1000), x.view(), &y, 4, 0).unwrap();
+        assert!(
+            norm(&strong) < 0.5 * norm(&default) && norm(&weak) > norm(&default),
+            "{} {} {}",
+            norm(&strong),
+            norm(&default),
+            norm(&weak)
+        );
+        assert!(strong.converged() && weak.converged());
+        // Two iterations are not enough: flagged, and a larger cap converges to another fit.
+        let capped = fit_member(&logistic(1.0, 2), x.view(), &y, 4, 0).unwrap();
+        assert!(!capped.converged());
+        assert_eq!(weights(&capped).iterations, 2);
+        assert!(weights(&default).iterations > 2);
+        assert_ne!(capped.predict_proba(x.view()), default.predict_proba(x.view()));
+        // Through training and the report: the member says it did not converge.
+        let p = iris_prepared();
+        let m = logistic(1.0, 2);
+        let r = train_member(p, &m, 42).unwrap();
+        assert!(!r.converged);
+        let report = evaluate(p, &EnsembleConfig { fusion: Fusion::Soft, members: vec![m] }, &[&r]);
+        assert!(!report.members[0].converged && (report.members[0].c, report.members[0].max_iter) == (1.0, 2));
+        assert!(report.notes.iter().any(|n| n.contains("did not converge in max_iter 2")), "{:?}", report.notes);
+        assert!(default_results().iter().all(|r| r.converged), "trees always converge");
     }
 
     #[test]

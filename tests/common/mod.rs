@@ -1,3 +1,4 @@
+#![allow(dead_code)] // each test crate uses some of these helpers
 //! Helpers shared by the integration tests.
 
 /// A version-1 `.npy` with any descriptor and claimed shape, then `data`:
