@@ -5,8 +5,8 @@
 //! unpenalised) and, since 1.1, hands L-BFGS that cost divided by `C * n`:
 //! `mean(log loss) + |W|^2 / (2 C n)`. This module minimises the same mean
 //! cost. linfa-logistic minimises the summed cost, whose gradient is `n`
-//! times larger: on digits (1,437 rows) its first L-BFGS step failed the line
-//! search, and linfa does not say why its solver stopped.
+//! times larger: on digits it stopped within ten iterations whatever the
+//! cap (CV 89.7% against scikit-learn's 97%), and it does not say why.
 
 use argmin::core::{CostFunction, Executor, Gradient, State, TerminationReason};
 use argmin::solver::linesearch::MoreThuenteLineSearch;
