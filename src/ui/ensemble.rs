@@ -9,7 +9,9 @@ use ratatui::widgets::{Bar, BarChart, BarGroup, Cell, Gauge, Paragraph, Row, Tab
 
 use super::quant::draw_controls;
 use super::theme::theme;
-use super::widgets::{columns, content_widths, controls_height, field, fitting_title, kept, panel, table_widths};
+use super::widgets::{
+    columns, content_widths, controls_height, field, fitting_line, fitting_title, kept, panel, table_widths,
+};
 use crate::app::App;
 use crate::compute::ensemble::{EnsembleReport, Fusion, MemberKind};
 use crate::format::{self, num};
@@ -80,23 +82,29 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
 fn draw_data(frame: &mut Frame, view: &EnsembleView, area: Rect) {
     let d = &view.data;
     const W: usize = 9;
+    let room = area.width.saturating_sub(2);
+    let folds = view.settings.data.folds;
+    let trained =
+        if view.trained == 0 { "nothing: every member cached".into() } else { format!("{} member(s)", view.trained) };
     let lines = vec![
-        field("data", W, format!("{} ({} rows × {} features)", d.source, d.rows, d.features)),
+        // The counts come first: a long path is what a narrow panel cuts.
+        fitting_line(
+            room,
+            vec![
+                field("data", W, format!("{} ({} rows × {} features)", d.source, d.rows, d.features)),
+                field("data", W, format!("{} rows × {} features, {}", d.rows, d.features, d.source)),
+            ],
+        ),
         field("classes", W, d.class_names.join(", ")),
-        field(
-            "split",
-            W,
-            format!("{} train / {} test, {}-fold cv", d.train_rows, d.test_rows, view.settings.data.folds),
+        fitting_line(
+            room,
+            vec![
+                field("split", W, format!("{} train / {} test, {folds}-fold cv", d.train_rows, d.test_rows)),
+                field("split", W, format!("{} train / {} test, {folds} folds", d.train_rows, d.test_rows)),
+                field("split", W, format!("{}/{}, {folds} folds", d.train_rows, d.test_rows)),
+            ],
         ),
-        field(
-            "trained",
-            W,
-            if view.trained == 0 {
-                "nothing: every member cached".into()
-            } else {
-                format!("{} member(s)", view.trained)
-            },
-        ),
+        field("trained", W, trained),
     ];
     frame.render_widget(Paragraph::new(lines).block(panel("Data")), area);
 }
@@ -197,10 +205,30 @@ fn draw_gauges(frame: &mut Frame, view: &EnsembleView, area: Rect) {
     let (Some(test), Some(cv), Some(cv_std)) = (r.test_accuracy, r.cv_accuracy_mean, r.cv_accuracy_std) else { return };
     let [test_area, cv_area] = Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(area);
     let correct = (test * view.data.test_rows as f64).round() as usize;
-    let test_label = format!("test {} ({correct}/{})", format::pct(test), view.data.test_rows);
-    let cv_label = format!("cv {} ± {}", format::pct(cv), format::pct(cv_std));
-    let gauge = |label: String, ratio: f64, title: &'static str| {
-        Gauge::default().block(panel(title)).gauge_style(theme().weights).ratio(ratio.clamp(0.0, 1.0)).label(label)
+    let (test_pct, cv_pct, std_pct) = (format::pct(test), format::pct(cv), format::pct(cv_std));
+    let room = test_area.width.saturating_sub(2);
+    let test_label = fitting_line(
+        room,
+        vec![
+            Line::raw(format!("test {test_pct} ({correct}/{})", view.data.test_rows)),
+            Line::raw(format!("{test_pct} ({correct}/{})", view.data.test_rows)),
+            Line::raw(test_pct),
+        ],
+    );
+    let cv_label = fitting_line(
+        room,
+        vec![
+            Line::raw(format!("cv {cv_pct} ± {std_pct}")),
+            Line::raw(format!("{cv_pct} ± {std_pct}")),
+            Line::raw(cv_pct),
+        ],
+    );
+    let gauge = |label: Line<'static>, ratio: f64, title: &'static str| {
+        Gauge::default()
+            .block(panel(title))
+            .gauge_style(theme().weights)
+            .ratio(ratio.clamp(0.0, 1.0))
+            .label(Span::raw(label.to_string()))
     };
     frame.render_widget(gauge(test_label, test, "Test accuracy"), test_area);
     frame.render_widget(gauge(cv_label, cv, "Cross-validated"), cv_area);
@@ -220,22 +248,43 @@ fn draw_scores(frame: &mut Frame, r: &EnsembleReport, area: Rect) {
     } else {
         theme().value
     };
-    let lines = vec![
+    let scores = |names: [&'static str; 3]| {
         Line::from(vec![
-            Span::styled("macro precision ", theme().label),
+            Span::styled(names[0], theme().label),
             Span::styled(format!("{precision:.3}"), theme().value),
-            Span::styled("  recall ", theme().label),
+            Span::styled(names[1], theme().label),
             Span::styled(format!("{recall:.3}"), theme().value),
-            Span::styled("  F1 ", theme().label),
+            Span::styled(names[2], theme().label),
             Span::styled(format!("{f1:.3}"), theme().value),
-        ]),
+        ])
+    };
+    let gains = |names: [&'static str; 2], unit: &str| {
         Line::from(vec![
-            Span::styled("gain over the best member ", theme().label),
-            Span::styled(format!("{gain:+.2} points"), gain_style),
-            Span::styled(format!("   (best member {})", format::pct(best)), theme().label),
-        ]),
+            Span::styled(names[0], theme().label),
+            Span::styled(format!("{gain:+.2} {unit}"), gain_style),
+            Span::styled(format!("{}{})", names[1], format::pct(best)), theme().label),
+        ])
+    };
+    let room = area.width.saturating_sub(2);
+    let lines = vec![
+        fitting_line(
+            room,
+            vec![
+                scores(["macro precision ", "  recall ", "  F1 "]),
+                scores(["macro P ", "  R ", "  F1 "]),
+                scores(["P ", " R ", " F1 "]),
+            ],
+        ),
+        fitting_line(
+            room,
+            vec![
+                gains(["gain over the best member ", "   (best member "], "points"),
+                gains(["gain ", " (best member "], "points"),
+                gains(["gain ", " (best "], "pts"),
+            ],
+        ),
     ];
-    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: true }).block(panel("Scores (test split)")), area);
+    frame.render_widget(Paragraph::new(lines).block(panel("Scores (test split)")), area);
 }
 
 /// How a confusion matrix is laid out in an area: every count whole (the

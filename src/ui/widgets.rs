@@ -77,6 +77,18 @@ pub fn content_widths(rows: &[Vec<String>]) -> Vec<u16> {
     (0..columns).map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0) as u16).collect()
 }
 
+/// The first of `variants` (longest first) no wider than `width` cells, else
+/// the last: a line that does not fit is said shorter, never cut mid-number.
+pub fn fitting_line(width: u16, variants: Vec<Line<'_>>) -> Line<'_> {
+    let n = variants.len();
+    variants
+        .into_iter()
+        .enumerate()
+        .find(|(i, l)| l.width() <= width as usize || i + 1 == n)
+        .map(|(_, l)| l)
+        .unwrap_or_default()
+}
+
 /// A table's column widths and the columns kept in `width` cells: every
 /// column's content plus two cells of air, or one, when all fit so; else the
 /// bare content, dropping columns in `drop_order` until the rest fit.
@@ -122,6 +134,9 @@ mod tests {
         let titles = ["By width (f32: 3.7 KiB)".to_string(), "f32 3.7 KiB".into()];
         assert_eq!(fitting_title(27, &titles), titles[0]);
         assert_eq!(fitting_title(26, &titles), titles[1]);
+        let line = |t: &'static str| Line::raw(t);
+        assert_eq!(fitting_line(10, vec![line("test 86.67% (26/30)"), line("86.67%")]), line("86.67%"));
+        assert_eq!(fitting_line(30, vec![line("test 86.67% (26/30)"), line("86.67%")]), line("test 86.67% (26/30)"));
         assert_eq!(table_widths(30, &[4, 9], &[1]), (vec![6, 11], vec![true, true]));
         assert_eq!(table_widths(17, &[4, 9], &[1]), (vec![5, 10], vec![true, true]));
         assert_eq!(table_widths(12, &[4, 9], &[1]), (vec![4, 9], vec![true, false]));
