@@ -83,7 +83,7 @@ fn fit_and_evaluate(c: &mut Criterion) {
     cfg.fusion = Fusion::Stacking;
     c.bench_function("ensemble/switch_to_stacking_first_time", |b| b.iter(|| evaluate(&p, &cfg, &refs)));
     // The Deploy pane: every width (2..8, 16) on the test split and all CV folds.
-    c.bench_function("deploy/sweep_default", |b| b.iter(|| sweep(&p, &s.ensemble, &refs, &s.quant, &s.deploy)));
+    c.bench_function("deploy/sweep_default", |b| b.iter(|| sweep(&p, &s.ensemble, &refs, &s.quant, &s.deploy, None)));
 }
 
 fn press(code: KeyCode) -> AppEvent {

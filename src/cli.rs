@@ -394,38 +394,10 @@ impl EnsembleSection {
             d.source, d.rows, d.features, d.classes
         );
         let _ = writeln!(out, "  split            {} train / {} test", r.train_rows, r.test_rows);
-        let _ = writeln!(out, "  test accuracy    {}", format::pct(r.test_accuracy));
-        let _ = writeln!(
-            out,
-            "  cv accuracy      {} ± {}",
-            format::pct(r.cv_accuracy_mean),
-            format::pct(r.cv_accuracy_std)
-        );
-        let _ =
-            writeln!(out, "  macro P / R / F1 {:.3} / {:.3} / {:.3}", r.precision_macro, r.recall_macro, r.f1_macro);
-        let _ = writeln!(out, "  gain over best   {:+.2} points", 100.0 * r.gain);
-        let _ = writeln!(out, "  disagreement     {}", format::pct(r.mean_disagreement));
-        let _ =
-            writeln!(out, "  confusion        rows = true class, columns = predicted ({})", r.class_names.join(", "));
-        for row in &r.confusion {
-            let cells: Vec<String> = row.iter().map(|n| format!("{n:>4}")).collect();
-            let _ = writeln!(out, "                  {}", cells.join(""));
-        }
-        let _ = writeln!(out, "  members          kind      trees depth weight  share   test    cv");
-        for (i, m) in r.members.iter().enumerate() {
-            let _ = writeln!(
-                out,
-                "  {:<16} {:<9} {:>5} {:>5} {:>6}  {:>6}  {:>6}  {} ± {}",
-                i + 1,
-                m.kind.name(),
-                if m.kind == MemberKind::Forest { m.trees.to_string() } else { "-".into() },
-                if m.kind == MemberKind::Logistic { "-".into() } else { m.max_depth.to_string() },
-                format::num(m.weight),
-                format::pct(m.normalized_weight),
-                format::pct(m.test_accuracy),
-                format::pct(m.cv_accuracy_mean),
-                format::pct(m.cv_accuracy_std)
-            );
+        if r.no_members {
+            let _ = writeln!(out, "  {NO_FIGURES}");
+        } else {
+            self.write_figures(out);
         }
         if r.label_mean_invalid {
             let _ =
@@ -435,21 +407,80 @@ impl EnsembleSection {
             let _ = writeln!(out, "  note: {note}");
         }
     }
+
+    fn write_figures(&self, out: &mut String) {
+        let r = &self.report;
+        let _ = writeln!(out, "  test accuracy    {}", pct(r.test_accuracy));
+        let _ = writeln!(out, "  cv accuracy      {} ± {}", pct(r.cv_accuracy_mean), pct(r.cv_accuracy_std));
+        let score = |v: Option<f64>| v.map_or("null".into(), |v| format!("{v:.3}"));
+        let _ = writeln!(
+            out,
+            "  macro P / R / F1 {} / {} / {}",
+            score(r.precision_macro),
+            score(r.recall_macro),
+            score(r.f1_macro)
+        );
+        let gain = r.gain.map_or("null".into(), |g| format!("{:+.2}", 100.0 * g));
+        let _ = writeln!(out, "  gain over best   {gain} points");
+        let _ = writeln!(out, "  disagreement     {}", pct(r.mean_disagreement));
+        let _ =
+            writeln!(out, "  confusion        rows = true class, columns = predicted ({})", r.class_names.join(", "));
+        for row in &r.confusion {
+            let cells: Vec<String> = row.iter().map(|n| format!("{n:>4}")).collect();
+            let _ = writeln!(out, "                  {}", cells.join(""));
+        }
+        let _ = writeln!(out, "  members          kind      trees depth weight  share   test    cv");
+        for (i, m) in r.members.iter().enumerate() {
+            let logistic = m.kind == MemberKind::Logistic;
+            let solver = if logistic {
+                let converged = if m.converged { "converged" } else { "did not converge" };
+                format!("  c {}, max_iter {}, {converged}", format::num(m.c), m.max_iter)
+            } else {
+                String::new()
+            };
+            let _ = writeln!(
+                out,
+                "  {:<16} {:<9} {:>5} {:>5} {:>6}  {:>6}  {:>6}  {} ± {}{solver}",
+                i + 1,
+                m.kind.name(),
+                if m.kind == MemberKind::Forest { m.trees.to_string() } else { "-".into() },
+                if logistic { "-".into() } else { format::depth(m.max_depth) },
+                format::num(m.weight),
+                format::pct(m.normalized_weight),
+                format::pct(m.test_accuracy),
+                format::pct(m.cv_accuracy_mean),
+                format::pct(m.cv_accuracy_std)
+            );
+        }
+    }
+}
+
+/// What the text report says where the JSON has null figures.
+const NO_FIGURES: &str = "no members: no figures (null in --format json); add an [[ensemble.members]] table";
+
+/// A percentage, or null where there is no figure (as the JSON says).
+fn pct(v: Option<f64>) -> String {
+    v.map_or("null".into(), format::pct)
 }
 
 fn write_deploy(out: &mut String, d: &DeployReport) {
     let _ = writeln!(out, "\nquantized ensemble {} bits, {} fusion in float", d.bits, d.fusion);
+    if d.members.is_empty() {
+        let _ = writeln!(out, "  {NO_FIGURES}");
+        return;
+    }
+    let e = &d.ensemble;
     let _ = writeln!(
         out,
         "  test accuracy    {} float, {} quantized",
-        format::pct(d.ensemble.float_test_accuracy),
-        format::pct(d.ensemble.quant_test_accuracy)
+        pct(e.float_test_accuracy),
+        pct(e.quant_test_accuracy)
     );
     let _ = writeln!(
         out,
         "  cv accuracy      {} float, {} quantized",
-        format::pct(d.ensemble.float_cv_accuracy_mean),
-        format::pct(d.ensemble.quant_cv_accuracy_mean)
+        pct(e.float_cv_accuracy_mean),
+        pct(e.quant_cv_accuracy_mean)
     );
     let _ = writeln!(
         out,

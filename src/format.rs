@@ -29,6 +29,17 @@ pub fn pct(v: f64) -> String {
     format!("{:.2}%", 100.0 * v)
 }
 
+/// A percentage in at most `width` characters: fewer decimals, then no `%`
+/// sign, rather than cut (86.67% -> 86.7% -> 87% -> 87; 100% -> 100).
+pub fn pct_within(v: f64, width: usize) -> String {
+    (0..=2)
+        .rev()
+        .map(|decimals| format!("{:.decimals$}%", 100.0 * v))
+        .chain([format!("{:.0}", 100.0 * v)])
+        .find(|s| s.chars().count() <= width)
+        .unwrap_or_else(|| format!("{:.0}", 100.0 * v))
+}
+
 pub fn db(v: f64) -> String {
     if v.is_infinite() { "inf dB".into() } else { format!("{v:.2} dB") }
 }
@@ -85,6 +96,11 @@ pub fn plural(n: usize, noun: &str) -> String {
     if n == 1 { format!("{n} {noun}") } else { format!("{n} {noun}s") }
 }
 
+/// A tree depth limit; 0 means none: ∞, as the members table and `report` write it.
+pub fn depth(max_depth: usize) -> String {
+    if max_depth == 0 { "∞".into() } else { max_depth.to_string() }
+}
+
 pub fn shape(dims: &[usize]) -> String {
     dims.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("×")
 }
@@ -103,11 +119,15 @@ mod tests {
         assert_eq!(num(123456.0), "1.235e5");
         assert_eq!(num(f64::INFINITY), "inf");
         assert_eq!(pct(0.01234), "1.23%");
+        let within: Vec<String> = (2..=6).map(|w| pct_within(0.8667, w)).collect();
+        assert_eq!(within, ["87", "87%", "87%", "86.7%", "86.67%"]);
+        assert_eq!(pct_within(1.0, 3), "100");
         assert_eq!(cosine(0.9999612), "0.999961");
         assert_eq!(db(f64::INFINITY), "inf dB");
         assert_eq!(bytes(1536), "1.5 KiB");
         assert_eq!(bytes(100), "100 B");
         assert_eq!(shape(&[1000, 10]), "1000×10");
+        assert_eq!((depth(0), depth(3)), ("∞".to_string(), "3".to_string()));
         assert_eq!(range(-1.0, 2.5), "[-1.000, 2.500]");
     }
 

@@ -374,13 +374,19 @@ fn line_of_offset(text: &str, offset: usize) -> usize {
 }
 
 /// The line of `table.key` (or a top-level `key`) in a settings file, found
-/// by reading table headers and `key =` lines.
+/// by reading table headers and `key =` lines; the n-th `[[array]]` table is
+/// `array[n]` (as in `ensemble.members[2].c`).
 fn line_of_key(text: &str, dotted: &str) -> Option<usize> {
     let (table, key) = dotted.rsplit_once('.').unwrap_or(("", dotted));
     let mut current = String::new();
+    let mut arrays: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
     for (i, line) in text.lines().enumerate() {
         let line = line.trim();
-        if let Some(header) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+        if let Some(array) = line.strip_prefix("[[").and_then(|l| l.strip_suffix("]]")) {
+            let count = arrays.entry(array.trim().to_string()).or_default();
+            current = format!("{}[{count}]", array.trim());
+            *count += 1;
+        } else if let Some(header) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
             current = header.trim().to_string();
         } else if current == table && line.split('=').next().map(str::trim) == Some(key) && line.contains('=') {
             return Some(i + 1);
@@ -471,7 +477,7 @@ fn ensemble_toml(r: &EnsembleReport) -> String {
         ("recall_macro", r.recall_macro),
         ("f1_macro", r.f1_macro),
     ] {
-        let _ = writeln!(out, "{k} = {}", toml_float(v));
+        write_figure(&mut out, k, v);
     }
     let rows: Vec<String> = r.confusion.iter().map(|row| toml_array(row)).collect();
     let _ = writeln!(out, "confusion = [{}]", rows.join(", "));
@@ -490,7 +496,7 @@ fn deploy_toml(d: &DeployReport) -> String {
         ("float_cv_accuracy_mean", d.ensemble.float_cv_accuracy_mean),
         ("quant_cv_accuracy_mean", d.ensemble.quant_cv_accuracy_mean),
     ] {
-        let _ = writeln!(out, "{k} = {}", toml_float(v));
+        write_figure(&mut out, k, v);
     }
     let _ = writeln!(out, "float_bytes = {}\nquant_bytes = {}", d.ensemble.float_bytes, d.ensemble.quant_bytes);
     if let Some(b) = d.recommended_bits {
@@ -507,6 +513,14 @@ fn deploy_toml(d: &DeployReport) -> String {
         );
     }
     out
+}
+
+/// `key = value`; TOML has no null, so a figure an empty ensemble lacks is a comment.
+fn write_figure(out: &mut String, key: &str, v: Option<f64>) {
+    let _ = match v {
+        Some(v) => writeln!(out, "{key} = {}", toml_float(v)),
+        None => writeln!(out, "# {key}: none (no members)"),
+    };
 }
 
 fn toml_array<T: std::fmt::Display>(v: &[T]) -> String {
@@ -617,11 +631,36 @@ mod tests {
         s.ensemble.members[1].kind = MemberKind::Logistic;
         s.ensemble.members[2].weight = 0.35;
         s.ensemble.members[0].feature_fraction = 0.75;
+        s.ensemble.members[1].c = 0.25;
+        s.ensemble.members[1].max_iter = 500;
         s.ensemble.members.remove(0);
-        let back = Settings::parse(&s.to_toml(None, None, None)).unwrap();
+        let text = s.to_toml(None, None, None);
+        assert!(text.contains("c = 0.25\nmax_iter = 500"), "{text}");
+        let back = Settings::parse(&text).unwrap();
         assert_eq!(back, s);
+        let e = Settings::parse("[[ensemble.members]]\nkind = \"logistic\"\nc = 0.0\n").unwrap_err();
+        assert!(e.message.contains("ensemble.members[0].c") && e.line == Some(3), "{e}");
+        let e = Settings::parse("[[ensemble.members]]\nkind = \"logistic\"\nmax_iter = 0\n").unwrap_err();
+        assert!(e.message.contains("ensemble.members[0].max_iter") && e.line == Some(3), "{e}");
+        let two = "[[ensemble.members]]\n[[ensemble.members]]\nkind = \"logistic\"\n\nc = -1.0\n";
+        let e = Settings::parse(two).unwrap_err();
+        assert!(e.message.contains("ensemble.members[1].c") && e.line == Some(5), "{e}");
         let e = Settings::parse("[[ensemble.members]]\nkind = \"forest\"\ntress = 3\n").unwrap_err();
         assert!(e.message.contains("tress") && e.line == Some(3), "{e}");
+    }
+
+    #[test]
+    fn an_export_without_members_writes_no_figures() {
+        use crate::compute::ensemble::{DataConfig, EnsembleConfig, Fusion, evaluate, prepare};
+        let mut s = Settings::default();
+        s.ensemble.members.clear();
+        let p = prepare(crate::compute::data::iris(), &DataConfig::default()).unwrap();
+        let r = evaluate(&p, &EnsembleConfig { fusion: Fusion::Soft, members: vec![] }, &[]);
+        let text = s.to_toml(None, Some(&r), None);
+        assert!(text.contains("# test_accuracy: none (no members)"), "{text}");
+        let t: toml::Table = text.parse().unwrap();
+        assert!(t["ensemble_metrics"].get("test_accuracy").is_none());
+        assert_eq!(Settings::parse(&text).unwrap(), s);
     }
 
     #[test]

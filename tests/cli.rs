@@ -799,3 +799,104 @@ fn the_reported_mse_curve_is_the_mse_of_every_value() {
     let true_best = points.iter().map(|p| num(&p[1])).fold(f64::INFINITY, f64::min);
     assert_eq!(best[1], true_best);
 }
+
+#[test]
+fn no_members_gives_null_figures_and_says_so_in_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_text(&dir, "none.toml", "[ensemble]\nmembers = []\n");
+    let r = report(&["--config", path_str(&cfg)]);
+    let (e, q) = (&r["ensemble"], &r["quantized_ensemble"]);
+    assert_eq!(e["no_members"], true);
+    for key in ["test_accuracy", "cv_accuracy_mean", "cv_accuracy_std", "precision_macro", "recall_macro", "f1_macro"] {
+        assert!(e[key].is_null(), "ensemble.{key} = {}", e[key]);
+    }
+    for key in ["gain", "best_member_test_accuracy", "mean_disagreement"] {
+        assert!(e[key].is_null(), "ensemble.{key} = {}", e[key]);
+    }
+    for key in ["float_test_accuracy", "quant_test_accuracy", "float_cv_accuracy_mean", "quant_cv_accuracy_mean"] {
+        assert!(q[key].is_null(), "quantized_ensemble.{key} = {}", q[key]);
+    }
+    assert!(q["recommended_bits"].is_null() && q["by_bits"].as_array().unwrap().is_empty());
+    let text = ok(&["report", "--config", path_str(&cfg)]);
+    assert!(!text.contains("test accuracy    0.00%") && !text.contains("F1 0.000"), "{text}");
+    assert_eq!(text.matches("no members: no figures (null in --format json)").count(), 2, "{text}");
+}
+
+#[test]
+fn report_text_writes_an_unlimited_depth_as_the_pane_does() {
+    let text = ok(&["report"]);
+    let rows: Vec<&str> = text.lines().filter(|l| l.contains(" forest ")).collect();
+    assert_eq!(rows.len(), 3, "{text}");
+    // kind, trees, then the depth: ∞ as the members table shows it, not 0.
+    assert!(rows.iter().all(|r| r.split_whitespace().nth(3) == Some("∞")), "{rows:?}");
+    assert_eq!(report(&[])["ensemble"]["members"][0]["max_depth"].as_u64(), Some(0), "JSON keeps 0");
+}
+
+/// c and max_iter reach the fit, the report's member rows and the export;
+/// a fit stopped by max_iter is reported as not converged.
+#[test]
+fn logistic_c_and_max_iter_are_reported_with_convergence() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_text(
+        &dir,
+        "l.toml",
+        "[[ensemble.members]]\nkind = \"logistic\"\nc = 0.5\nmax_iter = 3\n\n[[ensemble.members]]\nkind = \"logistic\"\n",
+    );
+    let r = report(&["--config", path_str(&cfg)]);
+    let m = r["ensemble"]["members"].as_array().unwrap();
+    assert_eq!(
+        (m[0]["c"].as_f64(), m[0]["max_iter"].as_u64(), m[0]["converged"].as_bool()),
+        (Some(0.5), Some(3), Some(false))
+    );
+    assert_eq!(
+        (m[1]["c"].as_f64(), m[1]["max_iter"].as_u64(), m[1]["converged"].as_bool()),
+        (Some(1.0), Some(100), Some(true))
+    );
+    let notes = r["ensemble"]["notes"].as_array().unwrap();
+    assert!(
+        notes.iter().any(|n| n.as_str().unwrap().starts_with("member 1 (logistic, c 0.5000) did not converge")),
+        "{notes:?}"
+    );
+    let text = ok(&["report", "--config", path_str(&cfg)]);
+    assert!(
+        text.contains("c 0.5000, max_iter 3, did not converge") && text.contains("c 1.000, max_iter 100, converged"),
+        "{text}"
+    );
+    let bad = write_text(&dir, "bad.toml", "[[ensemble.members]]\nkind = \"logistic\"\nc = 0\n");
+    let err = fails(&["report", "--config", path_str(&bad)]);
+    assert!(err.contains("ensemble.members[0].c") && err.contains("line 3"), "{err}");
+}
+
+/// Stacking's Deploy row is stacking: its float figures are the ensemble's.
+#[test]
+fn the_deploy_report_evaluates_stacking_as_stacking() {
+    let dir = tempfile::tempdir().unwrap();
+    let members = "[[ensemble.members]]\ntrees = 10\n\n[[ensemble.members]]\nkind = \"tree\"\n";
+    let stacking = write_text(&dir, "stack.toml", &format!("[ensemble]\nfusion = \"stacking\"\n\n{members}"));
+    let soft = write_text(&dir, "soft.toml", members);
+    let (st, so) = (report(&["--config", path_str(&stacking)]), report(&["--config", path_str(&soft)]));
+    let q = &st["quantized_ensemble"];
+    assert_eq!(q["float_test_accuracy"], st["ensemble"]["test_accuracy"]);
+    assert_eq!(q["float_cv_accuracy_mean"], st["ensemble"]["cv_accuracy_mean"]);
+    assert_ne!(
+        (&q["float_test_accuracy"], &q["float_cv_accuracy_mean"]),
+        (&so["quantized_ensemble"]["float_test_accuracy"], &so["quantized_ensemble"]["float_cv_accuracy_mean"]),
+        "stacking is not soft voting on these members"
+    );
+}
+
+/// Ten classes: the text report's confusion matrix holds every count whole.
+#[test]
+fn a_ten_class_csv_reports_its_whole_confusion_matrix() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = write_text(&dir, "ten.csv", &common::separated_classes_csv(10, 80));
+    let cfg = write_text(&dir, "ten.toml", &format!("[data]\nsource = {:?}\ntest_fraction = 0.5\n", path_str(&csv)));
+    let r = report(&["--config", path_str(&cfg)]);
+    let confusion: Vec<Vec<u64>> = serde_json::from_value(r["ensemble"]["confusion"].clone()).unwrap();
+    assert!((0..10).all(|k| confusion[k][k] == 40), "{confusion:?}");
+    let text = ok(&["report", "--config", path_str(&cfg)]);
+    let lines: Vec<&str> = text.lines().skip_while(|l| !l.contains("confusion        rows")).skip(1).take(10).collect();
+    for (k, line) in lines.iter().enumerate() {
+        assert_eq!(line.split_whitespace().nth(k), Some("40"), "row {k}: {line}");
+    }
+}

@@ -955,3 +955,133 @@ fn typing_after_a_slash_filters_the_picker() {
     assert_eq!(app.settings.weights.tensor.as_deref(), Some(LONG_NAME));
     assert_eq!(app.view.as_ref().unwrap().settings.weights.tensor.as_deref(), Some(LONG_NAME));
 }
+
+/// A pane's screen after the settings' training, at a size.
+fn pane(settings: Settings, tab: char, width: u16, height: u16) -> (App, String) {
+    let (mut app, mut worker) = started(settings);
+    press(&mut app, &mut worker, KeyCode::Char(tab));
+    if let Some(e) = &mut app.ensemble {
+        e.compute_ms = 0.0;
+    }
+    let screen = plain(&mut app, width, height);
+    (app, screen)
+}
+
+#[test]
+fn no_members_shows_what_to_do_and_no_figures() {
+    let mut s = Settings::default();
+    s.ensemble.members.clear();
+    for (tab, hint) in [('2', "no members: press a to add one"), ('3', "no members: press 2, then a, to")] {
+        for (w, h) in [(120, 40), (80, 24)] {
+            let (_, screen) = pane(s.clone(), tab, w, h);
+            assert!(screen.contains(hint), "{screen}");
+            // Not a measured 0/30, an F1 of 0 or a failed recommendation: nothing was measured.
+            for figure in [" 0.00%", "(0/30)", "F1", "no width is within", "By width"] {
+                assert!(!screen.contains(figure), "{figure:?} in\n{screen}");
+            }
+        }
+    }
+}
+
+#[test]
+fn logistic_members_have_c_and_max_iter_controls_and_say_when_they_did_not_converge() {
+    let mut s = Settings::default();
+    s.ensemble.members = vec![qmc_tui::compute::ensemble::MemberConfig {
+        kind: qmc_tui::compute::ensemble::MemberKind::Logistic,
+        max_iter: 2,
+        ..Default::default()
+    }];
+    let (mut app, mut worker) = started(s);
+    to_ensemble(&mut app, &mut worker);
+    let screen = plain(&mut app, 120, 40);
+    assert!(screen.contains("C (inv. L2)     1.000") && screen.contains("max iter        2"), "{screen}");
+    let note = &app.ensemble.as_ref().unwrap().report.notes[0];
+    assert!(note.contains("did not converge in max_iter 2"), "{note}");
+    assert!(screen.contains("converge in max_iter 2"), "{screen}");
+    select_ensemble(&mut app, &mut worker, EnsembleControl::MaxIter);
+    // Coarse steps climb the ladder two rungs at a time, up to its top.
+    press(&mut app, &mut worker, KeyCode::Char('L'));
+    assert_eq!(app.settings.ensemble.members[0].max_iter, 20);
+    for _ in 0..10 {
+        press(&mut app, &mut worker, KeyCode::Char('L'));
+    }
+    let e = app.ensemble.as_ref().unwrap();
+    assert_eq!((e.settings.ensemble.members[0].max_iter, e.trained), (10_000, 1));
+    assert!(e.report.members[0].converged && e.report.notes.is_empty(), "{:?}", e.report.notes);
+    select_ensemble(&mut app, &mut worker, EnsembleControl::C);
+    press(&mut app, &mut worker, KeyCode::Right);
+    assert_eq!(app.settings.ensemble.members[0].c, 3.0);
+}
+
+/// Every size on a screen (a number, then " KiB") is one the report prints, whole.
+fn sizes_are_whole(screen: &str, expected: &[String]) -> usize {
+    assert!(!screen.replace("KiB", "").contains("Ki"), "a cut unit in\n{screen}");
+    let mut shown = 0;
+    for (at, _) in screen.match_indices(" KiB") {
+        let number = screen[..at].rsplit([' ', '│', '(']).next().unwrap();
+        let size = format!("{number} KiB");
+        assert!(expected.contains(&size), "{size:?} is not a size of the report in\n{screen}");
+        shown += 1;
+    }
+    shown
+}
+
+/// With stacking over large forests (sizes past 100 KiB): every label and
+/// size whole, at 120×40 and at 80×24, and both ends of the x axis.
+#[test]
+fn the_deploy_pane_writes_every_label_whole() {
+    let mut s = Settings::default();
+    s.ensemble.fusion = Fusion::Stacking;
+    s.ensemble.members = (0..6).map(|seed| qmc_tui::compute::ensemble::MemberConfig::forest(500, seed)).collect();
+    let (app, wide) = pane(s.clone(), '3', 120, 40);
+    let d = &app.ensemble.as_ref().unwrap().deploy;
+    assert!(d.ensemble.quant_bytes > 100 * 1024, "the test needs sizes past 100 KiB: {}", d.ensemble.quant_bytes);
+    let mut expected: Vec<String> = d.by_bits.iter().map(|b| qmc_tui::format::bytes(b.bytes)).collect();
+    expected.extend(d.members.iter().map(|m| qmc_tui::format::bytes(m.quant_bytes)));
+    expected.extend([d.ensemble.float_bytes, d.ensemble.quant_bytes].map(qmc_tui::format::bytes));
+    assert!(sizes_are_whole(&wide, &expected) >= d.by_bits.len(), "the sizes are shown at 120×40\n{wide}");
+    let (_, narrow) = pane(s, '3', 80, 24);
+    sizes_are_whole(&narrow, &expected);
+    for screen in [&wide, &narrow] {
+        assert!(screen.contains("ens stacking"), "{screen}");
+        // The x axis: 2 and 16 at its ends, not 16 cut to 6.
+        let axis = screen.lines().find(|l| l.contains("│   2")).unwrap_or_else(|| panic!("no x axis in\n{screen}"));
+        assert!(axis.contains("16"), "{axis}");
+    }
+}
+
+#[test]
+fn the_ensemble_pane_at_80x24_keeps_columns_apart_and_bars_from_zero() {
+    let mut s = Settings::default();
+    s.ensemble.members.truncate(1);
+    let (_, screen) = pane(s, '2', 80, 24);
+    let row = screen.lines().find(|l| l.contains("▶1")).unwrap_or_else(|| panic!("{screen}"));
+    assert!(row.contains("100.00% ") || !row.contains("100.00%"), "{row}");
+    assert!(!row.contains("%8") && !row.contains("%9"), "a share runs into the next column: {row}");
+    assert!(screen.contains("from 0%"), "the bars' baseline is labelled: {screen}");
+    // Narrow gauges and scores say less, but every number whole.
+    let (_, three) = pane(Settings::default(), '2', 80, 24);
+    for whole in ["86.67% (26/30)", "cv 93.33% ± 2.98%", "F1 0.865", "gain -3.33", "(best member 90.00%)", "5 folds"] {
+        assert!(three.contains(whole), "{whole:?} is not shown whole in\n{three}");
+    }
+}
+
+/// Ten classes of 40 test rows each: every diagonal count is shown whole
+/// ([40], not [4), with the class names shortened to fit.
+#[test]
+fn a_ten_class_confusion_matrix_shows_whole_counts() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("ten.csv");
+    std::fs::write(&csv, common::separated_classes_csv(10, 80)).unwrap();
+    let mut s = Settings::default();
+    s.data.source = csv.display().to_string();
+    s.data.test_fraction = 0.5;
+    let (app, screen) = pane(s.clone(), '2', 120, 40);
+    let r = &app.ensemble.as_ref().unwrap().report;
+    assert!((0..10).all(|k| r.confusion[k][k] == 40), "{:?}", r.confusion);
+    assert_eq!(screen.matches("[40]").count(), 10, "{screen}");
+    assert!(!screen.contains("[4 ") && !screen.contains("[4│"), "{screen}");
+    // Too small for ten classes: it says so rather than cut the counts.
+    let (_, small) = pane(s, '2', 80, 24);
+    assert!(small.contains("10 classes need") && !small.contains("[4"), "{small}");
+}

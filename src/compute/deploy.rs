@@ -3,7 +3,8 @@
 //! Every feature gets a quantizer calibrated on the training rows with the
 //! Quantize pane's settings; trees compare the integer codes of features and
 //! thresholds, logistic members use quantized features and weights, and the
-//! fusion stays in floating point.
+//! fusion stays in floating point: voting as in the Ensemble pane, stacking
+//! through the same float meta-learners fed the quantized members' probabilities.
 
 use ndarray::{Array2, ArrayView2, Axis};
 use serde::{Deserialize, Serialize};
@@ -11,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::analysis::channel_params;
 use super::calibrate::{Target, calibrate};
 use super::ensemble::{
-    EnsembleConfig, FittedMember, Fusion, MemberResults, Prepared, argmax_rows, fuse_hard, fuse_label_mean, fuse_soft,
+    EnsembleConfig, FittedMember, Fusion, MemberResults, Prepared, Stacked, argmax_rows, fuse_votes, stack,
 };
 use super::quant::{Granularity, InvalidSetting, QParams, QuantConfig, Rounder, Scheme, bit_params};
 use super::weights::Weights;
@@ -58,12 +59,13 @@ pub struct BitsRow {
 }
 
 /// A model (a member, or the ensemble), in float and at the current width.
+/// The accuracies are `None` (null) only for an ensemble without members.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Comparison {
-    pub float_test_accuracy: f64,
-    pub quant_test_accuracy: f64,
-    pub float_cv_accuracy_mean: f64,
-    pub quant_cv_accuracy_mean: f64,
+    pub float_test_accuracy: Option<f64>,
+    pub quant_test_accuracy: Option<f64>,
+    pub float_cv_accuracy_mean: Option<f64>,
+    pub quant_cv_accuracy_mean: Option<f64>,
     pub float_bytes: u64,
     pub quant_bytes: u64,
 }
@@ -161,18 +163,28 @@ fn quantize_at(p: &Prepared, members: &[&MemberResults], q: &QuantConfig) -> Qua
     Quantized { test, folds }
 }
 
-/// The fused labels of member probabilities, in floating point.
-fn fuse(fusion: Fusion, probas: &[Array2<f64>], weights: &[f64], classes: usize) -> Vec<usize> {
-    let views: Vec<ArrayView2<f64>> = probas.iter().map(|p| p.view()).collect();
-    match fusion {
-        Fusion::Soft | Fusion::Stacking => fuse_soft(&views, weights),
-        Fusion::Hard | Fusion::LabelMean => {
-            let labels: Vec<Vec<usize>> = views.iter().map(|p| argmax_rows(*p)).collect();
-            let refs: Vec<&[usize]> = labels.iter().map(Vec::as_slice).collect();
-            if fusion == Fusion::Hard {
-                fuse_hard(&refs, weights, classes)
-            } else {
-                fuse_label_mean(&refs, weights, classes)
+/// How member probabilities become one label per row, in floating point.
+enum Fuser<'a> {
+    Vote {
+        fusion: Fusion,
+        weights: &'a [f64],
+        classes: usize,
+    },
+    /// Stacking's meta-learners, on the probabilities of the stacked members.
+    Stack(&'a Stacked),
+}
+
+impl Fuser<'_> {
+    /// The fused labels of the test rows (`fold` None) or of CV fold `k`'s rows.
+    fn fuse(&self, probas: &[Array2<f64>], fold: Option<usize>) -> Vec<usize> {
+        let views: Vec<ArrayView2<f64>> = probas.iter().map(|p| p.view()).collect();
+        match *self {
+            Fuser::Vote { fusion, weights, classes } => fuse_votes(fusion, &views, weights, classes),
+            Fuser::Stack(s) => {
+                let meta = fold.map_or(&s.meta, |k| &s.fold_metas[k]);
+                let used: Vec<ArrayView2<f64>> = s.used.iter().map(|&i| views[i]).collect();
+                // The members and the meta-learners come from the same training: the shapes agree.
+                meta.predict(&used).unwrap_or_default()
             }
         }
     }
@@ -192,9 +204,8 @@ struct Scores {
     members: Vec<(f64, f64)>,
 }
 
-fn score(p: &Prepared, fusion: Fusion, weights: &[f64], test: &[Array2<f64>], folds: &[Vec<Array2<f64>>]) -> Scores {
+fn score(p: &Prepared, fuser: &Fuser, test: &[Array2<f64>], folds: &[Vec<Array2<f64>>]) -> Scores {
     let d = &p.dataset;
-    let classes = d.classes();
     let test_truth: Vec<usize> = p.split.test.iter().map(|&r| d.labels[r]).collect();
     let fold_truth: Vec<Vec<usize>> = p.folds.iter().map(|f| f.iter().map(|&r| d.labels[r]).collect()).collect();
     let cv_mean = |acc: &dyn Fn(usize) -> f64| (0..folds.len()).map(acc).sum::<f64>() / folds.len().max(1) as f64;
@@ -206,8 +217,8 @@ fn score(p: &Prepared, fusion: Fusion, weights: &[f64], test: &[Array2<f64>], fo
         })
         .collect();
     Scores {
-        test: accuracy(&fuse(fusion, test, weights, classes), &test_truth),
-        cv: cv_mean(&|k| accuracy(&fuse(fusion, &folds[k], weights, classes), &fold_truth[k])),
+        test: accuracy(&fuser.fuse(test, None), &test_truth),
+        cv: cv_mean(&|k| accuracy(&fuser.fuse(&folds[k], Some(k)), &fold_truth[k])),
         members,
     }
 }
@@ -219,82 +230,122 @@ fn bytes(members: &[&MemberResults], value_bits: u32, features: usize) -> u64 {
 }
 
 /// The float ensemble against the quantized one at the current width and
-/// across `SWEEP_BITS`.
+/// across `SWEEP_BITS`. Stacking uses `stacked`'s meta-learners (fitted here
+/// when None, as [`super::ensemble::evaluate_with`] does); when stacking
+/// failed, soft voting stands in and a note says so.
 pub fn sweep(
     p: &Prepared,
     ens: &EnsembleConfig,
     members: &[&MemberResults],
     quant: &QuantConfig,
     deploy: &DeployConfig,
+    stacked: Option<&Result<Stacked, String>>,
 ) -> DeployReport {
     let n = ens.members.len().min(members.len());
     let members = &members[..n];
+    let current_bits = if quant.scheme == Scheme::Manual { 8 } else { quant.bits };
+    let mut report = DeployReport {
+        bits: current_bits,
+        fusion: ens.fusion,
+        ensemble: Comparison {
+            float_test_accuracy: None,
+            quant_test_accuracy: None,
+            float_cv_accuracy_mean: None,
+            quant_cv_accuracy_mean: None,
+            float_bytes: 0,
+            quant_bytes: 0,
+        },
+        recommended_bits: None,
+        tolerance: deploy.tolerance,
+        by_bits: Vec::new(),
+        members: Vec::new(),
+        notes: Vec::new(),
+    };
+    if n == 0 {
+        report.notes.push("no members: nothing to quantize".into());
+        return report;
+    }
     let raw: Vec<f64> = ens.members[..n].iter().map(|m| m.weight).collect();
     // All-zero weights vote equally, as in the Ensemble pane.
     let weights = if raw.iter().any(|&w| w > 0.0) { raw } else { vec![1.0; n] };
-    let mut notes = Vec::new();
-    if ens.fusion == Fusion::Stacking {
-        notes.push("stacking's meta-learner is not refitted on quantized members: soft voting is compared".into());
+    let classes = p.dataset.classes();
+    let fitted;
+    let stacked = match (ens.fusion, stacked) {
+        (Fusion::Stacking, Some(s)) => Some(s),
+        (Fusion::Stacking, None) => {
+            fitted = stack(p, ens, members);
+            Some(&fitted)
+        }
+        _ => None,
+    };
+    let fuser = match stacked {
+        Some(Ok(s)) => Fuser::Stack(s),
+        Some(Err(e)) => {
+            report.notes.push(format!("stacking failed, showing soft voting instead: {e}"));
+            Fuser::Vote { fusion: Fusion::Soft, weights: &weights, classes }
+        }
+        None => Fuser::Vote { fusion: ens.fusion, weights: &weights, classes },
+    };
+    if let Fuser::Stack(_) = fuser {
+        report.notes.push("stacking: the float meta-learner reads the quantized members' probabilities".into());
     }
     if quant.scheme == Scheme::Manual {
-        notes.push("manual scale does not fit every feature: the features use asymmetric quantizers".into());
+        report.notes.push("manual scale does not fit every feature: the features use asymmetric quantizers".into());
     }
     let features = p.dataset.features.ncols();
+    // Stacking's meta-learner stays float32 and is stored beside the members.
+    let meta_bytes = match fuser {
+        Fuser::Stack(s) => s.meta.size_bits().div_ceil(8),
+        Fuser::Vote { .. } => 0,
+    };
+    let ensemble_bytes = |bits: u32| bytes(members, bits, features) + meta_bytes;
     let float_test: Vec<Array2<f64>> = members.iter().map(|m| m.test_proba.clone()).collect();
     let float_folds: Vec<Vec<Array2<f64>>> =
         p.folds.iter().map(|fold| members.iter().map(|m| m.cv_proba.select(Axis(0), fold)).collect()).collect();
-    let float = score(p, ens.fusion, &weights, &float_test, &float_folds);
+    let float = score(p, &fuser, &float_test, &float_folds);
     let at = |bits: u32| {
         let q = quantize_at(p, members, &at_width(quant, bits));
-        score(p, ens.fusion, &weights, &q.test, &q.folds)
+        score(p, &fuser, &q.test, &q.folds)
     };
-    let by_bits: Vec<BitsRow> = SWEEP_BITS
+    report.by_bits = SWEEP_BITS
         .iter()
         .map(|&bits| {
             let s = at(bits);
-            BitsRow { bits, test_accuracy: s.test, cv_accuracy_mean: s.cv, bytes: bytes(members, bits, features) }
+            BitsRow { bits, test_accuracy: s.test, cv_accuracy_mean: s.cv, bytes: ensemble_bytes(bits) }
         })
         .collect();
-    let current_bits = if quant.scheme == Scheme::Manual { 8 } else { quant.bits };
     let current = at(current_bits);
-    let recommended_bits = (n > 0)
-        .then(|| {
-            by_bits.iter().find(|r| r.cv_accuracy_mean >= float.cv - deploy.tolerance / 100.0 - 1e-12).map(|r| r.bits)
-        })
-        .flatten();
-    let member_rows = members
+    report.recommended_bits = report
+        .by_bits
+        .iter()
+        .find(|r| r.cv_accuracy_mean >= float.cv - deploy.tolerance / 100.0 - 1e-12)
+        .map(|r| r.bits);
+    report.members = members
         .iter()
         .zip(float.members.iter().zip(&current.members))
         .map(|(m, (f, q))| Comparison {
-            float_test_accuracy: f.0,
-            quant_test_accuracy: q.0,
-            float_cv_accuracy_mean: f.1,
-            quant_cv_accuracy_mean: q.1,
+            float_test_accuracy: Some(f.0),
+            quant_test_accuracy: Some(q.0),
+            float_cv_accuracy_mean: Some(f.1),
+            quant_cv_accuracy_mean: Some(q.1),
             float_bytes: bytes(&[*m], FLOAT_BITS, 0),
             quant_bytes: bytes(&[*m], current_bits, features),
         })
         .collect();
     if quant.granularity == Granularity::PerChannel && members.iter().any(|m| m.test_model.size_bits(8) > 0) {
-        notes
+        report
+            .notes
             .push("per-channel applies to logistic weights (one scale per class); features always get one each".into());
     }
-    DeployReport {
-        bits: current_bits,
-        fusion: ens.fusion,
-        ensemble: Comparison {
-            float_test_accuracy: float.test,
-            quant_test_accuracy: current.test,
-            float_cv_accuracy_mean: float.cv,
-            quant_cv_accuracy_mean: current.cv,
-            float_bytes: bytes(members, FLOAT_BITS, features),
-            quant_bytes: bytes(members, current_bits, features),
-        },
-        recommended_bits,
-        tolerance: deploy.tolerance,
-        by_bits,
-        members: member_rows,
-        notes,
-    }
+    report.ensemble = Comparison {
+        float_test_accuracy: Some(float.test),
+        quant_test_accuracy: Some(current.test),
+        float_cv_accuracy_mean: Some(float.cv),
+        quant_cv_accuracy_mean: Some(current.cv),
+        float_bytes: ensemble_bytes(FLOAT_BITS),
+        quant_bytes: ensemble_bytes(current_bits),
+    };
+    report
 }
 
 #[cfg(test)]
@@ -318,13 +369,13 @@ mod tests {
         let (p, results) = trained(&cfg);
         let refs: Vec<&MemberResults> = results.iter().collect();
         let q = QuantConfig { bits: 16, ..QuantConfig::default() };
-        let r = sweep(&p, &cfg, &refs, &q, &DeployConfig::default());
+        let r = sweep(&p, &cfg, &refs, &q, &DeployConfig::default(), None);
         assert_eq!(
             (r.ensemble.quant_test_accuracy, r.ensemble.quant_cv_accuracy_mean),
             (r.ensemble.float_test_accuracy, r.ensemble.float_cv_accuracy_mean)
         );
         let sixteen = r.by_bits.iter().find(|b| b.bits == 16).unwrap();
-        assert_eq!(sixteen.test_accuracy, r.ensemble.float_test_accuracy);
+        assert_eq!(Some(sixteen.test_accuracy), r.ensemble.float_test_accuracy);
     }
 
     #[test]
@@ -332,7 +383,7 @@ mod tests {
         let cfg = EnsembleConfig::default();
         let (p, results) = trained(&cfg);
         let refs: Vec<&MemberResults> = results.iter().collect();
-        let r = sweep(&p, &cfg, &refs, &QuantConfig::default(), &DeployConfig::default());
+        let r = sweep(&p, &cfg, &refs, &QuantConfig::default(), &DeployConfig::default(), None);
         let two = r.by_bits.iter().find(|b| b.bits == 2).unwrap();
         assert!(two.bytes < r.ensemble.float_bytes);
         // Thresholds alone: 2 bits against 32 for each split node.
@@ -349,12 +400,12 @@ mod tests {
         let cfg = EnsembleConfig::default();
         let (p, results) = trained(&cfg);
         let refs: Vec<&MemberResults> = results.iter().collect();
-        let r = sweep(&p, &cfg, &refs, &QuantConfig::default(), &DeployConfig { tolerance: 1.0 });
+        let r = sweep(&p, &cfg, &refs, &QuantConfig::default(), &DeployConfig { tolerance: 1.0 }, None);
         let rec = r.recommended_bits.expect("16 bits matches float");
-        let ok = |b: &BitsRow| b.cv_accuracy_mean >= r.ensemble.float_cv_accuracy_mean - 0.01 - 1e-12;
+        let ok = |b: &BitsRow| b.cv_accuracy_mean >= r.ensemble.float_cv_accuracy_mean.unwrap() - 0.01 - 1e-12;
         assert!(ok(r.by_bits.iter().find(|b| b.bits == rec).unwrap()));
         assert!(r.by_bits.iter().filter(|b| b.bits < rec).all(|b| !ok(b)));
-        let strict = sweep(&p, &cfg, &refs, &QuantConfig::default(), &DeployConfig { tolerance: 0.0 });
+        let strict = sweep(&p, &cfg, &refs, &QuantConfig::default(), &DeployConfig { tolerance: 0.0 }, None);
         assert!(strict.recommended_bits.unwrap() >= rec);
     }
 
@@ -366,8 +417,10 @@ mod tests {
         };
         let (p, results) = trained(&cfg);
         let refs: Vec<&MemberResults> = results.iter().collect();
-        let r = sweep(&p, &cfg, &refs, &QuantConfig { bits: 16, ..QuantConfig::default() }, &DeployConfig::default());
-        assert!((r.ensemble.quant_cv_accuracy_mean - r.ensemble.float_cv_accuracy_mean).abs() <= 0.02);
+        let r =
+            sweep(&p, &cfg, &refs, &QuantConfig { bits: 16, ..QuantConfig::default() }, &DeployConfig::default(), None);
+        let e = &r.ensemble;
+        assert!((e.quant_cv_accuracy_mean.unwrap() - e.float_cv_accuracy_mean.unwrap()).abs() <= 0.02);
         let w = Array2::from_shape_vec((2, 2), vec![0.5, -1.0, 0.25, 2.0]).unwrap();
         let two = quantize_weights(&w, &QuantConfig { bits: 2, scheme: Scheme::Symmetric, ..QuantConfig::default() });
         // 2-bit symmetric per tensor: levels -2, 0, 2 (scale 2 = amax / 1).
@@ -375,10 +428,56 @@ mod tests {
     }
 
     #[test]
-    fn no_members_is_not_an_error() {
+    fn no_members_has_no_figures() {
         let cfg = EnsembleConfig { fusion: Fusion::Soft, members: vec![] };
         let (p, _) = trained(&cfg);
-        let r = sweep(&p, &cfg, &[], &QuantConfig::default(), &DeployConfig::default());
-        assert_eq!((r.recommended_bits, r.ensemble.float_bytes), (None, 0));
+        let r = sweep(&p, &cfg, &[], &QuantConfig::default(), &DeployConfig::default(), None);
+        assert_eq!((r.recommended_bits, r.ensemble.float_bytes, r.ensemble.quant_bytes), (None, 0, 0));
+        let e = &r.ensemble;
+        let figures =
+            [e.float_test_accuracy, e.quant_test_accuracy, e.float_cv_accuracy_mean, e.quant_cv_accuracy_mean];
+        assert_eq!(figures, [None; 4]);
+        // Not a sweep of empty votes scoring 0% at every width.
+        assert!(r.by_bits.is_empty() && r.members.is_empty());
+        assert_eq!(r.notes, ["no members: nothing to quantize"]);
+        let json = serde_json::to_value(&r).unwrap();
+        assert!(json["float_test_accuracy"].is_null() && json["recommended_bits"].is_null(), "{json}");
+    }
+
+    /// The stacking row is stacking: the float figures are the Ensemble
+    /// pane's stacking figures (not soft voting's), and the same float
+    /// meta-learners read the quantized members' probabilities.
+    #[test]
+    fn stacking_is_deployed_through_its_meta_learner() {
+        use crate::compute::ensemble::evaluate;
+        // A forest and a single tree: stacking and soft voting disagree on iris.
+        let members =
+            vec![MemberConfig::forest(10, 0), MemberConfig { kind: MemberKind::Tree, ..MemberConfig::default() }];
+        let cfg = EnsembleConfig { fusion: Fusion::Stacking, members };
+        let (p, results) = trained(&cfg);
+        let refs: Vec<&MemberResults> = results.iter().collect();
+        let stacking = evaluate(&p, &cfg, &refs);
+        let soft = evaluate(&p, &EnsembleConfig { fusion: Fusion::Soft, ..cfg.clone() }, &refs);
+        assert_ne!(
+            (stacking.test_accuracy, stacking.cv_accuracy_mean),
+            (soft.test_accuracy, soft.cv_accuracy_mean),
+            "the test needs members on which the two rules differ"
+        );
+        let q16 = QuantConfig { bits: 16, ..QuantConfig::default() };
+        let r = sweep(&p, &cfg, &refs, &q16, &DeployConfig::default(), None);
+        assert_eq!(r.ensemble.float_test_accuracy, stacking.test_accuracy);
+        assert_eq!(r.ensemble.float_cv_accuracy_mean, stacking.cv_accuracy_mean);
+        // At 16 bits the members vote as in float here, so the meta-learner answers as in float.
+        assert_eq!(r.ensemble.quant_test_accuracy, stacking.test_accuracy);
+        assert_eq!(r.ensemble.quant_cv_accuracy_mean, stacking.cv_accuracy_mean);
+        assert!(r.notes.iter().any(|n| n.contains("meta-learner reads the quantized")), "{:?}", r.notes);
+        // The stored model includes the float32 meta-learner: 2 members x 3 classes in, 3 out, 3 intercepts.
+        let members_bytes: u64 = r.members.iter().map(|m| m.float_bytes).sum();
+        assert_eq!(r.ensemble.float_bytes, members_bytes + (6 * 3 + 3) * 4);
+        // A stacking that failed is replaced by soft voting, and says so.
+        let failed: Result<Stacked, String> = Err("no".into());
+        let r = sweep(&p, &cfg, &refs, &q16, &DeployConfig::default(), Some(&failed));
+        assert_eq!(r.ensemble.float_test_accuracy, soft.test_accuracy);
+        assert!(r.notes.iter().any(|n| n.starts_with("stacking failed")), "{:?}", r.notes);
     }
 }

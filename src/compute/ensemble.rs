@@ -18,7 +18,6 @@ use std::path::Path;
 
 use linfa::DatasetBase;
 use linfa::traits::Fit;
-use linfa_logistic::{MultiFittedLogisticRegression, MultiLogisticRegression};
 use linfa_trees::{DecisionTree, TreeNode};
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis};
 use rand::{Rng, SeedableRng};
@@ -27,6 +26,8 @@ use serde::{Deserialize, Serialize};
 
 use super::data::{self, DataError, Dataset, Split};
 use super::quant::{InvalidSetting, QParams, Rounder, Rounding};
+use super::softmax::{self, SoftmaxFit};
+use crate::format;
 use crate::named_enum;
 
 named_enum! {
@@ -55,17 +56,18 @@ pub const MAX_FOLDS: usize = 20;
 /// Most members an ensemble may have (keeps the disagreement matrix and the panes readable).
 pub const MAX_MEMBERS: usize = 16;
 
-/// L2 penalty of the logistic member, on standardized features. linfa's cost is the summed log loss +
-/// alpha/2 * |w|^2 (intercept included), so alpha = 1 is scikit-learn's default C = 1; 0.01 is weak.
-pub const LOGISTIC_ALPHA: f64 = 0.01;
-/// L2 penalty of the stacking meta-learner: scikit-learn's default final estimator, `LogisticRegression()`
-/// (C = 1). It also makes the solver converge in a few iterations, which keeps `evaluate` quick.
-pub const META_ALPHA: f64 = 1.0;
-/// L-BFGS iteration cap of the logistic member.
-pub const LOGISTIC_MAX_ITERATIONS: u64 = 100;
+/// scikit-learn's `LogisticRegression(C=1.0)`: the default inverse regularisation strength.
+pub const DEFAULT_C: f64 = 1.0;
+/// scikit-learn's default `max_iter`; on digits (64 standardized features, 10 classes) every fit
+/// at C = 1 converges in fewer (54 on the default train split).
+pub const DEFAULT_MAX_ITER: u64 = 100;
+pub const MAX_MAX_ITER: u64 = 100_000;
+/// Inverse L2 penalty of the stacking meta-learner: scikit-learn's default final estimator,
+/// `LogisticRegression()`. It also makes the solver converge in a few iterations, which keeps
+/// `evaluate` quick.
+pub const META_C: f64 = 1.0;
 /// L-BFGS iteration cap of the stacking meta-learner (trained inside `evaluate`; it converges in < 20).
 pub const META_MAX_ITERATIONS: u64 = 100;
-
 /// One model of the ensemble: the `[[ensemble.members]]` tables of the settings file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -83,11 +85,24 @@ pub struct MemberConfig {
     /// Seed of a forest's bootstrap samples, feature subsets and tie-breaking;
     /// a tree or a logistic member ignores it.
     pub seed: u64,
+    /// Logistic only: scikit-learn's `C`, the inverse L2 regularisation strength, finite and > 0.
+    pub c: f64,
+    /// Logistic only: the L-BFGS iteration cap, 1..=100000.
+    pub max_iter: u64,
 }
 
 impl Default for MemberConfig {
     fn default() -> Self {
-        MemberConfig { kind: MemberKind::Forest, trees: 10, max_depth: 0, feature_fraction: 0.5, weight: 1.0, seed: 0 }
+        MemberConfig {
+            kind: MemberKind::Forest,
+            trees: 10,
+            max_depth: 0,
+            feature_fraction: 0.5,
+            weight: 1.0,
+            seed: 0,
+            c: DEFAULT_C,
+            max_iter: DEFAULT_MAX_ITER,
+        }
     }
 }
 
@@ -100,8 +115,9 @@ impl MemberConfig {
     /// What training depends on: `self` with the weight zeroed, and the
     /// settings a kind ignores reset to their defaults (a tree or a logistic
     /// member ignores `trees`, `feature_fraction` and `seed`; a logistic
-    /// member also ignores `max_depth`). Two members with equal keys give
-    /// bit-identical [`MemberResults`] on the same data.
+    /// member also ignores `max_depth`, and the trees ignore `c` and
+    /// `max_iter`). Two members with equal keys give bit-identical
+    /// [`MemberResults`] on the same data.
     pub fn fit_key(&self) -> MemberConfig {
         let d = MemberConfig::default();
         let mut key = MemberConfig { weight: 0.0, ..self.clone() };
@@ -112,6 +128,9 @@ impl MemberConfig {
         }
         if self.kind == MemberKind::Logistic {
             key.max_depth = d.max_depth;
+        } else {
+            key.c = d.c;
+            key.max_iter = d.max_iter;
         }
         key
     }
@@ -136,6 +155,18 @@ impl MemberConfig {
         }
         if !(self.weight.is_finite() && self.weight >= 0.0) {
             return Err(InvalidSetting::new(&key("weight"), format!("{} must be a finite number >= 0", self.weight)));
+        }
+        if !(self.c.is_finite() && self.c > 0.0) {
+            return Err(InvalidSetting::new(
+                &key("c"),
+                format!("{} must be a finite number > 0: it is the inverse regularisation strength", self.c),
+            ));
+        }
+        if !(1..=MAX_MAX_ITER).contains(&self.max_iter) {
+            return Err(InvalidSetting::new(
+                &key("max_iter"),
+                format!("{} is outside 1..={MAX_MAX_ITER}", self.max_iter),
+            ));
         }
         Ok(())
     }
@@ -303,6 +334,15 @@ impl FittedMember {
         self.classes
     }
 
+    /// Whether the fit converged: a logistic member's solver stopped with a
+    /// small gradient rather than at `max_iter`; trees always have.
+    pub fn converged(&self) -> bool {
+        match &self.model {
+            Model::Votes(_) => true,
+            Model::Logistic(model) => model.fit.converged,
+        }
+    }
+
     /// Number of feature columns the member was trained on (and `predict_proba` expects).
     pub fn features(&self) -> usize {
         self.features
@@ -387,7 +427,7 @@ impl FittedMember {
                 })
                 .sum(),
             Model::Logistic(model) => {
-                let (features, classes) = model.model.params().dim();
+                let (features, classes) = model.fit.weights.dim();
                 (features * classes) as u64 * value_bits as u64 + classes as u64 * 32
             }
         }
@@ -531,24 +571,29 @@ struct Rows<'a> {
     columns: &'a [usize],
 }
 
-/// A linfa softmax regression, optionally on standardized features, with its
-/// output columns mapped onto all `classes` (a class absent from the training
-/// rows gets probability 0).
-#[derive(Debug, Clone)]
+/// A softmax regression ([`softmax::fit`]), optionally on standardized
+/// features, with its output columns mapped onto all `classes` (a class absent
+/// from the training rows gets probability 0).
+#[derive(Debug, Clone, PartialEq)]
 struct Softmax {
-    model: MultiFittedLogisticRegression<f64, usize>,
+    fit: SoftmaxFit,
     classes: usize,
+    /// The classes in the training rows: output column `j` is class `present[j]`.
+    present: Vec<usize>,
     /// (mean, scale) of every column when the inputs are standardized.
     standardize: Option<(Array1<f64>, Array1<f64>)>,
 }
 
 impl Softmax {
+    /// scikit-learn's `LogisticRegression(C=c, max_iter=max_iterations)`,
+    /// after its `StandardScaler` when `standardize` (population std; a
+    /// constant column is left unscaled).
     fn fit(
         x: ArrayView2<f64>,
         y: &[usize],
         classes: usize,
         standardize: bool,
-        alpha: f64,
+        c: f64,
         max_iterations: u64,
     ) -> Result<Softmax, String> {
         let mut present: Vec<usize> = y.to_vec();
@@ -569,46 +614,31 @@ impl Softmax {
             Some((mean, scale)) => (&x - mean) / scale,
             None => x.to_owned(),
         };
-        let dataset = DatasetBase::new(inputs, Array1::from(y.to_vec()));
-        let model = MultiLogisticRegression::default()
-            .alpha(alpha)
-            .max_iterations(max_iterations)
-            .fit(&dataset)
-            .map_err(|e| format!("linfa-logistic failed: {e}"))?;
-        if model.params().iter().chain(model.intercept()).any(|v| !v.is_finite()) {
-            return Err("the optimizer diverged (non-finite coefficients)".into());
+        let dense: Vec<usize> = y.iter().map(|l| present.binary_search(l).unwrap_or_default()).collect();
+        let fit = softmax::fit(inputs.view(), &dense, present.len(), c, max_iterations)?;
+        Ok(Softmax { fit, classes, present, standardize })
+    }
+
+    fn inputs(&self, x: ArrayView2<f64>) -> Array2<f64> {
+        match &self.standardize {
+            Some((mean, scale)) => (&x - mean) / scale,
+            None => x.to_owned(),
         }
-        Ok(Softmax { model, classes, standardize })
     }
 
     fn predict_proba(&self, x: ArrayView2<f64>) -> Array2<f64> {
-        let p = match &self.standardize {
-            Some((mean, scale)) => self.model.predict_probabilities(&((&x - mean) / scale)),
-            None => self.model.predict_probabilities(&x),
-        };
-        self.by_class(p)
+        self.by_class(self.fit.predict_proba(self.inputs(x).view()))
     }
 
-    /// softmax(x W + b) with W replaced by `weights(W)`: linfa's own formula.
+    /// softmax(x W + b) with W replaced by `weights(W)`.
     fn predict_proba_with(&self, x: ArrayView2<f64>, weights: &dyn Fn(&Array2<f64>) -> Array2<f64>) -> Array2<f64> {
-        let x = match &self.standardize {
-            Some((mean, scale)) => (&x - mean) / scale,
-            None => x.to_owned(),
-        };
-        let mut logits = x.dot(&weights(self.model.params())) + self.model.intercept();
-        for mut row in logits.rows_mut() {
-            let max = row.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-            row.mapv_inplace(|v| (v - max).exp());
-            let sum = row.sum();
-            row.mapv_inplace(|v| v / sum);
-        }
-        self.by_class(logits)
+        self.by_class(self.fit.predict_proba_with(self.inputs(x).view(), &weights(&self.fit.weights)))
     }
 
-    /// Puts linfa's class columns where our class indices say.
+    /// Puts the fitted class columns where our class indices say.
     fn by_class(&self, p: Array2<f64>) -> Array2<f64> {
         let mut out = Array2::zeros((p.nrows(), self.classes));
-        for (j, &class) in self.model.classes().iter().enumerate() {
+        for (j, &class) in self.present.iter().enumerate() {
             out.column_mut(class).assign(&p.column(j));
         }
         out
@@ -664,8 +694,7 @@ pub fn fit_member(
             Model::Votes(vec![fit_tree(cfg, x, y, classes, &vec![1; rows], &columns, &mut rng)?])
         }
         MemberKind::Logistic => {
-            let model = Softmax::fit(x, y, classes, true, LOGISTIC_ALPHA, LOGISTIC_MAX_ITERATIONS)
-                .map_err(|m| fit_error(kind, m))?;
+            let model = Softmax::fit(x, y, classes, true, cfg.c, cfg.max_iter).map_err(|m| fit_error(kind, m))?;
             Model::Logistic(Box::new(model))
         }
     };
@@ -831,10 +860,26 @@ pub fn fuse_label_mean(labels: &[&[usize]], weights: &[f64], classes: usize) -> 
         .collect()
 }
 
+/// The voting rule `fusion` names (stacking, which needs its meta-learner, votes softly).
+pub fn fuse_votes(fusion: Fusion, probas: &[ArrayView2<f64>], weights: &[f64], classes: usize) -> Vec<usize> {
+    match fusion {
+        Fusion::Hard | Fusion::LabelMean => {
+            let labels: Vec<Vec<usize>> = probas.iter().map(|p| argmax_rows(*p)).collect();
+            let views: Vec<&[usize]> = labels.iter().map(Vec::as_slice).collect();
+            if fusion == Fusion::Hard {
+                fuse_hard(&views, weights, classes)
+            } else {
+                fuse_label_mean(&views, weights, classes)
+            }
+        }
+        Fusion::Soft | Fusion::Stacking => fuse_soft(probas, weights),
+    }
+}
+
 /// The stacking meta-learner (scikit-learn `StackingClassifier` with a
 /// logistic final estimator): a softmax regression on the members'
 /// probabilities side by side (rows x members*classes).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct MetaLearner {
     model: Softmax,
     members: usize,
@@ -849,7 +894,7 @@ impl MetaLearner {
         if x.nrows() != y.len() {
             return Err(EnsembleError::Shape(format!("{} rows of probabilities but {} labels", x.nrows(), y.len())));
         }
-        let model = Softmax::fit(x.view(), y, classes, false, META_ALPHA, META_MAX_ITERATIONS)
+        let model = Softmax::fit(x.view(), y, classes, false, META_C, META_MAX_ITERATIONS)
             .map_err(|m| fit_error(MemberKind::Logistic, format!("stacking meta-learner: {m}")))?;
         Ok(MetaLearner { model, members: member_probas.len(), classes })
     }
@@ -869,10 +914,15 @@ impl MetaLearner {
         Ok(argmax_rows(self.predict_proba(member_probas)?.view()))
     }
 
+    /// Storage of its float32 weights and intercepts.
+    pub fn size_bits(&self) -> u64 {
+        (self.model.fit.weights.len() + self.model.fit.intercept.len()) as u64 * 32
+    }
+
     /// Each member's share (summing to 1) of the absolute coefficient mass
     /// of its block of `classes` input columns; equal shares if all are 0.
     pub fn influence(&self) -> Vec<f64> {
-        let params = self.model.model.params();
+        let params = &self.model.fit.weights;
         let mass: Vec<f64> = (0..self.members)
             .map(|m| {
                 (m * self.classes..(m + 1) * self.classes)
@@ -960,6 +1010,8 @@ pub struct MemberResults {
     /// Mean and population standard deviation of the per-fold accuracies of `cv_proba`.
     pub cv_accuracy_mean: f64,
     pub cv_accuracy_std: f64,
+    /// Every one of the 1 + 2 * folds fits converged ([`FittedMember::converged`]).
+    pub converged: bool,
 }
 
 /// The seed of one training run: a member's results depend only on the data
@@ -990,8 +1042,8 @@ const STAGE_TRAIN_OOF: u64 = 1 << 32;
 impl PartialEq for MemberResults {
     fn eq(&self, o: &Self) -> bool {
         (&self.test_proba, &self.cv_proba, &self.train_oof_proba) == (&o.test_proba, &o.cv_proba, &o.train_oof_proba)
-            && (self.test_accuracy, self.cv_accuracy_mean, self.cv_accuracy_std)
-                == (o.test_accuracy, o.cv_accuracy_mean, o.cv_accuracy_std)
+            && (self.test_accuracy, self.cv_accuracy_mean, self.cv_accuracy_std, self.converged)
+                == (o.test_accuracy, o.cv_accuracy_mean, o.cv_accuracy_std, o.converged)
     }
 }
 
@@ -1014,6 +1066,7 @@ pub fn train_member(p: &Prepared, m: &MemberConfig, data_seed: u64) -> Result<Me
 
     let (test_model, test_proba) =
         run(&p.split.train, &p.split.test, STAGE_TEST).map_err(stage_error(" on the train split".into()))?;
+    let mut converged = test_model.converged();
     let test_labels: Vec<usize> = p.split.test.iter().map(|&r| d.labels[r]).collect();
     let test_accuracy = accuracy(&argmax_rows(test_proba.view()), &test_labels);
 
@@ -1024,6 +1077,7 @@ pub fn train_member(p: &Prepared, m: &MemberConfig, data_seed: u64) -> Result<Me
         let train = complement(d.rows(), fold);
         let (model, proba) = run(&train, fold, STAGE_CV + k as u64)
             .map_err(stage_error(format!(" on cross-validation fold {} of {n_folds}", k + 1)))?;
+        converged &= model.converged();
         cv_models.push(model);
         for (i, &r) in fold.iter().enumerate() {
             cv_proba.row_mut(r).assign(&proba.row(i));
@@ -1037,11 +1091,12 @@ pub fn train_member(p: &Prepared, m: &MemberConfig, data_seed: u64) -> Result<Me
     for (k, fold) in p.train_folds.iter().enumerate() {
         let train: Vec<usize> = complement(n_train, fold).into_iter().map(|i| p.split.train[i]).collect();
         let predict: Vec<usize> = fold.iter().map(|&i| p.split.train[i]).collect();
-        let (_, proba) = run(&train, &predict, STAGE_TRAIN_OOF + k as u64).map_err(stage_error(format!(
+        let (model, proba) = run(&train, &predict, STAGE_TRAIN_OOF + k as u64).map_err(stage_error(format!(
             " on stacking fold {} of {} within the train split",
             k + 1,
             p.train_folds.len()
         )))?;
+        converged &= model.converged();
         for (i, &pos) in fold.iter().enumerate() {
             train_oof_proba.row_mut(pos).assign(&proba.row(i));
         }
@@ -1056,6 +1111,7 @@ pub fn train_member(p: &Prepared, m: &MemberConfig, data_seed: u64) -> Result<Me
         test_accuracy,
         cv_accuracy_mean,
         cv_accuracy_std,
+        converged,
     })
 }
 
@@ -1116,6 +1172,10 @@ pub struct MemberSummary {
     pub max_depth: usize,
     pub feature_fraction: f64,
     pub seed: u64,
+    pub c: f64,
+    pub max_iter: u64,
+    /// Every fit of the member converged (always true for trees; see [`MemberResults::converged`]).
+    pub converged: bool,
     pub weight: f64,
     pub normalized_weight: f64,
     pub test_accuracy: f64,
@@ -1128,23 +1188,23 @@ pub struct MemberSummary {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct EnsembleReport {
     pub fusion: Fusion,
-    /// There are no members: every figure is 0 and every table empty.
+    /// There are no members: every figure is `None` (null in JSON) and every table empty.
     pub no_members: bool,
     /// The members' weights normalized to sum to 1 (equal when `weights_fell_back`). Stacking only uses
     /// them to choose its members (weight > 0); its meta-learner weighs them itself (`stacking_influence`).
     pub weights: Vec<f64>,
     /// No weight was positive, so every member got an equal weight.
     pub weights_fell_back: bool,
-    pub test_accuracy: f64,
+    pub test_accuracy: Option<f64>,
     /// Per-fold accuracies of the fused out-of-fold predictions (see [`evaluate`] for stacking).
     pub cv_fold_accuracies: Vec<f64>,
-    pub cv_accuracy_mean: f64,
+    pub cv_accuracy_mean: Option<f64>,
     /// Population standard deviation of `cv_fold_accuracies`.
-    pub cv_accuracy_std: f64,
+    pub cv_accuracy_std: Option<f64>,
     /// Macro averages on the test split; a class with no predicted rows has precision 0.
-    pub precision_macro: f64,
-    pub recall_macro: f64,
-    pub f1_macro: f64,
+    pub precision_macro: Option<f64>,
+    pub recall_macro: Option<f64>,
+    pub f1_macro: Option<f64>,
     /// classes x classes on the test split: rows = true class, columns = predicted class.
     pub confusion: Vec<Vec<usize>>,
     pub class_names: Vec<String>,
@@ -1153,13 +1213,13 @@ pub struct EnsembleReport {
     pub train_rows: usize,
     pub test_rows: usize,
     pub members: Vec<MemberSummary>,
-    pub best_member_test_accuracy: f64,
+    pub best_member_test_accuracy: Option<f64>,
     /// Ensemble test accuracy - best member's (negative when the ensemble is worse).
-    pub gain: f64,
+    pub gain: Option<f64>,
     /// members x members: share of test rows where members i and j predict different classes.
     pub disagreement: Vec<Vec<f64>>,
-    /// Mean of the disagreement over distinct pairs (0 with fewer than two members).
-    pub mean_disagreement: f64,
+    /// Mean of the disagreement over distinct pairs (0 with one member).
+    pub mean_disagreement: Option<f64>,
     /// Stacking only: each member's share of the meta-learner's absolute coefficient mass.
     pub stacking_influence: Option<Vec<f64>>,
     /// Label-mean fusion averages class numbers, which is not a valid way to combine classes.
@@ -1177,23 +1237,23 @@ impl EnsembleReport {
             no_members: true,
             weights: Vec::new(),
             weights_fell_back: false,
-            test_accuracy: 0.0,
+            test_accuracy: None,
             cv_fold_accuracies: Vec::new(),
-            cv_accuracy_mean: 0.0,
-            cv_accuracy_std: 0.0,
-            precision_macro: 0.0,
-            recall_macro: 0.0,
-            f1_macro: 0.0,
+            cv_accuracy_mean: None,
+            cv_accuracy_std: None,
+            precision_macro: None,
+            recall_macro: None,
+            f1_macro: None,
             confusion: Vec::new(),
             class_names: p.dataset.class_names.clone(),
             test_predictions: Vec::new(),
             train_rows: p.split.train.len(),
             test_rows: p.split.test.len(),
             members: Vec::new(),
-            best_member_test_accuracy: 0.0,
-            gain: 0.0,
+            best_member_test_accuracy: None,
+            gain: None,
             disagreement: Vec::new(),
-            mean_disagreement: 0.0,
+            mean_disagreement: None,
             stacking_influence: None,
             label_mean_invalid: fusion == Fusion::LabelMean,
             soft_test_accuracy: None,
@@ -1272,21 +1332,6 @@ pub fn evaluate_with(
     let cv_probas: Vec<ArrayView2<f64>> = results.iter().map(|r| r.cv_proba.view()).collect();
     let member_test: Vec<Vec<usize>> = test_probas.iter().map(|p| argmax_rows(*p)).collect();
 
-    let vote = |fusion: Fusion, probas: &[ArrayView2<f64>]| -> Vec<usize> {
-        match fusion {
-            Fusion::Hard | Fusion::LabelMean => {
-                let labels: Vec<Vec<usize>> = probas.iter().map(|p| argmax_rows(*p)).collect();
-                let views: Vec<&[usize]> = labels.iter().map(Vec::as_slice).collect();
-                if fusion == Fusion::Hard {
-                    fuse_hard(&views, &raw_weights, classes)
-                } else {
-                    fuse_label_mean(&views, &raw_weights, classes)
-                }
-            }
-            _ => fuse_soft(probas, &raw_weights),
-        }
-    };
-
     let mut fused = None;
     if cfg.fusion == Fusion::Stacking {
         let fitted;
@@ -1298,7 +1343,7 @@ pub fn evaluate_with(
             }
         };
         match stacked {
-            Ok(Stacked { test, cv, influence }) => {
+            Ok(Stacked { test, cv, influence, .. }) => {
                 fused = Some((test.clone(), cv.clone()));
                 report.stacking_influence = Some(influence.clone());
             }
@@ -1310,15 +1355,21 @@ pub fn evaluate_with(
     }
     let (test_pred, cv_pred) = match fused {
         Some((test, cv)) => (test, cv),
-        None => (vote(cfg.fusion, &test_probas), vote(cfg.fusion, &cv_probas)),
+        None => (
+            fuse_votes(cfg.fusion, &test_probas, &raw_weights, classes),
+            fuse_votes(cfg.fusion, &cv_probas, &raw_weights, classes),
+        ),
     };
 
     let folds = fold_accuracies(&cv_pred, &d.labels, &p.folds);
-    (report.cv_accuracy_mean, report.cv_accuracy_std) = folds.mean_std();
+    let (cv_mean, cv_std) = folds.mean_std();
+    (report.cv_accuracy_mean, report.cv_accuracy_std) = (Some(cv_mean), Some(cv_std));
     report.cv_fold_accuracies = folds.0;
-    report.test_accuracy = accuracy(&test_pred, &test_labels);
+    let test_accuracy = accuracy(&test_pred, &test_labels);
+    report.test_accuracy = Some(test_accuracy);
     report.confusion = confusion(&test_labels, &test_pred, classes);
-    (report.precision_macro, report.recall_macro, report.f1_macro) = macro_scores(&report.confusion);
+    let (precision, recall, f1) = macro_scores(&report.confusion);
+    (report.precision_macro, report.recall_macro, report.f1_macro) = (Some(precision), Some(recall), Some(f1));
     report.test_predictions = test_pred;
     report.weights = weights.clone();
     report.weights_fell_back = fell_back;
@@ -1333,6 +1384,9 @@ pub fn evaluate_with(
             max_depth: m.max_depth,
             feature_fraction: m.feature_fraction,
             seed: m.seed,
+            c: m.c,
+            max_iter: m.max_iter,
+            converged: r.converged,
             weight: m.weight,
             normalized_weight: w,
             test_accuracy: r.test_accuracy,
@@ -1340,14 +1394,27 @@ pub fn evaluate_with(
             cv_accuracy_std: r.cv_accuracy_std,
         })
         .collect();
-    report.best_member_test_accuracy = results.iter().map(|r| r.test_accuracy).fold(0.0, f64::max);
-    report.gain = report.test_accuracy - report.best_member_test_accuracy;
+    let best_member = results.iter().map(|r| r.test_accuracy).fold(0.0, f64::max);
+    report.best_member_test_accuracy = Some(best_member);
+    report.gain = Some(test_accuracy - best_member);
+    for (i, (m, r)) in configs.iter().zip(results).enumerate() {
+        if !r.converged {
+            report.notes.push(format!(
+                "member {} ({}, c {}) did not converge in max_iter {} L-BFGS iterations: raise max_iter or lower c",
+                i + 1,
+                m.kind,
+                format::num(m.c),
+                m.max_iter
+            ));
+        }
+    }
 
     report.disagreement =
         (0..n).map(|i| (0..n).map(|j| 1.0 - accuracy(&member_test[i], &member_test[j])).collect()).collect();
     let pairs: Vec<f64> =
         (0..n).flat_map(|i| (i + 1..n).map(move |j| (i, j))).map(|(i, j)| report.disagreement[i][j]).collect();
-    report.mean_disagreement = if pairs.is_empty() { 0.0 } else { pairs.iter().sum::<f64>() / pairs.len() as f64 };
+    report.mean_disagreement =
+        Some(if pairs.is_empty() { 0.0 } else { pairs.iter().sum::<f64>() / pairs.len() as f64 });
 
     if cfg.fusion == Fusion::LabelMean {
         report.label_mean_invalid = true;
@@ -1356,14 +1423,21 @@ pub fn evaluate_with(
     report
 }
 
-/// Stacking's fused predictions and the meta-learner's influence per member.
-/// What stacking predicts, fitted once for a set of stacked members.
+/// What stacking predicts, fitted once for a set of stacked members, and
+/// the meta-learners themselves (the Deploy pane feeds them quantized members).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Stacked {
     pub test: Vec<usize>,
     /// One label per dataset row, from the meta-learner cross-validated on `Prepared::folds`.
     pub cv: Vec<usize>,
+    /// Each member's share of the meta-learner's coefficient mass (0 for those left out).
     pub influence: Vec<f64>,
+    /// The members stacked, in the order the meta-learners read their probabilities.
+    pub used: Vec<usize>,
+    /// Trained on `train_oof_proba` of the train split: predicts the test rows.
+    pub meta: MetaLearner,
+    /// Fold `k`'s meta-learner, trained on the other folds' `cv_proba`: predicts fold `k`.
+    pub fold_metas: Vec<MetaLearner>,
 }
 
 fn train_labels(p: &Prepared) -> Vec<usize> {
@@ -1403,6 +1477,7 @@ fn stacking(
     }
 
     let mut cv_pred = vec![0; p.dataset.rows()];
+    let mut fold_metas = Vec::with_capacity(p.folds.len());
     for fold in &p.folds {
         let train = complement(p.dataset.rows(), fold);
         let rows = |idx: &[usize]| cv.iter().map(|v| v.select(Axis(0), idx)).collect::<Vec<Array2<f64>>>();
@@ -1412,8 +1487,9 @@ fn stacking(
         for (&r, label) in fold.iter().zip(fold_meta.predict(&views(&fold_x))?) {
             cv_pred[r] = label;
         }
+        fold_metas.push(fold_meta);
     }
-    Ok(Stacked { test: test_pred, cv: cv_pred, influence })
+    Ok(Stacked { test: test_pred, cv: cv_pred, influence, used, meta, fold_metas })
 }
 
 fn views(arrays: &[Array2<f64>]) -> Vec<ArrayView2<'_, f64>> {
@@ -1637,6 +1713,19 @@ mod tests {
         assert_eq!(e.validate().unwrap_err().key, "ensemble.members[0].weight");
         e.members[0].weight = 0.0;
         assert!(e.validate().is_ok());
+        for c in [0.0, -1.0, f64::NAN, f64::INFINITY] {
+            e.members[2].c = c;
+            let err = e.validate().unwrap_err();
+            assert_eq!(err.key, "ensemble.members[2].c", "{c}");
+            assert!(err.to_string().contains("inverse regularisation"), "{err}");
+        }
+        e.members[2].c = 1e-6;
+        for max_iter in [0, MAX_MAX_ITER + 1] {
+            e.members[2].max_iter = max_iter;
+            assert_eq!(e.validate().unwrap_err().key, "ensemble.members[2].max_iter");
+        }
+        e.members[2].max_iter = MAX_MAX_ITER;
+        assert!(e.validate().is_ok());
         e.members = vec![MemberConfig::default(); MAX_MEMBERS + 1];
         assert_eq!(e.validate().unwrap_err().key, "ensemble.members");
 
@@ -1665,6 +1754,13 @@ mod tests {
         assert_eq!(e.members[1], MemberConfig { trees: 5, ..MemberConfig::default() });
         assert!(toml::from_str::<EnsembleConfig>("fusion = \"mean\"").is_err());
         assert!(toml::from_str::<MemberConfig>("tres = 5").is_err());
+        let m: MemberConfig = toml::from_str("kind = \"logistic\"\nc = 0.5\nmax_iter = 300").unwrap();
+        assert_eq!((m.c, m.max_iter), (0.5, 300));
+        let d = MemberConfig::default();
+        assert_eq!((d.c, d.max_iter), (1.0, 100), "scikit-learn's defaults");
+        // The key is lower-case c; sklearn's capital C is refused by name.
+        let err = toml::from_str::<MemberConfig>("C = 0.5").unwrap_err().to_string();
+        assert!(err.contains("`C`"), "{err}");
         let d: DataConfig = toml::from_str("source = \"x.csv\"\nlabel = \"y\"").unwrap();
         assert_eq!((d.label.as_deref(), d.folds), (Some("y"), 5));
         assert_eq!("stacking".parse::<Fusion>(), Ok(Fusion::Stacking));
@@ -1683,6 +1779,11 @@ mod tests {
         let t2 = MemberConfig { kind: MemberKind::Tree, max_depth: 4, seed: 2, ..MemberConfig::default() };
         assert_ne!(t.fit_key(), t2.fit_key());
         assert_eq!(t.fit_key(), MemberConfig { max_depth: 3, ..t2 }.fit_key());
+        // C and max_iter train a logistic member only.
+        let f = MemberConfig::forest(5, 1);
+        assert_eq!(f.fit_key(), MemberConfig { c: 9.0, max_iter: 7, ..f.clone() }.fit_key());
+        assert_ne!(l.fit_key(), MemberConfig { c: 9.0, ..l.clone() }.fit_key());
+        assert_ne!(l.fit_key(), MemberConfig { max_iter: 7, ..l.clone() }.fit_key());
     }
 
     // --- members ------------------------------------------------------------
@@ -1727,6 +1828,58 @@ mod tests {
         let (x2, y2) = (x.select(Axis(0), &rows), rows.iter().map(|&i| y[i]).collect::<Vec<_>>());
         let proba = fit_member(&m, x2.view(), &y2, 3, 0).unwrap().predict_proba(x.view());
         assert!(proba.column(1).iter().all(|&v| v == 0.0));
+    }
+
+    /// Four overlapping Gaussian classes in three features: a problem where
+    /// the penalty matters and L-BFGS needs more than a handful of steps.
+    fn overlapping_classes() -> (Array2<f64>, Vec<usize>) {
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let y: Vec<usize> = (0..200).map(|i| i % 4).collect();
+        let x = Array2::from_shape_fn((200, 3), |(r, c)| {
+            let centre = [[0.0, 0.0, 1.0], [1.0, 0.5, 0.0], [0.0, 1.0, 0.5], [1.0, 1.0, 1.0]][y[r]][c];
+            centre + rng.gen_range(-1.0..1.0) + rng.gen_range(-1.0..1.0)
+        });
+        (x, y)
+    }
+
+    #[test]
+    fn logistic_c_and_max_iter_change_the_fit_and_non_convergence_is_flagged() {
+        let (x, y) = overlapping_classes();
+        let logistic =
+            |c: f64, max_iter: u64| MemberConfig { kind: MemberKind::Logistic, c, max_iter, ..MemberConfig::default() };
+        let weights = |m: &FittedMember| match &m.model {
+            Model::Logistic(s) => s.fit.clone(),
+            Model::Votes(_) => unreachable!(),
+        };
+        let default = fit_member(&logistic(1.0, 100), x.view(), &y, 4, 0).unwrap();
+        assert!(default.converged());
+        // A stronger penalty (smaller C) shrinks the weights; a weaker one lets them grow.
+        let norm = |m: &FittedMember| weights(m).weights.iter().map(|w| w * w).sum::<f64>().sqrt();
+        let strong = fit_member(&logistic(0.01, 100), x.view(), &y, 4, 0).unwrap();
+        let weak = fit_member(&logistic(100.0, 1000), x.view(), &y, 4, 0).unwrap();
+        assert!(
+            norm(&strong) < 0.5 * norm(&default) && norm(&weak) > norm(&default),
+            "{} {} {}",
+            norm(&strong),
+            norm(&default),
+            norm(&weak)
+        );
+        assert!(strong.converged() && weak.converged());
+        // Two iterations are not enough: flagged, and a larger cap converges to another fit.
+        let capped = fit_member(&logistic(1.0, 2), x.view(), &y, 4, 0).unwrap();
+        assert!(!capped.converged());
+        assert_eq!(weights(&capped).iterations, 2);
+        assert!(weights(&default).iterations > 2);
+        assert_ne!(capped.predict_proba(x.view()), default.predict_proba(x.view()));
+        // Through training and the report: the member says it did not converge.
+        let p = iris_prepared();
+        let m = logistic(1.0, 2);
+        let r = train_member(p, &m, 42).unwrap();
+        assert!(!r.converged);
+        let report = evaluate(p, &EnsembleConfig { fusion: Fusion::Soft, members: vec![m] }, &[&r]);
+        assert!(!report.members[0].converged && (report.members[0].c, report.members[0].max_iter) == (1.0, 2));
+        assert!(report.notes.iter().any(|n| n.contains("did not converge in max_iter 2")), "{:?}", report.notes);
+        assert!(default_results().iter().all(|r| r.converged), "trees always converge");
     }
 
     #[test]
@@ -1817,16 +1970,17 @@ mod tests {
         let r = evaluate(iris_prepared(), &EnsembleConfig::default(), &refs(default_results()));
         assert!(!r.no_members && !r.weights_fell_back);
         assert_eq!(r.cv_fold_accuracies.len(), 5);
-        assert!((0.90..=1.0).contains(&r.cv_accuracy_mean), "{}", r.cv_accuracy_mean);
-        assert!(r.test_accuracy >= 0.8, "{}", r.test_accuracy);
+        let (test, cv) = (r.test_accuracy.unwrap(), r.cv_accuracy_mean.unwrap());
+        assert!((0.90..=1.0).contains(&cv), "{cv}");
+        assert!(test >= 0.8, "{test}");
         assert_eq!(r.confusion.iter().flatten().sum::<usize>(), 30);
         assert_eq!(r.confusion.iter().map(|row| row.iter().sum::<usize>()).collect::<Vec<_>>(), [10, 10, 10]);
         let diag: usize = (0..3).map(|c| r.confusion[c][c]).sum();
-        assert!((diag as f64 / 30.0 - r.test_accuracy).abs() < 1e-12);
+        assert!((diag as f64 / 30.0 - test).abs() < 1e-12);
         assert_eq!(r.weights, [1.0 / 3.0; 3]);
         assert_eq!(r.class_names, ["setosa", "versicolor", "virginica"]);
         assert_eq!(r.members.len(), 3);
-        assert!((r.gain - (r.test_accuracy - r.best_member_test_accuracy)).abs() < 1e-12);
+        assert!((r.gain.unwrap() - (test - r.best_member_test_accuracy.unwrap())).abs() < 1e-12);
         assert_eq!(r.disagreement.len(), 3);
         assert!(
             (0..3).all(|i| r.disagreement[i][i] == 0.0 && (0..3).all(|j| r.disagreement[i][j] == r.disagreement[j][i]))
@@ -1846,8 +2000,8 @@ mod tests {
             cfg.members.iter_mut().enumerate().for_each(|(i, m)| m.weight = if i == only { 1.0 } else { 0.0 });
             let r = evaluate(p, &cfg, &results);
             assert_eq!(r.test_predictions, argmax_rows(results[only].test_proba.view()));
-            assert_eq!(r.test_accuracy, results[only].test_accuracy);
-            assert_eq!(r.cv_accuracy_mean, results[only].cv_accuracy_mean);
+            assert_eq!(r.test_accuracy, Some(results[only].test_accuracy));
+            assert_eq!(r.cv_accuracy_mean, Some(results[only].cv_accuracy_mean));
             assert_eq!(r.weights[only], 1.0);
         }
         cfg.members.iter_mut().for_each(|m| m.weight = 0.0);
@@ -1865,14 +2019,14 @@ mod tests {
             let r = evaluate(p, &cfg, &results);
             assert_eq!(r.fusion, fusion);
             assert!(r.test_predictions.iter().all(|&l| l < 3) && r.test_predictions.len() == 30);
-            assert!((0.0..=1.0).contains(&r.cv_accuracy_mean) && r.cv_accuracy_std >= 0.0);
-            assert!((0.0..=1.0).contains(&r.f1_macro));
+            assert!((0.0..=1.0).contains(&r.cv_accuracy_mean.unwrap()) && r.cv_accuracy_std.unwrap() >= 0.0);
+            assert!((0.0..=1.0).contains(&r.f1_macro.unwrap()));
             assert_eq!(r.stacking_influence.is_some(), fusion == Fusion::Stacking, "{:?}", r.notes);
             assert_eq!(r.label_mean_invalid, fusion == Fusion::LabelMean);
             assert_eq!(r.soft_test_accuracy.is_some(), fusion == Fusion::LabelMean);
             if let Some(influence) = &r.stacking_influence {
                 assert!((influence.iter().sum::<f64>() - 1.0).abs() < 1e-9, "{influence:?}");
-                assert!(r.cv_accuracy_mean > 0.85, "{}", r.cv_accuracy_mean);
+                assert!(r.cv_accuracy_mean.unwrap() > 0.85, "{:?}", r.cv_accuracy_mean);
             }
         }
         // Stacking leaves zero-weight members out.
@@ -1971,6 +2125,7 @@ mod tests {
             test_accuracy: 1.0 / 3.0,
             cv_accuracy_mean: 1.0 / 3.0,
             cv_accuracy_std: 0.0,
+            converged: true,
         };
         let (a, b) = (member(0), member(2));
         let cfg = EnsembleConfig {
@@ -1982,7 +2137,7 @@ mod tests {
         assert!(r.label_mean_invalid);
         assert_eq!(r.soft_test_accuracy, Some(1.0 / 3.0)); // the tie goes to setosa
         assert_eq!(r.disagreement[0][1], 1.0);
-        assert_eq!(r.mean_disagreement, 1.0);
+        assert_eq!(r.mean_disagreement, Some(1.0));
     }
 
     #[test]
@@ -1991,9 +2146,16 @@ mod tests {
         for &fusion in Fusion::ALL {
             let r = evaluate(p, &EnsembleConfig { fusion, members: vec![] }, &[]);
             assert!(r.no_members);
-            assert_eq!((r.test_accuracy, r.cv_accuracy_mean, r.f1_macro, r.gain), (0.0, 0.0, 0.0, 0.0));
+            // No figures at all: not 0% (which reads as a measured 0/30), but none.
+            let figures = [r.test_accuracy, r.cv_accuracy_mean, r.cv_accuracy_std, r.precision_macro, r.recall_macro];
+            assert!(figures.iter().chain([&r.f1_macro, &r.gain, &r.mean_disagreement]).all(Option::is_none));
+            assert!(r.best_member_test_accuracy.is_none() && r.cv_fold_accuracies.is_empty());
             assert!(r.members.is_empty() && r.confusion.is_empty() && r.disagreement.is_empty());
             assert!(r.stacking_influence.is_none());
+            let json = serde_json::to_value(&r).unwrap();
+            for key in ["test_accuracy", "cv_accuracy_mean", "f1_macro", "gain", "mean_disagreement"] {
+                assert!(json[key].is_null(), "{key}: {}", json[key]);
+            }
         }
         // Results that do not fit the data (a stale cache) are refused, not indexed.
         let wrong = MemberResults {
@@ -2005,6 +2167,7 @@ mod tests {
             test_accuracy: 0.0,
             cv_accuracy_mean: 0.0,
             cv_accuracy_std: 0.0,
+            converged: true,
         };
         let cfg = EnsembleConfig { fusion: Fusion::Soft, members: vec![MemberConfig::default()] };
         let r = evaluate(p, &cfg, &[&wrong]);
@@ -2062,9 +2225,9 @@ mod tests {
             eprintln!(
                 "evaluate {fusion}: {:?}  test {:.3} cv {:.3} ± {:.3}",
                 t.elapsed() / runs,
-                r.test_accuracy,
-                r.cv_accuracy_mean,
-                r.cv_accuracy_std
+                r.test_accuracy.unwrap_or(f64::NAN),
+                r.cv_accuracy_mean.unwrap_or(f64::NAN),
+                r.cv_accuracy_std.unwrap_or(f64::NAN)
             );
         }
     }

@@ -12,6 +12,7 @@ pub mod ensemble;
 pub mod histogram;
 pub mod kernel;
 pub mod quant;
+pub mod softmax;
 pub mod watch;
 pub mod weights;
 

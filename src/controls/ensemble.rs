@@ -24,6 +24,10 @@ pub enum EnsembleControl {
     FeatureFraction,
     Weight,
     MemberSeed,
+    /// A logistic member's inverse regularisation strength (scikit-learn's `C`).
+    C,
+    /// A logistic member's L-BFGS iteration cap.
+    MaxIter,
     /// The Deploy pane's recommendation tolerance.
     Tolerance,
 }
@@ -31,6 +35,8 @@ pub enum EnsembleControl {
 use EnsembleControl as E;
 
 const TREES: &[f64] = &[1.0, 2.0, 3.0, 5.0, 10.0, 20.0, 30.0, 50.0, 100.0, 200.0, 300.0, 500.0];
+const C_LADDER: &[f64] = &[1e-3, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0, 1e3, 1e4];
+const MAX_ITER_LADDER: &[f64] = &[10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1e3, 2e3, 5e3, 1e4];
 const MAX_FOLDS: usize = 20;
 
 /// The controls that matter for these settings, top to bottom.
@@ -45,7 +51,7 @@ pub fn visible_ensemble(s: &Settings, member: usize) -> Vec<EnsembleControl> {
         match m.kind {
             MemberKind::Forest => out.extend([E::Trees, E::MaxDepth, E::FeatureFraction]),
             MemberKind::Tree => out.push(E::MaxDepth),
-            MemberKind::Logistic => {}
+            MemberKind::Logistic => out.extend([E::C, E::MaxIter]),
         }
         out.push(E::Weight);
         if m.kind == MemberKind::Forest {
@@ -71,6 +77,8 @@ impl EnsembleControl {
             E::FeatureFraction => "features",
             E::Weight => "weight",
             E::MemberSeed => "seed",
+            E::C => "C (inv. L2)",
+            E::MaxIter => "max iter",
             E::Tolerance => "tolerance",
         }
     }
@@ -91,6 +99,8 @@ impl EnsembleControl {
             E::FeatureFraction => field("feature_fraction"),
             E::Weight => field("weight"),
             E::MemberSeed => field("seed"),
+            E::C => field("c"),
+            E::MaxIter => field("max_iter"),
             E::Tolerance => "deploy.tolerance".into(),
         }
     }
@@ -109,10 +119,12 @@ impl EnsembleControl {
             E::Member => format!("{} of {}", ctx.member + 1, s.ensemble.members.len()),
             E::Kind => field(|m| m.kind.to_string()),
             E::Trees => field(|m| m.trees.to_string()),
-            E::MaxDepth => field(|m| if m.max_depth == 0 { "unlimited".into() } else { m.max_depth.to_string() }),
+            E::MaxDepth => field(|m| format::depth(m.max_depth)),
             E::FeatureFraction => field(|m| format::pct(m.feature_fraction)),
             E::Weight => field(|m| format::num(m.weight)),
             E::MemberSeed => field(|m| m.seed.to_string()),
+            E::C => field(|m| format::num(m.c)),
+            E::MaxIter => field(|m| m.max_iter.to_string()),
             E::Tolerance => format!("{} points", format::num(s.deploy.tolerance)),
         }
     }
@@ -144,6 +156,8 @@ impl EnsembleControl {
                     }
                     E::Weight => m.weight = step_f64(m.weight, 0.1, up, coarse, 0.0, 100.0),
                     E::MemberSeed => m.seed = step_seed(m.seed, up, coarse),
+                    E::C => m.c = ladder(C_LADDER, m.c, up, coarse),
+                    E::MaxIter => m.max_iter = ladder(MAX_ITER_LADDER, m.max_iter as f64, up, coarse) as u64,
                     _ => {}
                 }
             }
@@ -176,11 +190,13 @@ impl EnsembleControl {
                     E::Kind => m.kind = text.parse().map_err(|e| format!("{key}: {e}"))?,
                     E::Trees => m.trees = parse(text, &key, label)?,
                     E::MaxDepth => {
-                        m.max_depth = if text == "unlimited" { 0 } else { parse(text, &key, label)? };
+                        m.max_depth = if matches!(text, "unlimited" | "∞") { 0 } else { parse(text, &key, label)? };
                     }
                     E::FeatureFraction => m.feature_fraction = super::parse_fraction(text, &key, label)?,
                     E::Weight => m.weight = parse(text, &key, label)?,
                     E::MemberSeed => m.seed = parse(text, &key, label)?,
+                    E::C => m.c = parse(text, &key, label)?,
+                    E::MaxIter => m.max_iter = parse(text, &key, label)?,
                     _ => {}
                 }
             }
@@ -212,6 +228,8 @@ impl EnsembleControl {
                         E::FeatureFraction => m.feature_fraction = t.feature_fraction,
                         E::Weight => m.weight = t.weight,
                         E::MemberSeed => m.seed = t.seed,
+                        E::C => m.c = t.c,
+                        E::MaxIter => m.max_iter = t.max_iter,
                         _ => {}
                     }
                 }
@@ -227,6 +245,7 @@ impl EnsembleControl {
             E::FeatureFraction => m.map(|m| m.feature_fraction.to_string()).unwrap_or_default(),
             E::MaxDepth => m.map(|m| m.max_depth.to_string()).unwrap_or_default(),
             E::Weight => m.map(|m| m.weight.to_string()).unwrap_or_default(),
+            E::C => m.map(|m| m.c.to_string()).unwrap_or_default(),
             E::Tolerance => s.deploy.tolerance.to_string(),
             _ => self.value(s, ctx),
         }

@@ -7,11 +7,12 @@ use ratatui::symbols::Marker;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Axis, Cell, Chart, GraphType, LegendPosition, Paragraph, Row, Table, Wrap};
 
+use super::ensemble::draw_no_members;
 use super::quant::draw_controls;
 use super::theme::theme;
-use super::widgets::{columns, controls_height, dataset, fitting, kept, panel};
+use super::widgets::{columns, content_widths, controls_height, dataset, fitting_title, kept, panel, table_widths};
 use crate::app::App;
-use crate::compute::deploy::DeployReport;
+use crate::compute::deploy::{Comparison, DeployReport};
 use crate::format;
 
 pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
@@ -28,6 +29,10 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
     };
     let d = &view.deploy;
     draw_notes(frame, d, notes_area);
+    if d.members.is_empty() {
+        draw_no_members(frame, right, NO_MEMBERS);
+        return;
+    }
     let table_height = (d.members.len() as u16 + 4).min(right.height / 2);
     let [table_area, bottom] = Layout::vertical([Constraint::Length(table_height), Constraint::Min(0)]).areas(right);
     let [chart_area, sizes_area] =
@@ -37,72 +42,68 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
     draw_sizes(frame, d, sizes_area);
 }
 
+const NO_MEMBERS: &str = "press 2, then a, to add one";
+
 fn points(v: f64) -> String {
     format!("{:+.2}", 100.0 * v)
 }
 
+/// A figure of a table row; only an ensemble without members lacks them, and it has no table.
+fn pct(v: Option<f64>) -> String {
+    v.map_or("-".into(), format::pct)
+}
+
+fn delta(quantized: Option<f64>, float: Option<f64>) -> String {
+    quantized.zip(float).map_or("-".into(), |(q, f)| points(q - f))
+}
+
 /// Float against quantized, for every member and the ensemble.
 fn draw_table(frame: &mut Frame, d: &DeployReport, area: Rect) {
-    const WIDTHS: [u16; 8] = [11, 8, 8, 6, 8, 8, 6, 9];
-    // Narrow: first the test-split differences, then the float test column.
-    let keep = fitting(area.width.saturating_sub(2), &WIDTHS, &[3, 6, 1, 7]);
-    let row = |name: String, ft: f64, qt: f64, fc: f64, qc: f64, qb: u64| {
-        Row::new(kept(
-            [
-                Cell::from(name),
-                Cell::from(format::pct(ft)),
-                Cell::from(format::pct(qt)),
-                Cell::from(points(qt - ft)),
-                Cell::from(format::pct(fc)),
-                Cell::from(format::pct(qc)),
-                Cell::from(points(qc - fc)),
-                Cell::from(format::bytes(qb)),
-            ],
-            &keep,
-        ))
+    let header = ["", "test f32", "test q", "Δ pts", "cv f32", "cv q", "Δ pts", "size q"].map(String::from);
+    let row = |name: String, c: &Comparison| {
+        vec![
+            name,
+            pct(c.float_test_accuracy),
+            pct(c.quant_test_accuracy),
+            delta(c.quant_test_accuracy, c.float_test_accuracy),
+            pct(c.float_cv_accuracy_mean),
+            pct(c.quant_cv_accuracy_mean),
+            delta(c.quant_cv_accuracy_mean, c.float_cv_accuracy_mean),
+            format::bytes(c.quant_bytes),
+        ]
     };
-    let mut rows: Vec<Row> = d
-        .members
-        .iter()
-        .enumerate()
-        .map(|(i, m)| {
-            row(
-                format!("#{}", i + 1),
-                m.float_test_accuracy,
-                m.quant_test_accuracy,
-                m.float_cv_accuracy_mean,
-                m.quant_cv_accuracy_mean,
-                m.quant_bytes,
-            )
-        })
-        .collect();
-    rows.push(
-        row(
-            format!("ens {}", d.fusion),
-            d.ensemble.float_test_accuracy,
-            d.ensemble.quant_test_accuracy,
-            d.ensemble.float_cv_accuracy_mean,
-            d.ensemble.quant_cv_accuracy_mean,
-            d.ensemble.quant_bytes,
-        )
-        .style(theme().value),
-    );
-    let header = Row::new(kept(["", "test f32", "test q", "Δ pts", "cv f32", "cv q", "Δ pts", "size q"], &keep))
-        .style(theme().header);
-    let widths = kept(WIDTHS.map(Constraint::Length), &keep);
-    let title = format!("Float vs {}-bit quantized (f32 size {})", d.bits, format::bytes(d.ensemble.float_bytes));
-    frame.render_widget(Table::new(rows, widths).header(header).block(panel(&title)), area);
+    let mut cells = vec![header.to_vec()];
+    cells.extend(d.members.iter().enumerate().map(|(i, m)| row(format!("#{}", i + 1), m)));
+    cells.push(row(format!("ens {}", d.fusion), &d.ensemble));
+    // Narrow: first the test-split differences, then the float test column.
+    let (widths, keep) = table_widths(area.width.saturating_sub(2), &content_widths(&cells), &[3, 6, 1, 7]);
+    let last = cells.len() - 2;
+    let rows = cells[1..].iter().enumerate().map(|(i, r)| {
+        let row = Row::new(kept(r.iter().cloned().map(Cell::from), &keep));
+        if i == last { row.style(theme().value) } else { row }
+    });
+    let header = Row::new(kept(cells[0].iter().cloned().map(Cell::from), &keep)).style(theme().header);
+    let widths = kept(widths.into_iter().map(Constraint::Length), &keep);
+    let f32_size = format::bytes(d.ensemble.float_bytes);
+    let titles = [
+        format!("Float vs {}-bit quantized (f32 size {f32_size})", d.bits),
+        format!("f32 ({f32_size}) vs {}-bit", d.bits),
+        format!("f32 vs {}-bit", d.bits),
+    ];
+    let title = fitting_title(&titles.each_ref().map(String::as_str), area.width);
+    frame.render_widget(Table::new(rows, widths).header(header).block(panel(title)), area);
 }
 
 /// Accuracy against width: the widths sit evenly on the x axis (2..8, 16).
+/// When the axis is too narrow for every width, only the ends are labelled.
 fn draw_chart(frame: &mut Frame, d: &DeployReport, area: Rect) {
+    let Some(float_cv) = d.ensemble.float_cv_accuracy_mean else { return };
     let x = |i: usize| i as f64;
     let quant: Vec<(f64, f64)> =
         d.by_bits.iter().enumerate().map(|(i, b)| (x(i), 100.0 * b.cv_accuracy_mean)).collect();
     let last = x(d.by_bits.len().saturating_sub(1));
-    let float =
-        vec![(0.0, 100.0 * d.ensemble.float_cv_accuracy_mean), (last, 100.0 * d.ensemble.float_cv_accuracy_mean)];
-    let lowest = quant.iter().map(|p| p.1).fold(100.0 * d.ensemble.float_cv_accuracy_mean, f64::min);
+    let float = vec![(0.0, 100.0 * float_cv), (last, 100.0 * float_cv)];
+    let lowest = quant.iter().map(|p| p.1).fold(100.0 * float_cv, f64::min);
     let (ymin, ymax) = ((lowest - 5.0).max(0.0).floor(), 100.0);
     let at = |bits: u32| d.by_bits.iter().position(|b| b.bits == bits).map(x);
     let current: Vec<(f64, f64)> = at(d.bits).map(|c| vec![(c, ymin), (c, ymax)]).unwrap_or_default();
@@ -116,10 +117,10 @@ fn draw_chart(frame: &mut Frame, d: &DeployReport, area: Rect) {
     if !recommended.is_empty() {
         datasets.push(dataset("┆ recommended".into(), Marker::Dot, GraphType::Line, theme().optimum, &recommended));
     }
-    let labels: Vec<Span> = d.by_bits.iter().map(|b| Span::raw(b.bits.to_string())).collect();
+    let title = fitting_title(&["CV accuracy (%) vs bits", "CV acc. (%)"], area.width);
     let chart = Chart::new(datasets)
-        .block(panel("CV accuracy (%) vs bits"))
-        .x_axis(Axis::default().bounds([0.0, last]).labels(labels).style(theme().muted))
+        .block(panel(title))
+        .x_axis(Axis::default().bounds([0.0, last]).labels(x_labels(d, area.width)).style(theme().muted))
         .y_axis(
             Axis::default()
                 .bounds([ymin, ymax])
@@ -131,11 +132,27 @@ fn draw_chart(frame: &mut Frame, d: &DeployReport, area: Rect) {
     frame.render_widget(chart, area);
 }
 
+/// Every width when each fits its slot on the axis, else the first and the
+/// last. ratatui gives each of n labels `graph width / n` cells: the last is
+/// right-aligned in a full slot, the others keep one cell free before them.
+fn x_labels(d: &DeployReport, width: u16) -> Vec<Span<'static>> {
+    let names: Vec<String> = d.by_bits.iter().map(|b| b.bits.to_string()).collect();
+    // The borders and the y axis (its 3-character labels and its line) take six cells.
+    let slot = width.saturating_sub(6) as usize / names.len().max(1);
+    let last = names.last().map_or(0, String::len);
+    let middle = names.iter().skip(1).rev().skip(1).map(String::len).max().unwrap_or(0);
+    let shown: Vec<String> = if slot >= last.max(middle + 1) {
+        names
+    } else {
+        [names.first(), names.last()].into_iter().flatten().cloned().collect()
+    };
+    shown.into_iter().map(Span::raw).collect()
+}
+
 /// Every width's figures; the recommendation and the current width marked in words.
 fn draw_sizes(frame: &mut Frame, d: &DeployReport, area: Rect) {
-    const WIDTHS: [u16; 5] = [4, 7, 7, 8, 7];
-    let keep = fitting(area.width.saturating_sub(2), &WIDTHS, &[1, 3]);
-    let rows = d.by_bits.iter().map(|b| {
+    let mut cells = vec![["bits", "test", "cv", "size", ""].map(String::from).to_vec()];
+    cells.extend(d.by_bits.iter().map(|b| {
         let mut mark = String::new();
         if Some(b.bits) == d.recommended_bits {
             mark.push_str("◀ best");
@@ -143,26 +160,30 @@ fn draw_sizes(frame: &mut Frame, d: &DeployReport, area: Rect) {
         if b.bits == d.bits {
             mark.push_str(if mark.is_empty() { "◀ now" } else { ", now" });
         }
-        let row = Row::new(kept(
-            [
-                Cell::from(b.bits.to_string()),
-                Cell::from(format::pct(b.test_accuracy)),
-                Cell::from(format::pct(b.cv_accuracy_mean)),
-                Cell::from(format::bytes(b.bytes)),
-                Cell::from(mark),
-            ],
-            &keep,
-        ));
+        vec![
+            b.bits.to_string(),
+            format::pct(b.test_accuracy),
+            format::pct(b.cv_accuracy_mean),
+            format::bytes(b.bytes),
+            mark,
+        ]
+    }));
+    let (widths, keep) = table_widths(area.width.saturating_sub(2), &content_widths(&cells), &[1, 3]);
+    let rows = cells[1..].iter().zip(&d.by_bits).map(|(r, b)| {
+        let row = Row::new(kept(r.iter().cloned().map(Cell::from), &keep));
         if Some(b.bits) == d.recommended_bits { row.style(theme().value) } else { row }
     });
-    let header = Row::new(kept(["bits", "test", "cv", "size", ""], &keep)).style(theme().header);
-    let widths = kept(WIDTHS.map(Constraint::Min), &keep);
-    let title = format!("By width (f32: {})", format::bytes(d.ensemble.float_bytes));
-    frame.render_widget(Table::new(rows, widths).header(header).block(panel(&title)), area);
+    let header = Row::new(kept(cells[0].iter().cloned().map(Cell::from), &keep)).style(theme().header);
+    let widths = kept(widths.into_iter().map(Constraint::Length), &keep);
+    let f32_size = format::bytes(d.ensemble.float_bytes);
+    let titles = [format!("By width (f32: {f32_size})"), "By width".into()];
+    let title = fitting_title(&titles.each_ref().map(String::as_str), area.width);
+    frame.render_widget(Table::new(rows, widths).header(header).block(panel(title)), area);
 }
 
 fn draw_notes(frame: &mut Frame, d: &DeployReport, area: Rect) {
     let mut lines = vec![match d.recommended_bits {
+        _ if d.members.is_empty() => Line::styled(format!("⚠ no members: {NO_MEMBERS}"), theme().warning),
         Some(b) => Line::from(vec![
             Span::styled("✓ recommended: ", theme().info),
             Span::styled(format!("{b} bits"), theme().value),

@@ -9,7 +9,9 @@ use ratatui::widgets::{Bar, BarChart, BarGroup, Cell, Gauge, Paragraph, Row, Tab
 
 use super::quant::draw_controls;
 use super::theme::theme;
-use super::widgets::{columns, controls_height, field, fitting, kept, panel};
+use super::widgets::{
+    columns, content_widths, controls_height, field, fitting_line, fitting_title, kept, panel, table_widths,
+};
 use crate::app::App;
 use crate::compute::ensemble::{EnsembleReport, Fusion, MemberKind};
 use crate::format::{self, num};
@@ -51,6 +53,10 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
         draw_diversity(frame, r, diversity_area);
     }
     draw_notes(frame, r, notes_area);
+    if r.no_members {
+        draw_no_members(frame, right, "press a to add one");
+        return;
+    }
     let members_height = members_height(r.members.len());
     let [members_area, gauges_area, scores_area, bottom] = Layout::vertical([
         Constraint::Length(members_height),
@@ -64,30 +70,41 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
     draw_scores(frame, r, scores_area);
     let [confusion_area, bars_area] =
         Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(bottom);
-    draw_confusion(frame, r, confusion_area);
-    draw_bars(frame, r, bars_area);
+    // A matrix too wide for its share takes the whole row: the bars repeat the members table.
+    if Confusion::of(r, confusion_area).fits() {
+        draw_confusion(frame, r, confusion_area);
+        draw_bars(frame, r, bars_area);
+    } else {
+        draw_confusion(frame, r, bottom);
+    }
 }
 
 fn draw_data(frame: &mut Frame, view: &EnsembleView, area: Rect) {
     let d = &view.data;
     const W: usize = 9;
+    let room = area.width.saturating_sub(2);
+    let folds = view.settings.data.folds;
+    let trained =
+        if view.trained == 0 { "nothing: every member cached".into() } else { format!("{} member(s)", view.trained) };
     let lines = vec![
-        field("data", W, format!("{} ({} rows × {} features)", d.source, d.rows, d.features)),
+        // The counts come first: a long path is what a narrow panel cuts.
+        fitting_line(
+            room,
+            vec![
+                field("data", W, format!("{} ({} rows × {} features)", d.source, d.rows, d.features)),
+                field("data", W, format!("{} rows × {} features, {}", d.rows, d.features, d.source)),
+            ],
+        ),
         field("classes", W, d.class_names.join(", ")),
-        field(
-            "split",
-            W,
-            format!("{} train / {} test, {}-fold cv", d.train_rows, d.test_rows, view.settings.data.folds),
+        fitting_line(
+            room,
+            vec![
+                field("split", W, format!("{} train / {} test, {folds}-fold cv", d.train_rows, d.test_rows)),
+                field("split", W, format!("{} train / {} test, {folds} folds", d.train_rows, d.test_rows)),
+                field("split", W, format!("{}/{}, {folds} folds", d.train_rows, d.test_rows)),
+            ],
         ),
-        field(
-            "trained",
-            W,
-            if view.trained == 0 {
-                "nothing: every member cached".into()
-            } else {
-                format!("{} member(s)", view.trained)
-            },
-        ),
+        field("trained", W, trained),
     ];
     frame.render_widget(Paragraph::new(lines).block(panel("Data")), area);
 }
@@ -109,7 +126,7 @@ fn draw_diversity(frame: &mut Frame, r: &EnsembleReport, area: Rect) {
         Row::new(cells)
     });
     let widths = vec![Constraint::Length(5); n + 1];
-    let title = format!("Disagreement, mean {}", format::pct(r.mean_disagreement));
+    let title = format!("Disagreement, mean {}", format::pct(r.mean_disagreement.unwrap_or_default()));
     let table = Table::new(rows, widths).header(Row::new(header).style(theme().header)).block(panel(&title));
     frame.render_widget(table, area);
 }
@@ -146,35 +163,37 @@ fn draw_notes(frame: &mut Frame, r: &EnsembleReport, area: Rect) {
     frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: true }).block(panel("Notes")), area);
 }
 
+/// An empty ensemble has no figures to draw, only what to do about it.
+pub fn draw_no_members(frame: &mut Frame, area: Rect, what_to_do: &str) {
+    let text = Line::styled(format!("⚠ no members: {what_to_do}"), theme().warning);
+    frame.render_widget(Paragraph::new(text).wrap(Wrap { trim: true }).block(panel("Members (0)")), area);
+}
+
 fn draw_members(frame: &mut Frame, app: &App, r: &EnsembleReport, area: Rect) {
-    const WIDTHS: [u16; 8] = [4, 9, 6, 6, 7, 7, 8, 15];
-    // Narrow: the share, the depth, the weight go first (the controls show them).
-    let keep = fitting(area.width.saturating_sub(2), &WIDTHS, &[5, 3, 4, 2]);
-    let rows = r.members.iter().enumerate().map(|(i, m)| {
+    let header = ["#", "kind", "trees", "depth", "weight", "share", "test", "cv mean ± std"].map(String::from);
+    let mut cells = vec![header.to_vec()];
+    cells.extend(r.members.iter().enumerate().map(|(i, m)| {
         let marker = if i == app.member { "▶" } else { " " };
-        let depth = match (m.kind, m.max_depth) {
-            (MemberKind::Logistic, _) => "-".to_string(),
-            (_, 0) => "∞".to_string(),
-            (_, d) => d.to_string(),
-        };
-        let row = Row::new(kept(
-            [
-                Cell::from(format!("{marker}{}", i + 1)),
-                Cell::from(m.kind.to_string()),
-                Cell::from(if m.kind == MemberKind::Forest { m.trees.to_string() } else { "-".into() }),
-                Cell::from(depth),
-                Cell::from(num(m.weight)),
-                Cell::from(format::pct(m.normalized_weight)),
-                Cell::from(format::pct(m.test_accuracy)),
-                Cell::from(format!("{} ±{}", format::pct(m.cv_accuracy_mean), format::pct(m.cv_accuracy_std))),
-            ],
-            &keep,
-        ));
+        let depth = if m.kind == MemberKind::Logistic { "-".to_string() } else { format::depth(m.max_depth) };
+        vec![
+            format!("{marker}{}", i + 1),
+            m.kind.to_string(),
+            if m.kind == MemberKind::Forest { m.trees.to_string() } else { "-".into() },
+            depth,
+            num(m.weight),
+            format::pct(m.normalized_weight),
+            format::pct(m.test_accuracy),
+            format!("{} ±{}", format::pct(m.cv_accuracy_mean), format::pct(m.cv_accuracy_std)),
+        ]
+    }));
+    // Narrow: the share, the depth, the weight go first (the controls show them).
+    let (widths, keep) = table_widths(area.width.saturating_sub(2), &content_widths(&cells), &[5, 3, 4, 2]);
+    let rows = cells[1..].iter().enumerate().map(|(i, row)| {
+        let row = Row::new(kept(row.iter().cloned().map(Cell::from), &keep));
         if i == app.member { row.style(theme().selected) } else { row }
     });
-    let header = Row::new(kept(["#", "kind", "trees", "depth", "weight", "share", "test", "cv mean ± std"], &keep))
-        .style(theme().header);
-    let widths = kept(WIDTHS.map(Constraint::Length), &keep);
+    let header = Row::new(kept(cells[0].iter().cloned().map(Cell::from), &keep)).style(theme().header);
+    let widths = kept(widths.into_iter().map(Constraint::Length), &keep);
     let title = format!("Members ({}), fusion {}", r.members.len(), r.fusion);
     // The table state scrolls the selected member into view.
     let mut state = TableState::default().with_selected(Some(app.member));
@@ -183,19 +202,45 @@ fn draw_members(frame: &mut Frame, app: &App, r: &EnsembleReport, area: Rect) {
 
 fn draw_gauges(frame: &mut Frame, view: &EnsembleView, area: Rect) {
     let r = &view.report;
-    let [test, cv] = Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(area);
-    let correct = (r.test_accuracy * view.data.test_rows as f64).round() as usize;
-    let test_label = format!("test {} ({correct}/{})", format::pct(r.test_accuracy), view.data.test_rows);
-    let cv_label = format!("cv {} ± {}", format::pct(r.cv_accuracy_mean), format::pct(r.cv_accuracy_std));
-    let gauge = |label: String, ratio: f64, title: &'static str| {
-        Gauge::default().block(panel(title)).gauge_style(theme().weights).ratio(ratio.clamp(0.0, 1.0)).label(label)
+    let (Some(test), Some(cv), Some(cv_std)) = (r.test_accuracy, r.cv_accuracy_mean, r.cv_accuracy_std) else { return };
+    let [test_area, cv_area] = Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(area);
+    let correct = (test * view.data.test_rows as f64).round() as usize;
+    let (test_pct, cv_pct, std_pct) = (format::pct(test), format::pct(cv), format::pct(cv_std));
+    let room = test_area.width.saturating_sub(2);
+    let test_label = fitting_line(
+        room,
+        vec![
+            Line::raw(format!("test {test_pct} ({correct}/{})", view.data.test_rows)),
+            Line::raw(format!("{test_pct} ({correct}/{})", view.data.test_rows)),
+            Line::raw(test_pct),
+        ],
+    );
+    let cv_label = fitting_line(
+        room,
+        vec![
+            Line::raw(format!("cv {cv_pct} ± {std_pct}")),
+            Line::raw(format!("{cv_pct} ± {std_pct}")),
+            Line::raw(cv_pct),
+        ],
+    );
+    let gauge = |label: Line<'static>, ratio: f64, title: &'static str| {
+        Gauge::default()
+            .block(panel(title))
+            .gauge_style(theme().weights)
+            .ratio(ratio.clamp(0.0, 1.0))
+            .label(Span::raw(label.to_string()))
     };
-    frame.render_widget(gauge(test_label, r.test_accuracy, "Test accuracy"), test);
-    frame.render_widget(gauge(cv_label, r.cv_accuracy_mean, "Cross-validated"), cv);
+    frame.render_widget(gauge(test_label, test, "Test accuracy"), test_area);
+    frame.render_widget(gauge(cv_label, cv, "Cross-validated"), cv_area);
 }
 
 fn draw_scores(frame: &mut Frame, r: &EnsembleReport, area: Rect) {
-    let gain = 100.0 * r.gain;
+    let (Some(precision), Some(recall), Some(f1), Some(gain), Some(best)) =
+        (r.precision_macro, r.recall_macro, r.f1_macro, r.gain, r.best_member_test_accuracy)
+    else {
+        return;
+    };
+    let gain = 100.0 * gain;
     let gain_style = if gain > 0.0 {
         theme().info
     } else if gain < 0.0 {
@@ -203,34 +248,102 @@ fn draw_scores(frame: &mut Frame, r: &EnsembleReport, area: Rect) {
     } else {
         theme().value
     };
+    let scores = |names: [&'static str; 3]| {
+        Line::from(vec![
+            Span::styled(names[0], theme().label),
+            Span::styled(format!("{precision:.3}"), theme().value),
+            Span::styled(names[1], theme().label),
+            Span::styled(format!("{recall:.3}"), theme().value),
+            Span::styled(names[2], theme().label),
+            Span::styled(format!("{f1:.3}"), theme().value),
+        ])
+    };
+    let gains = |names: [&'static str; 2], unit: &str| {
+        Line::from(vec![
+            Span::styled(names[0], theme().label),
+            Span::styled(format!("{gain:+.2} {unit}"), gain_style),
+            Span::styled(format!("{}{})", names[1], format::pct(best)), theme().label),
+        ])
+    };
+    let room = area.width.saturating_sub(2);
     let lines = vec![
-        Line::from(vec![
-            Span::styled("macro precision ", theme().label),
-            Span::styled(format!("{:.3}", r.precision_macro), theme().value),
-            Span::styled("  recall ", theme().label),
-            Span::styled(format!("{:.3}", r.recall_macro), theme().value),
-            Span::styled("  F1 ", theme().label),
-            Span::styled(format!("{:.3}", r.f1_macro), theme().value),
-        ]),
-        Line::from(vec![
-            Span::styled("gain over the best member ", theme().label),
-            Span::styled(format!("{gain:+.2} points"), gain_style),
-            Span::styled(format!("   (best member {})", format::pct(r.best_member_test_accuracy)), theme().label),
-        ]),
+        fitting_line(
+            room,
+            vec![
+                scores(["macro precision ", "  recall ", "  F1 "]),
+                scores(["macro P ", "  R ", "  F1 "]),
+                scores(["P ", " R ", " F1 "]),
+            ],
+        ),
+        fitting_line(
+            room,
+            vec![
+                gains(["gain over the best member ", "   (best member "], "points"),
+                gains(["gain ", " (best member "], "points"),
+                gains(["gain ", " (best "], "pts"),
+            ],
+        ),
     ];
     frame.render_widget(Paragraph::new(lines).block(panel("Scores (test split)")), area);
 }
 
+/// How a confusion matrix is laid out in an area: every count whole (the
+/// diagonal in brackets, not only by colour), class names shortened to the
+/// columns, or class numbers when shortened names would read alike.
+struct Confusion {
+    /// Width of a count column; the row names take what is left.
+    width: usize,
+    name_width: usize,
+    headers: Vec<String>,
+    rows_needed: usize,
+    room: (usize, usize),
+}
+
+impl Confusion {
+    fn of(r: &EnsembleReport, area: Rect) -> Confusion {
+        let classes = r.class_names.len();
+        let room = (area.width.saturating_sub(2) as usize, area.height.saturating_sub(3) as usize);
+        let widest_count = r.confusion.iter().flatten().map(|n| n.to_string().len()).max().unwrap_or(1);
+        let longest_name = r.class_names.iter().map(|n| n.chars().count()).max().unwrap_or(1);
+        // Columns as wide as the longest name when there is room, never narrower than "[count]".
+        let even = (room.0 / (classes + 1)).saturating_sub(1);
+        let width = (widest_count + 2).max(longest_name.min(even)).max(3);
+        let short: Vec<String> = r.class_names.iter().map(|n| n.chars().take(width).collect()).collect();
+        let unique = short.iter().collect::<std::collections::HashSet<_>>().len() == classes;
+        let headers = if unique { short } else { (0..classes).map(|k| format!("#{k}")).collect() };
+        let name_width = room.0.saturating_sub(classes * (width + 1)).min(longest_name + 4).max(width);
+        Confusion { width, name_width, headers, rows_needed: classes, room }
+    }
+
+    fn fits(&self) -> bool {
+        self.name_width + self.headers.len() * (self.width + 1) <= self.room.0 && self.rows_needed <= self.room.1
+    }
+}
+
 fn draw_confusion(frame: &mut Frame, r: &EnsembleReport, area: Rect) {
-    // Class names as wide as the columns allow.
-    let columns = r.class_names.len() as u16 + 1;
-    let width = (area.width.saturating_sub(2) / columns.max(1)).saturating_sub(1).max(3) as usize;
-    let short = |name: &String| name.chars().take(width).collect::<String>();
+    let layout = Confusion::of(r, area);
+    let classes = r.class_names.len();
+    if !layout.fits() {
+        let need = format!(
+            "{classes} classes need {}×{} cells here; enlarge the terminal (qmc-tui report prints the matrix)",
+            classes * (layout.width + 1) + layout.width + 2,
+            classes + 3
+        );
+        frame.render_widget(
+            Paragraph::new(need).style(theme().muted).wrap(Wrap { trim: true }).block(panel("Confusion (test)")),
+            area,
+        );
+        return;
+    }
+    let numbered = layout.headers.first().is_some_and(|h| h == "#0");
+    let row_name = |k: usize| {
+        let name = if numbered { format!("#{k} {}", r.class_names[k]) } else { r.class_names[k].clone() };
+        name.chars().take(layout.name_width).collect::<String>()
+    };
     let mut header = vec![Cell::from("true→pred")];
-    header.extend(r.class_names.iter().map(|n| Cell::from(short(n))));
-    let rows = r.confusion.iter().zip(&r.class_names).enumerate().map(|(i, (row, name))| {
-        let mut cells = vec![Cell::from(short(name))];
-        // The diagonal is right: marked with brackets, not only by colour.
+    header.extend(layout.headers.iter().map(|h| Cell::from(h.clone())));
+    let rows = r.confusion.iter().enumerate().map(|(i, row)| {
+        let mut cells = vec![Cell::from(row_name(i))];
         cells.extend(
             row.iter()
                 .enumerate()
@@ -238,23 +351,24 @@ fn draw_confusion(frame: &mut Frame, r: &EnsembleReport, area: Rect) {
         );
         Row::new(cells)
     });
-    let widths = vec![Constraint::Length(width as u16); columns as usize];
+    let mut widths = vec![Constraint::Length(layout.name_width as u16)];
+    widths.extend(vec![Constraint::Length(layout.width as u16); classes]);
     let table =
         Table::new(rows, widths).header(Row::new(header).style(theme().header)).block(panel("Confusion (test)"));
     frame.render_widget(table, area);
 }
 
-/// Accuracies differ by a few points: the bars start below the lowest one
-/// (the scale is in the title) so the differences can be seen.
+/// The bars start at 0%, so their heights compare as the accuracies do; each
+/// bar is labelled with its value, written shorter when the bar is narrow.
 fn draw_bars(frame: &mut Frame, r: &EnsembleReport, area: Rect) {
-    let all: Vec<f64> = r.members.iter().map(|m| m.test_accuracy).chain([r.test_accuracy]).collect();
-    let lowest = all.iter().copied().fold(1.0, f64::min);
-    let floor = ((lowest - 0.1).max(0.0) * 10.0).floor() / 10.0;
+    let Some(ensemble) = r.test_accuracy else { return };
+    let count = r.members.len() as u16 + 1;
+    let width = (area.width.saturating_sub(2) / count).saturating_sub(1).clamp(3, 9);
     let bar = |label: String, accuracy: f64, style| {
         Bar::default()
             .label(Line::from(label))
-            .value((1000.0 * (accuracy - floor)).round().max(0.0) as u64)
-            .text_value(format::pct(accuracy))
+            .value((1000.0 * accuracy).round() as u64)
+            .text_value(format::pct_within(accuracy, width as usize))
             .style(style)
     };
     let mut bars: Vec<Bar> = r
@@ -263,15 +377,15 @@ fn draw_bars(frame: &mut Frame, r: &EnsembleReport, area: Rect) {
         .enumerate()
         .map(|(i, m)| bar(format!("#{}", i + 1), m.test_accuracy, theme().weights))
         .collect();
-    bars.push(bar("ens".into(), r.test_accuracy, theme().optimum));
-    let width = (area.width.saturating_sub(2) / (bars.len() as u16).max(1)).saturating_sub(1).clamp(3, 9);
+    bars.push(bar("ens".into(), ensemble, theme().optimum));
     let what = if r.fusion == Fusion::LabelMean { " (ens: label-mean!)" } else { "" };
-    let title = format!("Test accuracy from {}{what}", format::pct(floor));
+    let titles = [format!("Test accuracy, bars from 0%{what}"), format!("Test acc. from 0%{what}"), "from 0%".into()];
+    let title = fitting_title(&titles.each_ref().map(String::as_str), area.width);
     let chart = BarChart::default()
-        .block(panel(&title))
+        .block(panel(title))
         .data(BarGroup::default().bars(&bars))
         .bar_width(width)
         .bar_gap(1)
-        .max((1000.0 * (1.0 - floor)).round() as u64);
+        .max(1000);
     frame.render_widget(chart, area);
 }

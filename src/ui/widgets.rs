@@ -190,6 +190,38 @@ pub fn fitting(width: u16, widths: &[u16], drop_order: &[usize]) -> Vec<bool> {
     keep
 }
 
+/// Each column's width in characters: its widest cell, the header included
+/// (every row as long as the first).
+pub fn content_widths(rows: &[Vec<String>]) -> Vec<u16> {
+    let columns = rows.first().map_or(0, Vec::len);
+    (0..columns).map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0) as u16).collect()
+}
+
+/// The first of `variants` (longest first) no wider than `width` cells, else
+/// the last: a line that does not fit is said shorter, never cut mid-number.
+pub fn fitting_line(width: u16, variants: Vec<Line<'_>>) -> Line<'_> {
+    let n = variants.len();
+    variants
+        .into_iter()
+        .enumerate()
+        .find(|(i, l)| l.width() <= width as usize || i + 1 == n)
+        .map(|(_, l)| l)
+        .unwrap_or_default()
+}
+
+/// A table's column widths and the columns kept in `width` cells: every
+/// column's content plus two cells of air, or one, when all fit so; else the
+/// bare content, dropping columns in `drop_order` until the rest fit.
+pub fn table_widths(width: u16, content: &[u16], drop_order: &[usize]) -> (Vec<u16>, Vec<bool>) {
+    for air in [2, 1] {
+        let airy: Vec<u16> = content.iter().map(|w| w + air).collect();
+        if airy.iter().map(|w| w + 1).sum::<u16>() <= width {
+            return (airy, vec![true; content.len()]);
+        }
+    }
+    (content.to_vec(), fitting(width, content, drop_order))
+}
+
 /// The items whose column is kept.
 pub fn kept<T>(items: impl IntoIterator<Item = T>, keep: &[bool]) -> Vec<T> {
     items.into_iter().zip(keep).filter(|(_, k)| **k).map(|(item, _)| item).collect()
@@ -267,5 +299,20 @@ mod tests {
         }
         let (wide, _) = drawn_labels(70, &x, &y);
         assert!(wide.contains("-0.01467") && wide.contains(" 0 ") && wide.trim_end().ends_with("0.01467"), "{wide}");
+    }
+
+    #[test]
+    fn widths_follow_the_content_and_titles_shorten_whole() {
+        let rows = vec![vec!["#".to_string(), "size".into()], vec!["ens stacking".into(), "111.0 KiB".into()]];
+        assert_eq!(content_widths(&rows), vec![12, 9]);
+        let titles = ["By width (f32: 3.7 KiB)", "f32 3.7 KiB"];
+        assert_eq!(fitting_title(&titles, 27), titles[0]);
+        assert_eq!(fitting_title(&titles, 26), titles[1]);
+        let line = |t: &'static str| Line::raw(t);
+        assert_eq!(fitting_line(10, vec![line("test 86.67% (26/30)"), line("86.67%")]), line("86.67%"));
+        assert_eq!(fitting_line(30, vec![line("test 86.67% (26/30)"), line("86.67%")]), line("test 86.67% (26/30)"));
+        assert_eq!(table_widths(30, &[4, 9], &[1]), (vec![6, 11], vec![true, true]));
+        assert_eq!(table_widths(17, &[4, 9], &[1]), (vec![5, 10], vec![true, true]));
+        assert_eq!(table_widths(12, &[4, 9], &[1]), (vec![4, 9], vec![true, false]));
     }
 }

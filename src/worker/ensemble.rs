@@ -102,7 +102,7 @@ impl EnsembleWorker {
         let refs: Vec<&MemberResults> = results.iter().map(|r| r.as_ref()).collect();
         let stacked = (settings.ensemble.fusion == Fusion::Stacking).then(|| self.stacked(&prepared, settings, &refs));
         let report = evaluate_with(&prepared, &settings.ensemble, &refs, stacked.as_deref());
-        let deploy = sweep(&prepared, &settings.ensemble, &refs, &settings.quant, &settings.deploy);
+        let deploy = sweep(&prepared, &settings.ensemble, &refs, &settings.quant, &settings.deploy, stacked.as_deref());
         Some(Ok(EnsembleView {
             settings: settings.clone(),
             data,

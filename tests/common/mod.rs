@@ -1,3 +1,4 @@
+#![allow(dead_code)] // each test crate uses some of these helpers
 //! Helpers shared by the integration tests.
 
 /// A version-1 `.npy` with any descriptor and claimed shape, then `data`:
@@ -13,4 +14,23 @@ pub fn raw_npy(descr: &str, shape: &str, data: &[u8]) -> Vec<u8> {
     out.extend_from_slice(header.as_bytes());
     out.extend_from_slice(data);
     out
+}
+
+/// A CSV of `classes` well-separated classes named `digit0`, `digit1`, ...,
+/// `rows_per_class` rows each over two features (class k around (3k, -2k),
+/// a deterministic jitter of ±0.4), the label last.
+pub fn separated_classes_csv(classes: usize, rows_per_class: usize) -> String {
+    let mut text = String::from("x,y,label\n");
+    let mut state: u64 = 7;
+    let mut jitter = || {
+        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        ((state >> 33) as f64 / (1u64 << 31) as f64 - 0.5) * 0.8
+    };
+    for k in 0..classes {
+        for _ in 0..rows_per_class {
+            let (x, y) = (3.0 * k as f64 + jitter(), -2.0 * k as f64 + jitter());
+            text.push_str(&format!("{x:.4},{y:.4},digit{k}\n"));
+        }
+    }
+    text
 }
