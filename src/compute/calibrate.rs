@@ -402,11 +402,15 @@ fn entropy_threshold(values: &[f32], amax: f32, quant_bins: usize, bins: usize, 
         hist[((x.abs() * factor) as usize).min(bins - 1)] += 1.0;
     }
     let total: f64 = hist.iter().sum();
-    let xlogx = |v: f64| if v > 0.0 { v * v.ln() } else { 0.0 };
     // A small input's counts are small integers: their logarithms come from
-    // a table (ln(m / f) as ln m - ln f); a large one keeps ln(m / f), as
-    // the reference computes it.
+    // a table (the same values; ln(m / f) as ln m - ln f); a large one keeps
+    // ln(m / f), as the reference computes it.
     let table = (values.len() <= SMALL_SEARCH_MAX).then(small_logs);
+    let xlogx = |v: f64| match table {
+        _ if v <= 0.0 => 0.0,
+        Some(t) => v * t[v as usize],
+        None => v * v.ln(),
+    };
     let ln_ratio = |mass: u32, filled: u32| match table {
         Some(t) => t[mass as usize] - t[filled as usize],
         None => (mass as f64 / filled as f64).ln(),
