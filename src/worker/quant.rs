@@ -132,8 +132,9 @@ impl Worker {
             tensors: loaded.tensors.clone(),
             findings: diagnose(&analysis),
             analysis,
-            alternatives: alternatives.filter(|_| curve.is_some()),
-            curve,
+            // Both or neither: the follow-up computes them together.
+            alternatives: alternatives.clone().filter(|_| curve.is_some()),
+            curve: curve.filter(|_| alternatives.is_some()),
             compute_ms: start.elapsed().as_secs_f64() * 1e3,
         }))
     }
@@ -320,6 +321,24 @@ mod tests {
         let stop = w.superseded(2);
         let out = w.handle(Job::Analyze { id: 2, settings }, &Watch::new(&stop, &|_, _| {})).unwrap();
         assert!(matches!(out, Output::Analyzed { id: 2, result: Ok(_) }));
+    }
+
+    #[test]
+    fn a_slow_part_stopped_halfway_is_computed_again() {
+        let mut w = Worker::default();
+        let a = w.analyze(&Settings::default(), &Watch::NONE).unwrap().unwrap();
+        w.slow_part(&a, &Watch::NONE).unwrap();
+        let mut s = Settings::default();
+        s.quant.bits = 4;
+        let b = w.analyze(&s, &Watch::NONE).unwrap().unwrap();
+        // Stopped after the curve (one task here), before the alternatives.
+        let calls = std::sync::atomic::AtomicUsize::new(0);
+        let stop = || calls.fetch_add(1, Ordering::Relaxed) >= 1;
+        assert_eq!(w.slow_part(&b, &Watch::new(&stop, &|_, _| {})), Err(Cancelled));
+        let again = w.analyze(&s, &Watch::NONE).unwrap().unwrap();
+        assert!(again.curve.is_none() && again.alternatives.is_none(), "both come again in the follow-up");
+        let out = Output::Analyzed { id: 1, result: Ok(Box::new(again)) };
+        assert!(matches!(w.follow_up(&out, &Watch::NONE), Some(Output::Alternatives { .. })));
     }
 
     #[test]
