@@ -1085,3 +1085,17 @@ fn a_ten_class_confusion_matrix_shows_whole_counts() {
     let (_, small) = pane(s, '2', 80, 24);
     assert!(small.contains("10 classes need") && !small.contains("[4"), "{small}");
 }
+
+#[test]
+fn the_hint_line_keeps_help_and_quit_at_80_columns() {
+    let (mut app, mut worker) = started(Settings::default());
+    for tab in ['1', '2', '3'] {
+        press(&mut app, &mut worker, KeyCode::Char(tab));
+        app.status = Default::default();
+        let screen = render(&mut app, 80, 24);
+        let last = screen.lines().last().unwrap().trim_matches('"').trim_end().to_string();
+        assert!(last.ends_with("? help  q quit"), "{tab}: {last:?}");
+        let wide = render(&mut app, 160, 40);
+        assert!(wide.contains("Shift-←→ coarse"), "{tab}: all hints when there is room");
+    }
+}

@@ -164,13 +164,14 @@ fn draw_status(frame: &mut Frame, app: &App, area: Rect) {
         let (mark, style) = if app.status.error { ("✗ ", theme().error) } else { ("✓ ", theme().info) };
         Line::from(vec![Span::styled(format!(" {mark}{}", app.status.text), style)])
     } else {
-        hints_line(app.tab)
+        hints_line(app.tab, area.width)
     };
     frame.render_widget(Paragraph::new(line), area);
 }
 
-/// The one-line reminder of the most used keys.
-fn hints_line(tab: Tab) -> Line<'static> {
+/// The one-line reminder of the most used keys, as many as fit in `width`:
+/// the first hints give way before help and quit, which always stay.
+fn hints_line(tab: Tab, width: u16) -> Line<'static> {
     let mut pairs = vec![
         (format!("{}{}", hint(Action::Up), hint(Action::Down)), "select"),
         (format!("{}{}", hint(Action::Decrease), hint(Action::Increase)), "adjust"),
@@ -188,6 +189,15 @@ fn hints_line(tab: Tab) -> Line<'static> {
         Tab::Deploy => {}
     }
     pairs.extend([(hint(Action::Export), "export"), (hint(Action::Help), "help"), (hint(Action::Quit), "quit")]);
+    let shown =
+        |pairs: &[(String, &str)]| 1 + pairs.iter().map(|(k, w)| k.chars().count() + w.len() + 3).sum::<usize>();
+    // The coarse-step hint goes first (the help lists it), then the others in order.
+    if shown(&pairs) > width as usize + 2 {
+        pairs.retain(|(_, what)| *what != "coarse");
+    }
+    while shown(&pairs) > width as usize + 2 && pairs.len() > 2 {
+        pairs.remove(0);
+    }
     let mut spans = vec![Span::raw(" ")];
     for (keys, what) in pairs {
         spans.push(Span::styled(keys, theme().key));
