@@ -161,8 +161,13 @@ pub fn is_clipped(code: i32, p: &QParams) -> bool {
 /// One element: the extended code (see module doc) relative to the zero
 /// point, and x_hat.
 #[inline(always)]
-fn element<R: Round>(x: f32, scale: f32, b: Bounds) -> (f32, f32) {
-    let r = R::round(clamp(x / scale, b.lo, b.hi));
+fn element<R: Round, const FULL: bool>(x: f32, scale: f32, inv: f32, b: Bounds) -> (f32, f32) {
+    // The sums-only searches multiply by 1/scale, a quarter of the cost of
+    // a division; x * (1/s) can differ from x / s in the last bit, which
+    // moves a value across a rounding edge only at an exact tie. The
+    // figures the pane shows (FULL) divide, as PyTorch does.
+    let t = if FULL { x / scale } else { x * inv };
+    let r = R::round(clamp(t, b.lo, b.hi));
     (r, clamp(r, b.lo + 1.0, b.hi - 1.0) * scale)
 }
 
@@ -403,6 +408,7 @@ fn run_fast<R: Round, S: Sink, const FULL: bool>(xs: &[f32], p: &QParams, sink: 
 fn run_lanes<R: Round, S: Sink, const FULL: bool>(xs: &[f32], p: &QParams, sink: &mut S) -> Sums {
     let b = Bounds::of(p);
     let scale = p.scale;
+    let inv = 1.0 / scale;
     let mut total = Sums { n: xs.len() as u64, ..Sums::default() };
     let mut max_abs = [0f32; LANES];
     for (block_index, block) in xs.chunks(BLOCK).enumerate() {
@@ -416,7 +422,7 @@ fn run_lanes<R: Round, S: Sink, const FULL: bool>(xs: &[f32], p: &QParams, sink:
             let mut clipped_lanes = [false; LANES];
             for l in 0..LANES {
                 let x = chunk[l];
-                let (r, xh) = element::<R>(x, scale, b);
+                let (r, xh) = element::<R, FULL>(x, scale, inv, b);
                 let e = x - xh;
                 let clipped = (r < b.lo + 1.0) | (r > b.hi - 1.0);
                 (r_lanes[l], e_lanes[l], clipped_lanes[l]) = (r, e, clipped);
@@ -436,7 +442,7 @@ fn run_lanes<R: Round, S: Sink, const FULL: bool>(xs: &[f32], p: &QParams, sink:
         }
         let mut block_sums = Sums::default();
         for (k, &x) in tail.iter().enumerate() {
-            let (r, xh) = element::<R>(x, scale, b);
+            let (r, xh) = element::<R, FULL>(x, scale, inv, b);
             let clipped = (r < b.lo + 1.0) | (r > b.hi - 1.0);
             sink.one(base + block.len() - tail.len() + k, to_int(r), x - xh, clipped);
             block_sums.add(x, xh, clipped);
@@ -548,7 +554,9 @@ pub fn mse(xs: &[f32], p: &QParams, mode: Rounding) -> f64 {
     squared_error(xs, p, &mut Rounder::new(mode, 0)) / xs.len().max(1) as f64
 }
 
-/// The sum of squared errors of finite `xs`, and nothing else: the searches' inner loop.
+/// The sum of squared errors of finite `xs`, and nothing else: the searches' and the
+/// curve's inner loop. It multiplies by 1/scale (see `element`), so it can differ from
+/// the metrics' sum only where a value sits exactly on a rounding edge.
 pub fn squared_error(xs: &[f32], p: &QParams, rounder: &mut Rounder) -> f64 {
     dispatch::<_, false>(xs, p, rounder, true, &mut NoSink).sq
 }
