@@ -166,9 +166,18 @@ fn print(text: &str) -> Result<(), String> {
 
 /// Settings plus the weights they describe.
 fn load(cli: &Cli) -> Result<(Settings, Weights), String> {
-    let settings = initial_settings(cli)?;
-    let w = settings.weights.load().map_err(|e| e.to_string())?;
+    let mut settings = initial_settings(cli)?;
+    let w = load_weights(&mut settings)?;
     Ok((settings, w))
+}
+
+/// Opens the same tensor the TUI would (the largest float matrix when none
+/// is named) and says on stderr which one that is.
+fn load_weights(settings: &mut Settings) -> Result<Weights, String> {
+    if let Some(note) = settings.weights.check().map_err(|e| e.to_string())? {
+        eprintln!("note: {note}");
+    }
+    settings.weights.load().map_err(|e| e.to_string())
 }
 
 /// The weights' file and tensor, for error context.
@@ -727,12 +736,8 @@ fn shape_text(shape: &[usize]) -> String {
 
 fn report_command(cli: &Cli, fmt: ReportFormat, only: &[Section]) -> Result<(), String> {
     let sections = if only.is_empty() { &[Section::Quant, Section::Ensemble, Section::Deploy][..] } else { only };
-    let settings = initial_settings(cli)?;
-    let w = if sections.contains(&Section::Quant) {
-        Some(settings.weights.load().map_err(|e| e.to_string())?)
-    } else {
-        None
-    };
+    let mut settings = initial_settings(cli)?;
+    let w = if sections.contains(&Section::Quant) { Some(load_weights(&mut settings)?) } else { None };
     let report = Report::build_sections(&settings, w.as_ref(), sections)?;
     match fmt {
         ReportFormat::Json => print(&report.to_json()?),

@@ -104,7 +104,7 @@ impl WeightsConfig {
                 };
                 self.tensor = Some(chosen.name.clone());
                 Ok(Some(format!(
-                    "tensor {:?} (the largest float matrix) is 1 of {} in {}; press t to pick another",
+                    "tensor {:?} (the largest float matrix) is 1 of {} in {}; pick another with t (or --tensor)",
                     chosen.name,
                     tensors.len(),
                     self.source

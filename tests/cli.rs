@@ -336,6 +336,29 @@ fn unknown_tensor_lists_the_available_names() {
 }
 
 #[test]
+fn a_checkpoint_opens_on_its_largest_float_matrix_as_in_the_tui() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut tensors = vec![
+        ("a.ids", Dtype::I64, vec![1, 4], vec![0u8; 32]),
+        ("b.norm.bias", Dtype::F32, vec![8], f32_bytes(&[1.0; 8])),
+        ("c.dense.weight", Dtype::F32, vec![2, 3], f32_bytes(&[0.5, -1.0, 2.0, 0.0, 1.0, -2.0])),
+    ];
+    let names: Vec<String> = (0..9).map(|i| format!("z.extra{i}")).collect();
+    tensors.extend(names.iter().map(|n| (n.as_str(), Dtype::F32, vec![1], f32_bytes(&[1.0]))));
+    let st = write_safetensors(&dir, "m.safetensors", &tensors);
+    let out = run(&["report", "--format", "json", "--only", "quant", "--weights", path_str(&st)]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((r["weights"]["tensor"].as_str(), r["weights"]["count"].as_u64()), (Some("c.dense.weight"), Some(6)));
+    let note = String::from_utf8_lossy(&out.stderr);
+    assert!(note.starts_with("note: ") && note.contains("\"c.dense.weight\"") && note.contains("1 of 12"), "{note}");
+    // Twelve names are too many for one paragraph: the first six and where to see the rest.
+    let err = fails(&["report", "--weights", path_str(&st), "--tensor", "nope"]);
+    assert!(err.contains("12 tensors (a.ids,") && err.contains("and 6 more") && !err.contains("z.extra8"), "{err}");
+    assert!(err.contains("qmc-tui tensors"), "{err}");
+}
+
+#[test]
 fn bool_and_complex_npy_are_refused_by_dtype() {
     let dir = tempfile::tempdir().unwrap();
     let bools = write_npy(&dir, "b.npy", &array![true, false, true]);

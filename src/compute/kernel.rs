@@ -20,6 +20,13 @@ const BLOCK: usize = 1024;
 
 trait Round {
     fn round(t: f32) -> f32;
+
+    /// The same rounding of eight lanes, for values within +-2^22.
+    ///
+    /// # Safety
+    /// The CPU has AVX2; only `squared_avx2` calls it, inlined.
+    #[cfg(target_arch = "x86_64")]
+    unsafe fn round8(t: std::arch::x86_64::__m256) -> std::arch::x86_64::__m256;
 }
 
 struct HalfEven;
@@ -36,12 +43,28 @@ impl Round for HalfEven {
     fn round(t: f32) -> f32 {
         (t + MAGIC) - MAGIC
     }
+
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    unsafe fn round8(t: std::arch::x86_64::__m256) -> std::arch::x86_64::__m256 {
+        use std::arch::x86_64::*;
+        // SAFETY: the caller's CPU has AVX2.
+        unsafe { _mm256_round_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(t) }
+    }
 }
 
 impl Round for Trunc {
     #[inline(always)]
     fn round(t: f32) -> f32 {
         to_int(t) as f32
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    unsafe fn round8(t: std::arch::x86_64::__m256) -> std::arch::x86_64::__m256 {
+        use std::arch::x86_64::*;
+        // SAFETY: the caller's CPU has AVX2.
+        unsafe { _mm256_round_ps::<{ _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC }>(t) }
     }
 }
 
@@ -69,6 +92,13 @@ impl Round for Floor {
         let r = Trunc::round(t);
         if r > t { r - 1.0 } else { r }
     }
+
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    unsafe fn round8(t: std::arch::x86_64::__m256) -> std::arch::x86_64::__m256 {
+        // SAFETY: the caller's CPU has AVX2.
+        unsafe { std::arch::x86_64::_mm256_floor_ps(t) }
+    }
 }
 
 impl Round for HalfAway {
@@ -82,6 +112,21 @@ impl Round for HalfAway {
             r - 1.0
         } else {
             r
+        }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    unsafe fn round8(t: std::arch::x86_64::__m256) -> std::arch::x86_64::__m256 {
+        use std::arch::x86_64::*;
+        // SAFETY: the caller's CPU has AVX2.
+        unsafe {
+            let r = Trunc::round8(t);
+            let d = _mm256_sub_ps(t, r);
+            let one = _mm256_set1_ps(1.0);
+            let up = _mm256_and_ps(_mm256_cmp_ps::<_CMP_GE_OQ>(d, _mm256_set1_ps(0.5)), one);
+            let down = _mm256_and_ps(_mm256_cmp_ps::<_CMP_LE_OQ>(d, _mm256_set1_ps(-0.5)), one);
+            _mm256_sub_ps(_mm256_add_ps(r, up), down)
         }
     }
 }
@@ -161,13 +206,8 @@ pub fn is_clipped(code: i32, p: &QParams) -> bool {
 /// One element: the extended code (see module doc) relative to the zero
 /// point, and x_hat.
 #[inline(always)]
-fn element<R: Round, const FULL: bool>(x: f32, scale: f32, inv: f32, b: Bounds) -> (f32, f32) {
-    // The sums-only searches multiply by 1/scale, a quarter of the cost of
-    // a division; x * (1/s) can differ from x / s in the last bit, which
-    // moves a value across a rounding edge only at an exact tie. The
-    // figures the pane shows (FULL) divide, as PyTorch does.
-    let t = if FULL { x / scale } else { x * inv };
-    let r = R::round(clamp(t, b.lo, b.hi));
+fn element<R: Round>(x: f32, scale: f32, b: Bounds) -> (f32, f32) {
+    let r = R::round(clamp(x / scale, b.lo, b.hi));
     (r, clamp(r, b.lo + 1.0, b.hi - 1.0) * scale)
 }
 
@@ -390,25 +430,23 @@ impl Sink for TallySink<'_> {
 }
 
 /// Quantizes finite `xs`, handing each element's result to `sink`.
-/// `FULL` = false sums only the squared error, for the searches that need nothing else.
-fn run_fast<R: Round, S: Sink, const FULL: bool>(xs: &[f32], p: &QParams, sink: &mut S) -> Sums {
+fn run_fast<R: Round, S: Sink>(xs: &[f32], p: &QParams, sink: &mut S) -> Sums {
     #[cfg(target_arch = "x86_64")]
     if super::has_avx2() {
         #[target_feature(enable = "avx2")]
-        fn avx2<R: Round, S: Sink, const FULL: bool>(xs: &[f32], p: &QParams, sink: &mut S) -> Sums {
-            run_lanes::<R, S, FULL>(xs, p, sink)
+        fn avx2<R: Round, S: Sink>(xs: &[f32], p: &QParams, sink: &mut S) -> Sums {
+            run_lanes::<R, S>(xs, p, sink)
         }
         // SAFETY: the CPU has AVX2.
-        return unsafe { avx2::<R, S, FULL>(xs, p, sink) };
+        return unsafe { avx2::<R, S>(xs, p, sink) };
     }
-    run_lanes::<R, S, FULL>(xs, p, sink)
+    run_lanes::<R, S>(xs, p, sink)
 }
 
 #[inline(always)]
-fn run_lanes<R: Round, S: Sink, const FULL: bool>(xs: &[f32], p: &QParams, sink: &mut S) -> Sums {
+fn run_lanes<R: Round, S: Sink>(xs: &[f32], p: &QParams, sink: &mut S) -> Sums {
     let b = Bounds::of(p);
     let scale = p.scale;
-    let inv = 1.0 / scale;
     let mut total = Sums { n: xs.len() as u64, ..Sums::default() };
     let mut max_abs = [0f32; LANES];
     for (block_index, block) in xs.chunks(BLOCK).enumerate() {
@@ -422,27 +460,25 @@ fn run_lanes<R: Round, S: Sink, const FULL: bool>(xs: &[f32], p: &QParams, sink:
             let mut clipped_lanes = [false; LANES];
             for l in 0..LANES {
                 let x = chunk[l];
-                let (r, xh) = element::<R, FULL>(x, scale, inv, b);
+                let (r, xh) = element::<R>(x, scale, b);
                 let e = x - xh;
                 let clipped = (r < b.lo + 1.0) | (r > b.hi - 1.0);
                 (r_lanes[l], e_lanes[l], clipped_lanes[l]) = (r, e, clipped);
                 acc[2][l] += e * e;
-                if FULL {
-                    acc[0][l] += e;
-                    let abs = e.abs();
-                    acc[1][l] += abs;
-                    acc[3][l] += x * x;
-                    acc[4][l] += xh * xh;
-                    acc[5][l] += x * xh;
-                    acc[6][l] += (clipped as i32 + (((xh == 0.0) as i32) << 16)) as f32;
-                    max_abs[l] = if abs > max_abs[l] { abs } else { max_abs[l] };
-                }
+                acc[0][l] += e;
+                let abs = e.abs();
+                acc[1][l] += abs;
+                acc[3][l] += x * x;
+                acc[4][l] += xh * xh;
+                acc[5][l] += x * xh;
+                acc[6][l] += (clipped as i32 + (((xh == 0.0) as i32) << 16)) as f32;
+                max_abs[l] = if abs > max_abs[l] { abs } else { max_abs[l] };
             }
             sink.lanes(base + j * LANES, &r_lanes, &e_lanes, &clipped_lanes);
         }
         let mut block_sums = Sums::default();
         for (k, &x) in tail.iter().enumerate() {
-            let (r, xh) = element::<R, FULL>(x, scale, inv, b);
+            let (r, xh) = element::<R>(x, scale, b);
             let clipped = (r < b.lo + 1.0) | (r > b.hi - 1.0);
             sink.one(base + block.len() - tail.len() + k, to_int(r), x - xh, clipped);
             block_sums.add(x, xh, clipped);
@@ -465,6 +501,71 @@ fn run_lanes<R: Round, S: Sink, const FULL: bool>(xs: &[f32], p: &QParams, sink:
         sink.end_block();
     }
     total
+}
+
+/// The sum of squared errors alone, for the searches and the MSE curve.
+///
+/// Rounding is monotone and keeps integers, so clamping to the codes before
+/// rounding equals clamping after: one clamp, no clip markers. Multiplying
+/// by 1/scale costs a quarter of a division; x * (1/s) can differ from x / s
+/// in the last bit, which moves a value across a rounding edge only at an
+/// exact tie. The figures the pane shows divide, as PyTorch does.
+fn squared_fast<R: Round>(xs: &[f32], p: &QParams) -> f64 {
+    let (lo, hi) = ((p.qmin - p.zero_point) as f32, (p.qmax - p.zero_point) as f32);
+    let (scale, inv) = (p.scale, 1.0 / p.scale);
+    let mut total = 0.0;
+    for block in xs.chunks(BLOCK) {
+        let lanes = block.chunks_exact(LANES);
+        let mut sum = 0.0;
+        for &x in lanes.remainder() {
+            let e = (x - R::round(clamp(x * inv, lo, hi)) * scale) as f64;
+            sum += e * e;
+        }
+        let acc = squared_lanes::<R>(&block[..block.len() - block.len() % LANES], lo, hi, scale, inv);
+        total += sum + acc.iter().map(|&v| v as f64).sum::<f64>();
+    }
+    total
+}
+
+/// Sums of squared errors by lane: lane l takes elements l, l + 8, l + 16,
+/// ... in order, so the AVX2 path and the portable one give the same bits.
+/// `xs` holds a multiple of eight values.
+fn squared_lanes<R: Round>(xs: &[f32], lo: f32, hi: f32, scale: f32, inv: f32) -> [f32; LANES] {
+    #[cfg(target_arch = "x86_64")]
+    if super::has_avx2() {
+        // SAFETY: the CPU has AVX2.
+        return unsafe { squared_avx2::<R>(xs, lo, hi, scale, inv) };
+    }
+    let mut acc = [0f32; LANES];
+    for chunk in xs.chunks_exact(LANES) {
+        for l in 0..LANES {
+            let e = chunk[l] - R::round(clamp(chunk[l] * inv, lo, hi)) * scale;
+            acc[l] += e * e;
+        }
+    }
+    acc
+}
+
+/// `squared_lanes` in AVX2 intrinsics: the compiler's own vectorization of
+/// the portable loop runs at half this speed.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn squared_avx2<R: Round>(xs: &[f32], lo: f32, hi: f32, scale: f32, inv: f32) -> [f32; LANES] {
+    use std::arch::x86_64::*;
+    let (lo, hi, scale, inv) = (_mm256_set1_ps(lo), _mm256_set1_ps(hi), _mm256_set1_ps(scale), _mm256_set1_ps(inv));
+    let mut acc = _mm256_setzero_ps();
+    for chunk in xs.chunks_exact(LANES) {
+        // SAFETY: the chunk holds eight f32; an unaligned load reads exactly them.
+        let x = unsafe { _mm256_loadu_ps(chunk.as_ptr()) };
+        let t = _mm256_min_ps(_mm256_max_ps(_mm256_mul_ps(x, inv), lo), hi);
+        // SAFETY: this function runs with AVX2.
+        let e = _mm256_sub_ps(x, _mm256_mul_ps(unsafe { R::round8(t) }, scale));
+        acc = _mm256_add_ps(acc, _mm256_mul_ps(e, e));
+    }
+    let mut out = [0f32; LANES];
+    // SAFETY: `out` holds eight f32.
+    unsafe { _mm256_storeu_ps(out.as_mut_ptr(), acc) };
+    out
 }
 
 /// The general path: any rounding (stochastic draws from `rounder`), any
@@ -500,20 +601,13 @@ fn run_general<S: Sink>(xs: &[f32], p: &QParams, rounder: &mut Rounder, sink: &m
     sums
 }
 
-fn dispatch<S: Sink, const FULL: bool>(
-    xs: &[f32],
-    p: &QParams,
-    rounder: &mut Rounder,
-    all_finite: bool,
-    sink: &mut S,
-) -> Sums {
-    let b = Bounds::of(p);
-    let fast = all_finite && b.lo > -EXACT_LIMIT && b.hi < EXACT_LIMIT;
+fn dispatch<S: Sink>(xs: &[f32], p: &QParams, rounder: &mut Rounder, all_finite: bool, sink: &mut S) -> Sums {
+    let fast = all_finite && is_exact(p);
     match rounder.mode() {
-        Rounding::HalfEven if fast => run_fast::<HalfEven, S, FULL>(xs, p, sink),
-        Rounding::HalfAway if fast => run_fast::<HalfAway, S, FULL>(xs, p, sink),
-        Rounding::Floor if fast => run_fast::<Floor, S, FULL>(xs, p, sink),
-        Rounding::Trunc if fast => run_fast::<Trunc, S, FULL>(xs, p, sink),
+        Rounding::HalfEven if fast => run_fast::<HalfEven, S>(xs, p, sink),
+        Rounding::HalfAway if fast => run_fast::<HalfAway, S>(xs, p, sink),
+        Rounding::Floor if fast => run_fast::<Floor, S>(xs, p, sink),
+        Rounding::Trunc if fast => run_fast::<Trunc, S>(xs, p, sink),
         _ => run_general(xs, p, rounder, sink),
     }
 }
@@ -522,8 +616,8 @@ fn dispatch<S: Sink, const FULL: bool>(
 /// codes. `all_finite` lets the vectorized path run.
 pub fn quantize_run(xs: &[f32], p: &QParams, rounder: &mut Rounder, all_finite: bool, out: Output) -> Sums {
     match out {
-        Output::None => dispatch::<_, true>(xs, p, rounder, all_finite, &mut NoSink),
-        Output::Codes(out) => dispatch::<_, true>(xs, p, rounder, all_finite, &mut CodeSink { out, zp: p.zero_point }),
+        Output::None => dispatch(xs, p, rounder, all_finite, &mut NoSink),
+        Output::Codes(out) => dispatch(xs, p, rounder, all_finite, &mut CodeSink { out, zp: p.zero_point }),
         Output::Tally(tally) => {
             let levels = p.levels() as usize;
             assert!(levels <= CODE_SLOTS, "{levels} levels: more than 16 bits");
@@ -544,7 +638,7 @@ pub fn quantize_run(xs: &[f32], p: &QParams, rounder: &mut Rounder, all_finite: 
                 filled: 0,
                 skipped: false,
             };
-            dispatch::<_, true>(xs, p, rounder, all_finite, &mut sink)
+            dispatch(xs, p, rounder, all_finite, &mut sink)
         }
     }
 }
@@ -558,7 +652,20 @@ pub fn mse(xs: &[f32], p: &QParams, mode: Rounding) -> f64 {
 /// curve's inner loop. It multiplies by 1/scale (see `element`), so it can differ from
 /// the metrics' sum only where a value sits exactly on a rounding edge.
 pub fn squared_error(xs: &[f32], p: &QParams, rounder: &mut Rounder) -> f64 {
-    dispatch::<_, false>(xs, p, rounder, true, &mut NoSink).sq
+    match rounder.mode() {
+        _ if !is_exact(p) => run_general(xs, p, rounder, &mut NoSink).sq,
+        Rounding::HalfEven => squared_fast::<HalfEven>(xs, p),
+        Rounding::HalfAway => squared_fast::<HalfAway>(xs, p),
+        Rounding::Floor => squared_fast::<Floor>(xs, p),
+        Rounding::Trunc => squared_fast::<Trunc>(xs, p),
+        _ => run_general(xs, p, rounder, &mut NoSink).sq,
+    }
+}
+
+/// Codes (with their clip markers) within the range where f32 holds every integer.
+fn is_exact(p: &QParams) -> bool {
+    let b = Bounds::of(p);
+    b.lo > -EXACT_LIMIT && b.hi < EXACT_LIMIT
 }
 
 #[cfg(test)]
@@ -609,13 +716,58 @@ mod tests {
             let mut base_codes = vec![0; xs.len()];
             let mut sink = CodeSink { out: &mut base_codes, zp: p.zero_point };
             let base = match mode {
-                Rounding::HalfEven => run_lanes::<HalfEven, _, true>(&xs, &p, &mut sink),
-                Rounding::HalfAway => run_lanes::<HalfAway, _, true>(&xs, &p, &mut sink),
-                Rounding::Floor => run_lanes::<Floor, _, true>(&xs, &p, &mut sink),
-                _ => run_lanes::<Trunc, _, true>(&xs, &p, &mut sink),
+                Rounding::HalfEven => run_lanes::<HalfEven, _>(&xs, &p, &mut sink),
+                Rounding::HalfAway => run_lanes::<HalfAway, _>(&xs, &p, &mut sink),
+                Rounding::Floor => run_lanes::<Floor, _>(&xs, &p, &mut sink),
+                _ => run_lanes::<Trunc, _>(&xs, &p, &mut sink),
             };
             prop_assert_eq!(base_codes, fast_codes);
             prop_assert_eq!(base, fast);
+        }
+
+        /// The sums-only path (the searches, the MSE curve) gives the
+        /// squared error of the full path, and its AVX2 intrinsics give the
+        /// very bits of the portable loop.
+        #[test]
+        fn the_squared_error_alone_is_the_full_paths(
+            xs in prop::collection::vec(-30f32..30.0, 0..2100),
+            bits in 2u32..=16,
+            lo in -20f32..0.0,
+            hi in 0.01f32..20.0,
+            symmetric in any::<bool>(),
+            mode in modes(),
+        ) {
+            let p = bit_params(if symmetric { Scheme::Symmetric } else { Scheme::Asymmetric }, bits, lo, hi);
+            let full = quantize_run(&xs, &p, &mut Rounder::new(mode, 0), true, Output::None).sq;
+            let alone = squared_error(&xs, &p, &mut Rounder::new(mode, 0));
+            // x * (1/s) and x / s may differ in the last bit at a tie.
+            prop_assert!((full - alone).abs() <= 1e-4 * full.max(1e-3), "{full} vs {alone}");
+            let (qlo, qhi) = ((p.qmin - p.zero_point) as f32, (p.qmax - p.zero_point) as f32);
+            let whole = &xs[..xs.len() / LANES * LANES];
+            let portable = |xs: &[f32]| {
+                let mut acc = [0f32; LANES];
+                for chunk in xs.chunks_exact(LANES) {
+                    for l in 0..LANES {
+                        let t = clamp(chunk[l] * (1.0 / p.scale), qlo, qhi);
+                        let r = match mode {
+                            Rounding::HalfEven => HalfEven::round(t),
+                            Rounding::HalfAway => HalfAway::round(t),
+                            Rounding::Floor => Floor::round(t),
+                            _ => Trunc::round(t),
+                        };
+                        let e = chunk[l] - r * p.scale;
+                        acc[l] += e * e;
+                    }
+                }
+                acc
+            };
+            let lanes = match mode {
+                Rounding::HalfEven => squared_lanes::<HalfEven>(whole, qlo, qhi, p.scale, 1.0 / p.scale),
+                Rounding::HalfAway => squared_lanes::<HalfAway>(whole, qlo, qhi, p.scale, 1.0 / p.scale),
+                Rounding::Floor => squared_lanes::<Floor>(whole, qlo, qhi, p.scale, 1.0 / p.scale),
+                _ => squared_lanes::<Trunc>(whole, qlo, qhi, p.scale, 1.0 / p.scale),
+            };
+            prop_assert_eq!(lanes, portable(whole));
         }
     }
 

@@ -132,13 +132,12 @@ pub enum WeightsError {
     )]
     TooLarge { path: String, shape: Vec<usize>, max: usize },
 
-    #[error("{path} has no tensor named {name:?}; it holds: {}", .available.join(", "))]
+    #[error("{path} has no tensor named {name:?}; it holds {}", few_names(.available))]
     TensorNotFound { path: String, name: String, available: Vec<String> },
 
     #[error(
-        "{path} holds {} tensors ({}); choose one with --tensor",
-        .available.len(),
-        .available.join(", ")
+        "{path} holds {}; choose one with --tensor",
+        few_names(.available)
     )]
     TensorRequired { path: String, available: Vec<String> },
 
@@ -147,6 +146,19 @@ pub enum WeightsError {
 
     #[error("invalid synthetic parameter {name} = {value}: it must be {allowed}")]
     InvalidParameter { name: &'static str, value: String, allowed: String },
+}
+
+/// A checkpoint's names for an error message: all of a short list, else the
+/// first few and where to see the rest, so the message stays one paragraph.
+fn few_names(names: &[String]) -> String {
+    const SHOWN: usize = 6;
+    let n = names.len();
+    if n <= SHOWN {
+        let noun = if n == 1 { "tensor" } else { "tensors" };
+        return format!("{n} {noun} ({})", names.join(", "));
+    }
+    let rest = n - SHOWN;
+    format!("{n} tensors ({}, and {rest} more; `qmc-tui tensors FILE` lists them all)", names[..SHOWN].join(", "))
 }
 
 // ---------------------------------------------------------------------------
