@@ -175,7 +175,7 @@ fn load(cli: &Cli) -> Result<(Settings, Weights), String> {
 /// is named) and says on stderr which one that is.
 fn load_weights(settings: &mut Settings) -> Result<Weights, String> {
     if let Some(note) = settings.weights.check().map_err(|e| e.to_string())? {
-        eprintln!("note: {note}");
+        eprintln!("note: {note}; --tensor NAME picks another");
     }
     settings.weights.load().map_err(|e| e.to_string())
 }

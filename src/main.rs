@@ -41,7 +41,7 @@ fn main() -> ExitCode {
     set_theme(ThemeName::choose(cli.theme, no_color, user.theme));
     // A missing or unreadable file is reported here, before the screen changes.
     let note = match start.weights.check() {
-        Ok(note) => note,
+        Ok(note) => note.map(|n| format!("{n}; t picks another")),
         Err(e) => {
             eprintln!("error: {e}");
             return ExitCode::FAILURE;

@@ -82,7 +82,8 @@ impl WeightsConfig {
     }
 
     /// Reads only the file's header: is it there, and which tensor will be
-    /// used? With several tensors and none named, the largest 2-D float one.
+    /// used? With several tensors and none named, the largest 2-D float
+    /// one, and a note that says so (the caller says how to pick another).
     pub fn check(&mut self) -> Result<Option<String>, WeightsError> {
         if self.is_synthetic() {
             return Ok(None);
@@ -103,11 +104,12 @@ impl WeightsConfig {
                     });
                 };
                 self.tensor = Some(chosen.name.clone());
+                let file =
+                    Path::new(&self.source).file_name().map_or(self.source.clone(), |f| f.to_string_lossy().into());
                 Ok(Some(format!(
-                    "tensor {:?} (the largest float matrix) is 1 of {} in {}; pick another with t (or --tensor)",
+                    "opened tensor {:?}, the largest float matrix of the {} in {file}",
                     chosen.name,
-                    tensors.len(),
-                    self.source
+                    tensors.len()
                 )))
             }
             _ => Ok(None),

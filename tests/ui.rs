@@ -1099,3 +1099,26 @@ fn the_hint_line_keeps_help_and_quit_at_80_columns() {
         assert!(wide.contains("Shift-←→ coarse"), "{tab}: all hints when there is room");
     }
 }
+
+#[test]
+fn a_long_message_wraps_and_a_long_path_loses_its_middle() {
+    let dir = tempfile::tempdir().unwrap();
+    let deep = dir.path().join("a-directory-name-long-enough-to-overflow-the-panel");
+    std::fs::create_dir(&deep).unwrap();
+    let path = deep.join("layer.npy");
+    std::fs::write(&path, common::raw_npy("<f4", "(2, 2)", &[0u8, 0, 128, 63].repeat(4))).unwrap();
+    let mut s = Settings::default();
+    s.weights.source = path.display().to_string();
+    let (mut app, _) = started(s);
+    let message = "word ".repeat(40) + "the end";
+    app.info(message.clone());
+    let screen = render(&mut app, 80, 24);
+    let rows: Vec<&str> = screen.lines().collect();
+    // The status takes the rows it needs at the bottom; every word is there.
+    let status: String = rows[rows.len() - 3..].iter().map(|r| r.trim_matches('"')).collect::<Vec<_>>().join(" ");
+    assert_eq!(status.split_whitespace().filter(|w| *w == "word").count(), 40, "{screen}");
+    assert!(status.contains("the end"), "{screen}");
+    // The source keeps its file name; the middle of the path gives way.
+    let source = rows.iter().find(|r| r.contains("source")).unwrap();
+    assert!(source.contains("layer.npy") && source.contains('…'), "{screen}");
+}

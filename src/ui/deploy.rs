@@ -155,7 +155,7 @@ fn draw_sizes(frame: &mut Frame, d: &DeployReport, area: Rect) {
     cells.extend(d.by_bits.iter().map(|b| {
         let mut mark = String::new();
         if Some(b.bits) == d.recommended_bits {
-            mark.push_str("◀ best");
+            mark.push_str("◀ pick");
         }
         if b.bits == d.bits {
             mark.push_str(if mark.is_empty() { "◀ now" } else { ", now" });

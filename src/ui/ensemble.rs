@@ -10,7 +10,8 @@ use ratatui::widgets::{Bar, BarChart, BarGroup, Cell, Gauge, Paragraph, Row, Tab
 use super::quant::draw_controls;
 use super::theme::theme;
 use super::widgets::{
-    columns, content_widths, controls_height, field, fitting_line, fitting_title, kept, panel, table_widths,
+    columns, content_widths, controls_height, field, fitting_line, fitting_title, kept, panel, shorten_middle,
+    table_widths,
 };
 use crate::app::App;
 use crate::compute::ensemble::{EnsembleReport, Fusion, MemberKind};
@@ -79,23 +80,37 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
     }
 }
 
+/// A file name shortened below this many characters says nothing: it goes.
+const MIN_NAME: usize = 12;
+
 fn draw_data(frame: &mut Frame, view: &EnsembleView, area: Rect) {
     let d = &view.data;
     const W: usize = 9;
     let room = area.width.saturating_sub(2);
     let folds = view.settings.data.folds;
     let trained =
-        if view.trained == 0 { "nothing: every member cached".into() } else { format!("{} member(s)", view.trained) };
+        if view.trained == 0 { "nothing: every member cached".into() } else { format::plural(view.trained, "member") };
+    let counts = format!("{} rows × {} features", d.rows, d.features);
+    // The counts come first: a long path loses its middle, then goes.
+    let file = std::path::Path::new(&d.source).file_name().map_or(d.source.clone(), |f| f.to_string_lossy().into());
+    let file_room = (room as usize).saturating_sub(W + counts.chars().count() + 2);
     let lines = vec![
-        // The counts come first: a long path is what a narrow panel cuts.
         fitting_line(
             room,
             vec![
-                field("data", W, format!("{} ({} rows × {} features)", d.source, d.rows, d.features)),
-                field("data", W, format!("{} rows × {} features, {}", d.rows, d.features, d.source)),
+                field("data", W, format!("{} ({counts})", d.source)),
+                field("data", W, format!("{counts}, {}", d.source)),
+                field("data", W, format!("{counts}, {}", shorten_middle(&file, file_room.max(MIN_NAME)))),
+                field("data", W, counts),
             ],
         ),
-        field("classes", W, d.class_names.join(", ")),
+        fitting_line(
+            room,
+            vec![
+                field("classes", W, d.class_names.join(", ")),
+                field("classes", W, format!("{} of them", d.class_names.len())),
+            ],
+        ),
         fitting_line(
             room,
             vec![

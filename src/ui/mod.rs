@@ -30,8 +30,7 @@ pub fn draw(frame: &mut Frame, app: &App) {
         draw_too_small(frame, area);
         return;
     }
-    let [tabs, body, status] =
-        Layout::vertical([Constraint::Length(1), Constraint::Min(0), Constraint::Length(1)]).areas(area);
+    let [tabs, body, status] = screen(app, area);
     draw_tabs(frame, app, tabs);
     match app.tab {
         Tab::Quantize => quant::draw(frame, app, body),
@@ -57,16 +56,27 @@ pub enum Target {
     Member(usize),
 }
 
+/// The tab line, the panes' body and the status line, which grows to three
+/// rows for a message (an error is one paragraph) too long for one.
+fn screen(app: &App, area: Rect) -> [Rect; 3] {
+    let message = !app.status.text.is_empty() && !matches!(app.mode, Mode::Editing { .. });
+    // " ✓ " and the text, wrapped at the screen's width.
+    let wanted = if message { (app.status.text.chars().count() + 3).div_ceil(area.width.max(1) as usize) } else { 1 };
+    let rows = wanted.clamp(1, MAX_STATUS_ROWS) as u16;
+    Layout::vertical([Constraint::Length(1), Constraint::Min(0), Constraint::Length(rows)]).areas(area)
+}
+
+const MAX_STATUS_ROWS: usize = 3;
+
 /// The panes' body: everything but the tab line and the status line.
-fn body(area: Rect) -> Rect {
-    let [_, body, _] = Layout::vertical([Constraint::Length(1), Constraint::Min(0), Constraint::Length(1)]).areas(area);
-    body
+fn body(app: &App, area: Rect) -> Rect {
+    screen(app, area)[1]
 }
 
 /// How many rows of the per-channel table a `width` x `height` screen
 /// shows: what PgDn and PgUp step by.
 pub fn channel_rows(app: &App, (width, height): (u16, u16)) -> usize {
-    quant::channel_rows(app, body(Rect::new(0, 0, width, height)))
+    quant::channel_rows(app, body(app, Rect::new(0, 0, width, height)))
 }
 
 /// What the cell (column, row) of a `width` x `height` screen shows, by the
@@ -88,7 +98,7 @@ pub fn hit_test(app: &App, (width, height): (u16, u16), column: u16, row: u16) -
         }
         return None;
     }
-    let [left, right] = widgets::columns(body(area));
+    let [left, right] = widgets::columns(body(app, area));
     let reserve = match app.tab {
         Tab::Quantize => quant::RESERVED_ROWS,
         Tab::Ensemble => ensemble::RESERVED_ROWS,
@@ -166,7 +176,7 @@ fn draw_status(frame: &mut Frame, app: &App, area: Rect) {
     } else {
         hints_line(app.tab, area.width)
     };
-    frame.render_widget(Paragraph::new(line), area);
+    frame.render_widget(Paragraph::new(line).wrap(Wrap { trim: false }), area);
 }
 
 /// The one-line reminder of the most used keys, as many as fit in `width`:

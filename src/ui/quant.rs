@@ -88,16 +88,22 @@ fn table_rows(table: Rect) -> usize {
     table.height.saturating_sub(3) as usize
 }
 
+/// The width of a control's label column.
+const LABEL: usize = 14;
+
 pub fn draw_controls(frame: &mut Frame, app: &App, controls: &[AnyControl], title: &str, area: Rect) {
     let ctx = app.context();
+    // Inside the border: the highlight symbol, the label and the arrows.
+    let room = (area.width as usize).saturating_sub(2 + 2 + LABEL + 4);
     let items: Vec<ListItem> = controls
         .iter()
         .map(|&c| {
             let selected = c == app.selected();
             let value_style = if c.is_derived(&app.settings) { theme().derived } else { theme().value };
-            let value = c.value(&app.settings, ctx);
+            // A long path or tensor name loses its middle, not its end.
+            let value = shorten_middle(&c.value(&app.settings, ctx), room);
             ListItem::new(Line::from(vec![
-                Span::styled(format!("{:<14}", c.label()), theme().label),
+                Span::styled(format!("{:<LABEL$}", c.label()), theme().label),
                 Span::styled(if selected { format!("◀ {value} ▶") } else { format!("  {value}") }, value_style),
             ]))
         })
