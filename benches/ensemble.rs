@@ -113,7 +113,11 @@ fn responsive_while_training(c: &mut Criterion) {
     c.bench_function("ensemble/key_to_frame_while_training_16x500", |b| {
         b.iter(|| {
             app.update(press(KeyCode::Down));
-            terminal.draw(|f| ui::draw(f, &app)).unwrap();
+            terminal
+                .draw(|f| {
+                    ui::draw(f, &app);
+                })
+                .unwrap();
         })
     });
     stop.store(true, Ordering::Relaxed);

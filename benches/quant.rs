@@ -101,7 +101,11 @@ fn key_to_frame(c: &mut Criterion) {
                 let out = worker.handle(job, &Watch::NONE).unwrap();
                 app.update(AppEvent::Worker(out));
             }
-            terminal.draw(|f| ui::draw(f, &app)).unwrap();
+            terminal
+                .draw(|f| {
+                    ui::draw(f, &app);
+                })
+                .unwrap();
         })
     });
     c.bench_function("tui/first_frame_1m", |b| {
@@ -111,7 +115,11 @@ fn key_to_frame(c: &mut Criterion) {
             let mut worker = Worker::default();
             let analysis = app.start().into_iter().find(|j| !j.is_training()).unwrap();
             app.update(AppEvent::Worker(worker.handle(analysis, &Watch::NONE).unwrap()));
-            terminal.draw(|f| ui::draw(f, &app)).unwrap();
+            terminal
+                .draw(|f| {
+                    ui::draw(f, &app);
+                })
+                .unwrap();
         })
     });
 }

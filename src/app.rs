@@ -6,13 +6,13 @@ use std::path::PathBuf;
 use ratatui::crossterm::event::{
     Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
 };
+use ratatui::layout::{Position, Rect};
 
 use crate::compute::ensemble::MemberConfig;
 use crate::compute::weights::TensorInfo;
 use crate::controls::{self, AnyControl, Context, Control, EnsembleControl};
 use crate::keymap::{self, Action, Scope};
 use crate::settings::{PRESETS, Settings};
-use crate::ui::Target;
 use crate::worker::{EnsembleView, Job, JobId, Output, QuantView, Workers};
 
 /// Every event the loop handles, from the terminal or from the workers.
@@ -110,6 +110,50 @@ impl Picker {
     }
 }
 
+/// What a mouse position points at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    Tab(usize),
+    /// A row of the pane's control list (an index into `App::controls`).
+    Control(usize),
+    /// A row of the Ensemble pane's members table.
+    Member(usize),
+}
+
+/// What the last frame drew where. `ui::draw` returns it and a click is
+/// resolved against it, so the layout is worked out in one place only.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct HitMap {
+    areas: Vec<(Rect, Target)>,
+    /// The rows of the per-channel table on screen: what PgDn and PgUp step by.
+    pub channel_rows: usize,
+}
+
+impl HitMap {
+    pub fn add(&mut self, area: Rect, target: Target) {
+        self.areas.push((area, target));
+    }
+
+    /// The items of a bordered list or table of `count` items, scrolled so
+    /// that `selected` shows (as ratatui scrolls a fresh state); the first
+    /// `skip` rows inside the border (a header) are not items.
+    pub fn add_rows(&mut self, block: Rect, skip: u16, selected: usize, count: usize, target: fn(usize) -> Target) {
+        let top = block.y + 1 + skip;
+        let bottom = block.y + block.height.saturating_sub(1);
+        let visible = bottom.saturating_sub(top) as usize;
+        let first = selected.saturating_sub(visible.saturating_sub(1));
+        let width = block.width.saturating_sub(2);
+        for (row, item) in (top..bottom).zip(first..count) {
+            self.add(Rect::new(block.x + 1, row, width, 1), target(item));
+        }
+    }
+
+    /// What the cell (column, row) shows, if anything a click can act on.
+    pub fn at(&self, column: u16, row: u16) -> Option<Target> {
+        self.areas.iter().find(|(area, _)| area.contains(Position::new(column, row))).map(|&(_, t)| t)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Status {
     pub text: String,
@@ -148,8 +192,8 @@ pub struct App {
     analysis: Pending,
     train: Pending,
     pub spinner: usize,
-    /// The terminal's size, for what a mouse click points at.
-    pub size: (u16, u16),
+    /// What the last frame drew where, for the mouse and for paging.
+    pub hits: HitMap,
     pub export_path: PathBuf,
     /// The settings as last exported (or as started with): quitting with
     /// others asks first.
@@ -183,7 +227,7 @@ impl App {
             analysis: Pending::default(),
             train: Pending::default(),
             spinner: 0,
-            size: (120, 40),
+            hits: HitMap::default(),
             export_path,
             quit_after: None,
             exporting: Vec::new(),
@@ -326,10 +370,6 @@ impl App {
                     }
                     t.push_str(text.trim_end_matches(['\n', '\r']));
                 }
-                Vec::new()
-            }
-            AppEvent::Input(Event::Resize(w, h)) => {
-                self.size = (w, h);
                 Vec::new()
             }
             AppEvent::Input(Event::Mouse(m)) if self.mode == Mode::Normal => self.on_mouse(m),
@@ -503,10 +543,8 @@ impl App {
             Action::Preset => return self.next_preset(index),
             Action::PickTensor => return self.open_picker(),
             Action::Export => return vec![self.export_job()],
-            Action::ScrollDown => self.channel_offset += crate::ui::channel_rows(self, self.size),
-            Action::ScrollUp => {
-                self.channel_offset = self.channel_offset.saturating_sub(crate::ui::channel_rows(self, self.size))
-            }
+            Action::ScrollDown => self.channel_offset += self.hits.channel_rows.max(1),
+            Action::ScrollUp => self.channel_offset = self.channel_offset.saturating_sub(self.hits.channel_rows.max(1)),
             Action::AddMember => return self.add_member(index),
             Action::DeleteMember => return self.delete_member(index),
             Action::CycleFusion => {
@@ -686,7 +724,7 @@ impl App {
     /// A click on a tab opens it, on a control or member selects it; the
     /// wheel over a control moves its value.
     fn on_mouse(&mut self, m: MouseEvent) -> Vec<Job> {
-        let target = crate::ui::hit_test(self, self.size, m.column, m.row);
+        let target = self.hits.at(m.column, m.row);
         match (m.kind, target) {
             (MouseEventKind::Down(MouseButton::Left), Some(Target::Tab(i))) => self.tab = Tab::ALL[i],
             (MouseEventKind::Down(MouseButton::Left), Some(Target::Control(i))) => self.select(self.controls()[i]),

@@ -107,8 +107,6 @@ fn run_loop(terminal: &mut DefaultTerminal, start: Settings, options: Options) -
     };
 
     let mut app = App::new(start, export);
-    let size = terminal.size()?;
-    app.size = (size.width, size.height);
     if let Some(note) = note {
         app.info(note);
     }
@@ -118,7 +116,9 @@ fn run_loop(terminal: &mut DefaultTerminal, start: Settings, options: Options) -
     // For the end-to-end test that a panic restores the terminal.
     let crash_test = std::env::var_os("QMC_TUI_PANIC_AFTER_FIRST_FRAME").is_some();
     loop {
-        terminal.draw(|frame| ui::draw(frame, &app))?;
+        let mut hits = None;
+        terminal.draw(|frame| hits = Some(ui::draw(frame, &app)))?;
+        app.hits = hits.unwrap_or_default();
         if crash_test {
             panic!("QMC_TUI_PANIC_AFTER_FIRST_FRAME asked for a panic");
         }

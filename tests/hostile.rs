@@ -156,7 +156,9 @@ proptest! {
                 break;
             }
             let mut terminal = Terminal::new(TestBackend::new(w, h)).unwrap();
-            terminal.draw(|f| ui::draw(f, &app)).unwrap();
+            let mut hits = None;
+            terminal.draw(|f| hits = Some(ui::draw(f, &app))).unwrap();
+            app.hits = hits.unwrap();
             prop_assert!(app.controls().contains(&app.selected()), "{:?} not in {:?}", app.selected(), app.controls());
             prop_assert!(app.settings.validate().is_ok(), "{:?}", app.settings.validate());
             prop_assert!(app.member <= app.settings.ensemble.members.len());

@@ -34,13 +34,20 @@ fn press(app: &mut App, worker: &mut Workers, code: KeyCode) -> Vec<Job> {
     jobs
 }
 
+/// Draws a frame and keeps what it drew where, as the event loop does.
+fn draw(terminal: &mut Terminal<TestBackend>, app: &mut App) {
+    let mut hits = None;
+    terminal.draw(|f| hits = Some(ui::draw(f, app))).unwrap();
+    app.hits = hits.unwrap();
+}
+
 fn render(app: &mut App, width: u16, height: u16) -> String {
     // The compute time differs between runs; snapshots must not.
     if let Some(v) = &mut app.view {
         v.compute_ms = 0.0;
     }
     let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
-    terminal.draw(|f| ui::draw(f, app)).unwrap();
+    draw(&mut terminal, app);
     terminal.backend().to_string()
 }
 
@@ -471,7 +478,7 @@ fn plain(app: &mut App, width: u16, height: u16) -> String {
         e.compute_ms = 0.0;
     }
     let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
-    terminal.draw(|f| ui::draw(f, app)).unwrap();
+    draw(&mut terminal, app);
     let buffer = terminal.backend().buffer();
     (0..height)
         .map(|y| (0..width).map(|x| buffer[(x, y)].symbol()).collect::<String>().trim_end().to_string())
@@ -505,7 +512,9 @@ fn the_readme_captures_match_the_panes() {
     }
 }
 
+/// A mouse event on the frame as drawn at 120x40 just before.
 fn mouse(app: &mut App, worker: &mut Workers, kind: MouseEventKind, column: u16, row: u16) {
+    render(app, 120, 40);
     let ev = MouseEvent { kind, column, row, modifiers: KeyModifiers::NONE };
     let jobs = app.update(AppEvent::Input(Event::Mouse(ev)));
     app.settle(worker, jobs);
@@ -673,7 +682,7 @@ fn grid(app: &mut App, width: u16, height: u16) -> Vec<Vec<String>> {
         v.compute_ms = 0.0;
     }
     let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
-    terminal.draw(|f| ui::draw(f, app)).unwrap();
+    draw(&mut terminal, app);
     let buffer = terminal.backend().buffer();
     (0..height).map(|y| (0..width).map(|x| buffer[(x, y)].symbol().to_string()).collect()).collect()
 }
@@ -830,8 +839,7 @@ fn the_per_channel_table_writes_every_figure_whole() {
 }
 
 /// The first and last channel the table's title says it shows.
-fn shown_channels(app: &mut App) -> (usize, usize) {
-    let (w, h) = app.size;
+fn shown_channels(app: &mut App, (w, h): (u16, u16)) -> (usize, usize) {
     let screen = grid(app, w, h);
     let (y, x) = find_cell(&screen, "Channels ").unwrap();
     let title = screen[y][x..].concat();
@@ -846,14 +854,17 @@ fn page_down_and_up_step_by_the_rows_the_table_shows() {
     s.quant.granularity = Granularity::PerChannel;
     let (mut app, mut worker) = started(s);
     for size in [(120, 40), (80, 24), (100, 50)] {
-        app.size = size;
         app.channel_offset = 0;
-        let (first, last) = shown_channels(&mut app);
+        let (first, last) = shown_channels(&mut app, size);
         assert_eq!(first, 0);
         press(&mut app, &mut worker, KeyCode::PageDown);
-        assert_eq!(shown_channels(&mut app).0, last + 1, "{size:?}: the next page starts after the last row shown");
+        assert_eq!(
+            shown_channels(&mut app, size).0,
+            last + 1,
+            "{size:?}: the next page starts after the last row shown"
+        );
         press(&mut app, &mut worker, KeyCode::PageUp);
-        assert_eq!(shown_channels(&mut app), (first, last), "{size:?}");
+        assert_eq!(shown_channels(&mut app, size), (first, last), "{size:?}");
     }
 }
 
@@ -1121,4 +1132,32 @@ fn a_long_message_wraps_and_a_long_path_loses_its_middle() {
     // The source keeps its file name; the middle of the path gives way.
     let source = rows.iter().find(|r| r.contains("source")).unwrap();
     assert!(source.contains("layer.npy") && source.contains('…'), "{screen}");
+}
+
+#[test]
+fn every_control_row_the_hit_map_names_shows_that_control() {
+    let mut s = Settings::default();
+    s.quant.granularity = Granularity::PerChannel;
+    let (mut app, mut worker) = started(s);
+    for (w, h) in [(120, 40), (80, 24)] {
+        for tab in ['1', '2', '3'] {
+            press(&mut app, &mut worker, KeyCode::Char(tab));
+            let screen = grid(&mut app, w, h);
+            let controls = app.controls();
+            let mut named = 0;
+            // Column 3 is inside the control list's border.
+            for y in 0..h {
+                if let Some(qmc_tui::app::Target::Control(i)) = app.hits.at(3, y) {
+                    let row = screen[y as usize].concat();
+                    assert!(
+                        row.contains(controls[i].label()),
+                        "{w}x{h} tab {tab}: row {y} {row:?} is not {:?}",
+                        controls[i]
+                    );
+                    named += 1;
+                }
+            }
+            assert!(named >= 3, "{w}x{h} tab {tab}: {named} control rows");
+        }
+    }
 }

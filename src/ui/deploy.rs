@@ -11,17 +11,17 @@ use super::ensemble::draw_no_members;
 use super::quant::draw_controls;
 use super::theme::theme;
 use super::widgets::{columns, content_widths, controls_height, dataset, fitting_title, kept, panel, table_widths};
-use crate::app::App;
+use crate::app::{App, HitMap};
 use crate::compute::deploy::{Comparison, DeployReport};
 use crate::format;
 
-pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
+pub fn draw(frame: &mut Frame, app: &App, area: Rect, hits: &mut HitMap) {
     let [left, right] = columns(area);
     let controls = app.controls();
     let [controls_area, notes_area] =
         Layout::vertical([Constraint::Length(controls_height(controls.len(), left, 0)), Constraint::Min(0)])
             .areas(left);
-    draw_controls(frame, app, &controls, "Deploy", controls_area);
+    draw_controls(frame, app, &controls, "Deploy", controls_area, hits);
     let Some(view) = &app.ensemble else {
         let text = if app.busy() { "training the members ..." } else { "no result yet" };
         frame.render_widget(Paragraph::new(text).style(theme().muted).block(panel("Result")), right);

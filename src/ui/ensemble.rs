@@ -13,23 +13,23 @@ use super::widgets::{
     columns, content_widths, controls_height, field, fitting_line, fitting_title, kept, panel, shorten_middle,
     table_widths,
 };
-use crate::app::App;
+use crate::app::{App, HitMap, Target};
 use crate::compute::ensemble::{EnsembleReport, Fusion, MemberKind};
 use crate::format::{self, num};
 use crate::worker::EnsembleView;
 
 /// The members table: its rows, a header and the border, within limits.
-pub fn members_height(members: usize) -> u16 {
+fn members_height(members: usize) -> u16 {
     (members as u16 + 3).clamp(4, 14)
 }
 
 /// Rows the left column keeps for the data panel below the controls.
-pub const RESERVED_ROWS: u16 = 8;
+const RESERVED_ROWS: u16 = 8;
 
 /// The disagreement matrix shows at most this many members.
 const MATRIX_MEMBERS: u16 = 7;
 
-pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
+pub fn draw(frame: &mut Frame, app: &App, area: Rect, hits: &mut HitMap) {
     let [left, right] = columns(area);
     let controls = app.controls();
     let controls_height = controls_height(controls.len(), left, RESERVED_ROWS);
@@ -42,7 +42,7 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
         Constraint::Min(0),
     ])
     .areas(left);
-    draw_controls(frame, app, &controls, "Ensemble", controls_area);
+    draw_controls(frame, app, &controls, "Ensemble", controls_area, hits);
     let Some(view) = &app.ensemble else {
         let text = if app.busy() { "training the members ..." } else { "no result yet" };
         frame.render_widget(Paragraph::new(text).style(theme().muted).block(panel("Result")), right);
@@ -66,6 +66,7 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
         Constraint::Min(0),
     ])
     .areas(right);
+    hits.add_rows(members_area, 1, app.member, r.members.len(), Target::Member);
     draw_members(frame, app, r, members_area);
     draw_gauges(frame, view, gauges_area);
     draw_scores(frame, r, scores_area);

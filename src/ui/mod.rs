@@ -14,7 +14,7 @@ use ratatui::style::Modifier;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 
-use crate::app::{App, Mode, Tab};
+use crate::app::{App, HitMap, Mode, Tab, Target};
 use crate::keymap::{Action, hint};
 use theme::theme;
 
@@ -24,18 +24,20 @@ pub const MIN_HEIGHT: u16 = 24;
 
 const SPINNER: &[char] = &['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
 
-pub fn draw(frame: &mut Frame, app: &App) {
+/// Draws the app and returns what it drew where, for the mouse.
+pub fn draw(frame: &mut Frame, app: &App) -> HitMap {
+    let mut hits = HitMap::default();
     let area = frame.area();
     if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
         draw_too_small(frame, area);
-        return;
+        return hits;
     }
     let [tabs, body, status] = screen(app, area);
-    draw_tabs(frame, app, tabs);
+    draw_tabs(frame, app, tabs, &mut hits);
     match app.tab {
-        Tab::Quantize => quant::draw(frame, app, body),
-        Tab::Ensemble => ensemble::draw(frame, app, body),
-        Tab::Deploy => deploy::draw(frame, app, body),
+        Tab::Quantize => quant::draw(frame, app, body, &mut hits),
+        Tab::Ensemble => ensemble::draw(frame, app, body, &mut hits),
+        Tab::Deploy => deploy::draw(frame, app, body, &mut hits),
     }
     draw_status(frame, app, status);
     match &app.mode {
@@ -44,16 +46,7 @@ pub fn draw(frame: &mut Frame, app: &App) {
         Mode::ConfirmQuit => help::draw_confirm_quit(frame, app, area),
         _ => {}
     }
-}
-
-/// What a mouse position points at.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Target {
-    Tab(usize),
-    /// A row of the pane's control list (an index into `App::controls`).
-    Control(usize),
-    /// A row of the Ensemble pane's members table.
-    Member(usize),
+    hits
 }
 
 /// The tab line, the panes' body and the status line, which grows to three
@@ -68,69 +61,6 @@ fn screen(app: &App, area: Rect) -> [Rect; 3] {
 
 const MAX_STATUS_ROWS: usize = 3;
 
-/// The panes' body: everything but the tab line and the status line.
-fn body(app: &App, area: Rect) -> Rect {
-    screen(app, area)[1]
-}
-
-/// How many rows of the per-channel table a `width` x `height` screen
-/// shows: what PgDn and PgUp step by.
-pub fn channel_rows(app: &App, (width, height): (u16, u16)) -> usize {
-    quant::channel_rows(app, body(app, Rect::new(0, 0, width, height)))
-}
-
-/// What the cell (column, row) of a `width` x `height` screen shows, by the
-/// same layout the panes are drawn with.
-pub fn hit_test(app: &App, (width, height): (u16, u16), column: u16, row: u16) -> Option<Target> {
-    let area = Rect::new(0, 0, width, height);
-    if width < MIN_WIDTH || height < MIN_HEIGHT {
-        return None;
-    }
-    if row == 0 {
-        // " qmc-tui " then, per tab, a space and " n Title ".
-        let mut x = " qmc-tui ".chars().count() as u16;
-        for (i, tab) in Tab::ALL.iter().enumerate() {
-            let w = format!(" {} {} ", i + 1, tab.title()).chars().count() as u16;
-            if (x + 1..x + 1 + w).contains(&column) {
-                return Some(Target::Tab(i));
-            }
-            x += 1 + w;
-        }
-        return None;
-    }
-    let [left, right] = widgets::columns(body(app, area));
-    let reserve = match app.tab {
-        Tab::Quantize => quant::RESERVED_ROWS,
-        Tab::Ensemble => ensemble::RESERVED_ROWS,
-        Tab::Deploy => 0,
-    };
-    let controls = app.controls();
-    let list = Rect { height: widgets::controls_height(controls.len(), left, reserve), ..left };
-    let selected = controls.iter().position(|c| *c == app.selected()).unwrap_or(0);
-    if let Some(i) = row_of(list, 1, selected, column, row).filter(|&i| i < controls.len()) {
-        return Some(Target::Control(i));
-    }
-    if app.tab == Tab::Ensemble {
-        let members = app.ensemble.as_ref().map_or(0, |e| e.report.members.len());
-        let table = Rect { height: ensemble::members_height(members), ..right };
-        return row_of(table, 2, app.member, column, row).filter(|&i| i < members).map(Target::Member);
-    }
-    None
-}
-
-/// The item under (column, row) in a bordered list or table whose first
-/// `skip` rows inside the block (border, header) are not items.
-fn row_of(block: Rect, skip: u16, selected: usize, column: u16, row: u16) -> Option<usize> {
-    let top = block.y + skip;
-    let bottom = block.y + block.height.saturating_sub(1);
-    let inside = (block.x + 1..block.x + block.width.saturating_sub(1)).contains(&column);
-    if !inside || !(top..bottom).contains(&row) {
-        return None;
-    }
-    let visible = (bottom - top) as usize;
-    Some(widgets::scroll_offset(selected, visible) + (row - top) as usize)
-}
-
 fn draw_too_small(frame: &mut Frame, area: Rect) {
     let text = format!(
         "qmc-tui needs at least {MIN_WIDTH}×{MIN_HEIGHT}; this terminal is {}×{}. Enlarge it (q quits).",
@@ -139,12 +69,17 @@ fn draw_too_small(frame: &mut Frame, area: Rect) {
     frame.render_widget(Paragraph::new(text).style(theme().warning).wrap(Wrap { trim: true }), area);
 }
 
-fn draw_tabs(frame: &mut Frame, app: &App, area: Rect) {
+fn draw_tabs(frame: &mut Frame, app: &App, area: Rect, hits: &mut HitMap) {
     let mut spans = vec![Span::styled(" qmc-tui ", theme().title)];
+    let mut x = area.x + spans[0].width() as u16;
     for (i, tab) in Tab::ALL.iter().enumerate() {
         let style = if *tab == app.tab { theme().tab_active } else { theme().tab };
+        let title = Span::styled(format!(" {} {} ", i + 1, tab.title()), style);
+        let width = title.width() as u16;
+        hits.add(Rect::new(x + 1, area.y, width, 1), Target::Tab(i));
+        x += 1 + width;
         spans.push(Span::raw(" "));
-        spans.push(Span::styled(format!(" {} {} ", i + 1, tab.title()), style));
+        spans.push(title);
     }
     if let Some(what) = app.activity() {
         spans.push(Span::styled(format!("  {} {what} ...", SPINNER[app.spinner % SPINNER.len()]), theme().muted));

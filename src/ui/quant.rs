@@ -12,7 +12,7 @@ use super::widgets::{
     Tick, chart_labels, columns, controls_height, draw_chart, field, fitting, fitting_title, kept, panel, series,
     shorten_middle,
 };
-use crate::app::App;
+use crate::app::{App, HitMap, Target};
 use crate::compute::analysis::{Analysis, Channel};
 use crate::compute::diagnose::Severity;
 use crate::compute::histogram::Histogram;
@@ -25,13 +25,13 @@ use crate::worker::QuantView;
 const MAX_DRAWN_LEVELS: i64 = 64;
 const METRICS_HEIGHT: u16 = 11;
 /// Rows the left column keeps for the metrics below the controls.
-pub const RESERVED_ROWS: u16 = METRICS_HEIGHT;
+const RESERVED_ROWS: u16 = METRICS_HEIGHT;
 
-pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
+pub fn draw(frame: &mut Frame, app: &App, area: Rect, hits: &mut HitMap) {
     let [left, right] = columns(area);
     let controls = app.controls();
     let [controls_area, metrics_area, alternatives_area] = left_areas(controls.len(), left);
-    draw_controls(frame, app, &controls, "Quantizer", controls_area);
+    draw_controls(frame, app, &controls, "Quantizer", controls_area, hits);
     let Some(view) = &app.view else {
         let text = if app.busy() { "loading the weights ..." } else { "no result yet" };
         frame.render_widget(Paragraph::new(text).style(theme().muted).block(panel("Result")), right);
@@ -47,6 +47,7 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
     draw_curve(frame, view, curve_area);
     draw_findings(frame, view, findings_area);
     if view.analysis.channels.len() > 1 {
+        hits.channel_rows = table_rows(table_area);
         draw_channels(frame, app, &view.analysis, table_area);
     }
 }
@@ -74,15 +75,6 @@ fn right_areas(view: &QuantView, right: Rect) -> [Rect; 4] {
     .areas(right)
 }
 
-/// How many channel rows the table shows when the pane is drawn in `area`
-/// (at least 1): what one PgDn steps.
-pub fn channel_rows(app: &App, area: Rect) -> usize {
-    let Some(view) = &app.view else { return 1 };
-    let [_, right] = columns(area);
-    let [.., table] = right_areas(view, right);
-    table_rows(table).max(1)
-}
-
 /// The rows of channels inside the table's border, below its header.
 fn table_rows(table: Rect) -> usize {
     table.height.saturating_sub(3) as usize
@@ -91,7 +83,15 @@ fn table_rows(table: Rect) -> usize {
 /// The width of a control's label column.
 const LABEL: usize = 14;
 
-pub fn draw_controls(frame: &mut Frame, app: &App, controls: &[AnyControl], title: &str, area: Rect) {
+/// A pane's control list, each row a mouse target.
+pub fn draw_controls(
+    frame: &mut Frame,
+    app: &App,
+    controls: &[AnyControl],
+    title: &str,
+    area: Rect,
+    hits: &mut HitMap,
+) {
     let ctx = app.context();
     // Inside the border: the highlight symbol, the label and the arrows.
     let room = (area.width as usize).saturating_sub(2 + 2 + LABEL + 4);
@@ -109,6 +109,7 @@ pub fn draw_controls(frame: &mut Frame, app: &App, controls: &[AnyControl], titl
         })
         .collect();
     let selected = controls.iter().position(|c| *c == app.selected());
+    hits.add_rows(area, 0, selected.unwrap_or(0), controls.len(), Target::Control);
     let list = List::new(items).block(panel(title)).highlight_style(theme().selected).highlight_symbol("▶ ");
     frame.render_stateful_widget(list, area, &mut ListState::default().with_selected(selected));
 }

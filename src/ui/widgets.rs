@@ -34,12 +34,6 @@ pub fn controls_height(count: usize, left: Rect, reserve: u16) -> u16 {
     (count as u16 + 2).min(left.height.saturating_sub(reserve)).max(3)
 }
 
-/// The first row a list or table of `visible` rows shows when `selected`
-/// must be visible and it starts at the top (as ratatui scrolls a fresh state).
-pub fn scroll_offset(selected: usize, visible: usize) -> usize {
-    selected.saturating_sub(visible.saturating_sub(1))
-}
-
 /// A rectangle of at most `width` x `height`, centred in `area`.
 pub fn centered(area: Rect, width: u16, height: u16) -> Rect {
     let w = width.min(area.width);
