@@ -87,7 +87,7 @@ fn key_to_frame(c: &mut Criterion) {
     let jobs = app.start();
     app.settle(&mut workers, jobs);
     let mut worker = Worker::default();
-    while app.quant_selected != Control::Bits {
+    while app.remembered(qmc_tui::app::Tab::Quantize) != qmc_tui::controls::AnyControl::Quant(Control::Bits) {
         app.update(press(KeyCode::Down));
     }
     let mut terminal = Terminal::new(TestBackend::new(120, 40)).unwrap();

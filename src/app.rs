@@ -10,8 +10,9 @@ use ratatui::layout::{Position, Rect};
 
 use crate::compute::ensemble::MemberConfig;
 use crate::compute::weights::TensorInfo;
-use crate::controls::{self, AnyControl, Context, Control, EnsembleControl};
+use crate::controls::{AnyControl, Context, Control, EnsembleControl};
 use crate::keymap::{self, Action, Scope};
+use crate::panes::{PANES, Pane};
 use crate::settings::{PRESETS, Settings};
 use crate::worker::{EnsembleView, Job, JobId, Output, QuantView, Workers};
 
@@ -26,30 +27,31 @@ pub enum AppEvent {
     Terminate,
 }
 
+/// A pane, by its place in `panes::PANES` (its tab's number, less one).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Tab {
-    Quantize,
-    Ensemble,
-    Deploy,
-}
+pub struct Tab(pub usize);
 
+#[allow(non_upper_case_globals)]
 impl Tab {
-    pub const ALL: &'static [Tab] = &[Tab::Quantize, Tab::Ensemble, Tab::Deploy];
+    /// The built-in panes by name, for the code and tests that need one.
+    pub const Quantize: Tab = Tab(0);
+    pub const Ensemble: Tab = Tab(1);
+    pub const Deploy: Tab = Tab(2);
+
+    pub fn all() -> impl Iterator<Item = Tab> {
+        (0..PANES.len()).map(Tab)
+    }
+
+    pub fn pane(self) -> &'static Pane {
+        &PANES[self.0]
+    }
 
     pub fn title(self) -> &'static str {
-        match self {
-            Tab::Quantize => "Quantize",
-            Tab::Ensemble => "Ensemble",
-            Tab::Deploy => "Deploy",
-        }
+        self.pane().title
     }
 
     pub fn scope(self) -> Scope {
-        match self {
-            Tab::Quantize => Scope::Quantize,
-            Tab::Ensemble => Scope::Ensemble,
-            Tab::Deploy => Scope::Deploy,
-        }
+        self.pane().scope
     }
 }
 
@@ -173,9 +175,8 @@ pub struct App {
     /// The settings of the last successful result: where an error rolls back to.
     applied: Settings,
     pub tab: Tab,
-    pub quant_selected: Control,
-    pub ensemble_selected: EnsembleControl,
-    pub deploy_selected: AnyControl,
+    /// Each pane's selected control, as last left.
+    remembered: Vec<AnyControl>,
     /// The ensemble member the Ensemble pane edits.
     pub member: usize,
     pub channel_offset: usize,
@@ -211,10 +212,8 @@ impl App {
             applied: settings.clone(),
             saved: settings.clone(),
             settings,
-            tab: Tab::Quantize,
-            quant_selected: Control::Scheme,
-            ensemble_selected: EnsembleControl::Fusion,
-            deploy_selected: AnyControl::Quant(Control::Bits),
+            tab: Tab(0),
+            remembered: PANES.iter().map(|p| p.first_control).collect(),
             member: 0,
             channel_offset: 0,
             mode: Mode::Normal,
@@ -264,11 +263,7 @@ impl App {
     /// the Quantize pane waits for the analysis only, the Ensemble pane for
     /// the training, and the Deploy pane (the ensemble quantized) for both.
     pub fn activity(&self) -> Option<String> {
-        let (quantize, train) = match self.tab {
-            Tab::Quantize => (true, false),
-            Tab::Ensemble => (false, true),
-            Tab::Deploy => (true, true),
-        };
+        let (quantize, train) = (self.tab.pane().shows_analysis, self.tab.pane().shows_training);
         if let (true, Some((done, total))) = (train, self.training) {
             return Some(format!("training member {} of {total}", done + 1));
         }
@@ -294,34 +289,25 @@ impl App {
     }
 
     pub fn controls(&self) -> Vec<AnyControl> {
-        match self.tab {
-            Tab::Quantize => controls::visible(&self.settings).into_iter().map(AnyControl::Quant).collect(),
-            Tab::Ensemble => {
-                controls::visible_ensemble(&self.settings, self.member).into_iter().map(AnyControl::Ensemble).collect()
-            }
-            Tab::Deploy => controls::visible_deploy(&self.settings),
-        }
+        (self.tab.pane().controls)(&self.settings, self.member)
+    }
+
+    /// The control `tab` had selected when last left (it may be hidden now).
+    pub fn remembered(&self, tab: Tab) -> AnyControl {
+        self.remembered[tab.0]
     }
 
     /// The control the current pane edits. A pane's remembered control can
     /// be hidden by a change made in another pane (the Deploy pane's bits
     /// after the Quantize pane switched to manual): then its first control.
     pub fn selected(&self) -> AnyControl {
-        let remembered = match self.tab {
-            Tab::Quantize => AnyControl::Quant(self.quant_selected),
-            Tab::Ensemble => AnyControl::Ensemble(self.ensemble_selected),
-            Tab::Deploy => self.deploy_selected,
-        };
+        let remembered = self.remembered(self.tab);
         let controls = self.controls();
         if controls.contains(&remembered) { remembered } else { controls[0] }
     }
 
     fn select(&mut self, c: AnyControl) {
-        match (self.tab, c) {
-            (Tab::Deploy, c) => self.deploy_selected = c,
-            (_, AnyControl::Quant(c)) => self.quant_selected = c,
-            (_, AnyControl::Ensemble(c)) => self.ensemble_selected = c,
-        }
+        self.remembered[self.tab.0] = c;
     }
 
     pub fn context(&self) -> Context<'_> {
@@ -507,15 +493,11 @@ impl App {
             Action::Quit => self.should_quit = true,
             Action::Help => self.mode = Mode::Help,
             Action::NextTab | Action::PrevTab => {
-                let n = Tab::ALL.len();
-                let i = Tab::ALL.iter().position(|t| *t == self.tab).unwrap_or(0);
-                self.tab = Tab::ALL[if action == Action::NextTab { (i + 1) % n } else { (i + n - 1) % n }];
+                let (n, i) = (PANES.len(), self.tab.0);
+                self.tab = Tab(if action == Action::NextTab { (i + 1) % n } else { (i + n - 1) % n });
             }
-            Action::GoTab(i) => {
-                if let Some(t) = Tab::ALL.get(i) {
-                    self.tab = *t;
-                }
-            }
+            Action::GoTab(i) if i < PANES.len() => self.tab = Tab(i),
+            Action::GoTab(_) => {}
             Action::Up => self.select(controls[(index + controls.len() - 1) % controls.len()]),
             Action::Down => self.select(controls[(index + 1) % controls.len()]),
             Action::Increase | Action::Decrease | Action::IncreaseCoarse | Action::DecreaseCoarse => {
@@ -578,7 +560,8 @@ impl App {
         let switched = next.quant.scheme != self.settings.quant.scheme;
         self.settings = next;
         self.keep_selection_visible(index);
-        if switched && self.quant_selected != Control::Scheme && self.tab != Tab::Ensemble {
+        // Said unless the scheme is what was changed, or the pane does not show it.
+        if switched && self.selected() != AnyControl::Quant(Control::Scheme) && self.tab.pane().shows_analysis {
             self.info(format!("scheme is now {}", self.settings.quant.scheme));
         } else {
             self.status = Status::default();
@@ -726,7 +709,7 @@ impl App {
     fn on_mouse(&mut self, m: MouseEvent) -> Vec<Job> {
         let target = self.hits.at(m.column, m.row);
         match (m.kind, target) {
-            (MouseEventKind::Down(MouseButton::Left), Some(Target::Tab(i))) => self.tab = Tab::ALL[i],
+            (MouseEventKind::Down(MouseButton::Left), Some(Target::Tab(i))) => self.tab = Tab(i),
             (MouseEventKind::Down(MouseButton::Left), Some(Target::Control(i))) => self.select(self.controls()[i]),
             (MouseEventKind::Down(MouseButton::Left), Some(Target::Member(i))) => self.member = i,
             (MouseEventKind::ScrollUp | MouseEventKind::ScrollDown, Some(Target::Control(i))) => {

@@ -10,6 +10,7 @@ pub mod config;
 pub mod controls;
 pub mod format;
 pub mod keymap;
+pub mod panes;
 pub mod settings;
 pub mod tui;
 pub mod ui;

@@ -2,10 +2,10 @@
 
 mod common;
 
-use qmc_tui::app::{App, AppEvent, Mode};
+use qmc_tui::app::{App, AppEvent, Mode, Tab};
 use qmc_tui::compute::ensemble::Fusion;
 use qmc_tui::compute::quant::{Granularity, Scheme};
-use qmc_tui::controls::{Control, EnsembleControl};
+use qmc_tui::controls::{AnyControl, Control, EnsembleControl};
 use qmc_tui::settings::Settings;
 use qmc_tui::ui;
 use qmc_tui::worker::{Job, Workers};
@@ -127,7 +127,7 @@ fn a_key_press_changes_the_numbers_on_the_next_frame() {
     let (mut app, mut worker) = started(Settings::default());
     let before = render(&mut app, 120, 40);
     // Select bits and lower it: the mse must grow.
-    while app.quant_selected != Control::Bits {
+    while app.remembered(Tab::Quantize) != AnyControl::Quant(Control::Bits) {
         press(&mut app, &mut worker, KeyCode::Down);
     }
     let jobs = press(&mut app, &mut worker, KeyCode::Left);
@@ -143,7 +143,7 @@ fn a_key_press_changes_the_numbers_on_the_next_frame() {
 #[test]
 fn editing_scale_switches_to_manual_and_typing_sets_exact_values() {
     let (mut app, mut worker) = started(Settings::default());
-    while app.quant_selected != Control::Scale {
+    while app.remembered(Tab::Quantize) != AnyControl::Quant(Control::Scale) {
         press(&mut app, &mut worker, KeyCode::Up);
     }
     press(&mut app, &mut worker, KeyCode::Enter);
@@ -164,7 +164,7 @@ fn editing_scale_switches_to_manual_and_typing_sets_exact_values() {
 #[test]
 fn a_bad_typed_value_shows_an_error_and_keeps_the_state() {
     let (mut app, mut worker) = started(Settings::default());
-    while app.quant_selected != Control::Bits {
+    while app.remembered(Tab::Quantize) != AnyControl::Quant(Control::Bits) {
         press(&mut app, &mut worker, KeyCode::Down);
     }
     press(&mut app, &mut worker, KeyCode::Enter);
@@ -183,7 +183,7 @@ fn a_bad_typed_value_shows_an_error_and_keeps_the_state() {
 #[test]
 fn a_missing_weights_file_rolls_back_to_the_last_good_state() {
     let (mut app, mut worker) = started(Settings::default());
-    while app.quant_selected != Control::Source {
+    while app.remembered(Tab::Quantize) != AnyControl::Quant(Control::Source) {
         press(&mut app, &mut worker, KeyCode::Up);
     }
     press(&mut app, &mut worker, KeyCode::Enter);
@@ -200,7 +200,7 @@ fn a_missing_weights_file_rolls_back_to_the_last_good_state() {
 #[test]
 fn stale_results_are_dropped() {
     let (mut app, mut worker) = started(Settings::default());
-    while app.quant_selected != Control::Bits {
+    while app.remembered(Tab::Quantize) != AnyControl::Quant(Control::Bits) {
         press(&mut app, &mut worker, KeyCode::Down);
     }
     let first = app.update(key(KeyCode::Left));
@@ -300,7 +300,7 @@ fn to_ensemble(app: &mut App, worker: &mut Workers) {
 
 fn select_ensemble(app: &mut App, worker: &mut Workers, control: EnsembleControl) {
     for _ in 0..30 {
-        if app.ensemble_selected == control {
+        if app.remembered(Tab::Ensemble) == AnyControl::Ensemble(control) {
             return;
         }
         press(app, worker, KeyCode::Down);
@@ -418,7 +418,7 @@ fn deploy_pane_at_120x40_and_its_bits_are_the_quantizers() {
     assert!(screen.contains("Float vs 8-bit quantized") && screen.contains("recommended"), "{screen}");
     insta::assert_snapshot!(screen);
     // Bits is selected first; fewer bits here are fewer bits in the Quantize pane too.
-    assert_eq!(app.deploy_selected, qmc_tui::controls::AnyControl::Quant(Control::Bits));
+    assert_eq!(app.remembered(Tab::Deploy), AnyControl::Quant(Control::Bits));
     let jobs = press(&mut app, &mut worker, KeyCode::Left);
     assert_eq!(jobs.len(), 2, "an analysis and a re-fusion");
     assert_eq!(app.settings.quant.bits, 7);
@@ -532,7 +532,7 @@ fn the_mouse_opens_tabs_selects_rows_and_scrolls_values() {
     // The control list starts one row below its border: bits is the seventh control.
     assert_eq!(app.controls()[6], qmc_tui::controls::AnyControl::Quant(Control::Bits));
     mouse(&mut app, &mut worker, click, 5, 8);
-    assert_eq!(app.quant_selected, Control::Bits);
+    assert_eq!(app.remembered(Tab::Quantize), AnyControl::Quant(Control::Bits));
     mouse(&mut app, &mut worker, MouseEventKind::ScrollUp, 20, 8);
     assert_eq!(app.settings.quant.bits, 9);
     assert_eq!(app.view.as_ref().unwrap().analysis.qmax, 255);
@@ -553,7 +553,7 @@ fn the_tab_line_says_what_the_workers_do() {
     assert_eq!(app.activity().as_deref(), Some("loading the weights"));
     app.settle(&mut worker, jobs);
     assert_eq!(app.activity(), None);
-    while app.quant_selected != Control::Bits {
+    while app.remembered(Tab::Quantize) != AnyControl::Quant(Control::Bits) {
         press(&mut app, &mut worker, KeyCode::Down);
     }
     let jobs = app.update(key(KeyCode::Left));
@@ -619,7 +619,7 @@ fn an_export_onto_a_full_or_read_only_disk_fails_and_keeps_the_previous_file() {
 #[test]
 fn quitting_from_the_help_overlay_asks_about_unexported_changes() {
     let (mut app, mut worker) = started(Settings::default());
-    while app.quant_selected != Control::Bits {
+    while app.remembered(Tab::Quantize) != AnyControl::Quant(Control::Bits) {
         press(&mut app, &mut worker, KeyCode::Down);
     }
     press(&mut app, &mut worker, KeyCode::Right);
@@ -637,7 +637,7 @@ fn quitting_from_the_help_overlay_asks_about_unexported_changes() {
 #[test]
 fn typing_replaces_the_selected_prefilled_value() {
     let (mut app, mut worker) = started(Settings::default());
-    while app.quant_selected != Control::Bits {
+    while app.remembered(Tab::Quantize) != AnyControl::Quant(Control::Bits) {
         press(&mut app, &mut worker, KeyCode::Down);
     }
     press(&mut app, &mut worker, KeyCode::Enter);
@@ -1159,5 +1159,26 @@ fn every_control_row_the_hit_map_names_shows_that_control() {
             }
             assert!(named >= 3, "{w}x{h} tab {tab}: {named} control rows");
         }
+    }
+}
+
+#[test]
+fn every_registered_pane_gets_a_tab_a_number_key_a_help_section_and_hints() {
+    let (mut app, mut worker) = started(Settings::default());
+    for (i, pane) in qmc_tui::panes::PANES.iter().enumerate() {
+        let number = char::from_digit(i as u32 + 1, 10).unwrap();
+        press(&mut app, &mut worker, KeyCode::Char(number));
+        assert_eq!(app.tab, Tab(i));
+        let screen = render(&mut app, 120, 40);
+        let tab_line = screen.lines().next().unwrap();
+        assert!(tab_line.contains(&format!(" {number} {} ", pane.title)), "{tab_line}");
+        let hints = screen.lines().last().unwrap();
+        for (_, word) in pane.hints {
+            assert!(hints.contains(word), "{} pane: {word} not in {hints}", pane.title);
+        }
+        assert_eq!(app.controls(), (pane.controls)(&app.settings, app.member));
+        press(&mut app, &mut worker, KeyCode::Char('?'));
+        assert!(render(&mut app, 120, 40).contains(&format!("{} pane", pane.title)));
+        press(&mut app, &mut worker, KeyCode::Esc);
     }
 }

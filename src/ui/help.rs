@@ -40,7 +40,7 @@ pub fn draw_help(frame: &mut Frame, app: &App, area: Rect) {
 
 /// Where the control keys work: every pane, named.
 pub fn controls_where() -> String {
-    let names: Vec<&str> = Tab::ALL.iter().map(|t| t.title()).collect();
+    let names: Vec<&str> = Tab::all().map(|t| t.title()).collect();
     format!("every pane: {}", names.join(", "))
 }
 

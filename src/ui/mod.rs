@@ -1,10 +1,10 @@
 //! Drawing only: every function here is a pure function of the `App`.
 
-mod deploy;
-mod ensemble;
+pub(crate) mod deploy;
+pub(crate) mod ensemble;
 mod help;
 mod picker;
-mod quant;
+pub(crate) mod quant;
 pub mod theme;
 mod widgets;
 
@@ -34,11 +34,7 @@ pub fn draw(frame: &mut Frame, app: &App) -> HitMap {
     }
     let [tabs, body, status] = screen(app, area);
     draw_tabs(frame, app, tabs, &mut hits);
-    match app.tab {
-        Tab::Quantize => quant::draw(frame, app, body, &mut hits),
-        Tab::Ensemble => ensemble::draw(frame, app, body, &mut hits),
-        Tab::Deploy => deploy::draw(frame, app, body, &mut hits),
-    }
+    (app.tab.pane().view)(frame, app, body, &mut hits);
     draw_status(frame, app, status);
     match &app.mode {
         Mode::Help => help::draw_help(frame, app, area),
@@ -72,8 +68,8 @@ fn draw_too_small(frame: &mut Frame, area: Rect) {
 fn draw_tabs(frame: &mut Frame, app: &App, area: Rect, hits: &mut HitMap) {
     let mut spans = vec![Span::styled(" qmc-tui ", theme().title)];
     let mut x = area.x + spans[0].width() as u16;
-    for (i, tab) in Tab::ALL.iter().enumerate() {
-        let style = if *tab == app.tab { theme().tab_active } else { theme().tab };
+    for (i, tab) in Tab::all().enumerate() {
+        let style = if tab == app.tab { theme().tab_active } else { theme().tab };
         let title = Span::styled(format!(" {} {} ", i + 1, tab.title()), style);
         let width = title.width() as u16;
         hits.add(Rect::new(x + 1, area.y, width, 1), Target::Tab(i));
@@ -84,9 +80,11 @@ fn draw_tabs(frame: &mut Frame, app: &App, area: Rect, hits: &mut HitMap) {
     if let Some(what) = app.activity() {
         spans.push(Span::styled(format!("  {} {what} ...", SPINNER[app.spinner % SPINNER.len()]), theme().muted));
     } else {
-        let ms = match app.tab {
-            Tab::Quantize => app.view.as_ref().map(|v| v.compute_ms),
-            Tab::Ensemble | Tab::Deploy => app.ensemble.as_ref().map(|v| v.compute_ms),
+        // A pane that shows the training shows its time (the Deploy pane's is the ensemble's).
+        let ms = if app.tab.pane().shows_training {
+            app.ensemble.as_ref().map(|v| v.compute_ms)
+        } else {
+            app.view.as_ref().map(|v| v.compute_ms)
         };
         if let Some(ms) = ms {
             spans.push(Span::styled(format!("  computed in {ms:.1} ms"), theme().muted));
@@ -124,15 +122,7 @@ fn hints_line(tab: Tab, width: u16) -> Line<'static> {
         (hint(Action::Edit), "type"),
         (hint(Action::Reset), "reset"),
     ];
-    match tab {
-        Tab::Quantize => pairs.push((hint(Action::Preset), "preset")),
-        Tab::Ensemble => pairs.extend([
-            (hint(Action::AddMember), "add"),
-            (hint(Action::DeleteMember), "delete"),
-            (hint(Action::CycleFusion), "fusion"),
-        ]),
-        Tab::Deploy => {}
-    }
+    pairs.extend(tab.pane().hints.iter().map(|&(action, what)| (hint(action), what)));
     pairs.extend([(hint(Action::Export), "export"), (hint(Action::Help), "help"), (hint(Action::Quit), "quit")]);
     let shown =
         |pairs: &[(String, &str)]| 1 + pairs.iter().map(|(k, w)| k.chars().count() + w.len() + 3).sum::<usize>();
