@@ -162,6 +162,44 @@ pub struct Status {
     pub error: bool,
 }
 
+/// The two computations the panes wait for, and the settings each reads:
+/// job routing, rollback and export all ask here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Feed {
+    Analysis,
+    Training,
+}
+
+impl Feed {
+    /// Whether `a` and `b` differ in what this computation reads.
+    fn differs(self, a: &Settings, b: &Settings) -> bool {
+        match self {
+            Feed::Analysis => (&a.weights, &a.quant) != (&b.weights, &b.quant),
+            // The Deploy pane quantizes the ensemble: the quantizer feeds it too.
+            Feed::Training => {
+                (&a.data, &a.ensemble, &a.deploy, &a.quant) != (&b.data, &b.ensemble, &b.deploy, &b.quant)
+            }
+        }
+    }
+
+    /// Copies the sections this computation owns from `from` into `into`
+    /// (the quantizer is the analysis's): to adopt a result's settings, or
+    /// to roll back to the last good ones.
+    fn copy_owned(self, into: &mut Settings, from: &Settings) {
+        match self {
+            Feed::Analysis => {
+                into.weights = from.weights.clone();
+                into.quant = from.quant.clone();
+            }
+            Feed::Training => {
+                into.data = from.data.clone();
+                into.ensemble = from.ensemble.clone();
+                into.deploy = from.deploy.clone();
+            }
+        }
+    }
+}
+
 /// Where a job's result goes, and whether one is outstanding.
 #[derive(Debug, Clone, Copy, Default)]
 struct Pending {
@@ -379,8 +417,7 @@ impl App {
         match output {
             Output::Analyzed { id, result } if id == self.analysis.latest => match result {
                 Ok(view) => {
-                    self.applied.weights = view.settings.weights.clone();
-                    self.applied.quant = view.settings.quant.clone();
+                    Feed::Analysis.copy_owned(&mut self.applied, &view.settings);
                     self.calibrating = None;
                     // Still busy until the curve and the other calibrations arrive.
                     self.analysis.busy = view.curve.is_none();
@@ -392,8 +429,7 @@ impl App {
                     self.calibrating = None;
                     self.error(message);
                     // The previous state stays: the quantizer settings go back.
-                    self.settings.weights = self.applied.weights.clone();
-                    self.settings.quant = self.applied.quant.clone();
+                    Feed::Analysis.copy_owned(&mut self.settings, &self.applied);
                     self.keep_selection_visible(0);
                 }
             },
@@ -414,18 +450,14 @@ impl App {
                 self.training = None;
                 match result {
                     Ok(view) => {
-                        self.applied.data = view.settings.data.clone();
-                        self.applied.ensemble = view.settings.ensemble.clone();
-                        self.applied.deploy = view.settings.deploy.clone();
+                        Feed::Training.copy_owned(&mut self.applied, &view.settings);
                         self.ensemble = Some(*view);
                     }
                     // An empty message: the training was stopped for a newer job.
                     Err(message) if message.is_empty() => {}
                     Err(message) => {
                         self.error(message);
-                        self.settings.data = self.applied.data.clone();
-                        self.settings.ensemble = self.applied.ensemble.clone();
-                        self.settings.deploy = self.applied.deploy.clone();
+                        Feed::Training.copy_owned(&mut self.settings, &self.applied);
                         self.member = self.member.min(self.settings.ensemble.members.len().saturating_sub(1));
                         self.keep_selection_visible(0);
                     }
@@ -551,12 +583,8 @@ impl App {
         if next == self.settings {
             return Vec::new();
         }
-        let quant_changed = next.weights != self.settings.weights || next.quant != self.settings.quant;
-        // The Deploy pane quantizes the ensemble: the quantizer feeds it too.
-        let ensemble_changed = next.data != self.settings.data
-            || next.ensemble != self.settings.ensemble
-            || next.deploy != self.settings.deploy
-            || next.quant != self.settings.quant;
+        let quant_changed = Feed::Analysis.differs(&next, &self.settings);
+        let ensemble_changed = Feed::Training.differs(&next, &self.settings);
         let switched = next.quant.scheme != self.settings.quant.scheme;
         self.settings = next;
         self.keep_selection_visible(index);
@@ -781,11 +809,7 @@ impl App {
         let ensemble = self
             .ensemble
             .as_ref()
-            .filter(|e| {
-                let s = &e.settings;
-                (&s.data, &s.ensemble, &s.deploy, &s.quant)
-                    == (&self.settings.data, &self.settings.ensemble, &self.settings.deploy, &self.settings.quant)
-            })
+            .filter(|e| !Feed::Training.differs(&e.settings, &self.settings))
             .map(|e| std::sync::Arc::new(e.clone()));
         self.exporting.push((id, self.settings.clone()));
         Job::Export { id, settings: self.settings.clone(), path: self.export_path.clone(), ensemble }
