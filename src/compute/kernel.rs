@@ -674,6 +674,15 @@ mod tests {
     use crate::compute::quant::{Scheme, bit_params, manual_params};
     use proptest::prelude::*;
 
+    /// A run of values, bit-driven parameters for it, and a rounding mode.
+    fn runs() -> impl Strategy<Value = (Vec<f32>, QParams, Rounding)> {
+        let values = prop::collection::vec(-30f32..30.0, 0..2100);
+        let params = (2u32..=16, -20f32..0.0, 0.01f32..20.0, any::<bool>()).prop_map(|(bits, lo, hi, symmetric)| {
+            bit_params(if symmetric { Scheme::Symmetric } else { Scheme::Asymmetric }, bits, lo, hi)
+        });
+        (values, params, modes())
+    }
+
     fn modes() -> impl Strategy<Value = Rounding> {
         prop::sample::select(vec![Rounding::HalfEven, Rounding::HalfAway, Rounding::Floor, Rounding::Trunc])
     }
@@ -694,14 +703,8 @@ mod tests {
         /// gives the very bits of its baseline build.
         #[test]
         fn fast_path_equals_the_scalar_reference(
-            xs in prop::collection::vec(-30f32..30.0, 0..2100),
-            bits in 2u32..=16,
-            lo in -20f32..0.0,
-            hi in 0.01f32..20.0,
-            symmetric in any::<bool>(),
-            mode in modes(),
+            (xs, p, mode) in runs(),
         ) {
-            let p = bit_params(if symmetric { Scheme::Symmetric } else { Scheme::Asymmetric }, bits, lo, hi);
             let mut fast_codes = vec![0; xs.len()];
             let mut slow_codes = vec![0; xs.len()];
             let fast = quantize_run(&xs, &p, &mut Rounder::new(mode, 0), true, Output::Codes(&mut fast_codes));
@@ -730,14 +733,8 @@ mod tests {
         /// very bits of the portable loop.
         #[test]
         fn the_squared_error_alone_is_the_full_paths(
-            xs in prop::collection::vec(-30f32..30.0, 0..2100),
-            bits in 2u32..=16,
-            lo in -20f32..0.0,
-            hi in 0.01f32..20.0,
-            symmetric in any::<bool>(),
-            mode in modes(),
+            (xs, p, mode) in runs(),
         ) {
-            let p = bit_params(if symmetric { Scheme::Symmetric } else { Scheme::Asymmetric }, bits, lo, hi);
             let full = quantize_run(&xs, &p, &mut Rounder::new(mode, 0), true, Output::None).sq;
             let alone = squared_error(&xs, &p, &mut Rounder::new(mode, 0));
             // x * (1/s) and x / s may differ in the last bit at a tie.
