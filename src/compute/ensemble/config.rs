@@ -5,19 +5,10 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::EnsembleError;
+use super::{EnsembleError, MemberKind};
 use crate::compute::data::{self, Dataset};
 use crate::compute::quant::InvalidSetting;
 use crate::named_enum;
-
-named_enum! {
-    /// What kind of model a member is.
-    pub enum MemberKind {
-        Forest => "forest",
-        Tree => "tree",
-        Logistic => "logistic",
-    }
-}
 
 named_enum! {
     /// How member predictions become one prediction.
@@ -92,27 +83,32 @@ impl MemberConfig {
         MemberConfig { trees, seed, ..MemberConfig::default() }
     }
 
-    /// What training depends on: `self` with the weight zeroed, and the
-    /// settings a kind ignores reset to their defaults (a tree or a logistic
-    /// member ignores `trees`, `feature_fraction` and `seed`; a logistic
-    /// member also ignores `max_depth`, and the trees ignore `c` and
-    /// `max_iter`). Two members with equal keys give bit-identical
-    /// [`MemberResults`] on the same data.
+    /// What training depends on: the kind and the settings it reads
+    /// ([`crate::compute::members::MemberPlugin::settings`]), the rest at
+    /// their defaults and the weight zeroed. Two members with equal keys give
+    /// bit-identical [`super::MemberResults`] on the same data.
     pub fn fit_key(&self) -> MemberConfig {
-        let d = MemberConfig::default();
-        let mut key = MemberConfig { weight: 0.0, ..self.clone() };
-        if self.kind != MemberKind::Forest {
-            key.trees = d.trees;
-            key.feature_fraction = d.feature_fraction;
-            key.seed = d.seed;
-        }
-        if self.kind == MemberKind::Logistic {
-            key.max_depth = d.max_depth;
-        } else {
-            key.c = d.c;
-            key.max_iter = d.max_iter;
+        let mut key = MemberConfig { kind: self.kind, weight: 0.0, ..MemberConfig::default() };
+        for &name in self.kind.settings().iter().filter(|&&name| name != "weight") {
+            key.copy_setting(name, self);
         }
         key
+    }
+
+    /// Sets the field `name` (as the settings file spells it) to `from`'s;
+    /// an unknown name changes nothing.
+    pub fn copy_setting(&mut self, name: &str, from: &MemberConfig) {
+        match name {
+            "kind" => self.kind = from.kind,
+            "trees" => self.trees = from.trees,
+            "max_depth" => self.max_depth = from.max_depth,
+            "feature_fraction" => self.feature_fraction = from.feature_fraction,
+            "weight" => self.weight = from.weight,
+            "seed" => self.seed = from.seed,
+            "c" => self.c = from.c,
+            "max_iter" => self.max_iter = from.max_iter,
+            _ => {}
+        }
     }
 
     /// Checks every range; keys are named `{prefix}.trees` and so on.

@@ -1,7 +1,7 @@
 use super::metrics::{confusion, macro_scores};
 use super::*;
 use crate::compute::data;
-use crate::compute::members::{FlatNode, FlatTree, Model, threshold_code};
+use crate::compute::members::{FlatNode, FlatTree, Softmax, Votes, threshold_code};
 use crate::compute::quant::{QParams, Rounding};
 use ndarray::array;
 use ndarray::{Array2, ArrayView2, Axis};
@@ -9,6 +9,7 @@ use proptest::prelude::*;
 use rand::Rng;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
+use std::sync::Arc;
 use std::sync::OnceLock;
 
 fn iris_prepared() -> &'static Prepared {
@@ -319,10 +320,7 @@ fn logistic_c_and_max_iter_change_the_fit_and_non_convergence_is_flagged() {
     let (x, y) = overlapping_classes();
     let logistic =
         |c: f64, max_iter: u64| MemberConfig { kind: MemberKind::Logistic, c, max_iter, ..MemberConfig::default() };
-    let weights = |m: &FittedMember| match &m.model {
-        Model::Logistic(s) => s.fit.clone(),
-        Model::Votes(_) => unreachable!(),
-    };
+    let weights = |m: &FittedMember| m.model().as_any().downcast_ref::<Softmax>().unwrap().fit.clone();
     let default = fit_member(&logistic(1.0, 100), x.view(), &y, 4, 0).unwrap();
     assert!(default.converged());
     // A stronger penalty (smaller C) shrinks the weights; a weaker one lets them grow.
@@ -520,7 +518,8 @@ fn quantized_tree_inference_compares_integer_codes() {
             FlatNode::Leaf { class: 1 },
         ],
     };
-    let m = FittedMember { kind: MemberKind::Tree, classes: 2, features: 1, model: Model::Votes(vec![tree]) };
+    let m =
+        FittedMember { kind: MemberKind::Tree, classes: 2, features: 1, model: Arc::new(Votes { trees: vec![tree] }) };
     let x = Array2::from_shape_vec((4, 1), vec![0.3, 0.4, 0.6, 0.45]).unwrap();
     let step = crate::compute::quant::manual_params(0.25, -2.0, 2.0).unwrap();
     let quantized = m.predict_proba_quantized(x.view(), &[step], Rounding::HalfEven, &|w| w.clone());
@@ -554,7 +553,7 @@ fn at_16_bits_every_changed_vote_is_a_value_on_its_threshold() {
     let mut changed = 0;
     for m in &EnsembleConfig::default().members {
         let r = train_member(&p, m, data.seed).unwrap();
-        let Model::Votes(trees) = &r.test_model.model else { panic!("forests") };
+        let Some(Votes { trees }) = r.test_model.model().as_any().downcast_ref::<Votes>() else { panic!("forests") };
         for row in x_test.rows() {
             let codes: Vec<i32> = row.iter().enumerate().map(|(c, &v)| threshold_code(&features[c], v)).collect();
             for tree in trees {

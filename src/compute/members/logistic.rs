@@ -1,8 +1,15 @@
 //! Softmax regression on standardized features: the logistic member (and
 //! the stacking meta-learner, on unscaled member probabilities).
 
-use ndarray::{Array1, Array2, ArrayView2, Axis};
+use std::any::Any;
+use std::sync::Arc;
 
+use ndarray::{Array1, Array2, ArrayView2, Axis};
+use rand_chacha::ChaCha8Rng;
+
+use super::{FittedModel, MemberPlugin};
+use crate::compute::ensemble::{EnsembleError, MemberConfig, fit_error};
+use crate::compute::quant::{QParams, Rounder, Rounding};
 use crate::compute::softmax::{self, SoftmaxError, SoftmaxFit};
 
 /// A softmax regression ([`softmax::fit`]), optionally on standardized
@@ -77,5 +84,68 @@ impl Softmax {
             out.column_mut(class).assign(&p.column(j));
         }
         out
+    }
+}
+
+/// The logistic member: scikit-learn's `LogisticRegression` after its `StandardScaler`.
+pub struct Logistic;
+
+impl MemberPlugin for Logistic {
+    fn name(&self) -> &'static str {
+        "logistic"
+    }
+
+    fn settings(&self) -> &'static [&'static str] {
+        &["c", "max_iter", "weight"]
+    }
+
+    fn fit(
+        &self,
+        cfg: &MemberConfig,
+        x: ArrayView2<f64>,
+        y: &[usize],
+        classes: usize,
+        _rng: &mut ChaCha8Rng,
+    ) -> Result<Arc<dyn FittedModel>, EnsembleError> {
+        let model =
+            Softmax::fit(x, y, classes, true, cfg.c, cfg.max_iter).map_err(|m| fit_error(cfg.kind, m.to_string()))?;
+        Ok(Arc::new(model))
+    }
+}
+
+impl FittedModel for Softmax {
+    fn predict_proba(&self, x: ArrayView2<f64>, _classes: usize) -> Array2<f64> {
+        Softmax::predict_proba(self, x)
+    }
+
+    /// Dequantized features, and weights passed through `quantize_weights`.
+    fn predict_proba_quantized(
+        &self,
+        x: ArrayView2<f64>,
+        _classes: usize,
+        features: &[QParams],
+        rounding: Rounding,
+        quantize_weights: &dyn Fn(&Array2<f64>) -> Array2<f64>,
+    ) -> Array2<f64> {
+        let mut rounder = Rounder::new(rounding, 0);
+        let dequantized = Array2::from_shape_fn(x.dim(), |(r, c)| {
+            let p = &features[c];
+            p.dequantize(rounder.quantize(p, x[[r, c]] as f32).0) as f64
+        });
+        self.predict_proba_with(dequantized.view(), quantize_weights)
+    }
+
+    /// Its weights and 32-bit intercepts.
+    fn size_bits(&self, value_bits: u32) -> u64 {
+        let (features, classes) = self.fit.weights.dim();
+        (features * classes) as u64 * value_bits as u64 + classes as u64 * 32
+    }
+
+    fn converged(&self) -> bool {
+        self.fit.converged
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
     }
 }

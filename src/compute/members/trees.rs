@@ -3,10 +3,13 @@
 use linfa::DatasetBase;
 use linfa::traits::Fit;
 use linfa_trees::{DecisionTree, TreeNode};
-use ndarray::{Array1, ArrayView1, ArrayView2, Axis};
+use std::any::Any;
+
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
+use super::FittedModel;
 use crate::compute::ensemble::{EnsembleError, MemberConfig, argmax, fit_error};
 use crate::compute::quant::{QParams, Rounder, Rounding};
 
@@ -186,4 +189,61 @@ pub(crate) fn fit_tree(
     let rows_x = x.select(Axis(0), &rows);
     flat.settle(&Rows { x: rows_x.view(), y: &labels, weights: &weights, classes, columns });
     Ok(flat)
+}
+
+/// Trees that each vote for one class: a forest, or a single tree.
+#[derive(Debug, Clone)]
+pub(crate) struct Votes {
+    pub(crate) trees: Vec<FlatTree>,
+}
+
+impl FittedModel for Votes {
+    fn predict_proba(&self, x: ArrayView2<f64>, classes: usize) -> Array2<f64> {
+        let mut out = Array2::zeros((x.nrows(), classes));
+        for tree in &self.trees {
+            for (r, row) in x.rows().into_iter().enumerate() {
+                out[[r, tree.predict(row)]] += 1.0;
+            }
+        }
+        out /= self.trees.len() as f64;
+        out
+    }
+
+    fn predict_proba_quantized(
+        &self,
+        x: ArrayView2<f64>,
+        classes: usize,
+        features: &[QParams],
+        rounding: Rounding,
+        _quantize_weights: &dyn Fn(&Array2<f64>) -> Array2<f64>,
+    ) -> Array2<f64> {
+        let mut out = Array2::zeros((x.nrows(), classes));
+        let mut rounder = Rounder::new(rounding, 0);
+        for (r, row) in x.rows().into_iter().enumerate() {
+            let codes: Vec<i32> =
+                row.iter().enumerate().map(|(c, &v)| rounder.quantize(&features[c], v as f32).0).collect();
+            for tree in &self.trees {
+                out[[r, tree.predict_codes(&codes, features)]] += 1.0;
+            }
+        }
+        out /= self.trees.len().max(1) as f64;
+        out
+    }
+
+    /// A split node holds a threshold, an 8-bit feature index and two 16-bit
+    /// child links, a leaf an 8-bit class.
+    fn size_bits(&self, value_bits: u32) -> u64 {
+        self.trees
+            .iter()
+            .flat_map(|t| &t.nodes)
+            .map(|n| match n {
+                FlatNode::Split { .. } => value_bits as u64 + 8 + 32,
+                FlatNode::Leaf { .. } => 8,
+            })
+            .sum()
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
 }
