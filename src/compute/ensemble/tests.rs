@@ -730,3 +730,14 @@ fn stress_tree_determinism() {
     }
     assert_eq!(differing, 0);
 }
+
+#[test]
+fn an_unknown_kind_is_refused_in_serde_s_words() {
+    let e = toml::from_str::<MemberConfig>("kind = \"knn\"\n").unwrap_err();
+    assert!(e.message().contains("unknown variant `knn`, expected one of `forest`, `tree`, `logistic`"), "{e}");
+    let kind: MemberConfig = toml::from_str("kind = \"tree\"\n").unwrap();
+    assert_eq!(
+        (kind.kind, toml::to_string(&kind).unwrap().lines().next()),
+        (MemberKind::Tree, Some("kind = \"tree\""))
+    );
+}

@@ -153,13 +153,12 @@ impl serde::Serialize for MemberKind {
 
 impl<'de> serde::Deserialize<'de> for MemberKind {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        const NAMES: &[&str] = &["forest", "tree", "logistic"];
         let name = String::deserialize(d)?;
-        BUILTIN_KINDS
-            .iter()
-            .copied()
-            .find(|k| k.name() == name)
-            .ok_or_else(|| serde::de::Error::unknown_variant(&name, NAMES))
+        BUILTIN_KINDS.iter().copied().find(|k| k.name() == name).ok_or_else(|| {
+            // serde's own wording for an unknown enum variant, as when the kinds were an enum.
+            let names: Vec<String> = BUILTIN_KINDS.iter().map(|k| format!("`{}`", k.name())).collect();
+            serde::de::Error::custom(format!("unknown variant `{name}`, expected one of {}", names.join(", ")))
+        })
     }
 }
 
