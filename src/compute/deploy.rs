@@ -12,7 +12,8 @@ use serde::{Deserialize, Serialize};
 use super::analysis::channel_params;
 use super::calibrate::{Target, calibrate};
 use super::ensemble::{
-    EnsembleConfig, FittedMember, Fusion, MemberResults, Prepared, Stacked, argmax_rows, fuse_votes, stack,
+    EnsembleConfig, EnsembleError, FittedMember, Fuser, Fusion, MemberResults, Prepared, Stacked, accuracy,
+    argmax_rows, stacked_or_fit, views,
 };
 use super::quant::{Granularity, InvalidSetting, QParams, QuantConfig, Rounder, Scheme, bit_params};
 use super::weights::Weights;
@@ -163,40 +164,6 @@ fn quantize_at(p: &Prepared, members: &[&MemberResults], q: &QuantConfig) -> Qua
     Quantized { test, folds }
 }
 
-/// How member probabilities become one label per row, in floating point.
-enum Fuser<'a> {
-    Vote {
-        fusion: Fusion,
-        weights: &'a [f64],
-        classes: usize,
-    },
-    /// Stacking's meta-learners, on the probabilities of the stacked members.
-    Stack(&'a Stacked),
-}
-
-impl Fuser<'_> {
-    /// The fused labels of the test rows (`fold` None) or of CV fold `k`'s rows.
-    fn fuse(&self, probas: &[Array2<f64>], fold: Option<usize>) -> Vec<usize> {
-        let views: Vec<ArrayView2<f64>> = probas.iter().map(|p| p.view()).collect();
-        match *self {
-            Fuser::Vote { fusion, weights, classes } => fuse_votes(fusion, &views, weights, classes),
-            Fuser::Stack(s) => {
-                let meta = fold.map_or(&s.meta, |k| &s.fold_metas[k]);
-                let used: Vec<ArrayView2<f64>> = s.used.iter().map(|&i| views[i]).collect();
-                // The members and the meta-learners come from the same training: the shapes agree.
-                meta.predict(&used).unwrap_or_default()
-            }
-        }
-    }
-}
-
-fn accuracy(pred: &[usize], truth: &[usize]) -> f64 {
-    if truth.is_empty() {
-        return 0.0;
-    }
-    pred.iter().zip(truth).filter(|(a, b)| a == b).count() as f64 / truth.len() as f64
-}
-
 /// (test accuracy, CV mean) of the fused ensemble, and of each member.
 struct Scores {
     test: f64,
@@ -217,8 +184,8 @@ fn score(p: &Prepared, fuser: &Fuser, test: &[Array2<f64>], folds: &[Vec<Array2<
         })
         .collect();
     Scores {
-        test: accuracy(&fuser.fuse(test, None), &test_truth),
-        cv: cv_mean(&|k| accuracy(&fuser.fuse(&folds[k], Some(k)), &fold_truth[k])),
+        test: accuracy(&fuser.fuse(&views(test), None), &test_truth),
+        cv: cv_mean(&|k| accuracy(&fuser.fuse(&views(&folds[k]), Some(k)), &fold_truth[k])),
         members,
     }
 }
@@ -239,7 +206,7 @@ pub fn sweep(
     members: &[&MemberResults],
     quant: &QuantConfig,
     deploy: &DeployConfig,
-    stacked: Option<&Result<Stacked, String>>,
+    stacked: Option<&Result<Stacked, EnsembleError>>,
 ) -> DeployReport {
     let n = ens.members.len().min(members.len());
     let members = &members[..n];
@@ -269,23 +236,9 @@ pub fn sweep(
     // All-zero weights vote equally, as in the Ensemble pane.
     let weights = if raw.iter().any(|&w| w > 0.0) { raw } else { vec![1.0; n] };
     let classes = p.dataset.classes();
-    let fitted;
-    let stacked = match (ens.fusion, stacked) {
-        (Fusion::Stacking, Some(s)) => Some(s),
-        (Fusion::Stacking, None) => {
-            fitted = stack(p, ens, members);
-            Some(&fitted)
-        }
-        _ => None,
-    };
-    let fuser = match stacked {
-        Some(Ok(s)) => Fuser::Stack(s),
-        Some(Err(e)) => {
-            report.notes.push(format!("stacking failed, showing soft voting instead: {e}"));
-            Fuser::Vote { fusion: Fusion::Soft, weights: &weights, classes }
-        }
-        None => Fuser::Vote { fusion: ens.fusion, weights: &weights, classes },
-    };
+    let mut fitted = None;
+    let stacked = stacked_or_fit(p, ens, members, stacked, &mut fitted);
+    let fuser = Fuser::new(ens.fusion, &weights, classes, stacked, &mut report.notes);
     if let Fuser::Stack(_) = fuser {
         report.notes.push("stacking: the float meta-learner reads the quantized members' probabilities".into());
     }
@@ -475,7 +428,7 @@ mod tests {
         let members_bytes: u64 = r.members.iter().map(|m| m.float_bytes).sum();
         assert_eq!(r.ensemble.float_bytes, members_bytes + (6 * 3 + 3) * 4);
         // A stacking that failed is replaced by soft voting, and says so.
-        let failed: Result<Stacked, String> = Err("no".into());
+        let failed: Result<Stacked, EnsembleError> = Err(EnsembleError::Shape("no".into()));
         let r = sweep(&p, &cfg, &refs, &q16, &DeployConfig::default(), Some(&failed));
         assert_eq!(r.ensemble.float_test_accuracy, soft.test_accuracy);
         assert!(r.notes.iter().any(|n| n.starts_with("stacking failed")), "{:?}", r.notes);

@@ -11,6 +11,7 @@ pub mod diagnose;
 pub mod ensemble;
 pub mod histogram;
 pub mod kernel;
+pub mod members;
 pub mod quant;
 pub mod softmax;
 pub mod watch;

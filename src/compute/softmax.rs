@@ -111,28 +111,45 @@ impl Gradient for MeanCost<'_> {
     }
 }
 
+/// Why a softmax regression could not be fitted.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SoftmaxError {
+    #[error("the training rows hold {0} class(es); logistic regression needs at least two")]
+    TooFewClasses(usize),
+    #[error("{0}")]
+    Setup(String),
+    #[error("L-BFGS failed: {0}")]
+    Solver(String),
+    #[error("L-BFGS returned no parameters")]
+    NoParameters,
+    #[error("L-BFGS kept no problem")]
+    NoProblem,
+    #[error("the optimizer diverged (non-finite coefficients)")]
+    Diverged,
+}
+
 /// Fits `LogisticRegression(C=c, max_iter=max_iter)` on `x` and labels `y`
 /// in `0..classes` (every class present), starting from zero.
-pub fn fit(x: ArrayView2<f64>, y: &[usize], classes: usize, c: f64, max_iter: u64) -> Result<SoftmaxFit, String> {
+pub fn fit(x: ArrayView2<f64>, y: &[usize], classes: usize, c: f64, max_iter: u64) -> Result<SoftmaxFit, SoftmaxError> {
     let rows = x.nrows();
     let onehot = Array2::from_shape_fn((rows, classes), |(r, k)| (y[r] == k) as u8 as f64);
     let problem = MeanCost { x, onehot, l2: 1.0 / (c * rows as f64) };
     let solver = LBFGS::new(MoreThuenteLineSearch::new(), MEMORY)
         .with_tolerance_grad(GRADIENT_TOLERANCE)
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| SoftmaxError::Setup(e.to_string()))?;
     let start = Array1::zeros((x.ncols() + 1) * classes);
     let result = Executor::new(problem, solver)
         .configure(|state| state.param(start).max_iters(max_iter))
         .run()
-        .map_err(|e| format!("L-BFGS failed: {e}"))?;
+        .map_err(|e| SoftmaxError::Solver(e.to_string()))?;
     let converged = result.state.get_termination_reason() == Some(&TerminationReason::SolverConverged);
     let iterations = result.state.get_iter();
     let (problem, mut state) = (result.problem, result.state);
-    let best = state.take_best_param().ok_or("L-BFGS returned no parameters")?;
-    let cost = problem.problem.as_ref().ok_or("L-BFGS kept no problem")?;
+    let best = state.take_best_param().ok_or(SoftmaxError::NoParameters)?;
+    let cost = problem.problem.as_ref().ok_or(SoftmaxError::NoProblem)?;
     let (weights, intercept) = cost.split(&best);
     if weights.iter().chain(&intercept).any(|v| !v.is_finite()) {
-        return Err("the optimizer diverged (non-finite coefficients)".into());
+        return Err(SoftmaxError::Diverged);
     }
     Ok(SoftmaxFit { weights, intercept, iterations, converged })
 }

@@ -1,10 +1,14 @@
-//! The Ensemble pane's controls: the data, the fusion, and the fields of the
-//! member being edited (`Context::member`).
+//! The Ensemble pane's controls: the data, the fusion, and the settings of
+//! the member being edited (`Context::member`). A member's controls are rows
+//! of one table ([`MEMBER_CONTROLS`]), shown in the order its kind lists its
+//! settings ([`crate::compute::ensemble::MemberPlugin::settings`]).
 
 use super::{Context, ladder, parse, step_seed};
 #[cfg(test)]
 use crate::compute::ensemble::MAX_TREES;
-use crate::compute::ensemble::{MemberConfig, MemberKind};
+#[cfg(test)]
+use crate::compute::ensemble::MemberKind;
+use crate::compute::ensemble::{MAX_DEPTH, MemberConfig};
 use crate::format;
 use crate::settings::{IRIS, Settings};
 
@@ -19,25 +23,126 @@ pub enum EnsembleControl {
     /// Which member the fields below edit.
     Member,
     Kind,
-    Trees,
-    MaxDepth,
-    FeatureFraction,
-    Weight,
-    MemberSeed,
-    /// A logistic member's inverse regularisation strength (scikit-learn's `C`).
-    C,
-    /// A logistic member's L-BFGS iteration cap.
-    MaxIter,
+    /// One of the member's settings.
+    Setting(&'static MemberControl),
     /// The Deploy pane's recommendation tolerance.
     Tolerance,
 }
 
 use EnsembleControl as E;
 
+/// One member setting as a control: the field it edits (named as in the
+/// settings file), how it shows, steps and parses. Resetting copies the field
+/// from the default member ([`MemberConfig::copy_setting`]).
+pub struct MemberControl {
+    pub field: &'static str,
+    pub label: &'static str,
+    show: fn(&MemberConfig) -> String,
+    /// The text offered when the user starts typing.
+    edit: fn(&MemberConfig) -> String,
+    step: fn(&mut MemberConfig, bool, bool),
+    set: fn(&mut MemberConfig, &str, &str, &str) -> Result<(), String>,
+}
+
+impl PartialEq for MemberControl {
+    fn eq(&self, other: &Self) -> bool {
+        self.field == other.field
+    }
+}
+
+impl Eq for MemberControl {}
+
+impl std::fmt::Debug for MemberControl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.field)
+    }
+}
+
 const TREES: &[f64] = &[1.0, 2.0, 3.0, 5.0, 10.0, 20.0, 30.0, 50.0, 100.0, 200.0, 300.0, 500.0];
 const C_LADDER: &[f64] = &[1e-3, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0, 1e3, 1e4];
 const MAX_ITER_LADDER: &[f64] = &[10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1e3, 2e3, 5e3, 1e4];
 const MAX_FOLDS: usize = 20;
+
+/// Every member setting a kind may list, one row each.
+pub const MEMBER_CONTROLS: &[MemberControl] = &[
+    MemberControl {
+        field: "trees",
+        label: "trees",
+        show: |m| m.trees.to_string(),
+        edit: |m| m.trees.to_string(),
+        step: |m, up, coarse| m.trees = ladder(TREES, m.trees as f64, up, coarse) as usize,
+        set: |m, text, key, label| parse(text, key, label).map(|v| m.trees = v),
+    },
+    MemberControl {
+        field: "max_depth",
+        label: "max depth",
+        show: |m| format::depth(m.max_depth),
+        edit: |m| m.max_depth.to_string(),
+        step: |m, up, coarse| m.max_depth = step_count(m.max_depth, up, coarse, 0, MAX_DEPTH),
+        set: |m, text, key, label| {
+            let depth = if matches!(text, "unlimited" | "∞") { Ok(0) } else { parse(text, key, label) };
+            depth.map(|v| m.max_depth = v)
+        },
+    },
+    MemberControl {
+        field: "feature_fraction",
+        label: "features",
+        show: |m| format::pct(m.feature_fraction),
+        edit: |m| m.feature_fraction.to_string(),
+        step: |m, up, coarse| m.feature_fraction = step_f64(m.feature_fraction, 0.05, up, coarse, 0.05, 1.0),
+        set: |m, text, key, label| super::parse_fraction(text, key, label).map(|v| m.feature_fraction = v),
+    },
+    MemberControl {
+        field: "weight",
+        label: "weight",
+        show: |m| format::num(m.weight),
+        edit: |m| m.weight.to_string(),
+        step: |m, up, coarse| m.weight = step_f64(m.weight, 0.1, up, coarse, 0.0, 100.0),
+        set: |m, text, key, label| parse(text, key, label).map(|v| m.weight = v),
+    },
+    MemberControl {
+        field: "seed",
+        label: "seed",
+        show: |m| m.seed.to_string(),
+        edit: |m| m.seed.to_string(),
+        step: |m, up, coarse| m.seed = step_seed(m.seed, up, coarse),
+        set: |m, text, key, label| parse(text, key, label).map(|v| m.seed = v),
+    },
+    MemberControl {
+        field: "c",
+        label: "C (inv. L2)",
+        show: |m| format::num(m.c),
+        edit: |m| m.c.to_string(),
+        step: |m, up, coarse| m.c = ladder(C_LADDER, m.c, up, coarse),
+        set: |m, text, key, label| parse(text, key, label).map(|v| m.c = v),
+    },
+    MemberControl {
+        field: "max_iter",
+        label: "max iter",
+        show: |m| m.max_iter.to_string(),
+        edit: |m| m.max_iter.to_string(),
+        step: |m, up, coarse| m.max_iter = ladder(MAX_ITER_LADDER, m.max_iter as f64, up, coarse) as u64,
+        set: |m, text, key, label| parse(text, key, label).map(|v| m.max_iter = v),
+    },
+];
+
+/// The row that edits `field`, if the table has one.
+pub fn member_control(field: &str) -> Option<&'static MemberControl> {
+    MEMBER_CONTROLS.iter().find(|c| c.field == field)
+}
+
+#[allow(non_upper_case_globals)]
+impl EnsembleControl {
+    pub const Trees: EnsembleControl = E::Setting(&MEMBER_CONTROLS[0]);
+    pub const MaxDepth: EnsembleControl = E::Setting(&MEMBER_CONTROLS[1]);
+    pub const FeatureFraction: EnsembleControl = E::Setting(&MEMBER_CONTROLS[2]);
+    pub const Weight: EnsembleControl = E::Setting(&MEMBER_CONTROLS[3]);
+    pub const MemberSeed: EnsembleControl = E::Setting(&MEMBER_CONTROLS[4]);
+    /// A logistic member's inverse regularisation strength (scikit-learn's `C`).
+    pub const C: EnsembleControl = E::Setting(&MEMBER_CONTROLS[5]);
+    /// A logistic member's L-BFGS iteration cap.
+    pub const MaxIter: EnsembleControl = E::Setting(&MEMBER_CONTROLS[6]);
+}
 
 /// The controls that matter for these settings, top to bottom.
 pub fn visible_ensemble(s: &Settings, member: usize) -> Vec<EnsembleControl> {
@@ -48,15 +153,7 @@ pub fn visible_ensemble(s: &Settings, member: usize) -> Vec<EnsembleControl> {
     out.extend([E::TestFraction, E::DataSeed, E::Folds, E::Fusion]);
     if let Some(m) = s.ensemble.members.get(member) {
         out.extend([E::Member, E::Kind]);
-        match m.kind {
-            MemberKind::Forest => out.extend([E::Trees, E::MaxDepth, E::FeatureFraction]),
-            MemberKind::Tree => out.push(E::MaxDepth),
-            MemberKind::Logistic => out.extend([E::C, E::MaxIter]),
-        }
-        out.push(E::Weight);
-        if m.kind == MemberKind::Forest {
-            out.push(E::MemberSeed);
-        }
+        out.extend(m.kind.settings().iter().filter_map(|f| member_control(f)).map(E::Setting));
     }
     out
 }
@@ -72,13 +169,7 @@ impl EnsembleControl {
             E::Fusion => "fusion",
             E::Member => "member",
             E::Kind => "kind",
-            E::Trees => "trees",
-            E::MaxDepth => "max depth",
-            E::FeatureFraction => "features",
-            E::Weight => "weight",
-            E::MemberSeed => "seed",
-            E::C => "C (inv. L2)",
-            E::MaxIter => "max iter",
+            E::Setting(c) => c.label,
             E::Tolerance => "tolerance",
         }
     }
@@ -94,13 +185,7 @@ impl EnsembleControl {
             E::Fusion => "ensemble.fusion".into(),
             E::Member => "ensemble.members".into(),
             E::Kind => field("kind"),
-            E::Trees => field("trees"),
-            E::MaxDepth => field("max_depth"),
-            E::FeatureFraction => field("feature_fraction"),
-            E::Weight => field("weight"),
-            E::MemberSeed => field("seed"),
-            E::C => field("c"),
-            E::MaxIter => field("max_iter"),
+            E::Setting(c) => field(c.field),
             E::Tolerance => "deploy.tolerance".into(),
         }
     }
@@ -108,7 +193,6 @@ impl EnsembleControl {
     pub fn value(self, s: &Settings, ctx: Context) -> String {
         let d = &s.data;
         let m = s.ensemble.members.get(ctx.member);
-        let field = |f: fn(&MemberConfig) -> String| m.map(f).unwrap_or_default();
         match self {
             E::DataSource => d.source.clone(),
             E::Label => d.label.clone().unwrap_or_else(|| "(last column)".into()),
@@ -117,14 +201,8 @@ impl EnsembleControl {
             E::Folds => d.folds.to_string(),
             E::Fusion => s.ensemble.fusion.to_string(),
             E::Member => format!("{} of {}", ctx.member + 1, s.ensemble.members.len()),
-            E::Kind => field(|m| m.kind.to_string()),
-            E::Trees => field(|m| m.trees.to_string()),
-            E::MaxDepth => field(|m| format::depth(m.max_depth)),
-            E::FeatureFraction => field(|m| format::pct(m.feature_fraction)),
-            E::Weight => field(|m| format::num(m.weight)),
-            E::MemberSeed => field(|m| m.seed.to_string()),
-            E::C => field(|m| format::num(m.c)),
-            E::MaxIter => field(|m| m.max_iter.to_string()),
+            E::Kind => m.map(|m| m.kind.to_string()).unwrap_or_default(),
+            E::Setting(c) => m.map(c.show).unwrap_or_default(),
             E::Tolerance => format!("{} points", format::num(s.deploy.tolerance)),
         }
     }
@@ -143,24 +221,11 @@ impl EnsembleControl {
             E::Fusion => s.ensemble.fusion = s.ensemble.fusion.cycle(up),
             E::Member => return Ok(()),
             E::Tolerance => s.deploy.tolerance = step_f64(s.deploy.tolerance, 0.5, up, coarse, 0.0, 100.0),
-            _ => {
-                let Some(m) = s.ensemble.members.get_mut(ctx.member) else {
-                    return Err("no member to edit: press a to add one".into());
-                };
-                match self {
-                    E::Kind => m.kind = m.kind.cycle(up),
-                    E::Trees => m.trees = ladder(TREES, m.trees as f64, up, coarse) as usize,
-                    E::MaxDepth => m.max_depth = step_count(m.max_depth, up, coarse, 0, 64),
-                    E::FeatureFraction => {
-                        m.feature_fraction = step_f64(m.feature_fraction, 0.05, up, coarse, 0.05, 1.0)
-                    }
-                    E::Weight => m.weight = step_f64(m.weight, 0.1, up, coarse, 0.0, 100.0),
-                    E::MemberSeed => m.seed = step_seed(m.seed, up, coarse),
-                    E::C => m.c = ladder(C_LADDER, m.c, up, coarse),
-                    E::MaxIter => m.max_iter = ladder(MAX_ITER_LADDER, m.max_iter as f64, up, coarse) as u64,
-                    _ => {}
-                }
+            E::Kind => {
+                let m = edited(s, ctx)?;
+                m.kind = m.kind.cycle(up);
             }
+            E::Setting(c) => (c.step)(edited(s, ctx)?, up, coarse),
         }
         s.validate().map_err(|e| e.to_string())
     }
@@ -182,24 +247,8 @@ impl EnsembleControl {
             E::Fusion => s.ensemble.fusion = text.parse().map_err(|e| format!("{key}: {e}"))?,
             E::Member => return Ok(()),
             E::Tolerance => s.deploy.tolerance = parse(text.trim_end_matches("points").trim(), &key, label)?,
-            _ => {
-                let Some(m) = s.ensemble.members.get_mut(ctx.member) else {
-                    return Err("no member to edit: press a to add one".into());
-                };
-                match self {
-                    E::Kind => m.kind = text.parse().map_err(|e| format!("{key}: {e}"))?,
-                    E::Trees => m.trees = parse(text, &key, label)?,
-                    E::MaxDepth => {
-                        m.max_depth = if matches!(text, "unlimited" | "∞") { 0 } else { parse(text, &key, label)? };
-                    }
-                    E::FeatureFraction => m.feature_fraction = super::parse_fraction(text, &key, label)?,
-                    E::Weight => m.weight = parse(text, &key, label)?,
-                    E::MemberSeed => m.seed = parse(text, &key, label)?,
-                    E::C => m.c = parse(text, &key, label)?,
-                    E::MaxIter => m.max_iter = parse(text, &key, label)?,
-                    _ => {}
-                }
-            }
+            E::Kind => edited(s, ctx)?.kind = text.parse().map_err(|e| format!("{key}: {e}"))?,
+            E::Setting(c) => (c.set)(edited(s, ctx)?, text, &key, label)?,
         }
         s.validate().map_err(|e| e.to_string())
     }
@@ -207,6 +256,11 @@ impl EnsembleControl {
     pub fn reset(self, s: &mut Settings, ctx: Context) {
         let d = Settings::default();
         let template = d.ensemble.members.get(ctx.member).or(d.ensemble.members.first()).cloned();
+        let member = |field: &str, s: &mut Settings| {
+            if let (Some(m), Some(t)) = (s.ensemble.members.get_mut(ctx.member), &template) {
+                m.copy_setting(field, t);
+            }
+        };
         match self {
             E::DataSource => {
                 s.data.source = d.data.source;
@@ -219,37 +273,25 @@ impl EnsembleControl {
             E::Fusion => s.ensemble.fusion = d.ensemble.fusion,
             E::Tolerance => s.deploy.tolerance = d.deploy.tolerance,
             E::Member => {}
-            _ => {
-                if let (Some(m), Some(t)) = (s.ensemble.members.get_mut(ctx.member), template) {
-                    match self {
-                        E::Kind => m.kind = t.kind,
-                        E::Trees => m.trees = t.trees,
-                        E::MaxDepth => m.max_depth = t.max_depth,
-                        E::FeatureFraction => m.feature_fraction = t.feature_fraction,
-                        E::Weight => m.weight = t.weight,
-                        E::MemberSeed => m.seed = t.seed,
-                        E::C => m.c = t.c,
-                        E::MaxIter => m.max_iter = t.max_iter,
-                        _ => {}
-                    }
-                }
-            }
+            E::Kind => member("kind", s),
+            E::Setting(c) => member(c.field, s),
         }
     }
 
     pub fn edit_text(self, s: &Settings, ctx: Context) -> String {
-        let m = s.ensemble.members.get(ctx.member);
         match self {
             E::Label => s.data.label.clone().unwrap_or_default(),
             E::TestFraction => s.data.test_fraction.to_string(),
-            E::FeatureFraction => m.map(|m| m.feature_fraction.to_string()).unwrap_or_default(),
-            E::MaxDepth => m.map(|m| m.max_depth.to_string()).unwrap_or_default(),
-            E::Weight => m.map(|m| m.weight.to_string()).unwrap_or_default(),
-            E::C => m.map(|m| m.c.to_string()).unwrap_or_default(),
+            E::Setting(c) => s.ensemble.members.get(ctx.member).map(c.edit).unwrap_or_default(),
             E::Tolerance => s.deploy.tolerance.to_string(),
             _ => self.value(s, ctx),
         }
     }
+}
+
+/// The member the fields edit.
+fn edited<'a>(s: &'a mut Settings, ctx: Context) -> Result<&'a mut MemberConfig, String> {
+    s.ensemble.members.get_mut(ctx.member).ok_or_else(|| "no member to edit: press a to add one".to_string())
 }
 
 fn step_f64(v: f64, step: f64, up: bool, coarse: bool, min: f64, max: f64) -> f64 {

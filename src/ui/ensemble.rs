@@ -14,7 +14,7 @@ use super::widgets::{
     table_widths,
 };
 use crate::app::{App, HitMap, Target};
-use crate::compute::ensemble::{EnsembleReport, Fusion, MemberKind};
+use crate::compute::ensemble::{EnsembleReport, Fusion};
 use crate::format::{self, num};
 use crate::worker::EnsembleView;
 
@@ -190,11 +190,13 @@ fn draw_members(frame: &mut Frame, app: &App, r: &EnsembleReport, area: Rect) {
     let mut cells = vec![header.to_vec()];
     cells.extend(r.members.iter().enumerate().map(|(i, m)| {
         let marker = if i == app.member { "▶" } else { " " };
-        let depth = if m.kind == MemberKind::Logistic { "-".to_string() } else { format::depth(m.max_depth) };
+        // A column the member's kind does not read shows "-".
+        let reads = |field: &str| m.kind.settings().contains(&field);
+        let depth = if reads("max_depth") { format::depth(m.max_depth) } else { "-".to_string() };
         vec![
             format!("{marker}{}", i + 1),
             m.kind.to_string(),
-            if m.kind == MemberKind::Forest { m.trees.to_string() } else { "-".into() },
+            if reads("trees") { m.trees.to_string() } else { "-".into() },
             depth,
             num(m.weight),
             format::pct(m.normalized_weight),

@@ -1,130 +1,89 @@
-//! The ensemble worker. Trained members are kept by what their training
-//! depends on (the data settings and the member's own settings, not its
-//! weight), so a change of weight or fusion trains nothing and a change of
-//! one member trains only that member. A newer job stops a training between
-//! members; what was trained stays in the cache.
+//! The ensemble worker: runs the ensemble pipeline
+//! ([`crate::compute::ensemble::EnsembleCache`]) for training jobs and keeps
+//! its cache between them. A newer job stops a training between members;
+//! what was trained stays in the cache.
 
-use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, Sender};
 use std::time::Instant;
 
 use super::{DataSummary, EnsembleView, Job, Output};
-use crate::compute::deploy::sweep;
-use crate::compute::ensemble::{
-    DataConfig, Fusion, MemberConfig, MemberResults, Prepared, Stacked, evaluate_with, load_dataset, prepare, stack,
-    stacked_members, train_member,
-};
+use crate::compute::ensemble::{EnsembleCache, EnsembleError, PipelineSettings, Prepared};
+use crate::compute::watch::Cancelled;
 use crate::settings::Settings;
-
-type StackedResult = Arc<Result<Stacked, String>>;
-
-/// Members kept at most: enough for every member of a few ensembles.
-const CACHE: usize = 64;
 
 #[derive(Default)]
 pub struct EnsembleWorker {
-    prepared: Option<(DataConfig, Arc<Prepared>, Arc<DataSummary>)>,
-    members: VecDeque<(MemberConfig, Arc<MemberResults>)>,
-    /// Stacking's meta-learners, by the stacked members' training keys.
-    stacked: Option<(Vec<MemberConfig>, StackedResult)>,
+    cache: EnsembleCache,
+    /// What the pane shows of the prepared data, kept while the data stays the same.
+    summary: Option<(Arc<Prepared>, Arc<DataSummary>)>,
 }
 
 /// Told after each member; returning false stops the training (a newer job waits).
 pub type Progress<'a> = dyn FnMut(Output) -> bool + 'a;
 
+fn pipeline_settings(settings: &Settings) -> PipelineSettings<'_> {
+    PipelineSettings {
+        data: &settings.data,
+        ensemble: &settings.ensemble,
+        quant: &settings.quant,
+        deploy: &settings.deploy,
+    }
+}
+
 impl EnsembleWorker {
-    fn prepared(&mut self, cfg: &DataConfig) -> Result<(Arc<Prepared>, Arc<DataSummary>), String> {
-        if let Some((c, p, d)) = &self.prepared
-            && c == cfg
-        {
-            return Ok((p.clone(), d.clone()));
-        }
-        self.members.clear();
-        self.stacked = None;
-        let dataset = load_dataset(cfg).map_err(|e| e.to_string())?;
-        let prepared = prepare(dataset, cfg).map_err(|e| e.to_string())?;
-        let d = &prepared.dataset;
-        let summary = DataSummary {
-            source: d.source.clone(),
-            rows: d.rows(),
-            features: d.features.ncols(),
-            class_names: d.class_names.clone(),
-            train_rows: prepared.split.train.len(),
-            test_rows: prepared.split.test.len(),
-        };
-        let (p, s) = (Arc::new(prepared), Arc::new(summary));
-        self.prepared = Some((cfg.clone(), p.clone(), s.clone()));
-        Ok((p, s))
-    }
-
-    fn cached(&self, m: &MemberConfig) -> Option<Arc<MemberResults>> {
-        let key = m.fit_key();
-        self.members.iter().find(|(k, _)| *k == key).map(|(_, r)| r.clone())
-    }
-
     /// Trains what is not cached and fuses. None when `progress` asked to stop.
     pub fn train(
         &mut self,
         id: u64,
         settings: &Settings,
         progress: &mut Progress,
-    ) -> Option<Result<EnsembleView, String>> {
-        let start = Instant::now();
-        let (prepared, data) = match self.prepared(&settings.data) {
-            Ok(p) => p,
-            Err(e) => return Some(Err(e)),
-        };
-        let members = &settings.ensemble.members;
-        let mut results = Vec::with_capacity(members.len());
-        let mut trained = 0;
-        for (done, m) in members.iter().enumerate() {
-            let r = match self.cached(m) {
-                Some(r) => r,
-                None => {
-                    if !progress(Output::Training { id, done, total: members.len() }) {
-                        return None;
-                    }
-                    let r = match train_member(&prepared, m, settings.data.seed) {
-                        Ok(r) => Arc::new(r),
-                        Err(e) => return Some(Err(format!("member {} ({}): {e}", done + 1, m.kind))),
-                    };
-                    trained += 1;
-                    if self.members.len() == CACHE {
-                        self.members.pop_front();
-                    }
-                    self.members.push_back((m.fit_key(), r.clone()));
-                    r
-                }
-            };
-            results.push(r);
+    ) -> Option<Result<EnsembleView, EnsembleError>> {
+        match self.run_pipeline(id, settings, progress) {
+            Err(EnsembleError::Cancelled(Cancelled)) => None,
+            result => Some(result),
         }
-        let refs: Vec<&MemberResults> = results.iter().map(|r| r.as_ref()).collect();
-        let stacked = (settings.ensemble.fusion == Fusion::Stacking).then(|| self.stacked(&prepared, settings, &refs));
-        let report = evaluate_with(&prepared, &settings.ensemble, &refs, stacked.as_deref());
-        let deploy = sweep(&prepared, &settings.ensemble, &refs, &settings.quant, &settings.deploy, stacked.as_deref());
-        Some(Ok(EnsembleView {
-            settings: settings.clone(),
-            data,
-            report: Arc::new(report),
-            deploy: Arc::new(deploy),
-            trained,
-            compute_ms: start.elapsed().as_secs_f64() * 1e3,
-        }))
     }
 
-    /// The meta-learners for these members, fitted once while they stay the same.
-    fn stacked(&mut self, p: &Prepared, settings: &Settings, results: &[&MemberResults]) -> StackedResult {
-        let members = &settings.ensemble.members;
-        let key: Vec<MemberConfig> = stacked_members(members).iter().map(|&i| members[i].fit_key()).collect();
-        if let Some((k, s)) = &self.stacked
-            && *k == key
+    fn run_pipeline(
+        &mut self,
+        id: u64,
+        settings: &Settings,
+        progress: &mut Progress,
+    ) -> Result<EnsembleView, EnsembleError> {
+        let start = Instant::now();
+        let mut on_member = |done, total| match progress(Output::Training { id, done, total }) {
+            true => Ok(()),
+            false => Err(Cancelled),
+        };
+        let run = self.cache.run(pipeline_settings(settings), &mut on_member)?;
+        Ok(EnsembleView {
+            settings: settings.clone(),
+            data: self.summary(&run.prepared),
+            report: Arc::new(run.report),
+            deploy: Arc::new(run.deploy),
+            trained: run.trained,
+            compute_ms: start.elapsed().as_secs_f64() * 1e3,
+        })
+    }
+
+    fn summary(&mut self, prepared: &Arc<Prepared>) -> Arc<DataSummary> {
+        if let Some((p, s)) = &self.summary
+            && Arc::ptr_eq(p, prepared)
         {
             return s.clone();
         }
-        let s = Arc::new(stack(p, &settings.ensemble, results));
-        self.stacked = Some((key, s.clone()));
-        s
+        let d = &prepared.dataset;
+        let summary = Arc::new(DataSummary {
+            source: d.source.clone(),
+            rows: d.rows(),
+            features: d.features.ncols(),
+            class_names: d.class_names.clone(),
+            train_rows: prepared.split.train.len(),
+            test_rows: prepared.split.test.len(),
+        });
+        self.summary = Some((prepared.clone(), summary.clone()));
+        summary
     }
 
     /// Runs a training job; progress goes to `progress`, the result is returned
@@ -133,10 +92,7 @@ impl EnsembleWorker {
         let Job::Train { id, settings } = job else {
             return Output::Trained { id: job.id(), result: Err("not a training job".into()) };
         };
-        match self.train(id, &settings, progress) {
-            Some(result) => Output::Trained { id, result: result.map(Box::new) },
-            None => Output::Trained { id, result: Err(String::new()) },
-        }
+        Output::Trained { id, result: trained_output(self.train(id, &settings, progress)) }
     }
 
     /// Runs training jobs until the channel closes; a newer job stops the
@@ -164,7 +120,7 @@ impl EnsembleWorker {
             };
             let Job::Train { id, settings } = job else { continue };
             if let Some(result) = self.train(id, &settings, &mut progress)
-                && out.send(wrap(Output::Trained { id, result: result.map(Box::new) })).is_err()
+                && out.send(wrap(Output::Trained { id, result: trained_output(Some(result)) })).is_err()
             {
                 return;
             }
@@ -175,19 +131,18 @@ impl EnsembleWorker {
             // to stacking later is as quick as any other fusion change.
             match jobs.try_iter().last() {
                 Some(newer) => waiting = Some(newer),
-                None => self.warm_stacking(&settings),
+                None => self.cache.warm_stacking(&settings.data, &settings.ensemble),
             }
         }
     }
+}
 
-    fn warm_stacking(&mut self, settings: &Settings) {
-        let Ok((prepared, _)) = self.prepared(&settings.data) else { return };
-        let results: Option<Vec<Arc<MemberResults>>> =
-            settings.ensemble.members.iter().map(|m| self.cached(m)).collect();
-        if let Some(results) = results.filter(|r| !r.is_empty()) {
-            let refs: Vec<&MemberResults> = results.iter().map(|r| r.as_ref()).collect();
-            self.stacked(&prepared, settings, &refs);
-        }
+/// The job's result as the app reads it: the error's text, and an empty
+/// text for a training stopped for a newer job (the app ignores those).
+fn trained_output(result: Option<Result<EnsembleView, EnsembleError>>) -> Result<Box<EnsembleView>, String> {
+    match result {
+        Some(r) => r.map(Box::new).map_err(|e| e.to_string()),
+        None => Err(String::new()),
     }
 }
 
@@ -202,13 +157,13 @@ mod tests {
         let mut s = Settings::default();
         let first = w.train(1, &s, &mut |_| true).unwrap().unwrap();
         assert_eq!(first.trained, 3);
-        w.warm_stacking(&s);
-        let warmed = w.stacked.as_ref().unwrap().1.clone();
+        w.cache.warm_stacking(&s.data, &s.ensemble);
+        let warmed = w.cache.kept_stacking().unwrap().clone();
         s.ensemble.fusion = Fusion::Stacking;
         s.ensemble.members[1].weight = 2.5;
         let stacked = w.train(2, &s, &mut |_| true).unwrap().unwrap();
         assert_eq!(stacked.trained, 0);
-        assert!(Arc::ptr_eq(&warmed, &w.stacked.as_ref().unwrap().1), "the meta-learners were fitted again");
+        assert!(Arc::ptr_eq(&warmed, w.cache.kept_stacking().unwrap()), "the meta-learners were fitted again");
         assert!(stacked.report.stacking_influence.is_some());
     }
 
@@ -222,6 +177,6 @@ mod tests {
         });
         assert!(stopped.is_none());
         // The member trained before the stop is kept.
-        assert_eq!(w.members.len(), 1);
+        assert_eq!(w.cache.cached_members(), 1);
     }
 }

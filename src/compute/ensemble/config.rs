@@ -1,0 +1,255 @@
+//! The settings of the ensemble lab: the `[data]` and `[ensemble]` tables,
+//! their ranges, and loading the table `[data]` names.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use super::{EnsembleError, MemberKind};
+use crate::compute::data::{self, Dataset};
+use crate::compute::quant::InvalidSetting;
+use crate::named_enum;
+
+named_enum! {
+    /// How member predictions become one prediction.
+    pub enum Fusion {
+        Soft => "soft",
+        Hard => "hard",
+        Stacking => "stacking",
+        LabelMean => "label-mean",
+    }
+}
+
+pub const MAX_TREES: usize = 500;
+pub const MAX_DEPTH: usize = 64;
+pub const MIN_FOLDS: usize = 2;
+pub const MAX_FOLDS: usize = 20;
+/// Most members an ensemble may have (keeps the disagreement matrix and the panes readable).
+pub const MAX_MEMBERS: usize = 16;
+
+/// scikit-learn's `LogisticRegression(C=1.0)`: the default inverse regularisation strength.
+pub const DEFAULT_C: f64 = 1.0;
+/// scikit-learn's default `max_iter`; on digits (64 standardized features, 10 classes) every fit
+/// at C = 1 converges in fewer (54 on the default train split).
+pub const DEFAULT_MAX_ITER: u64 = 100;
+pub const MAX_MAX_ITER: u64 = 100_000;
+/// Inverse L2 penalty of the stacking meta-learner: scikit-learn's default final estimator,
+/// `LogisticRegression()`. It also makes the solver converge in a few iterations, which keeps
+/// `evaluate` quick.
+pub const META_C: f64 = 1.0;
+/// L-BFGS iteration cap of the stacking meta-learner (trained inside `evaluate`; it converges in < 20).
+pub const META_MAX_ITERATIONS: u64 = 100;
+/// One model of the ensemble: the `[[ensemble.members]]` tables of the settings file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MemberConfig {
+    pub kind: MemberKind,
+    /// Trees of a forest (1..=500); ignored by the other kinds.
+    pub trees: usize,
+    /// Depth limit of the trees; 0 = unlimited (at most 64).
+    pub max_depth: usize,
+    /// Share of the features each tree of a forest sees, in (0, 1]:
+    /// max(1, round(fraction * features)) columns drawn without replacement.
+    pub feature_fraction: f64,
+    /// Voting weight, finite and >= 0; 0 leaves the member out of the vote.
+    pub weight: f64,
+    /// Seed of a forest's bootstrap samples, feature subsets and tie-breaking;
+    /// a tree or a logistic member ignores it.
+    pub seed: u64,
+    /// Logistic only: scikit-learn's `C`, the inverse L2 regularisation strength, finite and > 0.
+    pub c: f64,
+    /// Logistic only: the L-BFGS iteration cap, 1..=100000.
+    pub max_iter: u64,
+}
+
+impl Default for MemberConfig {
+    fn default() -> Self {
+        MemberConfig {
+            kind: MemberKind::Forest,
+            trees: 10,
+            max_depth: 0,
+            feature_fraction: 0.5,
+            weight: 1.0,
+            seed: 0,
+            c: DEFAULT_C,
+            max_iter: DEFAULT_MAX_ITER,
+        }
+    }
+}
+
+impl MemberConfig {
+    /// A forest of `trees` trees with the default settings.
+    pub fn forest(trees: usize, seed: u64) -> Self {
+        MemberConfig { trees, seed, ..MemberConfig::default() }
+    }
+
+    /// What training depends on: the kind and the settings it reads
+    /// ([`crate::compute::members::MemberPlugin::settings`]), the rest at
+    /// their defaults and the weight zeroed. Two members with equal keys give
+    /// bit-identical [`super::MemberResults`] on the same data.
+    pub fn fit_key(&self) -> MemberConfig {
+        let mut key = MemberConfig { kind: self.kind, weight: 0.0, ..MemberConfig::default() };
+        for &name in self.kind.settings().iter().filter(|&&name| name != "weight") {
+            key.copy_setting(name, self);
+        }
+        key
+    }
+
+    /// Sets the field `name` (as the settings file spells it) to `from`'s;
+    /// an unknown name changes nothing.
+    pub fn copy_setting(&mut self, name: &str, from: &MemberConfig) {
+        match name {
+            "kind" => self.kind = from.kind,
+            "trees" => self.trees = from.trees,
+            "max_depth" => self.max_depth = from.max_depth,
+            "feature_fraction" => self.feature_fraction = from.feature_fraction,
+            "weight" => self.weight = from.weight,
+            "seed" => self.seed = from.seed,
+            "c" => self.c = from.c,
+            "max_iter" => self.max_iter = from.max_iter,
+            _ => {}
+        }
+    }
+
+    /// Checks every range; keys are named `{prefix}.trees` and so on.
+    pub fn validate_at(&self, prefix: &str) -> Result<(), InvalidSetting> {
+        let key = |name: &str| format!("{prefix}.{name}");
+        if !(1..=MAX_TREES).contains(&self.trees) {
+            return Err(InvalidSetting::new(&key("trees"), format!("{} is outside 1..={MAX_TREES}", self.trees)));
+        }
+        if self.max_depth > MAX_DEPTH {
+            return Err(InvalidSetting::new(
+                &key("max_depth"),
+                format!("{} is more than {MAX_DEPTH}; use 0 for unlimited depth", self.max_depth),
+            ));
+        }
+        if !(self.feature_fraction > 0.0 && self.feature_fraction <= 1.0) {
+            return Err(InvalidSetting::new(
+                &key("feature_fraction"),
+                format!("{} is outside (0, 1]: it is the share of the features each tree sees", self.feature_fraction),
+            ));
+        }
+        if !(self.weight.is_finite() && self.weight >= 0.0) {
+            return Err(InvalidSetting::new(&key("weight"), format!("{} must be a finite number >= 0", self.weight)));
+        }
+        if !(self.c.is_finite() && self.c > 0.0) {
+            return Err(InvalidSetting::new(
+                &key("c"),
+                format!("{} must be a finite number > 0: it is the inverse regularisation strength", self.c),
+            ));
+        }
+        if !(1..=MAX_MAX_ITER).contains(&self.max_iter) {
+            return Err(InvalidSetting::new(
+                &key("max_iter"),
+                format!("{} is outside 1..={MAX_MAX_ITER}", self.max_iter),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The members and how they are fused: the `[ensemble]` table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EnsembleConfig {
+    pub fusion: Fusion,
+    pub members: Vec<MemberConfig>,
+}
+
+impl Default for EnsembleConfig {
+    /// The seed document's ensemble: forests of 10, 20 and 30 trees (seeds 0, 1, 2), soft voting.
+    fn default() -> Self {
+        EnsembleConfig {
+            fusion: Fusion::Soft,
+            members: vec![MemberConfig::forest(10, 0), MemberConfig::forest(20, 1), MemberConfig::forest(30, 2)],
+        }
+    }
+}
+
+impl EnsembleConfig {
+    pub fn validate(&self) -> Result<(), InvalidSetting> {
+        if self.members.len() > MAX_MEMBERS {
+            return Err(InvalidSetting::new(
+                "ensemble.members",
+                format!("{} members is more than the {MAX_MEMBERS} allowed", self.members.len()),
+            ));
+        }
+        for (i, m) in self.members.iter().enumerate() {
+            m.validate_at(&format!("ensemble.members[{i}]"))?;
+        }
+        Ok(())
+    }
+
+    pub fn weights(&self) -> Vec<f64> {
+        self.members.iter().map(|m| m.weight).collect()
+    }
+}
+
+/// Where the data comes from and how it is split: the `[data]` table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DataConfig {
+    /// "iris" (the bundled table) or the path of a CSV file with a header row.
+    pub source: String,
+    /// The label column of a CSV file; the last column when absent.
+    pub label: Option<String>,
+    /// Share of every class held out for testing, in (0, 1).
+    pub test_fraction: f64,
+    /// Seed of the train/test split and the cross-validation folds; also mixed into every member's seed.
+    pub seed: u64,
+    /// Cross-validation folds, 2..=20.
+    pub folds: usize,
+}
+
+impl Default for DataConfig {
+    fn default() -> Self {
+        DataConfig { source: "iris".into(), label: None, test_fraction: 0.2, seed: 42, folds: 5 }
+    }
+}
+
+impl DataConfig {
+    pub fn validate(&self) -> Result<(), InvalidSetting> {
+        if self.source.trim().is_empty() {
+            return Err(InvalidSetting::new("data.source", "is empty; use \"iris\" or the path of a CSV file"));
+        }
+        if matches!(&self.label, Some(l) if l.trim().is_empty()) {
+            return Err(InvalidSetting::new(
+                "data.label",
+                "is empty; name a column or leave it out to use the last one",
+            ));
+        }
+        if !(self.test_fraction > 0.0 && self.test_fraction < 1.0) {
+            return Err(InvalidSetting::new(
+                "data.test_fraction",
+                format!("{} is outside (0, 1): both the train and the test split need rows", self.test_fraction),
+            ));
+        }
+        if !(MIN_FOLDS..=MAX_FOLDS).contains(&self.folds) {
+            return Err(InvalidSetting::new(
+                "data.folds",
+                format!("{} is outside {MIN_FOLDS}..={MAX_FOLDS}", self.folds),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Whether `source` names the bundled iris table rather than a file.
+    pub fn is_iris(&self) -> bool {
+        self.source == "iris"
+    }
+}
+
+/// Loads the table `cfg.source` names: the bundled iris data or a CSV file
+/// (a relative path is taken relative to the working directory).
+pub fn load_dataset(cfg: &DataConfig) -> Result<Dataset, EnsembleError> {
+    if cfg.is_iris() {
+        let iris = data::iris();
+        return match cfg.label.as_deref() {
+            None | Some("species") => Ok(iris),
+            Some(other) => {
+                data::parse_csv(data::IRIS_CSV, "iris", Some(other)).map_err(|e| EnsembleError::Load(Box::new(e)))
+            }
+        };
+    }
+    data::load_csv(Path::new(&cfg.source), cfg.label.as_deref()).map_err(|e| EnsembleError::Load(Box::new(e)))
+}
