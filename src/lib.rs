@@ -8,7 +8,7 @@ pub mod cli;
 pub mod compute;
 pub mod config;
 pub mod controls;
-pub mod format;
+pub use compute::format;
 pub mod keymap;
 pub mod panes;
 pub mod settings;

@@ -5,14 +5,15 @@ use std::borrow::Cow;
 use serde::Serialize;
 
 use super::calibrate::{Target, calibrate, min_max};
+pub use super::curve::{MseCurve, mse_curve};
 use super::histogram::Histogram;
-use super::kernel::{ErrorBins, Output, Sums, Tally, clamp_code, quantize_run, squared_error};
+use super::kernel::{ErrorBins, Output, Sums, Tally, clamp_code, quantize_run};
+use super::parallel::{run_tasks, threads_for};
 use super::quant::{Calibration, QParams, QuantConfig, Rounder, Rounding, Scheme, bit_params, manual_params};
 use super::watch::{Cancelled, Watch};
 use super::weights::Weights;
 
 pub const HIST_BINS: usize = 160;
-const CURVE_POINTS: usize = 40;
 
 /// The largest |x| the pipeline takes: 2^59. Errors are summed in float32
 /// lanes of 128 per block, and 128 * (2 * 2^59)^2 stays below f32::MAX, so
@@ -192,16 +193,6 @@ pub struct ErrorHistogram {
     pub clipped: Histogram,
 }
 
-/// MSE against the width of the clip range, as a fraction of min-max:
-/// small fractions clip much, large ones round coarsely.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct MseCurve {
-    /// (fraction of the min-max range, mse)
-    pub points: Vec<(f64, f64)>,
-    pub optimum: (f64, f64),
-    pub current: (f64, f64),
-}
-
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Storage {
     pub bytes_fp32: u64,
@@ -236,15 +227,15 @@ pub struct ChannelChoice {
 }
 
 /// The weights channel after channel, as calibration and the kernel see them.
-struct Channels<'a> {
+pub(super) struct Channels<'a> {
     layout: Layout,
-    values: Cow<'a, [f32]>,
+    pub(super) values: Cow<'a, [f32]>,
     offsets: Vec<usize>,
     all_finite: bool,
 }
 
 impl<'a> Channels<'a> {
-    fn of(w: &'a Weights, cfg: &QuantConfig) -> Self {
+    pub(super) fn of(w: &'a Weights, cfg: &QuantConfig) -> Self {
         let layout = Layout::of(w, cfg);
         let (values, offsets) = layout.channel_major(&w.values);
         Channels { layout, values, offsets, all_finite: w.non_finite == 0 }
@@ -255,7 +246,7 @@ impl<'a> Channels<'a> {
     }
 
     /// Every channel cut into runs of at most `RUN` values: (channel, span).
-    fn runs(&self) -> Vec<(usize, std::ops::Range<usize>)> {
+    pub(super) fn runs(&self) -> Vec<(usize, std::ops::Range<usize>)> {
         self.spans()
             .enumerate()
             .flat_map(|(c, span)| {
@@ -265,7 +256,7 @@ impl<'a> Channels<'a> {
     }
 
     /// Each channel's finite values, borrowed when there is nothing to drop.
-    fn finite(&self, span: std::ops::Range<usize>, scratch: &mut Vec<f32>) -> Cow<'_, [f32]> {
+    pub(super) fn finite(&self, span: std::ops::Range<usize>, scratch: &mut Vec<f32>) -> Cow<'_, [f32]> {
         let values = &self.values[span];
         if self.all_finite {
             return Cow::Borrowed(values);
@@ -450,51 +441,6 @@ fn pipeline(
 /// Runs longer than this are cut, so that threads can share a channel.
 /// The cut does not depend on the number of threads: neither do the sums.
 const RUN: usize = 1 << 15;
-/// Below this many values one thread is quicker than starting another.
-const PARALLEL_MIN: usize = 1 << 16;
-
-/// How many threads `len` values are worth: one per core, up to eight.
-fn threads_for(len: usize) -> usize {
-    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-    // Asking costs a few file reads (cgroup quotas): once is enough.
-    let cores = *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get().min(8)));
-    if len < PARALLEL_MIN { 1 } else { cores }
-}
-
-/// Runs `tasks` on `threads` threads (this one among them), each taking the
-/// next task whenever it is done with one, so no thread idles while
-/// another has a queue. The results come back in task order, with each
-/// thread's `state` at the end: nothing depends on which thread ran what.
-fn run_tasks<T: Sync, S: Send, R: Send>(
-    tasks: &[T],
-    threads: usize,
-    state: impl Fn() -> S + Sync,
-    run: impl Fn(&mut S, &T) -> R + Sync,
-) -> (Vec<R>, Vec<S>) {
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let work = || {
-        let (mut s, mut done) = (state(), Vec::new());
-        loop {
-            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let Some(task) = tasks.get(i) else { break };
-            done.push((i, run(&mut s, task)));
-        }
-        (done, s)
-    };
-    let per_thread: Vec<_> = std::thread::scope(|scope| {
-        let helpers: Vec<_> = (1..threads.min(tasks.len())).map(|_| scope.spawn(work)).collect();
-        let mine = work();
-        std::iter::once(mine).chain(helpers.into_iter().map(|h| h.join().expect("a compute thread panicked"))).collect()
-    });
-    let (mut results, mut states) = (Vec::with_capacity(tasks.len()), Vec::with_capacity(per_thread.len()));
-    for (done, s) in per_thread {
-        results.extend(done);
-        states.push(s);
-    }
-    results.sort_unstable_by_key(|(i, _)| *i);
-    (results.into_iter().map(|(_, r)| r).collect(), states)
-}
-
 /// Every channel quantized: its sums and the number of codes it uses, the
 /// codes used over all channels, the error histogram of all of them, and
 /// the weights' histograms (one per thread) when asked for.
@@ -638,7 +584,7 @@ fn merge_counts(range: (f32, f32), parts: Vec<Histogram>) -> Histogram {
 }
 
 /// Consecutive runs gathered into tasks of at least `RUN` values.
-fn groups(runs: &[(usize, std::ops::Range<usize>)]) -> Vec<std::ops::Range<usize>> {
+pub(super) fn groups(runs: &[(usize, std::ops::Range<usize>)]) -> Vec<std::ops::Range<usize>> {
     let mut groups = Vec::new();
     let (mut start, mut len) = (0, 0);
     for (i, run) in runs.iter().enumerate() {
@@ -675,59 +621,6 @@ pub fn storage(count: usize, bits: u32, channels: usize) -> Storage {
     let bytes_fp32 = count as u64 * 4;
     let bytes_quantized = (count as u64 * bits as u64).div_ceil(8) + channels as u64 * 8;
     Storage { bytes_fp32, bytes_quantized, compression: bytes_fp32 as f64 / bytes_quantized as f64 }
-}
-
-/// The MSE-vs-clip curve: point k of `CURVE_POINTS` fits the grid to each
-/// channel's min-max range shrunk to k / `CURVE_POINTS`, and measures the
-/// mse on every finite value of the tensor (a sample can miss the very
-/// values that decide it). Slower than the analysis (40 passes over the
-/// weights), so the worker sends it after the analysis; `watch` can stop it
-/// between points.
-pub fn mse_curve(w: &Weights, cfg: &QuantConfig, a: &Analysis, watch: &Watch) -> Result<MseCurve, Cancelled> {
-    let ch = Channels::of(w, cfg);
-    let target = Target::of(cfg, a.effective_bits);
-    let runs = ch.runs();
-    // A task measures every point on its runs while they sit in cache: one
-    // pass over memory, not forty. Its sums are added in task order, so the
-    // curve does not depend on the number of threads.
-    let tasks = groups(&runs);
-    let measure = |scratch: &mut Vec<f32>, group: &std::ops::Range<usize>| -> Option<[f64; CURVE_POINTS]> {
-        watch.check().ok()?;
-        let mut sq = [0.0; CURVE_POINTS];
-        let mut rounder = Rounder::new(target.rounding, 0);
-        for (c, span) in &runs[group.clone()] {
-            let values = ch.finite(span.clone(), scratch);
-            let (lo, hi) = a.channels[*c].data_range;
-            for (k, sum) in sq.iter_mut().enumerate() {
-                let t = (k + 1) as f32 / CURVE_POINTS as f32;
-                let p = bit_params(target.scheme, target.bits, lo * t, hi * t);
-                *sum += squared_error(&values, &p, &mut rounder);
-            }
-        }
-        Some(sq)
-    };
-    let (done, _) = run_tasks(&tasks, threads_for(ch.values.len()), Vec::new, measure);
-    let mut total = [0.0; CURVE_POINTS];
-    for sq in done {
-        total.iter_mut().zip(sq.ok_or(Cancelled)?).for_each(|(t, s)| *t += s);
-    }
-    let finite = (a.count - a.non_finite).max(1) as f64;
-    let points = total.iter().enumerate().map(|(k, sq)| ((k + 1) as f64 / CURVE_POINTS as f64, sq / finite)).collect();
-    Ok(mark_curve(points, &a.channels, a.metrics.mse))
-}
-
-/// The curve with its optimum and the current setting marked.
-fn mark_curve(points: Vec<(f64, f64)>, channels: &[Channel], current_mse: f64) -> MseCurve {
-    let optimum = points.iter().copied().fold((1.0, f64::INFINITY), |best, p| if p.1 < best.1 { p } else { best });
-    let fractions: Vec<f64> = channels
-        .iter()
-        .map(|c| {
-            let (r, d) = (c.range, c.data_range);
-            if d.1 > d.0 { ((r.1 - r.0) / (d.1 - d.0)) as f64 } else { 1.0 }
-        })
-        .collect();
-    let current = fractions.iter().sum::<f64>() / fractions.len().max(1) as f64;
-    MseCurve { points, optimum, current: (current, current_mse) }
 }
 
 /// The clip range every calibration method would pick for the whole tensor,
@@ -1020,7 +913,7 @@ mod tests {
         let w = seed_weights();
         let a = analyze(&w, &cfg).unwrap();
         let c = mse_curve(&w, &cfg, &a, &Watch::NONE).unwrap();
-        assert_eq!(c.points.len(), CURVE_POINTS);
+        assert_eq!(c.points.len(), super::super::curve::CURVE_POINTS);
         assert!(c.optimum.1 <= c.points.last().unwrap().1);
         assert!(c.optimum.0 < 1.0, "3-bit normal weights are best clipped");
         assert!((c.current.0 - 1.0).abs() < 1e-6, "min-max is the full range");

@@ -5,13 +5,16 @@
 
 pub mod analysis;
 pub mod calibrate;
+pub mod curve;
 pub mod data;
 pub mod deploy;
 pub mod diagnose;
 pub mod ensemble;
+pub mod format;
 pub mod histogram;
 pub mod kernel;
 pub mod members;
+pub mod parallel;
 pub mod quant;
 pub mod softmax;
 pub mod watch;

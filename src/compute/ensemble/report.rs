@@ -8,7 +8,7 @@ use super::fusion::{Fuser, fuse_soft, normalized_weights};
 use super::metrics::{accuracy, confusion, fold_accuracies, macro_scores};
 use super::stacking::stacked_or_fit;
 use super::{EnsembleConfig, EnsembleError, Fusion, MemberKind, MemberResults, Prepared, Stacked, argmax_rows};
-use crate::format;
+use crate::compute::format;
 
 /// One member's line in the report.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -6,10 +6,13 @@ use std::path::PathBuf;
 use ratatui::crossterm::event::{
     Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
 };
-use ratatui::layout::{Position, Rect};
+mod hits;
+mod picker;
+
+pub use hits::{HitMap, Target};
+pub use picker::Picker;
 
 use crate::compute::ensemble::MemberConfig;
-use crate::compute::weights::TensorInfo;
 use crate::controls::{AnyControl, Context, Control, EnsembleControl};
 use crate::keymap::{self, Action, Scope};
 use crate::panes::{PANES, Pane};
@@ -69,91 +72,6 @@ pub enum Mode {
     PickTensor(Picker),
     /// Quitting with settings not yet exported: y exports first, n quits, Esc stays.
     ConfirmQuit,
-}
-
-/// The tensor picker's state: a filter typed after `/`, and the tensor highlighted.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct Picker {
-    /// An index into the full tensor list, so clearing the filter keeps it.
-    pub selected: usize,
-    pub filter: String,
-    /// Whether keys type into the filter.
-    pub typing: bool,
-}
-
-impl Picker {
-    /// The indices of the tensors whose names contain the filter, ignoring case.
-    pub fn matches(&self, tensors: &[TensorInfo]) -> Vec<usize> {
-        let filter = self.filter.to_lowercase();
-        (0..tensors.len()).filter(|&i| tensors[i].name.to_lowercase().contains(&filter)).collect()
-    }
-
-    /// Where the highlighted tensor is among the matches (the first one when it is not one).
-    pub fn highlighted(&self, matches: &[usize]) -> usize {
-        matches.iter().position(|&i| i == self.selected).unwrap_or(0)
-    }
-
-    /// Highlights the match `steps` away, wrapping around.
-    fn step(&mut self, tensors: &[TensorInfo], steps: isize) {
-        let matches = self.matches(tensors);
-        if !matches.is_empty() {
-            let n = matches.len() as isize;
-            let at = (self.highlighted(&matches) as isize + steps).rem_euclid(n);
-            self.selected = matches[at as usize];
-        }
-    }
-
-    /// A changed filter highlights its first match unless the highlighted tensor still matches.
-    fn refilter(&mut self, tensors: &[TensorInfo]) {
-        let matches = self.matches(tensors);
-        if !matches.contains(&self.selected) {
-            self.selected = matches.first().copied().unwrap_or(self.selected);
-        }
-    }
-}
-
-/// What a mouse position points at.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Target {
-    Tab(usize),
-    /// A row of the pane's control list (an index into `App::controls`).
-    Control(usize),
-    /// A row of the Ensemble pane's members table.
-    Member(usize),
-}
-
-/// What the last frame drew where. `ui::draw` returns it and a click is
-/// resolved against it, so the layout is worked out in one place only.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct HitMap {
-    areas: Vec<(Rect, Target)>,
-    /// The rows of the per-channel table on screen: what PgDn and PgUp step by.
-    pub channel_rows: usize,
-}
-
-impl HitMap {
-    pub fn add(&mut self, area: Rect, target: Target) {
-        self.areas.push((area, target));
-    }
-
-    /// The items of a bordered list or table of `count` items, scrolled so
-    /// that `selected` shows (as ratatui scrolls a fresh state); the first
-    /// `skip` rows inside the border (a header) are not items.
-    pub fn add_rows(&mut self, block: Rect, skip: u16, selected: usize, count: usize, target: fn(usize) -> Target) {
-        let top = block.y + 1 + skip;
-        let bottom = block.y + block.height.saturating_sub(1);
-        let visible = bottom.saturating_sub(top) as usize;
-        let first = selected.saturating_sub(visible.saturating_sub(1));
-        let width = block.width.saturating_sub(2);
-        for (row, item) in (top..bottom).zip(first..count) {
-            self.add(Rect::new(block.x + 1, row, width, 1), target(item));
-        }
-    }
-
-    /// What the cell (column, row) shows, if anything a click can act on.
-    pub fn at(&self, column: u16, row: u16) -> Option<Target> {
-        self.areas.iter().find(|(area, _)| area.contains(Position::new(column, row))).map(|&(_, t)| t)
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -665,71 +583,6 @@ impl App {
             if self.settings.weights != weights_before { " (weights: synthetic normal 1000×10, seed 42)" } else { "" };
         self.info(format!("preset: {}{note}", preset.name));
         jobs
-    }
-
-    fn open_picker(&mut self) -> Vec<Job> {
-        let tensors = self.context().tensors;
-        if tensors.is_empty() {
-            self.error("no tensors to pick: the source is not a .safetensors file (press Enter on source to open one)");
-        } else {
-            let selected =
-                tensors.iter().position(|t| Some(&t.name) == self.settings.weights.tensor.as_ref()).unwrap_or(0);
-            self.mode = Mode::PickTensor(Picker { selected, ..Picker::default() });
-        }
-        Vec::new()
-    }
-
-    /// Arrows move; `/` starts a filter, typed until Enter or Esc; Enter
-    /// picks the highlighted match; Esc clears the filter, then closes.
-    fn on_pick_key(&mut self, key: KeyEvent, mut picker: Picker) -> Vec<Job> {
-        let tensors = self.context().tensors;
-        match key.code {
-            KeyCode::Up => picker.step(tensors, -1),
-            KeyCode::Down => picker.step(tensors, 1),
-            KeyCode::Char('k') if !picker.typing => picker.step(tensors, -1),
-            KeyCode::Char('j') if !picker.typing => picker.step(tensors, 1),
-            KeyCode::Char('/') if !picker.typing => picker.typing = true,
-            KeyCode::Char('q') if !picker.typing => {
-                self.mode = Mode::Normal;
-                return Vec::new();
-            }
-            KeyCode::Char(c) if picker.typing && !key.modifiers.contains(KeyModifiers::CONTROL) => {
-                picker.filter.push(c);
-                picker.refilter(tensors);
-            }
-            KeyCode::Backspace if picker.typing => {
-                picker.filter.pop();
-                picker.refilter(tensors);
-            }
-            KeyCode::Esc if picker.typing || !picker.filter.is_empty() => {
-                picker.filter.clear();
-                picker.typing = false;
-            }
-            KeyCode::Esc => {
-                self.mode = Mode::Normal;
-                return Vec::new();
-            }
-            KeyCode::Enter => return self.pick(&picker),
-            _ => {}
-        }
-        self.mode = Mode::PickTensor(picker);
-        Vec::new()
-    }
-
-    /// Loads the highlighted match; with no match the picker stays open.
-    fn pick(&mut self, picker: &Picker) -> Vec<Job> {
-        let tensors = self.context().tensors;
-        let matches = picker.matches(tensors);
-        let Some(&index) = matches.get(picker.highlighted(&matches)) else {
-            self.mode = Mode::PickTensor(picker.clone());
-            return Vec::new();
-        };
-        let name = tensors[index].name.clone();
-        self.mode = Mode::Normal;
-        self.change(self.index(), |s, _| {
-            s.weights.tensor = Some(name);
-            Ok(())
-        })
     }
 
     /// A click on a tab opens it, on a control or member selects it; the
