@@ -5,7 +5,27 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::ui::theme::ThemeName;
+crate::named_enum! {
+    /// The theme chosen with `--theme` (NO_COLOR in the environment means mono).
+    pub enum ThemeName {
+        Dark => "dark",
+        Light => "light",
+        Mono => "mono",
+    }
+}
+
+impl ThemeName {
+    /// `--theme` if given; else mono when NO_COLOR is set; else the config
+    /// file's theme; else dark.
+    pub fn choose(flag: Option<ThemeName>, no_color: bool, config: Option<ThemeName>) -> ThemeName {
+        match (flag, config) {
+            (Some(name), _) => name,
+            _ if no_color => ThemeName::Mono,
+            (None, Some(name)) => name,
+            (None, None) => ThemeName::Dark,
+        }
+    }
+}
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]

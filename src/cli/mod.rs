@@ -10,9 +10,9 @@ use std::io::Write as _;
 use std::path::PathBuf;
 
 use crate::compute::weights::Weights;
+use crate::config::ThemeName;
 use crate::format;
 use crate::settings::{self, Settings};
-use crate::ui::theme::ThemeName;
 
 pub use report::{
     DataSection, EnsembleSection, MetricsReport, PerChannelReport, PicturesReport, QuantReport, Report, WeightsReport,

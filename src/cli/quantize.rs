@@ -146,9 +146,9 @@ pub(super) fn quantize_command(
         Some(path) => Some((path, params_json(cfg, &params, dtype)?)),
         None => None,
     };
-    settings::write_atomic(out, &code_bytes)?;
+    settings::write_atomic(out, &code_bytes).map_err(|e| e.to_string())?;
     for (path, bytes) in dq.iter().chain(&pj) {
-        settings::write_atomic(path, bytes)?;
+        settings::write_atomic(path, bytes).map_err(|e| e.to_string())?;
     }
     print(&quantize_summary(&w, out, dequantized, params_out, dtype))
 }

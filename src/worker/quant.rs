@@ -170,7 +170,8 @@ impl Worker {
     ) -> Result<PathBuf, String> {
         let analysis = self.analysis(settings, &Watch::NONE).expect("nothing stops an export")?;
         let (report, deploy) = (ensemble.map(|e| &*e.report), ensemble.map(|e| &*e.deploy));
-        write_atomic(path, settings.portable().to_toml(Some(&analysis), report, deploy).as_bytes())?;
+        write_atomic(path, settings.portable().to_toml(Some(&analysis), report, deploy).as_bytes())
+            .map_err(|e| e.to_string())?;
         Ok(path.to_owned())
     }
 
