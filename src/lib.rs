@@ -9,6 +9,7 @@ pub mod compute;
 pub mod config;
 pub mod controls;
 pub mod format;
+pub mod io;
 pub mod keymap;
 pub mod settings;
 pub mod tui;
