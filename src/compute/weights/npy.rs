@@ -5,12 +5,12 @@ use std::path::Path;
 use ndarray::{ArrayD, ArrayViewD, IxDyn, ShapeBuilder};
 use ndarray_npy::{ReadNpyExt, ReadableElement, ViewElement, ViewNpyError, ViewNpyExt};
 
-use super::py_literal::{Lit, PyParser};
+use super::py_literal::{Lit, LiteralError, PyParser};
 use super::{TensorInfo, ToF32, Weights, WeightsError, checked_len, decode, file_weights, invalid};
 
 /// The one tensor of a `.npy` file, named after the file.
 pub(super) fn list(path: &Path, buf: &[u8]) -> Result<Vec<TensorInfo>, WeightsError> {
-    let header = NpyHeader::parse(buf).map_err(|r| invalid(path, "npy", r))?;
+    let header = NpyHeader::parse(buf).map_err(|e| invalid(path, "npy", e.to_string()))?;
     let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
     Ok(vec![TensorInfo { name, shape: header.shape, dtype: header.dtype.name() }])
 }
@@ -127,33 +127,58 @@ struct NpyHeader {
     data_offset: usize,
 }
 
+/// Why a `.npy` header cannot be read.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+enum HeaderError {
+    #[error("it does not start with the .npy magic bytes")]
+    NoMagic,
+    #[error("unsupported .npy format version {0}.{1}")]
+    Version(u8, u8),
+    #[error("the header is truncated")]
+    Truncated,
+    #[error("the header is not valid text")]
+    NotText,
+    #[error(transparent)]
+    Literal(#[from] LiteralError),
+    #[error("the header is not a dictionary")]
+    NotDict,
+    #[error("the header has no '{0}' entry")]
+    Missing(&'static str),
+    #[error("'fortran_order' in the header is not True or False")]
+    FortranOrder,
+    #[error("'shape' in the header is not a tuple of non-negative integers")]
+    ShapeDims,
+    #[error("'shape' in the header is not a tuple")]
+    ShapeNotTuple,
+}
+
 impl NpyHeader {
-    fn parse(buf: &[u8]) -> Result<NpyHeader, String> {
+    fn parse(buf: &[u8]) -> Result<NpyHeader, HeaderError> {
         const MAGIC: &[u8] = b"\x93NUMPY";
         if buf.len() < MAGIC.len() + 2 || !buf.starts_with(MAGIC) {
-            return Err("it does not start with the .npy magic bytes".to_string());
+            return Err(HeaderError::NoMagic);
         }
         let (major, minor) = (buf[6], buf[7]);
         let (len_bytes, start) = match major {
             1 => (2, 10),
             2 | 3 => (4, 12),
-            _ => return Err(format!("unsupported .npy format version {major}.{minor}")),
+            _ => return Err(HeaderError::Version(major, minor)),
         };
-        let len_field = buf.get(8..8 + len_bytes).ok_or("the header is truncated")?;
+        let len_field = buf.get(8..8 + len_bytes).ok_or(HeaderError::Truncated)?;
         let header_len = len_field.iter().rev().fold(0usize, |acc, &b| (acc << 8) | usize::from(b));
         let end = start + header_len;
-        let text = buf.get(start..end).ok_or("the header is truncated")?;
-        let text = std::str::from_utf8(text).map_err(|_| "the header is not valid text")?;
+        let text = buf.get(start..end).ok_or(HeaderError::Truncated)?;
+        let text = std::str::from_utf8(text).map_err(|_| HeaderError::NotText)?;
 
         let dict = match PyParser::parse(text)? {
             Lit::Dict(entries) => entries,
-            _ => return Err("the header is not a dictionary".to_string()),
+            _ => return Err(HeaderError::NotDict),
         };
-        let get = |key: &str| {
+        let get = |key: &'static str| {
             dict.iter()
                 .find(|(k, _)| matches!(k, Lit::Str(s) if s == key))
                 .map(|(_, v)| v)
-                .ok_or_else(|| format!("the header has no '{key}' entry"))
+                .ok_or(HeaderError::Missing(key))
         };
         let dtype = match get("descr")? {
             Lit::Str(descr) => NpyDtype::from_descr(descr),
@@ -161,7 +186,7 @@ impl NpyHeader {
         };
         let fortran_order = match get("fortran_order")? {
             Lit::Bool(b) => *b,
-            _ => return Err("'fortran_order' in the header is not True or False".to_string()),
+            _ => return Err(HeaderError::FortranOrder),
         };
         let shape = match get("shape")? {
             Lit::Seq(dims) => dims
@@ -171,15 +196,15 @@ impl NpyHeader {
                     _ => None,
                 })
                 .collect::<Option<Vec<usize>>>()
-                .ok_or("'shape' in the header is not a tuple of non-negative integers")?,
-            _ => return Err("'shape' in the header is not a tuple".to_string()),
+                .ok_or(HeaderError::ShapeDims)?,
+            _ => return Err(HeaderError::ShapeNotTuple),
         };
         Ok(NpyHeader { dtype, fortran_order, shape, data_offset: end })
     }
 }
 
 pub(super) fn load(path: &Path, buf: &[u8]) -> Result<Weights, WeightsError> {
-    let header = NpyHeader::parse(buf).map_err(|r| invalid(path, "npy", r))?;
+    let header = NpyHeader::parse(buf).map_err(|e| invalid(path, "npy", e.to_string()))?;
     let (elem, big_endian) = match &header.dtype {
         NpyDtype::Supported { elem, big_endian } => (*elem, *big_endian),
         NpyDtype::Unsupported(name) => {

@@ -1,5 +1,16 @@
 //! The Python literal subset that numpy writes in `.npy` headers.
 
+/// Why a header is not a literal numpy writes.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub(super) enum LiteralError {
+    #[error("the header has unexpected text after the dictionary")]
+    TrailingText,
+    #[error("the header is nested too deeply")]
+    TooDeep,
+    #[error("the header is malformed near byte {0}")]
+    Malformed(usize),
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub(super) enum Lit {
     Str(String),
@@ -19,12 +30,12 @@ impl PyParser<'_> {
     /// Garbage such as `((((((...` must not overflow the stack.
     const MAX_DEPTH: usize = 16;
 
-    pub(super) fn parse(text: &str) -> Result<Lit, String> {
+    pub(super) fn parse(text: &str) -> Result<Lit, LiteralError> {
         let mut p = PyParser { s: text.as_bytes(), i: 0 };
         let value = p.value(0)?;
         p.skip_ws();
         if p.i != p.s.len() {
-            return Err("the header has unexpected text after the dictionary".to_string());
+            return Err(LiteralError::TrailingText);
         }
         Ok(value)
     }
@@ -40,13 +51,13 @@ impl PyParser<'_> {
         self.s.get(self.i).copied()
     }
 
-    fn syntax_error(&self) -> String {
-        format!("the header is malformed near byte {}", self.i)
+    fn syntax_error(&self) -> LiteralError {
+        LiteralError::Malformed(self.i)
     }
 
-    fn value(&mut self, depth: usize) -> Result<Lit, String> {
+    fn value(&mut self, depth: usize) -> Result<Lit, LiteralError> {
         if depth > Self::MAX_DEPTH {
-            return Err("the header is nested too deeply".to_string());
+            return Err(LiteralError::TooDeep);
         }
         match self.peek().ok_or_else(|| self.syntax_error())? {
             q @ (b'\'' | b'"') => {
