@@ -12,7 +12,7 @@ use super::{Cli, describe, load, print, shape_text};
 use crate::compute::analysis::{self, Layout};
 use crate::compute::quant::{QParams, QuantConfig};
 use crate::compute::weights::Weights;
-use crate::settings;
+use crate::{io, settings};
 
 /// The narrowest integer dtype that holds every code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -146,9 +146,9 @@ pub(super) fn quantize_command(
         Some(path) => Some((path, params_json(cfg, &params, dtype)?)),
         None => None,
     };
-    settings::write_atomic(out, &code_bytes).map_err(|e| e.to_string())?;
+    io::write_atomic(out, &code_bytes).map_err(|e| e.to_string())?;
     for (path, bytes) in dq.iter().chain(&pj) {
-        settings::write_atomic(path, bytes).map_err(|e| e.to_string())?;
+        io::write_atomic(path, bytes).map_err(|e| e.to_string())?;
     }
     print(&quantize_summary(&w, out, dequantized, params_out, dtype))
 }

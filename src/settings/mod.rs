@@ -1,7 +1,6 @@
 //! The one model of all settings: the TUI edits it, `e` exports it,
 //! `--config` and `report` load it.
 
-mod atomic;
 mod export;
 mod parse;
 mod presets;
@@ -13,7 +12,6 @@ use crate::compute::deploy::DeployConfig;
 use crate::compute::ensemble::{DataConfig, EnsembleConfig};
 use crate::compute::quant::{InvalidSetting, QuantConfig};
 
-pub use atomic::{WriteError, write_atomic};
 pub use export::qscheme;
 pub use parse::{SettingsError, merge};
 pub use presets::{PRESETS, Preset, preset};

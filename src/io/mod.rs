@@ -1,8 +1,12 @@
-//! The one place outside the command line where the tool writes files: a
-//! worker computes an export's text, and the edge (the event loop, or
-//! `Workers` when tests drive the jobs) writes it here.
+//! Where the tool writes files, so nothing in compute, the workers or the
+//! ui does: a worker computes an export's text, and the edge (the event
+//! loop, or `Workers` when tests drive the jobs) writes it here; `quantize`
+//! writes its outputs with the same atomic write.
 
-use crate::settings::write_atomic;
+mod atomic;
+
+pub use atomic::{WriteError, write_atomic};
+
 use crate::worker::Output;
 
 /// Writes an export a worker has prepared and answers with what the app
