@@ -5,7 +5,27 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::ui::theme::ThemeName;
+crate::named_enum! {
+    /// The theme chosen with `--theme` (NO_COLOR in the environment means mono).
+    pub enum ThemeName {
+        Dark => "dark",
+        Light => "light",
+        Mono => "mono",
+    }
+}
+
+impl ThemeName {
+    /// `--theme` if given; else mono when NO_COLOR is set; else the config
+    /// file's theme; else dark.
+    pub fn choose(flag: Option<ThemeName>, no_color: bool, config: Option<ThemeName>) -> ThemeName {
+        match (flag, config) {
+            (Some(name), _) => name,
+            _ if no_color => ThemeName::Mono,
+            (None, Some(name)) => name,
+            (None, None) => ThemeName::Dark,
+        }
+    }
+}
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -21,7 +41,7 @@ pub fn default_path() -> Option<PathBuf> {
 }
 
 /// The config file (absent: no changes), with `--keys FILE`'s `[keys]` in place of its own.
-pub fn load(config: Option<&Path>, keys_file: Option<&Path>) -> Result<UserConfig, String> {
+pub fn load(config: Option<&Path>, keys_file: Option<&Path>) -> Result<UserConfig, ConfigError> {
     let mut user = match config {
         Some(path) if path.exists() => read(path)?,
         _ => UserConfig::default(),
@@ -32,10 +52,24 @@ pub fn load(config: Option<&Path>, keys_file: Option<&Path>) -> Result<UserConfi
     Ok(user)
 }
 
-fn read(path: &Path) -> Result<UserConfig, String> {
-    let text =
-        std::fs::read_to_string(path).map_err(|e| format!("config file {}: cannot read it: {e}", path.display()))?;
-    toml::from_str(&text).map_err(|e| format!("config file {}: {}", path.display(), e.message().trim()))
+/// A config file that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("config file {}: cannot read it: {source}", .path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The TOML parser's message: an unknown key, a bad theme, a syntax error.
+    #[error("config file {}: {message}", .path.display())]
+    Invalid { path: PathBuf, message: String },
+}
+
+fn read(path: &Path) -> Result<UserConfig, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+    toml::from_str(&text)
+        .map_err(|e| ConfigError::Invalid { path: path.to_owned(), message: e.message().trim().to_string() })
 }
 
 #[cfg(test)]
@@ -62,8 +96,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("config.toml");
         std::fs::write(&path, "colour = \"red\"\n").unwrap();
-        assert!(load(Some(&path), None).unwrap_err().contains("colour"));
+        assert!(load(Some(&path), None).unwrap_err().to_string().contains("colour"));
         std::fs::write(&path, "theme = \"pink\"\n").unwrap();
-        assert!(load(Some(&path), None).unwrap_err().contains("pink"));
+        assert!(load(Some(&path), None).unwrap_err().to_string().contains("pink"));
     }
 }

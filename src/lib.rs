@@ -9,6 +9,7 @@ pub mod compute;
 pub mod config;
 pub mod controls;
 pub use compute::format;
+pub mod io;
 pub mod keymap;
 pub mod panes;
 pub mod settings;

@@ -18,8 +18,8 @@ use signal_hook::iterator::Signals;
 
 use crate::app::{App, AppEvent};
 use crate::settings::Settings;
-use crate::ui;
 use crate::worker::{EnsembleWorker, Job, Worker};
+use crate::{io, ui};
 
 /// How often the spinner turns while the worker is busy.
 const TICK: Duration = Duration::from_millis(100);
@@ -136,6 +136,11 @@ fn run_loop(terminal: &mut DefaultTerminal, start: Settings, options: Options) -
         };
         // Handle everything that is already waiting before drawing once.
         for ev in std::iter::once(first).chain(inbox.try_iter()) {
+            // Files are written here at the edge, not by the workers.
+            let ev = match ev {
+                AppEvent::Worker(out) => AppEvent::Worker(io::finish_export(out)),
+                ev => ev,
+            };
             for job in app.update(ev) {
                 send(job)?;
             }

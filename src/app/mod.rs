@@ -404,7 +404,8 @@ impl App {
             | Output::Alternatives { .. }
             | Output::Calibrating { .. }
             | Output::Training { .. }
-            | Output::Trained { .. } => {}
+            | Output::Trained { .. }
+            | Output::ExportReady { .. } => {}
         }
     }
 

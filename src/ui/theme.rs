@@ -111,14 +111,7 @@ pub const MONO: Theme = Theme {
     header: Style::new().add_modifier(Modifier::BOLD),
 };
 
-crate::named_enum! {
-    /// The theme chosen with `--theme` (NO_COLOR in the environment means mono).
-    pub enum ThemeName {
-        Dark => "dark",
-        Light => "light",
-        Mono => "mono",
-    }
-}
+pub use crate::config::ThemeName;
 
 impl ThemeName {
     pub fn theme(self) -> &'static Theme {
@@ -126,17 +119,6 @@ impl ThemeName {
             ThemeName::Dark => &DARK,
             ThemeName::Light => &LIGHT,
             ThemeName::Mono => &MONO,
-        }
-    }
-
-    /// `--theme` if given; else mono when NO_COLOR is set; else the config
-    /// file's theme; else dark.
-    pub fn choose(flag: Option<ThemeName>, no_color: bool, config: Option<ThemeName>) -> ThemeName {
-        match (flag, config) {
-            (Some(name), _) => name,
-            _ if no_color => ThemeName::Mono,
-            (None, Some(name)) => name,
-            (None, None) => ThemeName::Dark,
         }
     }
 }

@@ -130,6 +130,13 @@ pub enum Output {
         done: usize,
         total: usize,
     },
+    /// An export's text, computed but not written: the edge writes it
+    /// (`io::finish_export`) and gives the app `Exported` instead.
+    ExportReady {
+        id: JobId,
+        path: PathBuf,
+        text: Result<String, String>,
+    },
     Exported {
         id: JobId,
         result: Result<PathBuf, String>,
@@ -168,7 +175,7 @@ impl Workers {
         } else {
             let first = self.quant.handle(job, &Watch::NONE).expect("nothing stops it");
             let follow = self.quant.follow_up(&first, &Watch::NONE);
-            std::iter::once(first).chain(follow).collect()
+            std::iter::once(first).chain(follow).map(crate::io::finish_export).collect()
         }
     }
 }

@@ -3,7 +3,6 @@
 //! and it skips analyses that a newer one has made stale.
 
 use std::collections::VecDeque;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, Sender};
 use std::sync::{Arc, Mutex};
@@ -19,7 +18,7 @@ use crate::compute::diagnose::diagnose;
 use crate::compute::quant::QuantConfig;
 use crate::compute::watch::{Cancelled, Watch};
 use crate::compute::weights::{self, TensorInfo, Weights};
-use crate::settings::{Settings, WeightsConfig, write_atomic};
+use crate::settings::{Settings, WeightsConfig};
 
 struct Loaded {
     config: WeightsConfig,
@@ -160,18 +159,12 @@ impl Worker {
         Ok((alts, curve))
     }
 
-    /// Writes the settings with the quantizer's derived figures and, when
-    /// given, the ensemble's.
-    pub fn export(
-        &mut self,
-        settings: &Settings,
-        path: &std::path::Path,
-        ensemble: Option<&EnsembleView>,
-    ) -> Result<PathBuf, String> {
+    /// The settings file text with the quantizer's derived figures and, when
+    /// given, the ensemble's. The edge writes it (`io::finish_export`).
+    pub fn export_text(&mut self, settings: &Settings, ensemble: Option<&EnsembleView>) -> Result<String, String> {
         let analysis = self.analysis(settings, &Watch::NONE).expect("nothing stops an export")?;
         let (report, deploy) = (ensemble.map(|e| &*e.report), ensemble.map(|e| &*e.deploy));
-        write_atomic(path, settings.portable().to_toml(Some(&analysis), report, deploy).as_bytes())?;
-        Ok(path.to_owned())
+        Ok(settings.portable().to_toml(Some(&analysis), report, deploy))
     }
 
     /// Runs one job and returns its result; None when `watch` stopped it.
@@ -181,7 +174,7 @@ impl Worker {
                 Output::Analyzed { id, result: self.analyze(&settings, watch)?.map(Box::new) }
             }
             Job::Export { id, settings, path, ensemble } => {
-                Output::Exported { id, result: self.export(&settings, &path, ensemble.as_deref()) }
+                Output::ExportReady { id, path, text: self.export_text(&settings, ensemble.as_deref()) }
             }
             Job::Train { id, .. } => {
                 Output::Trained { id, result: Err("the ensemble worker trains, not this one".into()) }

@@ -1,0 +1,186 @@
+//! The command line: flags that seed the TUI, and headless subcommands that
+//! print (`report`, `tensors`) or write (`quantize`) what the panes compute,
+//! so every figure on screen can be checked from a script.
+
+mod quantize;
+mod report;
+mod tensors;
+
+use std::io::Write as _;
+use std::path::PathBuf;
+
+use crate::compute::weights::Weights;
+use crate::config::ThemeName;
+use crate::format;
+use crate::settings::{self, Settings};
+
+pub use report::{
+    DataSection, EnsembleSection, MetricsReport, PerChannelReport, PicturesReport, QuantReport, Report, WeightsReport,
+};
+
+#[derive(clap::Parser, Debug)]
+#[command(
+    name = "qmc-tui",
+    version,
+    about = "Terminal dashboard for model quantization and model ensembling: explore the settings interactively, or report and quantize headlessly"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Start from a settings file (as written by `e` / --export)
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Where `e` writes the settings (default ./qmc-settings.toml)
+    #[arg(long, value_name = "FILE")]
+    pub export: Option<PathBuf>,
+    /// Quantize this .npy / .safetensors file instead of synthetic weights
+    #[arg(long, global = true, value_name = "PATH")]
+    pub weights: Option<PathBuf>,
+    /// The tensor to take from a .safetensors file
+    #[arg(long, global = true, value_name = "NAME")]
+    pub tensor: Option<String>,
+    /// Classify this CSV (header row; the label is the last column) instead of iris
+    #[arg(long, global = true, value_name = "FILE.csv")]
+    pub data: Option<PathBuf>,
+    /// Colours: dark, light or mono (mono is the default when NO_COLOR is set)
+    #[arg(long, value_name = "THEME")]
+    pub theme: Option<ThemeName>,
+    /// Leave the mouse to the terminal (its own text selection)
+    #[arg(long)]
+    pub no_mouse: bool,
+    /// Key bindings: a TOML file with a [keys] table (action = ["key", ...]),
+    /// in place of the config file's (~/.config/qmc-tui/config.toml on Linux)
+    #[arg(long, value_name = "FILE")]
+    pub keys: Option<PathBuf>,
+}
+
+#[derive(clap::Subcommand, Debug)]
+pub enum Command {
+    /// Print every number the panes show, for scripts: `quant` (the Quantize
+    /// pane: weights, parameters, metrics, the pictures' numbers, the
+    /// per-channel table, calibrations, diagnostics), `ensemble` (the Ensemble
+    /// pane: accuracies, confusion, members, disagreement) and `deploy` (the
+    /// Deploy pane: the ensemble quantized at every width)
+    Report {
+        #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+        format: ReportFormat,
+        /// Only these sections, comma-separated (default: all); a weights
+        /// report alone (`quant`) trains no ensemble
+        #[arg(long, value_enum, value_delimiter = ',', value_name = "SECTIONS")]
+        only: Vec<Section>,
+    },
+    /// Write the integer codes (and optionally x_hat and the parameters) of
+    /// --weights IN, quantized with --config FILE or the default settings
+    Quantize {
+        /// Where the integer codes go (.npy, the input's shape)
+        #[arg(long, value_name = "CODES.npy")]
+        out: PathBuf,
+        /// Also write the dequantized weights x_hat as f32 .npy
+        #[arg(long, value_name = "OUT.npy")]
+        dequantized: Option<PathBuf>,
+        /// Also write the parameters used (scale, zero_point, qmin, qmax, axis) as JSON
+        #[arg(long, value_name = "FILE.json")]
+        params: Option<PathBuf>,
+    },
+    /// List the tensors of a .npy / .safetensors file with shapes and dtypes
+    Tensors {
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReportFormat {
+    Json,
+    Text,
+}
+
+/// A part of `report`: one pane's numbers.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Section {
+    Quant,
+    Ensemble,
+    Deploy,
+}
+
+impl Cli {
+    /// Where `e` exports the settings.
+    pub fn export_path(&self) -> PathBuf {
+        self.export.clone().unwrap_or_else(|| PathBuf::from(settings::DEFAULT_EXPORT))
+    }
+}
+
+/// The settings to start from: the `--config` file or the defaults, with
+/// `--weights` / `--tensor` on top (a new file drops the config's tensor name,
+/// which belonged to the old file).
+pub fn initial_settings(cli: &Cli) -> Result<Settings, String> {
+    let mut s = match &cli.config {
+        Some(path) => Settings::load(path).map_err(|e| e.to_string())?,
+        None => Settings::default(),
+    };
+    if let Some(path) = &cli.weights {
+        s.weights.source = path.display().to_string();
+        s.weights.tensor = None;
+    }
+    if let Some(name) = &cli.tensor {
+        if s.weights.is_synthetic() {
+            return Err(format!(
+                "--tensor {name} picks a tensor from a weights file, but the weights are synthetic; add --weights FILE"
+            ));
+        }
+        s.weights.tensor = Some(name.clone());
+    }
+    if let Some(path) = &cli.data {
+        s.data.source = path.display().to_string();
+        s.data.label = None;
+    }
+    s.validate().map_err(|e| format!("invalid settings: {e}"))?;
+    Ok(s)
+}
+
+/// Runs a headless subcommand; every failure is one paragraph for `error: `.
+pub fn run_command(cli: &Cli) -> Result<(), String> {
+    match &cli.command {
+        None => Ok(()),
+        Some(Command::Report { format, only }) => report::report_command(cli, *format, only),
+        Some(Command::Quantize { out, dequantized, params }) => {
+            quantize::quantize_command(cli, out, dequantized.as_deref(), params.as_deref())
+        }
+        Some(Command::Tensors { file }) => tensors::tensors_command(file),
+    }
+}
+
+/// Writes to stdout without panicking on a closed pipe (`| head`).
+fn print(text: &str) -> Result<(), String> {
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{text}").and_then(|_| out.flush()).map_err(|e| format!("cannot write to standard output: {e}"))
+}
+
+/// Settings plus the weights they describe.
+fn load(cli: &Cli) -> Result<(Settings, Weights), String> {
+    let mut settings = initial_settings(cli)?;
+    let w = load_weights(&mut settings)?;
+    Ok((settings, w))
+}
+
+/// Opens the same tensor the TUI would (the largest float matrix when none
+/// is named) and says on stderr which one that is.
+fn load_weights(settings: &mut Settings) -> Result<Weights, String> {
+    if let Some(note) = settings.weights.check().map_err(|e| e.to_string())? {
+        eprintln!("note: {note}; --tensor NAME picks another");
+    }
+    settings.weights.load().map_err(|e| e.to_string())
+}
+
+/// The weights' file and tensor, for error context.
+fn describe(w: &Weights) -> String {
+    match &w.tensor {
+        Some(t) => format!("{} (tensor {t})", w.source),
+        None => w.source.clone(),
+    }
+}
+
+/// The TUI's `1000×10`, with a name for the 0-d shape that would print as nothing.
+fn shape_text(shape: &[usize]) -> String {
+    if shape.is_empty() { "scalar".into() } else { format::shape(shape) }
+}

@@ -1,0 +1,176 @@
+//! `quantize`: the integer codes (and optionally x_hat and the parameters)
+//! of a weights file, written only once all of them are encoded.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use ndarray::{ArrayD, IxDyn};
+use ndarray_npy::{WritableElement, WriteNpyExt};
+use serde::Serialize;
+
+use super::{Cli, describe, load, print, shape_text};
+use crate::compute::analysis::{self, Layout};
+use crate::compute::quant::{QParams, QuantConfig};
+use crate::compute::weights::Weights;
+use crate::{io, settings};
+
+/// The narrowest integer dtype that holds every code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CodeDtype {
+    Int8,
+    Int16,
+    Int32,
+}
+
+impl CodeDtype {
+    fn fitting(qmin: i32, qmax: i32) -> Self {
+        let fits = |lo: i32, hi: i32| qmin >= lo && qmax <= hi;
+        if fits(i8::MIN.into(), i8::MAX.into()) {
+            CodeDtype::Int8
+        } else if fits(i16::MIN.into(), i16::MAX.into()) {
+            CodeDtype::Int16
+        } else {
+            CodeDtype::Int32
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            CodeDtype::Int8 => "int8",
+            CodeDtype::Int16 => "int16",
+            CodeDtype::Int32 => "int32",
+        }
+    }
+}
+
+/// `.npy` bytes of `values` in `shape`, built in memory so nothing half-written reaches disk.
+fn npy_bytes<T: WritableElement>(values: Vec<T>, shape: &[usize], what: &str) -> Result<Vec<u8>, String> {
+    let array = ArrayD::from_shape_vec(IxDyn(shape), values)
+        .map_err(|e| format!("cannot shape the {what} as {}: {e}", shape_text(shape)))?;
+    let mut buf = Vec::new();
+    array.write_npy(&mut buf).map_err(|e| format!("cannot encode the {what} as .npy: {e}"))?;
+    Ok(buf)
+}
+
+fn codes_npy(codes: &[i32], shape: &[usize], dtype: CodeDtype) -> Result<Vec<u8>, String> {
+    // `fitting` chose a dtype that holds every code, so the casts are exact.
+    match dtype {
+        CodeDtype::Int8 => npy_bytes(codes.iter().map(|&q| q as i8).collect(), shape, "codes"),
+        CodeDtype::Int16 => npy_bytes(codes.iter().map(|&q| q as i16).collect(), shape, "codes"),
+        CodeDtype::Int32 => npy_bytes(codes.to_vec(), shape, "codes"),
+    }
+}
+
+/// x_hat = (q - zero_point) * scale with each element's channel parameters.
+fn dequantized_npy(w: &Weights, cfg: &QuantConfig, params: &[QParams], codes: &[i32]) -> Result<Vec<u8>, String> {
+    let layout = Layout::of(w, cfg);
+    let x_hat: Vec<f32> = codes.iter().enumerate().map(|(i, &q)| params[layout.channel(i)].dequantize(q)).collect();
+    npy_bytes(x_hat, &w.shape, "dequantized weights")
+}
+
+/// Fails before anything is written when an output cannot be created.
+fn check_outputs(out: &Path, others: &[(&str, Option<&Path>)]) -> Result<(), String> {
+    let mut seen = vec![("--out", out)];
+    for &(flag, path) in others {
+        let Some(path) = path else { continue };
+        if let Some((first, _)) = seen.iter().find(|(_, p)| *p == path) {
+            return Err(format!("{first} and {flag} are both {}; give different files", path.display()));
+        }
+        seen.push((flag, path));
+    }
+    for (_, path) in seen {
+        let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        if !dir.is_dir() {
+            return Err(format!("cannot write {}: the directory {} does not exist", path.display(), dir.display()));
+        }
+    }
+    Ok(())
+}
+
+/// `quantize` reads real weights: synthetic ones would be a surprise.
+fn require_weights(cli: &Cli) -> Result<(), String> {
+    if cli.weights.is_some() {
+        return Ok(());
+    }
+    Err("quantize needs --weights IN (a .npy or .safetensors file): usage: qmc-tui quantize [--config FILE] --weights IN [--tensor NAME] --out CODES.npy [--dequantized OUT.npy] [--params FILE.json]".into())
+}
+
+/// The parameters `quantize` used, in PyTorch's names: one scale and zero
+/// point per channel along `axis` (null when per-tensor).
+#[derive(Debug, Serialize)]
+struct ParamsFile<'a> {
+    qscheme: &'a str,
+    scale: Vec<f32>,
+    zero_point: Vec<i32>,
+    qmin: i32,
+    qmax: i32,
+    axis: Option<usize>,
+    dtype: &'a str,
+}
+
+fn params_json(cfg: &QuantConfig, params: &[QParams], dtype: CodeDtype) -> Result<Vec<u8>, String> {
+    let file = ParamsFile {
+        qscheme: settings::qscheme(cfg),
+        scale: params.iter().map(|p| p.scale).collect(),
+        zero_point: params.iter().map(|p| p.zero_point).collect(),
+        qmin: params.iter().map(|p| p.qmin).min().unwrap_or(0),
+        qmax: params.iter().map(|p| p.qmax).max().unwrap_or(0),
+        axis: cfg.per_channel().then_some(cfg.channel_axis),
+        dtype: dtype.name(),
+    };
+    serde_json::to_vec_pretty(&file).map_err(|e| format!("cannot write the parameters as JSON: {e}"))
+}
+
+pub(super) fn quantize_command(
+    cli: &Cli,
+    out: &Path,
+    dequantized: Option<&Path>,
+    params_out: Option<&Path>,
+) -> Result<(), String> {
+    require_weights(cli)?;
+    check_outputs(out, &[("--dequantized", dequantized), ("--params", params_out)])?;
+    let (settings, w) = load(cli)?;
+    let cfg = &settings.quant;
+    let chosen = analysis::channel_params(&w, cfg).map_err(|e| format!("cannot quantize {}: {e}", describe(&w)))?;
+    let params: Vec<QParams> = chosen.iter().map(|c| c.params).collect();
+    let codes = analysis::quantize_codes(&w, cfg, &params);
+    let qmin = params.iter().map(|p| p.qmin).min().unwrap_or(0);
+    let qmax = params.iter().map(|p| p.qmax).max().unwrap_or(0);
+    let dtype = CodeDtype::fitting(qmin, qmax);
+    let code_bytes = codes_npy(&codes, &w.shape, dtype)?;
+    let dq = match dequantized {
+        Some(path) => Some((path, dequantized_npy(&w, cfg, &params, &codes)?)),
+        None => None,
+    };
+    let pj = match params_out {
+        Some(path) => Some((path, params_json(cfg, &params, dtype)?)),
+        None => None,
+    };
+    io::write_atomic(out, &code_bytes).map_err(|e| e.to_string())?;
+    for (path, bytes) in dq.iter().chain(&pj) {
+        io::write_atomic(path, bytes).map_err(|e| e.to_string())?;
+    }
+    print(&quantize_summary(&w, out, dequantized, params_out, dtype))
+}
+
+/// One line: what was written, and how non-finite inputs were mapped.
+fn quantize_summary(
+    w: &Weights,
+    out: &Path,
+    dequantized: Option<&Path>,
+    params: Option<&Path>,
+    dtype: CodeDtype,
+) -> String {
+    let nan = w.values.iter().filter(|x| x.is_nan()).count();
+    let inf = w.non_finite - nan;
+    let mut line =
+        format!("wrote {} {} codes of {} to {}", shape_text(&w.shape), dtype.name(), describe(w), out.display());
+    if let Some(path) = dequantized {
+        let _ = write!(line, " and f32 x_hat to {}", path.display());
+    }
+    if let Some(path) = params {
+        let _ = write!(line, " and the parameters to {}", path.display());
+    }
+    let _ = write!(line, "; {} non-finite values ({nan} NaN -> zero_point, {inf} +-Inf -> qmax/qmin)", w.non_finite);
+    line
+}
