@@ -95,7 +95,10 @@ fn run_loop(terminal: &mut DefaultTerminal, start: Settings, options: Options) -
     // The newest analysis sent: the quantize worker stops an older one at its next check.
     let newest_analysis = Arc::new(AtomicU64::new(0));
     let quant_worker = Worker::new(newest_analysis.clone());
-    thread::spawn(move || quant_worker.run(quant_inbox, events, AppEvent::Worker));
+    // An export the worker prepared is written by `io` as its result leaves
+    // the worker's thread: the worker's code writes nothing, and a slow disk
+    // never holds up the event loop.
+    thread::spawn(move || quant_worker.run(quant_inbox, events, |out| AppEvent::Worker(io::finish_export(out))));
     thread::spawn(move || EnsembleWorker::default().run(train_inbox, training_events, AppEvent::Worker));
     // A closed channel means a worker died; the loop ends with an error.
     let send = |job: Job| {
@@ -136,11 +139,6 @@ fn run_loop(terminal: &mut DefaultTerminal, start: Settings, options: Options) -
         };
         // Handle everything that is already waiting before drawing once.
         for ev in std::iter::once(first).chain(inbox.try_iter()) {
-            // Files are written here at the edge, not by the workers.
-            let ev = match ev {
-                AppEvent::Worker(out) => AppEvent::Worker(io::finish_export(out)),
-                ev => ev,
-            };
             for job in app.update(ev) {
                 send(job)?;
             }

@@ -1,7 +1,8 @@
 //! Where the tool writes files, so nothing in compute, the workers or the
-//! ui does: a worker computes an export's text, and the edge (the event
-//! loop, or `Workers` when tests drive the jobs) writes it here; `quantize`
-//! writes its outputs with the same atomic write.
+//! ui does: a worker computes an export's text, and the edge (the channel
+//! from the quant worker to the event loop, or `Workers` when tests drive
+//! the jobs) writes it here; `quantize` writes its outputs with the same
+//! atomic write.
 
 mod atomic;
 
