@@ -17,7 +17,7 @@ use crate::controls::{AnyControl, Context, Control, EnsembleControl};
 use crate::keymap::{self, Action, Scope};
 use crate::panes::{PANES, Pane};
 use crate::settings::{PRESETS, Settings};
-use crate::worker::{EnsembleView, Job, JobId, Output, QuantView, Workers};
+use crate::worker::{EnsembleView, Job, JobId, Outcome, Output, QuantView, Workers};
 
 /// Every event the loop handles, from the terminal or from the workers.
 #[derive(Debug)]
@@ -334,7 +334,7 @@ impl App {
     fn on_output(&mut self, output: Output) {
         match output {
             Output::Analyzed { id, result } if id == self.analysis.latest => match result {
-                Ok(view) => {
+                Outcome::Done(view) => {
                     Feed::Analysis.copy_owned(&mut self.applied, &view.settings);
                     self.calibrating = None;
                     // Still busy until the curve and the other calibrations arrive.
@@ -342,14 +342,16 @@ impl App {
                     self.view = Some(*view);
                     self.clamp_scroll();
                 }
-                Err(message) => {
+                Outcome::Failed(e) => {
                     self.analysis.busy = false;
                     self.calibrating = None;
-                    self.error(message);
+                    self.error(e.to_string());
                     // The previous state stays: the quantizer settings go back.
                     Feed::Analysis.copy_owned(&mut self.settings, &self.applied);
                     self.keep_selection_visible(0);
                 }
+                // A stopped analysis sends nothing today; a newer one is on its way.
+                Outcome::Cancelled => {}
             },
             Output::Alternatives { id, alternatives, curve, compute_ms } if id == self.analysis.latest => {
                 self.analysis.busy = false;
@@ -367,14 +369,13 @@ impl App {
                 self.train.busy = false;
                 self.training = None;
                 match result {
-                    Ok(view) => {
+                    Outcome::Done(view) => {
                         Feed::Training.copy_owned(&mut self.applied, &view.settings);
                         self.ensemble = Some(*view);
                     }
-                    // An empty message: the training was stopped for a newer job.
-                    Err(message) if message.is_empty() => {}
-                    Err(message) => {
-                        self.error(message);
+                    Outcome::Cancelled => {}
+                    Outcome::Failed(e) => {
+                        self.error(e.to_string());
                         Feed::Training.copy_owned(&mut self.settings, &self.applied);
                         self.member = self.member.min(self.settings.ensemble.members.len().saturating_sub(1));
                         self.keep_selection_visible(0);

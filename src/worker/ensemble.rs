@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::mpsc::{Receiver, Sender};
 use std::time::Instant;
 
-use super::{DataSummary, EnsembleView, Job, Output};
+use super::{DataSummary, EnsembleView, Job, JobError, Outcome, Output};
 use crate::compute::ensemble::{EnsembleCache, EnsembleError, PipelineSettings, Prepared};
 use crate::compute::watch::Cancelled;
 use crate::settings::Settings;
@@ -90,7 +90,10 @@ impl EnsembleWorker {
     /// (an empty error when the job was stopped for a newer one).
     pub fn handle(&mut self, job: Job, progress: &mut Progress) -> Output {
         let Job::Train { id, settings } = job else {
-            return Output::Trained { id: job.id(), result: Err("not a training job".into()) };
+            return Output::Trained {
+                id: job.id(),
+                result: Outcome::Failed(JobError::Misrouted("not a training job")),
+            };
         };
         Output::Trained { id, result: trained_output(self.train(id, &settings, progress)) }
     }
@@ -137,18 +140,23 @@ impl EnsembleWorker {
     }
 }
 
-/// The job's result as the app reads it: the error's text, and an empty
-/// text for a training stopped for a newer job (the app ignores those).
-fn trained_output(result: Option<Result<EnsembleView, EnsembleError>>) -> Result<Box<EnsembleView>, String> {
+/// The job's outcome as the app reads it.
+fn trained_output(result: Option<Result<EnsembleView, EnsembleError>>) -> Outcome<Box<EnsembleView>> {
     match result {
-        Some(r) => r.map(Box::new).map_err(|e| e.to_string()),
-        None => Err(String::new()),
+        Some(Ok(view)) => Outcome::Done(Box::new(view)),
+        Some(Err(e)) => Outcome::Failed(JobError::Ensemble(Arc::new(e))),
+        None => Outcome::Cancelled,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_stopped_training_is_cancelled_not_an_error() {
+        assert!(matches!(trained_output(None), Outcome::Cancelled));
+    }
     use crate::compute::ensemble::Fusion;
 
     #[test]

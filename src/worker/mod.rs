@@ -110,11 +110,35 @@ pub struct EnsembleView {
     pub compute_ms: f64,
 }
 
+/// How a job ended.
+#[derive(Debug, Clone)]
+pub enum Outcome<T> {
+    Done(T),
+    Failed(JobError),
+    /// Stopped for a newer job: nothing to show.
+    Cancelled,
+}
+
+/// Why a job failed. The app writes it in the status line; the errors stay
+/// typed up to there.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum JobError {
+    #[error(transparent)]
+    Weights(Arc<crate::compute::weights::WeightsError>),
+    #[error(transparent)]
+    Analysis(Arc<crate::compute::analysis::AnalysisError>),
+    #[error(transparent)]
+    Ensemble(Arc<crate::compute::ensemble::EnsembleError>),
+    /// A job sent to the worker that does not run its kind.
+    #[error("{0}")]
+    Misrouted(&'static str),
+}
+
 #[derive(Debug, Clone)]
 pub enum Output {
     Analyzed {
         id: JobId,
-        result: Result<Box<QuantView>, String>,
+        result: Outcome<Box<QuantView>>,
     },
     /// The slow part of an analysis: every calibration and the MSE curve.
     Alternatives {
@@ -143,7 +167,7 @@ pub enum Output {
     },
     Trained {
         id: JobId,
-        result: Result<Box<EnsembleView>, String>,
+        result: Outcome<Box<EnsembleView>>,
     },
     /// `done` of `total` members are ready.
     Training {

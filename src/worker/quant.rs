@@ -8,7 +8,7 @@ use std::sync::mpsc::{Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::{Alternatives, EnsembleView, Job, JobId, Output, QuantView, WeightsSummary};
+use super::{Alternatives, EnsembleView, Job, JobError, JobId, Outcome, Output, QuantView, WeightsSummary};
 
 use crate::compute::analysis::{
     Analysis, AnalysisError, MseCurve, WeightStats, alternatives, analyze_with, mse_curve, weight_stats,
@@ -44,7 +44,7 @@ pub struct Worker {
 }
 
 /// What a job gives back: nothing when a newer job stopped it.
-type Answer<T> = Option<Result<T, String>>;
+type Answer<T> = Option<Result<T, JobError>>;
 
 impl Worker {
     /// A worker whose analyses stop once `newest` (set by whoever sends the
@@ -59,17 +59,18 @@ impl Worker {
         move || newest.load(Ordering::Relaxed) > id
     }
 
-    fn load(&mut self, config: &WeightsConfig) -> Result<&Loaded, String> {
+    fn load(&mut self, config: &WeightsConfig) -> Result<&Loaded, JobError> {
         if self.loaded.as_ref().is_none_or(|l| &l.config != config) {
             self.analysis = None;
             self.alternatives = None;
             self.curve = None;
             self.loaded = None;
-            let weights = config.load().map_err(|e| e.to_string())?;
+            let weights = config.load().map_err(|e| JobError::Weights(Arc::new(e)))?;
             let tensors = if config.is_synthetic() {
                 Vec::new()
             } else {
-                weights::list_tensors(std::path::Path::new(&config.source)).map_err(|e| e.to_string())?
+                weights::list_tensors(std::path::Path::new(&config.source))
+                    .map_err(|e| JobError::Weights(Arc::new(e)))?
             };
             let finite: Vec<f32> = weights.values.iter().copied().filter(|x| x.is_finite()).collect();
             let (mean, std) = if finite.is_empty() { (f64::NAN, f64::NAN) } else { mean_std(&finite) };
@@ -107,7 +108,7 @@ impl Worker {
         let a = match analyze_with(&loaded.weights, &loaded.stats, &settings.quant, watch) {
             Ok(a) => Arc::new(a),
             Err(AnalysisError::Cancelled(_)) => return None,
-            Err(e) => return Some(Err(e.to_string())),
+            Err(e) => return Some(Err(JobError::Analysis(Arc::new(e)))),
         };
         self.analysis = Some((settings.quant.clone(), a.clone()));
         Some(Ok(a))
@@ -162,7 +163,8 @@ impl Worker {
     /// The settings file text with the quantizer's derived figures and, when
     /// given, the ensemble's. The edge writes it (`io::finish_export`).
     pub fn export_text(&mut self, settings: &Settings, ensemble: Option<&EnsembleView>) -> Result<String, String> {
-        let analysis = self.analysis(settings, &Watch::NONE).expect("nothing stops an export")?;
+        let analysis =
+            self.analysis(settings, &Watch::NONE).expect("nothing stops an export").map_err(|e| e.to_string())?;
         let (report, deploy) = (ensemble.map(|e| &*e.report), ensemble.map(|e| &*e.deploy));
         Ok(settings.portable().to_toml(Some(&analysis), report, deploy))
     }
@@ -171,14 +173,19 @@ impl Worker {
     pub fn handle(&mut self, job: Job, watch: &Watch) -> Option<Output> {
         Some(match job {
             Job::Analyze { id, settings } => {
-                Output::Analyzed { id, result: self.analyze(&settings, watch)?.map(Box::new) }
+                let result = match self.analyze(&settings, watch)? {
+                    Ok(view) => Outcome::Done(Box::new(view)),
+                    Err(e) => Outcome::Failed(e),
+                };
+                Output::Analyzed { id, result }
             }
             Job::Export { id, settings, path, ensemble } => {
                 Output::ExportReady { id, path, text: self.export_text(&settings, ensemble.as_deref()) }
             }
-            Job::Train { id, .. } => {
-                Output::Trained { id, result: Err("the ensemble worker trains, not this one".into()) }
-            }
+            Job::Train { id, .. } => Output::Trained {
+                id,
+                result: Outcome::Failed(JobError::Misrouted("the ensemble worker trains, not this one")),
+            },
         })
     }
 
@@ -186,7 +193,7 @@ impl Worker {
     /// the curve. None when they came with it, or `watch` stopped them.
     pub fn follow_up(&mut self, out: &Output, watch: &Watch) -> Option<Output> {
         match out {
-            Output::Analyzed { id, result: Ok(view) } if view.curve.is_none() => {
+            Output::Analyzed { id, result: Outcome::Done(view) } if view.curve.is_none() => {
                 let start = Instant::now();
                 let (alternatives, curve) = self.slow_part(view, watch).ok()?;
                 let compute_ms = start.elapsed().as_secs_f64() * 1e3;
@@ -280,7 +287,8 @@ mod tests {
         match out_rx.recv().unwrap() {
             Output::Analyzed { id, result } => {
                 assert_eq!(id, 7);
-                assert_eq!(result.unwrap().analysis.qmax, 7);
+                let Outcome::Done(view) = result else { panic!("{result:?}") };
+                assert_eq!(view.analysis.qmax, 7);
             }
             other => panic!("unexpected {other:?}"),
         }
@@ -313,7 +321,7 @@ mod tests {
         // Job 2 itself runs to the end.
         let stop = w.superseded(2);
         let out = w.handle(Job::Analyze { id: 2, settings }, &Watch::new(&stop, &|_, _| {})).unwrap();
-        assert!(matches!(out, Output::Analyzed { id: 2, result: Ok(_) }));
+        assert!(matches!(out, Output::Analyzed { id: 2, result: Outcome::Done(_) }));
     }
 
     #[test]
@@ -330,16 +338,17 @@ mod tests {
         assert_eq!(w.slow_part(&b, &Watch::new(&stop, &|_, _| {})), Err(Cancelled));
         let again = w.analyze(&s, &Watch::NONE).unwrap().unwrap();
         assert!(again.curve.is_none() && again.alternatives.is_none(), "both come again in the follow-up");
-        let out = Output::Analyzed { id: 1, result: Ok(Box::new(again)) };
+        let out = Output::Analyzed { id: 1, result: Outcome::Done(Box::new(again)) };
         assert!(matches!(w.follow_up(&out, &Watch::NONE), Some(Output::Alternatives { .. })));
     }
 
     #[test]
-    fn a_load_error_is_a_message() {
+    fn a_load_error_is_typed_and_names_the_file() {
         let mut settings = Settings::default();
         settings.weights.source = "/no/such/file.npy".into();
         let err = Worker::default().analyze(&settings, &Watch::NONE).unwrap().unwrap_err();
-        assert!(err.contains("/no/such/file.npy"), "{err}");
+        assert!(matches!(err, JobError::Weights(_)), "{err:?}");
+        assert!(err.to_string().contains("/no/such/file.npy"), "{err}");
     }
 
     #[test]
