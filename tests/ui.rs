@@ -1182,3 +1182,34 @@ fn every_registered_pane_gets_a_tab_a_number_key_a_help_section_and_hints() {
         press(&mut app, &mut worker, KeyCode::Esc);
     }
 }
+
+#[test]
+fn at_80x24_a_count_in_a_legend_and_a_derived_scale_are_shortened_not_cut() {
+    let mut s = Settings::default();
+    (s.weights.rows, s.weights.cols) = (4000, 3000);
+    s.quant.granularity = Granularity::PerChannel;
+    let (mut app, mut worker) = started(s);
+    // The list scrolls at 80x24: select the scale so that it shows.
+    while app.remembered(Tab::Quantize) != AnyControl::Quant(Control::Scale) {
+        press(&mut app, &mut worker, KeyCode::Down);
+    }
+    let screen = render(&mut app, 80, 24);
+    let total = app.view.as_ref().unwrap().analysis.count as f64;
+    let after = |label: &str| -> String {
+        let line = screen.lines().find(|l| l.contains(label)).unwrap_or_else(|| panic!("{label}: {screen}"));
+        let rest = &line[line.find(label).unwrap() + label.len()..];
+        let border = |c: char| c.is_whitespace() || "─│╯◀▶".contains(c);
+        rest.split(border).find(|t| !t.is_empty()).unwrap().into()
+    };
+    let rounding: f64 = after("⣿ rounding ").parse().unwrap_or_else(|_| panic!("{screen}"));
+    let clipped: f64 = after("█ clipped ").parse().unwrap_or(0.0);
+    assert!(((rounding + clipped) - total).abs() <= 0.01 * total, "{rounding} + {clipped} vs {total}: {screen}");
+    // The scale's value keeps its digits whole; its note goes first.
+    // The control's row: its label padded to the value column.
+    let label = format!("{:<14}", "scale");
+    let scale = screen.lines().find(|l| l.contains(&label)).unwrap();
+    assert!(!scale.contains('…'), "{scale}");
+    let shown = after(&label);
+    let want = app.view.as_ref().unwrap().analysis.channels.iter().map(|c| c.params.scale).fold(0f32, f32::max);
+    assert_eq!(shown, qmc_tui::format::num(want as f64), "{scale}");
+}

@@ -80,6 +80,19 @@ fn table_rows(table: Rect) -> usize {
     table.height.saturating_sub(3) as usize
 }
 
+/// A control's value in `room` columns: a note in parentheses ("(max of
+/// ch.)") goes first, so a number is never cut; a long path or tensor name
+/// then loses its middle, not its end.
+fn fit_value(value: String, room: usize) -> String {
+    if value.chars().count() <= room {
+        return value;
+    }
+    match value.find(" (") {
+        Some(i) if value[..i].chars().count() <= room => value[..i].to_string(),
+        _ => shorten_middle(&value, room),
+    }
+}
+
 /// The width of a control's label column.
 const LABEL: usize = 14;
 
@@ -100,8 +113,7 @@ pub fn draw_controls(
         .map(|&c| {
             let selected = c == app.selected();
             let value_style = if c.is_derived(&app.settings) { theme().derived } else { theme().value };
-            // A long path or tensor name loses its middle, not its end.
-            let value = shorten_middle(&c.value(&app.settings, ctx), room);
+            let value = fit_value(c.value(&app.settings, ctx), room);
             ListItem::new(Line::from(vec![
                 Span::styled(format!("{:<LABEL$}", c.label()), theme().label),
                 Span::styled(if selected { format!("◀ {value} ▶") } else { format!("  {value}") }, value_style),
@@ -308,9 +320,15 @@ fn draw_error_histogram(frame: &mut Frame, a: &Analysis, area: Rect) {
         series(Marker::Braille, GraphType::Bar, theme().rounding, &rounding),
         series(Marker::Block, GraphType::Bar, theme().clipped, &clipped),
     ];
+    // A count too long for the legend's line is rounded (1.17e7), never cut.
+    let room = area.width.saturating_sub(4) as usize;
+    let entry = |label: &str, n: u64| {
+        let count = format::fit_count(n, room.saturating_sub(label.chars().count() + 1)).unwrap_or_default();
+        format!("{label} {count}")
+    };
     let legend = [
-        Span::styled(format!("⣿ rounding {}", e.rounding.total()), theme().rounding),
-        Span::styled(format!("█ clipped {}", e.clipped.total()), theme().clipped),
+        Span::styled(entry("⣿ rounding", e.rounding.total()), theme().rounding),
+        Span::styled(entry("█ clipped", e.clipped.total()), theme().clipped),
     ];
     // "log" halfway up names the scale without taking a row.
     let y_ticks = [Tick::Count(0), Tick::Text("log".into()), Tick::Count(most)];
