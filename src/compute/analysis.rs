@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use super::calibrate::{Target, calibrate, min_max};
 pub use super::curve::{MseCurve, mse_curve};
+use super::formats::{self, FormatSummary};
 use super::histogram::Histogram;
 use super::kernel::{ErrorBins, Output, Sums, Tally, clamp_code, quantize_run};
 use super::parallel::{run_tasks, threads_for};
@@ -38,8 +39,19 @@ pub enum AnalysisError {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Layout {
     PerTensor,
-    Rows { rows: usize, cols: usize },
-    Cols { rows: usize, cols: usize },
+    Rows {
+        rows: usize,
+        cols: usize,
+    },
+    Cols {
+        rows: usize,
+        cols: usize,
+    },
+    /// `len` values in groups of `size` consecutive ones (the last may be short).
+    Groups {
+        len: usize,
+        size: usize,
+    },
 }
 
 impl Layout {
@@ -52,11 +64,18 @@ impl Layout {
         }
     }
 
+    /// One channel per row (axis 0) or per column.
+    pub fn channels_of(w: &Weights, axis: usize) -> Layout {
+        let (rows, cols) = (w.rows, w.cols);
+        if axis == 0 { Layout::Rows { rows, cols } } else { Layout::Cols { rows, cols } }
+    }
+
     pub fn channels(&self) -> usize {
         match *self {
             Layout::PerTensor => 1,
             Layout::Rows { rows, .. } => rows,
             Layout::Cols { cols, .. } => cols,
+            Layout::Groups { len, size } => len.div_ceil(size).max(1),
         }
     }
 
@@ -66,17 +85,21 @@ impl Layout {
             Layout::PerTensor => 0,
             Layout::Rows { cols, .. } => index / cols,
             Layout::Cols { cols, .. } => index % cols,
+            Layout::Groups { size, .. } => index / size,
         }
     }
 
     /// Every value, channel after channel, with each channel's start;
     /// borrowed when the channels are already contiguous.
-    fn channel_major<'a>(&self, values: &'a [f32]) -> (Cow<'a, [f32]>, Vec<usize>) {
+    pub(crate) fn channel_major<'a>(&self, values: &'a [f32]) -> (Cow<'a, [f32]>, Vec<usize>) {
         let channels = self.channels();
-        let len = values.len() / channels;
-        let offsets = (0..=channels).map(|c| c * len).collect();
+        let len = match *self {
+            Layout::Groups { size, .. } => size,
+            _ => values.len() / channels,
+        };
+        let offsets = (0..=channels).map(|c| (c * len).min(values.len())).collect();
         match *self {
-            Layout::PerTensor | Layout::Rows { .. } => (Cow::Borrowed(values), offsets),
+            Layout::PerTensor | Layout::Rows { .. } | Layout::Groups { .. } => (Cow::Borrowed(values), offsets),
             Layout::Cols { cols, .. } => {
                 let mut out = Vec::with_capacity(values.len());
                 (0..cols).for_each(|c| out.extend(values.iter().skip(c).step_by(cols)));
@@ -101,9 +124,9 @@ impl Layout {
     }
 
     /// Puts channel-major data back in row-major order.
-    fn into_row_major<T: Copy + Default>(self, data: Vec<T>) -> Vec<T> {
+    pub(crate) fn into_row_major<T: Copy + Default>(self, data: Vec<T>) -> Vec<T> {
         match self {
-            Layout::PerTensor | Layout::Rows { .. } => data,
+            Layout::PerTensor | Layout::Rows { .. } | Layout::Groups { .. } => data,
             Layout::Cols { rows, cols } => {
                 let mut out = vec![T::default(); data.len()];
                 for (c, column) in data.chunks(rows).enumerate() {
@@ -140,7 +163,7 @@ pub struct Metrics {
 }
 
 /// The metrics behind a set of running sums.
-fn metrics_of(s: &Sums, levels_used: u64, levels_available: u64) -> Metrics {
+pub(crate) fn metrics_of(s: &Sums, levels_used: u64, levels_available: u64) -> Metrics {
     let n = s.n.max(1) as f64;
     let mse = s.sq / n;
     let cosine = match (s.x2 > 0.0, s.xh2 > 0.0) {
@@ -214,6 +237,8 @@ pub struct Analysis {
     pub storage: Storage,
     pub weight_hist: Histogram,
     pub error_hist: ErrorHistogram,
+    /// The format's own figures: name, bits per weight, levels, parameters.
+    pub format: FormatSummary,
 }
 
 /// What calibration chose for one channel, and the channel's data range.
@@ -274,7 +299,7 @@ pub fn channel_params(w: &Weights, cfg: &QuantConfig) -> Result<Vec<ChannelChoic
 
 /// Refuses what the pipeline cannot measure: no finite value, or values
 /// whose errors would overflow float32 sums.
-fn check_magnitude(w: &Weights, range: (f32, f32)) -> Result<(), AnalysisError> {
+pub(crate) fn check_magnitude(w: &Weights, range: (f32, f32)) -> Result<(), AnalysisError> {
     if w.non_finite == w.values.len() {
         return Err(AnalysisError::NoFiniteValues(w.values.len()));
     }
@@ -396,6 +421,9 @@ fn pipeline(
     cfg: &QuantConfig,
     watch: &Watch,
 ) -> Result<Analysis, AnalysisError> {
+    if !uses_affine_kernel(cfg) {
+        return formats::run::analyze(w, range, weight_hist, cfg, watch);
+    }
     let ch = Channels::of(w, cfg);
     let chosen = choose(&ch, w, cfg, range, watch)?;
     let params: Vec<QParams> = chosen.iter().map(|c| c.params).collect();
@@ -423,6 +451,7 @@ fn pipeline(
         })
         .collect();
     let metrics = metrics_of(&total, levels_total, (qmax as i64 - qmin as i64 + 1) as u64);
+    let format = int_summary(w, cfg, &channels);
     Ok(Analysis {
         count: w.values.len(),
         non_finite: w.non_finite,
@@ -435,7 +464,33 @@ fn pipeline(
         metrics,
         weight_hist,
         error_hist,
+        format,
     })
+}
+
+/// Whether `cfg` runs in the affine kernel: `int` per tensor or per channel.
+pub fn uses_affine_kernel(cfg: &QuantConfig) -> bool {
+    cfg.format.is_int() && cfg.format.format().grouping(cfg) != formats::Grouping::Groups(cfg.group_size)
+}
+
+/// The format figures of an `int` analysis, from its channels.
+fn int_summary(w: &Weights, cfg: &QuantConfig, channels: &[Channel]) -> FormatSummary {
+    let format = cfg.format.format();
+    let first = channels.first().map(|c| c.params);
+    FormatSummary {
+        name: cfg.format.name().to_string(),
+        ecosystem: format.ecosystem(cfg),
+        bpw: format.bits_per_weight(cfg, w.rows, w.cols),
+        code_bits: first.map_or(cfg.bits, |p| p.effective_bits()),
+        groups: channels.len(),
+        group_size: w.values.len() / channels.len().max(1),
+        levels: first.map_or_else(Vec::new, |p| {
+            if p.levels() <= 1 << 16 { (p.qmin..=p.qmax).map(|q| p.dequantize(q)).collect() } else { Vec::new() }
+        }),
+        params: first.map_or_else(Vec::new, |p| {
+            vec![("scale".to_string(), p.scale as f64), ("zero_point".to_string(), p.zero_point as f64)]
+        }),
+    }
 }
 
 /// Runs longer than this are cut, so that threads can share a channel.
@@ -567,24 +622,24 @@ fn merge_runs(done: &[Done], params: &[QParams], bins: ErrorBins) -> QuantizedAl
 }
 
 /// The weights cut into shares for the histogram.
-fn weight_tasks(len: usize) -> Vec<std::ops::Range<usize>> {
+pub(crate) fn weight_tasks(len: usize) -> Vec<std::ops::Range<usize>> {
     (0..len).step_by(2 * RUN).map(|s| s..(s + 2 * RUN).min(len)).collect()
 }
 
 /// An empty weights' histogram over `range`.
-fn weight_counter(range: (f32, f32)) -> Histogram {
+pub(crate) fn weight_counter(range: (f32, f32)) -> Histogram {
     Histogram::new(range.0, range.1, HIST_BINS)
 }
 
 /// Threads' histograms of the weights, added up.
-fn merge_counts(range: (f32, f32), parts: Vec<Histogram>) -> Histogram {
+pub(crate) fn merge_counts(range: (f32, f32), parts: Vec<Histogram>) -> Histogram {
     let mut total = weight_counter(range);
     parts.iter().for_each(|h| total.add_counts(&h.counts));
     total
 }
 
 /// Consecutive runs gathered into tasks of at least `RUN` values.
-pub(super) fn groups(runs: &[(usize, std::ops::Range<usize>)]) -> Vec<std::ops::Range<usize>> {
+pub(crate) fn groups(runs: &[(usize, std::ops::Range<usize>)]) -> Vec<std::ops::Range<usize>> {
     let mut groups = Vec::new();
     let (mut start, mut len) = (0, 0);
     for (i, run) in runs.iter().enumerate() {

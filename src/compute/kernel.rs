@@ -162,7 +162,7 @@ impl Sums {
     }
 
     #[inline]
-    fn add(&mut self, x: f32, xh: f32, clipped: bool) {
+    pub(crate) fn add(&mut self, x: f32, xh: f32, clipped: bool) {
         let (x, xh) = (x as f64, xh as f64);
         let e = x - xh;
         self.n += 1;

@@ -11,6 +11,7 @@ pub mod deploy;
 pub mod diagnose;
 pub mod ensemble;
 pub mod format;
+pub mod formats;
 pub mod histogram;
 pub mod kernel;
 pub mod members;

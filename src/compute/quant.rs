@@ -8,6 +8,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
+use super::formats::FormatKind;
 use crate::named_enum;
 
 named_enum! {
@@ -35,6 +36,7 @@ named_enum! {
     pub enum Granularity {
         PerTensor => "per-tensor",
         PerChannel => "per-channel",
+        PerGroup => "per-group",
     }
 }
 
@@ -58,6 +60,8 @@ pub const MAX_MANUAL_LEVELS: i64 = 1 << MAX_BITS;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct QuantConfig {
+    /// The number format (see `formats`); `int` is the affine quantizer.
+    pub format: FormatKind,
     pub bits: u32,
     pub scheme: Scheme,
     pub granularity: Granularity,
@@ -73,11 +77,18 @@ pub struct QuantConfig {
     pub sigma_k: f64,
     /// Seed of stochastic rounding.
     pub seed: u64,
+    /// Values per group of `int` in `per-group` granularity, along the rows.
+    pub group_size: usize,
+    /// Values per block of the formats that let it be chosen (`nf4`).
+    pub block_size: usize,
+    /// Quantize `nf4`'s absmax scales too, as bitsandbytes' double quantization.
+    pub double_quant: bool,
 }
 
 impl Default for QuantConfig {
     fn default() -> Self {
         QuantConfig {
+            format: FormatKind::Int,
             bits: 8,
             scheme: Scheme::Asymmetric,
             granularity: Granularity::PerTensor,
@@ -89,6 +100,9 @@ impl Default for QuantConfig {
             percentile: 99.99,
             sigma_k: 3.0,
             seed: 0,
+            group_size: 128,
+            block_size: 64,
+            double_quant: false,
         }
     }
 }
@@ -110,9 +124,6 @@ impl InvalidSetting {
 impl QuantConfig {
     /// Checks every range the formulas rely on; the error names the key.
     pub fn validate(&self) -> Result<(), InvalidSetting> {
-        if !(MIN_BITS..=MAX_BITS).contains(&self.bits) {
-            return Err(InvalidSetting::new("quant.bits", format!("{} is outside {MIN_BITS}..={MAX_BITS}", self.bits)));
-        }
         if self.channel_axis > 1 {
             return Err(InvalidSetting::new(
                 "quant.channel_axis",
@@ -122,26 +133,7 @@ impl QuantConfig {
                 ),
             ));
         }
-        if !(self.scale.is_finite() && self.scale > 0.0) {
-            return Err(InvalidSetting::new("quant.scale", format!("{} must be a finite number > 0", self.scale)));
-        }
-        let [lo, hi] = self.clip;
-        if !(lo.is_finite() && hi.is_finite()) || lo >= hi {
-            return Err(InvalidSetting::new(
-                "quant.clip",
-                format!("[{lo}, {hi}] must be two finite numbers with lo < hi"),
-            ));
-        }
-        if !(self.percentile > 0.0 && self.percentile <= 100.0) {
-            return Err(InvalidSetting::new("quant.percentile", format!("{} is outside (0, 100]", self.percentile)));
-        }
-        if !(self.sigma_k.is_finite() && self.sigma_k > 0.0) {
-            return Err(InvalidSetting::new("quant.sigma_k", format!("{} must be a finite number > 0", self.sigma_k)));
-        }
-        if self.scheme == Scheme::Manual {
-            manual_params(self.scale as f32, lo as f32, hi as f32)?;
-        }
-        Ok(())
+        self.format.format().check(self, None)
     }
 
     /// Per-channel parameters only make sense for the bit-driven schemes:

@@ -1,0 +1,204 @@
+//! llama.cpp's legacy block formats, as `ggml-quants.c`'s
+//! `quantize_row_q*_ref` compute them (and gguf-py's numpy port, which the
+//! cross-check compares against): blocks of 32 values along the rows, the
+//! scale `d` (and the minimum `m`) computed in float32 and stored as fp16,
+//! the codes from the float32 scale, x̂ from the stored fp16 one.
+
+use super::{Grouping, NumberFormat, Quantized, TensorFacts, through_f16, whole_blocks};
+use crate::compute::quant::{InvalidSetting, QuantConfig};
+
+/// Values per block of every legacy format.
+pub const QK: usize = 32;
+
+/// How a legacy format finds a block's scale.
+#[derive(Clone, Copy, PartialEq)]
+enum Rule {
+    /// Q8_0: d = amax / 127, q = round(x / d) half away from zero.
+    AbsMax,
+    /// Q4_0, Q5_0: d = max / -2^(bits-1) where max is the value of largest
+    /// |x|, q = trunc(x / d + 2^(bits-1) + 0.5) clamped to the codes.
+    SignedMax,
+    /// Q4_1, Q5_1: d = (max - min) / (2^bits - 1), m = min,
+    /// q = trunc((x - min) / d + 0.5).
+    MinMax,
+}
+
+pub struct Legacy {
+    name: &'static str,
+    ggml: &'static str,
+    summary: &'static str,
+    bits: u32,
+    rule: Rule,
+}
+
+pub const Q8_0: Legacy = Legacy {
+    name: "q8_0",
+    ggml: "GGML_TYPE_Q8_0",
+    summary: "llama.cpp Q8_0: blocks of 32, 8-bit codes, fp16 scale d = amax/127",
+    bits: 8,
+    rule: Rule::AbsMax,
+};
+pub const Q4_0: Legacy = Legacy {
+    name: "q4_0",
+    ggml: "GGML_TYPE_Q4_0",
+    summary: "llama.cpp Q4_0: blocks of 32, 4-bit codes, fp16 scale d = max/-8",
+    bits: 4,
+    rule: Rule::SignedMax,
+};
+pub const Q4_1: Legacy = Legacy {
+    name: "q4_1",
+    ggml: "GGML_TYPE_Q4_1",
+    summary: "llama.cpp Q4_1: blocks of 32, 4-bit codes, fp16 scale and minimum",
+    bits: 4,
+    rule: Rule::MinMax,
+};
+pub const Q5_0: Legacy = Legacy {
+    name: "q5_0",
+    ggml: "GGML_TYPE_Q5_0",
+    summary: "llama.cpp Q5_0: blocks of 32, 5-bit codes, fp16 scale d = max/-16",
+    bits: 5,
+    rule: Rule::SignedMax,
+};
+pub const Q5_1: Legacy = Legacy {
+    name: "q5_1",
+    ggml: "GGML_TYPE_Q5_1",
+    summary: "llama.cpp Q5_1: blocks of 32, 5-bit codes, fp16 scale and minimum",
+    bits: 5,
+    rule: Rule::MinMax,
+};
+
+/// One block's parameters: the float32 `d` the codes are computed with,
+/// the fp16 `d` and `m` that are stored (and give x̂).
+struct Block {
+    d: f32,
+    stored_d: f32,
+    min: f32,
+    stored_min: f32,
+}
+
+impl Legacy {
+    fn block(&self, xs: &[f32]) -> Block {
+        let half = (1i32 << (self.bits - 1)) as f32;
+        let (d, min) = match self.rule {
+            Rule::AbsMax => (xs.iter().fold(0f32, |m, x| m.max(x.abs())) / 127.0, 0.0),
+            Rule::SignedMax => {
+                // The first value of largest |x|, sign kept, as the reference's strict `<`.
+                let (mut amax, mut max) = (0f32, 0f32);
+                for &v in xs {
+                    if amax < v.abs() {
+                        (amax, max) = (v.abs(), v);
+                    }
+                }
+                (max / -half, 0.0)
+            }
+            Rule::MinMax => {
+                let (lo, hi) = xs.iter().fold((f32::MAX, -f32::MAX), |(lo, hi), &x| (lo.min(x), hi.max(x)));
+                ((hi - lo) / ((1u32 << self.bits) - 1) as f32, lo)
+            }
+        };
+        Block { d, stored_d: through_f16(d), min, stored_min: through_f16(min) }
+    }
+
+    fn top(&self) -> i32 {
+        (1i32 << self.bits) - 1
+    }
+
+    /// The code of `x` and whether the block's codes could not reach it.
+    #[inline]
+    fn code(&self, b: &Block, id: f32, x: f32) -> (i32, bool) {
+        match self.rule {
+            Rule::AbsMax => ((x * id).round() as i32 + 128, false),
+            Rule::SignedMax => {
+                let raw = (x * id + ((1i32 << (self.bits - 1)) as f32 + 0.5)) as i32;
+                (raw.min(self.top()), raw > self.top())
+            }
+            Rule::MinMax => {
+                let raw = ((x - b.min) * id + 0.5) as i32;
+                (raw.min(self.top()), raw > self.top())
+            }
+        }
+    }
+
+    #[inline]
+    fn value(&self, b: &Block, code: i32) -> f32 {
+        match self.rule {
+            Rule::AbsMax => (code - 128) as f32 * b.stored_d,
+            Rule::SignedMax => (code - (1i32 << (self.bits - 1))) as f32 * b.stored_d,
+            Rule::MinMax => b.stored_d * code as f32 + b.stored_min,
+        }
+    }
+
+    fn code_count(&self) -> i32 {
+        match self.rule {
+            // Q8_0's codes are -127..=127 (round(±amax/d) = ±127), stored as int8.
+            Rule::AbsMax => 256,
+            _ => self.top() + 1,
+        }
+    }
+}
+
+impl NumberFormat for Legacy {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+
+    fn summary(&self) -> &'static str {
+        self.summary
+    }
+
+    fn settings(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    fn check(&self, _cfg: &QuantConfig, cols: Option<usize>) -> Result<(), InvalidSetting> {
+        whole_blocks("quant.format", QK, cols, self.name)
+    }
+
+    fn grouping(&self, _cfg: &QuantConfig) -> Grouping {
+        Grouping::Groups(QK)
+    }
+
+    fn code_bits(&self, _cfg: &QuantConfig) -> u32 {
+        self.bits
+    }
+
+    fn bits_per_weight(&self, _cfg: &QuantConfig, _rows: usize, _cols: usize) -> f64 {
+        let params = if self.rule == Rule::MinMax { 32.0 } else { 16.0 };
+        self.bits as f64 + params / QK as f64
+    }
+
+    fn quantize(&self, _cfg: &QuantConfig, _tensor: &TensorFacts, xs: &[f32], out: Quantized<'_>) {
+        for (i, block) in xs.chunks(QK).enumerate() {
+            let b = self.block(block);
+            let id = if b.d != 0.0 { 1.0 / b.d } else { 0.0 };
+            for (j, &x) in block.iter().enumerate() {
+                let (code, clipped) = self.code(&b, id, x);
+                let k = i * QK + j;
+                out.xhat[k] = self.value(&b, code);
+                out.codes[k] = code as u16;
+                out.clipped[k] = clipped;
+            }
+        }
+    }
+
+    fn levels(&self, _cfg: &QuantConfig, _tensor: &TensorFacts, xs: &[f32]) -> Vec<f32> {
+        let b = self.block(xs);
+        let first = if self.rule == Rule::AbsMax { 1 } else { 0 };
+        let mut levels: Vec<f32> = (first..self.code_count()).map(|c| self.value(&b, c)).collect();
+        levels.sort_by(f32::total_cmp);
+        levels.dedup();
+        levels
+    }
+
+    fn params(&self, _cfg: &QuantConfig, _tensor: &TensorFacts, xs: &[f32]) -> Vec<(&'static str, f64)> {
+        let b = self.block(xs);
+        match self.rule {
+            Rule::MinMax => vec![("d", b.stored_d as f64), ("m", b.stored_min as f64)],
+            _ => vec![("d", b.stored_d as f64)],
+        }
+    }
+
+    fn ecosystem(&self, _cfg: &QuantConfig) -> String {
+        self.ggml.into()
+    }
+}

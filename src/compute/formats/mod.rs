@@ -1,0 +1,213 @@
+//! Number formats as plug-ins. A format is one type implementing
+//! [`NumberFormat`] (its settings, how it groups the values, how it
+//! quantizes a group, its levels, its true size and its parameters in its
+//! own ecosystem's names), and one line in [`BUILTIN_FORMATS`].
+//!
+//! `int` (the affine quantizer) keeps its own fast pipeline in
+//! `analysis.rs` for per-tensor and per-channel parameters; every other
+//! format, and `int` in groups, runs through [`run`], which only needs the
+//! trait.
+
+use std::fmt;
+
+use super::quant::{InvalidSetting, QuantConfig};
+
+pub mod run;
+
+mod int;
+mod llama;
+
+pub use run::{FormatSummary, dequantized};
+
+/// How the values of a `[rows, cols]` tensor share parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Grouping {
+    /// One set of parameters for the whole tensor.
+    Tensor,
+    /// One per channel along `quant.channel_axis`.
+    Channel,
+    /// One per `n` consecutive values in row-major order: blocks along the
+    /// rows (the input dimension of an `[out, in]` weight).
+    Groups(usize),
+}
+
+/// What a format may need to know of the whole tensor.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TensorFacts {
+    pub rows: usize,
+    pub cols: usize,
+    /// The largest finite |x| of the whole tensor (0 when there is none).
+    pub amax: f32,
+}
+
+/// Where a format writes one group's result, value by value.
+pub struct Quantized<'a> {
+    pub xhat: &'a mut [f32],
+    /// The code each value is stored as, below 2^`code_bits`.
+    pub codes: &'a mut [u16],
+    /// Whether the value was beyond the range the group's codes span.
+    pub clipped: &'a mut [bool],
+}
+
+/// A number format: everything the pipeline, the report and the panes ask
+/// of one. `xs` is always one group of [`NumberFormat::grouping`], finite
+/// (non-finite values are handed over as 0, or ±amax of the group for ±Inf).
+pub trait NumberFormat: Sync + Send {
+    /// The name in `[quant] format = "…"`.
+    fn name(&self) -> &'static str;
+
+    /// One line: the family, the layout and what is stored.
+    fn summary(&self) -> &'static str;
+
+    /// The `[quant]` keys this format reads, besides `format`.
+    fn settings(&self) -> &'static [&'static str];
+
+    /// Refuses settings this format cannot use, naming the key; `cols` is
+    /// the row length of the 2-D view (`None` before a tensor is known).
+    fn check(&self, cfg: &QuantConfig, cols: Option<usize>) -> Result<(), InvalidSetting>;
+
+    fn grouping(&self, cfg: &QuantConfig) -> Grouping;
+
+    /// Bits of one code: a group can use at most 2^code_bits levels.
+    fn code_bits(&self, cfg: &QuantConfig) -> u32;
+
+    /// Storage cost per weight, counting every scale, zero point, codebook
+    /// and super-block of a tensor of `rows × cols`.
+    fn bits_per_weight(&self, cfg: &QuantConfig, rows: usize, cols: usize) -> f64;
+
+    /// Quantizes one group.
+    fn quantize(&self, cfg: &QuantConfig, tensor: &TensorFacts, xs: &[f32], out: Quantized<'_>);
+
+    /// The values one group's codes can take, ascending: what the weight
+    /// histogram draws.
+    fn levels(&self, cfg: &QuantConfig, tensor: &TensorFacts, xs: &[f32]) -> Vec<f32>;
+
+    /// One group's parameters in the format's own ecosystem's names
+    /// (llama.cpp's `d` and `m`, bitsandbytes' `absmax`, …), as stored.
+    fn params(&self, cfg: &QuantConfig, tensor: &TensorFacts, xs: &[f32]) -> Vec<(&'static str, f64)>;
+
+    /// Its name where it is deployed: `GGML_TYPE_Q4_0`, `torch.float8_e4m3fn`, …
+    fn ecosystem(&self, cfg: &QuantConfig) -> String;
+}
+
+/// A handle on a [`NumberFormat`], named by it in settings and reports.
+#[derive(Clone, Copy)]
+pub struct FormatKind(&'static dyn NumberFormat);
+
+#[allow(non_upper_case_globals)]
+impl FormatKind {
+    pub const Int: FormatKind = BUILTIN_FORMATS[0];
+
+    /// A format of one's own (a plug-in not in [`BUILTIN_FORMATS`]).
+    pub const fn new(format: &'static dyn NumberFormat) -> FormatKind {
+        FormatKind(format)
+    }
+
+    pub fn name(self) -> &'static str {
+        self.0.name()
+    }
+
+    pub fn format(self) -> &'static dyn NumberFormat {
+        self.0
+    }
+
+    /// The affine quantizer, whose own pipeline measures it per tensor and per channel.
+    pub fn is_int(self) -> bool {
+        self.name() == "int"
+    }
+
+    /// The next (or previous) built-in format, wrapping around.
+    pub fn cycle(self, forward: bool) -> FormatKind {
+        let all = BUILTIN_FORMATS;
+        let i = all.iter().position(|k| *k == self).unwrap_or(0);
+        let n = all.len();
+        all[if forward { (i + 1) % n } else { (i + n - 1) % n }]
+    }
+}
+
+/// Every built-in format, in the order a key cycles them.
+pub const BUILTIN_FORMATS: &[FormatKind] = &[
+    FormatKind(&int::Int),
+    FormatKind(&llama::Q8_0),
+    FormatKind(&llama::Q4_0),
+    FormatKind(&llama::Q4_1),
+    FormatKind(&llama::Q5_0),
+    FormatKind(&llama::Q5_1),
+];
+
+/// The built-in format called `name`.
+pub fn find(name: &str) -> Result<FormatKind, String> {
+    BUILTIN_FORMATS.iter().copied().find(|k| k.name() == name).ok_or_else(|| {
+        let names: Vec<&str> = BUILTIN_FORMATS.iter().map(|k| k.name()).collect();
+        format!("unknown format {name:?}; expected one of {}", names.join(", "))
+    })
+}
+
+impl Default for FormatKind {
+    fn default() -> Self {
+        FormatKind::Int
+    }
+}
+
+impl PartialEq for FormatKind {
+    fn eq(&self, other: &Self) -> bool {
+        self.name() == other.name()
+    }
+}
+
+impl Eq for FormatKind {}
+
+impl fmt::Debug for FormatKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl fmt::Display for FormatKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for FormatKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        find(s)
+    }
+}
+
+impl serde::Serialize for FormatKind {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for FormatKind {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(d)?;
+        find(&name).map_err(serde::de::Error::custom)
+    }
+}
+
+/// `x` stored as IEEE half precision and read back (round to nearest even,
+/// as numpy's `astype(np.float16)` and ggml's `GGML_FP32_TO_FP16`).
+#[inline]
+pub fn through_f16(x: f32) -> f32 {
+    half::f16::from_f32(x).to_f32()
+}
+
+/// The refusal of a row length that is not a whole number of blocks.
+pub fn whole_blocks(key: &str, block: usize, cols: Option<usize>, format: &str) -> Result<(), InvalidSetting> {
+    match cols {
+        Some(cols) if cols % block != 0 => Err(InvalidSetting::new(
+            key,
+            format!(
+                "{format} stores blocks of {block} values along each row, and the rows here hold {cols}, not a multiple of {block}"
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,133 @@
+//! Known answers of the formats, and the invariants every format keeps.
+
+use super::*;
+use crate::compute::analysis::analyze;
+use crate::compute::quant::Granularity;
+use crate::compute::weights::Weights;
+
+pub(crate) fn tensor(values: Vec<f32>, rows: usize, cols: usize) -> Weights {
+    let non_finite = values.iter().filter(|x| !x.is_finite()).count();
+    Weights {
+        values,
+        rows,
+        cols,
+        shape: vec![rows, cols],
+        dtype: "f32".into(),
+        source: "test".into(),
+        tensor: None,
+        non_finite,
+    }
+}
+
+fn cfg(name: &str) -> QuantConfig {
+    QuantConfig { format: find(name).unwrap(), ..QuantConfig::default() }
+}
+
+#[test]
+fn q4_0_matches_the_reference_rule_by_hand() {
+    // max |x| is -2.0 (first of largest |x|): d = -2 / -8 = 0.25, id = 4.
+    let mut xs: Vec<f32> = (0..32).map(|i| (i as f32 - 16.0) / 8.0).collect();
+    xs[0] = -2.0;
+    let w = tensor(xs.clone(), 1, 32);
+    let (xhat, codes) = dequantized(&w, &cfg("q4_0")).unwrap();
+    // x = 1.875: 1.875 * -4 + 8.5 = 1.0 -> code 1 -> (1 - 8) * 0.25 = -1.75? No: d = 0.25 with sign of max.
+    // d = max / -8 = -2 / -8 = 0.25; id = 4; x0 = 1.875 * 4 = 7.5; 7.5 + 8.5 = 16 -> min(15) = 15 -> (15 - 8) * 0.25 = 1.75.
+    assert_eq!(codes[31], 15);
+    assert_eq!(xhat[31], 1.75);
+    // x = -2: -8 + 8.5 = 0.5 -> 0 -> -8 * 0.25 = -2.
+    assert_eq!((codes[0], xhat[0]), (0, -2.0));
+    // x = 0.125 (i = 17): 0.5 + 8.5 = 9 -> code 9 -> 0.25.
+    assert_eq!((codes[17], xhat[17]), (9, 0.25));
+}
+
+#[test]
+fn q8_0_rounds_half_away_and_stores_d_in_fp16() {
+    let mut xs = vec![0.0f32; 32];
+    xs[0] = 1.27;
+    xs[1] = 0.005; // 0.005 / (1.27/127) = 0.5 -> 1 (away from zero)
+    xs[2] = -0.005;
+    let w = tensor(xs, 1, 32);
+    let (xhat, codes) = dequantized(&w, &cfg("q8_0")).unwrap();
+    let d16 = through_f16(1.27f32 / 127.0);
+    assert_eq!((codes[0], xhat[0]), (255, 127.0 * d16));
+    assert_eq!((codes[1], codes[2]), (129, 127));
+    assert_eq!(xhat[3], 0.0);
+}
+
+#[test]
+fn q4_1_all_equal_block_is_its_minimum() {
+    let w = tensor(vec![0.3f32; 64], 2, 32);
+    let (xhat, codes) = dequantized(&w, &cfg("q4_1")).unwrap();
+    assert!(codes.iter().all(|&c| c == 0));
+    assert!(xhat.iter().all(|&x| x == through_f16(0.3)));
+}
+
+#[test]
+fn a_row_not_a_multiple_of_the_block_is_refused_naming_it() {
+    let w = tensor(vec![1.0; 40], 1, 40);
+    let err = analyze(&w, &cfg("q5_0")).unwrap_err().to_string();
+    assert!(err.starts_with("quant.format") && err.contains("blocks of 32") && err.contains("40"), "{err}");
+}
+
+#[test]
+fn int_groups_refuse_a_size_that_does_not_divide_the_rows() {
+    let w = tensor(vec![1.0; 96], 1, 96);
+    let c = QuantConfig { granularity: Granularity::PerGroup, group_size: 64, ..QuantConfig::default() };
+    assert!(analyze(&w, &c).unwrap_err().to_string().starts_with("quant.group_size"));
+    let c = QuantConfig { granularity: Granularity::PerGroup, group_size: 48, ..QuantConfig::default() };
+    assert!(c.validate().unwrap_err().to_string().starts_with("quant.group_size"));
+}
+
+#[test]
+fn int_groups_apply_the_asymmetric_formula_per_group() {
+    // Two groups of 32: [0, 31] and [0, 3.1]; 4 bits, min-max: scales 31/15 and 3.1/15.
+    let xs: Vec<f32> = (0..32).map(|i| i as f32).chain((0..32).map(|i| i as f32 / 10.0)).collect();
+    let w = tensor(xs, 1, 64);
+    let c = QuantConfig { bits: 4, granularity: Granularity::PerGroup, group_size: 32, ..QuantConfig::default() };
+    let a = analyze(&w, &c).unwrap();
+    assert_eq!(a.format.groups, 2);
+    assert_eq!(a.format.params[0], ("scale".to_string(), (31.0f32 / 15.0) as f64));
+    // Each group's error is at most half its own step.
+    let (xhat, _) = dequantized(&w, &c).unwrap();
+    for (i, (x, xh)) in w.values.iter().zip(&xhat).enumerate() {
+        let step = if i < 32 { 31.0 / 15.0 } else { 3.1 / 15.0 };
+        assert!((x - xh).abs() <= step / 2.0 + 1e-6, "{i}: {x} -> {xh}");
+    }
+    assert_eq!(a.format.bpw, 4.0 + 64.0 / 32.0);
+}
+
+#[test]
+fn bits_per_weight_of_the_llama_formats() {
+    let bpw: Vec<f64> = ["q8_0", "q4_0", "q4_1", "q5_0", "q5_1"]
+        .iter()
+        .map(|n| find(n).unwrap().format().bits_per_weight(&QuantConfig::default(), 4, 256))
+        .collect();
+    assert_eq!(bpw, [8.5, 4.5, 5.0, 5.5, 6.0]);
+}
+
+#[test]
+fn every_format_keeps_its_invariants_on_a_real_shaped_tensor() {
+    use crate::compute::weights::{Distribution, SyntheticSpec, synthetic};
+    let spec = SyntheticSpec {
+        distribution: Distribution::StudentT,
+        rows: 64,
+        cols: 256,
+        seed: 9,
+        dof: 4.0,
+        outlier_fraction: 0.0,
+    };
+    let w = synthetic(&spec).unwrap();
+    for kind in BUILTIN_FORMATS {
+        let c = QuantConfig { format: *kind, ..QuantConfig::default() };
+        let a = analyze(&w, &c).unwrap_or_else(|e| panic!("{kind}: {e}"));
+        assert_eq!(a.metrics.count as usize, w.values.len(), "{kind}");
+        assert!(a.metrics.mse > 0.0 && a.metrics.mse < 1.0, "{kind}: mse {}", a.metrics.mse);
+        assert!(a.metrics.levels_used <= a.metrics.levels_available, "{kind}");
+        let hist: u64 = a.error_hist.rounding.total() + a.error_hist.clipped.total();
+        assert_eq!(hist, w.values.len() as u64, "{kind}: every error counted once");
+        // Quantizing x̂ again changes nothing.
+        let (xhat, _) = dequantized(&w, &c).unwrap();
+        let again = dequantized(&tensor(xhat.clone(), w.rows, w.cols), &c).unwrap().0;
+        assert_eq!(xhat, again, "{kind}: x̂ is a fixed point");
+    }
+}
