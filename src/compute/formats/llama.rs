@@ -14,13 +14,13 @@ pub const QK: usize = 32;
 #[derive(Clone, Copy, PartialEq)]
 enum Rule {
     /// Q8_0: d = amax / 127, q = round(x / d) half away from zero.
-    AbsMax,
+    Amax,
     /// Q4_0, Q5_0: d = max / -2^(bits-1) where max is the value of largest
     /// |x|, q = trunc(x / d + 2^(bits-1) + 0.5) clamped to the codes.
-    SignedMax,
+    Signed,
     /// Q4_1, Q5_1: d = (max - min) / (2^bits - 1), m = min,
     /// q = trunc((x - min) / d + 0.5).
-    MinMax,
+    Range,
 }
 
 pub struct Legacy {
@@ -36,35 +36,35 @@ pub const Q8_0: Legacy = Legacy {
     ggml: "GGML_TYPE_Q8_0",
     summary: "llama.cpp Q8_0: blocks of 32, 8-bit codes, fp16 scale d = amax/127",
     bits: 8,
-    rule: Rule::AbsMax,
+    rule: Rule::Amax,
 };
 pub const Q4_0: Legacy = Legacy {
     name: "q4_0",
     ggml: "GGML_TYPE_Q4_0",
     summary: "llama.cpp Q4_0: blocks of 32, 4-bit codes, fp16 scale d = max/-8",
     bits: 4,
-    rule: Rule::SignedMax,
+    rule: Rule::Signed,
 };
 pub const Q4_1: Legacy = Legacy {
     name: "q4_1",
     ggml: "GGML_TYPE_Q4_1",
     summary: "llama.cpp Q4_1: blocks of 32, 4-bit codes, fp16 scale and minimum",
     bits: 4,
-    rule: Rule::MinMax,
+    rule: Rule::Range,
 };
 pub const Q5_0: Legacy = Legacy {
     name: "q5_0",
     ggml: "GGML_TYPE_Q5_0",
     summary: "llama.cpp Q5_0: blocks of 32, 5-bit codes, fp16 scale d = max/-16",
     bits: 5,
-    rule: Rule::SignedMax,
+    rule: Rule::Signed,
 };
 pub const Q5_1: Legacy = Legacy {
     name: "q5_1",
     ggml: "GGML_TYPE_Q5_1",
     summary: "llama.cpp Q5_1: blocks of 32, 5-bit codes, fp16 scale and minimum",
     bits: 5,
-    rule: Rule::MinMax,
+    rule: Rule::Range,
 };
 
 /// One block's parameters: the float32 `d` the codes are computed with,
@@ -80,8 +80,8 @@ impl Legacy {
     fn block(&self, xs: &[f32]) -> Block {
         let half = (1i32 << (self.bits - 1)) as f32;
         let (d, min) = match self.rule {
-            Rule::AbsMax => (xs.iter().fold(0f32, |m, x| m.max(x.abs())) / 127.0, 0.0),
-            Rule::SignedMax => {
+            Rule::Amax => (xs.iter().fold(0f32, |m, x| m.max(x.abs())) / 127.0, 0.0),
+            Rule::Signed => {
                 // The first value of largest |x|, sign kept, as the reference's strict `<`.
                 let (mut amax, mut max) = (0f32, 0f32);
                 for &v in xs {
@@ -91,7 +91,7 @@ impl Legacy {
                 }
                 (max / -half, 0.0)
             }
-            Rule::MinMax => {
+            Rule::Range => {
                 let (lo, hi) = xs.iter().fold((f32::MAX, -f32::MAX), |(lo, hi), &x| (lo.min(x), hi.max(x)));
                 ((hi - lo) / ((1u32 << self.bits) - 1) as f32, lo)
             }
@@ -107,12 +107,12 @@ impl Legacy {
     #[inline]
     fn code(&self, b: &Block, id: f32, x: f32) -> (i32, bool) {
         match self.rule {
-            Rule::AbsMax => ((x * id).round() as i32 + 128, false),
-            Rule::SignedMax => {
+            Rule::Amax => ((x * id).round() as i32 + 128, false),
+            Rule::Signed => {
                 let raw = (x * id + ((1i32 << (self.bits - 1)) as f32 + 0.5)) as i32;
                 (raw.min(self.top()), raw > self.top())
             }
-            Rule::MinMax => {
+            Rule::Range => {
                 let raw = ((x - b.min) * id + 0.5) as i32;
                 (raw.min(self.top()), raw > self.top())
             }
@@ -122,16 +122,16 @@ impl Legacy {
     #[inline]
     fn value(&self, b: &Block, code: i32) -> f32 {
         match self.rule {
-            Rule::AbsMax => (code - 128) as f32 * b.stored_d,
-            Rule::SignedMax => (code - (1i32 << (self.bits - 1))) as f32 * b.stored_d,
-            Rule::MinMax => b.stored_d * code as f32 + b.stored_min,
+            Rule::Amax => (code - 128) as f32 * b.stored_d,
+            Rule::Signed => (code - (1i32 << (self.bits - 1))) as f32 * b.stored_d,
+            Rule::Range => b.stored_d * code as f32 + b.stored_min,
         }
     }
 
     fn code_count(&self) -> i32 {
         match self.rule {
             // Q8_0's codes are -127..=127 (round(±amax/d) = ±127), stored as int8.
-            Rule::AbsMax => 256,
+            Rule::Amax => 256,
             _ => self.top() + 1,
         }
     }
@@ -163,7 +163,7 @@ impl NumberFormat for Legacy {
     }
 
     fn bits_per_weight(&self, _cfg: &QuantConfig, _rows: usize, _cols: usize) -> f64 {
-        let params = if self.rule == Rule::MinMax { 32.0 } else { 16.0 };
+        let params = if self.rule == Rule::Range { 32.0 } else { 16.0 };
         self.bits as f64 + params / QK as f64
     }
 
@@ -183,7 +183,7 @@ impl NumberFormat for Legacy {
 
     fn levels(&self, _cfg: &QuantConfig, _tensor: &TensorFacts, xs: &[f32]) -> Vec<f32> {
         let b = self.block(xs);
-        let first = if self.rule == Rule::AbsMax { 1 } else { 0 };
+        let first = if self.rule == Rule::Amax { 1 } else { 0 };
         let mut levels: Vec<f32> = (first..self.code_count()).map(|c| self.value(&b, c)).collect();
         levels.sort_by(f32::total_cmp);
         levels.dedup();
@@ -193,7 +193,7 @@ impl NumberFormat for Legacy {
     fn params(&self, _cfg: &QuantConfig, _tensor: &TensorFacts, xs: &[f32]) -> Vec<(&'static str, f64)> {
         let b = self.block(xs);
         match self.rule {
-            Rule::MinMax => vec![("d", b.stored_d as f64), ("m", b.stored_min as f64)],
+            Rule::Range => vec![("d", b.stored_d as f64), ("m", b.stored_min as f64)],
             _ => vec![("d", b.stored_d as f64)],
         }
     }
