@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use super::{Cli, describe, load, print, shape_text};
 use crate::compute::analysis::{self, Layout};
+use crate::compute::formats;
 use crate::compute::quant::{QParams, QuantConfig};
 use crate::compute::weights::Weights;
 use crate::{io, settings};
@@ -131,6 +132,9 @@ pub(super) fn quantize_command(
     check_outputs(out, &[("--dequantized", dequantized), ("--params", params_out)])?;
     let (settings, w) = load(cli)?;
     let cfg = &settings.quant;
+    if !analysis::uses_affine_kernel(cfg) {
+        return quantize_format(&w, cfg, out, dequantized, params_out);
+    }
     let chosen = analysis::channel_params(&w, cfg).map_err(|e| format!("cannot quantize {}: {e}", describe(&w)))?;
     let params: Vec<QParams> = chosen.iter().map(|c| c.params).collect();
     let codes = analysis::quantize_codes(&w, cfg, &params);
@@ -151,6 +155,56 @@ pub(super) fn quantize_command(
         io::write_atomic(path, bytes).map_err(|e| e.to_string())?;
     }
     print(&quantize_summary(&w, out, dequantized, params_out, dtype))
+}
+
+/// A format of the trait: its codes (uint8 or uint16, as wide as a code),
+/// x̂ and the format's own figures.
+fn quantize_format(
+    w: &Weights,
+    cfg: &QuantConfig,
+    out: &Path,
+    dequantized: Option<&Path>,
+    params_out: Option<&Path>,
+) -> Result<(), String> {
+    let fail = |e: analysis::AnalysisError| format!("cannot quantize {}: {e}", describe(w));
+    let (x_hat, codes) = formats::dequantized(w, cfg).map_err(fail)?;
+    let code_bits = cfg.format.format().code_bits(cfg);
+    let (code_bytes, dtype) = if code_bits <= 8 {
+        (npy_bytes(codes.iter().map(|&c| c as u8).collect(), &w.shape, "codes")?, "uint8")
+    } else {
+        (npy_bytes(codes, &w.shape, "codes")?, "uint16")
+    };
+    let dq = dequantized.map(|path| Ok::<_, String>((path, npy_bytes(x_hat, &w.shape, "dequantized weights")?)));
+    let dq = dq.transpose()?;
+    let pj = match params_out {
+        Some(path) => {
+            let summary = analysis::analyze(w, cfg).map_err(fail)?.format;
+            let bytes =
+                serde_json::to_vec_pretty(&summary).map_err(|e| format!("cannot write the parameters as JSON: {e}"))?;
+            Some((path, bytes))
+        }
+        None => None,
+    };
+    io::write_atomic(out, &code_bytes).map_err(|e| e.to_string())?;
+    for (path, bytes) in dq.iter().chain(&pj) {
+        io::write_atomic(path, bytes).map_err(|e| e.to_string())?;
+    }
+    let mut line =
+        format!("wrote {} {dtype} {} codes of {} to {}", shape_text(&w.shape), cfg.format, describe(w), out.display());
+    if let Some(path) = dequantized {
+        let _ = write!(line, " and f32 x_hat to {}", path.display());
+    }
+    if let Some(path) = params_out {
+        let _ = write!(line, " and the format's parameters to {}", path.display());
+    }
+    if w.non_finite > 0 {
+        let _ = write!(
+            line,
+            "; {} non-finite values quantized as 0 (NaN) or the group's largest |x| (+-Inf)",
+            w.non_finite
+        );
+    }
+    print(&line)
 }
 
 /// One line: what was written, and how non-finite inputs were mapped.
