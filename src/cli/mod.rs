@@ -81,6 +81,10 @@ pub enum Command {
         /// Also write the parameters used (scale, zero_point, qmin, qmax, axis) as JSON
         #[arg(long, value_name = "FILE.json")]
         params: Option<PathBuf>,
+        /// Also write the codes packed as the format's ecosystem stores them
+        /// (GGUF blocks for the llama.cpp formats), group after group
+        #[arg(long, value_name = "FILE.bin")]
+        packed: Option<PathBuf>,
     },
     /// List the tensors of a .npy / .safetensors file with shapes and dtypes
     Tensors {
@@ -143,8 +147,14 @@ pub fn run_command(cli: &Cli) -> Result<(), String> {
     match &cli.command {
         None => Ok(()),
         Some(Command::Report { format, only }) => report::report_command(cli, *format, only),
-        Some(Command::Quantize { out, dequantized, params }) => {
-            quantize::quantize_command(cli, out, dequantized.as_deref(), params.as_deref())
+        Some(Command::Quantize { out, dequantized, params, packed }) => {
+            let outputs = quantize::Outputs {
+                codes: out,
+                dequantized: dequantized.as_deref(),
+                params: params.as_deref(),
+                packed: packed.as_deref(),
+            };
+            quantize::quantize_command(cli, &outputs)
         }
         Some(Command::Tensors { file }) => tensors::tensors_command(file),
     }

@@ -122,18 +122,28 @@ fn params_json(cfg: &QuantConfig, params: &[QParams], dtype: CodeDtype) -> Resul
     serde_json::to_vec_pretty(&file).map_err(|e| format!("cannot write the parameters as JSON: {e}"))
 }
 
-pub(super) fn quantize_command(
-    cli: &Cli,
-    out: &Path,
-    dequantized: Option<&Path>,
-    params_out: Option<&Path>,
-) -> Result<(), String> {
+/// The files `quantize` writes.
+pub(super) struct Outputs<'a> {
+    pub codes: &'a Path,
+    pub dequantized: Option<&'a Path>,
+    pub params: Option<&'a Path>,
+    pub packed: Option<&'a Path>,
+}
+
+pub(super) fn quantize_command(cli: &Cli, outputs: &Outputs) -> Result<(), String> {
+    let Outputs { codes: out, dequantized, params: params_out, packed } = *outputs;
     require_weights(cli)?;
-    check_outputs(out, &[("--dequantized", dequantized), ("--params", params_out)])?;
+    check_outputs(out, &[("--dequantized", dequantized), ("--params", params_out), ("--packed", packed)])?;
     let (settings, w) = load(cli)?;
     let cfg = &settings.quant;
     if !analysis::uses_affine_kernel(cfg) {
-        return quantize_format(&w, cfg, out, dequantized, params_out);
+        return quantize_format(&w, cfg, outputs);
+    }
+    if packed.is_some() {
+        return Err(format!(
+            "--packed: format {} per tensor or per channel has no packed layout of its own; --out writes its codes",
+            cfg.format
+        ));
     }
     let chosen = analysis::channel_params(&w, cfg).map_err(|e| format!("cannot quantize {}: {e}", describe(&w)))?;
     let params: Vec<QParams> = chosen.iter().map(|c| c.params).collect();
@@ -159,13 +169,8 @@ pub(super) fn quantize_command(
 
 /// A format of the trait: its codes (uint8 or uint16, as wide as a code),
 /// x̂ and the format's own figures.
-fn quantize_format(
-    w: &Weights,
-    cfg: &QuantConfig,
-    out: &Path,
-    dequantized: Option<&Path>,
-    params_out: Option<&Path>,
-) -> Result<(), String> {
+fn quantize_format(w: &Weights, cfg: &QuantConfig, outputs: &Outputs) -> Result<(), String> {
+    let Outputs { codes: out, dequantized, params: params_out, packed } = *outputs;
     let fail = |e: analysis::AnalysisError| format!("cannot quantize {}: {e}", describe(w));
     let (x_hat, codes) = formats::dequantized(w, cfg).map_err(fail)?;
     let code_bits = cfg.format.format().code_bits(cfg);
@@ -185,8 +190,20 @@ fn quantize_format(
         }
         None => None,
     };
+    let pk = match packed {
+        Some(path) => match formats::packed(w, cfg).map_err(fail)? {
+            Some(bytes) => Some((path, bytes)),
+            None => {
+                return Err(format!(
+                    "--packed: format {} has no packed layout of its own; --out writes its codes",
+                    cfg.format
+                ));
+            }
+        },
+        None => None,
+    };
     io::write_atomic(out, &code_bytes).map_err(|e| e.to_string())?;
-    for (path, bytes) in dq.iter().chain(&pj) {
+    for (path, bytes) in dq.iter().chain(&pj).chain(&pk) {
         io::write_atomic(path, bytes).map_err(|e| e.to_string())?;
     }
     let mut line =
@@ -196,6 +213,9 @@ fn quantize_format(
     }
     if let Some(path) = params_out {
         let _ = write!(line, " and the format's parameters to {}", path.display());
+    }
+    if let Some(path) = packed {
+        let _ = write!(line, " and the packed blocks to {}", path.display());
     }
     if w.non_finite > 0 {
         let _ = write!(

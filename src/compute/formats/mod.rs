@@ -17,7 +17,7 @@ pub mod run;
 mod int;
 mod llama;
 
-pub use run::{FormatSummary, dequantized};
+pub use run::{FormatSummary, dequantized, packed};
 
 /// How the values of a `[rows, cols]` tensor share parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,6 +88,13 @@ pub trait NumberFormat: Sync + Send {
 
     /// Its name where it is deployed: `GGML_TYPE_Q4_0`, `torch.float8_e4m3fn`, …
     fn ecosystem(&self, cfg: &QuantConfig) -> String;
+
+    /// Appends one group's bytes as its ecosystem stores them (a GGUF
+    /// block, …) and returns true; false when the format has no packed
+    /// layout of its own.
+    fn pack(&self, _cfg: &QuantConfig, _tensor: &TensorFacts, _xs: &[f32], _out: &mut Vec<u8>) -> bool {
+        false
+    }
 }
 
 /// A handle on a [`NumberFormat`], named by it in settings and reports.

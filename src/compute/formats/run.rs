@@ -251,6 +251,24 @@ fn summary(kind: FormatKind, cfg: &QuantConfig, g: &Groups, facts: &TensorFacts,
     }
 }
 
+/// Every group's bytes in the format's own layout, group after group (row
+/// after row of blocks): `None` when the format has none.
+pub fn packed(w: &Weights, cfg: &QuantConfig) -> Result<Option<Vec<u8>>, AnalysisError> {
+    let range = min_max(&w.values);
+    checked(w, cfg, range)?;
+    let format = cfg.format.format();
+    let g = Groups::of(w, cfg, format);
+    let facts = facts_of(w, range);
+    let mut out = Vec::new();
+    for i in 0..g.count() {
+        let xs = finite_group(&g.values[g.span(i)], w.non_finite == 0);
+        if !format.pack(cfg, &facts, &xs, &mut out) {
+            return Ok(None);
+        }
+    }
+    Ok(Some(out))
+}
+
 /// x̂ of every weight in row-major order, and each value's code: what
 /// `quantize --dequantized` writes for a format of the trait.
 pub fn dequantized(w: &Weights, cfg: &QuantConfig) -> Result<(Vec<f32>, Vec<u16>), AnalysisError> {
