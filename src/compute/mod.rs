@@ -14,6 +14,7 @@ pub mod format;
 pub mod formats;
 pub mod histogram;
 pub mod kernel;
+pub mod layout;
 pub mod members;
 pub mod parallel;
 pub mod quant;
