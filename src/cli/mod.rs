@@ -103,6 +103,8 @@ pub enum ReportFormat {
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Section {
     Quant,
+    /// Every number format on the tensor, side by side
+    Formats,
     Ensemble,
     Deploy,
 }

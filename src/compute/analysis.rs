@@ -579,7 +579,8 @@ pub fn storage(count: usize, bits: u32, channels: usize) -> Storage {
 /// shown beside the chosen one.
 pub fn alternatives(w: &Weights, cfg: &QuantConfig, manual_bits: u32) -> Vec<(Calibration, (f32, f32))> {
     let (finite, _) = Layout::PerTensor.finite_channels(&w.values, w.non_finite);
-    if finite.is_empty() {
+    // Calibration picks the clip range of the affine grid: other formats have none.
+    if finite.is_empty() || !cfg.format.is_int() {
         return Vec::new();
     }
     let target = Target::of(cfg, manual_bits);

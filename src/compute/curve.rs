@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use super::analysis::{Analysis, Channel, Channels, groups};
+use super::analysis::{Analysis, Channel, Channels, groups, uses_affine_kernel};
 use super::calibrate::Target;
 use super::kernel::squared_error;
 use super::parallel::{run_tasks, threads_for};
@@ -30,6 +30,9 @@ pub struct MseCurve {
 /// weights), so the worker sends it after the analysis; `watch` can stop it
 /// between points.
 pub fn mse_curve(w: &Weights, cfg: &QuantConfig, a: &Analysis, watch: &Watch) -> Result<MseCurve, Cancelled> {
+    if !uses_affine_kernel(cfg) {
+        return Ok(MseCurve::without_clip(a.metrics.mse));
+    }
     let ch = Channels::of(w, cfg);
     let target = Target::of(cfg, a.effective_bits);
     let runs = ch.runs();
@@ -60,6 +63,14 @@ pub fn mse_curve(w: &Weights, cfg: &QuantConfig, a: &Analysis, watch: &Watch) ->
     let finite = (a.count - a.non_finite).max(1) as f64;
     let points = total.iter().enumerate().map(|(k, sq)| ((k + 1) as f64 / CURVE_POINTS as f64, sq / finite)).collect();
     Ok(mark_curve(points, &a.channels, a.metrics.mse))
+}
+
+impl MseCurve {
+    /// A format with no clip range to move (the block formats scale each
+    /// block to its own maximum): no points, and the current mse.
+    pub fn without_clip(mse: f64) -> MseCurve {
+        MseCurve { points: Vec::new(), optimum: (1.0, mse), current: (1.0, mse) }
+    }
 }
 
 /// The curve with its optimum and the current setting marked.

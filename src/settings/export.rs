@@ -47,9 +47,24 @@ pub fn qscheme(q: &QuantConfig) -> &'static str {
     }
 }
 
+/// A format of the trait: its deployed name, size and first group, and the metrics.
+fn format_toml(a: &Analysis) -> String {
+    let f = &a.format;
+    let mut out = String::from("\n# Derived on export and recomputed on load.\n[derived]\n");
+    let _ = writeln!(out, "format = {:?}\necosystem = {:?}\nbpw = {}", f.name, f.ecosystem, f.bpw);
+    let _ = writeln!(out, "groups = {}\ngroup_size = {}", f.groups, f.group_size);
+    for (k, v) in &f.params {
+        let _ = writeln!(out, "first_group_{k} = {v}");
+    }
+    out + &metrics_toml(a)
+}
+
 /// PyTorch's view of the derived parameters, and the metrics at export time.
 fn derived_toml(settings: &Settings, a: &Analysis) -> String {
     let q = &settings.quant;
+    if a.channels.is_empty() {
+        return format_toml(a);
+    }
     let per_channel = q.per_channel();
     let scales: Vec<f32> = a.channels.iter().map(|c| c.params.scale).collect();
     let zero_points: Vec<i32> = a.channels.iter().map(|c| c.params.zero_point).collect();
@@ -88,8 +103,13 @@ fn derived_toml(settings: &Settings, a: &Analysis) -> String {
     if q.rounding != Rounding::HalfEven {
         let _ = writeln!(out, "# note: PyTorch rounds half to even; these codes use {} rounding", q.rounding);
     }
+    out + &metrics_toml(a)
+}
+
+/// The `[metrics]` table of an export.
+fn metrics_toml(a: &Analysis) -> String {
     let m = &a.metrics;
-    out += "\n[metrics]\n";
+    let mut out = String::from("\n[metrics]\n");
     for (k, v) in [
         ("mse", m.mse),
         ("rmse", m.rmse),

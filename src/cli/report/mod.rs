@@ -1,6 +1,7 @@
 //! `report`: every number the panes show, as JSON for scripts or as text.
 
 mod ensemble;
+mod formats;
 mod quant;
 
 use serde::Serialize;
@@ -9,6 +10,7 @@ use super::{Cli, ReportFormat, Section, describe, initial_settings, load_weights
 use crate::compute::analysis;
 use crate::compute::deploy::DeployReport;
 use crate::compute::diagnose::{self, Finding};
+use crate::compute::formats::table::{self, FormatRow};
 use crate::compute::watch::Watch;
 use crate::compute::weights::Weights;
 use crate::settings::Settings;
@@ -34,6 +36,9 @@ pub struct Report {
     /// The ensemble quantized with the quantizer settings: the Deploy pane.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub quantized_ensemble: Option<DeployReport>,
+    /// Every number format on the tensor: the Formats view.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub formats: Option<Vec<FormatRow>>,
 }
 
 impl Report {
@@ -45,8 +50,20 @@ impl Report {
     /// The sections asked for; `w` is needed (and only read) for `quant`,
     /// and the ensemble is trained only for `ensemble` or `deploy`.
     pub fn build_sections(settings: &Settings, w: Option<&Weights>, sections: &[Section]) -> Result<Report, String> {
-        let mut report =
-            Report { weights: None, quant: None, diagnostics: None, ensemble: None, quantized_ensemble: None };
+        let mut report = Report {
+            weights: None,
+            quant: None,
+            diagnostics: None,
+            ensemble: None,
+            quantized_ensemble: None,
+            formats: None,
+        };
+        if let Some(w) = w.filter(|_| sections.contains(&Section::Formats)) {
+            let stats = analysis::weight_stats(w);
+            let rows = table::table(w, &stats, &table::default_rows(), &Watch::NONE, |_| {})
+                .expect("nothing stops a headless report");
+            report.formats = Some(rows);
+        }
         if let Some(w) = w.filter(|_| sections.contains(&Section::Quant)) {
             let cfg = &settings.quant;
             let cannot = |e: &dyn std::fmt::Display| format!("cannot quantize {}: {e}", describe(w));
@@ -88,6 +105,9 @@ impl Report {
         if let Some(d) = &self.quantized_ensemble {
             write_deploy(&mut out, d);
         }
+        if let Some(rows) = &self.formats {
+            formats::write_formats(&mut out, rows);
+        }
         out.trim_start().trim_end().to_string()
     }
 }
@@ -95,7 +115,11 @@ impl Report {
 pub(super) fn report_command(cli: &Cli, fmt: ReportFormat, only: &[Section]) -> Result<(), String> {
     let sections = if only.is_empty() { &[Section::Quant, Section::Ensemble, Section::Deploy][..] } else { only };
     let mut settings = initial_settings(cli)?;
-    let w = if sections.contains(&Section::Quant) { Some(load_weights(&mut settings)?) } else { None };
+    let w = if sections.iter().any(|s| matches!(s, Section::Quant | Section::Formats)) {
+        Some(load_weights(&mut settings)?)
+    } else {
+        None
+    };
     let report = Report::build_sections(&settings, w.as_ref(), sections)?;
     match fmt {
         ReportFormat::Json => print(&report.to_json()?),

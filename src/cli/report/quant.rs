@@ -8,6 +8,7 @@ use serde::{Serialize, Serializer};
 use crate::cli::shape_text;
 use crate::compute::analysis::{self, Analysis, ErrorHistogram, MseCurve, Storage};
 use crate::compute::diagnose::Finding;
+use crate::compute::formats::FormatKind;
 use crate::compute::histogram::Histogram;
 use crate::compute::quant::{Calibration, Granularity, QuantConfig, Rounding, Scheme};
 use crate::compute::weights::Weights;
@@ -34,6 +35,18 @@ pub struct WeightsReport {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct QuantReport {
+    /// The number format (`int` is the affine quantizer).
+    pub format: FormatKind,
+    /// Its name where it is deployed (`torch.per_tensor_affine`, `GGML_TYPE_Q4_0`, …).
+    pub ecosystem: String,
+    /// Storage bits per weight, every scale, zero point and codebook counted.
+    pub bpw: f64,
+    /// Groups of values that share parameters, and the values in the first.
+    pub groups: usize,
+    pub group_size: usize,
+    /// The first group's parameters in the ecosystem's names.
+    #[serde(serialize_with = "pairs_as_map")]
+    pub format_params: Vec<(String, f64)>,
     /// `quant.bits` as set (manual mode ignores it: see `effective_bits`).
     pub bits: u32,
     pub effective_bits: u32,
@@ -106,6 +119,11 @@ pub struct PicturesReport {
     pub mse_curve: MseCurve,
 }
 
+/// A list of (name, value) as a JSON object, in order.
+fn pairs_as_map<S: Serializer>(v: &[(String, f64)], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_map(v.iter().map(|(k, x)| (k, x)))
+}
+
 /// Keeps `Calibration::ALL`'s order in the JSON object.
 fn calibrations_as_map<S: Serializer>(v: &[(Calibration, [f32; 2])], s: S) -> Result<S::Ok, S::Error> {
     s.collect_map(v.iter().map(|(m, r)| (m.name(), r)))
@@ -141,8 +159,19 @@ impl QuantReport {
         curve: MseCurve,
         calibrations: Vec<(Calibration, (f32, f32))>,
     ) -> Self {
-        let granularity = if cfg.per_channel() { Granularity::PerChannel } else { Granularity::PerTensor };
+        let granularity = match cfg.granularity {
+            Granularity::PerGroup if !cfg.format.is_int() || cfg.scheme != Scheme::Manual => Granularity::PerGroup,
+            _ if cfg.per_channel() => Granularity::PerChannel,
+            _ => Granularity::PerTensor,
+        };
+        let f = &a.format;
         QuantReport {
+            format: cfg.format,
+            ecosystem: f.ecosystem.clone(),
+            bpw: f.bpw,
+            groups: f.groups,
+            group_size: f.group_size,
+            format_params: f.params.clone(),
             bits: cfg.bits,
             effective_bits: a.effective_bits,
             scheme: cfg.scheme,
@@ -175,6 +204,9 @@ impl QuantReport {
     }
 
     pub(super) fn write_text(&self, out: &mut String) {
+        if !self.format.is_int() || self.granularity == Granularity::PerGroup {
+            return self.write_format_text(out);
+        }
         // Manual mode sets scale and clip by hand: bits and calibration do not apply.
         let what = match self.scheme {
             Scheme::Manual => format!("manual {}, {} rounding", self.granularity, self.rounding),
@@ -201,6 +233,20 @@ impl QuantReport {
         self.write_calibrations(out);
     }
 
+    /// A format of the trait: what it is, its size and its first group.
+    fn write_format_text(&self, out: &mut String) {
+        let _ = writeln!(out, "\nquant              {} ({})", self.format, self.format.format().summary());
+        let _ = writeln!(out, "  deployed as      {}", self.ecosystem);
+        let _ = writeln!(out, "  bits per weight  {}", format::num(self.bpw));
+        let _ = writeln!(out, "  groups           {} of {} values", self.groups, self.group_size);
+        let params: Vec<String> =
+            self.format_params.iter().map(|(k, v)| format!("{k} = {}", format::num(*v))).collect();
+        let _ = writeln!(out, "  first group      {}", params.join(", "));
+        self.metrics.write_text(out);
+        write_storage(out, &self.storage);
+        self.write_pictures(out);
+    }
+
     /// What the pictures' titles and legends say.
     fn write_pictures(&self, out: &mut String) {
         let (w, e, c) = (&self.pictures.weight_histogram, &self.pictures.error_histogram, &self.pictures.mse_curve);
@@ -209,6 +255,10 @@ impl QuantReport {
         let _ = writeln!(out, "  weights          {}, tallest {}", bins(w), w.max_count());
         let (rounding, clipped) = (e.rounding.total(), e.clipped.total());
         let _ = writeln!(out, "  error            {}: rounding {rounding}, clipped {clipped}", bins(&e.rounding));
+        if c.points.is_empty() {
+            let _ = writeln!(out, "  mse vs clip      none: each group is scaled to its own values, no clip to move");
+            return;
+        }
         let _ = writeln!(
             out,
             "  mse vs clip      now {:.2} x min-max (mse {}), best {:.2} (mse {})",

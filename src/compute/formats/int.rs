@@ -158,6 +158,17 @@ impl NumberFormat for Int {
         vec![("scale", p.scale as f64), ("zero_point", p.zero_point as f64)]
     }
 
+    fn compare_rows(&self, base: &QuantConfig) -> Vec<(String, QuantConfig)> {
+        let with = |bits, granularity, group_size| QuantConfig { bits, granularity, group_size, ..base.clone() };
+        let mut rows = vec![
+            ("int8".to_string(), with(8, Granularity::PerTensor, base.group_size)),
+            ("int8 per-channel".to_string(), with(8, Granularity::PerChannel, base.group_size)),
+            ("int4 per-channel".to_string(), with(4, Granularity::PerChannel, base.group_size)),
+        ];
+        rows.extend(GROUP_SIZES.iter().map(|&n| (format!("int4 g{n}"), with(4, Granularity::PerGroup, n))));
+        rows
+    }
+
     fn ecosystem(&self, cfg: &QuantConfig) -> String {
         match self.grouping(cfg) {
             Grouping::Tensor => "torch.per_tensor_affine".into(),

@@ -13,6 +13,7 @@ use std::fmt;
 use super::quant::{InvalidSetting, QuantConfig};
 
 pub mod run;
+pub mod table;
 
 mod int;
 mod llama;
@@ -88,6 +89,13 @@ pub trait NumberFormat: Sync + Send {
 
     /// Its name where it is deployed: `GGML_TYPE_Q4_0`, `torch.float8_e4m3fn`, …
     fn ecosystem(&self, cfg: &QuantConfig) -> String;
+
+    /// Its rows in the Formats table: (label, settings), from `base` (the
+    /// defaults with `format` set to this one). One row by default; a
+    /// format with a size to choose lists the sizes worth comparing.
+    fn compare_rows(&self, base: &QuantConfig) -> Vec<(String, QuantConfig)> {
+        vec![(self.name().to_string(), base.clone())]
+    }
 
     /// Appends one group's bytes as its ecosystem stores them (a GGUF
     /// block, …) and returns true; false when the format has no packed
