@@ -529,11 +529,11 @@ fn the_mouse_opens_tabs_selects_rows_and_scrolls_values() {
     assert_eq!(app.tab, qmc_tui::app::Tab::Ensemble);
     mouse(&mut app, &mut worker, click, 12, 0);
     assert_eq!(app.tab, qmc_tui::app::Tab::Quantize);
-    // The control list starts one row below its border: bits is the seventh control.
-    assert_eq!(app.controls()[6], qmc_tui::controls::AnyControl::Quant(Control::Bits));
-    mouse(&mut app, &mut worker, click, 5, 8);
+    // The control list starts one row below its border: bits is the eighth control.
+    assert_eq!(app.controls()[7], qmc_tui::controls::AnyControl::Quant(Control::Bits));
+    mouse(&mut app, &mut worker, click, 5, 9);
     assert_eq!(app.remembered(Tab::Quantize), AnyControl::Quant(Control::Bits));
-    mouse(&mut app, &mut worker, MouseEventKind::ScrollUp, 20, 8);
+    mouse(&mut app, &mut worker, MouseEventKind::ScrollUp, 20, 9);
     assert_eq!(app.settings.quant.bits, 9);
     assert_eq!(app.view.as_ref().unwrap().analysis.qmax, 255);
     // A member row of the Ensemble pane's table: header on the row below the border.

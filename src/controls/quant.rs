@@ -20,10 +20,14 @@ pub enum Control {
     Seed,
     Dof,
     OutlierFraction,
+    Format,
     Scheme,
     Bits,
     Granularity,
+    GroupSize,
     ChannelAxis,
+    BlockSize,
+    DoubleQuant,
     Rounding,
     RoundingSeed,
     Calibration,
@@ -55,28 +59,36 @@ pub fn visible(s: &Settings) -> Vec<Control> {
             _ => {}
         }
     }
-    out.push(C::Scheme);
-    if !manual {
-        out.extend([C::Bits, C::Granularity]);
-        if q.granularity == Granularity::PerChannel {
-            out.push(C::ChannelAxis);
+    out.push(C::Format);
+    // A format's own settings, and only those: each names the keys it reads.
+    let reads = |key: &str| q.format.format().settings().contains(&key);
+    let manual = manual && reads("scheme");
+    let show = |out: &mut Vec<Control>, c: Control, when: bool| {
+        if when && reads(c.key().trim_start_matches("quant.")) {
+            out.push(c);
         }
+    };
+    show(&mut out, C::Scheme, true);
+    show(&mut out, C::Bits, !manual);
+    show(&mut out, C::Granularity, !manual);
+    show(&mut out, C::GroupSize, !manual && q.granularity == Granularity::PerGroup);
+    show(&mut out, C::ChannelAxis, !manual && q.granularity == Granularity::PerChannel);
+    show(&mut out, C::BlockSize, true);
+    show(&mut out, C::DoubleQuant, true);
+    show(&mut out, C::Rounding, true);
+    show(&mut out, C::RoundingSeed, q.rounding == Rounding::Stochastic);
+    show(&mut out, C::Calibration, !manual);
+    show(&mut out, C::Percentile, !manual && q.calibration == quant::Calibration::Percentile);
+    show(&mut out, C::SigmaK, !manual && q.calibration == quant::Calibration::Sigma);
+    for c in [C::Scale, C::ClipLo, C::ClipHi] {
+        show(&mut out, c, true);
     }
-    out.push(C::Rounding);
-    if q.rounding == Rounding::Stochastic {
-        out.push(C::RoundingSeed);
-    }
-    if !manual {
-        out.push(C::Calibration);
-        match q.calibration {
-            quant::Calibration::Percentile => out.push(C::Percentile),
-            quant::Calibration::Sigma => out.push(C::SigmaK),
-            _ => {}
-        }
-    }
-    out.extend([C::Scale, C::ClipLo, C::ClipHi]);
     out
 }
+
+/// The group sizes a key steps through, and the block sizes.
+const GROUP_SIZES: &[f64] = &[32.0, 64.0, 128.0, 256.0];
+const BLOCK_SIZES: &[f64] = &[32.0, 64.0, 128.0, 256.0, 512.0, 1024.0, 2048.0, 4096.0];
 
 fn is_safetensors(source: &str) -> bool {
     Path::new(source).extension().is_some_and(|e| e.eq_ignore_ascii_case("safetensors"))
@@ -93,6 +105,10 @@ impl Control {
             Control::Seed => "seed",
             Control::Dof => "dof",
             Control::OutlierFraction => "outliers",
+            Control::Format => "format",
+            Control::GroupSize => "group size",
+            Control::BlockSize => "block size",
+            Control::DoubleQuant => "double quant",
             Control::Scheme => "scheme",
             Control::Bits => "bits",
             Control::Granularity => "granularity",
@@ -119,6 +135,10 @@ impl Control {
             Control::Seed => "weights.seed",
             Control::Dof => "weights.dof",
             Control::OutlierFraction => "weights.outlier_fraction",
+            Control::Format => "quant.format",
+            Control::GroupSize => "quant.group_size",
+            Control::BlockSize => "quant.block_size",
+            Control::DoubleQuant => "quant.double_quant",
             Control::Scheme => "quant.scheme",
             Control::Bits => "quant.bits",
             Control::Granularity => "quant.granularity",
@@ -152,6 +172,16 @@ impl Control {
             Control::Seed => w.seed.to_string(),
             Control::Dof => format::num(w.dof),
             Control::OutlierFraction => format::pct(w.outlier_fraction),
+            Control::Format => q.format.to_string(),
+            Control::GroupSize => q.group_size.to_string(),
+            Control::BlockSize => q.block_size.to_string(),
+            Control::DoubleQuant => {
+                if q.double_quant {
+                    "on".into()
+                } else {
+                    "off".into()
+                }
+            }
             Control::Scheme => q.scheme.to_string(),
             Control::Bits => q.bits.to_string(),
             Control::Granularity => q.granularity.to_string(),
@@ -196,11 +226,16 @@ impl Control {
                 w.dof = if coarse { multiply(w.dof, 2.0, up) } else { (w.dof + if up { 0.5 } else { -0.5 }).max(0.5) }
             }
             Control::OutlierFraction => w.outlier_fraction = ladder(OUTLIER_FRACTIONS, w.outlier_fraction, up, coarse),
+            Control::Format => q.format = q.format.cycle(up),
+            Control::GroupSize => q.group_size = ladder(GROUP_SIZES, q.group_size as f64, up, coarse) as usize,
+            Control::BlockSize => q.block_size = ladder(BLOCK_SIZES, q.block_size as f64, up, coarse) as usize,
+            Control::DoubleQuant => q.double_quant = !q.double_quant,
             Control::Scheme => q.scheme = q.scheme.cycle(up),
             Control::Bits => {
                 let step = if coarse { 4 } else { 1 };
-                q.bits = if up { q.bits + step } else { q.bits.saturating_sub(step) }
-                    .clamp(quant::MIN_BITS, quant::MAX_BITS);
+                // Only int needs two levels at least; a codebook may have two levels in one bit.
+                let least = if q.format.is_int() { quant::MIN_BITS } else { 1 };
+                q.bits = if up { q.bits + step } else { q.bits.saturating_sub(step) }.clamp(least, quant::MAX_BITS);
             }
             Control::Granularity => q.granularity = q.granularity.cycle(up),
             Control::ChannelAxis => q.channel_axis = 1 - q.channel_axis.min(1),
@@ -259,6 +294,16 @@ impl Control {
             Control::Seed => w.seed = parse(text, self.key(), self.label())?,
             Control::Dof => w.dof = parse(text, self.key(), self.label())?,
             Control::OutlierFraction => w.outlier_fraction = parse_fraction(text, self.key(), self.label())?,
+            Control::Format => q.format = text.parse()?,
+            Control::GroupSize => q.group_size = parse(text, self.key(), self.label())?,
+            Control::BlockSize => q.block_size = parse(text, self.key(), self.label())?,
+            Control::DoubleQuant => {
+                q.double_quant = match text {
+                    "on" | "true" | "yes" | "1" => true,
+                    "off" | "false" | "no" | "0" => false,
+                    _ => return Err(format!("{text:?} is not on or off")),
+                }
+            }
             Control::Scheme => q.scheme = text.parse()?,
             Control::Bits => q.bits = parse(text, self.key(), self.label())?,
             Control::Granularity => q.granularity = text.parse()?,
@@ -300,6 +345,10 @@ impl Control {
             Control::Seed => w.seed = d.weights.seed,
             Control::Dof => w.dof = d.weights.dof,
             Control::OutlierFraction => w.outlier_fraction = d.weights.outlier_fraction,
+            Control::Format => q.format = d.quant.format,
+            Control::GroupSize => q.group_size = d.quant.group_size,
+            Control::BlockSize => q.block_size = d.quant.block_size,
+            Control::DoubleQuant => q.double_quant = d.quant.double_quant,
             Control::Scheme => q.scheme = d.quant.scheme,
             Control::Bits => q.bits = d.quant.bits,
             Control::Granularity => q.granularity = d.quant.granularity,

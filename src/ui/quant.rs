@@ -161,7 +161,12 @@ fn draw_metrics(frame: &mut Frame, view: &QuantView, area: Rect) {
             ],
             "   ",
         ),
-        line("bits", &[a.effective_bits.to_string(), format!("({codes} {}..{})", a.qmin, a.qmax)], " "),
+        if a.channels.is_empty() {
+            let f = &a.format;
+            line("bits", &[format!("{} bpw", num(f.bpw)), format!("({}-bit codes, {})", f.code_bits, f.name)], " ")
+        } else {
+            line("bits", &[a.effective_bits.to_string(), format!("({codes} {}..{})", a.qmin, a.qmax)], " ")
+        },
         line(
             "size",
             &[
@@ -200,6 +205,13 @@ fn short_source(source: &str, tensor: Option<&str>) -> String {
 fn draw_alternatives(frame: &mut Frame, view: &QuantView, area: Rect) {
     let q = &view.settings.quant;
     let lines: Vec<Line> = match &view.alternatives {
+        // Only the affine grid has a clip range to calibrate for the whole tensor.
+        _ if view.analysis.channels.is_empty() && q.format.is_int() => {
+            vec![Line::styled(format!("each group calibrates its own range ({})", q.calibration), theme().muted)]
+        }
+        _ if view.analysis.channels.is_empty() => {
+            vec![Line::styled("none: each group is scaled to its own values", theme().muted)]
+        }
         None => vec![Line::styled("computing every method ...", theme().muted)],
         Some(alts) => alts
             .iter()
@@ -255,14 +267,40 @@ fn inside(area: Rect) -> u16 {
     area.width.saturating_sub(2)
 }
 
+/// What the weight histogram marks: the clip lines, the levels, and whose they are.
+struct Marks {
+    clip: (f64, f64),
+    levels: Vec<f64>,
+    /// " ch 3", " group 0" or nothing.
+    whose: String,
+}
+
+/// The grid of the channel at the top of the table, or of a format's first group.
+fn marks(app: &App, a: &Analysis) -> Marks {
+    let Some(last) = a.channels.len().checked_sub(1) else {
+        let f = &a.format;
+        let levels: Vec<f64> = f.levels.iter().map(|&l| l as f64).collect();
+        let clip = (levels.first().copied().unwrap_or(0.0), levels.last().copied().unwrap_or(0.0));
+        let whose = if f.groups > 1 { " group 0".to_string() } else { String::new() };
+        return Marks { clip, levels, whose };
+    };
+    let channel = app.channel_offset.min(last);
+    let ch = &a.channels[channel];
+    let levels = if ch.params.levels() <= MAX_DRAWN_LEVELS {
+        (ch.params.qmin..=ch.params.qmax).map(|q| ch.params.dequantize(q) as f64).collect()
+    } else {
+        Vec::new()
+    };
+    let whose = if a.channels.len() > 1 { format!(" ch {channel}") } else { String::new() };
+    Marks { clip: (ch.clip().0 as f64, ch.clip().1 as f64), levels, whose }
+}
+
 fn draw_weight_histogram(frame: &mut Frame, app: &App, view: &QuantView, area: Rect) {
     let a = &view.analysis;
     let h = &a.weight_hist;
     // Per channel, the lines show the first channel of the table.
-    let channel = app.channel_offset.min(a.channels.len() - 1);
-    let ch = &a.channels[channel];
+    let Marks { clip: (clip_lo, clip_hi), levels, whose: which } = marks(app, a);
     // The lines mark the grid's ends: values beyond them are clipped.
-    let (clip_lo, clip_hi) = (ch.clip().0 as f64, ch.clip().1 as f64);
     // Widen the view to show the clip lines when they sit near the data; a
     // clip far outside (the seed example's [-128, 127]) is named, not drawn.
     let (data_lo, data_hi) = (h.lo as f64, h.hi as f64);
@@ -273,15 +311,11 @@ fn draw_weight_histogram(frame: &mut Frame, app: &App, view: &QuantView, area: R
     let hist = bars(h, |c| c as f64);
     let lo_line = vertical(clip_lo, top);
     let hi_line = vertical(clip_hi, top);
-    let levels: Vec<(f64, f64)> = if ch.params.levels() <= MAX_DRAWN_LEVELS {
-        (ch.params.qmin..=ch.params.qmax)
-            .map(|q| (ch.params.dequantize(q) as f64, top * 0.08))
-            .filter(|(x, _)| (lo..=hi).contains(x))
-            .collect()
+    let levels: Vec<(f64, f64)> = if levels.len() as i64 <= MAX_DRAWN_LEVELS {
+        levels.iter().map(|&x| (x, top * 0.08)).filter(|(x, _)| (lo..=hi).contains(x)).collect()
     } else {
         Vec::new()
     };
-    let which = if a.channels.len() > 1 { format!(" ch {channel}") } else { String::new() };
     let off = |x: f64| if (lo..=hi).contains(&x) { "" } else { " off-chart" };
     let datasets = vec![
         series(Marker::Braille, GraphType::Bar, theme().weights, &hist),
@@ -341,6 +375,21 @@ fn draw_error_histogram(frame: &mut Frame, a: &Analysis, area: Rect) {
     draw_chart(frame, chart, title, &legend, area);
 }
 
+/// A format with no clip to move: in place of the curve, what it stores.
+fn draw_format(frame: &mut Frame, view: &QuantView, area: Rect) {
+    let f = &view.analysis.format;
+    let summary = view.settings.quant.format.format().summary();
+    let params: Vec<String> = f.params.iter().map(|(k, v)| format!("{k} {}", num(*v))).collect();
+    let lines = vec![
+        Line::styled(summary.to_string(), theme().label),
+        field("as", 7, f.ecosystem.clone()),
+        field("size", 7, format!("{} bpw, {}-bit codes", num(f.bpw), f.code_bits)),
+        field("groups", 7, format!("{} of {}", f.groups, f.group_size)),
+        field("first", 7, params.join(", ")),
+    ];
+    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: true }).block(panel("Format")), area);
+}
+
 fn draw_curve(frame: &mut Frame, view: &QuantView, area: Rect) {
     let title = "MSE (log) vs clip, × min-max";
     let Some(c) = view.curve.as_deref() else {
@@ -350,6 +399,9 @@ fn draw_curve(frame: &mut Frame, view: &QuantView, area: Rect) {
         frame.render_widget(text.block(panel(title)), area);
         return;
     };
+    if c.points.is_empty() {
+        return draw_format(frame, view, area);
+    }
     // log10 of the MSE; an exact zero is drawn at the floor of the chart.
     let floor = c.points.iter().map(|p| p.1).filter(|v| *v > 0.0).fold(f64::INFINITY, f64::min).max(1e-30);
     let y = |v: f64| v.max(floor).log10();
