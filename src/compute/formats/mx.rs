@@ -105,8 +105,9 @@ impl Microscaled {
                 }
             }
             Scaling::Nvidia => {
-                let g = Some(tensor.amax / (6.0 * 448.0)).filter(|&g| g > 0.0).unwrap_or(1.0);
-                let raw = amax / (6.0 * g);
+                let top = self.element.max;
+                let g = Some(tensor.amax / (top * E4M3.max)).filter(|&g| g > 0.0).unwrap_or(1.0);
+                let raw = amax / (top * g);
                 let block_scale = E4M3.cast(if raw == 0.0 { 1.0 } else { raw }, Ties::Even).value;
                 BlockScale {
                     scale: Scale { divisor: block_scale * g, factors: [block_scale, g] },
