@@ -15,8 +15,11 @@ use super::quant::{InvalidSetting, QuantConfig};
 pub mod run;
 pub mod table;
 
+mod float;
 mod int;
 mod llama;
+mod minifloat;
+mod mx;
 
 pub use run::{FormatSummary, dequantized, packed};
 
@@ -148,6 +151,12 @@ pub const BUILTIN_FORMATS: &[FormatKind] = &[
     FormatKind(&llama::Q4_1),
     FormatKind(&llama::Q5_0),
     FormatKind(&llama::Q5_1),
+    FormatKind(&float::FP8_E4M3),
+    FormatKind(&float::FP8_E5M2),
+    FormatKind(&float::FP4_E2M1),
+    FormatKind(&mx::MXFP8),
+    FormatKind(&mx::MXFP4),
+    FormatKind(&mx::NVFP4),
 ];
 
 /// The built-in format called `name`.

@@ -1,0 +1,147 @@
+//! Small floating-point element types (OCP FP8 E4M3/E5M2, FP4 E2M1): one
+//! cast from float32, bit-exact with `ml_dtypes`' `astype` for finite
+//! values in range, saturating at ±max where `ml_dtypes` gives NaN or Inf.
+
+/// A sign bit, `exponent_bits`, `mantissa_bits`, with subnormals and no
+/// infinities used: every value above `max` saturates to it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Minifloat {
+    pub exponent_bits: u32,
+    pub mantissa_bits: u32,
+    pub bias: i32,
+    /// The largest finite value (E4M3FN keeps exponent 15 but for its NaN).
+    pub max: f32,
+}
+
+/// `torch.float8_e4m3fn`.
+pub const E4M3: Minifloat = Minifloat { exponent_bits: 4, mantissa_bits: 3, bias: 7, max: 448.0 };
+/// `torch.float8_e5m2` (its Inf and NaN codes never produced).
+pub const E5M2: Minifloat = Minifloat { exponent_bits: 5, mantissa_bits: 2, bias: 15, max: 57344.0 };
+/// `torch.float4_e2m1fn_x2`'s element: ±{0, 0.5, 1, 1.5, 2, 3, 4, 6}.
+pub const E2M1: Minifloat = Minifloat { exponent_bits: 2, mantissa_bits: 1, bias: 1, max: 6.0 };
+
+/// Which neighbour a value halfway between two wins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ties {
+    /// IEEE round-to-nearest-even: `ml_dtypes`, torch, ModelOpt.
+    Even,
+    /// The smaller magnitude: gguf-py's MXFP4, whose argmin takes the first
+    /// of its kvalues, ordered by magnitude.
+    TowardZero,
+}
+
+/// One value cast: the value, its bit pattern, and whether it was beyond ±max.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Cast {
+    pub value: f32,
+    pub code: u16,
+    pub clipped: bool,
+}
+
+/// 2^n for n within float32's normal exponents.
+#[inline]
+fn pow2(n: i32) -> f32 {
+    f32::from_bits(((n + 127) as u32) << 23)
+}
+
+impl Minifloat {
+    fn min_exponent(&self) -> i32 {
+        1 - self.bias
+    }
+
+    /// Bits of one code, sign included.
+    pub fn bits(&self) -> u32 {
+        1 + self.exponent_bits + self.mantissa_bits
+    }
+
+    /// `x` (finite) to the nearest value, saturating at ±max; the sign of
+    /// zero kept, as `ml_dtypes`.
+    #[inline]
+    pub fn cast(&self, x: f32, ties: Ties) -> Cast {
+        let m = self.mantissa_bits;
+        let sign = (x.is_sign_negative() as u16) << (self.exponent_bits + m);
+        let a = x.abs();
+        let clipped = a > self.max;
+        let (magnitude, biased, mantissa) = if a >= self.max {
+            self.max_parts()
+        } else {
+            // The value's binade (the subnormal one below the normals); the
+            // steps there are 2^(e - m), so a scaled by 2^(m - e) rounds to an
+            // integer n in [0, 2^(m+1)]: multiplying by powers of two is exact.
+            let e = ((a.to_bits() >> 23) as i32 - 127).max(self.min_exponent());
+            let t = a * pow2(m as i32 - e);
+            let n = match ties {
+                Ties::Even => t.round_ties_even(),
+                // t - 0.5 is exact for t >= 0.25, and below that both give 0.
+                Ties::TowardZero => (t - 0.5).ceil().max(0.0),
+            } as u32;
+            // n = 2^(m+1) carries into the next binade: the formula covers it,
+            // and the subnormal binade (e = 1 - bias) as well.
+            let biased = (e + self.bias - 1) as u32 + (n >> m);
+            (n as f32 * pow2(e - m as i32), biased, n & ((1 << m) - 1))
+        };
+        Cast { value: magnitude.copysign(x), code: sign | (biased << m | mantissa) as u16, clipped }
+    }
+
+    /// The magnitude, biased exponent and mantissa of `max`.
+    fn max_parts(&self) -> (f32, u32, u32) {
+        let m = self.mantissa_bits;
+        let e = (self.max.to_bits() >> 23) as i32 - 127;
+        let mantissa = (self.max.to_bits() >> (23 - m)) & ((1 << m) - 1);
+        (self.max, (e + self.bias) as u32, mantissa)
+    }
+
+    /// The value of a code without its sign bit (`code < 2^(bits-1)`).
+    fn magnitude(&self, code: u32) -> f32 {
+        let m = self.mantissa_bits;
+        let (biased, mantissa) = ((code >> m) as i32, code & ((1 << m) - 1));
+        if biased == 0 {
+            mantissa as f32 * pow2(self.min_exponent() - m as i32)
+        } else {
+            ((1 << m) + mantissa) as f32 * pow2(biased - self.bias - m as i32)
+        }
+    }
+
+    /// Every finite non-negative value, ascending.
+    pub fn magnitudes(&self) -> impl Iterator<Item = f32> + '_ {
+        let codes = 1u32 << (self.bits() - 1);
+        (0..codes).map(|c| self.magnitude(c)).filter(move |&v| v <= self.max)
+    }
+
+    /// Every finite value through `dequantize` (increasing), ascending, ±0 once.
+    pub fn levels(&self, dequantize: impl Fn(f32) -> f32) -> Vec<f32> {
+        let positive: Vec<f32> = self.magnitudes().map(dequantize).collect();
+        let negative = positive.iter().rev().filter(|v| **v > 0.0).map(|v| -v);
+        let mut levels: Vec<f32> = negative.chain(positive.iter().copied()).collect();
+        levels.dedup();
+        levels
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_casts_to_itself() {
+        for f in [E4M3, E5M2, E2M1] {
+            for code in 0..1u32 << (f.bits() - 1) {
+                let v = f.magnitude(code);
+                if v <= f.max {
+                    for (x, c) in [(v, code), (-v, code | 1 << (f.bits() - 1))] {
+                        let cast = f.cast(x, Ties::Even);
+                        assert_eq!((cast.value.to_bits(), cast.code as u32), (x.to_bits(), c), "{f:?} {x}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_value_counts_are_the_formats() {
+        assert_eq!(E4M3.magnitudes().count(), 127);
+        assert_eq!(E5M2.magnitudes().count(), 124);
+        assert_eq!(E2M1.magnitudes().collect::<Vec<_>>(), [0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0]);
+        assert_eq!(E2M1.levels(|v| v).len(), 15);
+    }
+}
