@@ -27,6 +27,7 @@ pub enum Action {
     AddMember,
     DeleteMember,
     CycleFusion,
+    SortFormats,
 }
 
 /// Where a binding applies: everywhere, in every pane's controls, or in one pane.
@@ -37,6 +38,7 @@ pub enum Scope {
     Quantize,
     Ensemble,
     Deploy,
+    Formats,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,7 +84,7 @@ const fn bind(scope: Scope, keys: &'static [Key], action: Action, help: &'static
 }
 
 use Action as A;
-use Scope::{Controls, Ensemble, Global, Quantize};
+use Scope::{Controls, Ensemble, Formats, Global, Quantize};
 
 pub const DEFAULTS: &[DefaultBinding] = &[
     // Esc only closes things (help, popups, edits); it never quits.
@@ -93,6 +95,7 @@ pub const DEFAULTS: &[DefaultBinding] = &[
     bind(Global, &[ch('1')], A::GoTab(0), "Quantize pane"),
     bind(Global, &[ch('2')], A::GoTab(1), "Ensemble pane"),
     bind(Global, &[ch('3')], A::GoTab(2), "Deploy pane"),
+    bind(Global, &[ch('4')], A::GoTab(3), "Formats pane"),
     bind(Global, &[ch('e')], A::Export, "export the settings (TOML, loadable with --config)"),
     bind(Controls, &[key(KeyCode::Up), ch('k')], A::Up, "select the previous control"),
     bind(Controls, &[key(KeyCode::Down), ch('j')], A::Down, "select the next control"),
@@ -109,6 +112,7 @@ pub const DEFAULTS: &[DefaultBinding] = &[
     bind(Ensemble, &[ch('a')], A::AddMember, "add a member (a copy of the one selected, with a new seed)"),
     bind(Ensemble, &[ch('d')], A::DeleteMember, "delete the selected member"),
     bind(Ensemble, &[ch('f')], A::CycleFusion, "next fusion method (soft, hard, stacking, label-mean)"),
+    bind(Formats, &[ch('s')], A::SortFormats, "sort the table by the next column"),
 ];
 
 impl Key {
@@ -238,6 +242,7 @@ pub fn action_name(action: Action) -> String {
         A::AddMember => "add_member",
         A::DeleteMember => "delete_member",
         A::CycleFusion => "cycle_fusion",
+        A::SortFormats => "sort_formats",
     };
     name.to_string()
 }

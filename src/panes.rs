@@ -60,4 +60,15 @@ pub static PANES: &[Pane] = &[
         hints: &[],
         view: ui::deploy::draw,
     },
+    // Every format on the tensor: it waits for the analysis, then streams its rows.
+    Pane {
+        title: "Formats",
+        scope: Scope::Formats,
+        shows_analysis: true,
+        shows_training: false,
+        first_control: AnyControl::Quant(Control::FormatRow),
+        controls: |_, _| vec![AnyControl::Quant(Control::FormatRow)],
+        hints: &[(Action::SortFormats, "sort")],
+        view: ui::formats::draw,
+    },
 ];

@@ -6,13 +6,18 @@ use std::path::PathBuf;
 use ratatui::crossterm::event::{
     Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
 };
+mod feed;
+mod formats;
 mod hits;
 mod picker;
 
+use feed::{Feed, Pending};
+pub use formats::FormatsTable;
 pub use hits::{HitMap, Target};
 pub use picker::Picker;
 
 use crate::compute::ensemble::MemberConfig;
+use crate::compute::formats::table::Column;
 use crate::controls::{AnyControl, Context, Control, EnsembleControl};
 use crate::keymap::{self, Action, Scope};
 use crate::panes::{PANES, Pane};
@@ -80,51 +85,6 @@ pub struct Status {
     pub error: bool,
 }
 
-/// The two computations the panes wait for, and the settings each reads:
-/// job routing, rollback and export all ask here.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Feed {
-    Analysis,
-    Training,
-}
-
-impl Feed {
-    /// Whether `a` and `b` differ in what this computation reads.
-    fn differs(self, a: &Settings, b: &Settings) -> bool {
-        match self {
-            Feed::Analysis => (&a.weights, &a.quant) != (&b.weights, &b.quant),
-            // The Deploy pane quantizes the ensemble: the quantizer feeds it too.
-            Feed::Training => {
-                (&a.data, &a.ensemble, &a.deploy, &a.quant) != (&b.data, &b.ensemble, &b.deploy, &b.quant)
-            }
-        }
-    }
-
-    /// Copies the sections this computation owns from `from` into `into`
-    /// (the quantizer is the analysis's): to adopt a result's settings, or
-    /// to roll back to the last good ones.
-    fn copy_owned(self, into: &mut Settings, from: &Settings) {
-        match self {
-            Feed::Analysis => {
-                into.weights = from.weights.clone();
-                into.quant = from.quant.clone();
-            }
-            Feed::Training => {
-                into.data = from.data.clone();
-                into.ensemble = from.ensemble.clone();
-                into.deploy = from.deploy.clone();
-            }
-        }
-    }
-}
-
-/// Where a job's result goes, and whether one is outstanding.
-#[derive(Debug, Clone, Copy, Default)]
-struct Pending {
-    latest: JobId,
-    busy: bool,
-}
-
 pub struct App {
     /// What the user has set; the panes show it at once.
     pub settings: Settings,
@@ -141,6 +101,9 @@ pub struct App {
     /// The latest results; they may lag `settings` while a worker computes.
     pub view: Option<QuantView>,
     pub ensemble: Option<EnsembleView>,
+    /// The Formats pane's table, as the worker streams it, and its order.
+    formats: Option<FormatsTable>,
+    pub formats_sort: Column,
     /// Members trained so far of the training under way.
     pub training: Option<(usize, usize)>,
     /// Channels calibrated so far of the analysis under way.
@@ -176,6 +139,8 @@ impl App {
             status: Status::default(),
             view: None,
             ensemble: None,
+            formats: None,
+            formats_sort: Column::Registry,
             training: None,
             calibrating: None,
             next_job: 0,
@@ -268,10 +233,12 @@ impl App {
 
     pub fn context(&self) -> Context<'_> {
         let mut ctx = match &self.view {
-            Some(v) => Context { analysis: Some(&v.analysis), tensors: &v.tensors, member: 0 },
+            Some(v) => Context { analysis: Some(&v.analysis), tensors: &v.tensors, ..Context::default() },
             None => Context::default(),
         };
         ctx.member = self.member;
+        ctx.formats = self.formats_table();
+        ctx.formats_sort = self.formats_sort;
         ctx
     }
 
@@ -361,6 +328,7 @@ impl App {
                     v.compute_ms += compute_ms;
                 }
             }
+            Output::FormatRows { id, rows, total } if id == self.analysis.latest => self.on_format_rows(rows, total),
             Output::Calibrating { id, done, total } if id == self.analysis.latest => {
                 self.calibrating = Some((done, total))
             }
@@ -404,6 +372,7 @@ impl App {
             Output::Analyzed { .. }
             | Output::Alternatives { .. }
             | Output::Calibrating { .. }
+            | Output::FormatRows { .. }
             | Output::Training { .. }
             | Output::Trained { .. }
             | Output::ExportReady { .. } => {}
@@ -481,6 +450,7 @@ impl App {
             Action::ScrollUp => self.channel_offset = self.channel_offset.saturating_sub(self.hits.channel_rows.max(1)),
             Action::AddMember => return self.add_member(index),
             Action::DeleteMember => return self.delete_member(index),
+            Action::SortFormats => self.next_sort_column(),
             Action::CycleFusion => {
                 return self.change(index, |s, _| {
                     s.ensemble.fusion = s.ensemble.fusion.cycle(true);

@@ -35,6 +35,9 @@ pub struct Context<'a> {
     pub analysis: Option<&'a Analysis>,
     pub tensors: &'a [TensorInfo],
     pub member: usize,
+    /// The Formats table of the tensor shown, and the column it is sorted by.
+    pub formats: Option<&'a crate::app::FormatsTable>,
+    pub formats_sort: crate::compute::formats::table::Column,
 }
 
 /// A control of either pane.

@@ -20,6 +20,8 @@ pub enum Control {
     Seed,
     Dof,
     OutlierFraction,
+    /// The Formats pane's row: moving it makes that row's settings current.
+    FormatRow,
     Format,
     Scheme,
     Bits,
@@ -106,6 +108,7 @@ impl Control {
             Control::Dof => "dof",
             Control::OutlierFraction => "outliers",
             Control::Format => "format",
+            Control::FormatRow => "row",
             Control::GroupSize => "group size",
             Control::BlockSize => "block size",
             Control::DoubleQuant => "double quant",
@@ -135,7 +138,7 @@ impl Control {
             Control::Seed => "weights.seed",
             Control::Dof => "weights.dof",
             Control::OutlierFraction => "weights.outlier_fraction",
-            Control::Format => "quant.format",
+            Control::Format | Control::FormatRow => "quant.format",
             Control::GroupSize => "quant.group_size",
             Control::BlockSize => "quant.block_size",
             Control::DoubleQuant => "quant.double_quant",
@@ -173,6 +176,7 @@ impl Control {
             Control::Dof => format::num(w.dof),
             Control::OutlierFraction => format::pct(w.outlier_fraction),
             Control::Format => q.format.to_string(),
+            Control::FormatRow => row_name(s, ctx),
             Control::GroupSize => q.group_size.to_string(),
             Control::BlockSize => q.block_size.to_string(),
             Control::DoubleQuant => {
@@ -227,6 +231,7 @@ impl Control {
             }
             Control::OutlierFraction => w.outlier_fraction = ladder(OUTLIER_FRACTIONS, w.outlier_fraction, up, coarse),
             Control::Format => q.format = q.format.cycle(up),
+            Control::FormatRow => step_row(s, ctx, if coarse { 5 * steps } else { steps })?,
             Control::GroupSize => q.group_size = ladder(GROUP_SIZES, q.group_size as f64, up, coarse) as usize,
             Control::BlockSize => q.block_size = ladder(BLOCK_SIZES, q.block_size as f64, up, coarse) as usize,
             Control::DoubleQuant => q.double_quant = !q.double_quant,
@@ -295,6 +300,14 @@ impl Control {
             Control::Dof => w.dof = parse(text, self.key(), self.label())?,
             Control::OutlierFraction => w.outlier_fraction = parse_fraction(text, self.key(), self.label())?,
             Control::Format => q.format = text.parse()?,
+            Control::FormatRow => {
+                let table = ctx.formats.ok_or("the formats are still being measured")?;
+                let row = table.rows.iter().find(|r| r.name == text).ok_or_else(|| {
+                    let names: Vec<&str> = table.rows.iter().map(|r| r.name.as_str()).collect();
+                    format!("no row named {text:?}; the rows are {}", names.join(", "))
+                })?;
+                s.quant = row.settings.clone();
+            }
             Control::GroupSize => q.group_size = parse(text, self.key(), self.label())?,
             Control::BlockSize => q.block_size = parse(text, self.key(), self.label())?,
             Control::DoubleQuant => {
@@ -345,7 +358,7 @@ impl Control {
             Control::Seed => w.seed = d.weights.seed,
             Control::Dof => w.dof = d.weights.dof,
             Control::OutlierFraction => w.outlier_fraction = d.weights.outlier_fraction,
-            Control::Format => q.format = d.quant.format,
+            Control::Format | Control::FormatRow => q.format = d.quant.format,
             Control::GroupSize => q.group_size = d.quant.group_size,
             Control::BlockSize => q.block_size = d.quant.block_size,
             Control::DoubleQuant => q.double_quant = d.quant.double_quant,
@@ -414,6 +427,33 @@ fn switch_to_manual(s: &mut Settings, analysis: Option<&Analysis>) {
         s.quant.scale = scale;
         s.quant.clip = [lo, hi];
     }
+}
+
+/// The Formats row of the current settings, or what they are when none matches.
+fn row_name(s: &Settings, ctx: Context) -> String {
+    match ctx.formats {
+        None => "measuring ...".into(),
+        Some(t) => match t.current(s) {
+            Some(i) => t.rows[i].name.clone(),
+            None => format!("custom {}", s.quant.format),
+        },
+    }
+}
+
+/// Moves `steps` rows down the table as sorted (rows that cannot apply are
+/// skipped) and makes that row's settings the current ones.
+fn step_row(s: &mut Settings, ctx: Context, steps: i32) -> Result<(), String> {
+    let table = ctx.formats.ok_or("the formats are still being measured")?;
+    let order: Vec<usize> =
+        table.order(ctx.formats_sort).into_iter().filter(|&i| table.rows[i].error.is_none()).collect();
+    if order.is_empty() {
+        return Err("no format applies to this tensor yet".into());
+    }
+    let n = order.len() as i64;
+    let at = table.current(s).and_then(|c| order.iter().position(|&i| i == c)).map_or(-1, |p| p as i64);
+    let next = if at < 0 && steps < 0 { n - 1 } else { (at + steps as i64).rem_euclid(n) };
+    s.quant = table.rows[order[next as usize]].settings.clone();
+    Ok(())
 }
 
 fn derived_value(c: Control, s: &Settings, ctx: Context) -> String {

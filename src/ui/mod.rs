@@ -2,6 +2,7 @@
 
 pub(crate) mod deploy;
 pub(crate) mod ensemble;
+pub(crate) mod formats;
 mod help;
 mod picker;
 pub(crate) mod quant;

@@ -15,6 +15,7 @@ use crate::compute::analysis::{Analysis, MseCurve};
 use crate::compute::deploy::DeployReport;
 use crate::compute::diagnose::Finding;
 use crate::compute::ensemble::EnsembleReport;
+use crate::compute::formats::table::FormatRow;
 use crate::compute::quant::Calibration;
 use crate::compute::watch::Watch;
 use crate::compute::weights::TensorInfo;
@@ -148,6 +149,13 @@ pub enum Output {
         /// How long they took, added to the analysis's time.
         compute_ms: f64,
     },
+    /// The Formats view's rows measured so far on the tensor (all of them
+    /// when `done`), streamed as each is finished.
+    FormatRows {
+        id: JobId,
+        rows: Arc<Vec<FormatRow>>,
+        total: usize,
+    },
     /// `done` of `total` channels of a slow calibration are calibrated.
     Calibrating {
         id: JobId,
@@ -199,7 +207,9 @@ impl Workers {
         } else {
             let first = self.quant.handle(job, &Watch::NONE).expect("nothing stops it");
             let follow = self.quant.follow_up(&first, &Watch::NONE);
-            std::iter::once(first).chain(follow).map(crate::io::finish_export).collect()
+            let mut rows = Vec::new();
+            self.quant.format_rows(&first, &Watch::NONE, &mut |o| rows.push(o));
+            std::iter::once(first).chain(follow).chain(rows).map(crate::io::finish_export).collect()
         }
     }
 }

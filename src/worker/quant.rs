@@ -15,6 +15,7 @@ use crate::compute::analysis::{
 };
 use crate::compute::calibrate::{Target, mean_std};
 use crate::compute::diagnose::diagnose;
+use crate::compute::formats::table::{self, FormatRow};
 use crate::compute::quant::QuantConfig;
 use crate::compute::watch::{Cancelled, Watch};
 use crate::compute::weights::{self, TensorInfo, Weights};
@@ -38,6 +39,8 @@ pub struct Worker {
     analysis: Option<(QuantConfig, Arc<Analysis>)>,
     alternatives: Option<(Target, Arc<Alternatives>)>,
     curve: Option<(QuantConfig, Arc<MseCurve>)>,
+    /// The Formats table of the weights loaded: it depends on them alone.
+    formats: Option<(WeightsConfig, Arc<Vec<FormatRow>>)>,
     /// The id of the newest analysis sent to this worker: a running one
     /// with an older id stops at its next check.
     newest: Arc<AtomicU64>,
@@ -203,6 +206,29 @@ impl Worker {
         }
     }
 
+    /// The Formats table of an analysis's weights, each row sent by `emit`
+    /// as it is finished (at once when known); stops when `watch` does.
+    pub fn format_rows(&mut self, out: &Output, watch: &Watch, emit: &mut dyn FnMut(Output)) {
+        let Output::Analyzed { id, result: Outcome::Done(view) } = out else { return };
+        let (id, config) = (*id, &view.settings.weights);
+        let rows = table::default_rows();
+        let total = rows.len();
+        if let Some((c, done)) = &self.formats
+            && c == config
+        {
+            return emit(Output::FormatRows { id, rows: done.clone(), total });
+        }
+        let Some(loaded) = self.loaded.as_ref().filter(|l| &l.config == config) else { return };
+        let mut so_far = Vec::with_capacity(total);
+        let measured = table::table(&loaded.weights, &loaded.stats, &rows, watch, |row| {
+            so_far.push(row.clone());
+            emit(Output::FormatRows { id, rows: Arc::new(so_far.clone()), total });
+        });
+        if let Ok(all) = measured {
+            self.formats = Some((config.clone(), Arc::new(all)));
+        }
+    }
+
     /// Runs jobs until the job channel closes. `wrap` turns an output into
     /// the event loop's event type, so results share the input channel.
     pub fn run<E: Send>(mut self, jobs: Receiver<Job>, out: Sender<E>, wrap: impl Fn(Output) -> E + Sync) {
@@ -240,6 +266,12 @@ impl Worker {
                 && out.send(wrap(follow)).is_err()
             {
                 return;
+            }
+            queue.extend(jobs.try_iter());
+            if !queue.iter().any(|j| matches!(j, Job::Analyze { .. })) {
+                self.format_rows(&pending, &watch, &mut |o| {
+                    let _ = out.send(wrap(o));
+                });
             }
         }
     }

@@ -128,8 +128,9 @@ pub fn pareto(rows: &[FormatRow]) -> Vec<bool> {
 }
 
 /// A column the table sorts by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Column {
+    #[default]
     Registry,
     Name,
     Bpw,

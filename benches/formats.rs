@@ -1,0 +1,38 @@
+//! The speed targets of the number formats, on 1M weights (1024 x 1024, so
+//! every block format applies): each format through the whole pipeline
+//! (quantize, metrics, both histograms) as a key press recomputes it, and
+//! the whole Formats table. `baseline/sum_1m` is read against, as in quant.rs.
+
+use std::hint::black_box;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use qmc_tui::compute::analysis::{analyze_with, weight_stats};
+use qmc_tui::compute::formats::{BUILTIN_FORMATS, table};
+use qmc_tui::compute::quant::QuantConfig;
+use qmc_tui::compute::watch::Watch;
+use qmc_tui::settings::Settings;
+
+fn formats(c: &mut Criterion) {
+    let mut s = Settings::default();
+    (s.weights.rows, s.weights.cols) = (1024, 1024);
+    let w = s.weights.load().unwrap();
+    let stats = weight_stats(&w);
+    c.bench_function("baseline/sum_1m", |b| b.iter(|| black_box(&w.values).iter().map(|&x| x as f64).sum::<f64>()));
+    let mut g = c.benchmark_group("format_1m");
+    g.sample_size(20);
+    for kind in BUILTIN_FORMATS {
+        let cfg = QuantConfig { format: *kind, ..QuantConfig::default() };
+        g.bench_function(kind.name(), |b| b.iter(|| analyze_with(black_box(&w), &stats, &cfg, &Watch::NONE).unwrap()));
+    }
+    g.finish();
+    let rows = table::default_rows();
+    let mut g = c.benchmark_group("formats_table");
+    g.sample_size(10);
+    g.bench_function("all_rows_1m", |b| {
+        b.iter(|| table::table(black_box(&w), &stats, &rows, &Watch::NONE, |_| {}).unwrap())
+    });
+    g.finish();
+}
+
+criterion_group!(benches, formats);
+criterion_main!(benches);
