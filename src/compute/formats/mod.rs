@@ -15,6 +15,7 @@ use super::quant::{InvalidSetting, QuantConfig};
 pub mod run;
 
 mod int;
+mod kquants;
 mod llama;
 
 pub use run::{FormatSummary, dequantized, packed};
@@ -140,6 +141,9 @@ pub const BUILTIN_FORMATS: &[FormatKind] = &[
     FormatKind(&llama::Q4_1),
     FormatKind(&llama::Q5_0),
     FormatKind(&llama::Q5_1),
+    FormatKind(&kquants::Q4_K),
+    FormatKind(&kquants::Q6_K),
+    FormatKind(&kquants::TQ2_0),
 ];
 
 /// The built-in format called `name`.
