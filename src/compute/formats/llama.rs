@@ -67,6 +67,16 @@ pub const Q5_1: Legacy = Legacy {
     rule: Rule::Range,
 };
 
+/// ggml's `d ? 1.0f/d : 0.0f`: an all-zero block keeps code 0 (or its middle).
+pub(super) fn inverse(d: f32) -> f32 {
+    if d != 0.0 { 1.0 / d } else { 0.0 }
+}
+
+/// Appends `v` (already fp16-exact) as GGUF stores an `ggml_half`.
+pub(super) fn push_f16(out: &mut Vec<u8>, v: f32) {
+    out.extend_from_slice(&half::f16::from_f32(v).to_le_bytes());
+}
+
 /// One block's parameters: the float32 `d` the codes are computed with,
 /// the fp16 `d` and `m` that are stored (and give x̂).
 struct Block {
@@ -92,7 +102,16 @@ impl Legacy {
                 (max / -half, 0.0)
             }
             Rule::Range => {
-                let (lo, hi) = xs.iter().fold((f32::MAX, -f32::MAX), |(lo, hi), &x| (lo.min(x), hi.max(x)));
+                // The reference's strict comparisons: of ±0 the first stays (f32::min may pick either).
+                let (mut lo, mut hi) = (f32::MAX, -f32::MAX);
+                for &v in xs {
+                    if v < lo {
+                        lo = v;
+                    }
+                    if v > hi {
+                        hi = v;
+                    }
+                }
                 ((hi - lo) / ((1u32 << self.bits) - 1) as f32, lo)
             }
         };
@@ -126,6 +145,16 @@ impl Legacy {
             Rule::Signed => (code - (1i32 << (self.bits - 1))) as f32 * b.stored_d,
             Rule::Range => b.stored_d * code as f32 + b.stored_min,
         }
+    }
+
+    /// The codes of one block, as `quantize` gives them.
+    fn block_codes(&self, b: &Block, xs: &[f32]) -> [u8; QK] {
+        let id = inverse(b.d);
+        let mut codes = [0u8; QK];
+        for (c, &x) in codes.iter_mut().zip(xs) {
+            *c = self.code(b, id, x).0 as u8;
+        }
+        codes
     }
 
     fn code_count(&self) -> i32 {
@@ -170,7 +199,7 @@ impl NumberFormat for Legacy {
     fn quantize(&self, _cfg: &QuantConfig, _tensor: &TensorFacts, xs: &[f32], out: Quantized<'_>) {
         for (i, block) in xs.chunks(QK).enumerate() {
             let b = self.block(block);
-            let id = if b.d != 0.0 { 1.0 / b.d } else { 0.0 };
+            let id = inverse(b.d);
             for (j, &x) in block.iter().enumerate() {
                 let (code, clipped) = self.code(&b, id, x);
                 let k = i * QK + j;
@@ -200,5 +229,30 @@ impl NumberFormat for Legacy {
 
     fn ecosystem(&self, _cfg: &QuantConfig) -> String {
         self.ggml.into()
+    }
+
+    /// `block_q8_0` {d, qs[32] as int8}, `block_q4_0` {d, qs[16]},
+    /// `block_q4_1` {d, m, qs[16]}, `block_q5_0` {d, qh[4], qs[16]},
+    /// `block_q5_1` {d, m, qh[4], qs[16]}: value j in the low nibble of
+    /// qs[j], value j + 16 in the high one, bit 4 of value j in bit j of qh.
+    fn pack(&self, _cfg: &QuantConfig, _tensor: &TensorFacts, xs: &[f32], out: &mut Vec<u8>) -> bool {
+        let b = self.block(xs);
+        let codes = self.block_codes(&b, xs);
+        push_f16(out, b.stored_d);
+        if self.rule == Rule::Range {
+            push_f16(out, b.stored_min);
+        }
+        if self.bits == 8 {
+            // Codes are q + 128; int8 q is the same byte less 128.
+            out.extend(codes.iter().map(|c| c.wrapping_sub(128)));
+            return true;
+        }
+        if self.bits == 5 {
+            let qh = codes.iter().enumerate().fold(0u32, |qh, (j, &c)| qh | (((c >> 4) & 1) as u32) << j);
+            out.extend_from_slice(&qh.to_le_bytes());
+        }
+        let (low, high) = codes.split_at(QK / 2);
+        out.extend(low.iter().zip(high).map(|(l, h)| (l & 0x0F) | (h & 0x0F) << 4));
+        true
     }
 }

@@ -17,6 +17,7 @@ pub mod table;
 
 mod float;
 mod int;
+mod kquants;
 mod llama;
 mod minifloat;
 mod mx;
@@ -151,6 +152,9 @@ pub const BUILTIN_FORMATS: &[FormatKind] = &[
     FormatKind(&llama::Q4_1),
     FormatKind(&llama::Q5_0),
     FormatKind(&llama::Q5_1),
+    FormatKind(&kquants::Q4_K),
+    FormatKind(&kquants::Q6_K),
+    FormatKind(&kquants::TQ2_0),
     FormatKind(&float::FP8_E4M3),
     FormatKind(&float::FP8_E5M2),
     FormatKind(&float::FP4_E2M1),

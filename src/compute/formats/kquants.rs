@@ -1,0 +1,522 @@
+//! llama.cpp's super-block formats of 256 values: Q4_K and Q6_K (K-quants)
+//! and the ternary TQ2_0, as `ggml-quants.c`'s `quantize_row_*_ref`
+//! compute them, operation for operation in float32 (Rust does not fuse
+//! multiply-adds, so neither the search nor the sums drift from an
+//! unfused build). x̂ is what the format's dequantizer (ggml's and
+//! gguf-py's) computes from the stored block.
+
+use std::marker::PhantomData;
+
+use super::llama::{inverse, push_f16};
+use super::{Grouping, NumberFormat, Quantized, TensorFacts, through_f16, whole_blocks};
+use crate::compute::quant::{InvalidSetting, QuantConfig};
+
+/// Values per super-block.
+pub const QK_K: usize = 256;
+
+/// ggml's `GROUP_MAX_EPS`: below it a group counts as all zero.
+const GROUP_MAX_EPS: f32 = 1e-15;
+
+/// Most sub-blocks of a super-block (Q6_K's 16 of 16 values).
+const MAX_SUBS: usize = 16;
+
+/// ggml's `nearest_int`: adding 1.5·2^23 leaves round-half-to-even of `x`
+/// in the low mantissa bits. Kept bit for bit, also where it wraps (beyond
+/// 2^22), so out-of-range inputs give the C's codes too.
+#[inline]
+fn nearest_int(x: f32) -> i32 {
+    let bits = (x + 12582912.0f32).to_bits() as i32;
+    (bits & 0x007f_ffff) - 0x0040_0000
+}
+
+/// A quantized super-block as the pipeline needs it: each value's code,
+/// whether its codes could not reach it, and per sub-block the step and
+/// offset of x̂ = step·(code − zero) − offset, the dequantizers' formula.
+pub struct Coded {
+    codes: [u8; QK_K],
+    clipped: [bool; QK_K],
+    sub_len: usize,
+    zero: i32,
+    step: [f32; MAX_SUBS],
+    offset: [f32; MAX_SUBS],
+}
+
+impl Coded {
+    fn new(codes: [u8; QK_K], sub_len: usize, zero: i32) -> Self {
+        Coded { codes, clipped: [false; QK_K], sub_len, zero, step: [0.0; MAX_SUBS], offset: [0.0; MAX_SUBS] }
+    }
+
+    #[inline]
+    fn level(&self, sub: usize, code: i32) -> f32 {
+        self.step[sub] * (code - self.zero) as f32 - self.offset[sub]
+    }
+
+    #[inline]
+    fn value(&self, i: usize) -> f32 {
+        self.level(i / self.sub_len, self.codes[i] as i32)
+    }
+
+    /// Sets sub-block `sub`'s step and offset and, unless the step is
+    /// zero, requantizes its values with `code_of`, clamped to `range`. A
+    /// zero step is ggml's `if (!d) continue`: the codes of the first fit
+    /// stay, and every value but the one level they decode to is out of reach.
+    fn requantize(
+        &mut self,
+        sub: usize,
+        (step, offset): (f32, f32),
+        xs: &[f32],
+        (lo, hi): (i32, i32),
+        code_of: impl Fn(f32) -> i32,
+    ) {
+        (self.step[sub], self.offset[sub]) = (step, offset);
+        let span = sub * self.sub_len..(sub + 1) * self.sub_len;
+        for (i, &x) in span.clone().zip(&xs[span]) {
+            if step == 0.0 {
+                self.clipped[i] = self.value(i) != x;
+            } else {
+                let l = code_of(x);
+                self.codes[i] = (l.clamp(lo, hi) + self.zero) as u8;
+                self.clipped[i] = l < lo || l > hi;
+            }
+        }
+    }
+}
+
+/// One super-block format: its quantizer, stored fields and GGUF layout.
+pub trait SuperBlock: Sized {
+    const BITS: u32;
+    /// The codes the quantizer can give (TQ2_0 never uses its fourth).
+    const CODES: i32;
+    /// Bytes of one GGUF block.
+    const BYTES: usize;
+    fn quantize(xs: &[f32]) -> Self;
+    fn coded(&self) -> &Coded;
+    fn params(&self) -> Vec<(&'static str, f64)>;
+    fn pack(&self, out: &mut Vec<u8>);
+}
+
+pub struct KQuant<B> {
+    name: &'static str,
+    ggml: &'static str,
+    summary: &'static str,
+    block: PhantomData<fn() -> B>,
+}
+
+pub const Q4_K: KQuant<Q4K> = KQuant {
+    name: "q4_k",
+    ggml: "GGML_TYPE_Q4_K",
+    summary: "llama.cpp Q4_K: super-blocks of 256 in 8 sub-blocks of 32, 4-bit codes, 6-bit scales and mins, fp16 d and dmin",
+    block: PhantomData,
+};
+pub const Q6_K: KQuant<Q6K> = KQuant {
+    name: "q6_k",
+    ggml: "GGML_TYPE_Q6_K",
+    summary: "llama.cpp Q6_K: super-blocks of 256 in 16 sub-blocks of 16, 6-bit codes, int8 scales, fp16 d",
+    block: PhantomData,
+};
+pub const TQ2_0: KQuant<Tq2> = KQuant {
+    name: "tq2_0",
+    ggml: "GGML_TYPE_TQ2_0",
+    summary: "llama.cpp TQ2_0: ternary blocks of 256 (-d, 0, d) in 2-bit codes, fp16 d = amax",
+    block: PhantomData,
+};
+
+impl<B: SuperBlock> NumberFormat for KQuant<B> {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+
+    fn summary(&self) -> &'static str {
+        self.summary
+    }
+
+    fn settings(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    fn check(&self, _cfg: &QuantConfig, cols: Option<usize>) -> Result<(), InvalidSetting> {
+        whole_blocks("quant.format", QK_K, cols, self.name)
+    }
+
+    fn grouping(&self, _cfg: &QuantConfig) -> Grouping {
+        Grouping::Groups(QK_K)
+    }
+
+    fn code_bits(&self, _cfg: &QuantConfig) -> u32 {
+        B::BITS
+    }
+
+    fn bits_per_weight(&self, _cfg: &QuantConfig, _rows: usize, _cols: usize) -> f64 {
+        (B::BYTES * 8) as f64 / QK_K as f64
+    }
+
+    fn quantize(&self, _cfg: &QuantConfig, _tensor: &TensorFacts, xs: &[f32], out: Quantized<'_>) {
+        let block = B::quantize(xs);
+        let coded = block.coded();
+        for i in 0..xs.len() {
+            out.xhat[i] = coded.value(i);
+            out.codes[i] = coded.codes[i] as u16;
+            out.clipped[i] = coded.clipped[i];
+        }
+    }
+
+    fn levels(&self, _cfg: &QuantConfig, _tensor: &TensorFacts, xs: &[f32]) -> Vec<f32> {
+        let block = B::quantize(xs);
+        let coded = block.coded();
+        let subs = QK_K / coded.sub_len;
+        let mut levels: Vec<f32> = (0..subs).flat_map(|s| (0..B::CODES).map(move |c| coded.level(s, c))).collect();
+        levels.sort_by(f32::total_cmp);
+        levels.dedup();
+        levels
+    }
+
+    fn params(&self, _cfg: &QuantConfig, _tensor: &TensorFacts, xs: &[f32]) -> Vec<(&'static str, f64)> {
+        B::quantize(xs).params()
+    }
+
+    fn ecosystem(&self, _cfg: &QuantConfig) -> String {
+        self.ggml.into()
+    }
+
+    fn pack(&self, _cfg: &QuantConfig, _tensor: &TensorFacts, xs: &[f32], out: &mut Vec<u8>) -> bool {
+        B::quantize(xs).pack(out);
+        true
+    }
+}
+
+/// The search of `make_qkx2_quants`: codes 0..=nmax, and the scales tried
+/// at (rmin + rdelta·is + nmax) / (max − min) for is in 0..=nstep.
+struct ScaleSearch {
+    nmax: i32,
+    rmin: f32,
+    rdelta: f32,
+    nstep: i32,
+}
+
+/// `quantize_row_q4_K_ref`'s call: `make_qkx2_quants(32, 15, …, -1.f, 0.1f, 20, false)`.
+const Q4_K_SEARCH: ScaleSearch = ScaleSearch { nmax: 15, rmin: -1.0, rdelta: 0.1, nstep: 20 };
+
+/// ggml's `make_qkx2_quants` with `use_mad = false`: the weighted
+/// least-squares fit x ≈ scale·l − the_min (the_min ≥ 0) over a few trial
+/// scales; writes the codes l and returns (scale, the_min).
+fn make_qkx2_quants(s: &ScaleSearch, x: &[f32], weights: &[f32], codes: &mut [u8], aux: &mut [u8]) -> (f32, f32) {
+    let n = x.len();
+    let (mut min, mut max) = (x[0], x[0]);
+    let mut sum_w = weights[0];
+    let mut sum_x = sum_w * x[0];
+    for i in 1..n {
+        if x[i] < min {
+            min = x[i];
+        }
+        if x[i] > max {
+            max = x[i];
+        }
+        let w = weights[i];
+        sum_w += w;
+        sum_x += w * x[i];
+    }
+    if min > 0.0 {
+        min = 0.0;
+    }
+    if max == min {
+        codes.fill(0);
+        return (0.0, -min);
+    }
+    let nmax = s.nmax as f32;
+    let iscale = nmax / (max - min);
+    let mut scale = 1.0 / iscale;
+    let mut best_error = 0f32;
+    for i in 0..n {
+        let l = nearest_int(iscale * (x[i] - min)).clamp(0, s.nmax);
+        codes[i] = l as u8;
+        let diff = scale * l as f32 + min - x[i];
+        best_error += weights[i] * (diff * diff);
+    }
+    for is in 0..=s.nstep {
+        // `min` is the best fit so far, as in the C.
+        let iscale = (s.rmin + s.rdelta * is as f32 + nmax) / (max - min);
+        let (mut sum_l, mut sum_l2, mut sum_xl) = (0f32, 0f32, 0f32);
+        for i in 0..n {
+            let l = nearest_int(iscale * (x[i] - min)).clamp(0, s.nmax);
+            aux[i] = l as u8;
+            let (w, l) = (weights[i], l as f32);
+            sum_l += w * l;
+            sum_l2 += w * l * l;
+            sum_xl += w * l * x[i];
+        }
+        let det = sum_w * sum_l2 - sum_l * sum_l;
+        if det > 0.0 {
+            let mut this_scale = (sum_w * sum_xl - sum_x * sum_l) / det;
+            let mut this_min = (sum_l2 * sum_x - sum_l * sum_xl) / det;
+            if this_min > 0.0 {
+                this_min = 0.0;
+                this_scale = sum_xl / sum_l2;
+            }
+            let mut cur_error = 0f32;
+            for i in 0..n {
+                let diff = this_scale * aux[i] as f32 + this_min - x[i];
+                cur_error += weights[i] * (diff * diff);
+            }
+            if cur_error < best_error {
+                codes.copy_from_slice(aux);
+                best_error = cur_error;
+                scale = this_scale;
+                min = this_min;
+            }
+        }
+    }
+    (scale, -min)
+}
+
+/// Q4_K: d, dmin and per sub-block of 32 the 6-bit scale `sc` and min `m`:
+/// x̂ = (d·sc)·q − dmin·m.
+pub struct Q4K {
+    coded: Coded,
+    d: f32,
+    dmin: f32,
+    sc: [u8; 8],
+    m: [u8; 8],
+}
+
+impl SuperBlock for Q4K {
+    const BITS: u32 = 4;
+    const CODES: i32 = 16;
+    /// d, dmin, scales[12], qs[128].
+    const BYTES: usize = 2 + 2 + 12 + QK_K / 2;
+
+    fn quantize(xs: &[f32]) -> Self {
+        let mut codes = [0u8; QK_K];
+        let (mut aux, mut weights) = ([0u8; 32], [0f32; 32]);
+        let (mut scales, mut mins) = ([0f32; 8], [0f32; 8]);
+        let (mut max_scale, mut max_min) = (0f32, 0f32);
+        for j in 0..8 {
+            let x = &xs[32 * j..32 * (j + 1)];
+            let sum_x2 = x.iter().fold(0f32, |s, &v| s + v * v);
+            let av_x = (sum_x2 / 32.0).sqrt();
+            for (w, &v) in weights.iter_mut().zip(x) {
+                *w = av_x + v.abs();
+            }
+            let sub_codes = &mut codes[32 * j..32 * (j + 1)];
+            (scales[j], mins[j]) = make_qkx2_quants(&Q4_K_SEARCH, x, &weights, sub_codes, &mut aux);
+            if scales[j] > max_scale {
+                max_scale = scales[j];
+            }
+            if mins[j] > max_min {
+                max_min = mins[j];
+            }
+        }
+        let inv_scale = if max_scale > 0.0 { 63.0 / max_scale } else { 0.0 };
+        let inv_min = if max_min > 0.0 { 63.0 / max_min } else { 0.0 };
+        // `uint8_t ls = nearest_int(…)` wraps as `as u8` does.
+        let sc = std::array::from_fn(|j| (nearest_int(inv_scale * scales[j]) as u8).min(63));
+        let m = std::array::from_fn(|j| (nearest_int(inv_min * mins[j]) as u8).min(63));
+        let (d, dmin) = (through_f16(max_scale / 63.0), through_f16(max_min / 63.0));
+        let mut coded = Coded::new(codes, 32, 0);
+        for j in 0..8 {
+            let (step, offset) = (d * sc[j] as f32, dmin * m[j] as f32);
+            coded.requantize(j, (step, offset), xs, (0, 15), |x| nearest_int((x + offset) / step));
+        }
+        Q4K { coded, d, dmin, sc, m }
+    }
+
+    fn coded(&self) -> &Coded {
+        &self.coded
+    }
+
+    fn params(&self) -> Vec<(&'static str, f64)> {
+        let mut params = vec![("d", self.d as f64), ("dmin", self.dmin as f64)];
+        params.extend(["sc0", "sc1", "sc2", "sc3"].into_iter().zip(self.sc.map(f64::from)));
+        params.extend(["m0", "m1", "m2", "m3"].into_iter().zip(self.m.map(f64::from)));
+        params
+    }
+
+    /// `block_q4_K`: d, dmin, the 6-bit scales and mins in
+    /// `get_scale_min_k4`'s 12 bytes, then value j + l of each 64 in the
+    /// low nibble of byte l, value j + 32 + l in the high one.
+    fn pack(&self, out: &mut Vec<u8>) {
+        push_f16(out, self.d);
+        push_f16(out, self.dmin);
+        let mut scales = [0u8; 12];
+        for j in 0..8 {
+            let (ls, lm) = (self.sc[j], self.m[j]);
+            if j < 4 {
+                scales[j] = ls;
+                scales[j + 4] = lm;
+            } else {
+                scales[j + 4] = (ls & 0xF) | ((lm & 0xF) << 4);
+                scales[j - 4] |= (ls >> 4) << 6;
+                scales[j] |= (lm >> 4) << 6;
+            }
+        }
+        out.extend_from_slice(&scales);
+        for half in self.coded.codes.chunks(64) {
+            let (low, high) = half.split_at(32);
+            out.extend(low.iter().zip(high).map(|(l, h)| l | (h << 4)));
+        }
+    }
+}
+
+/// ggml's `make_qx_quants` with `rmse_type = 1` and no weights (w = x²):
+/// codes l + nmax for l in -nmax..nmax, the best of 19 trial scales by
+/// weighted least squares; returns the scale (x ≈ scale·l).
+fn make_qx_quants(nmax: i32, x: &[f32], codes: &mut [u8]) -> f32 {
+    let (mut max, mut amax) = (0f32, 0f32);
+    for &v in x {
+        if v.abs() > amax {
+            (amax, max) = (v.abs(), v);
+        }
+    }
+    if amax < GROUP_MAX_EPS {
+        codes.fill(0);
+        return 0.0;
+    }
+    let code = |iscale: f32, v: f32| nearest_int(iscale * v).clamp(-nmax, nmax - 1);
+    let sums = |iscale: f32| {
+        x.iter().fold((0f32, 0f32), |(sumlx, suml2), &v| {
+            let (w, l) = (v * v, code(iscale, v) as f32);
+            (sumlx + w * v * l, suml2 + w * l * l)
+        })
+    };
+    let mut set_codes = |iscale: f32| {
+        for (c, &v) in codes.iter_mut().zip(x) {
+            *c = (code(iscale, v) + nmax) as u8;
+        }
+    };
+    let iscale = -(nmax as f32) / max;
+    set_codes(iscale);
+    let (sumlx, suml2) = sums(iscale);
+    let mut scale = if suml2 != 0.0 { sumlx / suml2 } else { 0.0 };
+    let mut best = scale * sumlx;
+    for is in (-9..=9).filter(|&is| is != 0) {
+        let iscale = -(nmax as f32 + 0.1 * is as f32) / max;
+        let (sumlx, suml2) = sums(iscale);
+        if suml2 > 0.0 && sumlx * sumlx > best * suml2 {
+            set_codes(iscale);
+            scale = sumlx / suml2;
+            best = scale * sumlx;
+        }
+    }
+    scale
+}
+
+/// Q6_K: d and per sub-block of 16 an int8 scale: x̂ = (d·scale)·(q − 32).
+pub struct Q6K {
+    coded: Coded,
+    d: f32,
+    scales: [i8; 16],
+}
+
+impl SuperBlock for Q6K {
+    const BITS: u32 = 6;
+    const CODES: i32 = 64;
+    /// ql[128], qh[64], scales[16], d.
+    const BYTES: usize = QK_K / 2 + QK_K / 4 + QK_K / 16 + 2;
+
+    fn quantize(xs: &[f32]) -> Self {
+        let mut codes = [0u8; QK_K];
+        let mut sub_scales = [0f32; 16];
+        let (mut max_scale, mut max_abs_scale) = (0f32, 0f32);
+        for (ib, sub_scale) in sub_scales.iter_mut().enumerate() {
+            let span = 16 * ib..16 * (ib + 1);
+            *sub_scale = make_qx_quants(32, &xs[span.clone()], &mut codes[span]);
+            if sub_scale.abs() > max_abs_scale {
+                (max_abs_scale, max_scale) = (sub_scale.abs(), *sub_scale);
+            }
+        }
+        if max_abs_scale < GROUP_MAX_EPS {
+            // The C clears the whole block: every code 0, d = 0.
+            let mut coded = Coded::new([0; QK_K], 16, 32);
+            for j in 0..16 {
+                coded.requantize(j, (0.0, 0.0), xs, (-32, 31), |_| 0);
+            }
+            return Q6K { coded, d: 0.0, scales: [0; 16] };
+        }
+        let iscale = -128.0 / max_scale;
+        let d = through_f16(1.0 / iscale);
+        let scales = sub_scales.map(|s| nearest_int(iscale * s).min(127) as i8);
+        let mut coded = Coded::new(codes, 16, 32);
+        for (j, &scale) in scales.iter().enumerate() {
+            let step = d * scale as f32;
+            coded.requantize(j, (step, 0.0), xs, (-32, 31), |x| nearest_int(x / step));
+        }
+        Q6K { coded, d, scales }
+    }
+
+    fn coded(&self) -> &Coded {
+        &self.coded
+    }
+
+    fn params(&self) -> Vec<(&'static str, f64)> {
+        let mut params = vec![("d", self.d as f64)];
+        params.extend(["sc0", "sc1", "sc2", "sc3"].into_iter().zip(self.scales.map(f64::from)));
+        params
+    }
+
+    /// `block_q6_K`: of each 128 values, the low nibbles of values l and
+    /// l + 64 in ql[l], of l + 32 and l + 96 in ql[l + 32], their top two
+    /// bits in qh[l] (2 bits each, in that order); then the int8 scales and d.
+    fn pack(&self, out: &mut Vec<u8>) {
+        let codes = &self.coded.codes;
+        for half in codes.chunks(128) {
+            let q = |k: usize, l: usize| half[32 * k + l];
+            out.extend((0..32).map(|l| (q(0, l) & 0xF) | (q(2, l) & 0xF) << 4));
+            out.extend((0..32).map(|l| (q(1, l) & 0xF) | (q(3, l) & 0xF) << 4));
+        }
+        for half in codes.chunks(128) {
+            let q = |k: usize, l: usize| half[32 * k + l] >> 4;
+            out.extend((0..32).map(|l| q(0, l) | q(1, l) << 2 | q(2, l) << 4 | q(3, l) << 6));
+        }
+        out.extend(self.scales.map(|s| s as u8));
+        push_f16(out, self.d);
+    }
+}
+
+/// TQ2_0: d = amax and codes q + 1 for q = round(x/d) in {-1, 0, 1},
+/// half away from zero (`lroundf`): x̂ = d·q.
+pub struct Tq2 {
+    coded: Coded,
+    d: f32,
+}
+
+impl SuperBlock for Tq2 {
+    const BITS: u32 = 2;
+    const CODES: i32 = 3;
+    /// qs[64], d.
+    const BYTES: usize = QK_K / 4 + 2;
+
+    fn quantize(xs: &[f32]) -> Self {
+        let amax = xs.iter().fold(0f32, |m, x| m.max(x.abs()));
+        let id = inverse(amax);
+        let mut codes = [0u8; QK_K];
+        for (c, &x) in codes.iter_mut().zip(xs) {
+            *c = ((x * id).round() as i32 + 1) as u8;
+        }
+        let d = through_f16(amax);
+        let mut coded = Coded::new(codes, QK_K, 1);
+        // |x/amax| ≤ 1: no value is out of reach.
+        coded.step[0] = d;
+        Tq2 { coded, d }
+    }
+
+    fn coded(&self) -> &Coded {
+        &self.coded
+    }
+
+    fn params(&self) -> Vec<(&'static str, f64)> {
+        vec![("d", self.d as f64)]
+    }
+
+    /// `block_tq2_0`: of each 128 values, value 32·n + m in bits 2n of
+    /// qs[m]; then d.
+    fn pack(&self, out: &mut Vec<u8>) {
+        for quarter in self.coded.codes.chunks(128) {
+            out.extend((0..32).map(|m| (0..4).fold(0u8, |q, n| q | (quarter[32 * n + m] & 3) << (2 * n))));
+        }
+        push_f16(out, self.d);
+    }
+}
+
+// A sibling of tests.rs rather than kquants/tests_kquants.rs.
+#[cfg(test)]
+#[path = "tests_kquants.rs"]
+mod tests_kquants;

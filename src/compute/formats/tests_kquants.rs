@@ -1,0 +1,166 @@
+//! Known answers of the super-block formats. The pinned bytes and values
+//! are those of ggml-quants.c's reference quantizers (compiled as they
+//! are) on the same inputs, dequantized by gguf-py.
+
+use super::super::tests::tensor;
+use super::super::{BUILTIN_FORMATS, dequantized, find, packed};
+use crate::compute::analysis::analyze;
+use crate::compute::quant::QuantConfig;
+use crate::compute::weights::Weights;
+
+fn cfg(name: &str) -> QuantConfig {
+    QuantConfig { format: find(name).unwrap(), ..QuantConfig::default() }
+}
+
+fn block(values: impl Fn(usize) -> f32) -> Weights {
+    tensor((0..256).map(values).collect(), 1, 256)
+}
+
+/// x̂, codes and GGUF bytes of `w` in format `name`.
+fn run(name: &str, w: &Weights) -> (Vec<f32>, Vec<u16>, Vec<u8>) {
+    let (xhat, codes) = dequantized(w, &cfg(name)).unwrap();
+    (xhat, codes, packed(w, &cfg(name)).unwrap().expect("packs"))
+}
+
+fn f16_le(bytes: &[u8]) -> f32 {
+    half::f16::from_le_bytes([bytes[0], bytes[1]]).to_f32()
+}
+
+fn all_bits(xs: &[f32], v: f32) -> bool {
+    xs.iter().all(|x| x.to_bits() == v.to_bits())
+}
+
+#[test]
+fn bits_per_weight_of_the_super_block_formats() {
+    let bpw: Vec<f64> = ["q4_k", "q6_k", "tq2_0"]
+        .iter()
+        .map(|n| find(n).unwrap().format().bits_per_weight(&QuantConfig::default(), 4, 512))
+        .collect();
+    assert_eq!(bpw, [4.5, 6.5625, 2.0625]);
+}
+
+#[test]
+fn packed_is_count_times_bpw_over_8_for_every_format_that_packs() {
+    let w = tensor((0..4 * 512).map(|i| ((i * 37 % 101) as f32 - 50.0) / 25.0).collect(), 4, 512);
+    let mut packing = Vec::new();
+    for kind in BUILTIN_FORMATS {
+        let c = QuantConfig { format: *kind, ..QuantConfig::default() };
+        if let Some(bytes) = packed(&w, &c).unwrap() {
+            let bpw = kind.format().bits_per_weight(&c, w.rows, w.cols);
+            assert_eq!(bytes.len() as f64, w.values.len() as f64 * bpw / 8.0, "{kind}");
+            packing.push(kind.name());
+        }
+    }
+    assert_eq!(packing, ["q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "q4_k", "q6_k", "tq2_0", "mxfp4"]);
+}
+
+#[test]
+fn a_row_not_a_multiple_of_256_is_refused_naming_it() {
+    let w = tensor(vec![1.0; 2 * 288], 2, 288);
+    for name in ["q4_k", "q6_k", "tq2_0"] {
+        let err = analyze(&w, &cfg(name)).unwrap_err().to_string();
+        assert!(err.starts_with("quant.format") && err.contains("blocks of 256") && err.contains("288"), "{err}");
+    }
+}
+
+#[test]
+fn zeros_stay_zero_with_every_scale_zero() {
+    let w = block(|_| 0.0);
+    let (xhat, codes, bytes) = run("q4_k", &w);
+    assert!(all_bits(&xhat, 0.0) && codes.iter().all(|&c| c == 0));
+    assert!(bytes.iter().all(|&b| b == 0));
+    // Q6_K's cleared block decodes to (0·0)·(0 − 32) = -0.0, as gguf-py's dequantizer.
+    let (xhat, codes, bytes) = run("q6_k", &w);
+    assert!(all_bits(&xhat, -0.0) && codes.iter().all(|&c| c == 0));
+    assert!(bytes.iter().all(|&b| b == 0));
+    let (xhat, codes, bytes) = run("tq2_0", &w);
+    assert!(all_bits(&xhat, 0.0) && codes.iter().all(|&c| c == 1));
+    assert!(bytes[..64].iter().all(|&b| b == 0b01_01_01_01) && bytes[64..] == [0, 0]);
+}
+
+#[test]
+fn all_equal_blocks() {
+    let w = block(|_| 0.5);
+    // Q4_K: every sub-block at its top code 15 with scale 63 and min 0.
+    let (xhat, codes, bytes) = run("q4_k", &w);
+    assert_eq!(bytes[..16], [86, 16, 0, 0, 255, 255, 255, 255, 0, 0, 0, 0, 15, 15, 15, 15]);
+    assert!(all_bits(&xhat, 0.500_178_34) && codes.iter().all(|&c| c == 15));
+    assert_eq!(xhat[0], f16_le(&bytes[..2]) * 63.0 * 15.0);
+    // Q6_K: sub-block scales -1/64 give int8 scales -128, d = 2^-13, code 0 (q = -32): exact.
+    let (xhat, codes, bytes) = run("q6_k", &w);
+    assert!(bytes[192..208].iter().all(|&s| s == 128) && bytes[208..] == [0, 8]);
+    assert!(all_bits(&xhat, 0.5) && codes.iter().all(|&c| c == 0));
+    let (xhat, codes, bytes) = run("tq2_0", &w);
+    assert!(all_bits(&xhat, 0.5) && codes.iter().all(|&c| c == 2) && bytes[64..] == [0, 0x38]);
+}
+
+#[test]
+fn negative_only_blocks() {
+    // Q4_K of -0.5 everywhere: the scales round to 0, so ggml skips the
+    // requantization and every value decodes to -dmin·63, beyond reach.
+    let w = block(|_| -0.5);
+    let (xhat, _, bytes) = run("q4_k", &w);
+    assert_eq!(bytes[..16], [0, 0, 16, 32, 0, 0, 0, 0, 255, 255, 255, 255, 240, 240, 240, 240]);
+    assert!(all_bits(&xhat, -0.499_877_93));
+    assert_eq!(analyze(&w, &cfg("q4_k")).unwrap().metrics.clipped, 256);
+    // A ramp from -1 to -2.
+    let w = block(|i| -(1.0 + i as f32 / 256.0));
+    let (xhat, _, bytes) = run("q4_k", &w);
+    assert_eq!(bytes[..16], [16, 8, 13, 40, 255, 255, 255, 255, 227, 231, 235, 239, 63, 127, 191, 255]);
+    let want = [-0.998_287_2, -1.006_097_8, -1.393_669_1, -1.993_743_9];
+    assert_eq!([xhat[0], xhat[1], xhat[100], xhat[255]], want);
+    let (xhat, _, bytes) = run("q6_k", &w);
+    assert_eq!(
+        bytes[192..210],
+        [188, 184, 180, 176, 172, 168, 164, 160, 155, 151, 147, 143, 139, 135, 131, 128, 234, 143]
+    );
+    let want = [-0.985_393_5, -1.018_24, -1.377_618_8, -1.978_515_6];
+    assert_eq!([xhat[0], xhat[1], xhat[100], xhat[255]], want);
+    // TQ2_0: everything rounds to -1 (x/amax ≥ 0.5): x̂ = -fp16(amax).
+    let (xhat, codes, _) = run("tq2_0", &w);
+    assert!(all_bits(&xhat, -1.996_093_8) && codes.iter().all(|&c| c == 0));
+}
+
+#[test]
+fn levels_are_ascending_and_hold_every_value_of_the_block() {
+    let w = block(|i| ((i * 71 % 97) as f32 - 48.0) / 16.0);
+    let facts = super::super::TensorFacts { rows: 1, cols: 256, amax: 3.0 };
+    for name in ["q4_k", "q6_k", "tq2_0"] {
+        let (c, format) = (cfg(name), find(name).unwrap().format());
+        let levels = format.levels(&c, &facts, &w.values);
+        assert!(levels.windows(2).all(|p| p[0] < p[1]), "{name}");
+        let (xhat, _) = dequantized(&w, &c).unwrap();
+        assert!(xhat.iter().all(|x| levels.contains(x)), "{name}");
+        let params = format.params(&c, &facts, &w.values);
+        assert_eq!(params[0].0, "d", "{name}");
+    }
+}
+
+#[test]
+fn tq2_0_is_a_fixed_point_and_the_k_quants_nearly() {
+    use crate::compute::weights::{Distribution, SyntheticSpec, synthetic};
+    let spec = SyntheticSpec {
+        distribution: Distribution::StudentT,
+        rows: 64,
+        cols: 256,
+        seed: 9,
+        dof: 4.0,
+        outlier_fraction: 0.0,
+    };
+    let w = synthetic(&spec).unwrap();
+    let sse = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(x, y)| ((x - y) as f64).powi(2)).sum::<f64>();
+    for name in ["q4_k", "q6_k", "tq2_0"] {
+        let (xhat, _) = dequantized(&w, &cfg(name)).unwrap();
+        let (again, _) = dequantized(&tensor(xhat.clone(), w.rows, w.cols), &cfg(name)).unwrap();
+        if name == "tq2_0" {
+            assert_eq!(xhat, again, "x̂ = ±d or 0 with d = amax of x̂");
+            continue;
+        }
+        // The K-quants' weighted scale search, 6-bit and fp16 roundings can
+        // move a sub-block's grid when x̂ itself is quantized: few values
+        // move, by far less than the first pass did.
+        let moved = xhat.iter().zip(&again).filter(|(a, b)| a != b).count();
+        assert!(moved * 100 < xhat.len(), "{name}: {moved} moved");
+        assert!(sse(&xhat, &again) * 100.0 < sse(&w.values, &xhat), "{name}");
+    }
+}
