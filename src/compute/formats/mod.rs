@@ -14,8 +14,11 @@ use super::quant::{InvalidSetting, QuantConfig};
 
 pub mod run;
 
+mod binary;
+mod codebook;
 mod int;
 mod llama;
+mod nf4;
 
 pub use run::{FormatSummary, dequantized, packed};
 
@@ -140,6 +143,10 @@ pub const BUILTIN_FORMATS: &[FormatKind] = &[
     FormatKind(&llama::Q4_1),
     FormatKind(&llama::Q5_0),
     FormatKind(&llama::Q5_1),
+    FormatKind(&nf4::Nf4),
+    FormatKind(&binary::Binary),
+    FormatKind(&binary::Ternary),
+    FormatKind(&codebook::Codebook),
 ];
 
 /// The built-in format called `name`.
