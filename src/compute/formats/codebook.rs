@@ -74,24 +74,54 @@ impl Sorted {
         (self.prefix[run.end] - self.prefix[run.start]) / run.len() as f64
     }
 
-    /// Where each level's cell starts in the sorted values, and the end.
-    fn cells(&self, levels: &[f32]) -> Vec<usize> {
+    /// Where each level's cell starts in the sorted values, and the end;
+    /// `hint` holds the edges of the last iteration, near which the new
+    /// ones are searched for first.
+    fn cells(&self, levels: &[f32], hint: &[usize]) -> Vec<usize> {
         let mut edges = Vec::with_capacity(levels.len() + 1);
         edges.push(0);
-        for pair in levels.windows(2) {
+        for (i, pair) in levels.windows(2).enumerate() {
             let from = *edges.last().unwrap();
-            let lower = |&x: &f32| goes_lower(x, pair[0], pair[1]);
-            edges.push(from + self.values[from..].partition_point(lower));
+            let guess = if hint.len() == levels.len() + 1 { hint[i + 1] } else { from };
+            edges.push(self.first_above(from, guess, |x| goes_lower(x, pair[0], pair[1])));
         }
         edges.push(self.values.len());
         edges
+    }
+
+    /// The first index from `from` on where `lower` (true, then false along
+    /// the sorted values) is false: a galloping search out of `guess`.
+    fn first_above(&self, from: usize, guess: usize, lower: impl Fn(f32) -> bool) -> usize {
+        let v = &self.values;
+        let n = v.len();
+        let g = guess.clamp(from, n);
+        let within = |lo: usize, hi: usize| lo + v[lo..hi].partition_point(|&x| lower(x));
+        let mut step = 1;
+        if g < n && lower(v[g]) {
+            let mut lo = g + 1;
+            loop {
+                let hi = (g + step).min(n);
+                if hi == n || !lower(v[hi]) {
+                    return within(lo.min(hi), hi);
+                }
+                (lo, step) = (hi + 1, step * 2);
+            }
+        }
+        let mut hi = g;
+        loop {
+            let lo = g.saturating_sub(step).max(from);
+            if lo == from || lower(v[lo]) {
+                return within(lo, hi);
+            }
+            (hi, step) = (lo, step * 2);
+        }
     }
 
     /// Lloyd's iterations until the cells no longer change; an empty cell
     /// keeps its level. `snap` is applied to each new level (fp16 rounding
     /// in the second stage).
     fn lloyd(&self, mut levels: Vec<f32>, snap: impl Fn(f64) -> f32) -> Vec<f32> {
-        let mut edges = self.cells(&levels);
+        let mut edges = self.cells(&levels, &[]);
         for _ in 0..MAX_ITERATIONS {
             for (i, level) in levels.iter_mut().enumerate() {
                 if edges[i + 1] > edges[i] {
@@ -99,7 +129,7 @@ impl Sorted {
                 }
             }
             levels = distinct(levels);
-            let next = self.cells(&levels);
+            let next = self.cells(&levels, &edges);
             if next == edges {
                 break;
             }
@@ -110,7 +140,7 @@ impl Sorted {
 
     /// The squared error of the nearest-level rule over all values.
     fn sse(&self, levels: &[f32]) -> f64 {
-        let edges = self.cells(levels);
+        let edges = self.cells(levels, &[]);
         let cell = |i: usize| {
             let level = levels[i];
             self.values[edges[i]..edges[i + 1]].iter().map(|&x| ((x - level) as f64).powi(2)).sum::<f64>()
