@@ -15,12 +15,15 @@ use super::quant::{InvalidSetting, QuantConfig};
 pub mod run;
 pub mod table;
 
+mod binary;
+mod codebook;
 mod float;
 mod int;
 mod kquants;
 mod llama;
 mod minifloat;
 mod mx;
+mod nf4;
 
 pub use run::{FormatSummary, dequantized, packed};
 
@@ -161,6 +164,10 @@ pub const BUILTIN_FORMATS: &[FormatKind] = &[
     FormatKind(&mx::MXFP8),
     FormatKind(&mx::MXFP4),
     FormatKind(&mx::NVFP4),
+    FormatKind(&nf4::Nf4),
+    FormatKind(&binary::Binary),
+    FormatKind(&binary::Ternary),
+    FormatKind(&codebook::Codebook),
 ];
 
 /// The built-in format called `name`.

@@ -1,0 +1,348 @@
+//! `codebook`: a non-uniform quantizer, 2^bits levels fitted by k-means
+//! (Lloyd's algorithm) per tensor or per channel, stored as fp16.
+//!
+//! The fit runs on the sorted values with prefix sums: a cell of the
+//! nearest-level rule is a run of the sorted values, found by binary
+//! search, and its centroid is a difference of prefix sums, so an
+//! iteration costs O(k log n) on all values, not O(n k). Lloyd starts
+//! from a seeded k-means++ draw (on equal-count chunk means of the sorted
+//! values: only the start, never the fixed point) and from the uniform
+//! min-max and the int grids; the levels are rounded to fp16 and refined
+//! there (each level the fp16 nearest its cell's mean), and the start
+//! with the least squared error over all values wins.
+
+use std::borrow::Cow;
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use super::{Grouping, NumberFormat, Quantized, TensorFacts, through_f16};
+use crate::compute::calibrate::{Target, calibrate};
+use crate::compute::quant::{Calibration, Granularity, InvalidSetting, QuantConfig, Rounding, Scheme, bit_params};
+
+pub struct Codebook;
+
+const MAX_BITS: u32 = 8;
+/// Points of the k-means++ draw: enough for 256 well-spread seeds.
+const SEED_POINTS: usize = 4096;
+/// The most values the int grids are calibrated on.
+const CALIBRATION_SAMPLE: usize = 1 << 16;
+/// Lloyd's iterations per start; it stops earlier at a fixed point.
+const MAX_ITERATIONS: usize = 300;
+/// The levels shown as parameters.
+const SHOWN: [&str; 4] = ["level[0]", "level[1]", "level[2]", "level[3]"];
+
+/// The values of one group, sorted, with their prefix sums.
+struct Sorted {
+    values: Vec<f32>,
+    /// `prefix[i]` is the float64 sum of the first `i` values.
+    prefix: Vec<f64>,
+}
+
+impl Sorted {
+    fn of(xs: &[f32]) -> Sorted {
+        // Integer keys sort faster than floats by `total_cmp`.
+        let mut keys: Vec<u32> = xs.iter().map(|x| order_key(*x)).collect();
+        keys.sort_unstable();
+        let values: Vec<f32> = keys.into_iter().map(from_order_key).collect();
+        let mut prefix = Vec::with_capacity(values.len() + 1);
+        prefix.push(0.0);
+        let mut sum = 0f64;
+        for &v in &values {
+            sum += v as f64;
+            prefix.push(sum);
+        }
+        Sorted { values, prefix }
+    }
+
+    /// What the int grids are calibrated on: all values of a short group,
+    /// evenly spaced quantiles of a long one (calibrating a million values
+    /// would cost more than the whole fit; the grids are only starts).
+    fn calibration_sample(&self) -> Cow<'_, [f32]> {
+        let n = self.values.len();
+        if n <= CALIBRATION_SAMPLE {
+            return Cow::Borrowed(&self.values);
+        }
+        Cow::Owned((0..CALIBRATION_SAMPLE).map(|i| self.values[i * (n - 1) / (CALIBRATION_SAMPLE - 1)]).collect())
+    }
+
+    fn distinct_count(&self) -> usize {
+        self.values.windows(2).filter(|p| p[0] != p[1]).count() + !self.values.is_empty() as usize
+    }
+
+    fn mean(&self, run: std::ops::Range<usize>) -> f64 {
+        (self.prefix[run.end] - self.prefix[run.start]) / run.len() as f64
+    }
+
+    /// Where each level's cell starts in the sorted values, and the end;
+    /// `hint` holds the edges of the last iteration, near which the new
+    /// ones are searched for first.
+    fn cells(&self, levels: &[f32], hint: &[usize]) -> Vec<usize> {
+        let mut edges = Vec::with_capacity(levels.len() + 1);
+        edges.push(0);
+        for (i, pair) in levels.windows(2).enumerate() {
+            let from = *edges.last().unwrap();
+            let guess = if hint.len() == levels.len() + 1 { hint[i + 1] } else { from };
+            edges.push(self.first_above(from, guess, |x| goes_lower(x, pair[0], pair[1])));
+        }
+        edges.push(self.values.len());
+        edges
+    }
+
+    /// The first index from `from` on where `lower` (true, then false along
+    /// the sorted values) is false: a galloping search out of `guess`.
+    fn first_above(&self, from: usize, guess: usize, lower: impl Fn(f32) -> bool) -> usize {
+        let v = &self.values;
+        let n = v.len();
+        let g = guess.clamp(from, n);
+        let within = |lo: usize, hi: usize| lo + v[lo..hi].partition_point(|&x| lower(x));
+        let mut step = 1;
+        if g < n && lower(v[g]) {
+            let mut lo = g + 1;
+            loop {
+                let hi = (g + step).min(n);
+                if hi == n || !lower(v[hi]) {
+                    return within(lo.min(hi), hi);
+                }
+                (lo, step) = (hi + 1, step * 2);
+            }
+        }
+        let mut hi = g;
+        loop {
+            let lo = g.saturating_sub(step).max(from);
+            if lo == from || lower(v[lo]) {
+                return within(lo, hi);
+            }
+            (hi, step) = (lo, step * 2);
+        }
+    }
+
+    /// Lloyd's iterations until the cells no longer change; an empty cell
+    /// keeps its level. `snap` is applied to each new level (fp16 rounding
+    /// in the second stage).
+    fn lloyd(&self, mut levels: Vec<f32>, snap: impl Fn(f64) -> f32) -> Vec<f32> {
+        let mut edges = self.cells(&levels, &[]);
+        for _ in 0..MAX_ITERATIONS {
+            for (i, level) in levels.iter_mut().enumerate() {
+                if edges[i + 1] > edges[i] {
+                    *level = snap(self.mean(edges[i]..edges[i + 1]));
+                }
+            }
+            levels = distinct(levels);
+            let next = self.cells(&levels, &edges);
+            if next == edges {
+                break;
+            }
+            edges = next;
+        }
+        levels
+    }
+
+    /// The squared error of the nearest-level rule over all values.
+    fn sse(&self, levels: &[f32]) -> f64 {
+        let edges = self.cells(levels, &[]);
+        let cell = |i: usize| {
+            let level = levels[i];
+            self.values[edges[i]..edges[i + 1]].iter().map(|&x| ((x - level) as f64).powi(2)).sum::<f64>()
+        };
+        (0..levels.len()).map(cell).sum()
+    }
+
+    /// A seeded k-means++ draw of up to `k` seeds among the means of
+    /// equal-count chunks of the sorted values, weighted by their size.
+    fn kmeans_plus_plus(&self, k: usize, seed: u64) -> Vec<f32> {
+        let n = self.values.len();
+        let m = n.min(SEED_POINTS);
+        let points: Vec<(f64, f64)> = (0..m)
+            .map(|c| {
+                let run = c * n / m..(c + 1) * n / m;
+                (self.mean(run.clone()), run.len() as f64)
+            })
+            .collect();
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut nearest = vec![f64::INFINITY; m];
+        let mut seeds = Vec::with_capacity(k);
+        let mut weights: Vec<f64> = points.iter().map(|p| p.1).collect();
+        while seeds.len() < k {
+            let total: f64 = weights.iter().sum();
+            if total <= 0.0 {
+                break;
+            }
+            let mut target = rng.r#gen::<f64>() * total;
+            let chosen = weights.iter().position(|&w| {
+                target -= w;
+                target < 0.0
+            });
+            let c = points[chosen.unwrap_or(m - 1)].0;
+            seeds.push(c as f32);
+            for (j, &(p, w)) in points.iter().enumerate() {
+                nearest[j] = nearest[j].min((p - c) * (p - c));
+                weights[j] = w * nearest[j];
+            }
+        }
+        distinct(seeds)
+    }
+}
+
+/// A total order on finite floats as unsigned integers.
+#[inline]
+fn order_key(x: f32) -> u32 {
+    let b = x.to_bits();
+    if b >> 31 == 1 { !b } else { b | 1 << 31 }
+}
+
+#[inline]
+fn from_order_key(k: u32) -> f32 {
+    f32::from_bits(if k >> 31 == 1 { k & !(1 << 31) } else { !k })
+}
+
+/// Whether `x` goes to `lo` rather than `hi` (lo < hi): the nearer, the
+/// lower on a tie. Monotone in x, so each level's cell is a sorted run.
+#[inline]
+fn goes_lower(x: f32, lo: f32, hi: f32) -> bool {
+    hi - x >= x - lo
+}
+
+/// The index of the level nearest to `x` in ascending `levels`.
+#[inline]
+pub fn nearest(levels: &[f32], x: f32) -> usize {
+    let i = levels.partition_point(|&l| l < x);
+    if i == 0 {
+        0
+    } else if i == levels.len() || goes_lower(x, levels[i - 1], levels[i]) {
+        i - 1
+    } else {
+        i
+    }
+}
+
+/// Sorted and without repeats (levels that met, or collided in fp16).
+fn distinct(mut levels: Vec<f32>) -> Vec<f32> {
+    levels.sort_by(f32::total_cmp);
+    levels.dedup_by(|a, b| a == b);
+    levels
+}
+
+fn uniform_grid(lo: f32, hi: f32, k: usize) -> Vec<f32> {
+    (0..k).map(|i| lo + (hi - lo) * (i as f32 / (k - 1).max(1) as f32)).collect()
+}
+
+/// The levels of `int` at these bits, symmetric and asymmetric, min-max
+/// and mse-calibrated: the grids the codebook must never lose to.
+fn int_grids(values: &[f32], bits: u32) -> Vec<Vec<f32>> {
+    if bits < 2 {
+        return Vec::new();
+    }
+    let mut grids = Vec::new();
+    let mut scratch = Vec::new();
+    for scheme in [Scheme::Asymmetric, Scheme::Symmetric] {
+        let t = Target { scheme, bits, rounding: Rounding::HalfEven, percentile: 99.99, sigma_k: 3.0 };
+        for method in [Calibration::MinMax, Calibration::Mse] {
+            let (lo, hi) = calibrate(values, method, &t, &mut scratch);
+            let p = bit_params(scheme, bits, lo, hi);
+            grids.push((p.qmin..=p.qmax).map(|q| p.dequantize(q)).collect());
+        }
+    }
+    grids
+}
+
+/// The fp16 codebook of one group: at most 2^bits ascending levels.
+pub fn fit(xs: &[f32], bits: u32, seed: u64) -> Vec<f32> {
+    let k = 1usize << bits;
+    let sorted = Sorted::of(xs);
+    if sorted.distinct_count() <= k {
+        // Every value its own level: the least error there is.
+        return distinct(sorted.values.iter().map(|&x| through_f16(x)).collect());
+    }
+    let (lo, hi) = (sorted.values[0], sorted.values[sorted.values.len() - 1]);
+    let mut starts = vec![sorted.kmeans_plus_plus(k, seed), uniform_grid(lo, hi, k)];
+    starts.extend(int_grids(&sorted.calibration_sample(), bits));
+    starts
+        .into_iter()
+        .map(|start| {
+            let fitted = sorted.lloyd(start, |m| m as f32);
+            let stored =
+                sorted.lloyd(distinct(fitted.into_iter().map(through_f16).collect()), |m| through_f16(m as f32));
+            (sorted.sse(&stored), stored)
+        })
+        .min_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, levels)| levels)
+        .expect("at least two starts")
+}
+
+impl NumberFormat for Codebook {
+    fn name(&self) -> &'static str {
+        "codebook"
+    }
+
+    fn summary(&self) -> &'static str {
+        "k-means codebook: 2^bits fp16 levels per tensor or channel (Lloyd, seeded k-means++), codes index them"
+    }
+
+    fn settings(&self) -> &'static [&'static str] {
+        &["bits", "granularity", "channel_axis", "seed"]
+    }
+
+    fn check(&self, cfg: &QuantConfig, _cols: Option<usize>) -> Result<(), InvalidSetting> {
+        if !(1..=MAX_BITS).contains(&cfg.bits) {
+            return Err(InvalidSetting::new("quant.bits", format!("{} is outside 1..={MAX_BITS}", cfg.bits)));
+        }
+        if cfg.granularity == Granularity::PerGroup {
+            return Err(InvalidSetting::new(
+                "quant.granularity",
+                "codebook has one codebook per tensor or per channel: use per-tensor or per-channel",
+            ));
+        }
+        Ok(())
+    }
+
+    fn grouping(&self, cfg: &QuantConfig) -> Grouping {
+        if cfg.granularity == Granularity::PerChannel { Grouping::Channel } else { Grouping::Tensor }
+    }
+
+    fn code_bits(&self, cfg: &QuantConfig) -> u32 {
+        cfg.bits
+    }
+
+    fn bits_per_weight(&self, cfg: &QuantConfig, rows: usize, cols: usize) -> f64 {
+        let count = (rows * cols).max(1) as f64;
+        let books = match self.grouping(cfg) {
+            Grouping::Channel => [rows, cols][cfg.channel_axis.min(1)] as f64,
+            _ => 1.0,
+        };
+        cfg.bits as f64 + books * 16.0 * (1u64 << cfg.bits) as f64 / count
+    }
+
+    fn quantize(&self, cfg: &QuantConfig, _tensor: &TensorFacts, xs: &[f32], out: Quantized<'_>) {
+        if xs.is_empty() {
+            return;
+        }
+        let levels = fit(xs, cfg.bits, cfg.seed);
+        for (i, &x) in xs.iter().enumerate() {
+            let code = nearest(&levels, x);
+            out.codes[i] = code as u16;
+            out.xhat[i] = levels[code];
+            out.clipped[i] = false;
+        }
+    }
+
+    fn levels(&self, cfg: &QuantConfig, _tensor: &TensorFacts, xs: &[f32]) -> Vec<f32> {
+        if xs.is_empty() { vec![0.0] } else { fit(xs, cfg.bits, cfg.seed) }
+    }
+
+    fn params(&self, cfg: &QuantConfig, tensor: &TensorFacts, xs: &[f32]) -> Vec<(&'static str, f64)> {
+        SHOWN.iter().zip(self.levels(cfg, tensor, xs)).map(|(&name, l)| (name, l as f64)).collect()
+    }
+
+    fn compare_rows(&self, base: &QuantConfig) -> Vec<(String, QuantConfig)> {
+        [2, 3, 4].iter().map(|&bits| (format!("codebook {bits}-bit"), QuantConfig { bits, ..base.clone() })).collect()
+    }
+
+    fn ecosystem(&self, _cfg: &QuantConfig) -> String {
+        "k-means codebook".into()
+    }
+}
+
+#[cfg(test)]
+#[path = "tests_nonuniform.rs"]
+mod tests_nonuniform;
