@@ -489,7 +489,7 @@ impl SuperBlock for Tq2 {
         let id = inverse(amax);
         let mut codes = [0u8; QK_K];
         for (c, &x) in codes.iter_mut().zip(xs) {
-            *c = ((x * id).round() as i32 + 1) as u8;
+            *c = (super::llama::round_half_away(x * id) as i32 + 1) as u8;
         }
         let d = through_f16(amax);
         let mut coded = Coded::new(codes, QK_K, 1);

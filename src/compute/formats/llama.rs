@@ -126,7 +126,7 @@ impl Legacy {
     #[inline]
     fn code(&self, b: &Block, id: f32, x: f32) -> (i32, bool) {
         match self.rule {
-            Rule::Amax => ((x * id).round() as i32 + 128, false),
+            Rule::Amax => (round_half_away(x * id) as i32 + 128, false),
             Rule::Signed => {
                 let raw = (x * id + ((1i32 << (self.bits - 1)) as f32 + 0.5)) as i32;
                 (raw.min(self.top()), raw > self.top())
@@ -164,6 +164,14 @@ impl Legacy {
             _ => self.top() + 1,
         }
     }
+}
+
+/// C's `roundf` (half away from zero), without the library call: `v - trunc(v)`
+/// is exact, so the comparison with one half is too.
+#[inline]
+pub(super) fn round_half_away(v: f32) -> f32 {
+    let t = v.trunc();
+    if (v - t).abs() >= 0.5 { t + 1f32.copysign(v) } else { t }
 }
 
 impl NumberFormat for Legacy {

@@ -148,3 +148,19 @@ fn every_format_keeps_its_invariants_on_a_real_shaped_tensor() {
         assert!(moved <= allowed, "{kind}: {moved} values of x̂ move on a second pass");
     }
 }
+
+proptest::proptest! {
+    #[test]
+    fn the_inline_roundf_is_roundf(bits in proptest::num::u32::ANY) {
+        let v = f32::from_bits(bits);
+        proptest::prop_assume!(v.is_finite());
+        proptest::prop_assert_eq!(llama::round_half_away(v).to_bits(), v.round().to_bits());
+    }
+}
+
+#[test]
+fn the_inline_roundf_keeps_the_ties_and_signs_of_roundf() {
+    for v in [0.5f32, -0.5, 1.5, -1.5, 2.5, 0.49999997, -0.49999997, 8388607.5, -0.0, 0.0, 126.5, -126.5] {
+        assert_eq!(llama::round_half_away(v).to_bits(), v.round().to_bits(), "{v}");
+    }
+}
