@@ -106,7 +106,9 @@ fn draw_notes(frame: &mut Frame, table: &FormatsTable, current: Option<usize>, a
         None => Line::styled("the Quantize pane's settings match no row: ←→ picks one", theme().muted),
     }];
     for row in table.rows.iter().filter(|r| r.error.is_some()) {
+        // The key is for settings files; here the row names what was tried.
         let why = row.error.as_deref().unwrap_or_default();
+        let why = why.split_once(": ").filter(|(k, _)| k.starts_with("quant.")).map_or(why, |(_, m)| m);
         lines.push(Line::styled(format!("{}: {why}", row.name), theme().warning));
     }
     frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: true }).block(panel("Notes")), area);
