@@ -125,7 +125,7 @@ fn quantize_groups(
         let range = spans[task.start].1.start..spans[task.end - 1].1.end;
         let mut share = Share {
             sums: Sums::default(),
-            errors: Vec::with_capacity(range.len()),
+            errors: Vec::with_capacity(if keep { 0 } else { range.len() }),
             clipped_errors: Vec::new(),
             seen: vec![false; levels],
             kept: keep.then(|| (Vec::with_capacity(range.len()), Vec::with_capacity(range.len()))),
@@ -140,10 +140,13 @@ fn quantize_groups(
             scratch.clipped.resize(n, false);
             let out = Quantized { xhat: &mut scratch.xhat, codes: &mut scratch.codes, clipped: &mut scratch.clipped };
             format.quantize(cfg, facts, &xs, out);
-            tally(&mut share, raw, scratch, all_finite);
-            if let Some((xhat, codes)) = &mut share.kept {
-                xhat.extend_from_slice(&scratch.xhat);
-                codes.extend_from_slice(&scratch.codes);
+            // Keeping x̂ is for writing it: the figures are not wanted then.
+            match &mut share.kept {
+                Some((xhat, codes)) => {
+                    xhat.extend_from_slice(&scratch.xhat);
+                    codes.extend_from_slice(&scratch.codes);
+                }
+                None => tally(&mut share, raw, scratch, all_finite),
             }
         }
         Some(share)
