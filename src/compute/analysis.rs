@@ -606,17 +606,7 @@ mod tests {
     use proptest::prelude::*;
 
     fn tensor(values: Vec<f32>, rows: usize, cols: usize) -> Weights {
-        let non_finite = values.iter().filter(|x| !x.is_finite()).count();
-        Weights {
-            values,
-            rows,
-            cols,
-            shape: vec![rows, cols],
-            dtype: "f32".into(),
-            source: "test".into(),
-            tensor: None,
-            non_finite,
-        }
+        Weights::in_memory(values, rows, cols)
     }
 
     fn seed_weights_of(rows: usize, cols: usize) -> Weights {

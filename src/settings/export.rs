@@ -53,8 +53,9 @@ fn format_toml(a: &Analysis) -> String {
     let mut out = String::from("\n# Derived on export and recomputed on load.\n[derived]\n");
     let _ = writeln!(out, "format = {:?}\necosystem = {:?}\nbpw = {}", f.name, f.ecosystem, f.bpw);
     let _ = writeln!(out, "groups = {}\ngroup_size = {}", f.groups, f.group_size);
+    // A parameter's name may not be a bare TOML key (`level[0]`): quoted.
     for (k, v) in &f.params {
-        let _ = writeln!(out, "first_group_{k} = {v}");
+        let _ = writeln!(out, "{:?} = {}", format!("first_group_{k}"), toml_float(*v));
     }
     out + &metrics_toml(a)
 }

@@ -146,6 +146,20 @@ mod tests {
     }
 
     #[test]
+    fn every_format_exports_and_loads_back_exactly() {
+        let mut s = Settings::default();
+        (s.weights.rows, s.weights.cols) = (8, 256);
+        let w = s.weights.load().unwrap();
+        for kind in crate::compute::formats::BUILTIN_FORMATS {
+            s.quant.format = *kind;
+            let a = analyze(&w, &s.quant).unwrap();
+            let text = s.to_toml(Some(&a), None, None);
+            let back = Settings::parse(&text).unwrap_or_else(|e| panic!("{kind}: {e}\n{text}"));
+            assert_eq!(back.without_preset(), s.without_preset(), "{kind}");
+        }
+    }
+
+    #[test]
     fn presets_keep_a_weights_file() {
         let mut s = Settings::default();
         s.weights.source = "w.npy".into();

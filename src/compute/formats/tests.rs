@@ -6,17 +6,7 @@ use crate::compute::quant::Granularity;
 use crate::compute::weights::Weights;
 
 pub(crate) fn tensor(values: Vec<f32>, rows: usize, cols: usize) -> Weights {
-    let non_finite = values.iter().filter(|x| !x.is_finite()).count();
-    Weights {
-        values,
-        rows,
-        cols,
-        shape: vec![rows, cols],
-        dtype: "f32".into(),
-        source: "test".into(),
-        tensor: None,
-        non_finite,
-    }
+    Weights::in_memory(values, rows, cols)
 }
 
 fn cfg(name: &str) -> QuantConfig {

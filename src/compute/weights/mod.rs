@@ -46,6 +46,24 @@ pub struct Weights {
     pub non_finite: usize,
 }
 
+impl Weights {
+    /// Values already in memory as a `[rows, cols]` f32 tensor (tests, and
+    /// callers that made the values themselves).
+    pub fn in_memory(values: Vec<f32>, rows: usize, cols: usize) -> Weights {
+        let non_finite = values.iter().filter(|x| !x.is_finite()).count();
+        Weights {
+            values,
+            rows,
+            cols,
+            shape: vec![rows, cols],
+            dtype: "f32".into(),
+            source: "test".into(),
+            tensor: None,
+            non_finite,
+        }
+    }
+}
+
 /// A tensor as described by a file header, without its data.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TensorInfo {
