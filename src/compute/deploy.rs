@@ -285,6 +285,13 @@ pub fn sweep(
             quant_bytes: bytes(&[*m], current_bits, features),
         })
         .collect();
+    if !quant.format.is_int() || quant.granularity == Granularity::PerGroup {
+        report.notes.push(format!(
+            "the ensemble is quantized with int {current_bits}-bit {}: format {} is not applied to it yet",
+            if quant.per_channel() { "per-channel" } else { "per-tensor" },
+            quant.format
+        ));
+    }
     if quant.granularity == Granularity::PerChannel && members.iter().any(|m| m.test_model.size_bits(8) > 0) {
         report
             .notes
@@ -329,6 +336,19 @@ mod tests {
         );
         let sixteen = r.by_bits.iter().find(|b| b.bits == 16).unwrap();
         assert_eq!(Some(sixteen.test_accuracy), r.ensemble.float_test_accuracy);
+    }
+
+    #[test]
+    fn a_format_other_than_int_is_said_not_to_apply_to_the_ensemble() {
+        let cfg = EnsembleConfig::default();
+        let (p, results) = trained(&cfg);
+        let refs: Vec<&MemberResults> = results.iter().collect();
+        let plain = sweep(&p, &cfg, &refs, &QuantConfig::default(), &DeployConfig::default(), None);
+        let q = QuantConfig { format: crate::compute::formats::find("q4_0").unwrap(), ..QuantConfig::default() };
+        let r = sweep(&p, &cfg, &refs, &q, &DeployConfig::default(), None);
+        assert_eq!(r.by_bits, plain.by_bits, "the sweep is int's");
+        assert!(r.notes.iter().any(|n| n.contains("format q4_0 is not applied")), "{:?}", r.notes);
+        assert!(!plain.notes.iter().any(|n| n.contains("is not applied")));
     }
 
     #[test]
