@@ -154,3 +154,59 @@ fn the_inline_roundf_keeps_the_ties_and_signs_of_roundf() {
         assert_eq!(llama::round_half_away(v).to_bits(), v.round().to_bits(), "{v}");
     }
 }
+
+/// The groups of a row-major tensor as the pipeline cuts them (channels along rows).
+fn groups_of(values: &[f32], cols: usize, grouping: Grouping) -> Vec<&[f32]> {
+    match grouping {
+        Grouping::Tensor => vec![values],
+        Grouping::Channel => values.chunks(cols).collect(),
+        Grouping::Groups(n) => values.chunks(n).collect(),
+    }
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(24))]
+    /// Inside a group's range, x̂ is at most half the gap between the two
+    /// levels around x away: the nearest level, up to the fp16 rounding of a
+    /// stored scale (codes are computed with the float32 scale, as the
+    /// references do), which moves the top code of q8_0 by 127·2^-11 of a step.
+    /// The K-quants are left out (their levels are the union of eight
+    /// sub-grids), and ternary: TWN's threshold 0.7·mean|x| is by design not
+    /// the midpoint between 0 and α.
+    #[test]
+    fn inside_the_range_every_format_rounds_to_a_nearest_level(
+        seed in 0u64..1000, scale in 0.01f32..10.0, heavy in proptest::bool::ANY,
+    ) {
+        use crate::compute::weights::{Distribution, SyntheticSpec, synthetic};
+        let distribution = if heavy { Distribution::StudentT } else { Distribution::Normal };
+        let spec = SyntheticSpec { distribution, rows: 4, cols: 256, seed, dof: 3.0, outlier_fraction: 0.0 };
+        let mut w = synthetic(&spec).unwrap();
+        w.values.iter_mut().for_each(|x| *x *= scale);
+        let amax = w.values.iter().fold(0f32, |m, x| m.max(x.abs()));
+        let facts = TensorFacts { rows: w.rows, cols: w.cols, amax };
+        for kind in BUILTIN_FORMATS.iter().filter(|k| !k.name().ends_with("_k") && k.name() != "ternary") {
+            let c = QuantConfig { format: *kind, ..QuantConfig::default() };
+            let format = kind.format();
+            let (xhat, _) = dequantized(&w, &c).unwrap();
+            let groups = groups_of(&w.values, w.cols, format.grouping(&c));
+            let mut start = 0;
+            for g in groups {
+                let levels = format.levels(&c, &facts, g);
+                for (i, &x) in g.iter().enumerate() {
+                    let xh = xhat[start + i];
+                    let above = levels.partition_point(|&l| l < x);
+                    if above == 0 || above == levels.len() {
+                        continue; // beyond the range: clipped, not rounded
+                    }
+                    let gap = levels[above] - levels[above - 1];
+                    let slack = gap * (127.0 / 2048.0) + 4.0 * f32::EPSILON * x.abs();
+                    proptest::prop_assert!(
+                        (x - xh).abs() <= gap / 2.0 + slack,
+                        "{}: x {} -> {} between levels {} and {}", kind, x, xh, levels[above - 1], levels[above]
+                    );
+                }
+                start += g.len();
+            }
+        }
+    }
+}
