@@ -135,6 +135,16 @@ pub enum JobError {
     Misrouted(&'static str),
 }
 
+/// Why an export wrote nothing: its figures could not be computed, or the
+/// file could not be written (the old one is then untouched).
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ExportError {
+    #[error(transparent)]
+    Compute(JobError),
+    #[error(transparent)]
+    Write(Arc<crate::io::WriteError>),
+}
+
 #[derive(Debug, Clone)]
 pub enum Output {
     Analyzed {
@@ -167,11 +177,11 @@ pub enum Output {
     ExportReady {
         id: JobId,
         path: PathBuf,
-        text: Result<String, String>,
+        text: Result<String, JobError>,
     },
     Exported {
         id: JobId,
-        result: Result<PathBuf, String>,
+        result: Result<PathBuf, ExportError>,
     },
     Trained {
         id: JobId,

@@ -165,9 +165,8 @@ impl Worker {
 
     /// The settings file text with the quantizer's derived figures and, when
     /// given, the ensemble's. The edge writes it (`io::finish_export`).
-    pub fn export_text(&mut self, settings: &Settings, ensemble: Option<&EnsembleView>) -> Result<String, String> {
-        let analysis =
-            self.analysis(settings, &Watch::NONE).expect("nothing stops an export").map_err(|e| e.to_string())?;
+    pub fn export_text(&mut self, settings: &Settings, ensemble: Option<&EnsembleView>) -> Result<String, JobError> {
+        let analysis = self.analysis(settings, &Watch::NONE).expect("nothing stops an export")?;
         let (report, deploy) = (ensemble.map(|e| &*e.report), ensemble.map(|e| &*e.deploy));
         Ok(settings.portable().to_toml(Some(&analysis), report, deploy))
     }
