@@ -59,13 +59,14 @@ pub enum Command {
     /// Print every number the panes show, for scripts: `quant` (the Quantize
     /// pane: weights, parameters, metrics, the pictures' numbers, the
     /// per-channel table, calibrations, diagnostics), `ensemble` (the Ensemble
-    /// pane: accuracies, confusion, members, disagreement) and `deploy` (the
-    /// Deploy pane: the ensemble quantized at every width)
+    /// pane: accuracies, confusion, members, disagreement), `deploy` (the
+    /// Deploy pane: the ensemble quantized at every width) and `formats` (the
+    /// Formats pane: every number format on the tensor; not in the default)
     Report {
         #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
         format: ReportFormat,
-        /// Only these sections, comma-separated (default: all); a weights
-        /// report alone (`quant`) trains no ensemble
+        /// Only these sections, comma-separated (default: quant, ensemble and
+        /// deploy); a weights report alone (`quant`, `formats`) trains no ensemble
         #[arg(long, value_enum, value_delimiter = ',', value_name = "SECTIONS")]
         only: Vec<Section>,
     },
