@@ -6,11 +6,18 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use qmc_tui::app::{App, AppEvent, Tab};
 use qmc_tui::compute::analysis::{analyze_with, weight_stats};
 use qmc_tui::compute::formats::{BUILTIN_FORMATS, table};
 use qmc_tui::compute::quant::QuantConfig;
 use qmc_tui::compute::watch::Watch;
+use qmc_tui::controls::{AnyControl, Control};
 use qmc_tui::settings::Settings;
+use qmc_tui::ui;
+use qmc_tui::worker::{Worker, Workers};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
 
 fn formats(c: &mut Criterion) {
     let mut s = Settings::default();
@@ -34,5 +41,39 @@ fn formats(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, formats);
+/// A key press that changes the format (q4_0 <-> q4_1) on 1M weights, to
+/// the next frame drawn: update, the worker's analysis, the frame.
+fn key_to_frame(c: &mut Criterion) {
+    let mut s = Settings::default();
+    (s.weights.rows, s.weights.cols) = (1024, 1024);
+    s.quant.format = qmc_tui::compute::formats::find("q4_0").unwrap();
+    let mut app = App::new(s, "unused.toml".into());
+    let mut workers = Workers::default();
+    let jobs = app.start();
+    app.settle(&mut workers, jobs);
+    let press = |code| AppEvent::Input(Event::Key(KeyEvent::new(code, KeyModifiers::NONE)));
+    while app.remembered(Tab::Quantize) != AnyControl::Quant(Control::Format) {
+        app.update(press(KeyCode::Down));
+    }
+    let mut worker = Worker::default();
+    let mut terminal = Terminal::new(TestBackend::new(120, 40)).unwrap();
+    let mut up = true;
+    c.bench_function("tui/key_to_frame_1m_q4_0", |b| {
+        b.iter(|| {
+            let jobs = app.update(press(if up { KeyCode::Right } else { KeyCode::Left }));
+            up = !up;
+            for job in jobs.into_iter().filter(|j| !j.is_training()) {
+                let out = worker.handle(job, &Watch::NONE).unwrap();
+                app.update(AppEvent::Worker(out));
+            }
+            terminal
+                .draw(|f| {
+                    ui::draw(f, &app);
+                })
+                .unwrap();
+        })
+    });
+}
+
+criterion_group!(benches, formats, key_to_frame);
 criterion_main!(benches);
