@@ -113,6 +113,13 @@ fn a_session_as_a_person_would_have_it() {
     tmux.resize(120, 40);
     tmux.wait_for("Members (3)");
 
+    // The Formats pane: every format on the tensor, sorted by a key.
+    tmux.keys(&["4"]);
+    let formats = tmux.wait_for("Every format on this tensor");
+    assert!(formats.contains("SQNR (dB) vs bits per weight"), "{formats}");
+    tmux.keys(&["s"]);
+    tmux.wait_for("formats sorted by format");
+
     // Export, and the report on the export shows the numbers of the screen.
     tmux.keys(&["1"]);
     let screen = tmux.wait_for("codes -64..63");
