@@ -21,12 +21,13 @@ FORMATS = {
 }
 
 
-def tensors(seed):
+def shared():
+    """crosscheck_formats.py: its tensors and its report of a difference."""
     path = os.path.join(os.path.dirname(__file__), "crosscheck_formats.py")
     spec = importlib.util.spec_from_file_location("crosscheck_formats", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module.tensors(seed)
+    return module
 
 
 def ours(name, x, tmp):
@@ -42,7 +43,8 @@ def ours(name, x, tmp):
 
 def main():
     seed = int(sys.argv[1]) if len(sys.argv) > 1 else 1
-    cases = tensors(seed)
+    formats = shared()
+    cases = formats.tensors(seed)
     failures = 0
     with tempfile.TemporaryDirectory() as tmp:
         for name, qtype in FORMATS.items():
@@ -56,12 +58,7 @@ def main():
                     failures += 1
                     continue
                 theirs = dequantize(blocks.reshape(rows, -1), qtype).astype(np.float32)
-                bad = np.flatnonzero(theirs.view(np.uint32) != xhat.view(np.uint32))
-                if bad.size:
-                    i = bad[0]
-                    print(f"FAIL {name} on {label}: {bad.size} of {x.size} differ; first at {i}: "
-                          f"x={x.flat[i]!r} ours={xhat.flat[i]!r} gguf={theirs.flat[i]!r}")
-                    failures += 1
+                failures += formats.differs(name, label, x, xhat, theirs.reshape(x.shape), "gguf")
             if failures == before:
                 print(f"ok   {name}: gguf-py dequantizes the packed blocks to our x_hat on {len(cases)} tensors (seed {seed})")
     if failures:
