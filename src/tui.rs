@@ -94,7 +94,9 @@ fn run_loop(terminal: &mut DefaultTerminal, start: Settings, options: Options) -
     let training_events = events.clone();
     // The newest analysis sent: the quantize worker stops an older one at its next check.
     let newest_analysis = Arc::new(AtomicU64::new(0));
-    let quant_worker = Worker::new(newest_analysis.clone());
+    // Every job sent to it: the Formats table it measures between jobs gives way to one.
+    let quant_sent = Arc::new(AtomicU64::new(0));
+    let quant_worker = Worker::new(newest_analysis.clone()).counting_sent(quant_sent.clone());
     // An export the worker prepared is written by `io` as its result leaves
     // the worker's thread: the worker's code writes nothing, and a slow disk
     // never holds up the event loop.
@@ -105,7 +107,12 @@ fn run_loop(terminal: &mut DefaultTerminal, start: Settings, options: Options) -
         if let Job::Analyze { id, .. } = &job {
             newest_analysis.store(*id, Ordering::Relaxed);
         }
-        let sent = if job.is_training() { train_jobs.send(job).is_ok() } else { quant_jobs.send(job).is_ok() };
+        let sent = if job.is_training() {
+            train_jobs.send(job).is_ok()
+        } else {
+            quant_sent.fetch_add(1, Ordering::Relaxed);
+            quant_jobs.send(job).is_ok()
+        };
         if sent { Ok(()) } else { Err(color_eyre::eyre::eyre!("a compute worker stopped")) }
     };
 

@@ -207,10 +207,10 @@ fn draw_alternatives(frame: &mut Frame, view: &QuantView, area: Rect) {
     let lines: Vec<Line> = match &view.alternatives {
         // Only the affine grid has a clip range to calibrate for the whole tensor.
         _ if view.analysis.channels.is_empty() && q.format.is_int() => {
-            vec![Line::styled(format!("each group calibrates its own range ({})", q.calibration), theme().muted)]
+            vec![Line::styled(format!("per group: {}", q.calibration), theme().muted)]
         }
         _ if view.analysis.channels.is_empty() => {
-            vec![Line::styled("none: each group is scaled to its own values", theme().muted)]
+            vec![Line::styled("none: every group has its own scale", theme().muted)]
         }
         None => vec![Line::styled("computing every method ...", theme().muted)],
         Some(alts) => alts
@@ -380,12 +380,13 @@ fn draw_format(frame: &mut Frame, view: &QuantView, area: Rect) {
     let f = &view.analysis.format;
     let summary = view.settings.quant.format.format().summary();
     let params: Vec<String> = f.params.iter().map(|(k, v)| format!("{k} {}", num(*v))).collect();
+    // The figures first: on a short panel the summary is what goes.
     let lines = vec![
-        Line::styled(summary.to_string(), theme().label),
-        field("as", 7, f.ecosystem.clone()),
         field("size", 7, format!("{} bpw, {}-bit codes", num(f.bpw), f.code_bits)),
+        field("as", 7, f.ecosystem.clone()),
         field("groups", 7, format!("{} of {}", f.groups, f.group_size)),
         field("first", 7, params.join(", ")),
+        Line::styled(summary.to_string(), theme().label),
     ];
     frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: true }).block(panel("Format")), area);
 }

@@ -39,8 +39,12 @@ pub struct Worker {
     analysis: Option<(QuantConfig, Arc<Analysis>)>,
     alternatives: Option<(Target, Arc<Alternatives>)>,
     curve: Option<(QuantConfig, Arc<MseCurve>)>,
-    /// The Formats table of the weights loaded: it depends on them alone.
+    /// The Formats table of the weights loaded (it depends on them alone),
+    /// all of it or the rows measured before a waiting job stopped it.
     formats: Option<(WeightsConfig, Arc<Vec<FormatRow>>)>,
+    /// Jobs sent to this worker so far (by whoever sends them): the table
+    /// gives way to any job that waits, and goes on after it.
+    sent: Arc<AtomicU64>,
     /// The id of the newest analysis sent to this worker: a running one
     /// with an older id stops at its next check.
     newest: Arc<AtomicU64>,
@@ -54,6 +58,11 @@ impl Worker {
     /// jobs) names a newer one.
     pub fn new(newest: Arc<AtomicU64>) -> Worker {
         Worker { newest, ..Worker::default() }
+    }
+
+    /// The same worker, told by `sent` how many jobs were sent to it.
+    pub fn counting_sent(self, sent: Arc<AtomicU64>) -> Worker {
+        Worker { sent, ..self }
     }
 
     /// Stops job `id` once a newer analysis has been sent.
@@ -207,39 +216,64 @@ impl Worker {
 
     /// The Formats table of an analysis's weights, each row sent by `emit`
     /// as it is finished (at once when known); stops when `watch` does.
-    pub fn format_rows(&mut self, out: &Output, watch: &Watch, emit: &mut dyn FnMut(Output)) {
-        let Output::Analyzed { id, result: Outcome::Done(view) } = out else { return };
+    /// Returns whether the table is whole: false when `watch` stopped it,
+    /// which keeps the rows measured for the next call to go on from.
+    pub fn format_rows(&mut self, out: &Output, watch: &Watch, emit: &mut dyn FnMut(Output)) -> bool {
+        let Output::Analyzed { id, result: Outcome::Done(view) } = out else { return true };
         let (id, config) = (*id, &view.settings.weights);
         let rows = table::default_rows();
         let total = rows.len();
-        if let Some((c, done)) = &self.formats
-            && c == config
-        {
-            return emit(Output::FormatRows { id, rows: done.clone(), total });
-        }
-        let Some(loaded) = self.loaded.as_ref().filter(|l| &l.config == config) else { return };
-        let mut so_far = Vec::with_capacity(total);
-        let measured = table::table(&loaded.weights, &loaded.stats, &rows, watch, |row| {
-            so_far.push(row.clone());
+        let Some(loaded) = self.loaded.as_ref().filter(|l| &l.config == config) else { return true };
+        let mut so_far: Vec<FormatRow> = match &self.formats {
+            Some((c, done)) if c == config => done.to_vec(),
+            _ => Vec::new(),
+        };
+        if !so_far.is_empty() {
             emit(Output::FormatRows { id, rows: Arc::new(so_far.clone()), total });
-        });
-        if let Ok(all) = measured {
-            self.formats = Some((config.clone(), Arc::new(all)));
         }
+        for (name, cfg) in &rows[so_far.len()..] {
+            match table::measure(&loaded.weights, &loaded.stats, name, cfg, watch) {
+                Ok(row) => so_far.push(row),
+                Err(Cancelled) => break,
+            }
+            emit(Output::FormatRows { id, rows: Arc::new(so_far.clone()), total });
+        }
+        let whole = so_far.len() == total;
+        self.formats = Some((config.clone(), Arc::new(so_far)));
+        whole
     }
 
     /// Runs jobs until the job channel closes. `wrap` turns an output into
     /// the event loop's event type, so results share the input channel.
     pub fn run<E: Send>(mut self, jobs: Receiver<Job>, out: Sender<E>, wrap: impl Fn(Output) -> E + Sync) {
         let mut queue = VecDeque::new();
+        let mut received = 0u64;
+        // The analysis whose Formats table is still to finish: it goes on
+        // whenever nothing waits, and gives way to the next job sent.
+        let mut unfinished: Option<Output> = None;
         loop {
-            if queue.is_empty() {
+            if queue.is_empty() && unfinished.is_none() {
                 match jobs.recv() {
-                    Ok(job) => queue.push_back(job),
+                    Ok(job) => {
+                        queue.push_back(job);
+                        received += 1;
+                    }
                     Err(_) => return,
                 }
             }
-            queue.extend(jobs.try_iter());
+            pull(&jobs, &mut queue, &mut received);
+            if queue.is_empty() {
+                let Some(analysis) = unfinished.take() else { continue };
+                let whole = self.more_rows(&analysis, received, &mut |o| {
+                    let _ = out.send(wrap(o));
+                });
+                // A newer analysis replaces it; a failed one leaves nothing to finish.
+                let newer = matches!(&analysis, Output::Analyzed { id, .. } if self.superseded(*id)());
+                if !whole && !newer {
+                    unfinished = Some(analysis);
+                }
+                continue;
+            }
             drop_stale(&mut queue);
             let Some(job) = queue.pop_front() else { continue };
             let id = job.id();
@@ -259,21 +293,34 @@ impl Worker {
                 return;
             }
             // The slow part is worth computing only if no newer analysis is waiting.
-            queue.extend(jobs.try_iter());
+            pull(&jobs, &mut queue, &mut received);
             if !queue.iter().any(|j| matches!(j, Job::Analyze { .. }))
                 && let Some(follow) = self.follow_up(&pending, &watch)
                 && out.send(wrap(follow)).is_err()
             {
                 return;
             }
-            queue.extend(jobs.try_iter());
-            if !queue.iter().any(|j| matches!(j, Job::Analyze { .. })) {
-                self.format_rows(&pending, &watch, &mut |o| {
-                    let _ = out.send(wrap(o));
-                });
+            if matches!(pending, Output::Analyzed { result: Outcome::Done(_), .. }) {
+                unfinished = Some(pending);
             }
         }
     }
+
+    /// The Formats table of `analysis`, on until a job beyond the first
+    /// `received` is sent or a newer analysis supersedes it; whether it is whole.
+    fn more_rows(&mut self, analysis: &Output, received: u64, emit: &mut dyn FnMut(Output)) -> bool {
+        let Output::Analyzed { id, .. } = analysis else { return true };
+        let (superseded, sent) = (self.superseded(*id), self.sent.clone());
+        let stop = move || superseded() || sent.load(Ordering::Relaxed) > received;
+        self.format_rows(analysis, &Watch::new(&stop, &|_, _| {}), emit)
+    }
+}
+
+/// Moves the jobs already sent into the queue, counting them.
+fn pull(jobs: &Receiver<Job>, queue: &mut VecDeque<Job>, received: &mut u64) {
+    let before = queue.len();
+    queue.extend(jobs.try_iter());
+    *received += (queue.len() - before) as u64;
 }
 
 /// Of several queued analyses only the newest matters; exports all run.
@@ -391,5 +438,52 @@ mod tests {
         let b = w.analyze(&s, &Watch::NONE).unwrap().unwrap();
         assert!(Arc::ptr_eq(&a.weights, &b.weights));
         assert_ne!(a.analysis.qmax, b.analysis.qmax);
+    }
+
+    #[test]
+    fn the_formats_table_gives_way_to_a_waiting_export_and_then_finishes() {
+        let (job_tx, job_rx) = mpsc::channel();
+        let (out_tx, out_rx) = mpsc::channel();
+        let sent = Arc::new(AtomicU64::new(0));
+        let worker = Worker::default().counting_sent(sent.clone());
+        let handle = std::thread::spawn(move || worker.run(job_rx, out_tx, |o| o));
+        let mut settings = Settings::default();
+        (settings.weights.rows, settings.weights.cols) = (512, 1024);
+        let send = |job: Job| {
+            sent.fetch_add(1, Ordering::Relaxed);
+            job_tx.send(job).unwrap();
+        };
+        send(Job::Analyze { id: 1, settings: settings.clone() });
+        let whole = |o: &Output| matches!(o, Output::FormatRows { rows, total, .. } if rows.len() == *total);
+        // The first rows arrive: the table is under way when the export is sent.
+        loop {
+            match out_rx.recv().unwrap() {
+                Output::FormatRows { rows, total, .. } if rows.len() < total => break,
+                o => assert!(!whole(&o), "the table finished before the export was sent"),
+            }
+        }
+        let path = std::path::PathBuf::from("unused.toml");
+        send(Job::Export { id: 2, settings: settings.clone(), path, ensemble: None });
+        let mut before_export = Vec::new();
+        loop {
+            let o = out_rx.recv().unwrap();
+            if matches!(o, Output::ExportReady { .. }) {
+                break;
+            }
+            before_export.push(o);
+        }
+        // At most the row under way when the export was sent finishes before it.
+        let rows_then = |o: &Output| if let Output::FormatRows { rows, .. } = o { rows.len() } else { 0 };
+        assert!(!before_export.iter().any(whole), "the export waited for the whole table");
+        let last_before = before_export.iter().map(rows_then).max().unwrap_or(0);
+        let finished = loop {
+            let o = out_rx.recv().unwrap();
+            if whole(&o) {
+                break o;
+            }
+        };
+        assert!(rows_then(&finished) > last_before, "the table went on after the export");
+        drop(job_tx);
+        handle.join().unwrap();
     }
 }
