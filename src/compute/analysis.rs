@@ -37,54 +37,8 @@ pub enum AnalysisError {
 
 pub use super::layout::Layout;
 
-/// The error figures of a set of values (a channel or the whole tensor).
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct Metrics {
-    pub count: u64,
-    pub mse: f64,
-    pub rmse: f64,
-    pub mae: f64,
-    pub max_abs_error: f64,
-    /// 10 log10(sum x^2 / sum e^2); infinite when the error is zero.
-    pub sqnr_db: f64,
-    pub cosine: f64,
-    pub clip_rate: f64,
-    pub clipped: u64,
-    /// Distinct integer codes that occur.
-    pub levels_used: u64,
-    pub levels_available: u64,
-    /// Mean of x - x_hat.
-    pub bias: f64,
-    /// Fraction of values whose x_hat is exactly 0.
-    pub zero_rate: f64,
-}
-
-/// The metrics behind a set of running sums.
-pub(crate) fn metrics_of(s: &Sums, levels_used: u64, levels_available: u64) -> Metrics {
-    let n = s.n.max(1) as f64;
-    let mse = s.sq / n;
-    let cosine = match (s.x2 > 0.0, s.xh2 > 0.0) {
-        // Sums in f32 blocks can push a perfect match a hair past 1.
-        (true, true) => (s.xxh / (s.x2.sqrt() * s.xh2.sqrt())).clamp(-1.0, 1.0),
-        (false, false) => 1.0,
-        _ => 0.0,
-    };
-    Metrics {
-        count: s.n,
-        mse,
-        rmse: mse.sqrt(),
-        mae: s.abs / n,
-        max_abs_error: s.max_abs,
-        sqnr_db: if s.sq > 0.0 { 10.0 * (s.x2 / s.sq).log10() } else { f64::INFINITY },
-        cosine,
-        clip_rate: s.clipped as f64 / n,
-        clipped: s.clipped,
-        levels_used,
-        levels_available,
-        bias: s.err / n,
-        zero_rate: s.zeros as f64 / n,
-    }
-}
+pub use super::metrics::Metrics;
+pub(crate) use super::metrics::metrics_of;
 
 /// One channel's calibrated range, parameters and error figures.
 #[derive(Debug, Clone, PartialEq, Serialize)]

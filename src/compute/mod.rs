@@ -16,6 +16,7 @@ pub mod histogram;
 pub mod kernel;
 pub mod layout;
 pub mod members;
+pub mod metrics;
 pub mod parallel;
 pub mod quant;
 pub mod softmax;

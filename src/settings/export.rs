@@ -7,6 +7,7 @@ use super::Settings;
 use crate::compute::analysis::Analysis;
 use crate::compute::deploy::DeployReport;
 use crate::compute::ensemble::EnsembleReport;
+use crate::compute::metrics::{Figure, METRICS};
 use crate::compute::quant::{QuantConfig, Rounding, Scheme};
 
 impl Settings {
@@ -109,22 +110,15 @@ fn derived_toml(settings: &Settings, a: &Analysis) -> String {
 
 /// The `[metrics]` table of an export.
 fn metrics_toml(a: &Analysis) -> String {
-    let m = &a.metrics;
     let mut out = String::from("\n[metrics]\n");
-    for (k, v) in [
-        ("mse", m.mse),
-        ("rmse", m.rmse),
-        ("mae", m.mae),
-        ("max_abs_error", m.max_abs_error),
-        ("sqnr_db", m.sqnr_db),
-        ("cosine", m.cosine),
-        ("clip_rate", m.clip_rate),
-        ("bias", m.bias),
-        ("compression", a.storage.compression),
-    ] {
-        let _ = writeln!(out, "{k} = {}", toml_float(v));
+    for r in METRICS {
+        let value = match (r.value)(&a.metrics) {
+            Figure::Real(v) => toml_float(v),
+            Figure::Count(n) => n.to_string(),
+        };
+        let _ = writeln!(out, "{} = {value}", r.key);
     }
-    let _ = writeln!(out, "levels_used = {}\nlevels_available = {}", m.levels_used, m.levels_available);
+    let _ = writeln!(out, "compression = {}", toml_float(a.storage.compression));
     let _ = writeln!(out, "bytes_fp32 = {}\nbytes_quantized = {}", a.storage.bytes_fp32, a.storage.bytes_quantized);
     out
 }

@@ -16,6 +16,7 @@ use crate::app::{App, HitMap, Target};
 use crate::compute::analysis::{Analysis, Channel};
 use crate::compute::diagnose::Severity;
 use crate::compute::histogram::Histogram;
+use crate::compute::metrics::metric;
 use crate::compute::quant::Scheme;
 use crate::controls::AnyControl;
 use crate::format::{self, num};
@@ -126,6 +127,15 @@ pub fn draw_controls(
     frame.render_stateful_widget(list, area, &mut ListState::default().with_selected(selected));
 }
 
+/// The metric lines of the panel: each a figure with another beside it (keys of `METRICS`).
+const PANE_METRICS: [(&str, &str); 5] = [
+    ("mse", "rmse"),
+    ("mae", "max_abs_error"),
+    ("sqnr_db", "cosine"),
+    ("clip_rate", "bias"),
+    ("levels_used", "zero_rate"),
+];
+
 fn draw_metrics(frame: &mut Frame, view: &QuantView, area: Rect) {
     let a = &view.analysis;
     let m = &a.metrics;
@@ -138,29 +148,19 @@ fn draw_metrics(frame: &mut Frame, view: &QuantView, area: Rect) {
     let weights = format!("{} {}", format::shape(&w.shape), w.dtype);
     let source = short_source(&w.source, w.tensor.as_deref());
     let source = shorten_middle(&source, room.saturating_sub(weights.chars().count() + 1));
-    let lines = vec![
+    let mut lines = vec![
         field("weights", W, format!("{weights} {source}")),
         line(
             "stats",
             &[format!("mean {}", num(w.mean)), format!("std {}", num(w.std)), format!("NaN/Inf {}", w.non_finite)],
             " ",
         ),
-        line("mse", &[num(m.mse), format!("rmse {}", num(m.rmse))], "   "),
-        line("mae", &[num(m.mae), format!("max|e| {}", num(m.max_abs_error))], "   "),
-        line("sqnr", &[format::db(m.sqnr_db), format!("cosine {}", format::cosine(m.cosine))], "   "),
-        line(
-            "clipped",
-            &[format!("{} ({})", format::pct(m.clip_rate), m.clipped), format!("bias {}", num(m.bias))],
-            "   ",
-        ),
-        line(
-            "levels",
-            &[
-                format!("{} of {} used", m.levels_used, m.levels_available),
-                format!("zero {}", format::pct(m.zero_rate)),
-            ],
-            "   ",
-        ),
+    ];
+    lines.extend(PANE_METRICS.iter().map(|(first, second)| {
+        let (first, second) = (metric(first), metric(second));
+        line(first.short, &[first.pane_text(m), format!("{} {}", second.short, second.pane_text(m))], "   ")
+    }));
+    lines.extend([
         if a.channels.is_empty() {
             let f = &a.format;
             line("bits", &[format!("{} bpw", num(f.bpw)), format!("({}-bit codes, {})", f.code_bits, f.name)], " ")
@@ -175,7 +175,7 @@ fn draw_metrics(frame: &mut Frame, view: &QuantView, area: Rect) {
             ],
             "  ",
         ),
-    ];
+    ]);
     frame.render_widget(Paragraph::new(lines).block(panel("Metrics")), area);
 }
 

@@ -10,6 +10,8 @@ use crate::compute::analysis::{self, Analysis, ErrorHistogram, MseCurve, Storage
 use crate::compute::diagnose::Finding;
 use crate::compute::formats::FormatKind;
 use crate::compute::histogram::Histogram;
+use crate::compute::metrics::METRICS;
+pub use crate::compute::metrics::MetricsJson as MetricsReport;
 use crate::compute::quant::{Calibration, Granularity, QuantConfig, Rounding, Scheme};
 use crate::compute::weights::Weights;
 use crate::format;
@@ -77,25 +79,6 @@ pub struct QuantReport {
     /// Method name -> the `[lo, hi]` it would pick for the whole tensor.
     #[serde(serialize_with = "calibrations_as_map")]
     pub calibrations: Vec<(Calibration, [f32; 2])>,
-}
-
-/// The whole tensor's error figures (finite values only).
-#[derive(Debug, Clone, Serialize)]
-pub struct MetricsReport {
-    pub mse: f64,
-    pub rmse: f64,
-    pub mae: f64,
-    pub max_abs_error: f64,
-    /// null when the error is exactly 0: the SQNR is then infinite, and JSON
-    /// has no infinity.
-    pub sqnr_db: Option<f64>,
-    pub cosine: f64,
-    pub clip_rate: f64,
-    pub clipped: u64,
-    pub levels_used: u64,
-    pub levels_available: u64,
-    pub bias: f64,
-    pub zero_rate: f64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -185,7 +168,7 @@ impl QuantReport {
             zero_point: a.channels.iter().map(|c| c.params.zero_point).collect(),
             clip: a.channels.iter().map(|c| [c.clip().0, c.clip().1]).collect(),
             range: a.channels.iter().map(|c| [c.range.0, c.range.1]).collect(),
-            metrics: MetricsReport::new(&a.metrics),
+            metrics: MetricsReport(a.metrics.clone()),
             per_channel: PerChannelReport {
                 mse: a.channels.iter().map(|c| c.metrics.mse).collect(),
                 sqnr_db: a.channels.iter().map(|c| finite(c.metrics.sqnr_db)).collect(),
@@ -227,7 +210,7 @@ impl QuantReport {
         } else {
             self.write_channels(out);
         }
-        self.metrics.write_text(out);
+        write_metrics(out, &self.metrics.0);
         write_storage(out, &self.storage);
         self.write_pictures(out);
         self.write_calibrations(out);
@@ -242,7 +225,7 @@ impl QuantReport {
         let params: Vec<String> =
             self.format_params.iter().map(|(k, v)| format!("{k} = {}", format::num(*v))).collect();
         let _ = writeln!(out, "  first group      {}", params.join(", "));
-        self.metrics.write_text(out);
+        write_metrics(out, &self.metrics.0);
         write_storage(out, &self.storage);
         self.write_pictures(out);
     }
@@ -312,40 +295,12 @@ impl QuantReport {
     }
 }
 
-impl MetricsReport {
-    fn new(m: &analysis::Metrics) -> Self {
-        MetricsReport {
-            mse: m.mse,
-            rmse: m.rmse,
-            mae: m.mae,
-            max_abs_error: m.max_abs_error,
-            sqnr_db: finite(m.sqnr_db),
-            cosine: m.cosine,
-            clip_rate: m.clip_rate,
-            clipped: m.clipped,
-            levels_used: m.levels_used,
-            levels_available: m.levels_available,
-            bias: m.bias,
-            zero_rate: m.zero_rate,
-        }
-    }
-
-    fn write_text(&self, out: &mut String) {
-        let sqnr = self.sqnr_db.unwrap_or(f64::INFINITY);
-        let _ = writeln!(out, "\nmetrics");
-        for (name, value) in [
-            ("mse", format::num(self.mse)),
-            ("rmse", format::num(self.rmse)),
-            ("mae", format::num(self.mae)),
-            ("max abs error", format::num(self.max_abs_error)),
-            ("sqnr", format::db(sqnr)),
-            ("cosine", format::cosine(self.cosine)),
-            ("clip rate", format!("{} ({} values)", format::pct(self.clip_rate), self.clipped)),
-            ("levels used", format!("{} of {}", self.levels_used, self.levels_available)),
-            ("bias", format::num(self.bias)),
-            ("zero rate", format::pct(self.zero_rate)),
-        ] {
-            let _ = writeln!(out, "  {name:<16} {value}");
+/// The metrics section of the text report: every figure of the table with a text.
+fn write_metrics(out: &mut String, m: &analysis::Metrics) {
+    let _ = writeln!(out, "\nmetrics");
+    for r in METRICS {
+        if let Some(text) = r.text {
+            let _ = writeln!(out, "  {:<16} {}", r.label, text(m));
         }
     }
 }
