@@ -173,6 +173,11 @@ fn text_report_shows_the_json_figures_formatted_like_the_tui() {
         format!("clip rate        {} ({} values)", format::pct(num(&m["clip_rate"])), m["clipped"]),
         format!("scale            {}", format::num(num(&json["quant"]["scale"][0]))),
         format!("levels used      {} of 256", m["levels_used"]),
+        format!(
+            "stats            mean {}, std {}",
+            format::num(num(&json["weights"]["mean"])),
+            format::num(num(&json["weights"]["std"]))
+        ),
         format!("shape            {} f32", format::shape(&[1000, 10])),
     ] {
         assert!(text.contains(&figure), "{figure:?} missing from:\n{text}");
@@ -211,6 +216,11 @@ fn hand_computed_two_bit_case() {
         assert!(close(num(&m["zero_rate"]), 2.0 / 6.0));
         assert_eq!((m["levels_used"].as_u64(), m["levels_available"].as_u64()), (Some(3), Some(3)));
         assert_eq!(m["clipped"].as_u64(), Some(1));
+        // The weights' statistics the pane shows: mean 4/6, population std of the six values.
+        let w = &r["weights"];
+        let mean = 4.0 / 6.0;
+        let var = [-1.0f64, -0.25, 0.5, 0.75, 3.0, 1.0].iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / 6.0;
+        assert!(close(num(&w["mean"]), mean) && close(num(&w["std"]), var.sqrt()), "{w}");
         // Rounding errors lie within half a step, the clipped one (3 - 1)
         // beyond: 160 bins of 1/64 over [-0.5, 2]. Errors 0 and -0.25 twice,
         // 0.5 once; the clipped 2 falls on the upper edge, in the last bin.

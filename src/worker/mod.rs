@@ -56,18 +56,7 @@ impl Job {
     }
 }
 
-/// What the pane shows of the weights.
-#[derive(Debug, Clone, PartialEq)]
-pub struct WeightsSummary {
-    pub source: String,
-    pub tensor: Option<String>,
-    pub shape: Vec<usize>,
-    pub dtype: String,
-    pub count: usize,
-    pub non_finite: usize,
-    pub mean: f64,
-    pub std: f64,
-}
+pub use crate::compute::weights::WeightsSummary;
 
 pub type Alternatives = Vec<(Calibration, (f32, f32))>;
 

@@ -13,7 +13,7 @@ use super::{Alternatives, EnsembleView, Job, JobError, JobId, Outcome, Output, Q
 use crate::compute::analysis::{
     Analysis, AnalysisError, MseCurve, WeightStats, alternatives, analyze_with, mse_curve, weight_stats,
 };
-use crate::compute::calibrate::{Target, mean_std};
+use crate::compute::calibrate::Target;
 use crate::compute::diagnose::diagnose;
 use crate::compute::formats::table::{self, FormatRow};
 use crate::compute::quant::QuantConfig;
@@ -84,18 +84,7 @@ impl Worker {
                 weights::list_tensors(std::path::Path::new(&config.source))
                     .map_err(|e| JobError::Weights(Arc::new(e)))?
             };
-            let finite: Vec<f32> = weights.values.iter().copied().filter(|x| x.is_finite()).collect();
-            let (mean, std) = if finite.is_empty() { (f64::NAN, f64::NAN) } else { mean_std(&finite) };
-            let summary = WeightsSummary {
-                source: weights.source.clone(),
-                tensor: weights.tensor.clone(),
-                shape: weights.shape.clone(),
-                dtype: weights.dtype.clone(),
-                count: weights.values.len(),
-                non_finite: weights.non_finite,
-                mean,
-                std,
-            };
+            let summary = WeightsSummary::of(&weights);
             self.loaded = Some(Loaded {
                 stats: weight_stats(&weights),
                 config: config.clone(),

@@ -71,7 +71,7 @@ impl Report {
             let curve = analysis::mse_curve(w, cfg, &a, &Watch::NONE).map_err(|e| cannot(&e))?;
             // Manual mode's alternatives are those of a quantizer with as many levels.
             let alternatives = analysis::alternatives(w, cfg, a.effective_bits);
-            report.weights = Some(WeightsReport::new(w, &a));
+            report.weights = Some(WeightsReport::of(w));
             report.diagnostics = Some(diagnose::diagnose(&a));
             report.quant = Some(QuantReport::new(cfg, &a, curve, alternatives));
         }
@@ -91,7 +91,7 @@ impl Report {
     pub fn to_text(&self) -> String {
         let mut out = String::new();
         if let Some(w) = &self.weights {
-            w.write_text(&mut out);
+            quant::write_weights(&mut out, w);
         }
         if let Some(q) = &self.quant {
             q.write_text(&mut out);

@@ -13,27 +13,13 @@ use crate::compute::histogram::Histogram;
 use crate::compute::metrics::METRICS;
 pub use crate::compute::metrics::MetricsJson as MetricsReport;
 use crate::compute::quant::{Calibration, Granularity, QuantConfig, Rounding, Scheme};
-use crate::compute::weights::Weights;
 use crate::format;
 
 /// Channels the text report lists one by one; the rest are counted.
 const LISTED_CHANNELS: usize = 20;
 
-#[derive(Debug, Clone, Serialize)]
-pub struct WeightsReport {
-    /// "synthetic" or the file path.
-    pub source: String,
-    /// null for synthetic weights and .npy files.
-    pub tensor: Option<String>,
-    pub shape: Vec<usize>,
-    pub dtype: String,
-    pub count: usize,
-    pub non_finite: usize,
-    /// Smallest finite value.
-    pub min: f32,
-    /// Largest finite value.
-    pub max: f32,
-}
+/// The weights as `report` prints them: the same figures as the pane.
+pub use crate::compute::weights::WeightsSummary as WeightsReport;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct QuantReport {
@@ -112,27 +98,14 @@ fn calibrations_as_map<S: Serializer>(v: &[(Calibration, [f32; 2])], s: S) -> Re
     s.collect_map(v.iter().map(|(m, r)| (m.name(), r)))
 }
 
-impl WeightsReport {
-    pub(super) fn new(w: &Weights, a: &Analysis) -> Self {
-        WeightsReport {
-            source: w.source.clone(),
-            tensor: w.tensor.clone(),
-            shape: w.shape.clone(),
-            dtype: w.dtype.clone(),
-            count: a.count,
-            non_finite: a.non_finite,
-            min: a.data_range.0,
-            max: a.data_range.1,
-        }
-    }
-
-    pub(super) fn write_text(&self, out: &mut String) {
-        let tensor = self.tensor.as_deref().map(|t| format!(" (tensor {t})")).unwrap_or_default();
-        let _ = writeln!(out, "weights            {}{tensor}", self.source);
-        let _ = writeln!(out, "  shape            {} {}", shape_text(&self.shape), self.dtype);
-        let _ = writeln!(out, "  values           {} ({} non-finite)", self.count, self.non_finite);
-        let _ = writeln!(out, "  range            {}", format::range(self.min, self.max));
-    }
+/// The weights section of the text report.
+pub(super) fn write_weights(out: &mut String, w: &WeightsReport) {
+    let tensor = w.tensor.as_deref().map(|t| format!(" (tensor {t})")).unwrap_or_default();
+    let _ = writeln!(out, "weights            {}{tensor}", w.source);
+    let _ = writeln!(out, "  shape            {} {}", shape_text(&w.shape), w.dtype);
+    let _ = writeln!(out, "  values           {} ({} non-finite)", w.count, w.non_finite);
+    let _ = writeln!(out, "  range            {}", format::range(w.min, w.max));
+    let _ = writeln!(out, "  stats            mean {}, std {}", format::num(w.mean), format::num(w.std));
 }
 
 impl QuantReport {

@@ -11,6 +11,7 @@ mod error;
 mod npy;
 mod py_literal;
 mod safetensors;
+mod summary;
 mod synthetic;
 
 use std::fs::File;
@@ -19,6 +20,7 @@ use std::path::Path;
 use memmap2::Mmap;
 
 pub use error::WeightsError;
+pub use summary::WeightsSummary;
 pub use synthetic::{Distribution, SyntheticSpec, synthetic};
 
 /// Largest tensor the tool accepts (2^29 elements, 2 GiB of `f32`): beyond
