@@ -18,6 +18,7 @@ pub mod layout;
 pub mod members;
 pub mod metrics;
 pub mod parallel;
+pub mod plan;
 pub mod quant;
 pub mod softmax;
 pub mod watch;
