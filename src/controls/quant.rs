@@ -55,6 +55,11 @@ impl Typed<'_> {
     fn number<T: std::str::FromStr>(self) -> Result<T, String> {
         parse(self.text, self.key, self.label)
     }
+
+    /// A fraction, typed as 0.001 or as 0.1%.
+    fn fraction(self) -> Result<f64, String> {
+        parse_fraction(self.text, self.key, self.label)
+    }
 }
 
 /// The row of a setting kept in one field, named once: it gives the key,
@@ -412,12 +417,6 @@ fn parse_on_off(t: Typed) -> Result<bool, String> {
         "on" | "true" | "yes" | "1" => Ok(true),
         "off" | "false" | "no" | "0" => Ok(false),
         text => Err(format!("{text:?} is not on or off")),
-    }
-}
-
-impl Typed<'_> {
-    fn fraction(self) -> Result<f64, String> {
-        parse_fraction(self.text, self.key, self.label)
     }
 }
 
