@@ -3,7 +3,7 @@
 //! of one table ([`MEMBER_CONTROLS`]), shown in the order its kind lists its
 //! settings ([`crate::compute::ensemble::MemberPlugin::settings`]).
 
-use super::{Context, ladder, parse, step_seed};
+use super::{Context, ladder, parse, parse_fraction, step_seed, text};
 #[cfg(test)]
 use crate::compute::ensemble::MAX_TREES;
 #[cfg(test)]
@@ -63,68 +63,51 @@ const C_LADDER: &[f64] = &[1e-3, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100
 const MAX_ITER_LADDER: &[f64] = &[10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1e3, 2e3, 5e3, 1e4];
 const MAX_FOLDS: usize = 20;
 
+/// The row of the member setting in field `$field`, named once: `$show`
+/// formats its value, `$step` maps it and (up, coarse) to the next value,
+/// and `$parse` reads typed text (text, key, label). The edit starts from
+/// the unformatted value; the reset copies the default member's field.
+macro_rules! member {
+    ($field:ident, $label:literal, $show:expr, $step:expr, $parse:expr) => {
+        MemberControl {
+            field: stringify!($field),
+            label: $label,
+            show: |m| $show(m.$field),
+            edit: |m| m.$field.to_string(),
+            step: |m, up, coarse| m.$field = stepped(m.$field, up, coarse, $step),
+            set: |m, text, key, label| $parse(text, key, label).map(|v| m.$field = v),
+        }
+    };
+}
+
 /// Every member setting a kind may list, one row each.
 pub const MEMBER_CONTROLS: &[MemberControl] = &[
-    MemberControl {
-        field: "trees",
-        label: "trees",
-        show: |m| m.trees.to_string(),
-        edit: |m| m.trees.to_string(),
-        step: |m, up, coarse| m.trees = ladder(TREES, m.trees as f64, up, coarse) as usize,
-        set: |m, text, key, label| parse(text, key, label).map(|v| m.trees = v),
-    },
-    MemberControl {
-        field: "max_depth",
-        label: "max depth",
-        show: |m| format::depth(m.max_depth),
-        edit: |m| m.max_depth.to_string(),
-        step: |m, up, coarse| m.max_depth = step_count(m.max_depth, up, coarse, 0, MAX_DEPTH),
-        set: |m, text, key, label| {
-            let depth = if matches!(text, "unlimited" | "∞") { Ok(0) } else { parse(text, key, label) };
-            depth.map(|v| m.max_depth = v)
-        },
-    },
-    MemberControl {
-        field: "feature_fraction",
-        label: "features",
-        show: |m| format::pct(m.feature_fraction),
-        edit: |m| m.feature_fraction.to_string(),
-        step: |m, up, coarse| m.feature_fraction = step_f64(m.feature_fraction, 0.05, up, coarse, 0.05, 1.0),
-        set: |m, text, key, label| super::parse_fraction(text, key, label).map(|v| m.feature_fraction = v),
-    },
-    MemberControl {
-        field: "weight",
-        label: "weight",
-        show: |m| format::num(m.weight),
-        edit: |m| m.weight.to_string(),
-        step: |m, up, coarse| m.weight = step_f64(m.weight, 0.1, up, coarse, 0.0, 100.0),
-        set: |m, text, key, label| parse(text, key, label).map(|v| m.weight = v),
-    },
-    MemberControl {
-        field: "seed",
-        label: "seed",
-        show: |m| m.seed.to_string(),
-        edit: |m| m.seed.to_string(),
-        step: |m, up, coarse| m.seed = step_seed(m.seed, up, coarse),
-        set: |m, text, key, label| parse(text, key, label).map(|v| m.seed = v),
-    },
-    MemberControl {
-        field: "c",
-        label: "C (inv. L2)",
-        show: |m| format::num(m.c),
-        edit: |m| m.c.to_string(),
-        step: |m, up, coarse| m.c = ladder(C_LADDER, m.c, up, coarse),
-        set: |m, text, key, label| parse(text, key, label).map(|v| m.c = v),
-    },
-    MemberControl {
-        field: "max_iter",
-        label: "max iter",
-        show: |m| m.max_iter.to_string(),
-        edit: |m| m.max_iter.to_string(),
-        step: |m, up, coarse| m.max_iter = ladder(MAX_ITER_LADDER, m.max_iter as f64, up, coarse) as u64,
-        set: |m, text, key, label| parse(text, key, label).map(|v| m.max_iter = v),
-    },
+    member!(trees, "trees", text, |v, up, coarse| ladder(TREES, v as f64, up, coarse) as usize, parse),
+    member!(max_depth, "max depth", format::depth, step_depth, parse_depth),
+    member!(feature_fraction, "features", format::pct, step_fraction, parse_fraction),
+    member!(weight, "weight", format::num, |v, up, coarse| step_f64(v, 0.1, up, coarse, 0.0, 100.0), parse),
+    member!(seed, "seed", text, step_seed, parse),
+    member!(c, "C (inv. L2)", format::num, |v, up, coarse| ladder(C_LADDER, v, up, coarse), parse),
+    member!(max_iter, "max iter", text, |v, up, coarse| ladder(MAX_ITER_LADDER, v as f64, up, coarse) as u64, parse),
 ];
+
+/// Calls a row's `$step` with the field's value: pins its argument types.
+fn stepped<T>(v: T, up: bool, coarse: bool, step: impl FnOnce(T, bool, bool) -> T) -> T {
+    step(v, up, coarse)
+}
+
+fn step_depth(v: usize, up: bool, coarse: bool) -> usize {
+    step_count(v, up, coarse, 0, MAX_DEPTH)
+}
+
+fn step_fraction(v: f64, up: bool, coarse: bool) -> f64 {
+    step_f64(v, 0.05, up, coarse, 0.05, 1.0)
+}
+
+/// A depth, where 0, "unlimited" and "∞" mean no limit.
+fn parse_depth(text: &str, key: &str, label: &str) -> Result<usize, String> {
+    if matches!(text, "unlimited" | "∞") { Ok(0) } else { parse(text, key, label) }
+}
 
 /// The row that edits `field`, if the table has one.
 pub fn member_control(field: &str) -> Option<&'static MemberControl> {
@@ -241,7 +224,7 @@ impl EnsembleControl {
                 d.label = None;
             }
             E::Label => d.label = (!text.is_empty()).then(|| text.to_string()),
-            E::TestFraction => d.test_fraction = super::parse_fraction(text, &key, label)?,
+            E::TestFraction => d.test_fraction = parse_fraction(text, &key, label)?,
             E::DataSeed => d.seed = parse(text, &key, label)?,
             E::Folds => d.folds = parse(text, &key, label)?,
             E::Fusion => s.ensemble.fusion = text.parse().map_err(|e| format!("{key}: {e}"))?,

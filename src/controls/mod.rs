@@ -1,24 +1,22 @@
 //! The panes' controls: which are shown, how each shows its value, and how
-//! a key or typed text changes the settings. One enum per pane; `AnyControl`
-//! lets the app and the drawing treat them alike.
+//! a key or typed text changes the settings. The Quantize pane's controls
+//! and a member's settings are rows of a table; the Ensemble pane's data and
+//! fusion controls an enum. `AnyControl` lets the app and the drawing treat
+//! them alike.
 
 mod ensemble;
 mod quant;
 
 pub use ensemble::{EnsembleControl, visible_ensemble};
-pub use quant::{Control, visible};
+pub use quant::{Control, QUANT_CONTROLS, QuantControl, visible};
 
 /// The Deploy pane's controls: the quantizer (shared with the Quantize
 /// pane), the fusion (shared with the Ensemble pane), and the tolerance.
 pub fn visible_deploy(s: &Settings) -> Vec<AnyControl> {
-    let mut out: Vec<AnyControl> = visible(s)
-        .into_iter()
-        .filter(|c| {
-            use Control as C;
-            matches!(c, C::Scheme | C::Bits | C::Granularity | C::Rounding | C::Calibration | C::Percentile | C::SigmaK)
-        })
-        .map(AnyControl::Quant)
-        .collect();
+    use Control as C;
+    let shared = [C::Scheme, C::Bits, C::Granularity, C::Rounding, C::Calibration, C::Percentile, C::SigmaK];
+    let mut out: Vec<AnyControl> =
+        visible(s).into_iter().filter(|c| shared.contains(c)).map(AnyControl::Quant).collect();
     out.extend([AnyControl::Ensemble(EnsembleControl::Fusion), AnyControl::Ensemble(EnsembleControl::Tolerance)]);
     out
 }
@@ -117,6 +115,11 @@ fn parse_fraction(text: &str, key: impl std::fmt::Display, label: &str) -> Resul
         Some(p) => Ok(parse::<f64>(p.trim(), key, label)? / 100.0),
         None => parse(text, key, label),
     }
+}
+
+/// A value shown as it prints.
+fn text<T: ToString>(v: T) -> String {
+    v.to_string()
 }
 
 fn multiply(v: f64, factor: f64, up: bool) -> f64 {

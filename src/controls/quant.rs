@@ -1,342 +1,314 @@
-//! The Quantize pane's controls: which are shown, how each shows its value,
-//! and how a key or typed text changes it.
+//! The Quantize pane's controls: one table, [`QUANT_CONTROLS`], with a row
+//! per control from top to bottom. A row holds the label, the settings key,
+//! when it is shown, how it shows its value, and how a key, typed text or a
+//! reset changes it. A new `[quant]` key is a field of `QuantConfig` and one
+//! row here.
 
 use std::path::Path;
 
-use super::{Context, ladder, multiply, parse, parse_fraction, scale_count, step_seed};
+use super::{Context, ladder, multiply, parse, parse_fraction, scale_count, step_seed, text};
 use crate::compute::analysis::Analysis;
-use crate::compute::quant::{self, Granularity, Rounding, Scheme};
+use crate::compute::quant::{self, Calibration, Granularity, Rounding, Scheme};
 use crate::compute::weights::{Distribution, MAX_ELEMENTS};
 use crate::format;
 use crate::settings::{SYNTHETIC, Settings};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Control {
-    Source,
-    Tensor,
-    Distribution,
-    Rows,
-    Cols,
-    Seed,
-    Dof,
-    OutlierFraction,
-    /// The Formats pane's row: moving it makes that row's settings current.
-    FormatRow,
-    Format,
-    Scheme,
-    Bits,
-    Granularity,
-    GroupSize,
-    ChannelAxis,
-    BlockSize,
-    DoubleQuant,
-    Rounding,
-    RoundingSeed,
-    Calibration,
-    Percentile,
-    SigmaK,
-    Scale,
-    ClipLo,
-    ClipHi,
+/// One control of the Quantize pane. `show` and `edit` read the settings;
+/// `step`, `parse` and `reset` change them (the caller validates after).
+pub struct QuantControl {
+    pub label: &'static str,
+    /// The settings-file key: errors name it, and a `[quant]` key's row is
+    /// shown only when the format reads that key.
+    pub key: &'static str,
+    /// Whether the row matters for these settings.
+    shown: fn(&Settings) -> bool,
+    /// The value as the pane shows it.
+    show: fn(&Settings, Context<'_>) -> String,
+    /// The text an edit starts from; `None`: the value as shown.
+    edit: Option<fn(&Settings, Context<'_>) -> String>,
+    step: fn(&mut Settings, Notch, Context<'_>) -> Result<(), String>,
+    parse: fn(&mut Settings, Typed<'_>) -> Result<(), String>,
+    /// Back to the default (the second settings), this control alone.
+    reset: fn(&mut Settings, &Settings, Context<'_>),
+    /// Follows from the data in the bit-driven schemes (scale and clip).
+    derived: bool,
+}
+
+/// A key press on a control: `steps` notches (negative: down), coarse or fine.
+#[derive(Clone, Copy)]
+struct Notch {
+    steps: i32,
+    up: bool,
+    coarse: bool,
+}
+
+/// Text typed into a control, with the key and label its errors name.
+#[derive(Clone, Copy)]
+struct Typed<'a> {
+    text: &'a str,
+    key: &'static str,
+    label: &'static str,
+    ctx: Context<'a>,
+}
+
+impl Typed<'_> {
+    fn number<T: std::str::FromStr>(self) -> Result<T, String> {
+        parse(self.text, self.key, self.label)
+    }
+
+    /// A fraction, typed as 0.001 or as 0.1%.
+    fn fraction(self) -> Result<f64, String> {
+        parse_fraction(self.text, self.key, self.label)
+    }
+}
+
+/// The row of a setting kept in one field, named once: it gives the key,
+/// the value shown (`$show` formats it) and typed (`$parse` reads it), the
+/// step (`$step` maps the value, the settings and the notch to the next
+/// value) and the reset (the default's field). The edit starts from the
+/// unformatted value.
+macro_rules! field {
+    ($label:literal, $sec:ident . $field:ident, $shown:expr, $show:expr, $step:expr, $parse:expr) => {
+        QuantControl {
+            label: $label,
+            key: concat!(stringify!($sec), ".", stringify!($field)),
+            shown: $shown,
+            show: |s, _| $show(s.$sec.$field),
+            edit: Some(|s, _| s.$sec.$field.to_string()),
+            step: |s, n, _| {
+                s.$sec.$field = next(s.$sec.$field, s, n, $step);
+                Ok(())
+            },
+            parse: |s, t| $parse(t).map(|v| s.$sec.$field = v),
+            reset: |s, d, _| s.$sec.$field = d.$sec.$field,
+            derived: false,
+        }
+    };
+}
+
+/// A number: shown by `$show`, typed as a number.
+macro_rules! number {
+    ($label:literal, $sec:ident . $field:ident, $shown:expr, $show:expr, $step:expr) => {
+        field!($label, $sec.$field, $shown, $show, $step, Typed::number)
+    };
+}
+
+/// A named enum: shown and typed by name, cycled by a key.
+macro_rules! choice {
+    ($label:literal, $sec:ident . $field:ident, $shown:expr) => {
+        field!($label, $sec.$field, $shown, text, |v, _, n| v.cycle(n.up), |t: Typed| t.text.parse())
+    };
+}
+
+/// Scale, clip lo or clip hi: derived in the bit-driven schemes, set in
+/// manual; `$i` is its index in [`manual_values`].
+macro_rules! manual {
+    ($label:literal, $key:literal, $i:expr) => {
+        QuantControl {
+            label: $label,
+            key: $key,
+            shown: always,
+            show: |s, ctx| derived_value(s, ctx, $i),
+            edit: Some(|s, ctx| manual_values(s, ctx.analysis)[$i].to_string()),
+            step: |s, n, ctx| step_manual(s, n, ctx, $i),
+            parse: |s, t| set_manual(s, t, $i),
+            reset: |s, d, ctx| reset_manual(s, d, ctx, $i),
+            derived: true,
+        }
+    };
 }
 
 const PERCENTILES: &[f64] = &[90.0, 95.0, 99.0, 99.5, 99.9, 99.95, 99.99, 99.995, 99.999, 100.0];
 const OUTLIER_FRACTIONS: &[f64] = &[0.0, 1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.03, 0.1];
-
-/// The controls that matter for these settings, top to bottom.
-pub fn visible(s: &Settings) -> Vec<Control> {
-    use Control as C;
-    let w = &s.weights;
-    let q = &s.quant;
-    let manual = q.scheme == Scheme::Manual;
-    let mut out = vec![C::Source];
-    if is_safetensors(&w.source) {
-        out.push(C::Tensor);
-    }
-    if w.is_synthetic() {
-        out.extend([C::Distribution, C::Rows, C::Cols, C::Seed]);
-        match w.distribution {
-            Distribution::StudentT => out.push(C::Dof),
-            Distribution::NormalOutliers => out.push(C::OutlierFraction),
-            _ => {}
-        }
-    }
-    out.push(C::Format);
-    // A format's own settings, and only those: each names the keys it reads.
-    let reads = |key: &str| q.format.format().settings().contains(&key);
-    let manual = manual && reads("scheme");
-    let show = |out: &mut Vec<Control>, c: Control, when: bool| {
-        if when && reads(c.key().trim_start_matches("quant.")) {
-            out.push(c);
-        }
-    };
-    show(&mut out, C::Scheme, true);
-    show(&mut out, C::Bits, !manual);
-    show(&mut out, C::Granularity, !manual);
-    show(&mut out, C::GroupSize, !manual && q.granularity == Granularity::PerGroup);
-    show(&mut out, C::ChannelAxis, !manual && q.granularity == Granularity::PerChannel);
-    show(&mut out, C::BlockSize, true);
-    show(&mut out, C::DoubleQuant, true);
-    show(&mut out, C::Rounding, true);
-    show(&mut out, C::RoundingSeed, q.rounding == Rounding::Stochastic);
-    show(&mut out, C::Calibration, !manual);
-    show(&mut out, C::Percentile, !manual && q.calibration == quant::Calibration::Percentile);
-    show(&mut out, C::SigmaK, !manual && q.calibration == quant::Calibration::Sigma);
-    for c in [C::Scale, C::ClipLo, C::ClipHi] {
-        show(&mut out, c, true);
-    }
-    out
-}
-
 /// The group sizes a key steps through, and the block sizes.
 const GROUP_SIZES: &[f64] = &[32.0, 64.0, 128.0, 256.0];
 const BLOCK_SIZES: &[f64] = &[32.0, 64.0, 128.0, 256.0, 512.0, 1024.0, 2048.0, 4096.0];
 
-fn is_safetensors(source: &str) -> bool {
-    Path::new(source).extension().is_some_and(|e| e.eq_ignore_ascii_case("safetensors"))
+/// Indices in [`manual_values`].
+const SCALE: usize = 0;
+const CLIP_LO: usize = 1;
+const CLIP_HI: usize = 2;
+
+/// Every control of the Quantize pane, in the order shown.
+pub const QUANT_CONTROLS: &[QuantControl] = &[
+    QuantControl {
+        label: "source",
+        key: "weights.source",
+        show: |s, _| s.weights.source.clone(),
+        step: |_, _, _| Err("press Enter to type the path of a .npy or .safetensors file, or \"synthetic\"".into()),
+        parse: set_source,
+        reset: |s, d, _| {
+            s.weights.source = d.weights.source.clone();
+            s.weights.tensor = None;
+        },
+        ..ROW
+    },
+    QuantControl {
+        label: "tensor",
+        key: "weights.tensor",
+        shown: |s| is_safetensors(&s.weights.source),
+        show: |s, _| s.weights.tensor.clone().unwrap_or_else(|| "(only one)".into()),
+        edit: Some(|s, _| s.weights.tensor.clone().unwrap_or_default()),
+        step: step_tensor,
+        parse: set_tensor,
+        reset: |s, _, _| s.weights.tensor = None,
+        ..ROW
+    },
+    choice!("distribution", weights.distribution, synthetic),
+    number!("rows", weights.rows, synthetic, text, |v, s, n| step_count(v, n, s.weights.cols)),
+    number!("cols", weights.cols, synthetic, text, |v, s, n| step_count(v, n, s.weights.rows)),
+    number!("seed", weights.seed, synthetic, text, |v, _, n| step_seed(v, n.up, n.coarse)),
+    number!("dof", weights.dof, student_t, format::num, step_dof),
+    field!("outliers", weights.outlier_fraction, with_outliers, format::pct, step_outliers, Typed::fraction),
+    choice!("format", quant.format, always),
+    // The Formats pane's row: moving it makes that row's settings current.
+    QuantControl {
+        label: "row",
+        key: "quant.format",
+        shown: |_| false,
+        show: row_name,
+        step: |s, n, ctx| step_row(s, ctx, if n.coarse { 5 * n.steps } else { n.steps }),
+        parse: set_row,
+        reset: |s, d, _| s.quant.format = d.quant.format,
+        ..ROW
+    },
+    choice!("scheme", quant.scheme, always),
+    number!("bits", quant.bits, not_manual, text, step_bits),
+    choice!("granularity", quant.granularity, not_manual),
+    number!("group size", quant.group_size, per_group, text, |v, _, n| ladder_count(GROUP_SIZES, v, n)),
+    number!("channel axis", quant.channel_axis, per_channel, axis_name, |v, _, _| 1 - v.min(1)),
+    number!("block size", quant.block_size, always, text, |v, _, n| ladder_count(BLOCK_SIZES, v, n)),
+    QuantControl {
+        edit: None,
+        ..field!("double quant", quant.double_quant, always, on_off, |v, _, _| !v, parse_on_off)
+    },
+    choice!("rounding", quant.rounding, always),
+    number!("rounding seed", quant.seed, stochastic, text, |v, _, n| step_seed(v, n.up, n.coarse)),
+    choice!("calibration", quant.calibration, not_manual),
+    number!("percentile", quant.percentile, by_percentile, text, |v, _, n| ladder(PERCENTILES, v, n.up, n.coarse)),
+    number!("sigma k", quant.sigma_k, by_sigma, format::num, step_sigma_k),
+    manual!("scale", "quant.scale", SCALE),
+    manual!("clip lo", "quant.clip", CLIP_LO),
+    manual!("clip hi", "quant.clip", CLIP_HI),
+];
+
+/// What a row leaves as it is unless it says otherwise.
+const ROW: QuantControl = QuantControl {
+    label: "",
+    key: "",
+    shown: always,
+    show: |_, _| String::new(),
+    edit: None,
+    step: |_, _, _| Err("this control does not step".into()),
+    parse: |_, _| Err("this control cannot be typed".into()),
+    reset: |_, _, _| {},
+    derived: false,
+};
+
+/// A control of the Quantize pane: a row of [`QUANT_CONTROLS`], named by the
+/// constants below where the app picks one.
+#[derive(Clone, Copy)]
+pub struct Control(&'static QuantControl);
+
+#[allow(non_upper_case_globals)]
+impl Control {
+    pub const Source: Control = Control::named("source");
+    pub const Tensor: Control = Control::named("tensor");
+    pub const Distribution: Control = Control::named("distribution");
+    pub const Rows: Control = Control::named("rows");
+    pub const Cols: Control = Control::named("cols");
+    pub const Seed: Control = Control::named("seed");
+    pub const Dof: Control = Control::named("dof");
+    pub const OutlierFraction: Control = Control::named("outliers");
+    pub const Format: Control = Control::named("format");
+    /// The Formats pane's row.
+    pub const FormatRow: Control = Control::named("row");
+    pub const Scheme: Control = Control::named("scheme");
+    pub const Bits: Control = Control::named("bits");
+    pub const Granularity: Control = Control::named("granularity");
+    pub const GroupSize: Control = Control::named("group size");
+    pub const ChannelAxis: Control = Control::named("channel axis");
+    pub const BlockSize: Control = Control::named("block size");
+    pub const DoubleQuant: Control = Control::named("double quant");
+    pub const Rounding: Control = Control::named("rounding");
+    pub const RoundingSeed: Control = Control::named("rounding seed");
+    pub const Calibration: Control = Control::named("calibration");
+    pub const Percentile: Control = Control::named("percentile");
+    pub const SigmaK: Control = Control::named("sigma k");
+    pub const Scale: Control = Control::named("scale");
+    pub const ClipLo: Control = Control::named("clip lo");
+    pub const ClipHi: Control = Control::named("clip hi");
+}
+
+impl PartialEq for Control {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.label == other.0.label
+    }
+}
+
+impl Eq for Control {}
+
+impl std::fmt::Debug for Control {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0.label)
+    }
+}
+
+/// The controls that matter for these settings, top to bottom.
+pub fn visible(s: &Settings) -> Vec<Control> {
+    QUANT_CONTROLS.iter().filter(|c| (c.shown)(s) && format_reads(s, c.key)).map(Control).collect()
 }
 
 impl Control {
-    pub fn label(self) -> &'static str {
-        match self {
-            Control::Source => "source",
-            Control::Tensor => "tensor",
-            Control::Distribution => "distribution",
-            Control::Rows => "rows",
-            Control::Cols => "cols",
-            Control::Seed => "seed",
-            Control::Dof => "dof",
-            Control::OutlierFraction => "outliers",
-            Control::Format => "format",
-            Control::FormatRow => "row",
-            Control::GroupSize => "group size",
-            Control::BlockSize => "block size",
-            Control::DoubleQuant => "double quant",
-            Control::Scheme => "scheme",
-            Control::Bits => "bits",
-            Control::Granularity => "granularity",
-            Control::ChannelAxis => "channel axis",
-            Control::Rounding => "rounding",
-            Control::RoundingSeed => "rounding seed",
-            Control::Calibration => "calibration",
-            Control::Percentile => "percentile",
-            Control::SigmaK => "sigma k",
-            Control::Scale => "scale",
-            Control::ClipLo => "clip lo",
-            Control::ClipHi => "clip hi",
+    /// The row labelled `label`; a label no row has fails the build.
+    const fn named(label: &str) -> Control {
+        let mut i = 0;
+        while i < QUANT_CONTROLS.len() {
+            if same_text(QUANT_CONTROLS[i].label, label) {
+                return Control(&QUANT_CONTROLS[i]);
+            }
+            i += 1;
         }
+        panic!("no Quantize control has this label")
+    }
+
+    /// Its row of the table.
+    pub fn row(self) -> &'static QuantControl {
+        self.0
+    }
+
+    pub fn label(self) -> &'static str {
+        self.0.label
     }
 
     /// The settings-file key, used in messages.
     pub fn key(self) -> &'static str {
-        match self {
-            Control::Source => "weights.source",
-            Control::Tensor => "weights.tensor",
-            Control::Distribution => "weights.distribution",
-            Control::Rows => "weights.rows",
-            Control::Cols => "weights.cols",
-            Control::Seed => "weights.seed",
-            Control::Dof => "weights.dof",
-            Control::OutlierFraction => "weights.outlier_fraction",
-            Control::Format | Control::FormatRow => "quant.format",
-            Control::GroupSize => "quant.group_size",
-            Control::BlockSize => "quant.block_size",
-            Control::DoubleQuant => "quant.double_quant",
-            Control::Scheme => "quant.scheme",
-            Control::Bits => "quant.bits",
-            Control::Granularity => "quant.granularity",
-            Control::ChannelAxis => "quant.channel_axis",
-            Control::Rounding => "quant.rounding",
-            Control::RoundingSeed => "quant.seed",
-            Control::Calibration => "quant.calibration",
-            Control::Percentile => "quant.percentile",
-            Control::SigmaK => "quant.sigma_k",
-            Control::Scale => "quant.scale",
-            Control::ClipLo | Control::ClipHi => "quant.clip",
-        }
+        self.0.key
     }
 
     /// Scale and clip are derived in the bit-driven schemes: editing them
     /// switches to manual.
     pub fn is_derived(self, s: &Settings) -> bool {
-        matches!(self, Control::Scale | Control::ClipLo | Control::ClipHi) && s.quant.scheme != Scheme::Manual
+        self.0.derived && s.quant.scheme != Scheme::Manual
     }
 
     /// The value as the pane shows it.
     pub fn value(self, s: &Settings, ctx: Context) -> String {
-        let w = &s.weights;
-        let q = &s.quant;
-        match self {
-            Control::Source => w.source.clone(),
-            Control::Tensor => w.tensor.clone().unwrap_or_else(|| "(only one)".into()),
-            Control::Distribution => w.distribution.to_string(),
-            Control::Rows => w.rows.to_string(),
-            Control::Cols => w.cols.to_string(),
-            Control::Seed => w.seed.to_string(),
-            Control::Dof => format::num(w.dof),
-            Control::OutlierFraction => format::pct(w.outlier_fraction),
-            Control::Format => q.format.to_string(),
-            Control::FormatRow => row_name(s, ctx),
-            Control::GroupSize => q.group_size.to_string(),
-            Control::BlockSize => q.block_size.to_string(),
-            Control::DoubleQuant => {
-                if q.double_quant {
-                    "on".into()
-                } else {
-                    "off".into()
-                }
-            }
-            Control::Scheme => q.scheme.to_string(),
-            Control::Bits => q.bits.to_string(),
-            Control::Granularity => q.granularity.to_string(),
-            Control::ChannelAxis => {
-                if q.channel_axis == 0 {
-                    "0 (rows)".into()
-                } else {
-                    "1 (cols)".into()
-                }
-            }
-            Control::Rounding => q.rounding.to_string(),
-            Control::RoundingSeed => q.seed.to_string(),
-            Control::Calibration => q.calibration.to_string(),
-            Control::Percentile => format!("{}", q.percentile),
-            Control::SigmaK => format::num(q.sigma_k),
-            Control::Scale | Control::ClipLo | Control::ClipHi => derived_value(self, s, ctx),
-        }
+        (self.0.show)(s, ctx)
     }
 
     /// Moves the value `steps` notches (negative: down); coarse moves further.
     pub fn adjust(self, s: &mut Settings, steps: i32, coarse: bool, ctx: Context) -> Result<(), String> {
-        let up = steps > 0;
-        let w = &mut s.weights;
-        let q = &mut s.quant;
-        match self {
-            Control::Source => {
-                return Err("press Enter to type the path of a .npy or .safetensors file, or \"synthetic\"".into());
-            }
-            Control::Tensor => {
-                if ctx.tensors.is_empty() {
-                    return Err("the file's tensors are not known yet".into());
-                }
-                let i = ctx.tensors.iter().position(|t| Some(&t.name) == w.tensor.as_ref()).unwrap_or(0);
-                let n = ctx.tensors.len();
-                w.tensor = Some(ctx.tensors[if up { (i + 1) % n } else { (i + n - 1) % n }].name.clone());
-            }
-            Control::Distribution => w.distribution = w.distribution.cycle(up),
-            Control::Rows => w.rows = scale_count(w.rows, up, coarse, MAX_ELEMENTS / w.cols.max(1)),
-            Control::Cols => w.cols = scale_count(w.cols, up, coarse, MAX_ELEMENTS / w.rows.max(1)),
-            Control::Seed => w.seed = step_seed(w.seed, up, coarse),
-            Control::Dof => {
-                w.dof = if coarse { multiply(w.dof, 2.0, up) } else { (w.dof + if up { 0.5 } else { -0.5 }).max(0.5) }
-            }
-            Control::OutlierFraction => w.outlier_fraction = ladder(OUTLIER_FRACTIONS, w.outlier_fraction, up, coarse),
-            Control::Format => q.format = q.format.cycle(up),
-            Control::FormatRow => step_row(s, ctx, if coarse { 5 * steps } else { steps })?,
-            Control::GroupSize => q.group_size = ladder(GROUP_SIZES, q.group_size as f64, up, coarse) as usize,
-            Control::BlockSize => q.block_size = ladder(BLOCK_SIZES, q.block_size as f64, up, coarse) as usize,
-            Control::DoubleQuant => q.double_quant = !q.double_quant,
-            Control::Scheme => q.scheme = q.scheme.cycle(up),
-            Control::Bits => {
-                let step = if coarse { 4 } else { 1 };
-                // Only int needs two levels at least; a codebook may have two levels in one bit.
-                let least = if q.format.is_int() { quant::MIN_BITS } else { 1 };
-                q.bits = if up { q.bits + step } else { q.bits.saturating_sub(step) }.clamp(least, quant::MAX_BITS);
-            }
-            Control::Granularity => q.granularity = q.granularity.cycle(up),
-            Control::ChannelAxis => q.channel_axis = 1 - q.channel_axis.min(1),
-            Control::Rounding => q.rounding = q.rounding.cycle(up),
-            Control::RoundingSeed => q.seed = step_seed(q.seed, up, coarse),
-            Control::Calibration => q.calibration = q.calibration.cycle(up),
-            Control::Percentile => q.percentile = ladder(PERCENTILES, q.percentile, up, coarse),
-            Control::SigmaK => {
-                let step = if coarse { 1.0 } else { 0.25 };
-                q.sigma_k = (q.sigma_k + if up { step } else { -step }).max(0.25);
-            }
-            Control::Scale | Control::ClipLo | Control::ClipHi => {
-                switch_to_manual(s, ctx.analysis);
-                let q = &mut s.quant;
-                match self {
-                    Control::Scale => q.scale = multiply(q.scale, if coarse { 2.0 } else { 2f64.powf(0.25) }, up),
-                    _ => {
-                        let width = ctx
-                            .analysis
-                            .map(|a| (a.data_range.1 - a.data_range.0) as f64)
-                            .unwrap_or(q.clip[1] - q.clip[0]);
-                        let step = width.max(f64::MIN_POSITIVE) / if coarse { 10.0 } else { 100.0 };
-                        let i = if self == Control::ClipLo { 0 } else { 1 };
-                        q.clip[i] += if up { step } else { -step };
-                    }
-                }
-            }
-        }
+        (self.0.step)(s, Notch { steps, up: steps > 0, coarse }, ctx)?;
         s.validate().map_err(|e| e.to_string())
     }
 
     /// Sets the value from typed text; errors name the settings key.
     pub fn set(self, s: &mut Settings, text: &str, ctx: Context) -> Result<(), String> {
-        self.set_unchecked(s, text.trim(), ctx)
+        let typed = Typed { text: text.trim(), key: self.key(), label: self.label(), ctx };
+        (self.0.parse)(s, typed)
+            .and_then(|()| s.validate().map_err(|e| e.to_string()))
             .map_err(|e| if e.contains(self.key()) { e } else { format!("{}: {e}", self.key()) })
-    }
-
-    fn set_unchecked(self, s: &mut Settings, text: &str, ctx: Context) -> Result<(), String> {
-        let w = &mut s.weights;
-        let q = &mut s.quant;
-        match self {
-            Control::Source => {
-                w.source = if text.is_empty() { SYNTHETIC.into() } else { text.into() };
-                w.tensor = None;
-            }
-            Control::Tensor => {
-                if !ctx.tensors.is_empty() && !ctx.tensors.iter().any(|t| t.name == text) {
-                    let names: Vec<&str> = ctx.tensors.iter().map(|t| t.name.as_str()).collect();
-                    return Err(format!("no tensor named {text:?}; the file holds {}", names.join(", ")));
-                }
-                w.tensor = Some(text.into());
-            }
-            Control::Distribution => w.distribution = text.parse()?,
-            Control::Rows => w.rows = parse(text, self.key(), self.label())?,
-            Control::Cols => w.cols = parse(text, self.key(), self.label())?,
-            Control::Seed => w.seed = parse(text, self.key(), self.label())?,
-            Control::Dof => w.dof = parse(text, self.key(), self.label())?,
-            Control::OutlierFraction => w.outlier_fraction = parse_fraction(text, self.key(), self.label())?,
-            Control::Format => q.format = text.parse()?,
-            Control::FormatRow => {
-                let table = ctx.formats.ok_or("the formats are still being measured")?;
-                let row = table.rows.iter().find(|r| r.name == text).ok_or_else(|| {
-                    let names: Vec<&str> = table.rows.iter().map(|r| r.name.as_str()).collect();
-                    format!("no row named {text:?}; the rows are {}", names.join(", "))
-                })?;
-                s.quant = row.settings.clone();
-            }
-            Control::GroupSize => q.group_size = parse(text, self.key(), self.label())?,
-            Control::BlockSize => q.block_size = parse(text, self.key(), self.label())?,
-            Control::DoubleQuant => {
-                q.double_quant = match text {
-                    "on" | "true" | "yes" | "1" => true,
-                    "off" | "false" | "no" | "0" => false,
-                    _ => return Err(format!("{text:?} is not on or off")),
-                }
-            }
-            Control::Scheme => q.scheme = text.parse()?,
-            Control::Bits => q.bits = parse(text, self.key(), self.label())?,
-            Control::Granularity => q.granularity = text.parse()?,
-            Control::ChannelAxis => q.channel_axis = parse(text, self.key(), self.label())?,
-            Control::Rounding => q.rounding = text.parse()?,
-            Control::RoundingSeed => q.seed = parse(text, self.key(), self.label())?,
-            Control::Calibration => q.calibration = text.parse()?,
-            Control::Percentile => q.percentile = parse(text, self.key(), self.label())?,
-            Control::SigmaK => q.sigma_k = parse(text, self.key(), self.label())?,
-            Control::Scale | Control::ClipLo | Control::ClipHi => {
-                let v: f64 = parse(text, self.key(), self.label())?;
-                switch_to_manual(s, ctx.analysis);
-                match self {
-                    Control::Scale => s.quant.scale = v,
-                    Control::ClipLo => s.quant.clip[0] = v,
-                    _ => s.quant.clip[1] = v,
-                }
-            }
-        }
-        s.validate().map_err(|e| e.to_string())
     }
 
     /// Back to the default value of this control, and of it alone. In
@@ -344,89 +316,174 @@ impl Control {
     /// scale to the step that puts 2^bits levels in the clip range; in a
     /// bit-driven scheme they are derived already.
     pub fn reset(self, s: &mut Settings, ctx: Context) {
-        let d = Settings::default();
-        let (w, q) = (&mut s.weights, &mut s.quant);
-        match self {
-            Control::Source => {
-                w.source = d.weights.source;
-                w.tensor = None;
-            }
-            Control::Tensor => w.tensor = None,
-            Control::Distribution => w.distribution = d.weights.distribution,
-            Control::Rows => w.rows = d.weights.rows,
-            Control::Cols => w.cols = d.weights.cols,
-            Control::Seed => w.seed = d.weights.seed,
-            Control::Dof => w.dof = d.weights.dof,
-            Control::OutlierFraction => w.outlier_fraction = d.weights.outlier_fraction,
-            Control::Format | Control::FormatRow => q.format = d.quant.format,
-            Control::GroupSize => q.group_size = d.quant.group_size,
-            Control::BlockSize => q.block_size = d.quant.block_size,
-            Control::DoubleQuant => q.double_quant = d.quant.double_quant,
-            Control::Scheme => q.scheme = d.quant.scheme,
-            Control::Bits => q.bits = d.quant.bits,
-            Control::Granularity => q.granularity = d.quant.granularity,
-            Control::ChannelAxis => q.channel_axis = d.quant.channel_axis,
-            Control::Rounding => q.rounding = d.quant.rounding,
-            Control::RoundingSeed => q.seed = d.quant.seed,
-            Control::Calibration => q.calibration = d.quant.calibration,
-            Control::Percentile => q.percentile = d.quant.percentile,
-            Control::SigmaK => q.sigma_k = d.quant.sigma_k,
-            _ if q.scheme != Scheme::Manual => {}
-            Control::Scale => q.scale = (q.clip[1] - q.clip[0]) / ((1u64 << q.bits) - 1) as f64,
-            Control::ClipLo => q.clip[0] = ctx.analysis.map_or(d.quant.clip[0], |a| a.data_range.0 as f64),
-            Control::ClipHi => q.clip[1] = ctx.analysis.map_or(d.quant.clip[1], |a| a.data_range.1 as f64),
-        }
+        (self.0.reset)(s, &Settings::default(), ctx)
     }
 
     /// The text an edit starts from.
     pub fn edit_text(self, s: &Settings, ctx: Context) -> String {
-        match self {
-            Control::Tensor => s.weights.tensor.clone().unwrap_or_default(),
-            Control::OutlierFraction => s.weights.outlier_fraction.to_string(),
-            Control::ChannelAxis => s.quant.channel_axis.to_string(),
-            Control::Dof => s.weights.dof.to_string(),
-            Control::SigmaK => s.quant.sigma_k.to_string(),
-            Control::Scale | Control::ClipLo | Control::ClipHi => {
-                manual_values(s, ctx.analysis)[self.manual_index()].to_string()
-            }
-            _ => self.value(s, ctx),
-        }
-    }
-
-    fn manual_index(self) -> usize {
-        match self {
-            Control::Scale => 0,
-            Control::ClipLo => 1,
-            _ => 2,
-        }
+        self.0.edit.unwrap_or(self.0.show)(s, ctx)
     }
 }
 
-/// The scale and clip a bit-driven quantizer derived, as manual settings
-/// (scale, lo, hi) that keep the same levels: the representable range,
-/// padded by a hair so float rounding cannot drop an end level.
-fn manual_values(s: &Settings, analysis: Option<&Analysis>) -> [f64; 3] {
-    let q = &s.quant;
-    match analysis {
-        Some(a) if q.scheme != Scheme::Manual && !a.channels.is_empty() => {
-            let scale = a.channels.iter().map(|c| c.params.scale).fold(0f32, f32::max) as f64;
-            let lo = a.channels.iter().map(|c| c.params.representable().0).fold(f32::INFINITY, f32::min) as f64;
-            let hi = a.channels.iter().map(|c| c.params.representable().1).fold(f32::NEG_INFINITY, f32::max) as f64;
-            [scale, lo - 1e-6 * scale, hi + 1e-6 * scale]
-        }
-        _ => [q.scale, q.clip[0], q.clip[1]],
+const fn same_text(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() && a[i] == b[i] {
+        i += 1;
+    }
+    i == a.len()
+}
+
+/// Calls a row's `$step` with the field's value: pins its argument types.
+fn next<T>(v: T, s: &Settings, n: Notch, step: impl FnOnce(T, &Settings, Notch) -> T) -> T {
+    step(v, s, n)
+}
+
+// When the rows are shown.
+
+fn always(_: &Settings) -> bool {
+    true
+}
+
+fn synthetic(s: &Settings) -> bool {
+    s.weights.is_synthetic()
+}
+
+fn student_t(s: &Settings) -> bool {
+    synthetic(s) && s.weights.distribution == Distribution::StudentT
+}
+
+fn with_outliers(s: &Settings) -> bool {
+    synthetic(s) && s.weights.distribution == Distribution::NormalOutliers
+}
+
+/// Manual mode, where the format has schemes at all.
+fn manual(s: &Settings) -> bool {
+    s.quant.scheme == Scheme::Manual && format_reads(s, "quant.scheme")
+}
+
+fn not_manual(s: &Settings) -> bool {
+    !manual(s)
+}
+
+fn per_group(s: &Settings) -> bool {
+    !manual(s) && s.quant.granularity == Granularity::PerGroup
+}
+
+fn per_channel(s: &Settings) -> bool {
+    !manual(s) && s.quant.granularity == Granularity::PerChannel
+}
+
+fn stochastic(s: &Settings) -> bool {
+    s.quant.rounding == Rounding::Stochastic
+}
+
+fn by_percentile(s: &Settings) -> bool {
+    !manual(s) && s.quant.calibration == Calibration::Percentile
+}
+
+fn by_sigma(s: &Settings) -> bool {
+    !manual(s) && s.quant.calibration == Calibration::Sigma
+}
+
+/// A format's own settings, and only those, are shown: each format names
+/// the `[quant]` keys it reads. The format itself always is.
+fn format_reads(s: &Settings, key: &str) -> bool {
+    match key.strip_prefix("quant.") {
+        Some(k) if k != "format" => s.quant.format.format().settings().contains(&k),
+        _ => true,
     }
 }
 
-/// Pressing a key on scale or clip in a bit-driven scheme switches to
-/// manual, starting from the values in effect.
-fn switch_to_manual(s: &mut Settings, analysis: Option<&Analysis>) {
-    if s.quant.scheme != Scheme::Manual {
-        let [scale, lo, hi] = manual_values(s, analysis);
-        s.quant.scheme = Scheme::Manual;
-        s.quant.scale = scale;
-        s.quant.clip = [lo, hi];
+fn is_safetensors(source: &str) -> bool {
+    Path::new(source).extension().is_some_and(|e| e.eq_ignore_ascii_case("safetensors"))
+}
+
+// How the values show, step and parse.
+
+fn axis_name(axis: usize) -> String {
+    if axis == 0 { "0 (rows)".into() } else { "1 (cols)".into() }
+}
+
+fn on_off(on: bool) -> String {
+    if on { "on".into() } else { "off".into() }
+}
+
+fn parse_on_off(t: Typed) -> Result<bool, String> {
+    match t.text {
+        "on" | "true" | "yes" | "1" => Ok(true),
+        "off" | "false" | "no" | "0" => Ok(false),
+        text => Err(format!("{text:?} is not on or off")),
     }
+}
+
+/// Rows (or cols) grow as far as the cols (rows) allow under the element cap.
+fn step_count(n: usize, notch: Notch, other: usize) -> usize {
+    scale_count(n, notch.up, notch.coarse, MAX_ELEMENTS / other.max(1))
+}
+
+fn ladder_count(steps: &[f64], v: usize, n: Notch) -> usize {
+    ladder(steps, v as f64, n.up, n.coarse) as usize
+}
+
+fn step_dof(dof: f64, _: &Settings, n: Notch) -> f64 {
+    if n.coarse { multiply(dof, 2.0, n.up) } else { (dof + if n.up { 0.5 } else { -0.5 }).max(0.5) }
+}
+
+fn step_outliers(fraction: f64, _: &Settings, n: Notch) -> f64 {
+    ladder(OUTLIER_FRACTIONS, fraction, n.up, n.coarse)
+}
+
+fn step_bits(bits: u32, s: &Settings, n: Notch) -> u32 {
+    let step = if n.coarse { 4 } else { 1 };
+    // Only int needs two levels at least; a codebook may have two levels in one bit.
+    let least = if s.quant.format.is_int() { quant::MIN_BITS } else { 1 };
+    if n.up { bits + step } else { bits.saturating_sub(step) }.clamp(least, quant::MAX_BITS)
+}
+
+fn step_sigma_k(k: f64, _: &Settings, n: Notch) -> f64 {
+    let step = if n.coarse { 1.0 } else { 0.25 };
+    (k + if n.up { step } else { -step }).max(0.25)
+}
+
+fn set_source(s: &mut Settings, t: Typed) -> Result<(), String> {
+    s.weights.source = if t.text.is_empty() { SYNTHETIC.into() } else { t.text.into() };
+    s.weights.tensor = None;
+    Ok(())
+}
+
+fn step_tensor(s: &mut Settings, n: Notch, ctx: Context) -> Result<(), String> {
+    let tensors = ctx.tensors;
+    if tensors.is_empty() {
+        return Err("the file's tensors are not known yet".into());
+    }
+    let i = tensors.iter().position(|t| Some(&t.name) == s.weights.tensor.as_ref()).unwrap_or(0);
+    let len = tensors.len();
+    s.weights.tensor = Some(tensors[if n.up { (i + 1) % len } else { (i + len - 1) % len }].name.clone());
+    Ok(())
+}
+
+fn set_tensor(s: &mut Settings, t: Typed) -> Result<(), String> {
+    let tensors = t.ctx.tensors;
+    if !tensors.is_empty() && !tensors.iter().any(|x| x.name == t.text) {
+        let names: Vec<&str> = tensors.iter().map(|x| x.name.as_str()).collect();
+        return Err(format!("no tensor named {:?}; the file holds {}", t.text, names.join(", ")));
+    }
+    s.weights.tensor = Some(t.text.into());
+    Ok(())
+}
+
+fn set_row(s: &mut Settings, t: Typed) -> Result<(), String> {
+    let table = t.ctx.formats.ok_or("the formats are still being measured")?;
+    let row = table.rows.iter().find(|r| r.name == t.text).ok_or_else(|| {
+        let names: Vec<&str> = table.rows.iter().map(|r| r.name.as_str()).collect();
+        format!("no row named {:?}; the rows are {}", t.text, names.join(", "))
+    })?;
+    s.quant = row.settings.clone();
+    Ok(())
 }
 
 /// The Formats row of the current settings, or what they are when none matches.
@@ -456,15 +513,82 @@ fn step_row(s: &mut Settings, ctx: Context, steps: i32) -> Result<(), String> {
     Ok(())
 }
 
-fn derived_value(c: Control, s: &Settings, ctx: Context) -> String {
-    let value = format::num(manual_values(s, ctx.analysis)[c.manual_index()]);
-    if !c.is_derived(s) {
+/// The scale and clip a bit-driven quantizer derived, as manual settings
+/// (scale, lo, hi) that keep the same levels: the representable range,
+/// padded by a hair so float rounding cannot drop an end level.
+fn manual_values(s: &Settings, analysis: Option<&Analysis>) -> [f64; 3] {
+    let q = &s.quant;
+    match analysis {
+        Some(a) if q.scheme != Scheme::Manual && !a.channels.is_empty() => {
+            let scale = a.channels.iter().map(|c| c.params.scale).fold(0f32, f32::max) as f64;
+            let lo = a.channels.iter().map(|c| c.params.representable().0).fold(f32::INFINITY, f32::min) as f64;
+            let hi = a.channels.iter().map(|c| c.params.representable().1).fold(f32::NEG_INFINITY, f32::max) as f64;
+            [scale, lo - 1e-6 * scale, hi + 1e-6 * scale]
+        }
+        _ => [q.scale, q.clip[0], q.clip[1]],
+    }
+}
+
+/// Pressing a key on scale or clip in a bit-driven scheme switches to
+/// manual, starting from the values in effect.
+fn switch_to_manual(s: &mut Settings, analysis: Option<&Analysis>) {
+    if s.quant.scheme != Scheme::Manual {
+        let [scale, lo, hi] = manual_values(s, analysis);
+        s.quant.scheme = Scheme::Manual;
+        s.quant.scale = scale;
+        s.quant.clip = [lo, hi];
+    }
+}
+
+/// Scale moves by 2^(1/4) (coarse x2); a clip end by 1% of the data's
+/// width (coarse 10%).
+fn step_manual(s: &mut Settings, n: Notch, ctx: Context, i: usize) -> Result<(), String> {
+    switch_to_manual(s, ctx.analysis);
+    let q = &mut s.quant;
+    if i == SCALE {
+        q.scale = multiply(q.scale, if n.coarse { 2.0 } else { 2f64.powf(0.25) }, n.up);
+    } else {
+        let width = ctx.analysis.map(|a| (a.data_range.1 - a.data_range.0) as f64).unwrap_or(q.clip[1] - q.clip[0]);
+        let step = width.max(f64::MIN_POSITIVE) / if n.coarse { 10.0 } else { 100.0 };
+        q.clip[i - CLIP_LO] += if n.up { step } else { -step };
+    }
+    Ok(())
+}
+
+fn set_manual(s: &mut Settings, t: Typed, i: usize) -> Result<(), String> {
+    let v: f64 = t.number()?;
+    switch_to_manual(s, t.ctx.analysis);
+    if i == SCALE {
+        s.quant.scale = v;
+    } else {
+        s.quant.clip[i - CLIP_LO] = v;
+    }
+    Ok(())
+}
+
+fn reset_manual(s: &mut Settings, d: &Settings, ctx: Context, i: usize) {
+    let q = &mut s.quant;
+    if q.scheme != Scheme::Manual {
+        return;
+    }
+    if i == SCALE {
+        q.scale = (q.clip[1] - q.clip[0]) / ((1u64 << q.bits) - 1) as f64;
+    } else {
+        let data = ctx.analysis.map_or(d.quant.clip, |a| [a.data_range.0 as f64, a.data_range.1 as f64]);
+        q.clip[i - CLIP_LO] = data[i - CLIP_LO];
+    }
+}
+
+/// Scale or clip as shown: what is in effect, and where it is derived, from what.
+fn derived_value(s: &Settings, ctx: Context, i: usize) -> String {
+    let value = format::num(manual_values(s, ctx.analysis)[i]);
+    if s.quant.scheme == Scheme::Manual {
         return value;
     }
     let per_channel = ctx.analysis.is_some_and(|a| a.channels.len() > 1);
-    let note = match (per_channel, c) {
+    let note = match (per_channel, i) {
         (false, _) => "derived",
-        (true, Control::ClipLo) => "min of ch.",
+        (true, CLIP_LO) => "min of ch.",
         (true, _) => "max of ch.",
     };
     format!("{value} ({note})")
@@ -474,7 +598,97 @@ fn derived_value(c: Control, s: &Settings, ctx: Context) -> String {
 mod tests {
     use super::*;
     use crate::compute::analysis::analyze;
-    use crate::compute::quant::Calibration;
+
+    /// Settings in which each row is shown: the default, and one for each
+    /// condition a row waits for.
+    fn bases() -> Vec<Settings> {
+        let with = |change: fn(&mut Settings)| {
+            let mut s = Settings::default();
+            change(&mut s);
+            s
+        };
+        vec![
+            Settings::default(),
+            with(|s| s.weights.source = "model.safetensors".into()),
+            with(|s| s.weights.distribution = Distribution::StudentT),
+            with(|s| s.weights.distribution = Distribution::NormalOutliers),
+            with(|s| s.quant.granularity = Granularity::PerGroup),
+            with(|s| s.quant.granularity = Granularity::PerChannel),
+            with(|s| s.quant.rounding = Rounding::Stochastic),
+            with(|s| s.quant.calibration = Calibration::Percentile),
+            with(|s| s.quant.calibration = Calibration::Sigma),
+            with(|s| s.quant.format = "nf4".parse().unwrap()),
+            with(|s| s.quant.scheme = Scheme::Manual),
+        ]
+    }
+
+    /// A key press that changes the row's value, or (for the rows that are
+    /// typed, not stepped) typed text.
+    fn change(c: Control, base: &Settings) -> Settings {
+        let typed = [(Control::Source, "model.npy"), (Control::Tensor, "layer.weight")];
+        for steps in [1, -1] {
+            let mut s = base.clone();
+            if c.adjust(&mut s, steps, false, Context::default()).is_ok()
+                && c.value(&s, Context::default()) != c.value(base, Context::default())
+            {
+                return s;
+            }
+        }
+        let (_, text) =
+            typed.iter().find(|(t, _)| *t == c).unwrap_or_else(|| panic!("{c:?} neither steps nor is typed here"));
+        let mut s = base.clone();
+        c.set(&mut s, text, Context::default()).unwrap();
+        s
+    }
+
+    /// The table is the one description of each control: every row but the
+    /// Formats pane's is shown somewhere; a key press (or typed text)
+    /// changes its value and its settings key alone, as the settings file
+    /// names it; its edit text types back to the same settings; and a reset
+    /// restores the default.
+    #[test]
+    fn every_row_edits_its_own_settings_key() {
+        let ctx = Context::default();
+        let bases = bases();
+        let labels: std::collections::BTreeSet<&str> = QUANT_CONTROLS.iter().map(|r| r.label).collect();
+        assert_eq!(labels.len(), QUANT_CONTROLS.len(), "labels name the controls, so they must differ");
+        for c in QUANT_CONTROLS.iter().map(Control).filter(|&c| c != Control::FormatRow) {
+            if c == Control::DoubleQuant {
+                // nf4 refuses it until double quantization is written: then this row joins the rest.
+                let mut nf4 = bases[9].clone();
+                assert!(c.adjust(&mut nf4, 1, false, ctx).unwrap_err().contains(c.key()));
+                continue;
+            }
+            // Scale and clip are set in manual mode; elsewhere they are derived.
+            let base = bases
+                .iter()
+                .find(|b| visible(b).contains(&c) && (!c.row().derived || b.quant.scheme == Scheme::Manual))
+                .unwrap_or_else(|| panic!("{c:?} is never shown"));
+            let changed = change(c, base);
+            assert_ne!(c.value(&changed, ctx), c.value(base, ctx), "{c:?}");
+
+            // Copying the row's key alone, through the settings file, gives the changed settings.
+            let (section, field) = c.key().split_once('.').unwrap();
+            let mut file = toml::Table::try_from(base).unwrap();
+            let value = toml::Table::try_from(&changed).unwrap()[section][field].clone();
+            file[section].as_table_mut().unwrap().insert(field.into(), value);
+            let parsed = Settings::parse(&toml::to_string(&file).unwrap());
+            assert_eq!(parsed.as_ref(), Ok(&changed), "{c:?}: {} is not the key it edits", c.key());
+
+            let mut typed = changed.clone();
+            c.set(&mut typed, &c.edit_text(&changed, ctx), ctx).unwrap();
+            assert_eq!(typed, changed, "{c:?}: its edit text does not type back");
+
+            let mut reset = changed.clone();
+            c.reset(&mut reset, ctx);
+            let mut expected = base.clone();
+            if c == Control::Scale {
+                // Manual scale resets to 2^bits levels across the clip.
+                expected.quant.scale = (base.quant.clip[1] - base.quant.clip[0]) / 255.0;
+            }
+            assert_eq!(reset, expected, "{c:?}: reset");
+        }
+    }
 
     #[test]
     fn visible_controls_follow_the_settings() {
