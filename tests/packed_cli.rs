@@ -1,21 +1,16 @@
 //! `quantize --packed` for formats beyond llama.cpp's: the byte count its
 //! bits per weight promise, and the codes `--out` writes inside.
 
+mod common;
+
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use ndarray::Array2;
 use ndarray_npy::{ReadNpyExt, WriteNpyExt};
 use tempfile::TempDir;
 
-fn run(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_qmc-tui"))
-        .env("XDG_CONFIG_HOME", "/nonexistent/qmc-tui-tests")
-        .args(args)
-        .output()
-        .expect("the binary runs")
-}
+use common::run;
 
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()
