@@ -82,8 +82,8 @@ pub enum Command {
         /// Also write the parameters used (scale, zero_point, qmin, qmax, axis) as JSON
         #[arg(long, value_name = "FILE.json")]
         params: Option<PathBuf>,
-        /// Also write the codes packed as the format's ecosystem stores them
-        /// (GGUF blocks for the llama.cpp formats), group after group
+        /// Also write the codes and parameters packed as the format's ecosystem
+        /// stores them (GGUF blocks, bitsandbytes nf4, ...; README "Number formats")
         #[arg(long, value_name = "FILE.bin")]
         packed: Option<PathBuf>,
     },

@@ -139,12 +139,6 @@ pub(super) fn quantize_command(cli: &Cli, outputs: &Outputs) -> Result<(), Strin
     if !analysis::uses_affine_kernel(cfg) {
         return quantize_format(&w, cfg, outputs);
     }
-    if packed.is_some() {
-        return Err(format!(
-            "--packed: format {} per tensor or per channel has no packed layout of its own; --out writes its codes",
-            cfg.format
-        ));
-    }
     let chosen = analysis::channel_params(&w, cfg).map_err(|e| format!("cannot quantize {}: {e}", describe(&w)))?;
     let params: Vec<QParams> = chosen.iter().map(|c| c.params).collect();
     let codes = analysis::quantize_codes(&w, cfg, &params);
@@ -160,11 +154,24 @@ pub(super) fn quantize_command(cli: &Cli, outputs: &Outputs) -> Result<(), Strin
         Some(path) => Some((path, params_json(cfg, &params, dtype)?)),
         None => None,
     };
+    let pk = packed.map(|path| Ok::<_, String>((path, packed_bytes(&w, cfg)?))).transpose()?;
     io::write_atomic(out, &code_bytes).map_err(|e| e.to_string())?;
-    for (path, bytes) in dq.iter().chain(&pj) {
+    for (path, bytes) in dq.iter().chain(&pj).chain(&pk) {
         io::write_atomic(path, bytes).map_err(|e| e.to_string())?;
     }
-    print(&quantize_summary(&w, out, dequantized, params_out, dtype))
+    let mut line = quantize_summary(&w, out, dequantized, params_out, dtype);
+    if let Some(path) = packed {
+        let _ = write!(line, "; the packed codes and parameters to {}", path.display());
+    }
+    print(&line)
+}
+
+/// The tensor in the format's packed layout (`formats::pack`).
+fn packed_bytes(w: &Weights, cfg: &QuantConfig) -> Result<Vec<u8>, String> {
+    match formats::packed(w, cfg).map_err(|e| format!("cannot quantize {}: {e}", describe(w)))? {
+        Some(bytes) => Ok(bytes),
+        None => Err(format!("--packed: format {} has no packed layout of its own; --out writes its codes", cfg.format)),
+    }
 }
 
 /// A format of the trait: its codes (uint8 or uint16, as wide as a code),
@@ -190,18 +197,7 @@ fn quantize_format(w: &Weights, cfg: &QuantConfig, outputs: &Outputs) -> Result<
         }
         None => None,
     };
-    let pk = match packed {
-        Some(path) => match formats::packed(w, cfg).map_err(fail)? {
-            Some(bytes) => Some((path, bytes)),
-            None => {
-                return Err(format!(
-                    "--packed: format {} has no packed layout of its own; --out writes its codes",
-                    cfg.format
-                ));
-            }
-        },
-        None => None,
-    };
+    let pk = packed.map(|path| Ok::<_, String>((path, packed_bytes(w, cfg)?))).transpose()?;
     io::write_atomic(out, &code_bytes).map_err(|e| e.to_string())?;
     for (path, bytes) in dq.iter().chain(&pj).chain(&pk) {
         io::write_atomic(path, bytes).map_err(|e| e.to_string())?;
@@ -215,7 +211,7 @@ fn quantize_format(w: &Weights, cfg: &QuantConfig, outputs: &Outputs) -> Result<
         let _ = write!(line, " and the format's parameters to {}", path.display());
     }
     if let Some(path) = packed {
-        let _ = write!(line, " and the packed blocks to {}", path.display());
+        let _ = write!(line, " and the packed codes and parameters to {}", path.display());
     }
     if w.non_finite > 0 {
         let _ = write!(

@@ -7,7 +7,8 @@
 //! rounded to float32: an order numpy's `cumsum` reproduces exactly, so
 //! the cross-check can be bit for bit.
 
-use super::{Grouping, NumberFormat, Quantized, TensorFacts};
+use super::pack::{pack_codes, push_f32};
+use super::{Grouping, NumberFormat, Packed, Quantized, TensorFacts};
 use crate::compute::quant::{Granularity, InvalidSetting, QuantConfig};
 
 pub struct Binary;
@@ -109,6 +110,13 @@ impl NumberFormat for Binary {
         vec![("alpha", xnor_alpha(xs) as f64)]
     }
 
+    /// 1-bit codes LSB-first (1 for +α), then each group's fp32 α.
+    fn pack(&self, cfg: &QuantConfig, tensor: &TensorFacts, xs: &[f32], out: &mut Packed) -> bool {
+        pack_codes(self, cfg, tensor, xs, out);
+        push_f32(out.params(), xnor_alpha(xs));
+        true
+    }
+
     fn ecosystem(&self, _cfg: &QuantConfig) -> String {
         "XNOR-Net binary".into()
     }
@@ -169,6 +177,13 @@ impl NumberFormat for Ternary {
     fn params(&self, _cfg: &QuantConfig, _tensor: &TensorFacts, xs: &[f32]) -> Vec<(&'static str, f64)> {
         let delta = twn_delta(xs);
         vec![("delta", delta), ("alpha", twn_alpha(xs, delta) as f64)]
+    }
+
+    /// 2-bit codes LSB-first (0, 1, 2 for -α, 0, +α), then each group's fp32 α.
+    fn pack(&self, cfg: &QuantConfig, tensor: &TensorFacts, xs: &[f32], out: &mut Packed) -> bool {
+        pack_codes(self, cfg, tensor, xs, out);
+        push_f32(out.params(), twn_alpha(xs, twn_delta(xs)));
+        true
     }
 
     fn ecosystem(&self, _cfg: &QuantConfig) -> String {

@@ -16,7 +16,9 @@ use std::borrow::Cow;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use super::{Grouping, NumberFormat, Quantized, TensorFacts, through_f16};
+use super::llama::push_f16;
+use super::pack::pack_codes;
+use super::{Grouping, NumberFormat, Packed, Quantized, TensorFacts, through_f16};
 use crate::compute::calibrate::{Target, calibrate};
 use crate::compute::quant::{Calibration, Granularity, InvalidSetting, QuantConfig, Rounding, Scheme, bit_params};
 
@@ -336,6 +338,17 @@ impl NumberFormat for Codebook {
 
     fn compare_rows(&self, base: &QuantConfig) -> Vec<(String, QuantConfig)> {
         [2, 3, 4].iter().map(|&bits| (format!("codebook {bits}-bit"), QuantConfig { bits, ..base.clone() })).collect()
+    }
+
+    /// Codes at `bits` LSB-first, then each group's 2^bits fp16 levels,
+    /// ascending; a fit with fewer distinct levels repeats its last.
+    fn pack(&self, cfg: &QuantConfig, tensor: &TensorFacts, xs: &[f32], out: &mut Packed) -> bool {
+        pack_codes(self, cfg, tensor, xs, out);
+        let levels = self.levels(cfg, tensor, xs);
+        let last = levels.last().copied().unwrap_or(0.0);
+        let book = levels.into_iter().chain(std::iter::repeat(last)).take(1 << cfg.bits);
+        book.for_each(|level| push_f16(out.params(), level));
+        true
     }
 
     fn ecosystem(&self, _cfg: &QuantConfig) -> String {

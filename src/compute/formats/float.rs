@@ -4,7 +4,8 @@
 //! and saturating at ±max.
 
 use super::minifloat::{E2M1, E4M3, E5M2, Minifloat, Ties};
-use super::{Grouping, NumberFormat, Quantized, TensorFacts};
+use super::pack::{pack_codes, push_f32};
+use super::{Grouping, NumberFormat, Packed, Quantized, TensorFacts};
 use crate::compute::quant::{Granularity, InvalidSetting, QuantConfig};
 
 /// Values per task of a per-tensor scale: the scale is the tensor's, so the
@@ -155,6 +156,20 @@ impl NumberFormat for Scaled {
 
     fn params(&self, cfg: &QuantConfig, tensor: &TensorFacts, xs: &[f32]) -> Vec<(&'static str, f64)> {
         vec![("scale", self.scale(cfg, tensor, xs).divisor as f64)]
+    }
+
+    /// The element codes (fp8 bytes; fp4 two to a byte, the first in the
+    /// low nibble, as `float4_e2m1fn_x2`), then the fp32 scale: one per
+    /// channel, or one for the tensor at the end.
+    fn pack(&self, cfg: &QuantConfig, tensor: &TensorFacts, xs: &[f32], out: &mut Packed) -> bool {
+        pack_codes(self, cfg, tensor, xs, out);
+        let scale = self.scale(cfg, tensor, xs).divisor;
+        if per_channel(cfg) {
+            push_f32(out.params(), scale);
+        } else {
+            out.tensor_params(|bytes| push_f32(bytes, scale));
+        }
+        true
     }
 
     fn ecosystem(&self, cfg: &QuantConfig) -> String {

@@ -3,7 +3,8 @@
 //! runs in `analysis.rs`'s fast kernel; in groups of `group_size` along the
 //! rows (GPTQ/AWQ's layout) it runs here, group by group.
 
-use super::{Grouping, NumberFormat, Quantized, TensorFacts};
+use super::pack::{pack_codes, push_affine};
+use super::{Grouping, NumberFormat, Packed, Quantized, TensorFacts};
 use crate::compute::calibrate::{Target, calibrate};
 use crate::compute::quant::{
     Granularity, InvalidSetting, MAX_BITS, MIN_BITS, QParams, QuantConfig, Rounder, Rounding, Scheme, bit_params,
@@ -167,6 +168,15 @@ impl NumberFormat for Int {
         ];
         rows.extend(GROUP_SIZES.iter().map(|&n| (format!("int4 g{n}"), with(4, Granularity::PerGroup, n))));
         rows
+    }
+
+    /// The codes (code − qmin) at `code_bits`, then each group's fp32 scale
+    /// and int32 zero point in the codes' domain (`pack.rs`). Per tensor and
+    /// per channel, `packed` takes them from the affine kernel instead.
+    fn pack(&self, cfg: &QuantConfig, tensor: &TensorFacts, xs: &[f32], out: &mut Packed) -> bool {
+        pack_codes(self, cfg, tensor, xs, out);
+        push_affine(out.params(), &Self::group_params(cfg, xs));
+        true
     }
 
     fn ecosystem(&self, cfg: &QuantConfig) -> String {

@@ -8,7 +8,7 @@
 use std::marker::PhantomData;
 
 use super::llama::{inverse, push_f16};
-use super::{Grouping, NumberFormat, Quantized, TensorFacts, through_f16, whole_blocks};
+use super::{Grouping, NumberFormat, Packed, Quantized, TensorFacts, through_f16, whole_blocks};
 use crate::compute::quant::{InvalidSetting, QuantConfig};
 
 /// Values per super-block.
@@ -178,7 +178,8 @@ impl<B: SuperBlock> NumberFormat for KQuant<B> {
         self.ggml.into()
     }
 
-    fn pack(&self, _cfg: &QuantConfig, _tensor: &TensorFacts, xs: &[f32], out: &mut Vec<u8>) -> bool {
+    fn pack(&self, _cfg: &QuantConfig, _tensor: &TensorFacts, xs: &[f32], out: &mut Packed) -> bool {
+        let out = out.blocks();
         B::quantize(xs).pack(out);
         true
     }

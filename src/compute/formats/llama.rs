@@ -4,7 +4,7 @@
 //! scale `d` (and the minimum `m`) computed in float32 and stored as fp16,
 //! the codes from the float32 scale, x̂ from the stored fp16 one.
 
-use super::{Grouping, NumberFormat, Quantized, TensorFacts, through_f16, whole_blocks};
+use super::{Grouping, NumberFormat, Packed, Quantized, TensorFacts, through_f16, whole_blocks};
 use crate::compute::quant::{InvalidSetting, QuantConfig};
 
 /// Values per block of every legacy format.
@@ -243,7 +243,8 @@ impl NumberFormat for Legacy {
     /// `block_q4_1` {d, m, qs[16]}, `block_q5_0` {d, qh[4], qs[16]},
     /// `block_q5_1` {d, m, qh[4], qs[16]}: value j in the low nibble of
     /// qs[j], value j + 16 in the high one, bit 4 of value j in bit j of qh.
-    fn pack(&self, _cfg: &QuantConfig, _tensor: &TensorFacts, xs: &[f32], out: &mut Vec<u8>) -> bool {
+    fn pack(&self, _cfg: &QuantConfig, _tensor: &TensorFacts, xs: &[f32], out: &mut Packed) -> bool {
+        let out = out.blocks();
         let b = self.block(xs);
         let codes = self.block_codes(&b, xs);
         push_f16(out, b.stored_d);

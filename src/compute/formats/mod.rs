@@ -24,7 +24,9 @@ mod llama;
 mod minifloat;
 mod mx;
 mod nf4;
+pub mod pack;
 
+pub use pack::Packed;
 pub use run::{FormatSummary, dequantized, packed};
 
 /// How the values of a `[rows, cols]` tensor share parameters.
@@ -104,10 +106,11 @@ pub trait NumberFormat: Sync + Send {
         vec![(self.name().to_string(), base.clone())]
     }
 
-    /// Appends one group's bytes as its ecosystem stores them (a GGUF
-    /// block, …) and returns true; false when the format has no packed
-    /// layout of its own.
-    fn pack(&self, _cfg: &QuantConfig, _tensor: &TensorFacts, _xs: &[f32], _out: &mut Vec<u8>) -> bool {
+    /// Appends one group to the tensor's packed form (see [`pack`] for the
+    /// layout): a block of its ecosystem (GGUF's) to `out.blocks()`, or its
+    /// codes to `out.codes` and its parameters as stored; true when it did,
+    /// false when the format has no packed layout (a plug-in may have none).
+    fn pack(&self, _cfg: &QuantConfig, _tensor: &TensorFacts, _xs: &[f32], _out: &mut Packed) -> bool {
         false
     }
 }

@@ -4,7 +4,8 @@
 
 use super::float::{SCALE_BITS, Scale, amax, cast_scaled};
 use super::minifloat::{E2M1, E4M3, Minifloat, Ties};
-use super::{Grouping, NumberFormat, Quantized, TensorFacts, whole_blocks};
+use super::pack::{pack_codes, push_f32};
+use super::{Grouping, NumberFormat, Packed, Quantized, TensorFacts, whole_blocks};
 use crate::compute::quant::{InvalidSetting, QuantConfig};
 
 /// How a block's scale is found and stored.
@@ -184,11 +185,33 @@ impl NumberFormat for Microscaled {
     }
 
     /// MXFP4 as a GGUF `block_mxfp4`: the E8M0 byte, then 16 bytes holding
-    /// element j in the low nibble of byte j and element j + 16 in its high one.
-    fn pack(&self, _cfg: &QuantConfig, tensor: &TensorFacts, xs: &[f32], out: &mut Vec<u8>) -> bool {
-        if !self.gguf {
-            return false;
+    /// element j in the low nibble of byte j and element j + 16 in its high
+    /// one. MXFP8 and NVFP4 in the generic layout (`pack.rs`), as torchao's
+    /// and ModelOpt's tensors hold them: the element codes (E4M3 bytes; E2M1
+    /// two to a byte, the first in the low nibble), each block's scale byte
+    /// (E8M0, or NVFP4's E4M3), then NVFP4's fp32 tensor scale.
+    fn pack(&self, cfg: &QuantConfig, tensor: &TensorFacts, xs: &[f32], out: &mut Packed) -> bool {
+        if self.gguf {
+            self.pack_gguf(tensor, xs, out.blocks());
+            return true;
         }
+        pack_codes(self, cfg, tensor, xs, out);
+        for block in xs.chunks(self.block) {
+            match self.scaling {
+                Scaling::E8M0 => out.params().push(e8m0_of(amax(block), &self.element)),
+                Scaling::Nvidia => {
+                    let [block_scale, global] = self.block_scale(tensor, block).scale.factors;
+                    out.params().push(E4M3.cast(block_scale, Ties::Even).code as u8);
+                    out.tensor_params(|bytes| push_f32(bytes, global));
+                }
+            }
+        }
+        true
+    }
+}
+
+impl Microscaled {
+    fn pack_gguf(&self, tensor: &TensorFacts, xs: &[f32], out: &mut Vec<u8>) {
         const BLOCK: usize = 32;
         for block in xs.chunks(BLOCK) {
             let (mut xhat, mut codes, mut clipped) = ([0f32; BLOCK], [0u16; BLOCK], [false; BLOCK]);
@@ -199,6 +222,5 @@ impl NumberFormat for Microscaled {
             let half = BLOCK / 2;
             out.extend((0..half).map(|j| (codes[j] | codes[j + half] << 4) as u8));
         }
-        true
     }
 }

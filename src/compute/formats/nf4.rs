@@ -3,8 +3,16 @@
 //! flattened tensor cut into blocks of `block_size` (the last may be
 //! short), each block's absmax kept in fp32, each value the code whose
 //! NormalFloat value is nearest to x · (1 / absmax), x̂ = value · absmax.
+//!
+//! `double_quant = true` is `compress_statistics=True`: the absmaxes less
+//! their mean are quantized blockwise (blocks of 256) to bytes of the
+//! dynamic 8-bit map, each 256-block with its fp32 absmax, the mean kept in
+//! fp32; the codes are those of the fp32 absmax, x̂ = value · (map[q] ·
+//! absmax2 + mean). The mean of every block's absmax makes the whole
+//! tensor one group then.
 
-use super::{Grouping, NumberFormat, Quantized, TensorFacts};
+use super::pack::push_f32;
+use super::{Grouping, NumberFormat, Packed, Quantized, TensorFacts};
 use crate::compute::quant::{InvalidSetting, QuantConfig};
 
 /// The 16 NormalFloat values: `get_4bit_type("nf4")` in
@@ -55,6 +63,9 @@ const NF4_THRESHOLDS: [f32; 15] = [
 /// The block sizes bitsandbytes' kernels are built for.
 const BLOCK_SIZES: std::ops::RangeInclusive<usize> = 32..=4096;
 
+/// The absmaxes' block in double quantization (`quantize_blockwise(…, blocksize=256)`).
+const ABSMAX_BLOCK: usize = 256;
+
 pub struct Nf4;
 
 /// The code of a value already scaled by 1 / absmax (branch-free
@@ -97,50 +108,60 @@ impl NumberFormat for Nf4 {
                 ),
             ));
         }
-        if cfg.double_quant {
-            return Err(InvalidSetting::new(
-                "quant.double_quant",
-                "nf4's double quantization (8-bit absmax, compress_statistics=True) is not implemented yet",
-            ));
-        }
         Ok(())
     }
 
     fn grouping(&self, cfg: &QuantConfig) -> Grouping {
-        Grouping::Groups(cfg.block_size)
+        if cfg.double_quant { Grouping::Tensor } else { Grouping::Groups(cfg.block_size) }
     }
 
     fn code_bits(&self, _cfg: &QuantConfig) -> u32 {
         4
     }
 
+    /// 4 bits a value and an fp32 absmax a block; double quantized, a byte
+    /// a block, an fp32 absmax per 256 blocks and the fp32 mean.
     fn bits_per_weight(&self, cfg: &QuantConfig, rows: usize, cols: usize) -> f64 {
         let count = (rows * cols).max(1);
-        4.0 + 32.0 * count.div_ceil(cfg.block_size) as f64 / count as f64
+        let blocks = count.div_ceil(cfg.block_size);
+        let stats = if cfg.double_quant { 8 * blocks + 32 * blocks.div_ceil(ABSMAX_BLOCK) + 32 } else { 32 * blocks };
+        4.0 + stats as f64 / count as f64
     }
 
-    fn quantize(&self, _cfg: &QuantConfig, _tensor: &TensorFacts, xs: &[f32], out: Quantized<'_>) {
-        let amax = absmax(xs);
-        let inv = reciprocal(amax);
-        for (i, &x) in xs.iter().enumerate() {
-            let code = nf4_code(x * inv);
-            out.codes[i] = code;
-            out.xhat[i] = NF4_VALUES[code as usize] * amax;
-            // Every value is within ±absmax: nothing is clipped.
-            out.clipped[i] = false;
+    fn quantize(&self, cfg: &QuantConfig, _tensor: &TensorFacts, xs: &[f32], out: Quantized<'_>) {
+        let stored = stored_absmaxes(cfg, xs);
+        for (b, block) in xs.chunks(cfg.block_size).enumerate() {
+            let inv = reciprocal(absmax(block));
+            for (i, &x) in block.iter().enumerate() {
+                let (k, code) = (b * cfg.block_size + i, nf4_code(x * inv));
+                out.codes[k] = code;
+                out.xhat[k] = NF4_VALUES[code as usize] * stored.absmax[b];
+                // Every value is within ±absmax: nothing is clipped.
+                out.clipped[k] = false;
+            }
         }
     }
 
-    fn levels(&self, _cfg: &QuantConfig, _tensor: &TensorFacts, xs: &[f32]) -> Vec<f32> {
-        let amax = absmax(xs);
+    /// The levels of the first block.
+    fn levels(&self, cfg: &QuantConfig, _tensor: &TensorFacts, xs: &[f32]) -> Vec<f32> {
+        let amax = stored_absmaxes(cfg, xs).absmax.first().copied().unwrap_or(0.0);
         if amax == 0.0 {
             return vec![0.0];
         }
         NF4_VALUES.iter().map(|v| v * amax).collect()
     }
 
-    fn params(&self, _cfg: &QuantConfig, _tensor: &TensorFacts, xs: &[f32]) -> Vec<(&'static str, f64)> {
-        vec![("absmax", absmax(xs) as f64)]
+    /// The first block's: its absmax as dequantized, and when double
+    /// quantized, its byte, its 256-block's absmax and the mean.
+    fn params(&self, cfg: &QuantConfig, _tensor: &TensorFacts, xs: &[f32]) -> Vec<(&'static str, f64)> {
+        let stored = stored_absmaxes(cfg, xs);
+        let mut params = vec![("absmax", stored.absmax.first().copied().unwrap_or(0.0) as f64)];
+        if let Some(q) = &stored.compressed {
+            params.push(("absmax_code", q.codes.first().copied().unwrap_or(0) as f64));
+            params.push(("state2.absmax", q.absmax2.first().copied().unwrap_or(0.0) as f64));
+            params.push(("offset", q.offset as f64));
+        }
+        params
     }
 
     /// The block-size sweep: how bpw buys SQNR.
@@ -151,7 +172,121 @@ impl NumberFormat for Nf4 {
             .collect()
     }
 
-    fn ecosystem(&self, _cfg: &QuantConfig) -> String {
-        r#"bitsandbytes nf4 (quant_type="nf4")"#.into()
+    fn ecosystem(&self, cfg: &QuantConfig) -> String {
+        let compressed = if cfg.double_quant { ", compress_statistics=True" } else { "" };
+        format!(r#"bitsandbytes nf4 (quant_type="nf4"{compressed})"#)
+    }
+
+    /// As `quantize_4bit` stores it: the codes two to a byte, the first in
+    /// the high nibble (an odd last one with a zero low nibble), then the
+    /// fp32 absmax of each block; double quantized, each block's byte, each
+    /// 256-block's fp32 absmax, then the fp32 mean.
+    fn pack(&self, cfg: &QuantConfig, _tensor: &TensorFacts, xs: &[f32], out: &mut Packed) -> bool {
+        for block in xs.chunks(cfg.block_size) {
+            let inv = reciprocal(absmax(block));
+            let codes: Vec<u16> = block.iter().map(|&x| nf4_code(x * inv)).collect();
+            let bytes: Vec<u16> = codes.chunks(2).map(|c| c[0] << 4 | c.get(1).copied().unwrap_or(0)).collect();
+            out.codes(&bytes, 8);
+        }
+        let stored = stored_absmaxes(cfg, xs);
+        match &stored.compressed {
+            None => stored.absmax.iter().for_each(|&a| push_f32(out.params(), a)),
+            Some(q) => {
+                out.params().extend_from_slice(&q.codes);
+                q.absmax2.iter().for_each(|&a| push_f32(out.params(), a));
+                push_f32(out.params(), q.offset);
+            }
+        }
+        true
     }
 }
+
+/// The absmaxes of a group's blocks as x̂ uses them, and their stored
+/// 8-bit form when double quantized.
+struct StoredAbsmaxes {
+    absmax: Vec<f32>,
+    compressed: Option<Compressed>,
+}
+
+fn stored_absmaxes(cfg: &QuantConfig, xs: &[f32]) -> StoredAbsmaxes {
+    let absmaxes: Vec<f32> = xs.chunks(cfg.block_size.max(1)).map(absmax).collect();
+    if !cfg.double_quant {
+        return StoredAbsmaxes { absmax: absmaxes, compressed: None };
+    }
+    let compressed = compress(&absmaxes);
+    StoredAbsmaxes { absmax: compressed.dequantized(), compressed: Some(compressed) }
+}
+
+/// `quantize_blockwise(absmax - absmax.mean(), blocksize=256)` and the mean.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct Compressed {
+    pub codes: Vec<u8>,
+    pub absmax2: Vec<f32>,
+    pub offset: f32,
+}
+
+/// The mean is summed in float64 and rounded once (torch's float32 mean
+/// may differ by an ulp); each value's byte is the nearest entry of the
+/// dynamic map to (a − mean) · (1 / absmax2) clamped to ±1, the lower on a
+/// tie (`torch.argmin`), and a 256-block of zeros takes the byte of 0.
+pub(super) fn compress(absmaxes: &[f32]) -> Compressed {
+    let map = dynamic_map();
+    let mean = absmaxes.iter().map(|&a| a as f64).sum::<f64>() / absmaxes.len().max(1) as f64;
+    let offset = mean as f32;
+    let centered: Vec<f32> = absmaxes.iter().map(|&a| a - offset).collect();
+    let mut codes = Vec::with_capacity(centered.len());
+    let mut absmax2 = Vec::with_capacity(centered.len().div_ceil(ABSMAX_BLOCK));
+    for block in centered.chunks(ABSMAX_BLOCK) {
+        let top = absmax(block);
+        let inv = if top > 0.0 { 1.0 / top } else { 0.0 };
+        codes.extend(block.iter().map(|&c| nearest_in_map(&map, (c * inv).clamp(-1.0, 1.0))));
+        absmax2.push(top);
+    }
+    Compressed { codes, absmax2, offset }
+}
+
+impl Compressed {
+    /// map[q] · absmax2 + mean, in float32 as `dequantize_blockwise` and
+    /// `dequantize_4bit` compute it.
+    pub fn dequantized(&self) -> Vec<f32> {
+        let map = dynamic_map();
+        let blocks = self.codes.chunks(ABSMAX_BLOCK).zip(&self.absmax2);
+        blocks.flat_map(|(codes, &a2)| codes.iter().map(move |&q| map[q as usize] * a2 + self.offset)).collect()
+    }
+}
+
+/// The index of the entry of `map` nearest to `x`, the first on a tie.
+fn nearest_in_map(map: &[f32; 256], x: f32) -> u8 {
+    let mut best = 0;
+    for (i, &v) in map.iter().enumerate() {
+        if (x - v).abs() < (x - map[best]).abs() {
+            best = i;
+        }
+    }
+    best as u8
+}
+
+/// bitsandbytes' `create_dynamic_map(signed=True, max_exponent_bits=7,
+/// total_bits=8)`, ascending: for i in 0..7, the 2^i midpoints of
+/// `linspace(0.1, 1, 2^i + 1)` (in float32) times 10^(i − 6), both signs,
+/// then 0 and 1. Midpoints and products are taken in float64 and rounded
+/// once to float32, which reproduces the published table entry for entry.
+pub(super) fn dynamic_map() -> [f32; 256] {
+    const DECADES: [f64; 7] = [1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0];
+    let mut data = Vec::with_capacity(256);
+    for (i, &decade) in DECADES.iter().enumerate() {
+        let n = 1usize << i;
+        let boundary = |k: usize| if k == n { 1f32 } else { (0.1 + k as f64 * ((1.0 - 0.1) / n as f64)) as f32 };
+        for k in 0..n {
+            let value = (decade * (boundary(k) as f64 + boundary(k + 1) as f64) / 2.0) as f32;
+            data.extend([value, -value]);
+        }
+    }
+    data.extend([0.0, 1.0]);
+    data.sort_by(f32::total_cmp);
+    data.try_into().expect("2 · 127 + 2 entries")
+}
+
+#[cfg(test)]
+#[path = "tests_nf4.rs"]
+mod tests_nf4;

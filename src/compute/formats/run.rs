@@ -7,10 +7,10 @@ use std::borrow::Cow;
 
 use serde::Serialize;
 
-use super::{FormatKind, Grouping, NumberFormat, Quantized, TensorFacts};
+use super::{FormatKind, Grouping, NumberFormat, Packed, Quantized, TensorFacts, pack};
 use crate::compute::analysis::{
     Analysis, AnalysisError, ErrorHistogram, HIST_BINS, Layout, Storage, check_magnitude, groups, merge_counts,
-    metrics_of, weight_counter, weight_tasks,
+    metrics_of, uses_affine_kernel, weight_counter, weight_tasks,
 };
 use crate::compute::calibrate::min_max;
 use crate::compute::histogram::Histogram;
@@ -329,22 +329,25 @@ fn summary(kind: FormatKind, cfg: &QuantConfig, g: &Groups, facts: &TensorFacts,
     }
 }
 
-/// Every group's bytes in the format's own layout, group after group (row
-/// after row of blocks): `None` when the format has none.
+/// The tensor in the format's packed layout (`pack.rs`), group after group
+/// (row after row of blocks): `None` when the format has none.
 pub fn packed(w: &Weights, cfg: &QuantConfig) -> Result<Option<Vec<u8>>, AnalysisError> {
     let range = min_max(&w.values);
     checked(w, cfg, range)?;
+    if uses_affine_kernel(cfg) {
+        return pack::affine(w, cfg).map(Some);
+    }
     let format = cfg.format.format();
     let g = Groups::of(w, cfg, format);
     let facts = facts_of(w, range);
-    let mut out = Vec::new();
+    let mut out = Packed::new();
     for i in 0..g.count() {
         let xs = finite_group(&g.values[g.span(i)], w.non_finite == 0);
         if !format.pack(cfg, &facts, &xs, &mut out) {
             return Ok(None);
         }
     }
-    Ok(Some(out))
+    Ok(Some(out.finish()))
 }
 
 /// x̂ of every weight in row-major order, and each value's code: what
