@@ -305,16 +305,6 @@ fn current_setting(quant: &QuantConfig) -> (QuantConfig, u32) {
     (at_width(quant, bits), bits)
 }
 
-/// The rows of the sweep: every `SWEEP_BITS` width for a format that takes
-/// `bits`, else the current setting alone.
-fn sweep_settings(quant: &QuantConfig) -> Vec<(QuantConfig, u32)> {
-    if takes_bits(quant) {
-        SWEEP_BITS.iter().map(|&bits| (at_width(quant, bits), bits)).collect()
-    } else {
-        vec![current_setting(quant)]
-    }
-}
-
 /// The float ensemble against the quantized one at the current width and
 /// across `SWEEP_BITS` (one row for a format without `bits`). Stacking uses
 /// `stacked`'s meta-learners (fitted here when None, as
@@ -404,14 +394,18 @@ pub fn sweep(
             return report;
         }
     };
-    for (q, bits) in sweep_settings(quant) {
-        match deploy_at(p, &fuser, members, &q) {
-            Ok(d) => report.by_bits.push(BitsRow {
-                bits,
-                test_accuracy: d.scores.test,
-                cv_accuracy_mean: d.scores.cv,
-                bytes: d.bytes + meta_bytes,
-            }),
+    let row = |bits: u32, d: &Deployed| BitsRow {
+        bits,
+        test_accuracy: d.scores.test,
+        cv_accuracy_mean: d.scores.cv,
+        bytes: d.bytes + meta_bytes,
+    };
+    if !takes_bits(quant) {
+        report.by_bits.push(row(current_bits, &current));
+    }
+    for &bits in SWEEP_BITS.iter().filter(|_| takes_bits(quant)) {
+        match deploy_at(p, &fuser, members, &at_width(quant, bits)) {
+            Ok(d) => report.by_bits.push(row(bits, &d)),
             Err(why) => report.notes.push(format!("{bits} bits left out of the sweep: {why}")),
         }
     }
@@ -425,8 +419,7 @@ pub fn sweep(
     }
     if !integer_codes(quant) {
         report.notes.push(format!(
-            "format {}: each feature quantized with parameters the format picks on its training column; \
-             trees compare x̂ of a feature with x̂ of its threshold",
+            "format {}: fake quantization, each feature's parameters picked by the format on its training column",
             quant.format
         ));
     }

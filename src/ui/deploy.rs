@@ -194,6 +194,11 @@ fn draw_notes(frame: &mut Frame, d: &DeployReport, area: Rect) {
         _ if d.error.is_some() => {
             Line::styled(format!("⚠ {} cannot quantize the ensemble: no quantized figures", d.format), theme().warning)
         }
+        // A format without bits has one row: nothing to pick between.
+        Some(_) if d.by_bits.len() == 1 => Line::from(vec![
+            Span::styled(format!("✓ {}", d.format), theme().value),
+            Span::styled(format!(" is within {} points of float (CV)", format::num(d.tolerance)), theme().label),
+        ]),
         Some(b) => Line::from(vec![
             Span::styled("✓ recommended: ", theme().info),
             Span::styled(format!("{b} bits"), theme().value),

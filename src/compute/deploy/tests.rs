@@ -91,8 +91,11 @@ fn a_feature_grid_gives_the_formats_own_dequantized_column() {
     for name in ["fp8-e4m3", "fp8-e5m2", "fp4-e2m1", "binary", "ternary", "codebook"] {
         assert!(applied.contains(&name), "{name} applies to features: {applied:?}");
     }
-    for name in ["q4_0", "q8_0", "mxfp4", "nf4", "q4_k"] {
-        assert!(!applied.contains(&name), "{name} keeps a scale per block");
+    for name in ["q4_0", "q8_0", "mxfp4", "nvfp4", "nf4", "q4_k"] {
+        assert!(
+            crate::compute::formats::find(name).is_ok() && !applied.contains(&name),
+            "{name} keeps a scale per block"
+        );
     }
 }
 
