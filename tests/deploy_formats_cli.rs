@@ -1,22 +1,15 @@
 //! `report`'s `quantized_ensemble` with a `[quant] format` other than int:
 //! the ensemble quantized through the format, or why it cannot be.
 
+mod common;
+
 use std::path::PathBuf;
-use std::process::{Command, Output};
 
 use serde_json::Value;
 use tempfile::TempDir;
 
-fn run(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_qmc-tui"))
-        .env("XDG_CONFIG_HOME", "/nonexistent/qmc-tui-tests")
-        .args(args)
-        .output()
-        .expect("the binary runs")
-}
-
 fn stdout_of(args: &[&str]) -> String {
-    let out = run(args);
+    let out = common::qmc_tui(args);
     assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8_lossy(&out.stdout).into_owned()
 }

@@ -34,3 +34,12 @@ pub fn separated_classes_csv(classes: usize, rows_per_class: usize) -> String {
     }
     text
 }
+
+/// The binary run with `args`, a developer's own config file kept out.
+pub fn qmc_tui(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_qmc-tui"))
+        .env("XDG_CONFIG_HOME", "/nonexistent/qmc-tui-tests")
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}

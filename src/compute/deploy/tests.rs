@@ -70,16 +70,8 @@ fn a_feature_grid_gives_the_formats_own_dequantized_column() {
             let Ok(grids) = through_format::feature_grids(x_train.view(), &q) else { continue };
             for (c, column) in x_train.columns().into_iter().enumerate() {
                 let values: Vec<f32> = column.iter().map(|&v| v as f32).collect();
-                let w = Weights {
-                    rows: values.len(),
-                    cols: 1,
-                    shape: vec![values.len(), 1],
-                    values,
-                    dtype: "f32".into(),
-                    source: "column".into(),
-                    tensor: None,
-                    non_finite: 0,
-                };
+                let rows = values.len();
+                let w = Weights::in_memory(values, rows, 1);
                 let cfg = QuantConfig { channel_axis: 1, ..q.clone() };
                 let (expected, _) = dequantized(&w, &cfg).unwrap();
                 let got: Vec<f32> = column.iter().map(|&v| grids.grids[c].xhat(v) as f32).collect();
@@ -181,16 +173,7 @@ fn fp8_reads_a_new_value_as_the_format_would() {
         let amax = values.iter().fold(0f32, |m, v| m.max(v.abs()));
         for &v in x_test.column(c).iter().filter(|v| (v.abs() as f32) < amax) {
             values.push(v as f32);
-            let w = Weights {
-                rows: values.len(),
-                cols: 1,
-                shape: vec![values.len(), 1],
-                values: values.clone(),
-                dtype: "f32".into(),
-                source: "column".into(),
-                tensor: None,
-                non_finite: 0,
-            };
+            let w = Weights::in_memory(values.clone(), values.len(), 1);
             let (xhat, _) = dequantized(&w, &q).unwrap();
             assert_eq!(grids.grids[c].xhat(v), *xhat.last().unwrap() as f64, "feature {c}, {v}");
             values.pop();

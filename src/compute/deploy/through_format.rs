@@ -81,19 +81,6 @@ fn column_config(q: &QuantConfig) -> QuantConfig {
     QuantConfig { channel_axis: 1, ..q.clone() }
 }
 
-fn tensor(values: Vec<f32>, rows: usize, cols: usize, source: &str) -> Weights {
-    Weights {
-        values,
-        rows,
-        cols,
-        shape: vec![rows, cols],
-        dtype: "f32".into(),
-        source: source.into(),
-        tensor: None,
-        non_finite: 0,
-    }
-}
-
 /// The groups the format splits a column of `n` values into.
 fn column_groups(format: &dyn NumberFormat, cfg: &QuantConfig, n: usize) -> usize {
     match format.grouping(cfg) {
@@ -146,7 +133,7 @@ pub(super) fn feature_grids(x: ArrayView2<f64>, q: &QuantConfig) -> Result<Featu
             return Err(blocks_refusal(q, x.ncols(), size));
         }
         let (xhat, _) =
-            formats::dequantized(&tensor(values.clone(), n, 1, "feature column"), &cfg).map_err(|e| cannot(&e))?;
+            formats::dequantized(&Weights::in_memory(values.clone(), n, 1), &cfg).map_err(|e| cannot(&e))?;
         out.grids.push(Grid::calibrated(&format.levels(&cfg, &facts, first), &values, &xhat));
         out.param_bits += ((format.bits_per_weight(&cfg, n, 1) - code_bits) * n as f64).round() as u64;
     }
@@ -181,7 +168,7 @@ impl WeightQuantizer {
     pub fn quantize(&self, w: &Array2<f64>) -> Array2<f64> {
         let (features, classes) = w.dim();
         let values: Vec<f32> = w.t().iter().map(|&v| v as f32).collect();
-        let t = tensor(values, classes, features, "logistic weights");
+        let t = Weights::in_memory(values, classes, features);
         let mut log = self.log.borrow_mut();
         match formats::dequantized(&t, &self.cfg) {
             Ok((xhat, _)) => {
