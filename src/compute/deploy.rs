@@ -1,10 +1,15 @@
 //! The ensemble, quantized: accuracy against bit width and model size.
 //!
 //! Every feature gets a quantizer calibrated on the training rows with the
-//! Quantize pane's settings; trees compare the integer codes of features and
-//! thresholds, logistic members use quantized features and weights, and the
-//! fusion stays in floating point: voting as in the Ensemble pane, stacking
-//! through the same float meta-learners fed the quantized members' probabilities.
+//! Quantize pane's settings, and the fusion stays in floating point: voting
+//! as in the Ensemble pane, stacking through the same float meta-learners
+//! fed the quantized members' probabilities. `int` per tensor or per
+//! channel keeps integer codes: trees compare the codes of features and
+//! thresholds, logistic members use quantized features and weights. Every
+//! other format (and `int` in groups) goes through the [`NumberFormat`]
+//! trait by fake quantization: see [`through_format`].
+//!
+//! [`NumberFormat`]: super::formats::NumberFormat
 
 use ndarray::{Array2, ArrayView2, Axis};
 use serde::{Deserialize, Serialize};
@@ -15,10 +20,14 @@ use super::ensemble::{
     EnsembleConfig, EnsembleError, FittedMember, Fuser, Fusion, MemberResults, Prepared, Stacked, accuracy,
     argmax_rows, stacked_or_fit, views,
 };
+use super::formats::FormatKind;
 use super::quant::{Granularity, InvalidSetting, QParams, QuantConfig, Rounder, Scheme, bit_params};
 use super::weights::Weights;
 
-/// The widths the sweep tries.
+mod through_format;
+use through_format::{FeatureGrids, WeightQuantizer, dequantize_rows, feature_grids};
+
+/// The widths the sweep tries, for a format that takes `bits`.
 pub const SWEEP_BITS: [u32; 8] = [2, 3, 4, 5, 6, 7, 8, 16];
 const FLOAT_BITS: u32 = 32;
 /// A quantizer per feature: a float32 scale and an int32 zero point.
@@ -74,8 +83,15 @@ pub struct Comparison {
 /// What the Deploy pane shows and `report` prints as `quantized_ensemble`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DeployReport {
-    /// The current width (the Quantize pane's bits).
+    /// The current width: the Quantize pane's bits, or the format's code bits
+    /// for a format without a `bits` setting.
     pub bits: u32,
+    /// The format the ensemble is quantized with (the Quantize pane's).
+    pub format: FormatKind,
+    /// Why that format cannot quantize the ensemble; the quantized figures
+    /// are then null (sizes 0) and `by_bits` empty.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
     pub fusion: Fusion,
     /// The fused ensemble (its keys sit at the top level of the report).
     #[serde(flatten)]
@@ -83,12 +99,13 @@ pub struct DeployReport {
     /// The smallest width whose CV accuracy is within `tolerance` points of float.
     pub recommended_bits: Option<u32>,
     pub tolerance: f64,
+    /// `SWEEP_BITS` for a format that takes `bits`, else one row: the format's own.
     pub by_bits: Vec<BitsRow>,
     pub members: Vec<Comparison>,
     pub notes: Vec<String>,
 }
 
-/// The quantizers of a width, and what quantizing at it predicts.
+/// What quantizing with one setting predicts.
 struct Quantized {
     test: Vec<Array2<f64>>,
     /// Per fold, per member: probabilities of the fold's rows.
@@ -100,6 +117,16 @@ struct Quantized {
 fn at_width(q: &QuantConfig, bits: u32) -> QuantConfig {
     let scheme = if q.scheme == Scheme::Manual { Scheme::Asymmetric } else { q.scheme };
     QuantConfig { bits, scheme, ..q.clone() }
+}
+
+/// Whether the affine integer codes quantize the ensemble (`int` per tensor
+/// or per channel), rather than fake quantization through the format.
+fn integer_codes(q: &QuantConfig) -> bool {
+    q.format.is_int() && q.granularity != Granularity::PerGroup
+}
+
+fn takes_bits(q: &QuantConfig) -> bool {
+    q.format.format().settings().contains(&"bits")
 }
 
 /// One quantizer per feature, calibrated on `rows` of the data.
@@ -117,6 +144,7 @@ fn feature_quantizers(x: ArrayView2<f64>, q: &QuantConfig) -> Vec<QParams> {
 
 /// A logistic member's weights (features x classes), quantized per class
 /// (per channel) or per tensor as the Quantize pane says, and dequantized.
+/// Only for [`integer_codes`] settings: other layouts go through the format.
 fn quantize_weights(w: &Array2<f64>, q: &QuantConfig) -> Array2<f64> {
     let (features, classes) = w.dim();
     let values: Vec<f32> = w.t().iter().map(|&v| v as f32).collect();
@@ -132,23 +160,29 @@ fn quantize_weights(w: &Array2<f64>, q: &QuantConfig) -> Array2<f64> {
     };
     let cfg = QuantConfig { channel_axis: 0, ..q.clone() };
     let Ok(chosen) = channel_params(&weights, &cfg) else { return w.clone() };
+    // One set for the tensor, or one per class (channel axis 0).
+    let set_of = |c: usize| if chosen.len() == classes { c } else { 0 };
     let mut rounder = Rounder::new(q.rounding, q.seed);
     Array2::from_shape_fn((features, classes), |(f, c)| {
-        let p = &chosen[if cfg.per_channel() { c } else { 0 }].params;
+        let p = &chosen[set_of(c)].params;
         p.dequantize(rounder.quantize(p, w[[f, c]] as f32).0) as f64
     })
 }
 
-fn predict(model: &FittedMember, x: ArrayView2<f64>, features: &[QParams], q: &QuantConfig) -> Array2<f64> {
-    model.predict_proba_quantized(x, features, q.rounding, &|w| quantize_weights(w, q))
-}
-
-fn quantize_at(p: &Prepared, members: &[&MemberResults], q: &QuantConfig) -> Quantized {
+/// Each member's probabilities on the test rows and on every CV fold's
+/// rows: `calibrate` sees the rows each model was fitted on, `predict`
+/// the rows it is scored on.
+fn predictions<Q>(
+    p: &Prepared,
+    members: &[&MemberResults],
+    calibrate: impl Fn(ArrayView2<f64>) -> Result<Q, String>,
+    predict: impl Fn(&FittedMember, ArrayView2<f64>, &Q) -> Result<Array2<f64>, String>,
+) -> Result<Quantized, String> {
     let d = &p.dataset;
     let (x_train, _) = d.select(&p.split.train);
     let (x_test, _) = d.select(&p.split.test);
-    let features = feature_quantizers(x_train.view(), q);
-    let test = members.iter().map(|m| predict(&m.test_model, x_test.view(), &features, q)).collect();
+    let quantizers = calibrate(x_train.view())?;
+    let test = members.iter().map(|m| predict(&m.test_model, x_test.view(), &quantizers)).collect::<Result<_, _>>()?;
     let folds = p
         .folds
         .iter()
@@ -157,11 +191,37 @@ fn quantize_at(p: &Prepared, members: &[&MemberResults], q: &QuantConfig) -> Qua
             let train: Vec<usize> = (0..d.rows()).filter(|r| fold.binary_search(r).is_err()).collect();
             let (x_fold_train, _) = d.select(&train);
             let (x_fold, _) = d.select(fold);
-            let features = feature_quantizers(x_fold_train.view(), q);
-            members.iter().map(|m| predict(&m.cv_models[k], x_fold.view(), &features, q)).collect()
+            let quantizers = calibrate(x_fold_train.view())?;
+            members.iter().map(|m| predict(&m.cv_models[k], x_fold.view(), &quantizers)).collect()
         })
-        .collect();
-    Quantized { test, folds }
+        .collect::<Result<_, _>>()?;
+    Ok(Quantized { test, folds })
+}
+
+fn quantize_with_codes(p: &Prepared, members: &[&MemberResults], q: &QuantConfig) -> Quantized {
+    let calibrate = |x: ArrayView2<f64>| Ok(feature_quantizers(x, q));
+    let predict = |model: &FittedMember, x: ArrayView2<f64>, features: &Vec<QParams>| {
+        Ok(model.predict_proba_quantized(x, features, q.rounding, &|w| quantize_weights(w, q)))
+    };
+    match predictions(p, members, calibrate, predict) {
+        Ok(quantized) => quantized,
+        Err(never) => unreachable!("integer codes always apply: {never}"),
+    }
+}
+
+/// Fake quantization through the format: x̂ of the features, of the
+/// thresholds (their feature's grid) and of the weights.
+fn quantize_through_format(p: &Prepared, members: &[&MemberResults], q: &QuantConfig) -> Result<Quantized, String> {
+    let calibrate = |x: ArrayView2<f64>| feature_grids(x, q);
+    let predict = |model: &FittedMember, x: ArrayView2<f64>, features: &FeatureGrids| {
+        let weights = WeightQuantizer::new(q);
+        let threshold = |c: usize, t: f64| features.grids[c].xhat(t);
+        let proba = model.predict_proba_dequantized(dequantize_rows(x, &features.grids).view(), &threshold, &|w| {
+            weights.quantize(w)
+        });
+        weights.log.into_inner().error.map_or(Ok(proba), Err)
+    };
+    predictions(p, members, calibrate, predict)
 }
 
 /// (test accuracy, CV mean) of the fused ensemble, and of each member.
@@ -196,10 +256,61 @@ fn bytes(members: &[&MemberResults], value_bits: u32, features: usize) -> u64 {
     bits.div_ceil(8)
 }
 
+/// A member's bits through the format: each threshold or weight one code,
+/// plus the parameters of its weight tensor (found by predicting no rows,
+/// which passes the tensor, if the kind has one, through the format).
+fn member_bits_through_format(m: &MemberResults, q: &QuantConfig, features: usize) -> u64 {
+    let weights = WeightQuantizer::new(q);
+    let none = Array2::<f64>::zeros((0, features));
+    m.test_model.predict_proba_dequantized(none.view(), &|_, t| t, &|w| weights.quantize(w));
+    m.test_model.size_bits(q.format.format().code_bits(q)) + weights.log.into_inner().param_bits
+}
+
+/// What one quantizer setting gives: the scores, and the stored bytes of
+/// each member and of all of them (each with the feature quantizers).
+struct Deployed {
+    scores: Scores,
+    member_bytes: Vec<u64>,
+    bytes: u64,
+}
+
+fn deploy_at(p: &Prepared, fuser: &Fuser, members: &[&MemberResults], q: &QuantConfig) -> Result<Deployed, String> {
+    let features = p.dataset.features.ncols();
+    if integer_codes(q) {
+        let quantized = quantize_with_codes(p, members, q);
+        return Ok(Deployed {
+            scores: score(p, fuser, &quantized.test, &quantized.folds),
+            member_bytes: members.iter().map(|m| bytes(&[*m], q.bits, features)).collect(),
+            bytes: bytes(members, q.bits, features),
+        });
+    }
+    let quantized = quantize_through_format(p, members, q)?;
+    let (x_train, _) = p.dataset.select(&p.split.train);
+    let feature_bits = feature_grids(x_train.view(), q)?.param_bits;
+    let member_bits: Vec<u64> = members.iter().map(|m| member_bits_through_format(m, q, features)).collect();
+    Ok(Deployed {
+        scores: score(p, fuser, &quantized.test, &quantized.folds),
+        member_bytes: member_bits.iter().map(|b| (b + feature_bits).div_ceil(8)).collect(),
+        bytes: (member_bits.iter().sum::<u64>() + feature_bits).div_ceil(8),
+    })
+}
+
+/// The settings of the current width and its bits: `int` with a manual
+/// scale is shown at 8 bits; a format without `bits` at its code bits.
+fn current_setting(quant: &QuantConfig) -> (QuantConfig, u32) {
+    if !takes_bits(quant) {
+        return (quant.clone(), quant.format.format().code_bits(quant));
+    }
+    let bits = if quant.format.is_int() && quant.scheme == Scheme::Manual { 8 } else { quant.bits };
+    (at_width(quant, bits), bits)
+}
+
 /// The float ensemble against the quantized one at the current width and
-/// across `SWEEP_BITS`. Stacking uses `stacked`'s meta-learners (fitted here
-/// when None, as [`super::ensemble::evaluate_with`] does); when stacking
-/// failed, soft voting stands in and a note says so.
+/// across `SWEEP_BITS` (one row for a format without `bits`). Stacking uses
+/// `stacked`'s meta-learners (fitted here when None, as
+/// [`super::ensemble::evaluate_with`] does); when stacking failed, soft
+/// voting stands in and a note says so. A format that cannot quantize the
+/// ensemble leaves the quantized figures null and says why in `error`.
 pub fn sweep(
     p: &Prepared,
     ens: &EnsembleConfig,
@@ -210,9 +321,11 @@ pub fn sweep(
 ) -> DeployReport {
     let n = ens.members.len().min(members.len());
     let members = &members[..n];
-    let current_bits = if quant.scheme == Scheme::Manual { 8 } else { quant.bits };
+    let (current_q, current_bits) = current_setting(quant);
     let mut report = DeployReport {
         bits: current_bits,
+        format: quant.format,
+        error: None,
         fusion: ens.fusion,
         ensemble: Comparison {
             float_test_accuracy: None,
@@ -242,53 +355,71 @@ pub fn sweep(
     if let Fuser::Stack(_) = fuser {
         report.notes.push("stacking: the float meta-learner reads the quantized members' probabilities".into());
     }
-    if quant.scheme == Scheme::Manual {
+    if quant.format.is_int() && quant.scheme == Scheme::Manual {
         report.notes.push("manual scale does not fit every feature: the features use asymmetric quantizers".into());
     }
-    let features = p.dataset.features.ncols();
     // Stacking's meta-learner stays float32 and is stored beside the members.
     let meta_bytes = match fuser {
         Fuser::Stack(s) => s.meta.size_bits().div_ceil(8),
         Fuser::Vote { .. } => 0,
     };
-    let ensemble_bytes = |bits: u32| bytes(members, bits, features) + meta_bytes;
     let float_test: Vec<Array2<f64>> = members.iter().map(|m| m.test_proba.clone()).collect();
     let float_folds: Vec<Vec<Array2<f64>>> =
         p.folds.iter().map(|fold| members.iter().map(|m| m.cv_proba.select(Axis(0), fold)).collect()).collect();
     let float = score(p, &fuser, &float_test, &float_folds);
-    let at = |bits: u32| {
-        let q = quantize_at(p, members, &at_width(quant, bits));
-        score(p, &fuser, &q.test, &q.folds)
-    };
-    report.by_bits = SWEEP_BITS
+    let float_bytes = bytes(members, FLOAT_BITS, p.dataset.features.ncols()) + meta_bytes;
+    report.members = members
         .iter()
-        .map(|&bits| {
-            let s = at(bits);
-            BitsRow { bits, test_accuracy: s.test, cv_accuracy_mean: s.cv, bytes: ensemble_bytes(bits) }
+        .zip(&float.members)
+        .map(|(m, f)| Comparison {
+            float_test_accuracy: Some(f.0),
+            quant_test_accuracy: None,
+            float_cv_accuracy_mean: Some(f.1),
+            quant_cv_accuracy_mean: None,
+            float_bytes: bytes(&[*m], FLOAT_BITS, 0),
+            quant_bytes: 0,
         })
         .collect();
-    let current = at(current_bits);
+    report.ensemble = Comparison {
+        float_test_accuracy: Some(float.test),
+        float_cv_accuracy_mean: Some(float.cv),
+        float_bytes,
+        ..report.ensemble
+    };
+    let current = match deploy_at(p, &fuser, members, &current_q) {
+        Ok(current) => current,
+        Err(why) => {
+            report.notes.push(why.clone());
+            report.error = Some(why);
+            return report;
+        }
+    };
+    let row = |bits: u32, d: &Deployed| BitsRow {
+        bits,
+        test_accuracy: d.scores.test,
+        cv_accuracy_mean: d.scores.cv,
+        bytes: d.bytes + meta_bytes,
+    };
+    if !takes_bits(quant) {
+        report.by_bits.push(row(current_bits, &current));
+    }
+    for &bits in SWEEP_BITS.iter().filter(|_| takes_bits(quant)) {
+        match deploy_at(p, &fuser, members, &at_width(quant, bits)) {
+            Ok(d) => report.by_bits.push(row(bits, &d)),
+            Err(why) => report.notes.push(format!("{bits} bits left out of the sweep: {why}")),
+        }
+    }
     report.recommended_bits = report
         .by_bits
         .iter()
         .find(|r| r.cv_accuracy_mean >= float.cv - deploy.tolerance / 100.0 - 1e-12)
         .map(|r| r.bits);
-    report.members = members
-        .iter()
-        .zip(float.members.iter().zip(&current.members))
-        .map(|(m, (f, q))| Comparison {
-            float_test_accuracy: Some(f.0),
-            quant_test_accuracy: Some(q.0),
-            float_cv_accuracy_mean: Some(f.1),
-            quant_cv_accuracy_mean: Some(q.1),
-            float_bytes: bytes(&[*m], FLOAT_BITS, 0),
-            quant_bytes: bytes(&[*m], current_bits, features),
-        })
-        .collect();
-    if !quant.format.is_int() || quant.granularity == Granularity::PerGroup {
+    for ((m, q), bytes) in report.members.iter_mut().zip(&current.scores.members).zip(&current.member_bytes) {
+        (m.quant_test_accuracy, m.quant_cv_accuracy_mean, m.quant_bytes) = (Some(q.0), Some(q.1), *bytes);
+    }
+    if !integer_codes(quant) {
         report.notes.push(format!(
-            "the ensemble is quantized with int {current_bits}-bit {}: format {} is not applied to it yet",
-            if quant.per_channel() { "per-channel" } else { "per-tensor" },
+            "format {}: fake quantization, each feature's parameters picked by the format on its training column",
             quant.format
         ));
     }
@@ -298,159 +429,13 @@ pub fn sweep(
             .push("per-channel applies to logistic weights (one scale per class); features always get one each".into());
     }
     report.ensemble = Comparison {
-        float_test_accuracy: Some(float.test),
-        quant_test_accuracy: Some(current.test),
-        float_cv_accuracy_mean: Some(float.cv),
-        quant_cv_accuracy_mean: Some(current.cv),
-        float_bytes: ensemble_bytes(FLOAT_BITS),
-        quant_bytes: ensemble_bytes(current_bits),
+        quant_test_accuracy: Some(current.scores.test),
+        quant_cv_accuracy_mean: Some(current.scores.cv),
+        quant_bytes: current.bytes + meta_bytes,
+        ..report.ensemble
     };
     report
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::compute::data::iris;
-    use crate::compute::ensemble::{DataConfig, MemberConfig, MemberKind, prepare, train_member};
-
-    fn trained(cfg: &EnsembleConfig) -> (Prepared, Vec<MemberResults>) {
-        let data = DataConfig::default();
-        let p = prepare(iris(), &data).unwrap();
-        let results = cfg.members.iter().map(|m| train_member(&p, m, data.seed).unwrap()).collect();
-        (p, results)
-    }
-
-    #[test]
-    fn at_16_bits_the_quantized_ensemble_scores_as_the_float_one() {
-        // Every vote that changes at 16 bits is a test value on a split's
-        // threshold (see ensemble's test of that); on iris none changes a fused answer.
-        let cfg = EnsembleConfig::default();
-        let (p, results) = trained(&cfg);
-        let refs: Vec<&MemberResults> = results.iter().collect();
-        let q = QuantConfig { bits: 16, ..QuantConfig::default() };
-        let r = sweep(&p, &cfg, &refs, &q, &DeployConfig::default(), None);
-        assert_eq!(
-            (r.ensemble.quant_test_accuracy, r.ensemble.quant_cv_accuracy_mean),
-            (r.ensemble.float_test_accuracy, r.ensemble.float_cv_accuracy_mean)
-        );
-        let sixteen = r.by_bits.iter().find(|b| b.bits == 16).unwrap();
-        assert_eq!(Some(sixteen.test_accuracy), r.ensemble.float_test_accuracy);
-    }
-
-    #[test]
-    fn a_format_other_than_int_is_said_not_to_apply_to_the_ensemble() {
-        let cfg = EnsembleConfig::default();
-        let (p, results) = trained(&cfg);
-        let refs: Vec<&MemberResults> = results.iter().collect();
-        let plain = sweep(&p, &cfg, &refs, &QuantConfig::default(), &DeployConfig::default(), None);
-        let q = QuantConfig { format: crate::compute::formats::find("q4_0").unwrap(), ..QuantConfig::default() };
-        let r = sweep(&p, &cfg, &refs, &q, &DeployConfig::default(), None);
-        assert_eq!(r.by_bits, plain.by_bits, "the sweep is int's");
-        assert!(r.notes.iter().any(|n| n.contains("format q4_0 is not applied")), "{:?}", r.notes);
-        assert!(!plain.notes.iter().any(|n| n.contains("is not applied")));
-    }
-
-    #[test]
-    fn two_bits_shrink_the_thresholds_eightfold_and_more() {
-        let cfg = EnsembleConfig::default();
-        let (p, results) = trained(&cfg);
-        let refs: Vec<&MemberResults> = results.iter().collect();
-        let r = sweep(&p, &cfg, &refs, &QuantConfig::default(), &DeployConfig::default(), None);
-        let two = r.by_bits.iter().find(|b| b.bits == 2).unwrap();
-        assert!(two.bytes < r.ensemble.float_bytes);
-        // Thresholds alone: 2 bits against 32 for each split node.
-        let splits: u64 = refs.iter().map(|m| m.test_model.size_bits(1) - m.test_model.size_bits(0)).sum();
-        let float_thresholds = splits * 32;
-        let two_bit_thresholds = splits * 2;
-        assert!(float_thresholds >= 8 * two_bit_thresholds);
-        // Sizes grow with the width, and the sweep is ordered.
-        assert!(r.by_bits.windows(2).all(|w| w[0].bits < w[1].bits && w[0].bytes <= w[1].bytes));
-    }
-
-    #[test]
-    fn the_recommendation_is_the_smallest_width_within_tolerance() {
-        let cfg = EnsembleConfig::default();
-        let (p, results) = trained(&cfg);
-        let refs: Vec<&MemberResults> = results.iter().collect();
-        let r = sweep(&p, &cfg, &refs, &QuantConfig::default(), &DeployConfig { tolerance: 1.0 }, None);
-        let rec = r.recommended_bits.expect("16 bits matches float");
-        let ok = |b: &BitsRow| b.cv_accuracy_mean >= r.ensemble.float_cv_accuracy_mean.unwrap() - 0.01 - 1e-12;
-        assert!(ok(r.by_bits.iter().find(|b| b.bits == rec).unwrap()));
-        assert!(r.by_bits.iter().filter(|b| b.bits < rec).all(|b| !ok(b)));
-        let strict = sweep(&p, &cfg, &refs, &QuantConfig::default(), &DeployConfig { tolerance: 0.0 }, None);
-        assert!(strict.recommended_bits.unwrap() >= rec);
-    }
-
-    #[test]
-    fn logistic_members_quantize_their_weights() {
-        let cfg = EnsembleConfig {
-            fusion: Fusion::Soft,
-            members: vec![MemberConfig { kind: MemberKind::Logistic, ..MemberConfig::default() }],
-        };
-        let (p, results) = trained(&cfg);
-        let refs: Vec<&MemberResults> = results.iter().collect();
-        let r =
-            sweep(&p, &cfg, &refs, &QuantConfig { bits: 16, ..QuantConfig::default() }, &DeployConfig::default(), None);
-        let e = &r.ensemble;
-        assert!((e.quant_cv_accuracy_mean.unwrap() - e.float_cv_accuracy_mean.unwrap()).abs() <= 0.02);
-        let w = Array2::from_shape_vec((2, 2), vec![0.5, -1.0, 0.25, 2.0]).unwrap();
-        let two = quantize_weights(&w, &QuantConfig { bits: 2, scheme: Scheme::Symmetric, ..QuantConfig::default() });
-        // 2-bit symmetric per tensor: levels -2, 0, 2 (scale 2 = amax / 1).
-        assert_eq!(two, Array2::from_shape_vec((2, 2), vec![0.0, 0.0, 0.0, 2.0]).unwrap());
-    }
-
-    #[test]
-    fn no_members_has_no_figures() {
-        let cfg = EnsembleConfig { fusion: Fusion::Soft, members: vec![] };
-        let (p, _) = trained(&cfg);
-        let r = sweep(&p, &cfg, &[], &QuantConfig::default(), &DeployConfig::default(), None);
-        assert_eq!((r.recommended_bits, r.ensemble.float_bytes, r.ensemble.quant_bytes), (None, 0, 0));
-        let e = &r.ensemble;
-        let figures =
-            [e.float_test_accuracy, e.quant_test_accuracy, e.float_cv_accuracy_mean, e.quant_cv_accuracy_mean];
-        assert_eq!(figures, [None; 4]);
-        // Not a sweep of empty votes scoring 0% at every width.
-        assert!(r.by_bits.is_empty() && r.members.is_empty());
-        assert_eq!(r.notes, ["no members: nothing to quantize"]);
-        let json = serde_json::to_value(&r).unwrap();
-        assert!(json["float_test_accuracy"].is_null() && json["recommended_bits"].is_null(), "{json}");
-    }
-
-    /// The stacking row is stacking: the float figures are the Ensemble
-    /// pane's stacking figures (not soft voting's), and the same float
-    /// meta-learners read the quantized members' probabilities.
-    #[test]
-    fn stacking_is_deployed_through_its_meta_learner() {
-        use crate::compute::ensemble::evaluate;
-        // A forest and a single tree: stacking and soft voting disagree on iris.
-        let members =
-            vec![MemberConfig::forest(10, 0), MemberConfig { kind: MemberKind::Tree, ..MemberConfig::default() }];
-        let cfg = EnsembleConfig { fusion: Fusion::Stacking, members };
-        let (p, results) = trained(&cfg);
-        let refs: Vec<&MemberResults> = results.iter().collect();
-        let stacking = evaluate(&p, &cfg, &refs);
-        let soft = evaluate(&p, &EnsembleConfig { fusion: Fusion::Soft, ..cfg.clone() }, &refs);
-        assert_ne!(
-            (stacking.test_accuracy, stacking.cv_accuracy_mean),
-            (soft.test_accuracy, soft.cv_accuracy_mean),
-            "the test needs members on which the two rules differ"
-        );
-        let q16 = QuantConfig { bits: 16, ..QuantConfig::default() };
-        let r = sweep(&p, &cfg, &refs, &q16, &DeployConfig::default(), None);
-        assert_eq!(r.ensemble.float_test_accuracy, stacking.test_accuracy);
-        assert_eq!(r.ensemble.float_cv_accuracy_mean, stacking.cv_accuracy_mean);
-        // At 16 bits the members vote as in float here, so the meta-learner answers as in float.
-        assert_eq!(r.ensemble.quant_test_accuracy, stacking.test_accuracy);
-        assert_eq!(r.ensemble.quant_cv_accuracy_mean, stacking.cv_accuracy_mean);
-        assert!(r.notes.iter().any(|n| n.contains("meta-learner reads the quantized")), "{:?}", r.notes);
-        // The stored model includes the float32 meta-learner: 2 members x 3 classes in, 3 out, 3 intercepts.
-        let members_bytes: u64 = r.members.iter().map(|m| m.float_bytes).sum();
-        assert_eq!(r.ensemble.float_bytes, members_bytes + (6 * 3 + 3) * 4);
-        // A stacking that failed is replaced by soft voting, and says so.
-        let failed: Result<Stacked, EnsembleError> = Err(EnsembleError::Shape("no".into()));
-        let r = sweep(&p, &cfg, &refs, &q16, &DeployConfig::default(), Some(&failed));
-        assert_eq!(r.ensemble.float_test_accuracy, soft.test_accuracy);
-        assert!(r.notes.iter().any(|n| n.starts_with("stacking failed")), "{:?}", r.notes);
-    }
-}
+mod tests;

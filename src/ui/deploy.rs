@@ -69,7 +69,7 @@ fn draw_table(frame: &mut Frame, d: &DeployReport, area: Rect) {
             pct(c.float_cv_accuracy_mean),
             pct(c.quant_cv_accuracy_mean),
             delta(c.quant_cv_accuracy_mean, c.float_cv_accuracy_mean),
-            format::bytes(c.quant_bytes),
+            if d.error.is_some() { "-".into() } else { format::bytes(c.quant_bytes) },
         ]
     };
     let mut cells = vec![header.to_vec()];
@@ -85,13 +85,19 @@ fn draw_table(frame: &mut Frame, d: &DeployReport, area: Rect) {
     let header = Row::new(kept(cells[0].iter().cloned().map(Cell::from), &keep)).style(theme().header);
     let widths = kept(widths.into_iter().map(Constraint::Length), &keep);
     let f32_size = format::bytes(d.ensemble.float_bytes);
+    let width = quantized_as(d);
     let titles = [
-        format!("Float vs {}-bit quantized (f32 size {f32_size})", d.bits),
-        format!("f32 ({f32_size}) vs {}-bit", d.bits),
-        format!("f32 vs {}-bit", d.bits),
+        format!("Float vs {width} quantized (f32 size {f32_size})"),
+        format!("f32 ({f32_size}) vs {width}"),
+        format!("f32 vs {width}"),
     ];
     let title = fitting_title(&titles.each_ref().map(String::as_str), area.width);
     frame.render_widget(Table::new(rows, widths).header(header).block(panel(title)), area);
+}
+
+/// What the quantized columns are: "8-bit" for int, the format's name for any other.
+fn quantized_as(d: &DeployReport) -> String {
+    if d.format.is_int() { format!("{}-bit", d.bits) } else { d.format.name().to_string() }
 }
 
 /// Accuracy against width: the widths sit evenly on the x axis (2..8, 16).
@@ -101,7 +107,8 @@ fn draw_chart(frame: &mut Frame, d: &DeployReport, area: Rect) {
     let x = |i: usize| i as f64;
     let quant: Vec<(f64, f64)> =
         d.by_bits.iter().enumerate().map(|(i, b)| (x(i), 100.0 * b.cv_accuracy_mean)).collect();
-    let last = x(d.by_bits.len().saturating_sub(1));
+    // A format without `bits` has one row: its point sits at the left of a unit axis.
+    let last = x(d.by_bits.len().saturating_sub(1)).max(1.0);
     let float = vec![(0.0, 100.0 * float_cv), (last, 100.0 * float_cv)];
     let lowest = quant.iter().map(|p| p.1).fold(100.0 * float_cv, f64::min);
     let (ymin, ymax) = ((lowest - 5.0).max(0.0).floor(), 100.0);
@@ -184,6 +191,14 @@ fn draw_sizes(frame: &mut Frame, d: &DeployReport, area: Rect) {
 fn draw_notes(frame: &mut Frame, d: &DeployReport, area: Rect) {
     let mut lines = vec![match d.recommended_bits {
         _ if d.members.is_empty() => Line::styled(format!("⚠ no members: {NO_MEMBERS}"), theme().warning),
+        _ if d.error.is_some() => {
+            Line::styled(format!("⚠ {} cannot quantize the ensemble: no quantized figures", d.format), theme().warning)
+        }
+        // A format without bits has one row: nothing to pick between.
+        Some(_) if d.by_bits.len() == 1 => Line::from(vec![
+            Span::styled(format!("✓ {}", d.format), theme().value),
+            Span::styled(format!(" is within {} points of float (CV)", format::num(d.tolerance)), theme().label),
+        ]),
         Some(b) => Line::from(vec![
             Span::styled("✓ recommended: ", theme().info),
             Span::styled(format!("{b} bits"), theme().value),
@@ -197,8 +212,11 @@ fn draw_notes(frame: &mut Frame, d: &DeployReport, area: Rect) {
             theme().warning,
         ),
     }];
+    let trees = if d.format.is_int() { "integer codes" } else { "x̂ of features and thresholds" };
     lines.push(Line::styled(
-        "Features: one quantizer each, calibrated on the training rows; trees compare integer codes; fusion in float.",
+        format!(
+            "Features: one quantizer each, calibrated on the training rows; trees compare {trees}; fusion in float."
+        ),
         theme().muted,
     ));
     lines.extend(d.notes.iter().map(|n| Line::styled(format!("• {n}"), theme().note)));

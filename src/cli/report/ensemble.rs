@@ -122,9 +122,14 @@ fn pct(v: Option<f64>) -> String {
 }
 
 pub(super) fn write_deploy(out: &mut String, d: &DeployReport) {
-    let _ = writeln!(out, "\nquantized ensemble {} bits, {} fusion in float", d.bits, d.fusion);
+    let format = if d.format.is_int() { String::new() } else { format!(" {}", d.format) };
+    let _ = writeln!(out, "\nquantized ensemble{format} {} bits, {} fusion in float", d.bits, d.fusion);
     if d.members.is_empty() {
         let _ = writeln!(out, "  {NO_FIGURES}");
+        return;
+    }
+    if let Some(why) = &d.error {
+        let _ = writeln!(out, "  error            {why}");
         return;
     }
     let e = &d.ensemble;

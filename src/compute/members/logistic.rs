@@ -135,6 +135,17 @@ impl FittedModel for Softmax {
         self.predict_proba_with(dequantized.view(), quantize_weights)
     }
 
+    /// x̂ of the features as given, and weights passed through `quantize_weights`.
+    fn predict_proba_dequantized(
+        &self,
+        x: ArrayView2<f64>,
+        _classes: usize,
+        _threshold: &dyn Fn(usize, f64) -> f64,
+        quantize_weights: &dyn Fn(&Array2<f64>) -> Array2<f64>,
+    ) -> Array2<f64> {
+        self.predict_proba_with(x, quantize_weights)
+    }
+
     /// Its weights and 32-bit intercepts.
     fn size_bits(&self, value_bits: u32) -> u64 {
         let (features, classes) = self.fit.weights.dim();

@@ -67,6 +67,20 @@ pub trait FittedModel: fmt::Debug + Send + Sync + Any {
         quantize_weights: &dyn Fn(&Array2<f64>) -> Array2<f64>,
     ) -> Array2<f64>;
 
+    /// Inference through any number format: `x` holds each feature's x̂,
+    /// `threshold(c, t)` is x̂ of a threshold `t` on feature `c` (from that
+    /// feature's quantizer), `quantize_weights` as above. By default the
+    /// float model on x̂, for a kind with neither thresholds nor weights.
+    fn predict_proba_dequantized(
+        &self,
+        x: ArrayView2<f64>,
+        classes: usize,
+        _threshold: &dyn Fn(usize, f64) -> f64,
+        _quantize_weights: &dyn Fn(&Array2<f64>) -> Array2<f64>,
+    ) -> Array2<f64> {
+        self.predict_proba(x, classes)
+    }
+
     /// Storage in bits with `value_bits`-bit thresholds or weights.
     fn size_bits(&self, value_bits: u32) -> u64;
 
@@ -259,6 +273,18 @@ impl FittedMember {
         quantize_weights: &dyn Fn(&Array2<f64>) -> Array2<f64>,
     ) -> Array2<f64> {
         self.model.predict_proba_quantized(x, self.classes, features, rounding, quantize_weights)
+    }
+
+    /// Class probabilities through any number format: a tree compares x̂ of
+    /// a feature with x̂ of its threshold, a logistic member reads x̂ and its
+    /// weights passed through `quantize_weights` (see [`FittedModel::predict_proba_dequantized`]).
+    pub fn predict_proba_dequantized(
+        &self,
+        x: ArrayView2<f64>,
+        threshold: &dyn Fn(usize, f64) -> f64,
+        quantize_weights: &dyn Fn(&Array2<f64>) -> Array2<f64>,
+    ) -> Array2<f64> {
+        self.model.predict_proba_dequantized(x, self.classes, threshold, quantize_weights)
     }
 
     /// Storage in bits with `value_bits`-bit thresholds / weights: a split

@@ -64,36 +64,42 @@ impl FlatTree {
     }
 
     fn leaf_of(&self, row: ArrayView1<f64>) -> usize {
+        self.leaf_where(|column, threshold| row[column] < threshold)
+    }
+
+    /// The leaf a walk reaches, going left where `goes_left(column, threshold)`.
+    fn leaf_where(&self, goes_left: impl Fn(usize, f64) -> bool) -> usize {
         let mut i = 0;
         loop {
             match self.nodes[i] {
                 FlatNode::Split { column, threshold, left, right } => {
-                    i = if row[column] < threshold { left } else { right };
+                    i = if goes_left(column, threshold) { left } else { right };
                 }
                 FlatNode::Leaf { .. } => return i,
             }
         }
     }
 
-    pub(crate) fn predict(&self, row: ArrayView1<f64>) -> usize {
-        match self.nodes[self.leaf_of(row)] {
+    fn class_at(&self, leaf: usize) -> usize {
+        match self.nodes[leaf] {
             FlatNode::Leaf { class } => class,
-            FlatNode::Split { .. } => unreachable!("leaf_of returns a leaf"),
+            FlatNode::Split { .. } => unreachable!("leaf_where returns a leaf"),
         }
+    }
+
+    pub(crate) fn predict(&self, row: ArrayView1<f64>) -> usize {
+        self.class_at(self.leaf_of(row))
     }
 
     /// The same walk on integer codes: left when the row's code is below the
     /// threshold's code (linfa's `x < threshold`, on the quantized grid).
     pub(crate) fn predict_codes(&self, codes: &[i32], features: &[QParams]) -> usize {
-        let mut i = 0;
-        loop {
-            match self.nodes[i] {
-                FlatNode::Split { column, threshold, left, right } => {
-                    i = if codes[column] < threshold_code(&features[column], threshold) { left } else { right };
-                }
-                FlatNode::Leaf { class } => return class,
-            }
-        }
+        self.class_at(self.leaf_where(|column, t| codes[column] < threshold_code(&features[column], t)))
+    }
+
+    /// The same walk on x̂: left when the row's x̂ is below x̂ of the threshold.
+    fn predict_dequantized(&self, row: ArrayView1<f64>, threshold: &dyn Fn(usize, f64) -> f64) -> usize {
+        self.class_at(self.leaf_where(|column, t| row[column] < threshold(column, t)))
     }
 
     /// Makes the tree a function of the training rows alone, whatever order
@@ -224,6 +230,23 @@ impl FittedModel for Votes {
                 row.iter().enumerate().map(|(c, &v)| rounder.quantize(&features[c], v as f32).0).collect();
             for tree in &self.trees {
                 out[[r, tree.predict_codes(&codes, features)]] += 1.0;
+            }
+        }
+        out /= self.trees.len().max(1) as f64;
+        out
+    }
+
+    fn predict_proba_dequantized(
+        &self,
+        x: ArrayView2<f64>,
+        classes: usize,
+        threshold: &dyn Fn(usize, f64) -> f64,
+        _quantize_weights: &dyn Fn(&Array2<f64>) -> Array2<f64>,
+    ) -> Array2<f64> {
+        let mut out = Array2::zeros((x.nrows(), classes));
+        for tree in &self.trees {
+            for (r, row) in x.rows().into_iter().enumerate() {
+                out[[r, tree.predict_dequantized(row, threshold)]] += 1.0;
             }
         }
         out /= self.trees.len().max(1) as f64;
