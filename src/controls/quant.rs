@@ -653,12 +653,6 @@ mod tests {
         let labels: std::collections::BTreeSet<&str> = QUANT_CONTROLS.iter().map(|r| r.label).collect();
         assert_eq!(labels.len(), QUANT_CONTROLS.len(), "labels name the controls, so they must differ");
         for c in QUANT_CONTROLS.iter().map(Control).filter(|&c| c != Control::FormatRow) {
-            if c == Control::DoubleQuant {
-                // nf4 refuses it until double quantization is written: then this row joins the rest.
-                let mut nf4 = bases[9].clone();
-                assert!(c.adjust(&mut nf4, 1, false, ctx).unwrap_err().contains(c.key()));
-                continue;
-            }
             // Scale and clip are set in manual mode; elsewhere they are derived.
             let base = bases
                 .iter()
