@@ -2,7 +2,7 @@
 
 use proptest::prelude::*;
 
-use super::{fit, nearest};
+use super::{Nearest, Sorted, fit, fit_remembered, nearest, radix_sorted};
 use crate::compute::analysis::analyze;
 use crate::compute::formats::tests::tensor;
 use crate::compute::formats::{dequantized, find, through_f16};
@@ -164,6 +164,69 @@ fn codebook_fit_is_a_fixed_point_of_lloyd_on_all_values() {
     assert_eq!(fit(&xs, 4, 7), levels, "deterministic for a seed");
 }
 
+/// Plain Lloyd on all values, each assigned by scanning every level: the
+/// reference the sorted, prefix-summed fit must reach from the same start.
+fn lloyd_by_scan(xs: &[f32], mut levels: Vec<f32>, snap: impl Fn(f64) -> f32) -> Vec<f32> {
+    loop {
+        let mut sums = vec![(0f64, 0usize); levels.len()];
+        for &x in xs {
+            let cell = &mut sums[nearest_by_scan(&levels, x)];
+            (cell.0, cell.1) = (cell.0 + x as f64, cell.1 + 1);
+        }
+        let mut next: Vec<f32> =
+            levels.iter().zip(&sums).map(|(&l, &(s, n))| if n > 0 { snap(s / n as f64) } else { l }).collect();
+        next.sort_by(f32::total_cmp);
+        next.dedup();
+        if next == levels {
+            return levels;
+        }
+        levels = next;
+    }
+}
+
+#[test]
+fn sorted_lloyd_reaches_the_fixed_point_of_plain_lloyd() {
+    let xs: Vec<f32> = (0..30_000).map(|i| ((i as f32 * 0.618_034).fract() - 0.5).powi(3) * 4.0).collect();
+    let sorted = Sorted::of(&xs);
+    let (lo, hi) = (sorted.values[0], sorted.values[xs.len() - 1]);
+    for (k, seed) in [(4, 1), (16, 2), (64, 3)] {
+        for start in [sorted.kmeans_plus_plus(k, seed), super::uniform_grid(lo, hi, k)] {
+            let ours = sorted.lloyd(start.clone(), |m| m as f32);
+            let reference = lloyd_by_scan(&xs, start, |m| m as f32);
+            assert_eq!(ours, reference, "{k} levels, f32");
+            let stored: Vec<f32> = ours.iter().map(|&l| through_f16(l)).collect();
+            let ours = sorted.lloyd(stored.clone(), |m| through_f16(m as f32));
+            assert_eq!(ours, lloyd_by_scan(&xs, stored, |m| through_f16(m as f32)), "{k} levels, fp16");
+        }
+    }
+}
+
+#[test]
+fn radix_sort_orders_as_a_comparison_sort() {
+    let specials = [0.0, -0.0, f32::MIN_POSITIVE, -1e-40, 1e30, -1e30, 1.0, -1.0];
+    let xs: Vec<f32> =
+        (0..40_000u32).map(|i| specials[i as usize % 8] * ((i.wrapping_mul(2_654_435_761) >> 8) as f32)).collect();
+    let keys: Vec<u32> = xs.iter().map(|&x| super::order_key(x)).collect();
+    let mut expected = keys.clone();
+    expected.sort_unstable();
+    assert_eq!(radix_sorted(keys), expected);
+    let values: Vec<f32> = Sorted::of(&xs).values;
+    assert!(values.windows(2).all(|p| p[0].total_cmp(&p[1]).is_le()));
+}
+
+#[test]
+fn a_remembered_fit_is_the_fit_of_those_very_values() {
+    let xs: Vec<f32> = (0..70_000).map(|i| ((i as f32 * 0.618_034).fract() - 0.5).powi(3)).collect();
+    let first = fit_remembered(&xs, 3, 5);
+    assert_eq!(first, fit(&xs, 3, 5));
+    assert_eq!(fit_remembered(&xs, 3, 5), first, "found again");
+    let mut changed = xs.clone();
+    changed[69_999] = 0.5;
+    assert_eq!(fit_remembered(&changed, 3, 5), fit(&changed, 3, 5), "one value differs");
+    assert_eq!(fit_remembered(&xs, 4, 5), fit(&xs, 4, 5), "other bits");
+    assert_eq!(fit_remembered(&xs, 4, 6), fit(&xs, 4, 6), "other seed");
+}
+
 #[test]
 #[ignore = "timing: run with --release"]
 fn codebook_fit_of_a_million_values_is_quick() {
@@ -182,8 +245,17 @@ proptest! {
         let levels = fit(&xs, b, 1);
         prop_assert!(levels.len() <= 1 << b && levels.windows(2).all(|p| p[0] < p[1]));
         prop_assert!(levels.iter().all(|&l| through_f16(l) == l), "fp16 levels");
-        for &x in &xs {
+        let lookup = Nearest::new(&levels);
+        // Ties half-way between levels and values beyond them, too.
+        let between = levels.windows(2).map(|p| p[0] + (p[1] - p[0]) / 2.0);
+        let beyond = [levels[0] - 1.0, levels[levels.len() - 1] + 1.0];
+        for x in xs.iter().copied().chain(between).chain(beyond) {
             prop_assert_eq!(nearest(&levels, x), nearest_by_scan(&levels, x));
+            prop_assert_eq!(lookup.of(x), nearest_by_scan(&levels, x), "{}", x);
+        }
+        // Where the scan's distances round to ties: the ends.
+        for x in [f32::MAX, -f32::MAX, f32::INFINITY, f32::NEG_INFINITY] {
+            prop_assert_eq!(lookup.of(x), nearest(&levels, x));
         }
     }
 
