@@ -233,7 +233,12 @@ impl App {
 
     pub fn context(&self) -> Context<'_> {
         let mut ctx = match &self.view {
-            Some(v) => Context { analysis: Some(&v.analysis), tensors: &v.tensors, ..Context::default() },
+            Some(v) => Context {
+                analysis: Some(&v.analysis),
+                tensors: &v.tensors,
+                shape: Some(&v.weights.shape),
+                ..Context::default()
+            },
             None => Context::default(),
         };
         ctx.member = self.member;

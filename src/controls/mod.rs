@@ -32,6 +32,8 @@ use crate::settings::Settings;
 pub struct Context<'a> {
     pub analysis: Option<&'a Analysis>,
     pub tensors: &'a [TensorInfo],
+    /// The shape of the weights shown, once they are loaded.
+    pub shape: Option<&'a [usize]>,
     pub member: usize,
     /// The Formats table of the tensor shown, and the column it is sorted by.
     pub formats: Option<&'a crate::app::FormatsTable>,

@@ -8,8 +8,9 @@ use std::path::Path;
 
 use super::{Context, ladder, multiply, parse, parse_fraction, scale_count, step_seed, text};
 use crate::compute::analysis::Analysis;
+use crate::compute::formats;
 use crate::compute::quant::{self, Calibration, Granularity, Rounding, Scheme};
-use crate::compute::weights::{Distribution, MAX_ELEMENTS};
+use crate::compute::weights::{self, Distribution, MAX_ELEMENTS};
 use crate::format;
 use crate::settings::{SYNTHETIC, Settings};
 
@@ -118,6 +119,25 @@ macro_rules! manual {
     };
 }
 
+/// The next format that applies to the tensor shown with the other
+/// settings as they are: a key never lands on one that would be refused
+/// (q8_0 on rows of 10 values), so every applicable format stays reachable.
+fn step_format(s: &mut Settings, n: Notch, ctx: Context) -> Result<(), String> {
+    let cols = ctx.shape.map(|shape| weights::matrix_dims(shape).1);
+    let mut next = s.quant.clone();
+    for _ in 1..formats::BUILTIN_FORMATS.len() {
+        next.format = next.format.cycle(n.up);
+        if next.format.format().check(&next, cols).is_ok() {
+            s.quant.format = next.format;
+            return Ok(());
+        }
+    }
+    Err(format!(
+        "quant.format: no other format applies to this tensor with these settings (rows of {} values)",
+        cols.map_or("?".into(), |c| c.to_string())
+    ))
+}
+
 const PERCENTILES: &[f64] = &[90.0, 95.0, 99.0, 99.5, 99.9, 99.95, 99.99, 99.995, 99.999, 100.0];
 const OUTLIER_FRACTIONS: &[f64] = &[0.0, 1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.03, 0.1];
 /// The group sizes a key steps through, and the block sizes.
@@ -160,7 +180,7 @@ pub const QUANT_CONTROLS: &[QuantControl] = &[
     number!("seed", weights.seed, synthetic, text, |v, _, n| step_seed(v, n.up, n.coarse)),
     number!("dof", weights.dof, student_t, format::num, step_dof),
     field!("outliers", weights.outlier_fraction, with_outliers, format::pct, step_outliers, Typed::fraction),
-    choice!("format", quant.format, always),
+    QuantControl { step: step_format, ..choice!("format", quant.format, always) },
     // The Formats pane's row: moving it makes that row's settings current.
     QuantControl {
         label: "row",
@@ -646,6 +666,26 @@ mod tests {
     /// changes its value and its settings key alone, as the settings file
     /// names it; its edit text types back to the same settings; and a reset
     /// restores the default.
+    /// On rows of 10 values no block format applies: the key goes from
+    /// int straight to fp8-e4m3 and back, never onto a refused format; with
+    /// rows of 256 every format is a step away.
+    #[test]
+    fn the_format_key_skips_formats_the_tensor_refuses() {
+        let s = Settings::default();
+        let on = |shape: &'static [usize], steps: i32| {
+            let mut t = s.clone();
+            let ctx = Context { shape: Some(shape), ..Context::default() };
+            Control::Format.adjust(&mut t, steps, false, ctx).map(|()| t.quant.format.name())
+        };
+        assert_eq!(on(&[1000, 10], 1), Ok("fp8-e4m3"));
+        assert_eq!(on(&[1000, 10], -1), Ok("codebook"));
+        assert_eq!(on(&[64, 256], 1), Ok("q8_0"));
+        // Not loaded yet: nothing to refuse by.
+        let mut t = s.clone();
+        Control::Format.adjust(&mut t, 1, false, Context::default()).unwrap();
+        assert_eq!(t.quant.format.name(), "q8_0");
+    }
+
     #[test]
     fn every_row_edits_its_own_settings_key() {
         let ctx = Context::default();

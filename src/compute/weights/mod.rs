@@ -163,7 +163,8 @@ fn checked_len(path: &Path, shape: &[usize]) -> Result<usize, WeightsError> {
     }
 }
 
-fn matrix_dims(shape: &[usize]) -> (usize, usize) {
+/// The 2-D view of a shape: the first dimension by the product of the rest.
+pub fn matrix_dims(shape: &[usize]) -> (usize, usize) {
     match shape {
         [] => (1, 1),
         [n] => (1, *n),
