@@ -197,6 +197,29 @@ fn a_missing_weights_file_rolls_back_to_the_last_good_state() {
     assert_eq!(app.view.as_ref().unwrap().settings, Settings::default());
 }
 
+/// A format the tensor refuses (q8_0 on rows of 10 values) rolls the
+/// quantizer back, and the Deploy pane, which had been sent the refused
+/// one too, is computed again on the quantizer that stays.
+#[test]
+fn a_refused_format_rolls_the_deploy_pane_back_too() {
+    let (mut app, mut worker) = started(Settings::default());
+    while app.remembered(Tab::Quantize) != AnyControl::Quant(Control::Format) {
+        press(&mut app, &mut worker, KeyCode::Up);
+    }
+    press(&mut app, &mut worker, KeyCode::Enter);
+    app.update(AppEvent::Input(Event::Key(KeyEvent::new(KeyCode::Char('u'), KeyModifiers::CONTROL))));
+    for c in "q8_0".chars() {
+        app.update(key(KeyCode::Char(c)));
+    }
+    press(&mut app, &mut worker, KeyCode::Enter);
+    assert!(app.status.error && app.status.text.contains("multiple of 32"), "{:?}", app.status);
+    assert_eq!(app.settings, Settings::default());
+    let deployed = app.ensemble.as_ref().unwrap();
+    assert_eq!(deployed.settings.quant, Settings::default().quant);
+    assert_eq!(deployed.deploy.format.name(), "int");
+    assert!(!app.busy());
+}
+
 #[test]
 fn stale_results_are_dropped() {
     let (mut app, mut worker) = started(Settings::default());

@@ -288,10 +288,7 @@ impl App {
             }
             AppEvent::Input(Event::Mouse(m)) if self.mode == Mode::Normal => self.on_mouse(m),
             AppEvent::Input(_) => Vec::new(),
-            AppEvent::Worker(output) => {
-                self.on_output(output);
-                Vec::new()
-            }
+            AppEvent::Worker(output) => self.on_output(output),
             AppEvent::Tick => {
                 self.spinner = self.spinner.wrapping_add(1);
                 Vec::new()
@@ -303,7 +300,9 @@ impl App {
         }
     }
 
-    fn on_output(&mut self, output: Output) {
+    /// Takes a worker's result; returns the jobs it makes necessary.
+    fn on_output(&mut self, output: Output) -> Vec<Job> {
+        let mut jobs = Vec::new();
         match output {
             Output::Analyzed { id, result } if id == self.analysis.latest => match result {
                 Outcome::Done(view) => {
@@ -321,6 +320,13 @@ impl App {
                     // The previous state stays: the quantizer settings go back.
                     Feed::Analysis.copy_owned(&mut self.settings, &self.applied);
                     self.keep_selection_visible(0);
+                    // The Deploy pane read the refused quantizer too: it is trained again
+                    // on the settings that stay, or it would show the refused one.
+                    if self.train.busy
+                        || self.ensemble.as_ref().is_some_and(|v| Feed::Training.differs(&v.settings, &self.settings))
+                    {
+                        jobs.push(self.train_job());
+                    }
                 }
                 // A stopped analysis sends nothing today; a newer one is on its way.
                 Outcome::Cancelled => {}
@@ -382,6 +388,7 @@ impl App {
             | Output::Trained { .. }
             | Output::ExportReady { .. } => {}
         }
+        jobs
     }
 
     fn on_key(&mut self, key: KeyEvent) -> Vec<Job> {
