@@ -5,24 +5,15 @@ mod common;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
-use common::raw_npy;
+use common::{raw_npy, run};
 use ndarray::{Array, ArrayD, Dimension, array};
 use ndarray_npy::{ReadNpyExt, WritableElement, WriteNpyExt};
 use qmc_tui::format;
 use safetensors::{Dtype, tensor::TensorView};
 use serde_json::Value;
 use tempfile::TempDir;
-
-fn run(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_qmc-tui"))
-        // A developer's own config file must not change what the tests see.
-        .env("XDG_CONFIG_HOME", "/nonexistent/qmc-tui-tests")
-        .args(args)
-        .output()
-        .expect("the binary runs")
-}
 
 fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()

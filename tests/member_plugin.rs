@@ -6,8 +6,9 @@ use std::any::Any;
 use std::sync::Arc;
 
 use ndarray::{Array2, ArrayView2};
-use qmc_tui::compute::ensemble::{EnsembleError, FittedModel, MemberConfig, MemberKind, MemberKinds, MemberPlugin};
-use qmc_tui::compute::quant::{QParams, Rounding};
+use qmc_tui::compute::ensemble::{
+    FitResult, FittedModel, MemberConfig, MemberKind, MemberKinds, MemberPlugin, QuantizedInference, TrainingSet,
+};
 use qmc_tui::controls::{EnsembleControl, visible_ensemble};
 use qmc_tui::settings::Settings;
 use qmc_tui::worker::EnsembleWorker;
@@ -28,17 +29,10 @@ impl MemberPlugin for Prior {
         &["weight"]
     }
 
-    fn fit(
-        &self,
-        _cfg: &MemberConfig,
-        _x: ArrayView2<f64>,
-        y: &[usize],
-        classes: usize,
-        _rng: &mut ChaCha8Rng,
-    ) -> Result<Arc<dyn FittedModel>, EnsembleError> {
-        let mut shares = vec![0.0; classes];
-        for &label in y {
-            shares[label] += 1.0 / y.len() as f64;
+    fn fit(&self, _cfg: &MemberConfig, data: &TrainingSet<'_>, _rng: &mut ChaCha8Rng) -> FitResult {
+        let mut shares = vec![0.0; data.classes];
+        for &label in data.y {
+            shares[label] += 1.0 / data.y.len() as f64;
         }
         Ok(Arc::new(Shares(shares)))
     }
@@ -49,14 +43,7 @@ impl FittedModel for Shares {
         Array2::from_shape_fn((x.nrows(), classes), |(_, c)| self.0[c])
     }
 
-    fn predict_proba_quantized(
-        &self,
-        x: ArrayView2<f64>,
-        classes: usize,
-        _features: &[QParams],
-        _rounding: Rounding,
-        _quantize_weights: &dyn Fn(&Array2<f64>) -> Array2<f64>,
-    ) -> Array2<f64> {
+    fn predict_proba_quantized(&self, x: ArrayView2<f64>, classes: usize, _q: &QuantizedInference<'_>) -> Array2<f64> {
         self.predict_proba(x, classes)
     }
 

@@ -17,8 +17,8 @@ use serde::{Deserialize, Serialize};
 use super::analysis::channel_params;
 use super::calibrate::{Target, calibrate};
 use super::ensemble::{
-    EnsembleConfig, EnsembleError, FittedMember, Fuser, Fusion, MemberResults, Prepared, Stacked, accuracy,
-    argmax_rows, stacked_or_fit, views,
+    DequantizedInference, EnsembleConfig, EnsembleError, FittedMember, Fuser, Fusion, MemberResults, Prepared,
+    QuantizedInference, Stacked, accuracy, argmax_rows, stacked_or_fit, views,
 };
 use super::formats::FormatKind;
 use super::quant::{Granularity, InvalidSetting, QParams, QuantConfig, Rounder, Scheme, bit_params};
@@ -201,7 +201,8 @@ fn predictions<Q>(
 fn quantize_with_codes(p: &Prepared, members: &[&MemberResults], q: &QuantConfig) -> Quantized {
     let calibrate = |x: ArrayView2<f64>| Ok(feature_quantizers(x, q));
     let predict = |model: &FittedMember, x: ArrayView2<f64>, features: &Vec<QParams>| {
-        Ok(model.predict_proba_quantized(x, features, q.rounding, &|w| quantize_weights(w, q)))
+        let weights = |w: &Array2<f64>| quantize_weights(w, q);
+        Ok(model.predict_proba_quantized(x, &QuantizedInference { features, rounding: q.rounding, weights: &weights }))
     };
     match predictions(p, members, calibrate, predict) {
         Ok(quantized) => quantized,
@@ -216,9 +217,8 @@ fn quantize_through_format(p: &Prepared, members: &[&MemberResults], q: &QuantCo
     let predict = |model: &FittedMember, x: ArrayView2<f64>, features: &FeatureGrids| {
         let weights = WeightQuantizer::new(q);
         let threshold = |c: usize, t: f64| features.grids[c].xhat(t);
-        let proba = model.predict_proba_dequantized(dequantize_rows(x, &features.grids).view(), &threshold, &|w| {
-            weights.quantize(w)
-        });
+        let through = DequantizedInference { threshold: &threshold, weights: &|w| weights.quantize(w) };
+        let proba = model.predict_proba_dequantized(dequantize_rows(x, &features.grids).view(), &through);
         weights.log.into_inner().error.map_or(Ok(proba), Err)
     };
     predictions(p, members, calibrate, predict)
@@ -262,7 +262,10 @@ fn bytes(members: &[&MemberResults], value_bits: u32, features: usize) -> u64 {
 fn member_bits_through_format(m: &MemberResults, q: &QuantConfig, features: usize) -> u64 {
     let weights = WeightQuantizer::new(q);
     let none = Array2::<f64>::zeros((0, features));
-    m.test_model.predict_proba_dequantized(none.view(), &|_, t| t, &|w| weights.quantize(w));
+    m.test_model.predict_proba_dequantized(
+        none.view(),
+        &DequantizedInference { threshold: &|_, t| t, weights: &|w| weights.quantize(w) },
+    );
     m.test_model.size_bits(q.format.format().code_bits(q)) + weights.log.into_inner().param_bits
 }
 

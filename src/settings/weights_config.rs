@@ -9,6 +9,13 @@ use crate::compute::quant::InvalidSetting;
 use crate::compute::weights::{self, Distribution, SyntheticSpec, Weights, WeightsError};
 
 /// What is quantized: the `[weights]` table.
+///
+/// Its synthetic fields repeat [`SyntheticSpec`]'s rather than hold one:
+/// serde does not support `#[serde(flatten)]` together with the
+/// `deny_unknown_fields` that refuses a mistyped key, and a flattened table,
+/// read from serde's buffer, may lose the spans `Settings::parse` turns into
+/// line numbers. The spec is built from them in one place,
+/// [`WeightsConfig::load`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct WeightsConfig {

@@ -10,6 +10,12 @@ use crate::format;
 use crate::settings::Settings;
 use crate::worker::EnsembleWorker;
 
+use super::columns::{Pad, Table};
+
+/// The Deploy section's bits sweep: bits, test, cv, size (under its header's words).
+const BY_BITS: Table = Table { gap: "  ", columns: &[Pad::Right(4), Pad::Right(6), Pad::Right(6), Pad::Left(0)] };
+const BY_BITS_LEAD: &str = "                   ";
+
 /// The Ensemble pane's figures: the data, then every field of the
 /// ensemble report (fusion, accuracies, confusion, members, ...).
 #[derive(Debug, Clone, Serialize)]
@@ -155,14 +161,8 @@ pub(super) fn write_deploy(out: &mut String, d: &DeployReport) {
     let _ = writeln!(out, "  recommended      {recommended} (within {} points of float, cv)", format::num(d.tolerance));
     let _ = writeln!(out, "  by bits          bits  test    cv      size");
     for b in &d.by_bits {
-        let _ = writeln!(
-            out,
-            "                   {:>4}  {:>6}  {:>6}  {}",
-            b.bits,
-            format::pct(b.test_accuracy),
-            format::pct(b.cv_accuracy_mean),
-            format::bytes(b.bytes)
-        );
+        let (test, cv, size) = (format::pct(b.test_accuracy), format::pct(b.cv_accuracy_mean), format::bytes(b.bytes));
+        let _ = writeln!(out, "{}", BY_BITS.row(BY_BITS_LEAD, &[&b.bits, &test, &cv, &size]));
     }
     for note in &d.notes {
         let _ = writeln!(out, "  note: {note}");

@@ -1,5 +1,6 @@
 //! `report`: every number the panes show, as JSON for scripts or as text.
 
+mod columns;
 mod ensemble;
 mod formats;
 mod quant;

@@ -24,7 +24,10 @@ mod stacking;
 #[cfg(test)]
 mod tests;
 
-pub use super::members::{BUILTIN_KINDS, FittedMember, FittedModel, MemberKind, MemberKinds, MemberPlugin, fit_member};
+pub use super::members::{
+    BUILTIN_KINDS, DequantizedInference, FitResult, FittedMember, FittedModel, MemberKind, MemberKinds, MemberPlugin,
+    QuantizedInference, TrainingSet, fit_member,
+};
 pub use config::*;
 pub use cv::{MemberResults, Prepared, prepare, train_member};
 pub(crate) use fusion::argmax;

@@ -8,7 +8,7 @@ use super::{
     EnsembleConfig, EnsembleError, Fusion, META_C, META_MAX_ITERATIONS, MemberConfig, MemberKind, MemberResults,
     Prepared, argmax_rows, fit_error,
 };
-use crate::compute::members::Softmax;
+use crate::compute::members::{Softmax, TrainingSet};
 
 /// The stacking meta-learner (scikit-learn `StackingClassifier` with a
 /// logistic final estimator): a softmax regression on the members'
@@ -28,7 +28,7 @@ impl MetaLearner {
         if x.nrows() != y.len() {
             return Err(EnsembleError::Shape(format!("{} rows of probabilities but {} labels", x.nrows(), y.len())));
         }
-        let model = Softmax::fit(x.view(), y, classes, false, META_C, META_MAX_ITERATIONS)
+        let model = Softmax::fit(&TrainingSet { x: x.view(), y, classes }, false, META_C, META_MAX_ITERATIONS)
             .map_err(|m| fit_error(MemberKind::Logistic, format!("stacking meta-learner: {m}")))?;
         Ok(MetaLearner { model, members: member_probas.len(), classes })
     }

@@ -522,7 +522,10 @@ fn quantized_tree_inference_compares_integer_codes() {
         FittedMember { kind: MemberKind::Tree, classes: 2, features: 1, model: Arc::new(Votes { trees: vec![tree] }) };
     let x = Array2::from_shape_vec((4, 1), vec![0.3, 0.4, 0.6, 0.45]).unwrap();
     let step = crate::compute::quant::manual_params(0.25, -2.0, 2.0).unwrap();
-    let quantized = m.predict_proba_quantized(x.view(), &[step], Rounding::HalfEven, &|w| w.clone());
+    let quantized = m.predict_proba_quantized(
+        x.view(),
+        &QuantizedInference { features: &[step], rounding: Rounding::HalfEven, weights: &|w| w.clone() },
+    );
     assert_eq!(argmax_rows(quantized.view()), vec![0, 1, 1, 1]);
     assert_eq!(m.predict(x.view()), vec![0, 0, 1, 0]);
     // One split node (threshold + 8-bit feature + two 16-bit links) and two 8-bit leaves.

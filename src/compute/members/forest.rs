@@ -3,13 +3,12 @@
 
 use std::sync::Arc;
 
-use ndarray::ArrayView2;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
 use super::trees::{Votes, fit_tree};
-use super::{FittedModel, MemberPlugin};
-use crate::compute::ensemble::{EnsembleError, MemberConfig};
+use super::{FitResult, MemberPlugin, TrainingSet};
+use crate::compute::ensemble::MemberConfig;
 
 pub struct Forest;
 
@@ -22,15 +21,8 @@ impl MemberPlugin for Forest {
         &["trees", "max_depth", "feature_fraction", "weight", "seed"]
     }
 
-    fn fit(
-        &self,
-        cfg: &MemberConfig,
-        x: ArrayView2<f64>,
-        y: &[usize],
-        classes: usize,
-        rng: &mut ChaCha8Rng,
-    ) -> Result<Arc<dyn FittedModel>, EnsembleError> {
-        let (rows, features) = x.dim();
+    fn fit(&self, cfg: &MemberConfig, data: &TrainingSet<'_>, rng: &mut ChaCha8Rng) -> FitResult {
+        let (rows, features) = data.x.dim();
         let take = ((cfg.feature_fraction * features as f64).round() as usize).clamp(1, features);
         let trees = (0..cfg.trees)
             .map(|_| {
@@ -40,7 +32,7 @@ impl MemberPlugin for Forest {
                 }
                 let mut columns = rand::seq::index::sample(rng, features, take).into_vec();
                 columns.sort_unstable();
-                fit_tree(cfg, x, y, classes, &counts, &columns, rng)
+                fit_tree(cfg, data, &counts, &columns, rng)
             })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Arc::new(Votes { trees }))

@@ -7,9 +7,11 @@ use std::sync::Arc;
 use ndarray::{Array1, Array2, ArrayView2, Axis};
 use rand_chacha::ChaCha8Rng;
 
-use super::{FittedModel, MemberPlugin};
-use crate::compute::ensemble::{EnsembleError, MemberConfig, fit_error};
-use crate::compute::quant::{QParams, Rounder, Rounding};
+use super::{
+    DequantizedInference, FitResult, FittedModel, MemberPlugin, QuantizedInference, TrainingSet, WeightsThrough,
+};
+use crate::compute::ensemble::{MemberConfig, fit_error};
+use crate::compute::quant::Rounder;
 use crate::compute::softmax::{self, SoftmaxError, SoftmaxFit};
 
 /// A softmax regression ([`softmax::fit`]), optionally on standardized
@@ -30,13 +32,12 @@ impl Softmax {
     /// after its `StandardScaler` when `standardize` (population std; a
     /// constant column is left unscaled).
     pub(crate) fn fit(
-        x: ArrayView2<f64>,
-        y: &[usize],
-        classes: usize,
+        data: &TrainingSet<'_>,
         standardize: bool,
         c: f64,
         max_iterations: u64,
     ) -> Result<Softmax, SoftmaxError> {
+        let TrainingSet { x, y, classes } = *data;
         let mut present: Vec<usize> = y.to_vec();
         present.sort_unstable();
         present.dedup();
@@ -69,11 +70,7 @@ impl Softmax {
     }
 
     /// softmax(x W + b) with W replaced by `weights(W)`.
-    pub(crate) fn predict_proba_with(
-        &self,
-        x: ArrayView2<f64>,
-        weights: &dyn Fn(&Array2<f64>) -> Array2<f64>,
-    ) -> Array2<f64> {
+    pub(crate) fn predict_proba_with(&self, x: ArrayView2<f64>, weights: WeightsThrough<'_>) -> Array2<f64> {
         self.by_class(self.fit.predict_proba_with(self.inputs(x).view(), &weights(&self.fit.weights)))
     }
 
@@ -99,16 +96,8 @@ impl MemberPlugin for Logistic {
         &["c", "max_iter", "weight"]
     }
 
-    fn fit(
-        &self,
-        cfg: &MemberConfig,
-        x: ArrayView2<f64>,
-        y: &[usize],
-        classes: usize,
-        _rng: &mut ChaCha8Rng,
-    ) -> Result<Arc<dyn FittedModel>, EnsembleError> {
-        let model =
-            Softmax::fit(x, y, classes, true, cfg.c, cfg.max_iter).map_err(|m| fit_error(cfg.kind, m.to_string()))?;
+    fn fit(&self, cfg: &MemberConfig, data: &TrainingSet<'_>, _rng: &mut ChaCha8Rng) -> FitResult {
+        let model = Softmax::fit(data, true, cfg.c, cfg.max_iter).map_err(|m| fit_error(cfg.kind, m.to_string()))?;
         Ok(Arc::new(model))
     }
 }
@@ -118,32 +107,24 @@ impl FittedModel for Softmax {
         Softmax::predict_proba(self, x)
     }
 
-    /// Dequantized features, and weights passed through `quantize_weights`.
-    fn predict_proba_quantized(
-        &self,
-        x: ArrayView2<f64>,
-        _classes: usize,
-        features: &[QParams],
-        rounding: Rounding,
-        quantize_weights: &dyn Fn(&Array2<f64>) -> Array2<f64>,
-    ) -> Array2<f64> {
-        let mut rounder = Rounder::new(rounding, 0);
+    /// Dequantized features, and weights passed through `q.weights`.
+    fn predict_proba_quantized(&self, x: ArrayView2<f64>, _classes: usize, q: &QuantizedInference<'_>) -> Array2<f64> {
+        let mut rounder = Rounder::new(q.rounding, 0);
         let dequantized = Array2::from_shape_fn(x.dim(), |(r, c)| {
-            let p = &features[c];
+            let p = &q.features[c];
             p.dequantize(rounder.quantize(p, x[[r, c]] as f32).0) as f64
         });
-        self.predict_proba_with(dequantized.view(), quantize_weights)
+        self.predict_proba_with(dequantized.view(), q.weights)
     }
 
-    /// x̂ of the features as given, and weights passed through `quantize_weights`.
+    /// x̂ of the features as given, and weights passed through `q.weights`.
     fn predict_proba_dequantized(
         &self,
         x: ArrayView2<f64>,
         _classes: usize,
-        _threshold: &dyn Fn(usize, f64) -> f64,
-        quantize_weights: &dyn Fn(&Array2<f64>) -> Array2<f64>,
+        q: &DequantizedInference<'_>,
     ) -> Array2<f64> {
-        self.predict_proba_with(x, quantize_weights)
+        self.predict_proba_with(x, q.weights)
     }
 
     /// Its weights and 32-bit intercepts.

@@ -38,16 +38,42 @@ pub trait MemberPlugin: Sync + 'static {
     /// them; "weight" (read by the fusion, not by training) among them.
     fn settings(&self) -> &'static [&'static str];
 
-    /// Fits on `x` (rows x features, finite) and `y` (labels < `classes`);
-    /// `rng` is the member's only random stream. Errors name `cfg.kind`.
-    fn fit(
-        &self,
-        cfg: &MemberConfig,
-        x: ArrayView2<f64>,
-        y: &[usize],
-        classes: usize,
-        rng: &mut ChaCha8Rng,
-    ) -> Result<Arc<dyn FittedModel>, EnsembleError>;
+    /// Fits on `data` (already checked by [`fit_member`]); `rng` is the
+    /// member's only random stream. Errors name `cfg.kind`.
+    fn fit(&self, cfg: &MemberConfig, data: &TrainingSet<'_>, rng: &mut ChaCha8Rng) -> FitResult;
+}
+
+/// What [`MemberPlugin::fit`] gives.
+pub type FitResult = Result<Arc<dyn FittedModel>, EnsembleError>;
+
+/// The rows a member is fitted on: `x` (rows x features, finite) and its
+/// labels `y`, each below `classes`.
+#[derive(Debug, Clone, Copy)]
+pub struct TrainingSet<'a> {
+    pub x: ArrayView2<'a, f64>,
+    pub y: &'a [usize],
+    pub classes: usize,
+}
+
+/// The Quantize pane's quantizer on a weight matrix (features x classes).
+pub type WeightsThrough<'a> = &'a dyn Fn(&Array2<f64>) -> Array2<f64>;
+
+/// Inference on integer codes (`int` per tensor or per channel): `features[c]`
+/// quantizes feature `c` with `rounding`; `weights` quantizes a weight matrix.
+#[derive(Clone, Copy)]
+pub struct QuantizedInference<'a> {
+    pub features: &'a [QParams],
+    pub rounding: Rounding,
+    pub weights: WeightsThrough<'a>,
+}
+
+/// Inference through any number format: the rows already hold each
+/// feature's x̂, `threshold(c, t)` is x̂ of a threshold `t` on feature `c`
+/// (from that feature's quantizer); `weights` quantizes a weight matrix.
+#[derive(Clone, Copy)]
+pub struct DequantizedInference<'a> {
+    pub threshold: &'a dyn Fn(usize, f64) -> f64,
+    pub weights: WeightsThrough<'a>,
 }
 
 /// A fitted model of some kind.
@@ -55,28 +81,17 @@ pub trait FittedModel: fmt::Debug + Send + Sync + Any {
     /// Class probabilities, rows x `classes`, each row summing to 1.
     fn predict_proba(&self, x: ArrayView2<f64>, classes: usize) -> Array2<f64>;
 
-    /// The same with quantized inference: `features[c]` quantizes feature
-    /// `c`, and `quantize_weights` stands for the Quantize pane's quantizer
-    /// on a weight matrix (features x classes).
-    fn predict_proba_quantized(
-        &self,
-        x: ArrayView2<f64>,
-        classes: usize,
-        features: &[QParams],
-        rounding: Rounding,
-        quantize_weights: &dyn Fn(&Array2<f64>) -> Array2<f64>,
-    ) -> Array2<f64>;
+    /// The same with quantized inference on integer codes.
+    fn predict_proba_quantized(&self, x: ArrayView2<f64>, classes: usize, q: &QuantizedInference<'_>) -> Array2<f64>;
 
-    /// Inference through any number format: `x` holds each feature's x̂,
-    /// `threshold(c, t)` is x̂ of a threshold `t` on feature `c` (from that
-    /// feature's quantizer), `quantize_weights` as above. By default the
-    /// float model on x̂, for a kind with neither thresholds nor weights.
+    /// Inference through any number format, `x` holding each feature's x̂.
+    /// By default the float model on x̂, for a kind with neither thresholds
+    /// nor weights.
     fn predict_proba_dequantized(
         &self,
         x: ArrayView2<f64>,
         classes: usize,
-        _threshold: &dyn Fn(usize, f64) -> f64,
-        _quantize_weights: &dyn Fn(&Array2<f64>) -> Array2<f64>,
+        _q: &DequantizedInference<'_>,
     ) -> Array2<f64> {
         self.predict_proba(x, classes)
     }
@@ -264,27 +279,16 @@ impl FittedMember {
     /// Class probabilities with quantized inference: a tree compares the
     /// integer code of a feature with the code of its threshold (both from
     /// that feature's quantizer); a logistic member sees dequantized features
-    /// and weights passed through `quantize_weights` (features x classes).
-    pub fn predict_proba_quantized(
-        &self,
-        x: ArrayView2<f64>,
-        features: &[QParams],
-        rounding: Rounding,
-        quantize_weights: &dyn Fn(&Array2<f64>) -> Array2<f64>,
-    ) -> Array2<f64> {
-        self.model.predict_proba_quantized(x, self.classes, features, rounding, quantize_weights)
+    /// and its weights passed through `q.weights`.
+    pub fn predict_proba_quantized(&self, x: ArrayView2<f64>, q: &QuantizedInference<'_>) -> Array2<f64> {
+        self.model.predict_proba_quantized(x, self.classes, q)
     }
 
     /// Class probabilities through any number format: a tree compares x̂ of
     /// a feature with x̂ of its threshold, a logistic member reads x̂ and its
-    /// weights passed through `quantize_weights` (see [`FittedModel::predict_proba_dequantized`]).
-    pub fn predict_proba_dequantized(
-        &self,
-        x: ArrayView2<f64>,
-        threshold: &dyn Fn(usize, f64) -> f64,
-        quantize_weights: &dyn Fn(&Array2<f64>) -> Array2<f64>,
-    ) -> Array2<f64> {
-        self.model.predict_proba_dequantized(x, self.classes, threshold, quantize_weights)
+    /// weights passed through `q.weights`.
+    pub fn predict_proba_dequantized(&self, x: ArrayView2<f64>, q: &DequantizedInference<'_>) -> Array2<f64> {
+        self.model.predict_proba_dequantized(x, self.classes, q)
     }
 
     /// Storage in bits with `value_bits`-bit thresholds / weights: a split
@@ -329,6 +333,6 @@ pub fn fit_member(
         return Err(fit_error(kind, "the features hold NaN or infinite values"));
     }
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let model = kind.plugin().fit(cfg, x, y, classes, &mut rng)?;
+    let model = kind.plugin().fit(cfg, &TrainingSet { x: x.view(), y, classes }, &mut rng)?;
     Ok(FittedMember { kind, classes, features, model })
 }

@@ -2,12 +2,11 @@
 
 use std::sync::Arc;
 
-use ndarray::ArrayView2;
 use rand_chacha::ChaCha8Rng;
 
 use super::trees::{Votes, fit_tree};
-use super::{FittedModel, MemberPlugin};
-use crate::compute::ensemble::{EnsembleError, MemberConfig};
+use super::{FitResult, MemberPlugin, TrainingSet};
+use crate::compute::ensemble::MemberConfig;
 
 pub struct Tree;
 
@@ -20,16 +19,9 @@ impl MemberPlugin for Tree {
         &["max_depth", "weight"]
     }
 
-    fn fit(
-        &self,
-        cfg: &MemberConfig,
-        x: ArrayView2<f64>,
-        y: &[usize],
-        classes: usize,
-        rng: &mut ChaCha8Rng,
-    ) -> Result<Arc<dyn FittedModel>, EnsembleError> {
-        let (rows, features) = x.dim();
+    fn fit(&self, cfg: &MemberConfig, data: &TrainingSet<'_>, rng: &mut ChaCha8Rng) -> FitResult {
+        let (rows, features) = data.x.dim();
         let columns: Vec<usize> = (0..features).collect();
-        Ok(Arc::new(Votes { trees: vec![fit_tree(cfg, x, y, classes, &vec![1; rows], &columns, rng)?] }))
+        Ok(Arc::new(Votes { trees: vec![fit_tree(cfg, data, &vec![1; rows], &columns, rng)?] }))
     }
 }

@@ -9,7 +9,7 @@ use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
-use super::FittedModel;
+use super::{DequantizedInference, FittedModel, QuantizedInference, TrainingSet};
 use crate::compute::ensemble::{EnsembleError, MemberConfig, argmax, fit_error};
 use crate::compute::quant::{QParams, Rounder, Rounding};
 
@@ -173,13 +173,12 @@ const TIE_JITTER: f64 = 1.0 / 1024.0;
 /// the (unjittered) majority of its rows, ties to the lowest class.
 pub(crate) fn fit_tree(
     cfg: &MemberConfig,
-    x: ArrayView2<f64>,
-    y: &[usize],
-    classes: usize,
+    data: &TrainingSet<'_>,
     counts: &[u32],
     columns: &[usize],
     rng: &mut ChaCha8Rng,
 ) -> Result<FlatTree, EnsembleError> {
+    let TrainingSet { x, y, classes } = *data;
     let rows: Vec<usize> = (0..counts.len()).filter(|&r| counts[r] > 0).collect();
     let sub = x.select(Axis(0), &rows).select(Axis(1), columns);
     let labels: Vec<usize> = rows.iter().map(|&r| y[r]).collect();
@@ -215,16 +214,10 @@ impl FittedModel for Votes {
         out
     }
 
-    fn predict_proba_quantized(
-        &self,
-        x: ArrayView2<f64>,
-        classes: usize,
-        features: &[QParams],
-        rounding: Rounding,
-        _quantize_weights: &dyn Fn(&Array2<f64>) -> Array2<f64>,
-    ) -> Array2<f64> {
+    fn predict_proba_quantized(&self, x: ArrayView2<f64>, classes: usize, q: &QuantizedInference<'_>) -> Array2<f64> {
+        let features = q.features;
         let mut out = Array2::zeros((x.nrows(), classes));
-        let mut rounder = Rounder::new(rounding, 0);
+        let mut rounder = Rounder::new(q.rounding, 0);
         for (r, row) in x.rows().into_iter().enumerate() {
             let codes: Vec<i32> =
                 row.iter().enumerate().map(|(c, &v)| rounder.quantize(&features[c], v as f32).0).collect();
@@ -240,13 +233,12 @@ impl FittedModel for Votes {
         &self,
         x: ArrayView2<f64>,
         classes: usize,
-        threshold: &dyn Fn(usize, f64) -> f64,
-        _quantize_weights: &dyn Fn(&Array2<f64>) -> Array2<f64>,
+        q: &DequantizedInference<'_>,
     ) -> Array2<f64> {
         let mut out = Array2::zeros((x.nrows(), classes));
         for tree in &self.trees {
             for (r, row) in x.rows().into_iter().enumerate() {
-                out[[r, tree.predict_dequantized(row, threshold)]] += 1.0;
+                out[[r, tree.predict_dequantized(row, q.threshold)]] += 1.0;
             }
         }
         out /= self.trees.len().max(1) as f64;
