@@ -83,7 +83,12 @@ fn text(scan: &Scan) -> String {
                 format::num(s.kurtosis),
                 format::pct(s.outlier_ratio),
             ]),
-            None => row.extend(["skipped".to_string(), t.skip_reason.clone().unwrap_or_default()]),
+            None => {
+                // The reason goes last, so it does not widen a column.
+                row.push("skipped".to_string());
+                row.extend(std::iter::repeat_n("-".to_string(), 3 + formats.len()));
+                row.push(t.skip_reason.clone().unwrap_or_default());
+            }
         }
         row.extend(t.results.iter().map(|r| match (&r.figures, &r.error) {
             (Some(f), _) => format::db(f.sqnr_db.unwrap_or(f64::INFINITY)),

@@ -84,3 +84,6 @@ fn skip_reason(dtype: &str, shape: &[usize], include_1d: bool) -> Option<String>
         d => Some(format!("{d}: this dtype is not decoded yet")),
     }
 }
+
+#[cfg(test)]
+mod tests;

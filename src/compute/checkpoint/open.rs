@@ -119,8 +119,10 @@ pub(super) fn assemble(
         }
     }
     if let Some((index, placed)) = index {
+        let found: std::collections::HashMap<&str, usize> =
+            tensors.iter().map(|t| (t.name.as_str(), t.shard)).collect();
         for (name, shard) in placed {
-            if !tensors.iter().any(|t| t.name == name && t.shard == shard) {
+            if found.get(name.as_str()) != Some(&shard) {
                 let shard = shards[shard].path.clone();
                 return Err(CheckpointError::NotInShard { index, shard, name });
             }
