@@ -4,6 +4,7 @@
 
 mod quantize;
 mod report;
+mod scan;
 mod tensors;
 
 use std::io::Write as _;
@@ -92,6 +93,35 @@ pub enum Command {
         #[arg(value_name = "FILE")]
         file: PathBuf,
     },
+    /// Measure every tensor of a checkpoint (a .safetensors file, a folder of
+    /// them, or a model.safetensors.index.json) with each format, one tensor
+    /// at a time; with a budget, plan one format per tensor (README "Whole
+    /// checkpoints: scan")
+    Scan {
+        #[arg(value_name = "PATH")]
+        path: PathBuf,
+        /// Comma-separated formats: the names of `report --only formats`
+        /// (q4_0, q8_0, nf4, ...) or int{bits}-{sym|asym}-{pt|pc|g{N}}
+        #[arg(long, value_name = "LIST", default_value = crate::compute::checkpoint::select::DEFAULT_FORMATS)]
+        formats: String,
+        /// Only tensors whose name matches this glob (* and ?); repeatable
+        #[arg(long, value_name = "GLOB")]
+        include: Vec<String>,
+        /// Leave out tensors whose name matches this glob; repeatable
+        #[arg(long, value_name = "GLOB")]
+        exclude: Vec<String>,
+        /// Quantize rank-1 tensors (norms, biases) too, instead of keeping them
+        #[arg(long)]
+        include_1d: bool,
+        /// Plan under this average bits per quantized weight
+        #[arg(long, value_name = "X", conflicts_with = "budget_mb")]
+        budget_bpw: Option<f64>,
+        /// Plan under this size of the quantized tensors, in MB (10^6 bytes)
+        #[arg(long, value_name = "Y")]
+        budget_mb: Option<f64>,
+        #[arg(long, value_enum, default_value_t = scan::ScanFormat::Text)]
+        format: scan::ScanFormat,
+    },
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -160,6 +190,13 @@ pub fn run_command(cli: &Cli) -> Result<(), String> {
             quantize::quantize_command(cli, &outputs)
         }
         Some(Command::Tensors { file }) => tensors::tensors_command(file),
+        Some(Command::Scan { path, formats, include, exclude, include_1d, budget_bpw, budget_mb, format }) => {
+            use crate::compute::checkpoint::scan::Budget;
+            let budget = budget_bpw.map(Budget::Bpw).or(budget_mb.map(Budget::Megabytes));
+            let args =
+                scan::ScanArgs { path, formats, include, exclude, include_1d: *include_1d, budget, format: *format };
+            scan::scan_command(&args)
+        }
     }
 }
 

@@ -5,6 +5,7 @@
 
 pub mod analysis;
 pub mod calibrate;
+pub mod checkpoint;
 pub mod curve;
 pub mod data;
 pub mod deploy;

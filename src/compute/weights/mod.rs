@@ -129,6 +129,12 @@ pub fn load_file(path: &Path, tensor: Option<&str>) -> Result<Weights, WeightsEr
     }
 }
 
+/// One named tensor of a `.safetensors` file already mapped (a checkpoint
+/// scan keeps its shards mapped and decodes them a tensor at a time).
+pub(crate) fn load_safetensors(path: &Path, buf: &[u8], tensor: &str) -> Result<Weights, WeightsError> {
+    safetensors::load(path, buf, Some(tensor))
+}
+
 /// Describes the tensors in a file from its header alone, so listing a
 /// multi-gigabyte checkpoint is instant.
 pub fn list_tensors(path: &Path) -> Result<Vec<TensorInfo>, WeightsError> {
