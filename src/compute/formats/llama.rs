@@ -125,7 +125,19 @@ impl Legacy {
     /// The code of `x` and whether the block's codes could not reach it.
     #[inline]
     fn code(&self, b: &Block, id: f32, x: f32) -> (i32, bool) {
-        match self.rule {
+        self.code_by(self.rule, b, id, x)
+    }
+
+    #[inline]
+    fn value(&self, b: &Block, code: i32) -> f32 {
+        self.value_by(self.rule, b, code)
+    }
+
+    /// `code` for a `rule` known where it is inlined, so that the match
+    /// leaves the loop over the values.
+    #[inline(always)]
+    fn code_by(&self, rule: Rule, b: &Block, id: f32, x: f32) -> (i32, bool) {
+        match rule {
             Rule::Amax => (round_half_away(x * id) as i32 + 128, false),
             Rule::Signed => {
                 let raw = (x * id + ((1i32 << (self.bits - 1)) as f32 + 0.5)) as i32;
@@ -138,12 +150,26 @@ impl Legacy {
         }
     }
 
-    #[inline]
-    fn value(&self, b: &Block, code: i32) -> f32 {
-        match self.rule {
+    #[inline(always)]
+    fn value_by(&self, rule: Rule, b: &Block, code: i32) -> f32 {
+        match rule {
             Rule::Amax => (code - 128) as f32 * b.stored_d,
             Rule::Signed => (code - (1i32 << (self.bits - 1))) as f32 * b.stored_d,
             Rule::Range => b.stored_d * code as f32 + b.stored_min,
+        }
+    }
+
+    /// `quantize` for one rule (see `code_by`).
+    #[inline(always)]
+    fn quantize_by(&self, rule: Rule, xs: &[f32], out: Quantized<'_>) {
+        let outs = out.xhat.chunks_mut(QK).zip(out.codes.chunks_mut(QK)).zip(out.clipped.chunks_mut(QK));
+        for (block, ((xhat, codes), clipped)) in xs.chunks(QK).zip(outs) {
+            let b = self.block(block);
+            let id = inverse(b.d);
+            for (((&x, xh), c), cl) in block.iter().zip(xhat).zip(codes).zip(clipped) {
+                let (code, clip) = self.code_by(rule, &b, id, x);
+                (*xh, *c, *cl) = (self.value_by(rule, &b, code), code as u16, clip);
+            }
         }
     }
 
@@ -205,16 +231,10 @@ impl NumberFormat for Legacy {
     }
 
     fn quantize(&self, _cfg: &QuantConfig, _tensor: &TensorFacts, xs: &[f32], out: Quantized<'_>) {
-        for (i, block) in xs.chunks(QK).enumerate() {
-            let b = self.block(block);
-            let id = inverse(b.d);
-            for (j, &x) in block.iter().enumerate() {
-                let (code, clipped) = self.code(&b, id, x);
-                let k = i * QK + j;
-                out.xhat[k] = self.value(&b, code);
-                out.codes[k] = code as u16;
-                out.clipped[k] = clipped;
-            }
+        match self.rule {
+            Rule::Amax => self.quantize_by(Rule::Amax, xs, out),
+            Rule::Signed => self.quantize_by(Rule::Signed, xs, out),
+            Rule::Range => self.quantize_by(Rule::Range, xs, out),
         }
     }
 

@@ -93,12 +93,15 @@ struct Share {
     /// x - x̂ of its finite values, rounding errors and clipped ones apart.
     errors: Vec<f32>,
     clipped_errors: Vec<f32>,
+    /// The least and the largest of both, with 0.
+    error_range: (f32, f32),
     /// Which codes occur.
     seen: Vec<bool>,
     kept: Option<(Vec<f32>, Vec<u16>)>,
 }
 
-/// A task's buffers, reused from group to group.
+/// A task's buffers, reused from task to task: x̂, codes and clip flags of
+/// all its groups, one after the other.
 #[derive(Default)]
 struct Scratch {
     xhat: Vec<f32>,
@@ -122,64 +125,114 @@ fn quantize_groups(
     let levels = 1usize << format.code_bits(cfg).min(16);
     let (done, _) = run_tasks(&tasks, threads_for(g.values.len()), Scratch::default, |scratch, task| {
         watch.check().ok()?;
-        let range = spans[task.start].1.start..spans[task.end - 1].1.end;
+        let spans = &spans[task.clone()];
+        let range = spans[0].1.start..spans[spans.len() - 1].1.end;
+        let n = range.len();
+        scratch.xhat.resize(n, 0.0);
+        scratch.codes.resize(n, 0);
+        scratch.clipped.clear();
+        scratch.clipped.resize(n, false);
+        for (_, span) in spans {
+            let xs = finite_group(&g.values[span.clone()], all_finite);
+            let local = span.start - range.start..span.end - range.start;
+            let out = Quantized {
+                xhat: &mut scratch.xhat[local.clone()],
+                codes: &mut scratch.codes[local.clone()],
+                clipped: &mut scratch.clipped[local],
+            };
+            format.quantize(cfg, facts, &xs, out);
+        }
+        // Keeping x̂ is for writing it: the figures are not wanted then.
+        let kept = keep.then(|| (scratch.xhat.clone(), scratch.codes.clone()));
         let mut share = Share {
             sums: Sums::default(),
-            errors: Vec::with_capacity(if keep { 0 } else { range.len() }),
+            errors: Vec::with_capacity(if keep { 0 } else { n }),
             clipped_errors: Vec::new(),
+            error_range: (0.0, 0.0),
             seen: vec![false; levels],
-            kept: keep.then(|| (Vec::with_capacity(range.len()), Vec::with_capacity(range.len()))),
+            kept,
         };
-        for (_, span) in &spans[task.clone()] {
-            let raw = &g.values[span.clone()];
-            let xs = finite_group(raw, all_finite);
-            let n = xs.len();
-            scratch.xhat.resize(n, 0.0);
-            scratch.codes.resize(n, 0);
-            scratch.clipped.clear();
-            scratch.clipped.resize(n, false);
-            let out = Quantized { xhat: &mut scratch.xhat, codes: &mut scratch.codes, clipped: &mut scratch.clipped };
-            format.quantize(cfg, facts, &xs, out);
-            // Keeping x̂ is for writing it: the figures are not wanted then.
-            match &mut share.kept {
-                Some((xhat, codes)) => {
-                    xhat.extend_from_slice(&scratch.xhat);
-                    codes.extend_from_slice(&scratch.codes);
-                }
-                None => tally(&mut share, raw, scratch, all_finite),
-            }
+        if !keep {
+            tally(
+                &mut share,
+                &g.values[range.clone()],
+                scratch,
+                spans.iter().map(|(_, s)| s.start - range.start..s.end - range.start),
+                all_finite,
+            );
         }
         Some(share)
     });
     done.into_iter().collect::<Option<Vec<_>>>().ok_or(Cancelled)
 }
 
-/// Adds one group's figures to its task's share: sums in float32 lanes of
-/// blocks of 128 (as the int kernel does), then in float64.
-fn tally(share: &mut Share, xs: &[f32], scratch: &Scratch, all_finite: bool) {
-    scratch.codes.iter().for_each(|&c| share.seen[c as usize] = true);
-    let clipped = scratch.clipped.iter().any(|&c| c);
-    if all_finite && !clipped {
+/// Adds one task's figures to its share, group by group (`groups`, from
+/// the task's start): sums in float32 lanes of blocks of 128 (as the int
+/// kernel does), then in float64.
+fn tally(
+    share: &mut Share,
+    xs: &[f32],
+    scratch: &Scratch,
+    groups: impl Iterator<Item = std::ops::Range<usize>>,
+    all_finite: bool,
+) {
+    // `seen` is 2^bits long and the codes below it: the mask only spares the bounds check.
+    let mask = share.seen.len() - 1;
+    scratch.codes.iter().for_each(|&c| share.seen[c as usize & mask] = true);
+    let lane_sums = lane_summer();
+    let none_clipped = |c: &[bool]| !c.iter().fold(false, |any, &c| any | c);
+    let fast = all_finite && none_clipped(&scratch.clipped);
+    if fast {
         share.errors.extend(xs.iter().zip(&scratch.xhat).map(|(x, xh)| x - xh));
-        for (x, xh) in xs.chunks(LANE_BLOCK).zip(scratch.xhat.chunks(LANE_BLOCK)) {
-            share.sums.merge(&lane_sums(x, xh));
-        }
-        return;
     }
-    for ((&x, &xh), &c) in xs.iter().zip(&scratch.xhat).zip(&scratch.clipped) {
-        if x.is_finite() {
-            share.sums.add(x, xh, c);
-            if c { share.clipped_errors.push(x - xh) } else { share.errors.push(x - xh) }
+    for group in groups {
+        let (xs, xhat, clipped) = (&xs[group.clone()], &scratch.xhat[group.clone()], &scratch.clipped[group]);
+        if fast || (all_finite && none_clipped(clipped)) {
+            if !fast {
+                share.errors.extend(xs.iter().zip(xhat).map(|(x, xh)| x - xh));
+            }
+            for (x, xh) in xs.chunks(LANE_BLOCK).zip(xhat.chunks(LANE_BLOCK)) {
+                share.sums.merge(&lane_sums(x, xh));
+            }
+            continue;
+        }
+        for ((&x, &xh), &c) in xs.iter().zip(xhat).zip(clipped) {
+            if x.is_finite() {
+                share.sums.add(x, xh, c);
+                if c { share.clipped_errors.push(x - xh) } else { share.errors.push(x - xh) }
+            }
         }
     }
+    let (lo, hi) = min_max_lanes(&share.errors);
+    let (clo, chi) = min_max_lanes(&share.clipped_errors);
+    share.error_range = (lo.min(clo), hi.max(chi));
+}
+
+/// The least and the largest of `xs` and 0, NaN ignored, eight lanes at a
+/// time (the order of a minimum does not matter, but for ±0, which fall in
+/// the same bins).
+fn min_max_lanes(xs: &[f32]) -> (f32, f32) {
+    let (mut lo, mut hi) = ([0f32; LANES], [0f32; LANES]);
+    let chunks = xs.chunks_exact(LANES);
+    let rest = chunks.remainder();
+    for c in chunks {
+        for l in 0..LANES {
+            lo[l] = if c[l] < lo[l] { c[l] } else { lo[l] };
+            hi[l] = if c[l] > hi[l] { c[l] } else { hi[l] };
+        }
+    }
+    let lo = rest.iter().chain(&lo).fold(0f32, |m, &v| if v < m { v } else { m });
+    let hi = rest.iter().chain(&hi).fold(0f32, |m, &v| if v > m { v } else { m });
+    (lo, hi)
 }
 
 const LANE_BLOCK: usize = 128;
 const LANES: usize = 8;
 
 /// The sums of a block of finite values with nothing clipped, eight lanes
-/// at a time (and twice as wide on AVX2, same bits: see `compute::has_avx2`).
-fn lane_sums(xs: &[f32], xhs: &[f32]) -> Sums {
+/// at a time (and twice as wide on AVX2, same bits: see `compute::has_avx2`);
+/// the choice is made once per task.
+fn lane_summer() -> fn(&[f32], &[f32]) -> Sums {
     #[cfg(target_arch = "x86_64")]
     if crate::compute::has_avx2() {
         #[target_feature(enable = "avx2")]
@@ -187,9 +240,9 @@ fn lane_sums(xs: &[f32], xhs: &[f32]) -> Sums {
             lanes(xs, xhs)
         }
         // SAFETY: the CPU has AVX2.
-        return unsafe { avx2(xs, xhs) };
+        return |xs, xhs| unsafe { avx2(xs, xhs) };
     }
-    lanes(xs, xhs)
+    lanes
 }
 
 #[inline(always)]
@@ -303,8 +356,7 @@ fn count_weights(w: &Weights, range: (f32, f32)) -> Histogram {
 
 /// The error histogram over the errors' own range, clipped values apart.
 fn error_histogram(shares: &[Share]) -> ErrorHistogram {
-    let all = shares.iter().flat_map(|s| s.errors.iter().chain(&s.clipped_errors));
-    let (lo, hi) = all.fold((0f32, 0f32), |(lo, hi), &e| (lo.min(e), hi.max(e)));
+    let (lo, hi) = shares.iter().fold((0f32, 0f32), |(lo, hi), s| (lo.min(s.error_range.0), hi.max(s.error_range.1)));
     let empty = Histogram::new(lo, hi, HIST_BINS);
     let mut errors = ErrorHistogram { rounding: empty.clone(), clipped: empty };
     for s in shares {

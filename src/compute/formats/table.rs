@@ -5,6 +5,7 @@ use serde::Serialize;
 
 use super::{BUILTIN_FORMATS, FormatKind};
 use crate::compute::analysis::{AnalysisError, WeightStats, analyze_with};
+use crate::compute::parallel::{run_tasks, threads_for};
 use crate::compute::quant::QuantConfig;
 use crate::compute::watch::{Cancelled, Watch};
 use crate::compute::weights::Weights;
@@ -91,7 +92,8 @@ pub fn measure(
 }
 
 /// Every row in order; `on_row` sees each as it is finished (the worker
-/// streams them to the view).
+/// streams them to the view). Rows are measured a core's worth at a time:
+/// each is computed alone, so the figures do not depend on the threads.
 pub fn table(
     w: &Weights,
     stats: &WeightStats,
@@ -100,12 +102,16 @@ pub fn table(
     mut on_row: impl FnMut(&FormatRow),
 ) -> Result<Vec<FormatRow>, Cancelled> {
     let mut out = Vec::with_capacity(rows.len());
-    for (i, (name, cfg)) in rows.iter().enumerate() {
+    let at_once = threads_for(w.values.len()).max(1);
+    for batch in rows.chunks(at_once) {
         watch.check()?;
-        let row = measure(w, stats, name, cfg, watch)?;
-        on_row(&row);
-        out.push(row);
-        watch.progress(i + 1, rows.len());
+        let (done, _) = run_tasks(batch, batch.len(), || (), |_, (name, cfg)| measure(w, stats, name, cfg, watch));
+        for row in done {
+            let row = row?;
+            on_row(&row);
+            out.push(row);
+            watch.progress(out.len(), rows.len());
+        }
     }
     Ok(out)
 }

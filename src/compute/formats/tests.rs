@@ -9,6 +9,20 @@ pub(crate) fn tensor(values: Vec<f32>, rows: usize, cols: usize) -> Weights {
     Weights::in_memory(values, rows, cols)
 }
 
+/// A real-shaped tensor: heavy tails (Student t, 4 degrees of freedom), 64 x 256.
+pub(crate) fn student_t_64x256() -> Weights {
+    use crate::compute::weights::{Distribution, SyntheticSpec, synthetic};
+    let spec = SyntheticSpec {
+        distribution: Distribution::StudentT,
+        rows: 64,
+        cols: 256,
+        seed: 9,
+        dof: 4.0,
+        outlier_fraction: 0.0,
+    };
+    synthetic(&spec).unwrap()
+}
+
 fn cfg(name: &str) -> QuantConfig {
     QuantConfig { format: find(name).unwrap(), ..QuantConfig::default() }
 }
@@ -101,16 +115,7 @@ const EXACT_SCALE: &[&str] = &["int", "q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "t
 
 #[test]
 fn every_format_keeps_its_invariants_on_a_real_shaped_tensor() {
-    use crate::compute::weights::{Distribution, SyntheticSpec, synthetic};
-    let spec = SyntheticSpec {
-        distribution: Distribution::StudentT,
-        rows: 64,
-        cols: 256,
-        seed: 9,
-        dof: 4.0,
-        outlier_fraction: 0.0,
-    };
-    let w = synthetic(&spec).unwrap();
+    let w = student_t_64x256();
     // Better than x̂ = 0 (a 1-bit format's error on this tensor is about 1).
     let mean_square = w.values.iter().map(|&x| (x as f64).powi(2)).sum::<f64>() / w.values.len() as f64;
     for kind in BUILTIN_FORMATS {

@@ -2,7 +2,7 @@
 //! are those of ggml-quants.c's reference quantizers (compiled as they
 //! are) on the same inputs, dequantized by gguf-py.
 
-use super::super::tests::tensor;
+use super::super::tests::{student_t_64x256, tensor};
 use super::super::{BUILTIN_FORMATS, dequantized, find, packed};
 use crate::compute::analysis::analyze;
 use crate::compute::quant::QuantConfig;
@@ -138,16 +138,7 @@ fn levels_are_ascending_and_hold_every_value_of_the_block() {
 
 #[test]
 fn tq2_0_is_a_fixed_point_and_the_k_quants_nearly() {
-    use crate::compute::weights::{Distribution, SyntheticSpec, synthetic};
-    let spec = SyntheticSpec {
-        distribution: Distribution::StudentT,
-        rows: 64,
-        cols: 256,
-        seed: 9,
-        dof: 4.0,
-        outlier_fraction: 0.0,
-    };
-    let w = synthetic(&spec).unwrap();
+    let w = student_t_64x256();
     let sse = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(x, y)| ((x - y) as f64).powi(2)).sum::<f64>();
     for name in ["q4_k", "q6_k", "tq2_0"] {
         let (xhat, _) = dequantized(&w, &cfg(name)).unwrap();
