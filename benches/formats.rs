@@ -19,24 +19,39 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
 
+/// Two tensors of the same size, taken in turn: a format that remembers
+/// its last fit (codebook keeps one per thread) then fits anew every
+/// iteration, as a new tensor or a changed setting makes it.
 fn formats(c: &mut Criterion) {
     let mut s = Settings::default();
     (s.weights.rows, s.weights.cols) = (1024, 1024);
     let w = s.weights.load().unwrap();
-    let stats = weight_stats(&w);
-    c.bench_function("baseline/sum_1m", |b| b.iter(|| black_box(&w.values).iter().map(|&x| x as f64).sum::<f64>()));
+    s.weights.seed += 1;
+    let ws = [w, s.weights.load().unwrap()];
+    let stats = [weight_stats(&ws[0]), weight_stats(&ws[1])];
+    c.bench_function("baseline/sum_1m", |b| b.iter(|| black_box(&ws[0].values).iter().map(|&x| x as f64).sum::<f64>()));
     let mut g = c.benchmark_group("format_1m");
     g.sample_size(20);
     for kind in BUILTIN_FORMATS {
         let cfg = QuantConfig { format: *kind, ..QuantConfig::default() };
-        g.bench_function(kind.name(), |b| b.iter(|| analyze_with(black_box(&w), &stats, &cfg, &Watch::NONE).unwrap()));
+        let mut turn = 0;
+        g.bench_function(kind.name(), |b| {
+            b.iter(|| {
+                turn ^= 1;
+                analyze_with(black_box(&ws[turn]), &stats[turn], &cfg, &Watch::NONE).unwrap()
+            })
+        });
     }
     g.finish();
     let rows = table::default_rows();
     let mut g = c.benchmark_group("formats_table");
     g.sample_size(10);
+    let mut turn = 0;
     g.bench_function("all_rows_1m", |b| {
-        b.iter(|| table::table(black_box(&w), &stats, &rows, &Watch::NONE, |_| {}).unwrap())
+        b.iter(|| {
+            turn ^= 1;
+            table::table(black_box(&ws[turn]), &stats[turn], &rows, &Watch::NONE, |_| {}).unwrap()
+        })
     });
     g.finish();
 }
