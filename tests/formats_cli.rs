@@ -3,26 +3,13 @@
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use ndarray::Array2;
 use ndarray_npy::{ReadNpyExt, WriteNpyExt};
-use serde_json::Value;
 use tempfile::TempDir;
 
-fn run(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_qmc-tui"))
-        .env("XDG_CONFIG_HOME", "/nonexistent/qmc-tui-tests")
-        .args(args)
-        .output()
-        .expect("the binary runs")
-}
-
-fn json(args: &[&str]) -> Value {
-    let out = run(args);
-    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    serde_json::from_slice(&out.stdout).expect("JSON")
-}
+mod common;
+use common::{json, run};
 
 fn weights(dir: &TempDir, rows: usize, cols: usize) -> PathBuf {
     let path = dir.path().join("w.npy");

@@ -3,26 +3,14 @@
 //! and every bad input as a one-paragraph error.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use safetensors::Dtype;
 use safetensors::tensor::TensorView;
 use serde_json::Value;
 use tempfile::TempDir;
 
-fn run(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_qmc-tui"))
-        .env("XDG_CONFIG_HOME", "/nonexistent/qmc-tui-tests")
-        .args(args)
-        .output()
-        .expect("the binary runs")
-}
-
-fn json(args: &[&str]) -> Value {
-    let out = run(args);
-    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    serde_json::from_slice(&out.stdout).expect("JSON")
-}
+mod common;
+use common::{json, run};
 
 /// The one-paragraph error of a failing run.
 fn fails(args: &[&str]) -> String {

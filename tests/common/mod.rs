@@ -43,3 +43,10 @@ pub fn run(args: &[&str]) -> std::process::Output {
         .output()
         .expect("the binary runs")
 }
+
+/// The JSON a successful run prints.
+pub fn json(args: &[&str]) -> serde_json::Value {
+    let out = run(args);
+    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).expect("JSON")
+}
