@@ -247,6 +247,8 @@ fn the_plan_fits_the_budget_and_a_budget_too_small_fails() {
 
     let err = fails(&["scan", s(&path), "--budget-bpw", "1"]);
     assert!(err.contains("below the smallest plan") && err.contains("model.safetensors"), "{err}");
+    // In the units the budget was given in: 1 bpw against int4-g128's 4.5 at the least.
+    assert!(err.contains("1.000 bits per weight") && err.contains("4.500 bits per weight"), "{err}");
 }
 
 #[test]

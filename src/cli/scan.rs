@@ -6,6 +6,7 @@ use std::path::Path;
 use super::{print, shape_text};
 use crate::compute::checkpoint::scan::{self, Budget, Scan, TensorScan};
 use crate::compute::checkpoint::{self, CheckpointError, select};
+use crate::compute::plan::PlanError;
 use crate::compute::watch::Watch;
 use crate::format;
 
@@ -45,11 +46,25 @@ fn run(args: &ScanArgs, specs: &[select::FormatSpec]) -> Result<Scan, Checkpoint
         .map_err(|(flag, glob)| CheckpointError::GlobMatchesNothing { flag, glob, path: ck.path.clone() })?;
     let mut result = scan::scan(&ck, &selected, specs, &Watch::NONE)?;
     if let Some(budget) = args.budget {
-        let plan = scan::plan_scan(&result, budget)
-            .map_err(|source| CheckpointError::Plan { path: ck.path.clone(), source })?;
+        let plan = scan::plan_scan(&result, budget).map_err(|source| plan_error(&ck.path, &result, source))?;
         result.plan = Some(plan);
     }
     Ok(result)
+}
+
+/// The planner's error in the units the user gave the budget in.
+fn plan_error(path: &str, result: &Scan, source: PlanError) -> CheckpointError {
+    let count = scan::planned_count(result).max(1.0);
+    match source {
+        PlanError::BudgetTooSmall { budget, smallest } => CheckpointError::BudgetTooSmall {
+            path: path.to_string(),
+            budget_bpw: budget / count,
+            budget_mb: budget / 8e6,
+            smallest_bpw: smallest / count,
+            smallest_mb: smallest / 8e6,
+        },
+        source => CheckpointError::Plan { path: path.to_string(), source },
+    }
 }
 
 /// The lowest SQNR of a tensor over its formats (skipped tensors last).

@@ -73,6 +73,11 @@ pub enum CheckpointError {
     #[error("the scan was stopped")]
     Cancelled(#[from] Cancelled),
 
+    #[error(
+        "cannot plan {path}: the budget of {budget_bpw:.3} bits per weight ({budget_mb:.2} MB) is below the smallest plan, {smallest_bpw:.3} bits per weight ({smallest_mb:.2} MB, every tensor at its smallest candidate); raise the budget or add a smaller candidate format"
+    )]
+    BudgetTooSmall { path: String, budget_bpw: f64, budget_mb: f64, smallest_bpw: f64, smallest_mb: f64 },
+
     #[error("cannot plan {path}: {source}")]
     Plan {
         path: String,

@@ -194,6 +194,11 @@ fn sqnr(signal: f64, noise: f64) -> Option<f64> {
     (noise > 0.0).then(|| 10.0 * (signal / noise).log10())
 }
 
+/// The values the plan assigns formats to: those of the tensors not skipped.
+pub fn planned_count(scan: &Scan) -> f64 {
+    scan.tensors.iter().filter(|t| !t.skipped).map(|t| t.count as f64).sum()
+}
+
 /// One format per scanned tensor within `budget` (over the quantized
 /// tensors only: skipped ones stay as they are and are not counted).
 pub fn plan_scan(scan: &Scan, budget: Budget) -> Result<PlanReport, PlanError> {
@@ -214,7 +219,7 @@ pub fn plan_scan(scan: &Scan, budget: Budget) -> Result<PlanReport, PlanError> {
                 .collect(),
         })
         .collect();
-    let count: f64 = planned.iter().map(|t| t.count as f64).sum();
+    let count = planned_count(scan);
     let budget_bits = match budget {
         Budget::Bpw(bpw) => bpw * count,
         Budget::Megabytes(mb) => mb * 8e6,
