@@ -12,6 +12,10 @@ use ratatui::crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
 
 /// The Deploy pane at 120×40 with `format`, its compute times zeroed.
 fn deploy_pane(format: &str) -> (App, String) {
+    deploy_pane_at(format, 120, 40)
+}
+
+fn deploy_pane_at(format: &str, width: u16, height: u16) -> (App, String) {
     let mut settings = Settings::default();
     settings.quant.format = find(format).unwrap();
     let mut app = App::new(settings, "qmc-settings.toml".into());
@@ -26,7 +30,7 @@ fn deploy_pane(format: &str) -> (App, String) {
     if let Some(e) = &mut app.ensemble {
         e.compute_ms = 0.0;
     }
-    let mut terminal = Terminal::new(TestBackend::new(120, 40)).unwrap();
+    let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
     terminal.draw(|f| app.hits = ui::draw(f, &app)).unwrap();
     let screen = terminal.backend().to_string();
     (app, screen)
@@ -49,4 +53,15 @@ fn q4_0_says_why_in_the_notes() {
     assert!(d.error.is_some() && d.by_bits.is_empty());
     assert!(screen.contains("q4_0 cannot quantize the ensemble"), "{screen}");
     assert!(screen.contains("not a multiple of 32"), "{screen}");
+}
+
+/// At 80×24 the one row is both the pick and the current width, and
+/// "◀ pick, now" does not fit: the mark says "◀ now" whole (the row's
+/// highlight marks the pick) instead of a cut "◀ pick,".
+#[test]
+fn at_80x24_the_width_mark_is_whole() {
+    let (_, screen) = deploy_pane_at("fp8-e4m3", 80, 24);
+    assert!(screen.contains("By width") && !screen.contains("pick,") && screen.contains("◀ now"), "{screen}");
+    let (_, wide) = deploy_pane_at("fp8-e4m3", 120, 40);
+    assert!(wide.contains("◀ pick, now"), "{wide}");
 }

@@ -158,24 +158,36 @@ fn x_labels(d: &DeployReport, width: u16) -> Vec<Span<'static>> {
 
 /// Every width's figures; the recommendation and the current width marked in words.
 fn draw_sizes(frame: &mut Frame, d: &DeployReport, area: Rect) {
-    let mut cells = vec![["bits", "test", "cv", "size", ""].map(String::from).to_vec()];
-    cells.extend(d.by_bits.iter().map(|b| {
-        let mut mark = String::new();
-        if Some(b.bits) == d.recommended_bits {
-            mark.push_str("◀ pick");
-        }
-        if b.bits == d.bits {
-            mark.push_str(if mark.is_empty() { "◀ now" } else { ", now" });
-        }
-        vec![
-            b.bits.to_string(),
-            format::pct(b.test_accuracy),
-            format::pct(b.cv_accuracy_mean),
-            format::bytes(b.bytes),
-            mark,
-        ]
-    }));
-    let (widths, keep) = table_widths(area.width.saturating_sub(2), &content_widths(&cells), &[1, 3]);
+    let room = area.width.saturating_sub(2);
+    let cells_with = |both: &str| {
+        let mut cells = vec![["bits", "test", "cv", "size", ""].map(String::from).to_vec()];
+        cells.extend(d.by_bits.iter().map(|b| {
+            let mark = match (Some(b.bits) == d.recommended_bits, b.bits == d.bits) {
+                (true, true) => both,
+                (true, false) => "◀ pick",
+                (false, true) => "◀ now",
+                (false, false) => "",
+            };
+            vec![
+                b.bits.to_string(),
+                format::pct(b.test_accuracy),
+                format::pct(b.cv_accuracy_mean),
+                format::bytes(b.bytes),
+                mark.to_string(),
+            ]
+        }));
+        let (widths, keep) = table_widths(room, &content_widths(&cells), &[1, 3]);
+        let fits = kept(widths.iter(), &keep).into_iter().map(|w| w + 1).sum::<u16>() <= room + 1;
+        (cells, widths, keep, fits)
+    };
+    // Where "◀ pick, now" would be cut, the row's highlight says "pick" and the mark "now".
+    let (cells, widths, keep, fits) = cells_with("◀ pick, now");
+    let (cells, widths, keep) = if fits {
+        (cells, widths, keep)
+    } else {
+        let (c, w, k, _) = cells_with("◀ now");
+        (c, w, k)
+    };
     let rows = cells[1..].iter().zip(&d.by_bits).map(|(r, b)| {
         let row = Row::new(kept(r.iter().cloned().map(Cell::from), &keep));
         if Some(b.bits) == d.recommended_bits { row.style(theme().value) } else { row }
