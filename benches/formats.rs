@@ -3,6 +3,8 @@
 //! (quantize, metrics, both histograms) as a key press recomputes it, and
 //! the whole Formats table. `baseline/sum_1m` is read against, as in quant.rs.
 
+mod common;
+
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -13,7 +15,6 @@ use qmc_tui::compute::quant::QuantConfig;
 use qmc_tui::compute::watch::Watch;
 use qmc_tui::controls::{AnyControl, Control};
 use qmc_tui::settings::Settings;
-use qmc_tui::ui;
 use qmc_tui::worker::{Worker, Workers};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -75,17 +76,8 @@ fn key_to_frame(c: &mut Criterion) {
     let mut up = true;
     c.bench_function("tui/key_to_frame_1m_q4_0", |b| {
         b.iter(|| {
-            let jobs = app.update(press(if up { KeyCode::Right } else { KeyCode::Left }));
+            common::key_to_frame(&mut app, &mut worker, &mut terminal, if up { KeyCode::Right } else { KeyCode::Left });
             up = !up;
-            for job in jobs.into_iter().filter(|j| !j.is_training()) {
-                let out = worker.handle(job, &Watch::NONE).unwrap();
-                app.update(AppEvent::Worker(out));
-            }
-            terminal
-                .draw(|f| {
-                    ui::draw(f, &app);
-                })
-                .unwrap();
         })
     });
 }

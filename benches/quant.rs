@@ -3,6 +3,8 @@
 //! `baseline/sum_1m` is a plain pass over the same data: the machines are
 //! shared and noisy, so the other figures are best read against it.
 
+mod common;
+
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -95,17 +97,8 @@ fn key_to_frame(c: &mut Criterion) {
     c.bench_function("tui/key_to_frame_1m", |b| {
         b.iter(|| {
             // Alternate 8 <-> 9 bits so every press is a real change.
-            let jobs = app.update(press(if up { KeyCode::Right } else { KeyCode::Left }));
+            common::key_to_frame(&mut app, &mut worker, &mut terminal, if up { KeyCode::Right } else { KeyCode::Left });
             up = !up;
-            for job in jobs {
-                let out = worker.handle(job, &Watch::NONE).unwrap();
-                app.update(AppEvent::Worker(out));
-            }
-            terminal
-                .draw(|f| {
-                    ui::draw(f, &app);
-                })
-                .unwrap();
         })
     });
     c.bench_function("tui/first_frame_1m", |b| {
