@@ -353,3 +353,25 @@ fn a_glob_that_matches_nothing_is_named() {
     let err = fails(&["scan", s(&path), "--exclude", "nothing?"]);
     assert!(err.contains("--exclude") && err.contains("nothing?"), "{err}");
 }
+
+/// FP8 checkpoints (DeepSeek-V3 style) are decoded and scanned, not skipped;
+/// the E4M3 codes below are 1, -0.5, 448 (its max) and 2^-9 (its least subnormal).
+#[test]
+fn fp8_tensors_are_decoded_and_scanned() {
+    let dir = TempDir::new().unwrap();
+    let codes: Vec<u8> = [0x38u8, 0xb0, 0x7e, 0x01].iter().copied().cycle().take(2 * 32).collect();
+    let e5m2: Vec<u8> = [0x3cu8, 0x7b].iter().copied().cycle().take(2 * 32).collect();
+    let bytes = safetensors_bytes(&[
+        ("a.weight", Dtype::F8_E4M3, vec![2, 32], codes),
+        ("b.weight", Dtype::F8_E5M2, vec![2, 32], e5m2),
+    ]);
+    let path = write(dir.path(), "fp8.safetensors", &bytes);
+    let v = json(&["scan", s(&path), "--formats", "q8_0", "--format", "json"]);
+    let a = tensor(&v, "a.weight");
+    assert_eq!((a["skipped"].clone(), a["dtype"].clone()), (false.into(), "f8_e4m3".into()), "{a}");
+    assert_eq!(a["stats"]["max_abs"], 448.0);
+    let b = tensor(&v, "b.weight");
+    assert_eq!((b["skipped"].clone(), b["dtype"].clone()), (false.into(), "f8_e5m2".into()), "{b}");
+    assert_eq!(b["stats"]["max_abs"], 57344.0);
+    assert_eq!(b["results"][0]["format"], "q8_0");
+}

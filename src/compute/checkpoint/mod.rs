@@ -77,10 +77,10 @@ fn skip_reason(dtype: &str, shape: &[usize], include_1d: bool) -> Option<String>
         d if d.starts_with('i') || d.starts_with('u') => {
             Some(format!("integer ({d}): an index or buffer, not a weight"))
         }
-        "f32" | "f64" | "f16" | "bf16" if shape.len() < 2 && !include_1d => {
+        d if weights::is_float_dtype(d) && shape.len() < 2 && !include_1d => {
             Some(format!("rank {}: a norm or bias, kept in its dtype (--include-1d quantizes it)", shape.len()))
         }
-        "f32" | "f64" | "f16" | "bf16" => None,
+        d if weights::is_float_dtype(d) => None,
         d => Some(format!("{d}: this dtype is not decoded yet")),
     }
 }

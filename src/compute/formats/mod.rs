@@ -21,7 +21,7 @@ mod float;
 mod int;
 mod kquants;
 mod llama;
-mod minifloat;
+pub(crate) mod minifloat;
 mod mx;
 mod nf4;
 pub mod pack;

@@ -78,12 +78,17 @@ impl TensorInfo {
     /// Floating point: a weight. Integer and bool tensors of a checkpoint
     /// are indices and buffers (`position_ids`), not weights to quantize.
     pub fn is_float(&self) -> bool {
-        matches!(self.dtype.as_str(), "f16" | "bf16" | "f32" | "f64")
+        is_float_dtype(&self.dtype)
     }
 
     pub fn count(&self) -> usize {
         self.shape.iter().product()
     }
+}
+
+/// The dtypes the loaders decode to f32 as weights (lower case, as listed).
+pub fn is_float_dtype(dtype: &str) -> bool {
+    matches!(dtype, "f16" | "bf16" | "f32" | "f64" | "f8_e4m3" | "f8_e5m2")
 }
 
 /// The tensor a file opens on when none is named: the largest float tensor

@@ -42,7 +42,7 @@ pub(super) fn load(path: &Path, buf: &[u8], tensor: Option<&str>) -> Result<Weig
         }
     };
 
-    if !matches!(view.dtype(), Dtype::F32 | Dtype::F64 | Dtype::F16 | Dtype::BF16) {
+    if !matches!(view.dtype(), Dtype::F32 | Dtype::F64 | Dtype::F16 | Dtype::BF16 | Dtype::F8_E4M3 | Dtype::F8_E5M2) {
         return Err(WeightsError::NotFloat { path: shown, name, dtype: dtype_name(view.dtype()) });
     }
     let shape = view.shape().to_vec();
@@ -53,6 +53,8 @@ pub(super) fn load(path: &Path, buf: &[u8], tensor: Option<&str>) -> Result<Weig
         Dtype::F64 => decode(data, |c| f64::from_le_bytes(c) as f32),
         Dtype::F16 => decode(data, |c| half::f16::from_le_bytes(c).to_f32()),
         Dtype::BF16 => decode(data, |c| half::bf16::from_le_bytes(c).to_f32()),
+        Dtype::F8_E4M3 => decode(data, |[c]| fp8_to_f32(c, Fp8::E4M3)),
+        Dtype::F8_E5M2 => decode(data, |[c]| fp8_to_f32(c, Fp8::E5M2)),
         Dtype::I8 => decode(data, |c| i8::from_le_bytes(c).to_f32()),
         Dtype::U8 => decode(data, |c| u8::from_le_bytes(c).to_f32()),
         Dtype::I16 => decode(data, |c| i16::from_le_bytes(c).to_f32()),
@@ -68,6 +70,79 @@ pub(super) fn load(path: &Path, buf: &[u8], tensor: Option<&str>) -> Result<Weig
     let dtype = dtype_name(view.dtype());
     Ok(file_weights(path, values, shape, dtype, Some(name)))
 }
+/// The two FP8 dtypes of safetensors (`torch.float8_e4m3fn`, `torch.float8_e5m2`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) enum Fp8 {
+    E4M3,
+    E5M2,
+}
+
+/// One FP8 code as f32. E4M3FN has no infinities and one NaN per sign
+/// (`S.1111.111`); E5M2 is IEEE-like, with Inf and NaN at exponent 31.
+pub(super) fn fp8_to_f32(code: u8, kind: Fp8) -> f32 {
+    let (mantissa_bits, bias) = match kind {
+        Fp8::E4M3 => (3, 7),
+        Fp8::E5M2 => (2, 15),
+    };
+    let sign = if code & 0x80 != 0 { -1.0 } else { 1.0 };
+    let exponent = i32::from((code & 0x7f) >> mantissa_bits);
+    let mantissa = f32::from(code & ((1 << mantissa_bits) - 1));
+    let top = (1 << (7 - mantissa_bits)) - 1;
+    match kind {
+        Fp8::E4M3 if exponent == top && mantissa == 7.0 => return f32::NAN,
+        Fp8::E5M2 if exponent == top => return if mantissa == 0.0 { sign * f32::INFINITY } else { f32::NAN },
+        _ => {}
+    }
+    let scale = (1u32 << mantissa_bits) as f32;
+    let magnitude = if exponent == 0 {
+        mantissa / scale * 2f32.powi(1 - bias)
+    } else {
+        (1.0 + mantissa / scale) * 2f32.powi(exponent - bias)
+    };
+    sign * magnitude
+}
+
 fn dtype_name(dtype: Dtype) -> String {
     dtype.to_string().to_ascii_lowercase()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::compute::formats::minifloat::{E4M3, E5M2, Minifloat, Ties};
+
+    #[test]
+    fn fp8_codes_decode_to_their_known_values() {
+        // S.EEEE.MMM: max normal, min normal, min subnormal, one, NaN.
+        assert_eq!(fp8_to_f32(0x7e, Fp8::E4M3), 448.0);
+        assert_eq!(fp8_to_f32(0x08, Fp8::E4M3), 2f32.powi(-6));
+        assert_eq!(fp8_to_f32(0x01, Fp8::E4M3), 2f32.powi(-9));
+        assert_eq!(fp8_to_f32(0x38, Fp8::E4M3), 1.0);
+        assert_eq!(fp8_to_f32(0xb8, Fp8::E4M3), -1.0);
+        assert!(fp8_to_f32(0x7f, Fp8::E4M3).is_nan() && fp8_to_f32(0xff, Fp8::E4M3).is_nan());
+        // S.EEEEE.MM: max normal, min subnormal, one, Inf, NaN.
+        assert_eq!(fp8_to_f32(0x7b, Fp8::E5M2), 57344.0);
+        assert_eq!(fp8_to_f32(0x01, Fp8::E5M2), 2f32.powi(-16));
+        assert_eq!(fp8_to_f32(0x3c, Fp8::E5M2), 1.0);
+        assert_eq!(fp8_to_f32(0xfc, Fp8::E5M2), f32::NEG_INFINITY);
+        assert!(fp8_to_f32(0x7d, Fp8::E5M2).is_nan());
+    }
+
+    /// Every finite code decodes to the value the fp8 cast (checked against
+    /// `ml_dtypes` in scripts/crosscheck_formats.py) maps back to that code.
+    #[test]
+    fn every_finite_fp8_code_round_trips_through_the_cast() {
+        let kinds: [(Fp8, Minifloat); 2] = [(Fp8::E4M3, E4M3), (Fp8::E5M2, E5M2)];
+        for (kind, format) in kinds {
+            for code in 0..=255u8 {
+                let x = fp8_to_f32(code, kind);
+                if !x.is_finite() {
+                    continue;
+                }
+                let back = format.cast(x, Ties::Even);
+                assert_eq!(back.value.to_bits(), x.to_bits(), "{kind:?} code {code:#04x}");
+                assert_eq!(back.code, u16::from(code), "{kind:?} code {code:#04x}");
+            }
+        }
+    }
 }
