@@ -375,3 +375,23 @@ fn fp8_tensors_are_decoded_and_scanned() {
     assert_eq!(b["stats"]["max_abs"], 57344.0);
     assert_eq!(b["results"][0]["format"], "q8_0");
 }
+
+/// NaN codes are counted and left out of every figure: the model's SQNR over
+/// one tensor is that tensor's SQNR (was 3 dB off when half were NaN).
+#[test]
+fn non_finite_values_are_counted_and_left_out_of_the_totals() {
+    let dir = TempDir::new().unwrap();
+    let codes: Vec<u8> = [0x38u8, 0x7f, 0xb0, 0x7e].iter().copied().cycle().take(2 * 32).collect();
+    let path = write(dir.path(), "nan.safetensors", &safetensors_bytes(&[("a", Dtype::F8_E4M3, vec![2, 32], codes)]));
+    let v = json(&["scan", s(&path), "--formats", "q8_0,int4-sym-pc", "--format", "json"]);
+    let a = tensor(&v, "a");
+    assert_eq!(a["stats"]["non_finite"], 16);
+    for (f, total) in v["totals"].as_array().unwrap().iter().enumerate() {
+        let (one, all) = (a["results"][f]["sqnr_db"].as_f64().unwrap(), total["sqnr_db"].as_f64().unwrap());
+        assert!((one - all).abs() < 1e-9, "{one} vs {all}");
+    }
+    let plan = json(&["scan", s(&path), "--formats", "q8_0,int4-sym-pc", "--budget-bpw", "9", "--format", "json"]);
+    // Both fit in 9 bpw: the plan takes the better one, with its SQNR.
+    let best = (0..2).map(|f| a["results"][f]["sqnr_db"].as_f64().unwrap()).fold(f64::MIN, f64::max);
+    assert!((plan["plan"]["sqnr_db"].as_f64().unwrap() - best).abs() < 1e-9, "{}", plan["plan"]);
+}

@@ -53,6 +53,13 @@ pub struct TensorScan {
     pub signal: f64,
 }
 
+impl TensorScan {
+    /// The values its mse is a mean over (NaN and ±Inf left out).
+    pub fn finite_count(&self) -> usize {
+        self.count - self.stats.as_ref().map_or(0, |s| s.non_finite)
+    }
+}
+
 /// The value distribution, over the finite values (population moments).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Stats {
@@ -62,6 +69,8 @@ pub struct Stats {
     pub kurtosis: f64,
     /// The fraction of values with |x − mean| > 6σ.
     pub outlier_ratio: f64,
+    /// NaN and ±Inf values: left out of every figure, as the analysis does.
+    pub non_finite: usize,
 }
 
 /// One format on one tensor: its figures, or why it cannot apply.
@@ -183,7 +192,7 @@ fn total(tensors: &[TensorScan], f: usize, label: &str) -> Total {
         count += t.count;
         bytes += r.bytes;
         signal += t.signal;
-        noise += fig.mse * t.count as f64;
+        noise += fig.mse * t.finite_count() as f64;
         n += 1;
     }
     let bpw = if count > 0 { bits / count as f64 } else { 0.0 };
@@ -214,7 +223,8 @@ pub fn plan_scan(scan: &Scan, budget: Budget) -> Result<PlanReport, PlanError> {
                 .filter_map(|r| {
                     let fig = r.figures.as_ref()?;
                     let n = t.count as f64;
-                    Some(Choice { label: r.format.clone(), bits: fig.bpw * n, error: fig.mse * n })
+                    let error = fig.mse * t.finite_count() as f64;
+                    Some(Choice { label: r.format.clone(), bits: fig.bpw * n, error })
                 })
                 .collect(),
         })
@@ -284,7 +294,8 @@ pub fn tensor_stats(values: &[f32]) -> (Stats, f64) {
             .into_iter()
             .sum();
     let kurtosis = if var > 0.0 { m4 / (var * var) - 3.0 } else { 0.0 };
-    let stats = Stats { max_abs: m.max_abs, std, kurtosis, outlier_ratio: m.outliers as f64 / n };
+    let non_finite = values.len() - m.n;
+    let stats = Stats { max_abs: m.max_abs, std, kurtosis, outlier_ratio: m.outliers as f64 / n, non_finite };
     (stats, m.sum_sq)
 }
 
