@@ -12,6 +12,7 @@ mod header;
 mod open;
 pub mod scan;
 pub mod select;
+mod stats;
 
 use std::ops::Deref;
 use std::path::Path;

@@ -7,14 +7,12 @@ use serde::Serialize;
 
 use super::select::FormatSpec;
 use super::{Checkpoint, CheckpointError};
-use crate::compute::analysis::{self, weight_tasks};
+use crate::compute::analysis;
 use crate::compute::formats::table::{self, FormatRow};
-use crate::compute::parallel::{run_tasks, threads_for};
 use crate::compute::plan::{self, Choice, PlanError, TensorChoices};
 use crate::compute::watch::Watch;
 
-/// A value is an outlier beyond this many standard deviations of the mean.
-pub const OUTLIER_SIGMAS: f64 = 6.0;
+pub use super::stats::{OUTLIER_SIGMAS, Stats, tensor_stats};
 
 /// The whole scan, as `scan --format json` prints it.
 #[derive(Debug, Clone, Serialize)]
@@ -58,19 +56,6 @@ impl TensorScan {
     pub fn finite_count(&self) -> usize {
         self.count - self.stats.as_ref().map_or(0, |s| s.non_finite)
     }
-}
-
-/// The value distribution, over the finite values (population moments).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Stats {
-    pub max_abs: f64,
-    pub std: f64,
-    /// Excess kurtosis, m4/m2² − 3: 0 for a normal distribution.
-    pub kurtosis: f64,
-    /// The fraction of values with |x − mean| > 6σ.
-    pub outlier_ratio: f64,
-    /// NaN and ±Inf values: left out of every figure, as the analysis does.
-    pub non_finite: usize,
 }
 
 /// One format on one tensor: its figures, or why it cannot apply.
@@ -245,61 +230,4 @@ pub fn plan_scan(scan: &Scan, budget: Budget) -> Result<PlanReport, PlanError> {
         sqnr_db: sqnr(signal, p.error),
         assignments,
     })
-}
-
-#[derive(Default, Clone, Copy)]
-struct Moments {
-    n: usize,
-    sum: f64,
-    sum_sq: f64,
-    max_abs: f64,
-    m2: f64,
-    m4: f64,
-    outliers: usize,
-}
-
-/// The statistics of the finite values and their Σx², in three passes
-/// cut into the analysis' tasks, merged in task order (same bits on any
-/// number of threads).
-pub fn tensor_stats(values: &[f32]) -> (Stats, f64) {
-    let first = chunked(values, |xs| {
-        let mut m = Moments::default();
-        for x in xs.iter().filter(|x| x.is_finite()).map(|&x| f64::from(x)) {
-            (m.n, m.sum, m.sum_sq, m.max_abs) = (m.n + 1, m.sum + x, m.sum_sq + x * x, m.max_abs.max(x.abs()));
-        }
-        m
-    });
-    let mut m = first.iter().fold(Moments::default(), |a, b| Moments {
-        n: a.n + b.n,
-        sum: a.sum + b.sum,
-        sum_sq: a.sum_sq + b.sum_sq,
-        max_abs: a.max_abs.max(b.max_abs),
-        ..a
-    });
-    let mean = if m.n > 0 { m.sum / m.n as f64 } else { 0.0 };
-    for (m2, m4) in chunked(values, |xs| {
-        xs.iter().filter(|x| x.is_finite()).fold((0.0, 0.0), |(a, b), &x| {
-            let d2 = (f64::from(x) - mean).powi(2);
-            (a + d2, b + d2 * d2)
-        })
-    }) {
-        (m.m2, m.m4) = (m.m2 + m2, m.m4 + m4);
-    }
-    let n = m.n.max(1) as f64;
-    let (var, m4) = (m.m2 / n, m.m4 / n);
-    let std = var.sqrt();
-    let limit = OUTLIER_SIGMAS * std;
-    m.outliers =
-        chunked(values, |xs| xs.iter().filter(|x| x.is_finite() && (f64::from(**x) - mean).abs() > limit).count())
-            .into_iter()
-            .sum();
-    let kurtosis = if var > 0.0 { m4 / (var * var) - 3.0 } else { 0.0 };
-    let non_finite = values.len() - m.n;
-    let stats = Stats { max_abs: m.max_abs, std, kurtosis, outlier_ratio: m.outliers as f64 / n, non_finite };
-    (stats, m.sum_sq)
-}
-
-fn chunked<R: Send>(values: &[f32], f: impl Fn(&[f32]) -> R + Sync) -> Vec<R> {
-    let tasks = weight_tasks(values.len());
-    run_tasks(&tasks, threads_for(values.len()), || (), |_, span| f(&values[span.clone()])).0
 }

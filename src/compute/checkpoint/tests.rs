@@ -77,3 +77,33 @@ fn stats_are_the_moments_by_hand() {
     assert_eq!((st.max_abs, signal, st.outlier_ratio), (3.0, 28.0, 0.0));
     assert!((st.std - 3.5f64.sqrt()).abs() < 1e-12 && (st.kurtosis + 1.0).abs() < 1e-12, "{st:?}");
 }
+
+proptest::proptest! {
+    /// The lane sums give the two-pass figures of a plain loop, NaN and Inf
+    /// left out, on lengths that are and are not multiples of the lanes.
+    #[test]
+    fn stats_equal_a_plain_two_pass_loop(
+        v in proptest::collection::vec(proptest::prop_oneof![
+            8 => -10.0f32..10.0,
+            1 => proptest::strategy::Just(f32::NAN),
+            1 => proptest::strategy::Just(f32::NEG_INFINITY),
+            1 => proptest::strategy::Just(1000.0f32),
+        ], 1..300)
+    ) {
+        let finite: Vec<f64> = v.iter().filter(|x| x.is_finite()).map(|&x| f64::from(x)).collect();
+        let n = finite.len().max(1) as f64;
+        let mean = finite.iter().sum::<f64>() / n;
+        let var = finite.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n;
+        let m4 = finite.iter().map(|x| (x - mean).powi(4)).sum::<f64>() / n;
+        let outliers = finite.iter().filter(|x| (*x - mean).abs() > 6.0 * var.sqrt()).count();
+        let (st, signal) = scan::tensor_stats(&v);
+        let close = |a: f64, b: f64| (a - b).abs() <= 1e-9 * (1.0 + b.abs());
+        proptest::prop_assert_eq!(st.non_finite, v.len() - finite.len());
+        proptest::prop_assert!(close(signal, finite.iter().map(|x| x * x).sum()));
+        proptest::prop_assert_eq!(st.max_abs, finite.iter().fold(0.0f64, |a, x| a.max(x.abs())));
+        proptest::prop_assert!(close(st.std, var.sqrt()), "{} {}", st.std, var.sqrt());
+        let kurtosis = if var > 0.0 { m4 / (var * var) - 3.0 } else { 0.0 };
+        proptest::prop_assert!(close(st.kurtosis, kurtosis), "{} {}", st.kurtosis, kurtosis);
+        proptest::prop_assert_eq!(st.outlier_ratio, outliers as f64 / n);
+    }
+}
