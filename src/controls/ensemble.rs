@@ -3,7 +3,7 @@
 //! of one table ([`MEMBER_CONTROLS`]), shown in the order its kind lists its
 //! settings ([`crate::compute::ensemble::MemberPlugin::settings`]).
 
-use super::{Context, ladder, parse, parse_fraction, step_seed, text};
+use super::{Context, ControlError, ladder, parse, parse_fraction, step_seed, text};
 #[cfg(test)]
 use crate::compute::ensemble::MAX_TREES;
 #[cfg(test)]
@@ -41,7 +41,7 @@ pub struct MemberControl {
     /// The text offered when the user starts typing.
     edit: fn(&MemberConfig) -> String,
     step: fn(&mut MemberConfig, bool, bool),
-    set: fn(&mut MemberConfig, &str, &str, &str) -> Result<(), String>,
+    set: fn(&mut MemberConfig, &str, &str, &'static str) -> Result<(), ControlError>,
 }
 
 impl PartialEq for MemberControl {
@@ -105,7 +105,7 @@ fn step_fraction(v: f64, up: bool, coarse: bool) -> f64 {
 }
 
 /// A depth, where 0, "unlimited" and "∞" mean no limit.
-fn parse_depth(text: &str, key: &str, label: &str) -> Result<usize, String> {
+fn parse_depth(text: &str, key: &str, label: &'static str) -> Result<usize, ControlError> {
     if matches!(text, "unlimited" | "∞") { Ok(0) } else { parse(text, key, label) }
 }
 
@@ -191,12 +191,12 @@ impl EnsembleControl {
     }
 
     /// Moves the value `steps` notches; `Member` is moved by the app, which owns the selection.
-    pub fn adjust(self, s: &mut Settings, steps: i32, coarse: bool, ctx: Context) -> Result<(), String> {
+    pub fn adjust(self, s: &mut Settings, steps: i32, coarse: bool, ctx: Context) -> Result<(), ControlError> {
         let up = steps > 0;
         let d = &mut s.data;
         match self {
             E::DataSource | E::Label => {
-                return Err("press Enter to type a CSV path (or \"iris\") or a column name".into());
+                return Err(ControlError::Unavailable("press Enter to type a CSV path (or \"iris\") or a column name"));
             }
             E::TestFraction => d.test_fraction = step_f64(d.test_fraction, 0.05, up, coarse, 0.05, 0.9),
             E::DataSeed => d.seed = step_seed(d.seed, up, coarse),
@@ -210,11 +210,11 @@ impl EnsembleControl {
             }
             E::Setting(c) => (c.step)(edited(s, ctx)?, up, coarse),
         }
-        s.validate().map_err(|e| e.to_string())
+        Ok(s.validate()?)
     }
 
     /// Sets the value from typed text; errors name the settings key.
-    pub fn set(self, s: &mut Settings, text: &str, ctx: Context) -> Result<(), String> {
+    pub fn set(self, s: &mut Settings, text: &str, ctx: Context) -> Result<(), ControlError> {
         let text = text.trim();
         let key = self.key(ctx.member);
         let (d, label) = (&mut s.data, self.label());
@@ -227,13 +227,13 @@ impl EnsembleControl {
             E::TestFraction => d.test_fraction = parse_fraction(text, &key, label)?,
             E::DataSeed => d.seed = parse(text, &key, label)?,
             E::Folds => d.folds = parse(text, &key, label)?,
-            E::Fusion => s.ensemble.fusion = text.parse().map_err(|e| format!("{key}: {e}"))?,
+            E::Fusion => s.ensemble.fusion = text.parse().map_err(|e| ControlError::from(e).keyed(&key))?,
             E::Member => return Ok(()),
             E::Tolerance => s.deploy.tolerance = parse(text.trim_end_matches("points").trim(), &key, label)?,
-            E::Kind => edited(s, ctx)?.kind = text.parse().map_err(|e| format!("{key}: {e}"))?,
+            E::Kind => edited(s, ctx)?.kind = text.parse().map_err(|e| ControlError::from(e).keyed(&key))?,
             E::Setting(c) => (c.set)(edited(s, ctx)?, text, &key, label)?,
         }
-        s.validate().map_err(|e| e.to_string())
+        Ok(s.validate()?)
     }
 
     pub fn reset(self, s: &mut Settings, ctx: Context) {
@@ -273,8 +273,8 @@ impl EnsembleControl {
 }
 
 /// The member the fields edit.
-fn edited<'a>(s: &'a mut Settings, ctx: Context) -> Result<&'a mut MemberConfig, String> {
-    s.ensemble.members.get_mut(ctx.member).ok_or_else(|| "no member to edit: press a to add one".to_string())
+fn edited<'a>(s: &'a mut Settings, ctx: Context) -> Result<&'a mut MemberConfig, ControlError> {
+    s.ensemble.members.get_mut(ctx.member).ok_or(ControlError::Unavailable("no member to edit: press a to add one"))
 }
 
 fn step_f64(v: f64, step: f64, up: bool, coarse: bool, min: f64, max: f64) -> f64 {
@@ -336,7 +336,7 @@ mod tests {
     #[test]
     fn typed_values_are_checked_and_name_the_key() {
         let s = Settings::default();
-        let err = |c: EnsembleControl, text: &str| c.set(&mut s.clone(), text, ctx(1)).unwrap_err();
+        let err = |c: EnsembleControl, text: &str| c.set(&mut s.clone(), text, ctx(1)).unwrap_err().to_string();
         assert!(err(E::Trees, "0").contains("ensemble.members[1].trees"));
         assert!(err(E::Trees, "many").contains("ensemble.members[1].trees"));
         assert!(err(E::Weight, "-1").contains("ensemble.members[1].weight"));
