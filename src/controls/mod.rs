@@ -1,8 +1,8 @@
 //! The panes' controls: which are shown, how each shows its value, and how
-//! a key or typed text changes the settings. The Quantize pane's controls
-//! and a member's settings are rows of a table; the Ensemble pane's data and
-//! fusion controls an enum. `AnyControl` lets the app and the drawing treat
-//! them alike.
+//! a key or typed text changes the settings. Each pane's controls are rows
+//! of a table (`QUANT_CONTROLS`; the Ensemble pane's `ENSEMBLE_CONTROLS`,
+//! `MEMBER_CONTROLS` and the member's kind). `AnyControl` lets the app and
+//! the drawing treat them alike.
 
 mod ensemble;
 mod quant;
