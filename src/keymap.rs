@@ -166,34 +166,73 @@ fn defaults() -> Vec<Binding> {
     DEFAULTS.iter().map(|d| Binding { scope: d.scope, keys: d.keys.to_vec(), action: d.action, help: d.help }).collect()
 }
 
+/// Why a `[keys]` table or a key name is refused; each names the action or key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeymapError {
+    #[error("keys.{name}: no such action; the actions are {}", .actions.join(", "))]
+    NoSuchAction { name: String, actions: Vec<String> },
+
+    #[error("keys.{name}: give a list of key names, like [\"q\", \"ctrl-c\"]")]
+    NotAList { name: String },
+
+    /// `value` as the TOML file spells it.
+    #[error("keys.{name}: {value} is not a key name")]
+    NotAString { name: String, value: String },
+
+    #[error("keys.{name}: {source}")]
+    BadKey {
+        name: String,
+        #[source]
+        source: KeyNameError,
+    },
+
+    #[error("keys.{name}: an action needs at least one key")]
+    NoKeys { name: String },
+
+    #[error("keys: {key} is bound to both {first} and {second}")]
+    BoundTwice { key: String, first: String, second: String },
+
+    #[error("the key bindings were already in use")]
+    AlreadyInUse,
+}
+
+/// Why a text is not a key name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeyNameError {
+    #[error("{0:?} is not a key name: the modifiers are ctrl-, alt- and shift-")]
+    Modifier(String),
+
+    #[error("{0:?} is not a key name (try \"q\", \"ctrl-c\", \"shift-left\", \"pgdn\", \"f5\")")]
+    Unknown(String),
+}
+
 /// Uses the defaults changed by a `[keys]` table (`action = ["key", ...]`)
 /// for the rest of the run. An unknown action or key name, or a key bound
 /// twice where both bindings hold, is an error that names it.
-pub fn configure(keys: &toml::Table) -> Result<(), String> {
+pub fn configure(keys: &toml::Table) -> Result<(), KeymapError> {
     let map = with_overrides(keys)?;
-    CURRENT.set(map).map_err(|_| "the key bindings were already in use".to_string())
+    CURRENT.set(map).map_err(|_| KeymapError::AlreadyInUse)
 }
 
-pub fn with_overrides(keys: &toml::Table) -> Result<Vec<Binding>, String> {
+pub fn with_overrides(keys: &toml::Table) -> Result<Vec<Binding>, KeymapError> {
     let mut map = defaults();
     for (name, value) in keys {
-        let binding = map.iter_mut().find(|b| action_name(b.action) == *name).ok_or_else(|| {
-            let names: Vec<String> = DEFAULTS.iter().map(|d| action_name(d.action)).collect();
-            format!("keys.{name}: no such action; the actions are {}", names.join(", "))
-        })?;
-        let list = value
-            .as_array()
-            .ok_or_else(|| format!("keys.{name}: give a list of key names, like [\"q\", \"ctrl-c\"]"))?;
+        let name = name.clone();
+        let Some(binding) = map.iter_mut().find(|b| action_name(b.action) == name) else {
+            let actions = DEFAULTS.iter().map(|d| action_name(d.action)).collect();
+            return Err(KeymapError::NoSuchAction { name, actions });
+        };
+        let Some(list) = value.as_array() else { return Err(KeymapError::NotAList { name }) };
         binding.keys = list
             .iter()
             .map(|v| {
-                v.as_str()
-                    .ok_or_else(|| format!("keys.{name}: {v} is not a key name"))
-                    .and_then(|k| parse_key(k).map_err(|e| format!("keys.{name}: {e}")))
+                let k =
+                    v.as_str().ok_or_else(|| KeymapError::NotAString { name: name.clone(), value: v.to_string() })?;
+                parse_key(k).map_err(|source| KeymapError::BadKey { name: name.clone(), source })
             })
             .collect::<Result<_, _>>()?;
         if binding.keys.is_empty() {
-            return Err(format!("keys.{name}: an action needs at least one key"));
+            return Err(KeymapError::NoKeys { name });
         }
     }
     check_unique(&map)?;
@@ -201,17 +240,16 @@ pub fn with_overrides(keys: &toml::Table) -> Result<Vec<Binding>, String> {
 }
 
 /// No key may mean two things where both bindings hold.
-fn check_unique(map: &[Binding]) -> Result<(), String> {
+fn check_unique(map: &[Binding]) -> Result<(), KeymapError> {
     for (i, a) in map.iter().enumerate() {
         for b in &map[i + 1..] {
             let shared = a.scope == b.scope || [a.scope, b.scope].iter().any(|s| matches!(s, Global | Controls));
             if let Some(k) = a.keys.iter().find(|k| shared && b.keys.contains(k)) {
-                return Err(format!(
-                    "keys: {} is bound to both {} and {}",
-                    k.label(),
-                    action_name(a.action),
-                    action_name(b.action)
-                ));
+                return Err(KeymapError::BoundTwice {
+                    key: k.label(),
+                    first: action_name(a.action),
+                    second: action_name(b.action),
+                });
             }
         }
     }
@@ -248,7 +286,7 @@ pub fn action_name(action: Action) -> String {
 }
 
 /// "q", "ctrl-c", "shift-left", "pgdn", "f5", "space": a key by name.
-pub fn parse_key(text: &str) -> Result<Key, String> {
+pub fn parse_key(text: &str) -> Result<Key, KeyNameError> {
     let lower = text.trim().to_ascii_lowercase();
     let (mods, name) = match lower.split_once('-') {
         Some(("ctrl", rest)) if !rest.is_empty() => (KeyModifiers::CONTROL, rest),
@@ -277,7 +315,7 @@ pub fn parse_key(text: &str) -> Result<Key, String> {
             KeyCode::F(f[1..].parse().unwrap_or(1))
         }
         _ if mods == KeyModifiers::NONE && name.len() > 1 && name.contains('-') => {
-            return Err(format!("{text:?} is not a key name: the modifiers are ctrl-, alt- and shift-"));
+            return Err(KeyNameError::Modifier(text.to_string()));
         }
         _ => {
             // A single character keeps its case: "H" is Shift-h.
@@ -293,9 +331,7 @@ pub fn parse_key(text: &str) -> Result<Key, String> {
                     KeyCode::Char(if mods == KeyModifiers::CONTROL { c.to_ascii_lowercase() } else { c })
                 }
                 _ => {
-                    return Err(format!(
-                        "{text:?} is not a key name (try \"q\", \"ctrl-c\", \"shift-left\", \"pgdn\", \"f5\")"
-                    ));
+                    return Err(KeyNameError::Unknown(text.to_string()));
                 }
             }
         }
@@ -373,13 +409,13 @@ mod tests {
 
     #[test]
     fn bad_names_and_clashes_are_refused_with_the_name() {
-        let err = with_overrides(&table("quitt = [\"x\"]")).unwrap_err();
+        let err = with_overrides(&table("quitt = [\"x\"]")).unwrap_err().to_string();
         assert!(err.contains("keys.quitt") && err.contains("export"), "{err}");
-        let err = with_overrides(&table("quit = [\"ctrl-banana\"]")).unwrap_err();
+        let err = with_overrides(&table("quit = [\"ctrl-banana\"]")).unwrap_err().to_string();
         assert!(err.contains("keys.quit") && err.contains("ctrl-banana"), "{err}");
-        let err = with_overrides(&table("quit = \"q\"")).unwrap_err();
+        let err = with_overrides(&table("quit = \"q\"")).unwrap_err().to_string();
         assert!(err.contains("list"), "{err}");
-        let err = with_overrides(&table("export = [\"j\"]")).unwrap_err();
+        let err = with_overrides(&table("export = [\"j\"]")).unwrap_err().to_string();
         assert!(err.contains("bound to both"), "{err}");
     }
 

@@ -30,7 +30,7 @@ fn main() -> ExitCode {
     };
     let user = match qmc_tui::config::load(qmc_tui::config::default_path().as_deref(), cli.keys.as_deref())
         .map_err(|e| e.to_string())
-        .and_then(|user| qmc_tui::keymap::configure(&user.keys).map(|()| user))
+        .and_then(|user| qmc_tui::keymap::configure(&user.keys).map(|()| user).map_err(|e| e.to_string()))
     {
         Ok(user) => user,
         Err(message) => {

@@ -18,7 +18,7 @@ pub use picker::Picker;
 
 use crate::compute::ensemble::MemberConfig;
 use crate::compute::formats::table::Column;
-use crate::controls::{AnyControl, Context, Control, EnsembleControl};
+use crate::controls::{AnyControl, Context, Control, ControlError, EnsembleControl};
 use crate::keymap::{self, Action, Scope};
 use crate::panes::{PANES, Pane};
 use crate::settings::{PRESETS, Settings};
@@ -476,10 +476,14 @@ impl App {
 
     /// Applies an edit to a copy of the settings; only a valid result is
     /// kept, and only the panes whose settings changed get a job.
-    fn change(&mut self, index: usize, edit: impl FnOnce(&mut Settings, Context) -> Result<(), String>) -> Vec<Job> {
+    fn change(
+        &mut self,
+        index: usize,
+        edit: impl FnOnce(&mut Settings, Context) -> Result<(), ControlError>,
+    ) -> Vec<Job> {
         let mut next = self.settings.clone();
-        if let Err(message) = edit(&mut next, self.context()) {
-            self.error(message);
+        if let Err(e) = edit(&mut next, self.context()) {
+            self.error(e.to_string());
             return Vec::new();
         }
         if next == self.settings {

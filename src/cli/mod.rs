@@ -2,6 +2,7 @@
 //! print (`report`, `tensors`) or write (`quantize`) what the panes compute,
 //! so every figure on screen can be checked from a script.
 
+mod error;
 mod quantize;
 mod report;
 mod scan;
@@ -15,6 +16,7 @@ use crate::config::ThemeName;
 use crate::format;
 use crate::settings::{self, Settings};
 
+pub use error::CliError;
 pub use report::{
     DataSection, EnsembleSection, MetricsReport, PerChannelReport, PicturesReport, QuantReport, Report, WeightsReport,
 };
@@ -150,9 +152,9 @@ impl Cli {
 /// The settings to start from: the `--config` file or the defaults, with
 /// `--weights` / `--tensor` on top (a new file drops the config's tensor name,
 /// which belonged to the old file).
-pub fn initial_settings(cli: &Cli) -> Result<Settings, String> {
+pub fn initial_settings(cli: &Cli) -> Result<Settings, CliError> {
     let mut s = match &cli.config {
-        Some(path) => Settings::load(path).map_err(|e| e.to_string())?,
+        Some(path) => Settings::load(path)?,
         None => Settings::default(),
     };
     if let Some(path) = &cli.weights {
@@ -161,9 +163,7 @@ pub fn initial_settings(cli: &Cli) -> Result<Settings, String> {
     }
     if let Some(name) = &cli.tensor {
         if s.weights.is_synthetic() {
-            return Err(format!(
-                "--tensor {name} picks a tensor from a weights file, but the weights are synthetic; add --weights FILE"
-            ));
+            return Err(CliError::TensorWithoutWeights { name: name.clone() });
         }
         s.weights.tensor = Some(name.clone());
     }
@@ -171,12 +171,12 @@ pub fn initial_settings(cli: &Cli) -> Result<Settings, String> {
         s.data.source = path.display().to_string();
         s.data.label = None;
     }
-    s.validate().map_err(|e| format!("invalid settings: {e}"))?;
+    s.validate().map_err(CliError::Invalid)?;
     Ok(s)
 }
 
 /// Runs a headless subcommand; every failure is one paragraph for `error: `.
-pub fn run_command(cli: &Cli) -> Result<(), String> {
+pub fn run_command(cli: &Cli) -> Result<(), CliError> {
     match &cli.command {
         None => Ok(()),
         Some(Command::Report { format, only }) => report::report_command(cli, *format, only),
@@ -195,19 +195,24 @@ pub fn run_command(cli: &Cli) -> Result<(), String> {
             let budget = budget_bpw.map(Budget::Bpw).or(budget_mb.map(Budget::Megabytes));
             let args =
                 scan::ScanArgs { path, formats, include, exclude, include_1d: *include_1d, budget, format: *format };
-            scan::scan_command(&args)
+            scan::scan_command(&args).map_err(CliError::Scan)
         }
     }
 }
 
 /// Writes to stdout without panicking on a closed pipe (`| head`).
-fn print(text: &str) -> Result<(), String> {
+fn write_stdout(text: &str) -> Result<(), CliError> {
     let mut out = std::io::stdout().lock();
-    writeln!(out, "{text}").and_then(|_| out.flush()).map_err(|e| format!("cannot write to standard output: {e}"))
+    writeln!(out, "{text}").and_then(|_| out.flush()).map_err(CliError::Stdout)
+}
+
+/// [`write_stdout`] for `scan`, whose errors are still text (its module is being changed elsewhere).
+fn print(text: &str) -> Result<(), String> {
+    write_stdout(text).map_err(|e| e.to_string())
 }
 
 /// Settings plus the weights they describe.
-fn load(cli: &Cli) -> Result<(Settings, Weights), String> {
+fn load(cli: &Cli) -> Result<(Settings, Weights), CliError> {
     let mut settings = initial_settings(cli)?;
     let w = load_weights(&mut settings)?;
     Ok((settings, w))
@@ -215,11 +220,11 @@ fn load(cli: &Cli) -> Result<(Settings, Weights), String> {
 
 /// Opens the same tensor the TUI would (the largest float matrix when none
 /// is named) and says on stderr which one that is.
-fn load_weights(settings: &mut Settings) -> Result<Weights, String> {
-    if let Some(note) = settings.weights.check().map_err(|e| e.to_string())? {
+fn load_weights(settings: &mut Settings) -> Result<Weights, CliError> {
+    if let Some(note) = settings.weights.check()? {
         eprintln!("note: {note}; --tensor NAME picks another");
     }
-    settings.weights.load().map_err(|e| e.to_string())
+    Ok(settings.weights.load()?)
 }
 
 /// The weights' file and tensor, for error context.

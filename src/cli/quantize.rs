@@ -8,12 +8,13 @@ use ndarray::{ArrayD, IxDyn};
 use ndarray_npy::{WritableElement, WriteNpyExt};
 use serde::Serialize;
 
-use super::{Cli, describe, load, print, shape_text};
+use super::{Cli, CliError, describe, load, shape_text, write_stdout};
 use crate::compute::analysis::{self, Layout};
 use crate::compute::formats;
 use crate::compute::quant::{QParams, QuantConfig};
 use crate::compute::weights::Weights;
-use crate::{io, settings};
+use crate::io::{self, WriteError};
+use crate::settings;
 
 /// The narrowest integer dtype that holds every code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,15 +46,18 @@ impl CodeDtype {
 }
 
 /// `.npy` bytes of `values` in `shape`, built in memory so nothing half-written reaches disk.
-fn npy_bytes<T: WritableElement>(values: Vec<T>, shape: &[usize], what: &str) -> Result<Vec<u8>, String> {
-    let array = ArrayD::from_shape_vec(IxDyn(shape), values)
-        .map_err(|e| format!("cannot shape the {what} as {}: {e}", shape_text(shape)))?;
+fn npy_bytes<T: WritableElement>(values: Vec<T>, shape: &[usize], what: &'static str) -> Result<Vec<u8>, CliError> {
+    let array = ArrayD::from_shape_vec(IxDyn(shape), values).map_err(|source| CliError::Shape {
+        what,
+        shape: shape_text(shape),
+        source,
+    })?;
     let mut buf = Vec::new();
-    array.write_npy(&mut buf).map_err(|e| format!("cannot encode the {what} as .npy: {e}"))?;
+    array.write_npy(&mut buf).map_err(|source| CliError::Npy { what, source })?;
     Ok(buf)
 }
 
-fn codes_npy(codes: &[i32], shape: &[usize], dtype: CodeDtype) -> Result<Vec<u8>, String> {
+fn codes_npy(codes: &[i32], shape: &[usize], dtype: CodeDtype) -> Result<Vec<u8>, CliError> {
     // `fitting` chose a dtype that holds every code, so the casts are exact.
     match dtype {
         CodeDtype::Int8 => npy_bytes(codes.iter().map(|&q| q as i8).collect(), shape, "codes"),
@@ -63,37 +67,37 @@ fn codes_npy(codes: &[i32], shape: &[usize], dtype: CodeDtype) -> Result<Vec<u8>
 }
 
 /// x_hat = (q - zero_point) * scale with each element's channel parameters.
-fn dequantized_npy(w: &Weights, cfg: &QuantConfig, params: &[QParams], codes: &[i32]) -> Result<Vec<u8>, String> {
+fn dequantized_npy(w: &Weights, cfg: &QuantConfig, params: &[QParams], codes: &[i32]) -> Result<Vec<u8>, CliError> {
     let layout = Layout::of(w, cfg);
     let x_hat: Vec<f32> = codes.iter().enumerate().map(|(i, &q)| params[layout.channel(i)].dequantize(q)).collect();
     npy_bytes(x_hat, &w.shape, "dequantized weights")
 }
 
 /// Fails before anything is written when an output cannot be created.
-fn check_outputs(out: &Path, others: &[(&str, Option<&Path>)]) -> Result<(), String> {
+fn check_outputs(out: &Path, others: &[(&'static str, Option<&Path>)]) -> Result<(), CliError> {
     let mut seen = vec![("--out", out)];
     for &(flag, path) in others {
         let Some(path) = path else { continue };
-        if let Some((first, _)) = seen.iter().find(|(_, p)| *p == path) {
-            return Err(format!("{first} and {flag} are both {}; give different files", path.display()));
+        if let Some(&(first, _)) = seen.iter().find(|(_, p)| *p == path) {
+            return Err(CliError::SameOutput { first, second: flag, path: path.display().to_string() });
         }
         seen.push((flag, path));
     }
     for (_, path) in seen {
         let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
         if !dir.is_dir() {
-            return Err(format!("cannot write {}: the directory {} does not exist", path.display(), dir.display()));
+            return Err(WriteError::NoDirectory { path: path.to_path_buf(), dir: dir.to_path_buf() }.into());
         }
     }
     Ok(())
 }
 
 /// `quantize` reads real weights: synthetic ones would be a surprise.
-fn require_weights(cli: &Cli) -> Result<(), String> {
+fn require_weights(cli: &Cli) -> Result<(), CliError> {
     if cli.weights.is_some() {
         return Ok(());
     }
-    Err("quantize needs --weights IN (a .npy or .safetensors file): usage: qmc-tui quantize [--config FILE] --weights IN [--tensor NAME] --out CODES.npy [--dequantized OUT.npy] [--params FILE.json]".into())
+    Err(CliError::NeedsWeights)
 }
 
 /// The parameters `quantize` used, in PyTorch's names: one scale and zero
@@ -109,7 +113,7 @@ struct ParamsFile<'a> {
     dtype: &'a str,
 }
 
-fn params_json(cfg: &QuantConfig, params: &[QParams], dtype: CodeDtype) -> Result<Vec<u8>, String> {
+fn params_json(cfg: &QuantConfig, params: &[QParams], dtype: CodeDtype) -> Result<Vec<u8>, CliError> {
     let file = ParamsFile {
         qscheme: settings::qscheme(cfg),
         scale: params.iter().map(|p| p.scale).collect(),
@@ -119,7 +123,11 @@ fn params_json(cfg: &QuantConfig, params: &[QParams], dtype: CodeDtype) -> Resul
         axis: cfg.per_channel().then_some(cfg.channel_axis),
         dtype: dtype.name(),
     };
-    serde_json::to_vec_pretty(&file).map_err(|e| format!("cannot write the parameters as JSON: {e}"))
+    params_bytes(&file)
+}
+
+fn params_bytes(params: &impl Serialize) -> Result<Vec<u8>, CliError> {
+    serde_json::to_vec_pretty(params).map_err(|source| CliError::Json { what: "the parameters", source })
 }
 
 /// The files `quantize` writes.
@@ -130,7 +138,7 @@ pub(super) struct Outputs<'a> {
     pub packed: Option<&'a Path>,
 }
 
-pub(super) fn quantize_command(cli: &Cli, outputs: &Outputs) -> Result<(), String> {
+pub(super) fn quantize_command(cli: &Cli, outputs: &Outputs) -> Result<(), CliError> {
     let Outputs { codes: out, dequantized, params: params_out, packed } = *outputs;
     require_weights(cli)?;
     check_outputs(out, &[("--dequantized", dequantized), ("--params", params_out), ("--packed", packed)])?;
@@ -139,7 +147,8 @@ pub(super) fn quantize_command(cli: &Cli, outputs: &Outputs) -> Result<(), Strin
     if !analysis::uses_affine_kernel(cfg) {
         return quantize_format(&w, cfg, outputs);
     }
-    let chosen = analysis::channel_params(&w, cfg).map_err(|e| format!("cannot quantize {}: {e}", describe(&w)))?;
+    let chosen =
+        analysis::channel_params(&w, cfg).map_err(|source| CliError::Quantize { what: describe(&w), source })?;
     let params: Vec<QParams> = chosen.iter().map(|c| c.params).collect();
     let codes = analysis::quantize_codes(&w, cfg, &params);
     let qmin = params.iter().map(|p| p.qmin).min().unwrap_or(0);
@@ -154,31 +163,31 @@ pub(super) fn quantize_command(cli: &Cli, outputs: &Outputs) -> Result<(), Strin
         Some(path) => Some((path, params_json(cfg, &params, dtype)?)),
         None => None,
     };
-    let pk = packed.map(|path| Ok::<_, String>((path, packed_bytes(&w, cfg)?))).transpose()?;
-    io::write_atomic(out, &code_bytes).map_err(|e| e.to_string())?;
+    let pk = packed.map(|path| Ok::<_, CliError>((path, packed_bytes(&w, cfg)?))).transpose()?;
+    io::write_atomic(out, &code_bytes)?;
     for (path, bytes) in dq.iter().chain(&pj).chain(&pk) {
-        io::write_atomic(path, bytes).map_err(|e| e.to_string())?;
+        io::write_atomic(path, bytes)?;
     }
     let mut line = quantize_summary(&w, out, dequantized, params_out, dtype);
     if let Some(path) = packed {
         let _ = write!(line, "; the packed codes and parameters to {}", path.display());
     }
-    print(&line)
+    write_stdout(&line)
 }
 
 /// The tensor in the format's packed layout (`formats::pack`).
-fn packed_bytes(w: &Weights, cfg: &QuantConfig) -> Result<Vec<u8>, String> {
-    match formats::packed(w, cfg).map_err(|e| format!("cannot quantize {}: {e}", describe(w)))? {
+fn packed_bytes(w: &Weights, cfg: &QuantConfig) -> Result<Vec<u8>, CliError> {
+    match formats::packed(w, cfg).map_err(|source| CliError::Quantize { what: describe(w), source })? {
         Some(bytes) => Ok(bytes),
-        None => Err(format!("--packed: format {} has no packed layout of its own; --out writes its codes", cfg.format)),
+        None => Err(CliError::NoPackedLayout(cfg.format)),
     }
 }
 
 /// A format of the trait: its codes (uint8 or uint16, as wide as a code),
 /// x̂ and the format's own figures.
-fn quantize_format(w: &Weights, cfg: &QuantConfig, outputs: &Outputs) -> Result<(), String> {
+fn quantize_format(w: &Weights, cfg: &QuantConfig, outputs: &Outputs) -> Result<(), CliError> {
     let Outputs { codes: out, dequantized, params: params_out, packed } = *outputs;
-    let fail = |e: analysis::AnalysisError| format!("cannot quantize {}: {e}", describe(w));
+    let fail = |source| CliError::Quantize { what: describe(w), source };
     let (x_hat, codes) = formats::dequantized(w, cfg).map_err(fail)?;
     let code_bits = cfg.format.format().code_bits(cfg);
     let (code_bytes, dtype) = if code_bits <= 8 {
@@ -186,21 +195,19 @@ fn quantize_format(w: &Weights, cfg: &QuantConfig, outputs: &Outputs) -> Result<
     } else {
         (npy_bytes(codes, &w.shape, "codes")?, "uint16")
     };
-    let dq = dequantized.map(|path| Ok::<_, String>((path, npy_bytes(x_hat, &w.shape, "dequantized weights")?)));
+    let dq = dequantized.map(|path| Ok::<_, CliError>((path, npy_bytes(x_hat, &w.shape, "dequantized weights")?)));
     let dq = dq.transpose()?;
     let pj = match params_out {
         Some(path) => {
             let summary = analysis::analyze(w, cfg).map_err(fail)?.format;
-            let bytes =
-                serde_json::to_vec_pretty(&summary).map_err(|e| format!("cannot write the parameters as JSON: {e}"))?;
-            Some((path, bytes))
+            Some((path, params_bytes(&summary)?))
         }
         None => None,
     };
-    let pk = packed.map(|path| Ok::<_, String>((path, packed_bytes(w, cfg)?))).transpose()?;
-    io::write_atomic(out, &code_bytes).map_err(|e| e.to_string())?;
+    let pk = packed.map(|path| Ok::<_, CliError>((path, packed_bytes(w, cfg)?))).transpose()?;
+    io::write_atomic(out, &code_bytes)?;
     for (path, bytes) in dq.iter().chain(&pj).chain(&pk) {
-        io::write_atomic(path, bytes).map_err(|e| e.to_string())?;
+        io::write_atomic(path, bytes)?;
     }
     let mut line =
         format!("wrote {} {dtype} {} codes of {} to {}", shape_text(&w.shape), cfg.format, describe(w), out.display());
@@ -220,7 +227,7 @@ fn quantize_format(w: &Weights, cfg: &QuantConfig, outputs: &Outputs) -> Result<
             w.non_finite
         );
     }
-    print(&line)
+    write_stdout(&line)
 }
 
 /// One line: what was written, and how non-finite inputs were mapped.

@@ -29,7 +29,7 @@ pub(super) struct ScanArgs<'a> {
 }
 
 pub(super) fn scan_command(args: &ScanArgs) -> Result<(), String> {
-    let specs = select::parse_formats(args.formats)?;
+    let specs = select::parse_formats(args.formats).map_err(|e| e.to_string())?;
     let scan = run(args, &specs).map_err(|e| e.to_string())?;
     let text = match args.format {
         ScanFormat::Json => serde_json::to_string_pretty(&scan).map_err(|e| e.to_string())?,

@@ -2,13 +2,13 @@
 
 use std::path::Path;
 
-use super::{print, shape_text};
+use super::{CliError, shape_text, write_stdout};
 use crate::compute::weights;
 
-pub(super) fn tensors_command(file: &Path) -> Result<(), String> {
-    let infos = weights::list_tensors(file).map_err(|e| e.to_string())?;
+pub(super) fn tensors_command(file: &Path) -> Result<(), CliError> {
+    let infos = weights::list_tensors(file)?;
     let rows: Vec<[String; 3]> = infos.into_iter().map(|t| [t.name, shape_text(&t.shape), t.dtype]).collect();
-    print(&aligned(&[["name".into(), "shape".into(), "dtype".into()]], &rows))
+    write_stdout(&aligned(&[["name".into(), "shape".into(), "dtype".into()]], &rows))
 }
 
 /// Left-aligned columns, two spaces apart, widths in characters (`×` is one).

@@ -11,6 +11,8 @@
 //!
 //! [`NumberFormat`]: super::formats::NumberFormat
 
+use std::convert::Infallible;
+
 use ndarray::{Array2, ArrayView2, Axis};
 use serde::{Deserialize, Serialize};
 
@@ -105,6 +107,24 @@ pub struct DeployReport {
     pub notes: Vec<String>,
 }
 
+/// Why a format cannot quantize the ensemble; `report`'s `error` is its text.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum DeployError {
+    #[error("format {format} cannot quantize the ensemble: {reason}")]
+    Features { format: FormatKind, reason: String },
+
+    /// `along_features` is the format's refusal of blocks along a sample's features.
+    #[error(
+        "format {format} does not apply to the ensemble: it keeps one scale per block of {block} values, and a \
+         feature has one quantizer. Blocks along a sample's features: {along_features}. Blocks of {block} \
+         training rows of one feature: one sample at inference has no such block"
+    )]
+    Blocks { format: FormatKind, block: usize, along_features: String },
+
+    #[error("format {format} cannot quantize the logistic weights: {reason}")]
+    Weights { format: FormatKind, reason: String },
+}
+
 /// What quantizing with one setting predicts.
 struct Quantized {
     test: Vec<Array2<f64>>,
@@ -172,12 +192,12 @@ fn quantize_weights(w: &Array2<f64>, q: &QuantConfig) -> Array2<f64> {
 /// Each member's probabilities on the test rows and on every CV fold's
 /// rows: `calibrate` sees the rows each model was fitted on, `predict`
 /// the rows it is scored on.
-fn predictions<Q>(
+fn predictions<Q, E>(
     p: &Prepared,
     members: &[&MemberResults],
-    calibrate: impl Fn(ArrayView2<f64>) -> Result<Q, String>,
-    predict: impl Fn(&FittedMember, ArrayView2<f64>, &Q) -> Result<Array2<f64>, String>,
-) -> Result<Quantized, String> {
+    calibrate: impl Fn(ArrayView2<f64>) -> Result<Q, E>,
+    predict: impl Fn(&FittedMember, ArrayView2<f64>, &Q) -> Result<Array2<f64>, E>,
+) -> Result<Quantized, E> {
     let d = &p.dataset;
     let (x_train, _) = d.select(&p.split.train);
     let (x_test, _) = d.select(&p.split.test);
@@ -204,15 +224,18 @@ fn quantize_with_codes(p: &Prepared, members: &[&MemberResults], q: &QuantConfig
         let weights = |w: &Array2<f64>| quantize_weights(w, q);
         Ok(model.predict_proba_quantized(x, &QuantizedInference { features, rounding: q.rounding, weights: &weights }))
     };
-    match predictions(p, members, calibrate, predict) {
-        Ok(quantized) => quantized,
-        Err(never) => unreachable!("integer codes always apply: {never}"),
-    }
+    // Integer codes always apply.
+    let Ok(quantized) = predictions::<_, Infallible>(p, members, calibrate, predict);
+    quantized
 }
 
 /// Fake quantization through the format: x̂ of the features, of the
 /// thresholds (their feature's grid) and of the weights.
-fn quantize_through_format(p: &Prepared, members: &[&MemberResults], q: &QuantConfig) -> Result<Quantized, String> {
+fn quantize_through_format(
+    p: &Prepared,
+    members: &[&MemberResults],
+    q: &QuantConfig,
+) -> Result<Quantized, DeployError> {
     let calibrate = |x: ArrayView2<f64>| feature_grids(x, q);
     let predict = |model: &FittedMember, x: ArrayView2<f64>, features: &FeatureGrids| {
         let weights = WeightQuantizer::new(q);
@@ -277,7 +300,12 @@ struct Deployed {
     bytes: u64,
 }
 
-fn deploy_at(p: &Prepared, fuser: &Fuser, members: &[&MemberResults], q: &QuantConfig) -> Result<Deployed, String> {
+fn deploy_at(
+    p: &Prepared,
+    fuser: &Fuser,
+    members: &[&MemberResults],
+    q: &QuantConfig,
+) -> Result<Deployed, DeployError> {
     let features = p.dataset.features.ncols();
     if integer_codes(q) {
         let quantized = quantize_with_codes(p, members, q);
@@ -392,8 +420,8 @@ pub fn sweep(
     let current = match deploy_at(p, &fuser, members, &current_q) {
         Ok(current) => current,
         Err(why) => {
-            report.notes.push(why.clone());
-            report.error = Some(why);
+            report.notes.push(why.to_string());
+            report.error = Some(why.to_string());
             return report;
         }
     };

@@ -39,6 +39,23 @@ pub(crate) fn has_avx2() -> bool {
     false
 }
 
+/// A name that is none of the ones a setting takes (a value, a format, a
+/// member kind); the message lists the ones it takes.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown {what} {name:?}; expected one of {}", .expected.join(", "))]
+pub struct UnknownName {
+    /// What was named: "value" for a setting's choices, "format" for a format.
+    pub what: &'static str,
+    pub name: String,
+    pub expected: Vec<&'static str>,
+}
+
+impl UnknownName {
+    pub fn new(what: &'static str, name: &str, expected: impl IntoIterator<Item = &'static str>) -> Self {
+        UnknownName { what, name: name.to_string(), expected: expected.into_iter().collect() }
+    }
+}
+
 /// Declares a settings enum whose variants have fixed kebab-case names used
 /// by the settings file, the CLI, the report and the TUI alike.
 #[macro_export]
@@ -71,11 +88,10 @@ macro_rules! named_enum {
         }
 
         impl std::str::FromStr for $name {
-            type Err = String;
-            fn from_str(s: &str) -> Result<Self, String> {
+            type Err = $crate::compute::UnknownName;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
                 Self::ALL.iter().copied().find(|v| v.name() == s).ok_or_else(|| {
-                    let names: Vec<&str> = Self::ALL.iter().map(|v| v.name()).collect();
-                    format!("unknown value {s:?}; expected one of {}", names.join(", "))
+                    $crate::compute::UnknownName::new("value", s, Self::ALL.iter().map(|v| v.name()))
                 })
             }
         }

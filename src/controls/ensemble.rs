@@ -1,32 +1,28 @@
 //! The Ensemble pane's controls: the data, the fusion, and the settings of
-//! the member being edited (`Context::member`). A member's controls are rows
-//! of one table ([`MEMBER_CONTROLS`]), shown in the order its kind lists its
-//! settings ([`crate::compute::ensemble::MemberPlugin::settings`]).
+//! the member being edited (`Context::member`). Each is a row of a table:
+//! the data, fusion and deploy settings of [`ENSEMBLE_CONTROLS`], a member's
+//! of [`MEMBER_CONTROLS`] (shown in the order its kind lists its settings,
+//! [`crate::compute::ensemble::MemberPlugin::settings`]) and its [`KIND`].
 
-use super::{Context, ladder, parse, parse_fraction, step_seed, text};
+use super::{Context, ControlError, ladder, parse, parse_fraction, step_seed, text};
+use crate::compute::UnknownName;
 #[cfg(test)]
 use crate::compute::ensemble::MAX_TREES;
 #[cfg(test)]
 use crate::compute::ensemble::MemberKind;
-use crate::compute::ensemble::{MAX_DEPTH, MemberConfig};
+use crate::compute::ensemble::{Fusion, MAX_DEPTH, MemberConfig};
 use crate::format;
 use crate::settings::{IRIS, Settings};
 
+/// A control of the Ensemble pane (and the Deploy pane's tolerance).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EnsembleControl {
-    DataSource,
-    Label,
-    TestFraction,
-    DataSeed,
-    Folds,
-    Fusion,
+    /// A data, fusion or deploy setting: a row of [`ENSEMBLE_CONTROLS`].
+    Row(&'static EnsembleRow),
     /// Which member the fields below edit.
     Member,
-    Kind,
-    /// One of the member's settings.
+    /// One of the member's settings, its kind included.
     Setting(&'static MemberControl),
-    /// The Deploy pane's recommendation tolerance.
-    Tolerance,
 }
 
 use EnsembleControl as E;
@@ -41,7 +37,7 @@ pub struct MemberControl {
     /// The text offered when the user starts typing.
     edit: fn(&MemberConfig) -> String,
     step: fn(&mut MemberConfig, bool, bool),
-    set: fn(&mut MemberConfig, &str, &str, &str) -> Result<(), String>,
+    set: fn(&mut MemberConfig, &str, &str, &'static str) -> Result<(), ControlError>,
 }
 
 impl PartialEq for MemberControl {
@@ -57,6 +53,131 @@ impl std::fmt::Debug for MemberControl {
         f.write_str(self.field)
     }
 }
+
+/// One data, fusion or deploy setting as a control: its label, settings
+/// key, how it shows, steps, parses and resets. Adding one is one row of
+/// [`ENSEMBLE_CONTROLS`].
+pub struct EnsembleRow {
+    pub label: &'static str,
+    pub key: &'static str,
+    show: fn(&Settings) -> String,
+    /// The text offered when the user starts typing.
+    edit: fn(&Settings) -> String,
+    step: fn(&mut Settings, bool, bool) -> Result<(), ControlError>,
+    /// Typed text (trimmed), the key and the label its errors name.
+    parse: fn(&mut Settings, &str, &'static str, &'static str) -> Result<(), ControlError>,
+    /// Back to the default (the second settings).
+    reset: fn(&mut Settings, &Settings),
+}
+
+impl PartialEq for EnsembleRow {
+    fn eq(&self, other: &Self) -> bool {
+        self.key == other.key
+    }
+}
+
+impl Eq for EnsembleRow {}
+
+impl std::fmt::Debug for EnsembleRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.key)
+    }
+}
+
+/// The row of the setting in field `$field` of section `$sec`, named once,
+/// as `member!` does for a member's.
+macro_rules! setting {
+    ($label:literal, $sec:ident . $field:ident, $show:expr, $step:expr, $parse:expr) => {
+        EnsembleRow {
+            label: $label,
+            key: concat!(stringify!($sec), ".", stringify!($field)),
+            show: |s| $show(s.$sec.$field),
+            edit: |s| s.$sec.$field.to_string(),
+            step: |s, up, coarse| {
+                s.$sec.$field = stepped(s.$sec.$field, up, coarse, $step);
+                Ok(())
+            },
+            parse: |s, text, key, label| $parse(text, key, label).map(|v| s.$sec.$field = v),
+            reset: |s, d| s.$sec.$field = d.$sec.$field,
+        }
+    };
+}
+
+/// The data, fusion and deploy controls, one row each.
+pub const ENSEMBLE_CONTROLS: &[EnsembleRow] = &[
+    EnsembleRow {
+        label: "data",
+        key: "data.source",
+        show: |s| s.data.source.clone(),
+        edit: |s| s.data.source.clone(),
+        step: |_, _, _| Err(TYPE_DATA),
+        parse: |s, text, _, _| {
+            s.data.source = if text.is_empty() { IRIS.into() } else { text.into() };
+            s.data.label = None;
+            Ok(())
+        },
+        reset: |s, d| {
+            s.data.source = d.data.source.clone();
+            s.data.label = None;
+        },
+    },
+    EnsembleRow {
+        label: "label column",
+        key: "data.label",
+        show: |s| s.data.label.clone().unwrap_or_else(|| "(last column)".into()),
+        edit: |s| s.data.label.clone().unwrap_or_default(),
+        step: |_, _, _| Err(TYPE_DATA),
+        parse: |s, text, _, _| {
+            s.data.label = (!text.is_empty()).then(|| text.to_string());
+            Ok(())
+        },
+        reset: |s, _| s.data.label = None,
+    },
+    setting!("test fraction", data.test_fraction, format::pct, step_test_fraction, parse_fraction),
+    setting!("split seed", data.seed, text, step_seed, parse),
+    setting!("cv folds", data.folds, text, |v, up, coarse| step_count(v, up, coarse, 2, MAX_FOLDS), parse),
+    setting!("fusion", ensemble.fusion, text, |v: Fusion, up, _| v.cycle(up), parse_name),
+    setting!("tolerance", deploy.tolerance, points, step_tolerance, parse_points),
+];
+
+const TYPE_DATA: ControlError =
+    ControlError::Unavailable("press Enter to type a CSV path (or \"iris\") or a column name");
+
+fn step_test_fraction(v: f64, up: bool, coarse: bool) -> f64 {
+    step_f64(v, 0.05, up, coarse, 0.05, 0.9)
+}
+
+fn step_tolerance(v: f64, up: bool, coarse: bool) -> f64 {
+    step_f64(v, 0.5, up, coarse, 0.0, 100.0)
+}
+
+fn points(v: f64) -> String {
+    format!("{} points", format::num(v))
+}
+
+/// A tolerance, typed with or without its unit.
+fn parse_points(text: &str, key: &str, label: &'static str) -> Result<f64, ControlError> {
+    parse(text.trim_end_matches("points").trim(), key, label)
+}
+
+/// A named value (a fusion, a kind), its error named by the key.
+fn parse_name<T: std::str::FromStr<Err = UnknownName>>(
+    text: &str,
+    key: &str,
+    _: &'static str,
+) -> Result<T, ControlError> {
+    text.parse().map_err(|e| ControlError::from(e).keyed(key))
+}
+
+/// The member's kind, a row like its settings (not listed by any kind).
+pub const KIND: MemberControl = MemberControl {
+    field: "kind",
+    label: "kind",
+    show: |m| m.kind.to_string(),
+    edit: |m| m.kind.to_string(),
+    step: |m, up, _| m.kind = m.kind.cycle(up),
+    set: |m, text, key, label| parse_name(text, key, label).map(|k| m.kind = k),
+};
 
 const TREES: &[f64] = &[1.0, 2.0, 3.0, 5.0, 10.0, 20.0, 30.0, 50.0, 100.0, 200.0, 300.0, 500.0];
 const C_LADDER: &[f64] = &[1e-3, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0, 1e3, 1e4];
@@ -105,7 +226,7 @@ fn step_fraction(v: f64, up: bool, coarse: bool) -> f64 {
 }
 
 /// A depth, where 0, "unlimited" and "∞" mean no limit.
-fn parse_depth(text: &str, key: &str, label: &str) -> Result<usize, String> {
+fn parse_depth(text: &str, key: &str, label: &'static str) -> Result<usize, ControlError> {
     if matches!(text, "unlimited" | "∞") { Ok(0) } else { parse(text, key, label) }
 }
 
@@ -116,6 +237,15 @@ pub fn member_control(field: &str) -> Option<&'static MemberControl> {
 
 #[allow(non_upper_case_globals)]
 impl EnsembleControl {
+    pub const DataSource: EnsembleControl = E::Row(&ENSEMBLE_CONTROLS[0]);
+    pub const Label: EnsembleControl = E::Row(&ENSEMBLE_CONTROLS[1]);
+    pub const TestFraction: EnsembleControl = E::Row(&ENSEMBLE_CONTROLS[2]);
+    pub const DataSeed: EnsembleControl = E::Row(&ENSEMBLE_CONTROLS[3]);
+    pub const Folds: EnsembleControl = E::Row(&ENSEMBLE_CONTROLS[4]);
+    pub const Fusion: EnsembleControl = E::Row(&ENSEMBLE_CONTROLS[5]);
+    /// The Deploy pane's recommendation tolerance.
+    pub const Tolerance: EnsembleControl = E::Row(&ENSEMBLE_CONTROLS[6]);
+    pub const Kind: EnsembleControl = E::Setting(&KIND);
     pub const Trees: EnsembleControl = E::Setting(&MEMBER_CONTROLS[0]);
     pub const MaxDepth: EnsembleControl = E::Setting(&MEMBER_CONTROLS[1]);
     pub const FeatureFraction: EnsembleControl = E::Setting(&MEMBER_CONTROLS[2]);
@@ -144,137 +274,76 @@ pub fn visible_ensemble(s: &Settings, member: usize) -> Vec<EnsembleControl> {
 impl EnsembleControl {
     pub fn label(self) -> &'static str {
         match self {
-            E::DataSource => "data",
-            E::Label => "label column",
-            E::TestFraction => "test fraction",
-            E::DataSeed => "split seed",
-            E::Folds => "cv folds",
-            E::Fusion => "fusion",
+            E::Row(r) => r.label,
             E::Member => "member",
-            E::Kind => "kind",
             E::Setting(c) => c.label,
-            E::Tolerance => "tolerance",
         }
     }
 
     pub fn key(self, member: usize) -> String {
-        let field = |f: &str| format!("ensemble.members[{member}].{f}");
         match self {
-            E::DataSource => "data.source".into(),
-            E::Label => "data.label".into(),
-            E::TestFraction => "data.test_fraction".into(),
-            E::DataSeed => "data.seed".into(),
-            E::Folds => "data.folds".into(),
-            E::Fusion => "ensemble.fusion".into(),
+            E::Row(r) => r.key.into(),
             E::Member => "ensemble.members".into(),
-            E::Kind => field("kind"),
-            E::Setting(c) => field(c.field),
-            E::Tolerance => "deploy.tolerance".into(),
+            E::Setting(c) => format!("ensemble.members[{member}].{}", c.field),
         }
     }
 
     pub fn value(self, s: &Settings, ctx: Context) -> String {
-        let d = &s.data;
-        let m = s.ensemble.members.get(ctx.member);
         match self {
-            E::DataSource => d.source.clone(),
-            E::Label => d.label.clone().unwrap_or_else(|| "(last column)".into()),
-            E::TestFraction => format::pct(d.test_fraction),
-            E::DataSeed => d.seed.to_string(),
-            E::Folds => d.folds.to_string(),
-            E::Fusion => s.ensemble.fusion.to_string(),
+            E::Row(r) => (r.show)(s),
             E::Member => format!("{} of {}", ctx.member + 1, s.ensemble.members.len()),
-            E::Kind => m.map(|m| m.kind.to_string()).unwrap_or_default(),
-            E::Setting(c) => m.map(c.show).unwrap_or_default(),
-            E::Tolerance => format!("{} points", format::num(s.deploy.tolerance)),
+            E::Setting(c) => s.ensemble.members.get(ctx.member).map(c.show).unwrap_or_default(),
         }
     }
 
     /// Moves the value `steps` notches; `Member` is moved by the app, which owns the selection.
-    pub fn adjust(self, s: &mut Settings, steps: i32, coarse: bool, ctx: Context) -> Result<(), String> {
+    pub fn adjust(self, s: &mut Settings, steps: i32, coarse: bool, ctx: Context) -> Result<(), ControlError> {
         let up = steps > 0;
-        let d = &mut s.data;
         match self {
-            E::DataSource | E::Label => {
-                return Err("press Enter to type a CSV path (or \"iris\") or a column name".into());
-            }
-            E::TestFraction => d.test_fraction = step_f64(d.test_fraction, 0.05, up, coarse, 0.05, 0.9),
-            E::DataSeed => d.seed = step_seed(d.seed, up, coarse),
-            E::Folds => d.folds = step_count(d.folds, up, coarse, 2, MAX_FOLDS),
-            E::Fusion => s.ensemble.fusion = s.ensemble.fusion.cycle(up),
+            E::Row(r) => (r.step)(s, up, coarse)?,
             E::Member => return Ok(()),
-            E::Tolerance => s.deploy.tolerance = step_f64(s.deploy.tolerance, 0.5, up, coarse, 0.0, 100.0),
-            E::Kind => {
-                let m = edited(s, ctx)?;
-                m.kind = m.kind.cycle(up);
-            }
             E::Setting(c) => (c.step)(edited(s, ctx)?, up, coarse),
         }
-        s.validate().map_err(|e| e.to_string())
+        Ok(s.validate()?)
     }
 
     /// Sets the value from typed text; errors name the settings key.
-    pub fn set(self, s: &mut Settings, text: &str, ctx: Context) -> Result<(), String> {
+    pub fn set(self, s: &mut Settings, text: &str, ctx: Context) -> Result<(), ControlError> {
         let text = text.trim();
-        let key = self.key(ctx.member);
-        let (d, label) = (&mut s.data, self.label());
         match self {
-            E::DataSource => {
-                d.source = if text.is_empty() { IRIS.into() } else { text.into() };
-                d.label = None;
-            }
-            E::Label => d.label = (!text.is_empty()).then(|| text.to_string()),
-            E::TestFraction => d.test_fraction = parse_fraction(text, &key, label)?,
-            E::DataSeed => d.seed = parse(text, &key, label)?,
-            E::Folds => d.folds = parse(text, &key, label)?,
-            E::Fusion => s.ensemble.fusion = text.parse().map_err(|e| format!("{key}: {e}"))?,
+            E::Row(r) => (r.parse)(s, text, r.key, r.label)?,
             E::Member => return Ok(()),
-            E::Tolerance => s.deploy.tolerance = parse(text.trim_end_matches("points").trim(), &key, label)?,
-            E::Kind => edited(s, ctx)?.kind = text.parse().map_err(|e| format!("{key}: {e}"))?,
-            E::Setting(c) => (c.set)(edited(s, ctx)?, text, &key, label)?,
+            E::Setting(c) => (c.set)(edited(s, ctx)?, text, &self.key(ctx.member), c.label)?,
         }
-        s.validate().map_err(|e| e.to_string())
+        Ok(s.validate()?)
     }
 
     pub fn reset(self, s: &mut Settings, ctx: Context) {
         let d = Settings::default();
-        let template = d.ensemble.members.get(ctx.member).or(d.ensemble.members.first()).cloned();
-        let member = |field: &str, s: &mut Settings| {
-            if let (Some(m), Some(t)) = (s.ensemble.members.get_mut(ctx.member), &template) {
-                m.copy_setting(field, t);
-            }
-        };
         match self {
-            E::DataSource => {
-                s.data.source = d.data.source;
-                s.data.label = None;
-            }
-            E::Label => s.data.label = None,
-            E::TestFraction => s.data.test_fraction = d.data.test_fraction,
-            E::DataSeed => s.data.seed = d.data.seed,
-            E::Folds => s.data.folds = d.data.folds,
-            E::Fusion => s.ensemble.fusion = d.ensemble.fusion,
-            E::Tolerance => s.deploy.tolerance = d.deploy.tolerance,
+            E::Row(r) => (r.reset)(s, &d),
             E::Member => {}
-            E::Kind => member("kind", s),
-            E::Setting(c) => member(c.field, s),
+            E::Setting(c) => {
+                let template = d.ensemble.members.get(ctx.member).or(d.ensemble.members.first());
+                if let (Some(m), Some(t)) = (s.ensemble.members.get_mut(ctx.member), template) {
+                    m.copy_setting(c.field, t);
+                }
+            }
         }
     }
 
     pub fn edit_text(self, s: &Settings, ctx: Context) -> String {
         match self {
-            E::Label => s.data.label.clone().unwrap_or_default(),
-            E::TestFraction => s.data.test_fraction.to_string(),
+            E::Row(r) => (r.edit)(s),
+            E::Member => self.value(s, ctx),
             E::Setting(c) => s.ensemble.members.get(ctx.member).map(c.edit).unwrap_or_default(),
-            E::Tolerance => s.deploy.tolerance.to_string(),
-            _ => self.value(s, ctx),
         }
     }
 }
 
 /// The member the fields edit.
-fn edited<'a>(s: &'a mut Settings, ctx: Context) -> Result<&'a mut MemberConfig, String> {
-    s.ensemble.members.get_mut(ctx.member).ok_or_else(|| "no member to edit: press a to add one".to_string())
+fn edited<'a>(s: &'a mut Settings, ctx: Context) -> Result<&'a mut MemberConfig, ControlError> {
+    s.ensemble.members.get_mut(ctx.member).ok_or(ControlError::Unavailable("no member to edit: press a to add one"))
 }
 
 fn step_f64(v: f64, step: f64, up: bool, coarse: bool, min: f64, max: f64) -> f64 {
@@ -336,7 +405,7 @@ mod tests {
     #[test]
     fn typed_values_are_checked_and_name_the_key() {
         let s = Settings::default();
-        let err = |c: EnsembleControl, text: &str| c.set(&mut s.clone(), text, ctx(1)).unwrap_err();
+        let err = |c: EnsembleControl, text: &str| c.set(&mut s.clone(), text, ctx(1)).unwrap_err().to_string();
         assert!(err(E::Trees, "0").contains("ensemble.members[1].trees"));
         assert!(err(E::Trees, "many").contains("ensemble.members[1].trees"));
         assert!(err(E::Weight, "-1").contains("ensemble.members[1].weight"));

@@ -1,8 +1,8 @@
 //! The panes' controls: which are shown, how each shows its value, and how
-//! a key or typed text changes the settings. The Quantize pane's controls
-//! and a member's settings are rows of a table; the Ensemble pane's data and
-//! fusion controls an enum. `AnyControl` lets the app and the drawing treat
-//! them alike.
+//! a key or typed text changes the settings. Each pane's controls are rows
+//! of a table (`QUANT_CONTROLS`; the Ensemble pane's `ENSEMBLE_CONTROLS`,
+//! `MEMBER_CONTROLS` and the member's kind). `AnyControl` lets the app and
+//! the drawing treat them alike.
 
 mod ensemble;
 mod quant;
@@ -21,9 +21,57 @@ pub fn visible_deploy(s: &Settings) -> Vec<AnyControl> {
     out
 }
 
+use crate::compute::UnknownName;
 use crate::compute::analysis::Analysis;
+use crate::compute::quant::InvalidSetting;
 use crate::compute::weights::TensorInfo;
 use crate::settings::Settings;
+
+/// Why a key press or typed text left a control as it was; the app shows
+/// the text on the status line.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ControlError {
+    #[error("{key}: {text:?} is not a valid {label}")]
+    NotValid { key: String, text: String, label: &'static str },
+
+    #[error("{text:?} is not on or off")]
+    NotOnOff { text: String },
+
+    #[error(transparent)]
+    Unknown(#[from] UnknownName),
+
+    /// The settings the change would give are refused.
+    #[error(transparent)]
+    Invalid(#[from] InvalidSetting),
+
+    /// What the control needs is not there, or it is changed another way.
+    #[error("{0}")]
+    Unavailable(&'static str),
+
+    #[error(
+        "quant.format: no other format applies to this tensor with these settings (rows of {} values)",
+        .cols.map_or("?".into(), |c| c.to_string())
+    )]
+    NoOtherFormat { cols: Option<usize> },
+
+    #[error("no tensor named {name:?}; the file holds {}", .names.join(", "))]
+    NoTensor { name: String, names: Vec<String> },
+
+    #[error("no row named {name:?}; the rows are {}", .names.join(", "))]
+    NoRow { name: String, names: Vec<String> },
+
+    /// An error of the control whose settings key is `key`.
+    #[error("{key}: {source}")]
+    Keyed { key: String, source: Box<ControlError> },
+}
+
+impl ControlError {
+    /// Named by the control's settings key, unless its text names it already.
+    pub fn keyed(self, key: impl Into<String>) -> ControlError {
+        let key = key.into();
+        if self.to_string().contains(&key) { self } else { ControlError::Keyed { key, source: Box::new(self) } }
+    }
+}
 
 /// What a control needs to know beyond the settings: the latest result
 /// (derived scale and clip, the data range), the file's tensors, and the
@@ -78,14 +126,14 @@ impl AnyControl {
         }
     }
 
-    pub fn adjust(self, s: &mut Settings, steps: i32, coarse: bool, ctx: Context) -> Result<(), String> {
+    pub fn adjust(self, s: &mut Settings, steps: i32, coarse: bool, ctx: Context) -> Result<(), ControlError> {
         match self {
             AnyControl::Quant(c) => c.adjust(s, steps, coarse, ctx),
             AnyControl::Ensemble(c) => c.adjust(s, steps, coarse, ctx),
         }
     }
 
-    pub fn set(self, s: &mut Settings, text: &str, ctx: Context) -> Result<(), String> {
+    pub fn set(self, s: &mut Settings, text: &str, ctx: Context) -> Result<(), ControlError> {
         match self {
             AnyControl::Quant(c) => c.set(s, text, ctx),
             AnyControl::Ensemble(c) => c.set(s, text, ctx),
@@ -107,12 +155,16 @@ impl AnyControl {
     }
 }
 
-fn parse<T: std::str::FromStr>(text: &str, key: impl std::fmt::Display, label: &str) -> Result<T, String> {
-    text.parse().map_err(|_| format!("{key}: {text:?} is not a valid {label}"))
+fn parse<T: std::str::FromStr>(
+    text: &str,
+    key: impl std::fmt::Display,
+    label: &'static str,
+) -> Result<T, ControlError> {
+    text.parse().map_err(|_| ControlError::NotValid { key: key.to_string(), text: text.to_string(), label })
 }
 
 /// A fraction typed as 0.001 or as 0.1%.
-fn parse_fraction(text: &str, key: impl std::fmt::Display, label: &str) -> Result<f64, String> {
+fn parse_fraction(text: &str, key: impl std::fmt::Display, label: &'static str) -> Result<f64, ControlError> {
     match text.strip_suffix('%') {
         Some(p) => Ok(parse::<f64>(p.trim(), key, label)? / 100.0),
         None => parse(text, key, label),
@@ -186,6 +238,6 @@ mod tests {
     fn fractions_can_be_typed_as_percent() {
         assert_eq!(parse_fraction("0.5%", "k", "x"), Ok(0.005));
         assert_eq!(parse_fraction("0.25", "k", "x"), Ok(0.25));
-        assert!(parse_fraction("lots", "k", "x").unwrap_err().starts_with("k: "));
+        assert!(parse_fraction("lots", "k", "x").unwrap_err().to_string().starts_with("k: "));
     }
 }

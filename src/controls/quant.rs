@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use super::{Context, ladder, multiply, parse, parse_fraction, scale_count, step_seed, text};
+use super::{Context, ControlError, ladder, multiply, parse, parse_fraction, scale_count, step_seed, text};
 use crate::compute::analysis::Analysis;
 use crate::compute::formats;
 use crate::compute::quant::{self, Calibration, Granularity, Rounding, Scheme};
@@ -27,8 +27,8 @@ pub struct QuantControl {
     show: fn(&Settings, Context<'_>) -> String,
     /// The text an edit starts from; `None`: the value as shown.
     edit: Option<fn(&Settings, Context<'_>) -> String>,
-    step: fn(&mut Settings, Notch, Context<'_>) -> Result<(), String>,
-    parse: fn(&mut Settings, Typed<'_>) -> Result<(), String>,
+    step: fn(&mut Settings, Notch, Context<'_>) -> Result<(), ControlError>,
+    parse: fn(&mut Settings, Typed<'_>) -> Result<(), ControlError>,
     /// Back to the default (the second settings), this control alone.
     reset: fn(&mut Settings, &Settings, Context<'_>),
     /// Follows from the data in the bit-driven schemes (scale and clip).
@@ -53,12 +53,12 @@ struct Typed<'a> {
 }
 
 impl Typed<'_> {
-    fn number<T: std::str::FromStr>(self) -> Result<T, String> {
+    fn number<T: std::str::FromStr>(self) -> Result<T, ControlError> {
         parse(self.text, self.key, self.label)
     }
 
     /// A fraction, typed as 0.001 or as 0.1%.
-    fn fraction(self) -> Result<f64, String> {
+    fn fraction(self) -> Result<f64, ControlError> {
         parse_fraction(self.text, self.key, self.label)
     }
 }
@@ -97,7 +97,10 @@ macro_rules! number {
 /// A named enum: shown and typed by name, cycled by a key.
 macro_rules! choice {
     ($label:literal, $sec:ident . $field:ident, $shown:expr) => {
-        field!($label, $sec.$field, $shown, text, |v, _, n| v.cycle(n.up), |t: Typed| t.text.parse())
+        field!($label, $sec.$field, $shown, text, |v, _, n| v.cycle(n.up), |t: Typed| t
+            .text
+            .parse()
+            .map_err(ControlError::from))
     };
 }
 
@@ -122,7 +125,7 @@ macro_rules! manual {
 /// The next format that applies to the tensor shown with the other
 /// settings as they are: a key never lands on one that would be refused
 /// (q8_0 on rows of 10 values), so every applicable format stays reachable.
-fn step_format(s: &mut Settings, n: Notch, ctx: Context) -> Result<(), String> {
+fn step_format(s: &mut Settings, n: Notch, ctx: Context) -> Result<(), ControlError> {
     let cols = ctx.shape.map(|shape| weights::matrix_dims(shape).1);
     let mut next = s.quant.clone();
     for _ in 1..formats::BUILTIN_FORMATS.len() {
@@ -132,10 +135,7 @@ fn step_format(s: &mut Settings, n: Notch, ctx: Context) -> Result<(), String> {
             return Ok(());
         }
     }
-    Err(format!(
-        "quant.format: no other format applies to this tensor with these settings (rows of {} values)",
-        cols.map_or("?".into(), |c| c.to_string())
-    ))
+    Err(ControlError::NoOtherFormat { cols })
 }
 
 const PERCENTILES: &[f64] = &[90.0, 95.0, 99.0, 99.5, 99.9, 99.95, 99.99, 99.995, 99.999, 100.0];
@@ -155,7 +155,11 @@ pub const QUANT_CONTROLS: &[QuantControl] = &[
         label: "source",
         key: "weights.source",
         show: |s, _| s.weights.source.clone(),
-        step: |_, _, _| Err("press Enter to type the path of a .npy or .safetensors file, or \"synthetic\"".into()),
+        step: |_, _, _| {
+            Err(ControlError::Unavailable(
+                "press Enter to type the path of a .npy or .safetensors file, or \"synthetic\"",
+            ))
+        },
         parse: set_source,
         reset: |s, d, _| {
             s.weights.source = d.weights.source.clone();
@@ -219,8 +223,8 @@ const ROW: QuantControl = QuantControl {
     shown: always,
     show: |_, _| String::new(),
     edit: None,
-    step: |_, _, _| Err("this control does not step".into()),
-    parse: |_, _| Err("this control cannot be typed".into()),
+    step: |_, _, _| Err(ControlError::Unavailable("this control does not step")),
+    parse: |_, _| Err(ControlError::Unavailable("this control cannot be typed")),
     reset: |_, _, _| {},
     derived: false,
 };
@@ -318,17 +322,15 @@ impl Control {
     }
 
     /// Moves the value `steps` notches (negative: down); coarse moves further.
-    pub fn adjust(self, s: &mut Settings, steps: i32, coarse: bool, ctx: Context) -> Result<(), String> {
+    pub fn adjust(self, s: &mut Settings, steps: i32, coarse: bool, ctx: Context) -> Result<(), ControlError> {
         (self.0.step)(s, Notch { steps, up: steps > 0, coarse }, ctx)?;
-        s.validate().map_err(|e| e.to_string())
+        Ok(s.validate()?)
     }
 
     /// Sets the value from typed text; errors name the settings key.
-    pub fn set(self, s: &mut Settings, text: &str, ctx: Context) -> Result<(), String> {
+    pub fn set(self, s: &mut Settings, text: &str, ctx: Context) -> Result<(), ControlError> {
         let typed = Typed { text: text.trim(), key: self.key(), label: self.label(), ctx };
-        (self.0.parse)(s, typed)
-            .and_then(|()| s.validate().map_err(|e| e.to_string()))
-            .map_err(|e| if e.contains(self.key()) { e } else { format!("{}: {e}", self.key()) })
+        (self.0.parse)(s, typed).and_then(|()| Ok(s.validate()?)).map_err(|e| e.keyed(self.key()))
     }
 
     /// Back to the default value of this control, and of it alone. In
@@ -432,11 +434,11 @@ fn on_off(on: bool) -> String {
     if on { "on".into() } else { "off".into() }
 }
 
-fn parse_on_off(t: Typed) -> Result<bool, String> {
+fn parse_on_off(t: Typed) -> Result<bool, ControlError> {
     match t.text {
         "on" | "true" | "yes" | "1" => Ok(true),
         "off" | "false" | "no" | "0" => Ok(false),
-        text => Err(format!("{text:?} is not on or off")),
+        text => Err(ControlError::NotOnOff { text: text.to_string() }),
     }
 }
 
@@ -469,16 +471,16 @@ fn step_sigma_k(k: f64, _: &Settings, n: Notch) -> f64 {
     (k + if n.up { step } else { -step }).max(0.25)
 }
 
-fn set_source(s: &mut Settings, t: Typed) -> Result<(), String> {
+fn set_source(s: &mut Settings, t: Typed) -> Result<(), ControlError> {
     s.weights.source = if t.text.is_empty() { SYNTHETIC.into() } else { t.text.into() };
     s.weights.tensor = None;
     Ok(())
 }
 
-fn step_tensor(s: &mut Settings, n: Notch, ctx: Context) -> Result<(), String> {
+fn step_tensor(s: &mut Settings, n: Notch, ctx: Context) -> Result<(), ControlError> {
     let tensors = ctx.tensors;
     if tensors.is_empty() {
-        return Err("the file's tensors are not known yet".into());
+        return Err(ControlError::Unavailable("the file's tensors are not known yet"));
     }
     let i = tensors.iter().position(|t| Some(&t.name) == s.weights.tensor.as_ref()).unwrap_or(0);
     let len = tensors.len();
@@ -486,25 +488,27 @@ fn step_tensor(s: &mut Settings, n: Notch, ctx: Context) -> Result<(), String> {
     Ok(())
 }
 
-fn set_tensor(s: &mut Settings, t: Typed) -> Result<(), String> {
+fn set_tensor(s: &mut Settings, t: Typed) -> Result<(), ControlError> {
     let tensors = t.ctx.tensors;
     if !tensors.is_empty() && !tensors.iter().any(|x| x.name == t.text) {
-        let names: Vec<&str> = tensors.iter().map(|x| x.name.as_str()).collect();
-        return Err(format!("no tensor named {:?}; the file holds {}", t.text, names.join(", ")));
+        let names = tensors.iter().map(|x| x.name.clone()).collect();
+        return Err(ControlError::NoTensor { name: t.text.to_string(), names });
     }
     s.weights.tensor = Some(t.text.into());
     Ok(())
 }
 
-fn set_row(s: &mut Settings, t: Typed) -> Result<(), String> {
-    let table = t.ctx.formats.ok_or("the formats are still being measured")?;
-    let row = table.rows.iter().find(|r| r.name == t.text).ok_or_else(|| {
-        let names: Vec<&str> = table.rows.iter().map(|r| r.name.as_str()).collect();
-        format!("no row named {:?}; the rows are {}", t.text, names.join(", "))
+fn set_row(s: &mut Settings, t: Typed) -> Result<(), ControlError> {
+    let table = t.ctx.formats.ok_or(MEASURING)?;
+    let row = table.rows.iter().find(|r| r.name == t.text).ok_or_else(|| ControlError::NoRow {
+        name: t.text.to_string(),
+        names: table.rows.iter().map(|r| r.name.clone()).collect(),
     })?;
     s.quant = row.settings.clone();
     Ok(())
 }
+
+const MEASURING: ControlError = ControlError::Unavailable("the formats are still being measured");
 
 /// The Formats row of the current settings, or what they are when none matches.
 fn row_name(s: &Settings, ctx: Context) -> String {
@@ -519,12 +523,12 @@ fn row_name(s: &Settings, ctx: Context) -> String {
 
 /// Moves `steps` rows down the table as sorted (rows that cannot apply are
 /// skipped) and makes that row's settings the current ones.
-fn step_row(s: &mut Settings, ctx: Context, steps: i32) -> Result<(), String> {
-    let table = ctx.formats.ok_or("the formats are still being measured")?;
+fn step_row(s: &mut Settings, ctx: Context, steps: i32) -> Result<(), ControlError> {
+    let table = ctx.formats.ok_or(MEASURING)?;
     let order: Vec<usize> =
         table.order(ctx.formats_sort).into_iter().filter(|&i| table.rows[i].error.is_none()).collect();
     if order.is_empty() {
-        return Err("no format applies to this tensor yet".into());
+        return Err(ControlError::Unavailable("no format applies to this tensor yet"));
     }
     let n = order.len() as i64;
     let at = table.current(s).and_then(|c| order.iter().position(|&i| i == c)).map_or(-1, |p| p as i64);
@@ -562,7 +566,7 @@ fn switch_to_manual(s: &mut Settings, analysis: Option<&Analysis>) {
 
 /// Scale moves by 2^(1/4) (coarse x2); a clip end by 1% of the data's
 /// width (coarse 10%).
-fn step_manual(s: &mut Settings, n: Notch, ctx: Context, i: usize) -> Result<(), String> {
+fn step_manual(s: &mut Settings, n: Notch, ctx: Context, i: usize) -> Result<(), ControlError> {
     switch_to_manual(s, ctx.analysis);
     let q = &mut s.quant;
     if i == SCALE {
@@ -575,7 +579,7 @@ fn step_manual(s: &mut Settings, n: Notch, ctx: Context, i: usize) -> Result<(),
     Ok(())
 }
 
-fn set_manual(s: &mut Settings, t: Typed, i: usize) -> Result<(), String> {
+fn set_manual(s: &mut Settings, t: Typed, i: usize) -> Result<(), ControlError> {
     let v: f64 = t.number()?;
     switch_to_manual(s, t.ctx.analysis);
     if i == SCALE {
@@ -788,7 +792,9 @@ mod tests {
 
     #[test]
     fn bad_values_are_refused_with_the_key() {
-        let err = |c: Control, s: &Settings, text: &str| c.set(&mut s.clone(), text, Context::default()).unwrap_err();
+        let err = |c: Control, s: &Settings, text: &str| {
+            c.set(&mut s.clone(), text, Context::default()).unwrap_err().to_string()
+        };
         let d = Settings::default();
         for (c, text, key) in [
             (Control::Bits, "17", "quant.bits"),

@@ -11,6 +11,7 @@ use crate::settings::Settings;
 use crate::worker::EnsembleWorker;
 
 use super::columns::{Pad, Table};
+use crate::cli::CliError;
 
 /// The Deploy section's bits sweep: bits, test, cv, size (under its header's words).
 const BY_BITS: Table = Table { gap: "  ", columns: &[Pad::Right(4), Pad::Right(6), Pad::Right(6), Pad::Left(0)] };
@@ -38,11 +39,11 @@ pub struct DataSection {
 impl EnsembleSection {
     /// Trains every member and fuses, as the Ensemble pane does; also the
     /// Deploy pane's quantized ensemble.
-    pub(super) fn build(settings: &Settings) -> Result<(EnsembleSection, DeployReport), String> {
+    pub(super) fn build(settings: &Settings) -> Result<(EnsembleSection, DeployReport), CliError> {
         let view = EnsembleWorker::default()
             .train(0, settings, &mut |_| true)
             .expect("nothing stops a headless training")
-            .map_err(|e| format!("cannot evaluate the ensemble on {}: {e}", settings.data.source))?;
+            .map_err(|e| CliError::Ensemble { data: settings.data.source.clone(), source: e })?;
         let d = &view.data;
         let data =
             DataSection { source: d.source.clone(), rows: d.rows, features: d.features, classes: d.class_names.len() };

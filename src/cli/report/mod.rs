@@ -7,7 +7,7 @@ mod quant;
 
 use serde::Serialize;
 
-use super::{Cli, ReportFormat, Section, describe, initial_settings, load_weights, print};
+use super::{Cli, CliError, ReportFormat, Section, describe, initial_settings, load_weights, write_stdout};
 use crate::compute::analysis;
 use crate::compute::deploy::DeployReport;
 use crate::compute::diagnose::{self, Finding};
@@ -44,13 +44,13 @@ pub struct Report {
 
 impl Report {
     /// Every section: the Quantize pane's pipeline on `w`, then the ensemble.
-    pub fn build(settings: &Settings, w: &Weights) -> Result<Report, String> {
+    pub fn build(settings: &Settings, w: &Weights) -> Result<Report, CliError> {
         Report::build_sections(settings, Some(w), &[Section::Quant, Section::Ensemble, Section::Deploy])
     }
 
     /// The sections asked for; `w` is needed (and only read) for `quant`,
     /// and the ensemble is trained only for `ensemble` or `deploy`.
-    pub fn build_sections(settings: &Settings, w: Option<&Weights>, sections: &[Section]) -> Result<Report, String> {
+    pub fn build_sections(settings: &Settings, w: Option<&Weights>, sections: &[Section]) -> Result<Report, CliError> {
         let mut report = Report {
             weights: None,
             quant: None,
@@ -67,9 +67,9 @@ impl Report {
         }
         if let Some(w) = w.filter(|_| sections.contains(&Section::Quant)) {
             let cfg = &settings.quant;
-            let cannot = |e: &dyn std::fmt::Display| format!("cannot quantize {}: {e}", describe(w));
-            let a = analysis::analyze(w, cfg).map_err(|e| cannot(&e))?;
-            let curve = analysis::mse_curve(w, cfg, &a, &Watch::NONE).map_err(|e| cannot(&e))?;
+            let cannot = |source| CliError::Quantize { what: describe(w), source };
+            let a = analysis::analyze(w, cfg).map_err(cannot)?;
+            let curve = analysis::mse_curve(w, cfg, &a, &Watch::NONE).map_err(|e| cannot(e.into()))?;
             // Manual mode's alternatives are those of a quantizer with as many levels.
             let alternatives = analysis::alternatives(w, cfg, a.effective_bits);
             report.weights = Some(WeightsReport::of(w));
@@ -84,8 +84,8 @@ impl Report {
         Ok(report)
     }
 
-    pub fn to_json(&self) -> Result<String, String> {
-        serde_json::to_string_pretty(self).map_err(|e| format!("cannot write the report as JSON: {e}"))
+    pub fn to_json(&self) -> Result<String, CliError> {
+        serde_json::to_string_pretty(self).map_err(|source| CliError::Json { what: "the report", source })
     }
 
     /// The same figures as the JSON, laid out for reading.
@@ -113,7 +113,7 @@ impl Report {
     }
 }
 
-pub(super) fn report_command(cli: &Cli, fmt: ReportFormat, only: &[Section]) -> Result<(), String> {
+pub(super) fn report_command(cli: &Cli, fmt: ReportFormat, only: &[Section]) -> Result<(), CliError> {
     let sections = if only.is_empty() { &[Section::Quant, Section::Ensemble, Section::Deploy][..] } else { only };
     let mut settings = initial_settings(cli)?;
     let w = if sections.iter().any(|s| matches!(s, Section::Quant | Section::Formats)) {
@@ -123,7 +123,7 @@ pub(super) fn report_command(cli: &Cli, fmt: ReportFormat, only: &[Section]) -> 
     };
     let report = Report::build_sections(&settings, w.as_ref(), sections)?;
     match fmt {
-        ReportFormat::Json => print(&report.to_json()?),
-        ReportFormat::Text => print(&report.to_text()),
+        ReportFormat::Json => write_stdout(&report.to_json()?),
+        ReportFormat::Text => write_stdout(&report.to_text()),
     }
 }

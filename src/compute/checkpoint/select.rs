@@ -2,7 +2,7 @@
 //! names for `int`) and the tensors (globs over their names).
 
 use crate::compute::formats::{self, BUILTIN_FORMATS, FormatKind};
-use crate::compute::quant::{Calibration, Granularity, QuantConfig, Scheme};
+use crate::compute::quant::{Calibration, Granularity, InvalidSetting, QuantConfig, Scheme};
 
 /// The formats a scan uses when none is asked for.
 pub const DEFAULT_FORMATS: &str = "int8-sym-pc,int4-asym-g128";
@@ -14,26 +14,44 @@ pub struct FormatSpec {
     pub cfg: QuantConfig,
 }
 
+/// Why `--formats` names no usable format.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum FormatListError {
+    #[error("--formats {list:?} names no format; {}", valid_names())]
+    Empty { list: String },
+
+    #[error("unknown format {name:?}; {}", valid_names())]
+    Unknown { name: String },
+
+    #[error("format {name:?} cannot be used: {source}")]
+    Unusable {
+        name: String,
+        #[source]
+        source: InvalidSetting,
+    },
+}
+
 /// A comma-separated list of format names.
-pub fn parse_formats(list: &str) -> Result<Vec<FormatSpec>, String> {
+pub fn parse_formats(list: &str) -> Result<Vec<FormatSpec>, FormatListError> {
     let specs: Vec<FormatSpec> =
         list.split(',').map(str::trim).filter(|s| !s.is_empty()).map(parse_format).collect::<Result<_, _>>()?;
     if specs.is_empty() {
-        return Err(format!("--formats {list:?} names no format; {}", valid_names()));
+        return Err(FormatListError::Empty { list: list.to_string() });
     }
     Ok(specs)
 }
 
 /// One name: `int{bits}-{sym|asym}-{pt|pc|g{N}}`, or a format of `formats::find`.
-pub fn parse_format(name: &str) -> Result<FormatSpec, String> {
+pub fn parse_format(name: &str) -> Result<FormatSpec, FormatListError> {
     let cfg = match compact_int(name) {
         Some(cfg) => cfg,
         None => match formats::find(name) {
             Ok(kind) => QuantConfig { format: kind, ..QuantConfig::default() },
-            Err(_) => return Err(format!("unknown format {name:?}; {}", valid_names())),
+            Err(_) => return Err(FormatListError::Unknown { name: name.to_string() }),
         },
     };
-    cfg.format.format().check(&cfg, None).map_err(|e| format!("format {name:?} cannot be used: {e}"))?;
+    let unusable = |source| FormatListError::Unusable { name: name.to_string(), source };
+    cfg.format.format().check(&cfg, None).map_err(unusable)?;
     Ok(FormatSpec { label: name.to_string(), cfg })
 }
 
@@ -149,10 +167,10 @@ mod tests {
         assert_eq!(parse_format("int6-asym-pt").unwrap().cfg.granularity, Granularity::PerTensor);
         assert_eq!(parse_format("q4_0").unwrap().cfg.format.name(), "q4_0");
         for bad in ["int8-sym", "int8-sym-pc-x", "int8-foo-pc", "intx-sym-pc", "int4-asym-gx", "nope", "int99-sym-pc"] {
-            let err = parse_format(bad).unwrap_err();
+            let err = parse_format(bad).unwrap_err().to_string();
             assert!(err.contains(bad), "{err}");
         }
-        assert!(parse_format("nope").unwrap_err().contains("q4_0"));
+        assert!(parse_format("nope").unwrap_err().to_string().contains("q4_0"));
         assert_eq!(parse_formats(DEFAULT_FORMATS).unwrap().len(), 2);
     }
 

@@ -19,6 +19,8 @@ use crate::compute::formats::{self, Grouping, NumberFormat, TensorFacts};
 use crate::compute::quant::QuantConfig;
 use crate::compute::weights::Weights;
 
+use super::DeployError;
+
 /// One feature's quantizer: the format's levels, and the cut between each
 /// two neighbours. A cut sits at their midpoint (where a format that rounds
 /// to nearest puts it), moved into the gap between the training values the
@@ -90,25 +92,20 @@ fn column_groups(format: &dyn NumberFormat, cfg: &QuantConfig, n: usize) -> usiz
 }
 
 /// Why a format with a scale per block of `block` values has no quantizer per feature.
-fn blocks_refusal(q: &QuantConfig, features: usize, block: usize) -> String {
+fn blocks_refusal(q: &QuantConfig, features: usize, block: usize) -> DeployError {
     let along_features = match q.format.format().check(q, Some(features)) {
         Err(e) => e.to_string(),
         Ok(()) => format!("a scale per block of {features} features would be one per sample, not per feature"),
     };
-    format!(
-        "format {} does not apply to the ensemble: it keeps one scale per block of {block} values, and a feature \
-         has one quantizer. Blocks along a sample's features: {along_features}. Blocks of {block} training rows \
-         of one feature: one sample at inference has no such block",
-        q.format
-    )
+    DeployError::Blocks { format: q.format, block, along_features }
 }
 
 /// One grid per column of `x` (the training rows), from the format's own
 /// parameter rule on the column; an error says why the format cannot apply.
-pub(super) fn feature_grids(x: ArrayView2<f64>, q: &QuantConfig) -> Result<FeatureGrids, String> {
+pub(super) fn feature_grids(x: ArrayView2<f64>, q: &QuantConfig) -> Result<FeatureGrids, DeployError> {
     let cfg = column_config(q);
     let format = cfg.format.format();
-    let cannot = |e: &dyn std::fmt::Display| format!("format {} cannot quantize the ensemble: {e}", q.format);
+    let cannot = |e: &dyn std::fmt::Display| DeployError::Features { format: q.format, reason: e.to_string() };
     format.check(&cfg, None).map_err(|e| cannot(&e))?;
     // A column is a tensor of rows of one value: a format that needs whole
     // blocks along a row refuses it, and keeps a scale per block.
@@ -157,7 +154,7 @@ pub(super) struct WeightQuantizer {
 #[derive(Default)]
 pub(super) struct WeightLog {
     pub param_bits: u64,
-    pub error: Option<String>,
+    pub error: Option<DeployError>,
 }
 
 impl WeightQuantizer {
@@ -178,9 +175,8 @@ impl WeightQuantizer {
                 Array2::from_shape_fn((features, classes), |(f, c)| xhat[c * features + f] as f64)
             }
             Err(e) => {
-                log.error.get_or_insert_with(|| {
-                    format!("format {} cannot quantize the logistic weights: {e}", self.cfg.format)
-                });
+                log.error
+                    .get_or_insert_with(|| DeployError::Weights { format: self.cfg.format, reason: e.to_string() });
                 w.clone()
             }
         }

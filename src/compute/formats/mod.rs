@@ -10,6 +10,7 @@
 
 use std::fmt;
 
+use super::UnknownName;
 use super::quant::{InvalidSetting, QuantConfig};
 
 pub mod run;
@@ -174,11 +175,12 @@ pub const BUILTIN_FORMATS: &[FormatKind] = &[
 ];
 
 /// The built-in format called `name`.
-pub fn find(name: &str) -> Result<FormatKind, String> {
-    BUILTIN_FORMATS.iter().copied().find(|k| k.name() == name).ok_or_else(|| {
-        let names: Vec<&str> = BUILTIN_FORMATS.iter().map(|k| k.name()).collect();
-        format!("unknown format {name:?}; expected one of {}", names.join(", "))
-    })
+pub fn find(name: &str) -> Result<FormatKind, UnknownName> {
+    BUILTIN_FORMATS
+        .iter()
+        .copied()
+        .find(|k| k.name() == name)
+        .ok_or_else(|| UnknownName::new("format", name, BUILTIN_FORMATS.iter().map(|k| k.name())))
 }
 
 impl Default for FormatKind {
@@ -208,8 +210,8 @@ impl fmt::Display for FormatKind {
 }
 
 impl std::str::FromStr for FormatKind {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = UnknownName;
+    fn from_str(s: &str) -> Result<Self, UnknownName> {
         find(s)
     }
 }

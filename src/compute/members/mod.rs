@@ -22,6 +22,7 @@ use ndarray::{Array2, ArrayView2};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
+use super::UnknownName;
 use super::ensemble::{EnsembleError, MemberConfig, argmax_rows, fit_error};
 use super::quant::{QParams, Rounding};
 
@@ -168,8 +169,8 @@ impl fmt::Display for MemberKind {
 }
 
 impl std::str::FromStr for MemberKind {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = UnknownName;
+    fn from_str(s: &str) -> Result<Self, UnknownName> {
         MemberKinds::default().find(s)
     }
 }
@@ -212,11 +213,12 @@ impl MemberKinds {
         &self.0
     }
 
-    pub fn find(&self, name: &str) -> Result<MemberKind, String> {
-        self.0.iter().copied().find(|k| k.name() == name).ok_or_else(|| {
-            let names: Vec<&str> = self.0.iter().map(|k| k.name()).collect();
-            format!("unknown value {name:?}; expected one of {}", names.join(", "))
-        })
+    pub fn find(&self, name: &str) -> Result<MemberKind, UnknownName> {
+        self.0
+            .iter()
+            .copied()
+            .find(|k| k.name() == name)
+            .ok_or_else(|| UnknownName::new("value", name, self.0.iter().map(|k| k.name())))
     }
 
     /// The kind after (or before) `kind`, wrapping around; the first when `kind` is not here.

@@ -152,6 +152,17 @@ enum HeaderError {
     ShapeNotTuple,
 }
 
+/// Why a `.npy` file's data, past a good header, cannot be read.
+#[derive(Debug, thiserror::Error)]
+enum DataError {
+    #[error(transparent)]
+    View(ViewNpyError),
+    #[error(transparent)]
+    Read(ndarray_npy::ReadNpyError),
+    #[error(transparent)]
+    Shape(ndarray::ShapeError),
+}
+
 impl NpyHeader {
     fn parse(buf: &[u8]) -> Result<NpyHeader, HeaderError> {
         const MAGIC: &[u8] = b"\x93NUMPY";
@@ -250,7 +261,7 @@ pub(super) fn load(path: &Path, buf: &[u8]) -> Result<Weights, WeightsError> {
         Some(result) => result,
         None => decode_npy_data(elem, big_endian, &buf[header.data_offset..], &header),
     }
-    .map_err(|r| invalid(path, "npy", r))?;
+    .map_err(|e| invalid(path, "npy", e.to_string()))?;
 
     Ok(file_weights(path, values, header.shape, elem.name().to_string(), None))
 }
@@ -259,7 +270,7 @@ pub(super) fn load(path: &Path, buf: &[u8]) -> Result<Weights, WeightsError> {
 /// used for byte-swapped or misaligned data, whose size has already been
 /// checked against the file length so it cannot over-allocate. Returns `None`
 /// when ndarray-npy does not know the descriptor's spelling (e.g. `'=f4'`).
-fn npy_values<T>(buf: &[u8]) -> Option<Result<Vec<f32>, String>>
+fn npy_values<T>(buf: &[u8]) -> Option<Result<Vec<f32>, DataError>>
 where
     T: ViewElement + ReadableElement + ToF32,
 {
@@ -267,15 +278,15 @@ where
         Ok(view) => Ok(c_order_f32(view)),
         Err(ViewNpyError::WrongDescriptor(_)) => return None,
         Err(ViewNpyError::NonNativeEndian | ViewNpyError::MisalignedData) => {
-            ArrayD::<T>::read_npy(buf).map(|a| c_order_f32(a.view())).map_err(|e| e.to_string())
+            ArrayD::<T>::read_npy(buf).map(|a| c_order_f32(a.view())).map_err(DataError::Read)
         }
-        Err(e) => Err(e.to_string()),
+        Err(e) => Err(DataError::View(e)),
     })
 }
 
 /// Decodes `.npy` data that ndarray-npy cannot (f16, unusual descriptor
 /// spellings); `data` has already been checked to hold exactly the elements.
-fn decode_npy_data(elem: Elem, big_endian: bool, data: &[u8], header: &NpyHeader) -> Result<Vec<f32>, String> {
+fn decode_npy_data(elem: Elem, big_endian: bool, data: &[u8], header: &NpyHeader) -> Result<Vec<f32>, DataError> {
     macro_rules! dec {
         ($t:ty) => {
             if big_endian {
@@ -301,7 +312,7 @@ fn decode_npy_data(elem: Elem, big_endian: bool, data: &[u8], header: &NpyHeader
     if header.fortran_order {
         ArrayD::from_shape_vec(IxDyn(&header.shape).f(), memory_order)
             .map(|a| a.iter().copied().collect())
-            .map_err(|e| e.to_string())
+            .map_err(DataError::Shape)
     } else {
         Ok(memory_order)
     }
