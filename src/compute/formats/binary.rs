@@ -14,10 +14,17 @@ use crate::compute::quant::{Granularity, InvalidSetting, QuantConfig};
 pub struct Binary;
 pub struct Ternary;
 
-/// The mean of |x| over the values `keep` selects (0 when none is).
+/// The mean of |x| over the values `keep` selects (0 when none is). A value
+/// left out adds +0.0, which leaves the sum (never -0.0) as it is: no
+/// branch to mispredict.
 fn mean_abs(xs: &[f32], keep: impl Fn(f64) -> bool) -> f64 {
-    let (sum, n) =
-        xs.iter().map(|x| x.abs() as f64).filter(|&a| keep(a)).fold((0f64, 0usize), |(s, n), a| (s + a, n + 1));
+    let (mut sum, mut n) = (0f64, 0usize);
+    for x in xs {
+        let a = x.abs() as f64;
+        let kept = keep(a);
+        sum += if kept { a } else { 0.0 };
+        n += kept as usize;
+    }
     if n == 0 { 0.0 } else { sum / n as f64 }
 }
 
@@ -156,13 +163,7 @@ impl NumberFormat for Ternary {
         let alpha = twn_alpha(xs, delta);
         for (i, &x) in xs.iter().enumerate() {
             // Codes 0, 1, 2 for -α, 0, +α.
-            let code = if (x.abs() as f64) <= delta {
-                1
-            } else if x > 0.0 {
-                2
-            } else {
-                0
-            };
+            let code = if (x.abs() as f64) <= delta { 1 } else { 2 * (x > 0.0) as u16 };
             out.codes[i] = code;
             out.xhat[i] = [-alpha, 0.0, alpha][code as usize];
             out.clipped[i] = false;

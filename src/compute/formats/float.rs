@@ -81,14 +81,17 @@ pub(super) fn cast_scaled(
     out: &mut Quantized<'_>,
     at: usize,
 ) {
-    for (i, &x) in xs.iter().enumerate() {
-        let k = at + i;
-        if scale.divisor == 0.0 {
-            (out.xhat[k], out.codes[k], out.clipped[k]) = (0.0, 0, false);
-            continue;
-        }
+    let span = at..at + xs.len();
+    let (xhat, codes, clipped) = (&mut out.xhat[span.clone()], &mut out.codes[span.clone()], &mut out.clipped[span]);
+    if scale.divisor == 0.0 {
+        xhat.fill(0.0);
+        codes.fill(0);
+        clipped.fill(false);
+        return;
+    }
+    for (((&x, xh), c), clip) in xs.iter().zip(xhat).zip(codes).zip(clipped) {
         let cast = element.cast(x / scale.divisor, ties);
-        (out.xhat[k], out.codes[k], out.clipped[k]) = (scale.apply(cast.value), cast.code, cast.clipped);
+        (*xh, *c, *clip) = (scale.apply(cast.value), cast.code, cast.clipped);
     }
 }
 

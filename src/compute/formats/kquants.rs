@@ -89,6 +89,7 @@ pub trait SuperBlock: Sized {
     const CODES: i32;
     /// Bytes of one GGUF block.
     const BYTES: usize;
+    /// Inlined into the free `quantize`, which compiles it twice.
     fn quantize(xs: &[f32]) -> Self;
     fn coded(&self) -> &Coded;
     fn params(&self) -> Vec<(&'static str, f64)>;
@@ -151,7 +152,7 @@ impl<B: SuperBlock> NumberFormat for KQuant<B> {
     }
 
     fn quantize(&self, _cfg: &QuantConfig, _tensor: &TensorFacts, xs: &[f32], out: Quantized<'_>) {
-        let block = B::quantize(xs);
+        let block = quantize::<B>(xs);
         let coded = block.coded();
         for i in 0..xs.len() {
             out.xhat[i] = coded.value(i);
@@ -161,7 +162,7 @@ impl<B: SuperBlock> NumberFormat for KQuant<B> {
     }
 
     fn levels(&self, _cfg: &QuantConfig, _tensor: &TensorFacts, xs: &[f32]) -> Vec<f32> {
-        let block = B::quantize(xs);
+        let block = quantize::<B>(xs);
         let coded = block.coded();
         let subs = QK_K / coded.sub_len;
         let mut levels: Vec<f32> = (0..subs).flat_map(|s| (0..B::CODES).map(move |c| coded.level(s, c))).collect();
@@ -171,7 +172,7 @@ impl<B: SuperBlock> NumberFormat for KQuant<B> {
     }
 
     fn params(&self, _cfg: &QuantConfig, _tensor: &TensorFacts, xs: &[f32]) -> Vec<(&'static str, f64)> {
-        B::quantize(xs).params()
+        quantize::<B>(xs).params()
     }
 
     fn ecosystem(&self, _cfg: &QuantConfig) -> String {
@@ -180,9 +181,23 @@ impl<B: SuperBlock> NumberFormat for KQuant<B> {
 
     fn pack(&self, _cfg: &QuantConfig, _tensor: &TensorFacts, xs: &[f32], out: &mut Packed) -> bool {
         let out = out.blocks();
-        B::quantize(xs).pack(out);
+        quantize::<B>(xs).pack(out);
         true
     }
+}
+
+/// `B::quantize`, twice as wide on AVX2 (same bits: see `compute::has_avx2`).
+fn quantize<B: SuperBlock>(xs: &[f32]) -> B {
+    #[cfg(target_arch = "x86_64")]
+    if crate::compute::has_avx2() {
+        #[target_feature(enable = "avx2")]
+        fn avx2<B: SuperBlock>(xs: &[f32]) -> B {
+            B::quantize(xs)
+        }
+        // SAFETY: the CPU has AVX2.
+        return unsafe { avx2::<B>(xs) };
+    }
+    B::quantize(xs)
 }
 
 /// The search of `make_qkx2_quants`: codes 0..=nmax, and the scales tried
@@ -197,15 +212,21 @@ struct ScaleSearch {
 /// `quantize_row_q4_K_ref`'s call: `make_qkx2_quants(32, 15, …, -1.f, 0.1f, 20, false)`.
 const Q4_K_SEARCH: ScaleSearch = ScaleSearch { nmax: 15, rmin: -1.0, rdelta: 0.1, nstep: 20 };
 
+/// The values of a Q4_K sub-block.
+const SUB: usize = 32;
+
 /// ggml's `make_qkx2_quants` with `use_mad = false`: the weighted
 /// least-squares fit x ≈ scale·l − the_min (the_min ≥ 0) over a few trial
-/// scales; writes the codes l and returns (scale, the_min).
-fn make_qkx2_quants(s: &ScaleSearch, x: &[f32], weights: &[f32], codes: &mut [u8], aux: &mut [u8]) -> (f32, f32) {
-    let n = x.len();
+/// scales; writes the codes l and returns (scale, the_min). Two shortcuts
+/// that cannot change the result: a trial with the last trial's codes has
+/// its sums and error too, so it cannot beat the best (which is at most
+/// that error); and as the error's terms are never negative, its sum stops
+/// once it reaches the best.
+fn make_qkx2_quants(s: &ScaleSearch, x: &[f32; SUB], weights: &[f32; SUB], codes: &mut [u8]) -> (f32, f32) {
     let (mut min, mut max) = (x[0], x[0]);
     let mut sum_w = weights[0];
     let mut sum_x = sum_w * x[0];
-    for i in 1..n {
+    for i in 1..SUB {
         if x[i] < min {
             min = x[i];
         }
@@ -227,20 +248,26 @@ fn make_qkx2_quants(s: &ScaleSearch, x: &[f32], weights: &[f32], codes: &mut [u8
     let iscale = nmax / (max - min);
     let mut scale = 1.0 / iscale;
     let mut best_error = 0f32;
-    for i in 0..n {
+    for i in 0..SUB {
         let l = nearest_int(iscale * (x[i] - min)).clamp(0, s.nmax);
         codes[i] = l as u8;
         let diff = scale * l as f32 + min - x[i];
         best_error += weights[i] * (diff * diff);
     }
+    let (mut aux, mut last) = ([0u8; SUB], [u8::MAX; SUB]);
     for is in 0..=s.nstep {
         // `min` is the best fit so far, as in the C.
         let iscale = (s.rmin + s.rdelta * is as f32 + nmax) / (max - min);
+        for (l, &v) in aux.iter_mut().zip(x) {
+            *l = nearest_int(iscale * (v - min)).clamp(0, s.nmax) as u8;
+        }
+        if aux == last {
+            continue;
+        }
+        last = aux;
         let (mut sum_l, mut sum_l2, mut sum_xl) = (0f32, 0f32, 0f32);
-        for i in 0..n {
-            let l = nearest_int(iscale * (x[i] - min)).clamp(0, s.nmax);
-            aux[i] = l as u8;
-            let (w, l) = (weights[i], l as f32);
+        for i in 0..SUB {
+            let (w, l) = (weights[i], aux[i] as f32);
             sum_l += w * l;
             sum_l2 += w * l * l;
             sum_xl += w * l * x[i];
@@ -254,12 +281,17 @@ fn make_qkx2_quants(s: &ScaleSearch, x: &[f32], weights: &[f32], codes: &mut [u8
                 this_scale = sum_xl / sum_l2;
             }
             let mut cur_error = 0f32;
-            for i in 0..n {
-                let diff = this_scale * aux[i] as f32 + this_min - x[i];
-                cur_error += weights[i] * (diff * diff);
+            for ((xs, ws), ls) in x.chunks(8).zip(weights.chunks(8)).zip(aux.chunks(8)) {
+                for ((&v, &w), &l) in xs.iter().zip(ws).zip(ls) {
+                    let diff = this_scale * l as f32 + this_min - v;
+                    cur_error += w * (diff * diff);
+                }
+                if cur_error >= best_error {
+                    break;
+                }
             }
             if cur_error < best_error {
-                codes.copy_from_slice(aux);
+                codes.copy_from_slice(&aux);
                 best_error = cur_error;
                 scale = this_scale;
                 min = this_min;
@@ -285,20 +317,21 @@ impl SuperBlock for Q4K {
     /// d, dmin, scales[12], qs[128].
     const BYTES: usize = 2 + 2 + 12 + QK_K / 2;
 
+    #[inline(always)]
     fn quantize(xs: &[f32]) -> Self {
         let mut codes = [0u8; QK_K];
-        let (mut aux, mut weights) = ([0u8; 32], [0f32; 32]);
+        let mut weights = [0f32; SUB];
         let (mut scales, mut mins) = ([0f32; 8], [0f32; 8]);
         let (mut max_scale, mut max_min) = (0f32, 0f32);
         for j in 0..8 {
-            let x = &xs[32 * j..32 * (j + 1)];
+            let x: &[f32; SUB] = xs[SUB * j..SUB * (j + 1)].try_into().expect("a sub-block");
             let sum_x2 = x.iter().fold(0f32, |s, &v| s + v * v);
             let av_x = (sum_x2 / 32.0).sqrt();
             for (w, &v) in weights.iter_mut().zip(x) {
                 *w = av_x + v.abs();
             }
             let sub_codes = &mut codes[32 * j..32 * (j + 1)];
-            (scales[j], mins[j]) = make_qkx2_quants(&Q4_K_SEARCH, x, &weights, sub_codes, &mut aux);
+            (scales[j], mins[j]) = make_qkx2_quants(&Q4_K_SEARCH, x, &weights, sub_codes);
             if scales[j] > max_scale {
                 max_scale = scales[j];
             }
@@ -357,9 +390,17 @@ impl SuperBlock for Q4K {
     }
 }
 
+/// Trials searched side by side, one per lane (and twice as wide on AVX2,
+/// same bits: see `compute::has_avx2`); each lane does the scalar search's
+/// float operations in its order.
+const LANES: usize = 8;
+
 /// ggml's `make_qx_quants` with `rmse_type = 1` and no weights (w = x²):
 /// codes l + nmax for l in -nmax..nmax, the best of 19 trial scales by
-/// weighted least squares; returns the scale (x ≈ scale·l).
+/// weighted least squares; returns the scale (x ≈ scale·l). The trials
+/// are independent: their sums are taken `LANES` at a time, then compared
+/// in the C's order, and the codes set once, of the best.
+#[inline(always)]
 fn make_qx_quants(nmax: i32, x: &[f32], codes: &mut [u8]) -> f32 {
     let (mut max, mut amax) = (0f32, 0f32);
     for &v in x {
@@ -372,30 +413,40 @@ fn make_qx_quants(nmax: i32, x: &[f32], codes: &mut [u8]) -> f32 {
         return 0.0;
     }
     let code = |iscale: f32, v: f32| nearest_int(iscale * v).clamp(-nmax, nmax - 1);
-    let sums = |iscale: f32| {
-        x.iter().fold((0f32, 0f32), |(sumlx, suml2), &v| {
-            let (w, l) = (v * v, code(iscale, v) as f32);
-            (sumlx + w * v * l, suml2 + w * l * l)
-        })
-    };
-    let mut set_codes = |iscale: f32| {
-        for (c, &v) in codes.iter_mut().zip(x) {
-            *c = (code(iscale, v) + nmax) as u8;
+    // The first trial at -nmax/max, then is = -9..=9 but 0.
+    const TRIALS: usize = 19;
+    let mut iscales = [-(nmax as f32) / max; TRIALS];
+    for (iscale, is) in iscales[1..].iter_mut().zip((-9..=9).filter(|&is| is != 0)) {
+        *iscale = -(nmax as f32 + 0.1 * is as f32) / max;
+    }
+    let (mut sumlx, mut suml2) = ([0f32; 3 * LANES], [0f32; 3 * LANES]);
+    for batch in 0..3 {
+        let lanes = batch * LANES..(batch + 1) * LANES;
+        let iscale: [f32; LANES] = std::array::from_fn(|k| iscales.get(lanes.start + k).copied().unwrap_or(0.0));
+        let (mut lx, mut l2) = ([0f32; LANES], [0f32; LANES]);
+        for &v in x {
+            let w = v * v;
+            for k in 0..LANES {
+                let l = code(iscale[k], v) as f32;
+                lx[k] += w * v * l;
+                l2[k] += w * l * l;
+            }
         }
-    };
-    let iscale = -(nmax as f32) / max;
-    set_codes(iscale);
-    let (sumlx, suml2) = sums(iscale);
-    let mut scale = if suml2 != 0.0 { sumlx / suml2 } else { 0.0 };
-    let mut best = scale * sumlx;
-    for is in (-9..=9).filter(|&is| is != 0) {
-        let iscale = -(nmax as f32 + 0.1 * is as f32) / max;
-        let (sumlx, suml2) = sums(iscale);
-        if suml2 > 0.0 && sumlx * sumlx > best * suml2 {
-            set_codes(iscale);
-            scale = sumlx / suml2;
-            best = scale * sumlx;
+        sumlx[lanes.clone()].copy_from_slice(&lx);
+        suml2[lanes].copy_from_slice(&l2);
+    }
+    let mut best_trial = 0;
+    let mut scale = if suml2[0] != 0.0 { sumlx[0] / suml2[0] } else { 0.0 };
+    let mut best = scale * sumlx[0];
+    for t in 1..TRIALS {
+        if suml2[t] > 0.0 && sumlx[t] * sumlx[t] > best * suml2[t] {
+            best_trial = t;
+            scale = sumlx[t] / suml2[t];
+            best = scale * sumlx[t];
         }
+    }
+    for (c, &v) in codes.iter_mut().zip(x) {
+        *c = (code(iscales[best_trial], v) + nmax) as u8;
     }
     scale
 }
@@ -413,6 +464,7 @@ impl SuperBlock for Q6K {
     /// ql[128], qh[64], scales[16], d.
     const BYTES: usize = QK_K / 2 + QK_K / 4 + QK_K / 16 + 2;
 
+    #[inline(always)]
     fn quantize(xs: &[f32]) -> Self {
         let mut codes = [0u8; QK_K];
         let mut sub_scales = [0f32; 16];
@@ -485,6 +537,7 @@ impl SuperBlock for Tq2 {
     /// qs[64], d.
     const BYTES: usize = QK_K / 4 + 2;
 
+    #[inline(always)]
     fn quantize(xs: &[f32]) -> Self {
         let amax = xs.iter().fold(0f32, |m, x| m.max(x.abs()));
         let id = inverse(amax);

@@ -44,6 +44,24 @@ fn pow2(n: i32) -> f32 {
     f32::from_bits(((n + 127) as u32) << 23)
 }
 
+/// Adding 1.5·2^23 leaves no bits below the unit: the FPU's own
+/// round-half-to-even does the work, for 0 <= t < 2^22 (here t < 2^(m+1);
+/// below 0 it may give 0.0 for -0.0).
+/// `round_ties_even` and `ceil` are library calls on baseline x86-64.
+const MAGIC: f32 = 12_582_912.0;
+
+#[inline]
+fn nearest_even(t: f32) -> f32 {
+    (t + MAGIC) - MAGIC
+}
+
+/// `t.ceil()` for |t| < 2^22, but -0.0 for 0 > t > -1 may come out as 0.0.
+#[inline]
+fn ceil_small(t: f32) -> f32 {
+    let r = nearest_even(t);
+    if r < t { r + 1.0 } else { r }
+}
+
 impl Minifloat {
     fn min_exponent(&self) -> i32 {
         1 - self.bias
@@ -71,9 +89,9 @@ impl Minifloat {
             let e = ((a.to_bits() >> 23) as i32 - 127).max(self.min_exponent());
             let t = a * pow2(m as i32 - e);
             let n = match ties {
-                Ties::Even => t.round_ties_even(),
+                Ties::Even => nearest_even(t),
                 // t - 0.5 is exact for t >= 0.25, and below that both give 0.
-                Ties::TowardZero => (t - 0.5).ceil().max(0.0),
+                Ties::TowardZero => ceil_small(t - 0.5).max(0.0),
             } as u32;
             // n = 2^(m+1) carries into the next binade: the formula covers it,
             // and the subnormal binade (e = 1 - bias) as well.
@@ -134,6 +152,23 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+
+    #[test]
+    fn the_inline_roundings_are_the_library_ones() {
+        // A fine grid of [-4, 64), and each half with its float neighbours.
+        let grid = (0..1 << 20).map(|i| -4.0 + i as f32 / 16384.0);
+        let near_halves = (-8..128).flat_map(|k| {
+            let h = k as f32 / 2.0;
+            [h, h.next_up(), h.next_down()]
+        });
+        for t in grid.chain(near_halves) {
+            // The casts round only t >= 0, where the sign of zero agrees too.
+            if t >= 0.0 {
+                assert_eq!(nearest_even(t).to_bits(), t.round_ties_even().to_bits(), "{t}");
+            }
+            assert_eq!(ceil_small(t), t.ceil(), "{t}");
         }
     }
 

@@ -155,3 +155,178 @@ fn tq2_0_is_a_fixed_point_and_the_k_quants_nearly() {
         assert!(sse(&xhat, &again) * 100.0 < sse(&w.values, &xhat), "{name}");
     }
 }
+
+/// The searches as they were written from ggml-quants.c, trial after
+/// trial, with no shortcut: the fast ones must give their codes and scales
+/// bit for bit.
+mod scalar {
+    use super::super::{GROUP_MAX_EPS, ScaleSearch, nearest_int};
+
+    pub fn make_qkx2_quants(s: &ScaleSearch, x: &[f32], weights: &[f32], codes: &mut [u8]) -> (f32, f32) {
+        let n = x.len();
+        let mut aux = vec![0u8; n];
+        let (mut min, mut max) = (x[0], x[0]);
+        let mut sum_w = weights[0];
+        let mut sum_x = sum_w * x[0];
+        for i in 1..n {
+            if x[i] < min {
+                min = x[i];
+            }
+            if x[i] > max {
+                max = x[i];
+            }
+            let w = weights[i];
+            sum_w += w;
+            sum_x += w * x[i];
+        }
+        if min > 0.0 {
+            min = 0.0;
+        }
+        if max == min {
+            codes.fill(0);
+            return (0.0, -min);
+        }
+        let nmax = s.nmax as f32;
+        let iscale = nmax / (max - min);
+        let mut scale = 1.0 / iscale;
+        let mut best_error = 0f32;
+        for i in 0..n {
+            let l = nearest_int(iscale * (x[i] - min)).clamp(0, s.nmax);
+            codes[i] = l as u8;
+            let diff = scale * l as f32 + min - x[i];
+            best_error += weights[i] * (diff * diff);
+        }
+        for is in 0..=s.nstep {
+            let iscale = (s.rmin + s.rdelta * is as f32 + nmax) / (max - min);
+            let (mut sum_l, mut sum_l2, mut sum_xl) = (0f32, 0f32, 0f32);
+            for i in 0..n {
+                let l = nearest_int(iscale * (x[i] - min)).clamp(0, s.nmax);
+                aux[i] = l as u8;
+                let (w, l) = (weights[i], l as f32);
+                sum_l += w * l;
+                sum_l2 += w * l * l;
+                sum_xl += w * l * x[i];
+            }
+            let det = sum_w * sum_l2 - sum_l * sum_l;
+            if det > 0.0 {
+                let mut this_scale = (sum_w * sum_xl - sum_x * sum_l) / det;
+                let mut this_min = (sum_l2 * sum_x - sum_l * sum_xl) / det;
+                if this_min > 0.0 {
+                    this_min = 0.0;
+                    this_scale = sum_xl / sum_l2;
+                }
+                let mut cur_error = 0f32;
+                for i in 0..n {
+                    let diff = this_scale * aux[i] as f32 + this_min - x[i];
+                    cur_error += weights[i] * (diff * diff);
+                }
+                if cur_error < best_error {
+                    codes.copy_from_slice(&aux);
+                    best_error = cur_error;
+                    scale = this_scale;
+                    min = this_min;
+                }
+            }
+        }
+        (scale, -min)
+    }
+
+    pub fn make_qx_quants(nmax: i32, x: &[f32], codes: &mut [u8]) -> f32 {
+        let (mut max, mut amax) = (0f32, 0f32);
+        for &v in x {
+            if v.abs() > amax {
+                (amax, max) = (v.abs(), v);
+            }
+        }
+        if amax < GROUP_MAX_EPS {
+            codes.fill(0);
+            return 0.0;
+        }
+        let code = |iscale: f32, v: f32| nearest_int(iscale * v).clamp(-nmax, nmax - 1);
+        let sums = |iscale: f32| {
+            x.iter().fold((0f32, 0f32), |(sumlx, suml2), &v| {
+                let (w, l) = (v * v, code(iscale, v) as f32);
+                (sumlx + w * v * l, suml2 + w * l * l)
+            })
+        };
+        let mut set_codes = |iscale: f32| {
+            for (c, &v) in codes.iter_mut().zip(x) {
+                *c = (code(iscale, v) + nmax) as u8;
+            }
+        };
+        let iscale = -(nmax as f32) / max;
+        set_codes(iscale);
+        let (sumlx, suml2) = sums(iscale);
+        let mut scale = if suml2 != 0.0 { sumlx / suml2 } else { 0.0 };
+        let mut best = scale * sumlx;
+        for is in (-9..=9).filter(|&is| is != 0) {
+            let iscale = -(nmax as f32 + 0.1 * is as f32) / max;
+            let (sumlx, suml2) = sums(iscale);
+            if suml2 > 0.0 && sumlx * sumlx > best * suml2 {
+                set_codes(iscale);
+                scale = sumlx / suml2;
+                best = scale * sumlx;
+            }
+        }
+        scale
+    }
+}
+
+/// Sub-blocks the searches meet: heavy-tailed, shifted to one sign,
+/// scaled far down and up, coarsely rounded (ties), a few values repeated.
+fn search_inputs() -> Vec<Vec<f32>> {
+    let w = student_t_64x256();
+    let mut blocks = Vec::new();
+    for (i, chunk) in w.values.chunks(32).enumerate() {
+        let shift = [0.0, 0.0, 1.5, -1.5][i % 4];
+        let scale = [1.0, 1e-6, 1e4, 0.25][i / 4 % 4];
+        let mut xs: Vec<f32> = chunk.iter().map(|&x| (x + shift) * scale).collect();
+        if i % 5 == 0 {
+            xs.iter_mut().for_each(|x| *x = (*x * 4.0).round() / 4.0);
+        }
+        if i % 7 == 0 {
+            let repeated = xs[8];
+            xs[..8].fill(repeated);
+        }
+        blocks.push(xs);
+    }
+    blocks
+}
+
+fn assert_search_agrees(x: &[f32]) {
+    use super::{Q4_K_SEARCH, make_qkx2_quants, make_qx_quants};
+    let weights: Vec<f32> = {
+        let av_x = (x.iter().fold(0f32, |s, &v| s + v * v) / x.len() as f32).sqrt();
+        x.iter().map(|v| av_x + v.abs()).collect()
+    };
+    let (mut fast, mut scalar) = (vec![0u8; x.len()], vec![0u8; x.len()]);
+    let sub = (x.try_into().unwrap(), weights.as_slice().try_into().unwrap());
+    let got = make_qkx2_quants(&Q4_K_SEARCH, sub.0, sub.1, &mut fast);
+    let want = scalar::make_qkx2_quants(&Q4_K_SEARCH, x, &weights, &mut scalar);
+    assert_eq!((got.0.to_bits(), got.1.to_bits(), &fast), (want.0.to_bits(), want.1.to_bits(), &scalar), "{x:?}");
+    for half in x.chunks(16) {
+        let (mut fast, mut scalar) = ([0u8; 16], [0u8; 16]);
+        let got = make_qx_quants(32, half, &mut fast);
+        let want = scalar::make_qx_quants(32, half, &mut scalar);
+        assert_eq!((got.to_bits(), fast), (want.to_bits(), scalar), "{half:?}");
+    }
+}
+
+#[test]
+fn the_fast_searches_give_the_scalar_searches_bits() {
+    let blocks = search_inputs();
+    assert_eq!(blocks.len(), 512);
+    blocks.iter().for_each(|x| assert_search_agrees(x));
+}
+
+proptest::proptest! {
+    #[test]
+    fn the_fast_searches_give_the_scalar_searches_bits_on_any_block(
+        x in proptest::collection::vec(-8.0f32..8.0, 32),
+        steps in 0u32..3,
+    ) {
+        // Few distinct values too: coarse grids make ties and equal trials.
+        let x: Vec<f32> = x.iter().map(|&v| if steps == 0 { v } else { (v * steps as f32).round() }).collect();
+        assert_search_agrees(&x);
+    }
+}
