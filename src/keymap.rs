@@ -28,6 +28,10 @@ pub enum Action {
     DeleteMember,
     CycleFusion,
     SortFormats,
+    SortTensors,
+    FlipOrder,
+    FilterTensors,
+    TogglePictures,
 }
 
 /// Where a binding applies: everywhere, in every pane's controls, or in one pane.
@@ -39,6 +43,7 @@ pub enum Scope {
     Ensemble,
     Deploy,
     Formats,
+    Checkpoint,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,7 +89,7 @@ const fn bind(scope: Scope, keys: &'static [Key], action: Action, help: &'static
 }
 
 use Action as A;
-use Scope::{Controls, Ensemble, Formats, Global, Quantize};
+use Scope::{Checkpoint, Controls, Ensemble, Formats, Global, Quantize};
 
 pub const DEFAULTS: &[DefaultBinding] = &[
     // Esc only closes things (help, popups, edits); it never quits.
@@ -96,6 +101,7 @@ pub const DEFAULTS: &[DefaultBinding] = &[
     bind(Global, &[ch('2')], A::GoTab(1), "Ensemble pane"),
     bind(Global, &[ch('3')], A::GoTab(2), "Deploy pane"),
     bind(Global, &[ch('4')], A::GoTab(3), "Formats pane"),
+    bind(Global, &[ch('5')], A::GoTab(4), "Checkpoint pane"),
     bind(Global, &[ch('e')], A::Export, "export the settings (TOML, loadable with --config)"),
     bind(Controls, &[key(KeyCode::Up), ch('k')], A::Up, "select the previous control"),
     bind(Controls, &[key(KeyCode::Down), ch('j')], A::Down, "select the next control"),
@@ -113,6 +119,10 @@ pub const DEFAULTS: &[DefaultBinding] = &[
     bind(Ensemble, &[ch('d')], A::DeleteMember, "delete the selected member"),
     bind(Ensemble, &[ch('f')], A::CycleFusion, "next fusion method (soft, hard, stacking, label-mean)"),
     bind(Formats, &[ch('s')], A::SortFormats, "sort the table by the next column"),
+    bind(Checkpoint, &[ch('s')], A::SortTensors, "sort the tensors by the next column (worst SQNR first to start)"),
+    bind(Checkpoint, &[ch('o')], A::FlipOrder, "flip the order: smallest or largest first"),
+    bind(Checkpoint, &[ch('/')], A::FilterTensors, "filter the names: a glob (* ?) or a substring; Esc clears"),
+    bind(Checkpoint, &[ch('v')], A::TogglePictures, "the pictures (SQNR by layer, histogram) or the table"),
 ];
 
 impl Key {
@@ -281,6 +291,10 @@ pub fn action_name(action: Action) -> String {
         A::DeleteMember => "delete_member",
         A::CycleFusion => "cycle_fusion",
         A::SortFormats => "sort_formats",
+        A::SortTensors => "sort_tensors",
+        A::FlipOrder => "flip_order",
+        A::FilterTensors => "filter_tensors",
+        A::TogglePictures => "toggle_pictures",
     };
     name.to_string()
 }

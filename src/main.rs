@@ -48,7 +48,12 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let options = qmc_tui::tui::Options { export: cli.export_path(), note, mouse: !cli.no_mouse };
+    let options = qmc_tui::tui::Options {
+        export: cli.export_path(),
+        note,
+        mouse: !cli.no_mouse,
+        checkpoint: cli.checkpoint.clone(),
+    };
     match qmc_tui::tui::run(start, options) {
         Ok(()) => ExitCode::SUCCESS,
         // The loop's errors are one paragraph too; a panic prints its own report.

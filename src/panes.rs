@@ -71,4 +71,22 @@ pub static PANES: &[Pane] = &[
         hints: &[(Action::SortFormats, "sort")],
         view: ui::formats::draw,
     },
+    // A whole checkpoint, tensor by tensor: its own scan, not the analysis.
+    Pane {
+        title: "Checkpoint",
+        scope: Scope::Checkpoint,
+        shows_analysis: false,
+        shows_training: false,
+        first_control: AnyControl::Quant(Control::Tensor),
+        // Its keys move the table's selection (`App::on_checkpoint_action`),
+        // not a control; the tensor opened is the one it hands to Quantize.
+        controls: |_, _| vec![AnyControl::Quant(Control::Tensor)],
+        hints: &[
+            (Action::SortTensors, "sort"),
+            (Action::FlipOrder, "order"),
+            (Action::FilterTensors, "filter"),
+            (Action::TogglePictures, "pictures"),
+        ],
+        view: ui::checkpoint::draw,
+    },
 ];

@@ -18,7 +18,7 @@ use signal_hook::iterator::Signals;
 
 use crate::app::{App, AppEvent};
 use crate::settings::Settings;
-use crate::worker::{EnsembleWorker, Job, Worker};
+use crate::worker::{CheckpointWorker, EnsembleWorker, Job, Worker};
 use crate::{io, ui};
 
 /// How often the spinner turns while the worker is busy.
@@ -31,6 +31,8 @@ pub struct Options {
     pub note: Option<String>,
     /// Capture the mouse (off: the terminal's own text selection works).
     pub mouse: bool,
+    /// The checkpoint the Checkpoint pane opens (`--checkpoint`).
+    pub checkpoint: Option<PathBuf>,
 }
 
 pub fn run(start: Settings, options: Options) -> Result<()> {
@@ -70,7 +72,7 @@ fn capture_mouse() -> Result<()> {
 }
 
 fn run_loop(terminal: &mut DefaultTerminal, start: Settings, options: Options) -> Result<()> {
-    let Options { export, note, .. } = options;
+    let Options { export, note, checkpoint, .. } = options;
     let (events, inbox) = mpsc::channel();
     let input = events.clone();
     thread::spawn(move || {
@@ -92,6 +94,7 @@ fn run_loop(terminal: &mut DefaultTerminal, start: Settings, options: Options) -
     let (quant_jobs, quant_inbox) = mpsc::channel();
     let (train_jobs, train_inbox) = mpsc::channel();
     let training_events = events.clone();
+    let scan_events = events.clone();
     // The newest analysis sent: the quantize worker stops an older one at its next check.
     let newest_analysis = Arc::new(AtomicU64::new(0));
     // Every job sent to it: the Formats table it measures between jobs gives way to one.
@@ -102,12 +105,20 @@ fn run_loop(terminal: &mut DefaultTerminal, start: Settings, options: Options) -
     // never holds up the event loop.
     thread::spawn(move || quant_worker.run(quant_inbox, events, |out| AppEvent::Worker(io::finish_export(out))));
     thread::spawn(move || EnsembleWorker::default().run(train_inbox, training_events, AppEvent::Worker));
+    // Scans run on their own thread: a checkpoint never holds up the other panes.
+    let (scan_jobs, scan_inbox) = mpsc::channel();
+    let newest_scan = Arc::new(AtomicU64::new(0));
+    let scan_worker = CheckpointWorker::new(newest_scan.clone());
+    thread::spawn(move || scan_worker.run(scan_inbox, scan_events, AppEvent::Worker));
     // A closed channel means a worker died; the loop ends with an error.
     let send = |job: Job| {
         if let Job::Analyze { id, .. } = &job {
             newest_analysis.store(*id, Ordering::Relaxed);
         }
-        let sent = if job.is_training() {
+        let sent = if job.is_scan() {
+            newest_scan.store(job.id(), Ordering::Relaxed);
+            scan_jobs.send(job).is_ok()
+        } else if job.is_training() {
             train_jobs.send(job).is_ok()
         } else {
             quant_sent.fetch_add(1, Ordering::Relaxed);
@@ -117,6 +128,7 @@ fn run_loop(terminal: &mut DefaultTerminal, start: Settings, options: Options) -
     };
 
     let mut app = App::new(start, export);
+    app.checkpoint.path = checkpoint;
     if let Some(note) = note {
         app.info(note);
     }

@@ -106,7 +106,7 @@ fn help_overlay_lists_the_keymap() {
     for b in qmc_tui::keymap::bindings().iter().filter(|b| shown.contains(&b.scope)) {
         assert!(screen.contains(b.help), "help lacks {:?}", b.help);
     }
-    assert!(screen.contains("Controls (every pane: Quantize, Ensemble, Deploy, Formats)"), "{screen}");
+    assert!(screen.contains("Controls (every pane: Quantize, Ensemble, Deploy, Formats, Checkpoint)"), "{screen}");
     assert!(!screen.contains("both panes"), "there are three panes: {screen}");
     insta::assert_snapshot!(screen);
     press(&mut app, &mut worker, KeyCode::Char('x'));

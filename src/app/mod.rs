@@ -6,11 +6,13 @@ use std::path::PathBuf;
 use ratatui::crossterm::event::{
     Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
 };
+mod checkpoint;
 mod feed;
 mod formats;
 mod hits;
 mod picker;
 
+pub use checkpoint::{CheckpointPane, Figure, SortKey, layer_index, peak_ratio, role, sort_value};
 use feed::{Feed, Pending};
 pub use formats::FormatsTable;
 pub use hits::{HitMap, Target};
@@ -45,6 +47,7 @@ impl Tab {
     pub const Quantize: Tab = Tab(0);
     pub const Ensemble: Tab = Tab(1);
     pub const Deploy: Tab = Tab(2);
+    pub const Checkpoint: Tab = Tab(4);
 
     pub fn all() -> impl Iterator<Item = Tab> {
         (0..PANES.len()).map(Tab)
@@ -77,6 +80,8 @@ pub enum Mode {
     PickTensor(Picker),
     /// Quitting with settings not yet exported: y exports first, n quits, Esc stays.
     ConfirmQuit,
+    /// Typing the Checkpoint pane's name filter.
+    FilterTensors,
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -104,6 +109,8 @@ pub struct App {
     /// The Formats pane's table, as the worker streams it, and its order.
     formats: Option<FormatsTable>,
     pub formats_sort: Column,
+    /// The Checkpoint pane: its checkpoint, the scan's rows, sort and filter.
+    pub checkpoint: CheckpointPane,
     /// Members trained so far of the training under way.
     pub training: Option<(usize, usize)>,
     /// Channels calibrated so far of the analysis under way.
@@ -141,6 +148,7 @@ impl App {
             ensemble: None,
             formats: None,
             formats_sort: Column::Registry,
+            checkpoint: CheckpointPane::default(),
             training: None,
             calibrating: None,
             next_job: 0,
@@ -172,18 +180,25 @@ impl App {
 
     /// The first jobs: analyse and train the starting settings.
     pub fn start(&mut self) -> Vec<Job> {
-        vec![self.analysis_job(), self.train_job()]
+        let mut jobs = vec![self.analysis_job(), self.train_job()];
+        if self.checkpoint.path.is_some() {
+            jobs.push(self.scan_job());
+        }
+        jobs
     }
 
     /// Whether a worker is computing something the panes wait for.
     pub fn busy(&self) -> bool {
-        self.analysis.busy || self.train.busy
+        self.analysis.busy || self.train.busy || self.checkpoint.busy
     }
 
     /// What the workers are doing for this pane, in words, for the tab line:
     /// the Quantize pane waits for the analysis only, the Ensemble pane for
     /// the training, and the Deploy pane (the ensemble quantized) for both.
     pub fn activity(&self) -> Option<String> {
+        if self.tab.scope() == Scope::Checkpoint {
+            return self.scan_activity();
+        }
         let (quantize, train) = (self.tab.pane().shows_analysis, self.tab.pane().shows_training);
         if let (true, Some((done, total))) = (train, self.training) {
             return Some(format!("training member {} of {total}", done + 1));
@@ -361,6 +376,8 @@ impl App {
                     }
                 }
             }
+            Output::ScanRow { id, tensor, total, .. } => self.on_scan_row(id, *tensor, total),
+            Output::Scanned { id, result } => self.on_scanned(id, result),
             Output::Exported { id, result } => {
                 let written = self.exporting.iter().position(|(j, _)| *j == id).map(|i| self.exporting.remove(i).1);
                 match result {
@@ -405,6 +422,7 @@ impl App {
             }
             Mode::PickTensor(picker) => self.on_pick_key(key, picker),
             Mode::ConfirmQuit => self.on_confirm_key(key),
+            Mode::FilterTensors => self.on_filter_key(key),
             Mode::Normal => match keymap::action_for(&key, self.tab.scope()) {
                 Some(action) => self.on_action(action),
                 None => Vec::new(),
@@ -418,6 +436,11 @@ impl App {
     }
 
     fn on_action(&mut self, action: Action) -> Vec<Job> {
+        if self.tab.scope() == Scope::Checkpoint
+            && let Some(jobs) = self.on_checkpoint_action(action)
+        {
+            return jobs;
+        }
         let controls = self.controls();
         let index = self.index();
         let selected = self.selected();
@@ -463,6 +486,8 @@ impl App {
             Action::AddMember => return self.add_member(index),
             Action::DeleteMember => return self.delete_member(index),
             Action::SortFormats => self.next_sort_column(),
+            // The Checkpoint pane's own keys (`on_checkpoint_action`).
+            Action::SortTensors | Action::FlipOrder | Action::FilterTensors | Action::TogglePictures => {}
             Action::CycleFusion => {
                 return self.change(index, |s, _| {
                     s.ensemble.fusion = s.ensemble.fusion.cycle(true);

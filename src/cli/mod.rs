@@ -39,6 +39,10 @@ pub struct Cli {
     /// Quantize this .npy / .safetensors file instead of synthetic weights
     #[arg(long, global = true, value_name = "PATH")]
     pub weights: Option<PathBuf>,
+    /// Open this checkpoint in the Checkpoint pane (5): a .safetensors file,
+    /// a folder of them, or a model.safetensors.index.json
+    #[arg(long, value_name = "PATH")]
+    pub checkpoint: Option<PathBuf>,
     /// The tensor to take from a .safetensors file
     #[arg(long, global = true, value_name = "NAME")]
     pub tensor: Option<String>,

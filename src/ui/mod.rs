@@ -1,5 +1,6 @@
 //! Drawing only: every function here is a pure function of the `App`.
 
+pub(crate) mod checkpoint;
 pub(crate) mod deploy;
 pub(crate) mod ensemble;
 pub(crate) mod formats;

@@ -2,9 +2,11 @@
 //! One thread quantizes, one trains ensembles, so a long training never
 //! holds up the Quantize pane; both answer on the event loop's channel.
 
+mod checkpoint;
 mod ensemble;
 mod quant;
 
+pub use checkpoint::CheckpointWorker;
 pub use ensemble::EnsembleWorker;
 pub use quant::Worker;
 
@@ -12,6 +14,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::compute::analysis::{Analysis, MseCurve};
+use crate::compute::checkpoint::scan::{Scan, TensorScan};
 use crate::compute::deploy::DeployReport;
 use crate::compute::diagnose::Finding;
 use crate::compute::ensemble::EnsembleReport;
@@ -41,18 +44,29 @@ pub enum Job {
         path: PathBuf,
         ensemble: Option<Arc<EnsembleView>>,
     },
+    /// Open and scan a checkpoint with these formats: the Checkpoint pane.
+    Scan {
+        id: JobId,
+        path: PathBuf,
+        formats: String,
+    },
 }
 
 impl Job {
     pub fn id(&self) -> JobId {
         match self {
-            Job::Analyze { id, .. } | Job::Train { id, .. } | Job::Export { id, .. } => *id,
+            Job::Analyze { id, .. } | Job::Train { id, .. } | Job::Export { id, .. } | Job::Scan { id, .. } => *id,
         }
     }
 
     /// Training runs on its own thread.
     pub fn is_training(&self) -> bool {
         matches!(self, Job::Train { .. })
+    }
+
+    /// Scans run on their own thread.
+    pub fn is_scan(&self) -> bool {
+        matches!(self, Job::Scan { .. })
     }
 }
 
@@ -119,6 +133,11 @@ pub enum JobError {
     Analysis(Arc<crate::compute::analysis::AnalysisError>),
     #[error(transparent)]
     Ensemble(Arc<crate::compute::ensemble::EnsembleError>),
+    #[error(transparent)]
+    Checkpoint(Arc<crate::compute::checkpoint::CheckpointError>),
+    /// A list of formats that names no format, or an unknown one.
+    #[error(transparent)]
+    Formats(#[from] crate::compute::checkpoint::select::FormatListError),
     /// A job sent to the worker that does not run its kind.
     #[error("{0}")]
     Misrouted(&'static str),
@@ -176,6 +195,18 @@ pub enum Output {
         id: JobId,
         result: Outcome<Box<EnsembleView>>,
     },
+    /// One tensor of the checkpoint scanned: the `done`th of `total`.
+    ScanRow {
+        id: JobId,
+        tensor: Box<TensorScan>,
+        done: usize,
+        total: usize,
+    },
+    /// The whole scan, its totals included.
+    Scanned {
+        id: JobId,
+        result: Outcome<Arc<Scan>>,
+    },
     /// `done` of `total` members are ready.
     Training {
         id: JobId,
@@ -190,12 +221,21 @@ pub enum Output {
 pub struct Workers {
     pub quant: Worker,
     pub ensemble: EnsembleWorker,
+    pub checkpoint: CheckpointWorker,
 }
 
 impl Workers {
     /// Runs a job to the end; returns every output it produces, in order.
     pub fn run(&mut self, job: Job) -> Vec<Output> {
-        if job.is_training() {
+        if job.is_scan() {
+            let mut out = Vec::new();
+            let last = self.checkpoint.handle(job, &mut |o| {
+                out.push(o);
+                true
+            });
+            out.push(last);
+            out
+        } else if job.is_training() {
             let mut out = Vec::new();
             let result = self.ensemble.handle(job, &mut |o| {
                 out.push(o);

@@ -186,6 +186,10 @@ impl Worker {
                 id,
                 result: Outcome::Failed(JobError::Misrouted("the ensemble worker trains, not this one")),
             },
+            Job::Scan { id, .. } => Output::Scanned {
+                id,
+                result: Outcome::Failed(JobError::Misrouted("the checkpoint worker scans, not this one")),
+            },
         })
     }
 

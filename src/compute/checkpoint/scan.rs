@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::select::FormatSpec;
-use super::{Checkpoint, CheckpointError};
+use super::{Checkpoint, CheckpointError, Entry};
 use crate::compute::analysis;
 use crate::compute::formats::table::{self, FormatRow};
 use crate::compute::plan::{self, Choice, PlanError, TensorChoices};
@@ -112,33 +112,24 @@ pub enum Budget {
 
 /// Scans the tensors `selected` marks, one at a time, with every format.
 pub fn scan(ck: &Checkpoint, selected: &[bool], specs: &[FormatSpec], watch: &Watch) -> Result<Scan, CheckpointError> {
+    scan_streaming(ck, selected, specs, watch, &mut |_, _, _| {})
+}
+
+/// `scan`, handing each tensor to `on_tensor(done, total, tensor)` as soon
+/// as it is measured (the pane fills in its rows while the rest run).
+pub fn scan_streaming(
+    ck: &Checkpoint,
+    selected: &[bool],
+    specs: &[FormatSpec],
+    watch: &Watch,
+    on_tensor: &mut dyn FnMut(usize, usize, &TensorScan),
+) -> Result<Scan, CheckpointError> {
     let chosen: Vec<_> = ck.tensors.iter().zip(selected).filter(|(_, s)| **s).map(|(t, _)| t).collect();
     let mut tensors = Vec::with_capacity(chosen.len());
     for (i, entry) in chosen.iter().enumerate() {
         watch.check()?;
-        let mut t = TensorScan {
-            name: entry.name.clone(),
-            shape: entry.shape.clone(),
-            dtype: entry.dtype.clone(),
-            count: entry.count,
-            file: ck.shards[entry.shard].path.clone(),
-            skipped: entry.skipped.is_some(),
-            skip_reason: entry.skipped.clone(),
-            stats: None,
-            results: Vec::new(),
-            signal: 0.0,
-        };
-        if !t.skipped {
-            // The decoded tensor lives only for this iteration.
-            let w = ck.load(entry)?;
-            let (stats, signal) = tensor_stats(&w.values);
-            let weight_stats = analysis::weight_stats(&w);
-            for spec in specs {
-                let row = table::measure(&w, &weight_stats, &spec.label, &spec.cfg, watch)?;
-                t.results.push(result_of(&row));
-            }
-            (t.stats, t.signal) = (Some(stats), signal);
-        }
+        let t = scan_tensor(ck, entry, specs, watch)?;
+        on_tensor(i + 1, chosen.len(), &t);
         tensors.push(t);
         watch.progress(i + 1, chosen.len());
     }
@@ -150,6 +141,39 @@ pub fn scan(ck: &Checkpoint, selected: &[bool], specs: &[FormatSpec], watch: &Wa
         parameters: ck.parameters(),
     };
     Ok(Scan { checkpoint, tensors, totals, plan: None })
+}
+
+/// One tensor decoded, measured with every format, and dropped.
+fn scan_tensor(
+    ck: &Checkpoint,
+    entry: &Entry,
+    specs: &[FormatSpec],
+    watch: &Watch,
+) -> Result<TensorScan, CheckpointError> {
+    let mut t = TensorScan {
+        name: entry.name.clone(),
+        shape: entry.shape.clone(),
+        dtype: entry.dtype.clone(),
+        count: entry.count,
+        file: ck.shards[entry.shard].path.clone(),
+        skipped: entry.skipped.is_some(),
+        skip_reason: entry.skipped.clone(),
+        stats: None,
+        results: Vec::new(),
+        signal: 0.0,
+    };
+    if !t.skipped {
+        // The decoded tensor lives only for this call.
+        let w = ck.load(entry)?;
+        let (stats, signal) = tensor_stats(&w.values);
+        let weight_stats = analysis::weight_stats(&w);
+        for spec in specs {
+            let row = table::measure(&w, &weight_stats, &spec.label, &spec.cfg, watch)?;
+            t.results.push(result_of(&row));
+        }
+        (t.stats, t.signal) = (Some(stats), signal);
+    }
+    Ok(t)
 }
 
 fn result_of(row: &FormatRow) -> FormatResult {

@@ -1,0 +1,333 @@
+//! The Checkpoint pane's state: the checkpoint opened, the rows its scan
+//! has streamed so far, and how the table is sorted, filtered and selected.
+//! Every figure shown is a field of the scan (`scan --format json`).
+
+use std::cmp::Ordering;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use ratatui::crossterm::event::{KeyCode, KeyEvent};
+
+use super::{App, Mode, Tab};
+use crate::compute::checkpoint::scan::{Scan, TensorScan};
+use crate::compute::checkpoint::select::{DEFAULT_FORMATS, glob_match};
+use crate::keymap::Action;
+use crate::worker::{Job, JobId, Outcome};
+
+/// A per-format figure of the table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Figure {
+    Sqnr,
+    RelRmse,
+    MaxError,
+    Bpw,
+}
+
+impl Figure {
+    pub const ALL: [Figure; 4] = [Figure::Sqnr, Figure::RelRmse, Figure::MaxError, Figure::Bpw];
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Figure::Sqnr => "sqnr",
+            Figure::RelRmse => "rel",
+            Figure::MaxError => "max|e|",
+            Figure::Bpw => "bpw",
+        }
+    }
+}
+
+/// What the table is sorted by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortKey {
+    Name,
+    Params,
+    /// max|x| / σ.
+    Peak,
+    Kurtosis,
+    Outliers,
+    /// A figure of the `n`th format.
+    Format(usize, Figure),
+}
+
+impl SortKey {
+    pub fn title(self, formats: &[String]) -> String {
+        match self {
+            SortKey::Name => "name".into(),
+            SortKey::Params => "params".into(),
+            SortKey::Peak => "max|x|/σ".into(),
+            SortKey::Kurtosis => "kurtosis".into(),
+            SortKey::Outliers => "outliers".into(),
+            SortKey::Format(f, fig) => {
+                format!("{} of {}", fig.title(), formats.get(f).map_or("?", String::as_str))
+            }
+        }
+    }
+
+    /// Every key, in the order `s` cycles through them: the formats' figures first.
+    fn cycle(formats: usize) -> Vec<SortKey> {
+        let figures = (0..formats).flat_map(|f| Figure::ALL.map(|fig| SortKey::Format(f, fig)));
+        figures.chain([SortKey::Name, SortKey::Params, SortKey::Peak, SortKey::Kurtosis, SortKey::Outliers]).collect()
+    }
+}
+
+/// The pane's state.
+#[derive(Debug, Clone)]
+pub struct CheckpointPane {
+    /// The checkpoint to scan (`--checkpoint`); None: the pane says how to open one.
+    pub path: Option<PathBuf>,
+    /// The formats measured, as `scan --formats` takes them.
+    pub formats: String,
+    /// The rows scanned so far, in the checkpoint's order.
+    pub rows: Vec<TensorScan>,
+    /// Rows there will be once the scan is done.
+    pub total: usize,
+    /// The finished scan (its totals), once done.
+    pub scan: Option<Arc<Scan>>,
+    pub error: Option<String>,
+    pub sort: SortKey,
+    /// Largest first; the default (smallest first) puts the worst SQNR on top.
+    pub descending: bool,
+    /// A glob (with * or ?) or a substring of the names shown.
+    pub filter: String,
+    /// The selected row, a place in `order()`.
+    pub selected: usize,
+    /// The pictures instead of the table (at widths where both do not fit).
+    pub pictures: bool,
+    latest: JobId,
+    pub busy: bool,
+}
+
+impl Default for CheckpointPane {
+    fn default() -> Self {
+        CheckpointPane {
+            path: None,
+            formats: DEFAULT_FORMATS.to_string(),
+            rows: Vec::new(),
+            total: 0,
+            scan: None,
+            error: None,
+            sort: SortKey::Format(0, Figure::Sqnr),
+            descending: false,
+            filter: String::new(),
+            selected: 0,
+            pictures: false,
+            latest: 0,
+            busy: false,
+        }
+    }
+}
+
+impl CheckpointPane {
+    /// The format labels, as the scan names them.
+    pub fn format_labels(&self) -> Vec<String> {
+        self.formats.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect()
+    }
+
+    /// The rows shown, filtered and in the sorted order: indices into `rows`.
+    /// Rows without the value sorted by (skipped, or a format that cannot
+    /// apply) come last either way.
+    pub fn order(&self) -> Vec<usize> {
+        let mut shown: Vec<usize> = (0..self.rows.len()).filter(|&i| self.matches(&self.rows[i].name)).collect();
+        shown.sort_by(|&a, &b| {
+            let (ra, rb) = (&self.rows[a], &self.rows[b]);
+            let by_key = match self.sort {
+                SortKey::Name => Some(ra.name.cmp(&rb.name)),
+                _ => match (sort_value(ra, self.sort), sort_value(rb, self.sort)) {
+                    (Some(x), Some(y)) => Some(x.total_cmp(&y)),
+                    (Some(_), None) => return Ordering::Less,
+                    (None, Some(_)) => return Ordering::Greater,
+                    (None, None) => None,
+                },
+            };
+            let ord = by_key.unwrap_or(Ordering::Equal);
+            let ord = if self.descending { ord.reverse() } else { ord };
+            ord.then_with(|| ra.name.cmp(&rb.name))
+        });
+        shown
+    }
+
+    /// Whether a name passes the filter: a glob when it holds * or ?, else a substring.
+    pub fn matches(&self, name: &str) -> bool {
+        let f = self.filter.as_str();
+        if f.contains(['*', '?']) { glob_match(f, name) } else { name.contains(f) }
+    }
+
+    /// The selected tensor, if any row is shown.
+    pub fn selected_tensor(&self) -> Option<&TensorScan> {
+        self.order().get(self.selected).map(|&i| &self.rows[i])
+    }
+
+    pub fn done(&self) -> bool {
+        self.scan.is_some()
+    }
+
+    fn clamp_selection(&mut self) {
+        self.selected = self.selected.min(self.order().len().saturating_sub(1));
+    }
+
+    /// Sorts by the next column.
+    pub fn next_sort(&mut self) {
+        let keys = SortKey::cycle(self.format_labels().len());
+        let i = keys.iter().position(|k| *k == self.sort).map_or(0, |i| (i + 1) % keys.len());
+        self.sort = keys[i];
+    }
+}
+
+/// The value a row sorts by; None when it has none.
+pub fn sort_value(t: &TensorScan, key: SortKey) -> Option<f64> {
+    let stats = t.stats.as_ref();
+    match key {
+        SortKey::Name => None,
+        SortKey::Params => Some(t.count as f64),
+        SortKey::Peak => stats.and_then(peak_ratio),
+        SortKey::Kurtosis => stats.map(|s| s.kurtosis),
+        SortKey::Outliers => stats.map(|s| s.outlier_ratio),
+        SortKey::Format(f, fig) => {
+            let figures = t.results.get(f)?.figures.as_ref()?;
+            Some(match fig {
+                // An exact format has no noise: the best, sorted after every finite SQNR.
+                Figure::Sqnr => figures.sqnr_db.unwrap_or(f64::INFINITY),
+                Figure::RelRmse => figures.rel_rmse,
+                Figure::MaxError => figures.max_abs_error,
+                Figure::Bpw => figures.bpw,
+            })
+        }
+    }
+}
+
+/// max|x|/σ from the scan's `max_abs` and `std`: how far the peak stands out.
+pub fn peak_ratio(s: &crate::compute::checkpoint::scan::Stats) -> Option<f64> {
+    (s.std > 0.0).then(|| s.max_abs / s.std)
+}
+
+/// The layer a tensor belongs to, from `layers.N.`, `layer.N.`, `h.N.` or `blk.N.` in its name.
+pub fn layer_index(name: &str) -> Option<usize> {
+    let parts: Vec<&str> = name.split('.').collect();
+    parts.windows(2).find(|w| matches!(w[0], "layers" | "layer" | "h" | "blk")).and_then(|w| w[1].parse().ok())
+}
+
+/// A tensor's role: the last part of its name that is not `weight` or `bias`
+/// (`layers.3.mlp.down_proj.weight` is a `down_proj`).
+pub fn role(name: &str) -> &str {
+    name.rsplit('.').find(|p| !matches!(*p, "weight" | "bias")).unwrap_or(name)
+}
+
+impl App {
+    /// Opens a checkpoint in the Checkpoint pane: the scan job for it.
+    pub fn open_checkpoint(&mut self, path: PathBuf) -> Job {
+        self.checkpoint.path = Some(path);
+        self.scan_job()
+    }
+
+    /// A scan of the pane's checkpoint; the rows of an older one are dropped.
+    pub(super) fn scan_job(&mut self) -> Job {
+        let id = self.job_id();
+        let pane = &mut self.checkpoint;
+        (pane.latest, pane.busy) = (id, true);
+        (pane.rows, pane.total, pane.scan, pane.error) = (Vec::new(), 0, None, None);
+        let path = pane.path.clone().unwrap_or_default();
+        Job::Scan { id, path, formats: pane.formats.clone() }
+    }
+
+    pub(super) fn on_scan_row(&mut self, id: JobId, tensor: TensorScan, total: usize) {
+        if id == self.checkpoint.latest {
+            self.checkpoint.rows.push(tensor);
+            self.checkpoint.total = total;
+        }
+    }
+
+    pub(super) fn on_scanned(&mut self, id: JobId, result: Outcome<Arc<Scan>>) {
+        let pane = &mut self.checkpoint;
+        if id != pane.latest {
+            return;
+        }
+        pane.busy = false;
+        match result {
+            Outcome::Done(scan) => {
+                pane.rows = scan.tensors.clone();
+                pane.total = scan.tensors.len();
+                pane.scan = Some(scan);
+            }
+            Outcome::Failed(e) => pane.error = Some(e.to_string()),
+            Outcome::Cancelled => {}
+        }
+        pane.clamp_selection();
+    }
+
+    /// The scan's progress for the tab line.
+    pub(super) fn scan_activity(&self) -> Option<String> {
+        let pane = &self.checkpoint;
+        pane.busy.then(|| match pane.total {
+            0 => "opening the checkpoint".to_string(),
+            n => format!("scanning tensor {} of {n}", (pane.rows.len() + 1).min(n)),
+        })
+    }
+
+    /// The pane's own meaning of the keys; None leaves the key to the usual handling.
+    pub(super) fn on_checkpoint_action(&mut self, action: Action) -> Option<Vec<Job>> {
+        let pane = &mut self.checkpoint;
+        let shown = pane.order().len();
+        match action {
+            Action::Up => pane.selected = pane.selected.saturating_sub(1),
+            Action::Down => pane.selected = (pane.selected + 1).min(shown.saturating_sub(1)),
+            Action::ScrollUp => pane.selected = pane.selected.saturating_sub(PAGE),
+            Action::ScrollDown => pane.selected = (pane.selected + PAGE).min(shown.saturating_sub(1)),
+            Action::SortTensors => {
+                pane.next_sort();
+                let title = pane.sort.title(&pane.format_labels());
+                self.info(format!("tensors sorted by {title}"));
+            }
+            Action::FlipOrder => {
+                pane.descending = !pane.descending;
+                let way = if pane.descending { "largest" } else { "smallest" };
+                self.info(format!("tensors sorted {way} first"));
+            }
+            Action::FilterTensors => self.mode = Mode::FilterTensors,
+            Action::TogglePictures => pane.pictures = !pane.pictures,
+            Action::Edit => return Some(self.drill_down()),
+            Action::Increase | Action::Decrease | Action::IncreaseCoarse | Action::DecreaseCoarse | Action::Reset => {}
+            _ => return None,
+        }
+        Some(Vec::new())
+    }
+
+    /// Typing the filter: it applies as typed; Enter keeps it, Esc clears it.
+    pub(super) fn on_filter_key(&mut self, key: KeyEvent) -> Vec<Job> {
+        let pane = &mut self.checkpoint;
+        match key.code {
+            KeyCode::Esc => {
+                pane.filter.clear();
+                self.mode = Mode::Normal;
+            }
+            KeyCode::Enter => self.mode = Mode::Normal,
+            KeyCode::Backspace => {
+                pane.filter.pop();
+            }
+            KeyCode::Char(c) => pane.filter.push(c),
+            _ => {}
+        }
+        self.checkpoint.selected = 0;
+        Vec::new()
+    }
+
+    /// Enter on a row: that tensor in the Quantize pane, the quantizer kept.
+    fn drill_down(&mut self) -> Vec<Job> {
+        let Some(t) = self.checkpoint.selected_tensor().cloned() else { return Vec::new() };
+        if let Some(why) = &t.skip_reason {
+            self.error(format!("{} is not quantized ({why}): nothing to open", t.name));
+            return Vec::new();
+        }
+        let jobs = self.change(self.index(), |s, _| {
+            s.weights.source = t.file.clone();
+            s.weights.tensor = Some(t.name.clone());
+            Ok(())
+        });
+        self.tab = Tab::Quantize;
+        let back = crate::keymap::hint(Action::GoTab(Tab::Checkpoint.0));
+        self.info(format!("{} of {} in the Quantize pane; {back} goes back to the table", t.name, t.file));
+        jobs
+    }
+}
+
+/// The rows PgUp / PgDn move the selection by.
+const PAGE: usize = 10;

@@ -1,0 +1,310 @@
+//! The Checkpoint pane: one row per tensor of the checkpoint (its
+//! statistics and each format's figures, as `scan` prints them), the
+//! model's totals per format, and SQNR by layer with a histogram.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
+use ratatui::symbols::Marker;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{
+    Axis, Bar, BarChart, BarGroup, Cell, Chart, GraphType, Paragraph, Row, Table, TableState, Wrap,
+};
+
+use super::theme::theme;
+use super::widgets::{Tick, chart_labels, content_widths, dataset, draw_chart, kept, panel, table_widths};
+use crate::app::{App, CheckpointPane, Figure, HitMap, Mode, SortKey, layer_index, peak_ratio, role};
+use crate::compute::checkpoint::scan::TensorScan;
+use crate::format::{self, num};
+
+/// Both the table and the pictures fit side by side from this width.
+const SIDE_BY_SIDE: u16 = 200;
+
+pub fn draw(frame: &mut Frame, app: &App, area: Rect, _hits: &mut HitMap) {
+    let pane = &app.checkpoint;
+    if pane.path.is_none() {
+        let text =
+            "No checkpoint open: start with qmc-tui --checkpoint PATH (a .safetensors file, a folder or an index).";
+        let widget = Paragraph::new(text).style(theme().muted).wrap(Wrap { trim: true }).block(panel("Checkpoint"));
+        frame.render_widget(widget, area);
+        return;
+    }
+    if let Some(error) = &pane.error {
+        let widget = Paragraph::new(error.as_str()).style(theme().error).wrap(Wrap { trim: true });
+        frame.render_widget(widget.block(panel("Checkpoint")), area);
+        return;
+    }
+    if area.width >= SIDE_BY_SIDE {
+        let [left, right] = Layout::horizontal([Constraint::Percentage(60), Constraint::Percentage(40)]).areas(area);
+        draw_table_and_totals(frame, app, left);
+        draw_pictures(frame, pane, right);
+    } else if pane.pictures {
+        draw_pictures(frame, pane, area);
+    } else {
+        draw_table_and_totals(frame, app, area);
+    }
+}
+
+fn draw_table_and_totals(frame: &mut Frame, app: &App, area: Rect) {
+    let pane = &app.checkpoint;
+    let footer = pane.format_labels().len() as u16 + 2;
+    let [table, totals] = Layout::vertical([Constraint::Min(0), Constraint::Length(footer)]).areas(area);
+    draw_table(frame, app, table);
+    draw_totals(frame, pane, totals);
+}
+
+/// A short tag per format for the column headers: A, B, C …
+fn tag(f: usize) -> char {
+    (b'A' + (f % 26) as u8) as char
+}
+
+fn header(pane: &CheckpointPane) -> Vec<String> {
+    let mut titles: Vec<(String, Option<SortKey>)> = vec![
+        ("name".into(), Some(SortKey::Name)),
+        ("shape".into(), None),
+        ("dtype".into(), None),
+        ("params".into(), Some(SortKey::Params)),
+        ("max/σ".into(), Some(SortKey::Peak)),
+        ("kurt".into(), Some(SortKey::Kurtosis)),
+        ("outl".into(), Some(SortKey::Outliers)),
+    ];
+    for f in 0..pane.format_labels().len() {
+        for fig in Figure::ALL {
+            let title =
+                if fig == Figure::Sqnr { format!("{} dB", tag(f)) } else { format!("{} {}", tag(f), fig.title()) };
+            titles.push((title, Some(SortKey::Format(f, fig))));
+        }
+    }
+    let mark = if pane.descending { "▼" } else { "▲" };
+    titles.into_iter().map(|(t, key)| if key == Some(pane.sort) { format!("{t}{mark}") } else { t }).collect()
+}
+
+/// The cells of one row; a skipped tensor says so where its statistics go.
+fn cells(t: &TensorScan, formats: usize, name_width: usize) -> Vec<String> {
+    let mut out =
+        vec![shorten_start(&t.name, name_width), format::shape(&t.shape), t.dtype.clone(), t.count.to_string()];
+    match &t.stats {
+        Some(s) => out.extend([peak_ratio(s).map_or("-".into(), num), num(s.kurtosis), format::pct(s.outlier_ratio)]),
+        None => out.extend(["skipped".into(), "-".into(), "-".into()]),
+    }
+    for f in 0..formats {
+        match t.results.get(f).and_then(|r| r.figures.as_ref()) {
+            Some(fig) => out.extend([
+                fig.sqnr_db.map_or("inf".into(), |db| format!("{db:.2}")),
+                num(fig.rel_rmse),
+                num(fig.max_abs_error),
+                num(fig.bpw),
+            ]),
+            // A format that cannot apply (or a skipped tensor): no figures.
+            None => out.extend(std::iter::repeat_n(if t.skipped { "-" } else { "n/a" }.to_string(), 4)),
+        }
+    }
+    out
+}
+
+/// `name` in at most `width` characters: whole, or its end (the layer and
+/// the role, which tell a checkpoint's names apart) after "…".
+fn shorten_start(name: &str, width: usize) -> String {
+    let chars: Vec<char> = name.chars().collect();
+    if chars.len() <= width || width == 0 {
+        return name.to_string();
+    }
+    std::iter::once('…').chain(chars[chars.len() - (width - 1)..].iter().copied()).collect()
+}
+
+/// Narrow: the outlier share, each format's max|e|, the kurtosis, the
+/// relative RMSE, then the shape and dtype go before a number would be cut.
+fn drop_order(formats: usize) -> Vec<usize> {
+    let figure = |fig: usize| (0..formats).map(move |f| 7 + 4 * f + fig);
+    let mut order = vec![6];
+    order.extend(figure(2));
+    order.push(5);
+    order.extend(figure(1));
+    order.extend([1, 2, 3, 4]);
+    order.extend(figure(3));
+    order
+}
+
+fn draw_table(frame: &mut Frame, app: &App, area: Rect) {
+    let pane = &app.checkpoint;
+    let formats = pane.format_labels().len();
+    let order = pane.order();
+    let name_width = if area.width >= 120 { 36 } else { 24 };
+    let mut all = vec![header(pane)];
+    all.extend(order.iter().map(|&i| cells(&pane.rows[i], formats, name_width)));
+    let (widths, keep) = table_widths(area.width.saturating_sub(2), &content_widths(&all), &drop_order(formats));
+    let rows = all[1..].iter().zip(&order).map(|(cells, &i)| {
+        let row = Row::new(kept(cells.iter().cloned().map(Cell::from), &keep));
+        if pane.rows[i].skipped { row.style(theme().muted) } else { row }
+    });
+    let head = Row::new(kept(all[0].iter().cloned().map(Cell::from), &keep)).style(theme().header);
+    let widths = kept(widths.into_iter().map(Constraint::Length), &keep);
+    let title = table_title(app, order.len());
+    let selected = (!order.is_empty()).then_some(pane.selected);
+    let widget = Table::new(rows, widths).header(head).block(panel(&title)).row_highlight_style(theme().selected);
+    frame.render_stateful_widget(widget, area, &mut TableState::default().with_selected(selected));
+}
+
+/// What the table shows: the progress or the count, the sort, the filter.
+fn table_title(app: &App, shown: usize) -> String {
+    let pane = &app.checkpoint;
+    let progress = if pane.done() {
+        format!("{} tensors", pane.rows.len())
+    } else if pane.total == 0 {
+        "opening ...".to_string()
+    } else {
+        format!("{} of {} scanned ...", pane.rows.len(), pane.total)
+    };
+    let filter = match (&app.mode, pane.filter.is_empty()) {
+        (Mode::FilterTensors, _) => format!(", filter /{}▏", pane.filter),
+        (_, false) => format!(", {shown} match {}", pane.filter),
+        _ => String::new(),
+    };
+    let sort = pane.sort.title(&pane.format_labels());
+    format!("Tensors ({progress}{filter}, by {sort})")
+}
+
+/// The model's figures per format, from the scan's totals.
+fn draw_totals(frame: &mut Frame, pane: &CheckpointPane, area: Rect) {
+    let labels = pane.format_labels();
+    let lines: Vec<Line> = match &pane.scan {
+        Some(scan) => scan
+            .totals
+            .iter()
+            .enumerate()
+            .map(|(f, t)| {
+                let sqnr = t.sqnr_db.map_or("inf dB".into(), format::db);
+                let text = format!(
+                    "{} {}: {}, {} bpw, {sqnr} over {}",
+                    tag(f),
+                    t.format,
+                    format::bytes(t.bytes),
+                    num(t.bpw),
+                    format::plural(t.tensors, "tensor")
+                );
+                Line::styled(text, theme().value)
+            })
+            .collect(),
+        None => labels
+            .iter()
+            .enumerate()
+            .map(|(f, l)| Line::styled(format!("{} {l}: totals when the scan is done", tag(f)), theme().muted))
+            .collect(),
+    };
+    frame.render_widget(Paragraph::new(lines).block(panel("Whole model")), area);
+}
+
+/// The format the pictures show: the one sorted by, else the first.
+fn pictured_format(pane: &CheckpointPane) -> usize {
+    match pane.sort {
+        SortKey::Format(f, _) => f,
+        _ => 0,
+    }
+}
+
+fn draw_pictures(frame: &mut Frame, pane: &CheckpointPane, area: Rect) {
+    let [top, bottom] = Layout::vertical([Constraint::Percentage(60), Constraint::Percentage(40)]).areas(area);
+    let f = pictured_format(pane);
+    let label = pane.format_labels().get(f).cloned().unwrap_or_default();
+    let sqnrs: Vec<(&TensorScan, f64)> =
+        pane.rows.iter().filter_map(|t| t.results.get(f)?.figures.as_ref()?.sqnr_db.map(|db| (t, db))).collect();
+    if sqnrs.is_empty() {
+        let widget = Paragraph::new("no SQNR measured yet").style(theme().muted).block(panel("SQNR by layer"));
+        frame.render_widget(widget, area);
+        return;
+    }
+    draw_by_layer(frame, &sqnrs, &label, top);
+    draw_histogram(frame, &sqnrs, &label, bottom);
+}
+
+/// The styles the roles' series cycle through; each also has its own glyph.
+fn series_styles() -> [Style; 6] {
+    let t = theme();
+    [t.curve, t.optimum, t.current, t.levels, t.clipped, t.weights]
+}
+
+/// Each role's marker and its glyph in the legend, so a monochrome terminal tells them apart.
+const MARKERS: [(Marker, &str); 5] =
+    [(Marker::Braille, "⣿"), (Marker::Dot, "•"), (Marker::Block, "█"), (Marker::HalfBlock, "▀"), (Marker::Bar, "▄")];
+
+/// SQNR against the layer index, one series per role.
+fn draw_by_layer(frame: &mut Frame, sqnrs: &[(&TensorScan, f64)], label: &str, area: Rect) {
+    let mut roles: Vec<(&str, Vec<(f64, f64)>)> = Vec::new();
+    for (t, db) in sqnrs {
+        let Some(layer) = layer_index(&t.name) else { continue };
+        let r = role(&t.name);
+        match roles.iter_mut().find(|(name, _)| *name == r) {
+            Some((_, points)) => points.push((layer as f64, *db)),
+            None => roles.push((r, vec![(layer as f64, *db)])),
+        }
+    }
+    roles.iter_mut().for_each(|(_, p)| p.sort_by(|a, b| a.0.total_cmp(&b.0)));
+    let title = format!("SQNR (dB) of {label} by layer");
+    if roles.is_empty() {
+        let text = "no layer index in the names (layers.N., h.N., blk.N.)";
+        frame.render_widget(Paragraph::new(text).style(theme().muted).block(panel(&title)), area);
+        return;
+    }
+    let styles = series_styles();
+    let datasets = roles
+        .iter()
+        .enumerate()
+        .map(|(i, (name, points))| {
+            let marker = MARKERS[i % MARKERS.len()].0;
+            dataset(name.to_string(), marker, GraphType::Line, styles[i % styles.len()], points)
+        })
+        .collect();
+    let legend: Vec<Span<'static>> = roles
+        .iter()
+        .enumerate()
+        .map(|(i, (name, _))| {
+            Span::styled(format!("{} {name}", MARKERS[i % MARKERS.len()].1), styles[i % styles.len()])
+        })
+        .collect();
+    let points = roles.iter().flat_map(|(_, p)| p);
+    let (xmax, ymin, ymax) =
+        points.fold((0f64, f64::INFINITY, f64::NEG_INFINITY), |(x, lo, hi), p| (x.max(p.0), lo.min(p.1), hi.max(p.1)));
+    let (ymin, ymax) = ((ymin - 1.0).floor(), (ymax + 1.0).ceil());
+    let xmax = xmax.max(1.0);
+    // A middle label only where it is a layer of its own.
+    let mut x_ticks = vec![Tick::Text("0".into()), Tick::Count(xmax as u64)];
+    if xmax >= 4.0 {
+        x_ticks.insert(1, Tick::Count((xmax / 2.0).round() as u64));
+    }
+    let (x_labels, y_labels) = chart_labels(
+        area.width.saturating_sub(2),
+        &x_ticks,
+        &[Tick::Text(format!("{ymin:.0}")), Tick::Text(format!("{ymax:.0}"))],
+    );
+    let chart = Chart::new(datasets)
+        .x_axis(Axis::default().bounds([0.0, xmax]).labels(x_labels).style(theme().muted))
+        .y_axis(Axis::default().bounds([ymin, ymax]).labels(y_labels).style(theme().muted))
+        .legend_position(None);
+    draw_chart(frame, chart, &title, &legend, area);
+}
+
+/// How many tensors fall in each band of SQNR, a bar per band of whole dB.
+fn draw_histogram(frame: &mut Frame, sqnrs: &[(&TensorScan, f64)], label: &str, area: Rect) {
+    let (lo, hi) = sqnrs.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), (_, db)| (a.min(*db), b.max(*db)));
+    // Bars of at least 5 columns each, at most 12 of them, a whole number of dB wide.
+    let bars = ((area.width.saturating_sub(2) / 6) as usize).clamp(1, 12);
+    let start = lo.floor();
+    let step = ((hi - start) / bars as f64).ceil().max(1.0);
+    let mut counts = vec![0u64; bars];
+    for (_, db) in sqnrs {
+        counts[(((db - start) / step) as usize).min(bars - 1)] += 1;
+    }
+    let group: Vec<Bar> = counts
+        .iter()
+        .enumerate()
+        .map(|(i, &n)| {
+            let from = start + step * i as f64;
+            Bar::default().value(n).label(Line::from(format!("{from:.0}"))).style(theme().curve)
+        })
+        .collect();
+    let width = (area.width.saturating_sub(2) / bars as u16).saturating_sub(1).max(1);
+    let title = format!("Tensors by SQNR of {label} (dB, bands of {step:.0})");
+    let chart =
+        BarChart::default().data(BarGroup::default().bars(&group)).bar_width(width).bar_gap(1).block(panel(&title));
+    frame.render_widget(chart, area);
+}
