@@ -12,6 +12,7 @@ mod header;
 mod open;
 pub mod scan;
 pub mod select;
+pub mod write;
 
 use std::ops::Deref;
 use std::path::Path;
