@@ -6,6 +6,7 @@ mod error;
 mod quantize;
 mod report;
 mod scan;
+mod scan_write;
 mod tensors;
 
 use std::io::Write as _;
@@ -127,6 +128,8 @@ pub enum Command {
         budget_mb: Option<f64>,
         #[arg(long, value_enum, default_value_t = scan::ScanFormat::Text)]
         format: scan::ScanFormat,
+        #[command(flatten)]
+        write: scan_write::WriteFlags,
     },
 }
 
@@ -194,11 +197,11 @@ pub fn run_command(cli: &Cli) -> Result<(), CliError> {
             quantize::quantize_command(cli, &outputs)
         }
         Some(Command::Tensors { file }) => tensors::tensors_command(file),
-        Some(Command::Scan { path, formats, include, exclude, include_1d, budget_bpw, budget_mb, format }) => {
+        Some(Command::Scan { path, formats, include, exclude, include_1d, budget_bpw, budget_mb, format, write }) => {
             use crate::compute::checkpoint::scan::Budget;
             let budget = budget_bpw.map(Budget::Bpw).or(budget_mb.map(Budget::Megabytes));
-            let args =
-                scan::ScanArgs { path, formats, include, exclude, include_1d: *include_1d, budget, format: *format };
+            let include_1d = *include_1d;
+            let args = scan::ScanArgs { path, formats, include, exclude, include_1d, budget, format: *format, write };
             scan::scan_command(&args).map_err(CliError::Scan)
         }
     }

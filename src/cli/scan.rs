@@ -26,11 +26,14 @@ pub(super) struct ScanArgs<'a> {
     pub include_1d: bool,
     pub budget: Option<Budget>,
     pub format: ScanFormat,
+    pub write: &'a super::scan_write::WriteFlags,
 }
 
 pub(super) fn scan_command(args: &ScanArgs) -> Result<(), String> {
     let specs = select::parse_formats(args.formats).map_err(|e| e.to_string())?;
+    super::scan_write::check(args.write, args.path, &specs, args.budget.is_some())?;
     let scan = run(args, &specs).map_err(|e| e.to_string())?;
+    super::scan_write::write_outputs(args.write, args.path, args.include_1d, &scan, &specs)?;
     let text = match args.format {
         ScanFormat::Json => serde_json::to_string_pretty(&scan).map_err(|e| e.to_string())?,
         ScanFormat::Text => text(&scan),

@@ -22,20 +22,35 @@ pub enum WriteError {
 /// or loses the previous one.
 pub fn write_atomic(path: &Path, text: &[u8]) -> Result<(), WriteError> {
     use std::io::Write;
+    let mut tmp = temp_beside(path)?;
+    tmp.write_all(text).map_err(io_error(path, "writing failed"))?;
+    persist_beside(path, tmp)
+}
+
+pub(super) fn io_error<'a>(path: &'a Path, step: &'static str) -> impl Fn(std::io::Error) -> WriteError + 'a {
+    move |source| WriteError::Io { path: path.to_owned(), step, source }
+}
+
+/// A temporary file in `path`'s directory (removed when dropped), so the
+/// rename into place stays on one file system.
+pub(super) fn temp_beside(path: &Path) -> Result<tempfile::NamedTempFile, WriteError> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
-    let fail = |step: &'static str| move |source| WriteError::Io { path: path.to_owned(), step, source };
     if !dir.is_dir() {
         return Err(WriteError::NoDirectory { path: path.to_owned(), dir: dir.to_owned() });
     }
-    let mut tmp = tempfile::Builder::new()
+    tempfile::Builder::new()
         .prefix(".qmc-tui-")
         .suffix(".tmp")
         .tempfile_in(dir)
-        .map_err(fail("cannot create a file in its directory"))?;
-    tmp.write_all(text).map_err(fail("writing failed"))?;
+        .map_err(io_error(path, "cannot create a file in its directory"))
+}
+
+/// Gives the finished temporary file its mode, flushes it to disk and
+/// renames it to `path`.
+pub(super) fn persist_beside(path: &Path, tmp: tempfile::NamedTempFile) -> Result<(), WriteError> {
     // A temporary file is private (0600); the result should read like any
     // file the user writes: the old file's mode, or rw-r--r--.
     #[cfg(unix)]
@@ -44,10 +59,10 @@ pub fn write_atomic(path: &Path, text: &[u8]) -> Result<(), WriteError> {
         let mode = std::fs::metadata(path).map(|m| m.permissions().mode()).unwrap_or(0o644);
         tmp.as_file()
             .set_permissions(std::fs::Permissions::from_mode(mode))
-            .map_err(fail("setting permissions failed"))?;
+            .map_err(io_error(path, "setting permissions failed"))?;
     }
-    tmp.as_file().sync_all().map_err(fail("flushing to disk failed"))?;
-    tmp.persist(path).map_err(|e| fail("renaming into place failed")(e.error))?;
+    tmp.as_file().sync_all().map_err(io_error(path, "flushing to disk failed"))?;
+    tmp.persist(path).map_err(|e| io_error(path, "renaming into place failed")(e.error))?;
     Ok(())
 }
 

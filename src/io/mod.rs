@@ -5,8 +5,10 @@
 //! atomic write.
 
 mod atomic;
+mod stream;
 
 pub use atomic::{WriteError, write_atomic};
+pub use stream::{PieceError, StreamError, write_streaming};
 
 use std::sync::Arc;
 

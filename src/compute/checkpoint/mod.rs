@@ -13,6 +13,7 @@ mod open;
 pub mod scan;
 pub mod select;
 mod stats;
+pub mod write;
 
 use std::ops::Deref;
 use std::path::Path;
