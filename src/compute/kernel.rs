@@ -34,14 +34,10 @@ struct HalfAway;
 struct Floor;
 struct Trunc;
 
-/// Adding 1.5 * 2^23 leaves no bits below the unit: the FPU's own
-/// round-half-to-even does the work.
-const MAGIC: f32 = 12_582_912.0;
-
 impl Round for HalfEven {
     #[inline(always)]
     fn round(t: f32) -> f32 {
-        (t + MAGIC) - MAGIC
+        crate::compute::quant::round_half_even(t)
     }
 
     #[cfg(target_arch = "x86_64")]

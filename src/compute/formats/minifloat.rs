@@ -44,15 +44,10 @@ fn pow2(n: i32) -> f32 {
     f32::from_bits(((n + 127) as u32) << 23)
 }
 
-/// Adding 1.5·2^23 leaves no bits below the unit: the FPU's own
-/// round-half-to-even does the work, for 0 <= t < 2^22 (here t < 2^(m+1);
-/// below 0 it may give 0.0 for -0.0).
-/// `round_ties_even` and `ceil` are library calls on baseline x86-64.
-const MAGIC: f32 = 12_582_912.0;
-
+/// Round half to even without the library call (`quant::round_half_even`).
 #[inline]
 fn nearest_even(t: f32) -> f32 {
-    (t + MAGIC) - MAGIC
+    crate::compute::quant::round_half_even(t)
 }
 
 /// `t.ceil()` for |t| < 2^22, but -0.0 for 0 > t > -1 may come out as 0.0.
