@@ -52,3 +52,7 @@ pub(crate) fn fit_forest(
     let threads = forest_threads(cfg.trees, data);
     Arc::new(Votes { trees: grow_forest(data, &params, cfg.trees, rng.r#gen(), threads) })
 }
+
+#[cfg(test)]
+#[path = "forest_tests.rs"]
+mod tests;
