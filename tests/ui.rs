@@ -1095,7 +1095,7 @@ fn the_ensemble_pane_at_80x24_keeps_columns_apart_and_bars_from_zero() {
     assert!(screen.contains("from 0%"), "the bars' baseline is labelled: {screen}");
     // Narrow gauges and scores say less, but every number whole.
     let (_, three) = pane(Settings::default(), '2', 80, 24);
-    for whole in ["86.67% (26/30)", "cv 93.33% ± 2.98%", "F1 0.865", "gain -3.33", "(best member 90.00%)", "5 folds"] {
+    for whole in ["90.00% (27/30)", "cv 94.00% ± 2.49%", "F1 0.898", "gain +0.00", "(best member 90.00%)", "5 folds"] {
         assert!(three.contains(whole), "{whole:?} is not shown whole in\n{three}");
     }
 }

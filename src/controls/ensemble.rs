@@ -10,7 +10,9 @@ use crate::compute::UnknownName;
 use crate::compute::ensemble::MAX_TREES;
 #[cfg(test)]
 use crate::compute::ensemble::MemberKind;
-use crate::compute::ensemble::{Fusion, MAX_DEPTH, MemberConfig};
+use crate::compute::ensemble::{
+    Criterion, FeatureRule, Fusion, MAX_DEPTH, MAX_MIN_SAMPLES_LEAF, MaxFeatures, MemberConfig,
+};
 use crate::format;
 use crate::settings::{IRIS, Settings};
 
@@ -205,12 +207,48 @@ macro_rules! member {
 pub const MEMBER_CONTROLS: &[MemberControl] = &[
     member!(trees, "trees", text, |v, up, coarse| ladder(TREES, v as f64, up, coarse) as usize, parse),
     member!(max_depth, "max depth", format::depth, step_depth, parse_depth),
-    member!(feature_fraction, "features", format::pct, step_fraction, parse_fraction),
+    member!(max_features, "max features", text, step_max_features, parse),
     member!(weight, "weight", format::num, |v, up, coarse| step_f64(v, 0.1, up, coarse, 0.0, 100.0), parse),
     member!(seed, "seed", text, step_seed, parse),
     member!(c, "C (inv. L2)", format::num, |v, up, coarse| ladder(C_LADDER, v, up, coarse), parse),
     member!(max_iter, "max iter", text, |v, up, coarse| ladder(MAX_ITER_LADDER, v as f64, up, coarse) as u64, parse),
+    member!(criterion, "criterion", text, |v: Criterion, up, _| v.cycle(up), parse_name),
+    member!(
+        min_samples_leaf,
+        "min leaf",
+        text,
+        |v, up, coarse| step_count(v, up, coarse, 1, MAX_MIN_SAMPLES_LEAF),
+        parse
+    ),
 ];
+
+/// The steps of `max_features`, fewest candidate features first.
+const MAX_FEATURES_LADDER: &[MaxFeatures] = &[
+    MaxFeatures::Named(FeatureRule::Log2),
+    MaxFeatures::SQRT,
+    MaxFeatures::Fraction(0.25),
+    MaxFeatures::Fraction(0.5),
+    MaxFeatures::Fraction(0.75),
+    MaxFeatures::Named(FeatureRule::All),
+];
+
+/// The next step of the ladder above (or below) `v`, which need not be on it.
+fn step_max_features(v: MaxFeatures, up: bool, _: bool) -> MaxFeatures {
+    // Where a value stands on the ladder: log2 < sqrt < any fraction <= all.
+    let rank = |m: MaxFeatures| match m {
+        MaxFeatures::Named(FeatureRule::Log2) => 0.0,
+        MaxFeatures::Named(FeatureRule::Sqrt) => 1.0,
+        MaxFeatures::Fraction(f) => 2.0 + f,
+        MaxFeatures::Named(FeatureRule::All) => 3.0,
+    };
+    let ladder = MAX_FEATURES_LADDER.iter().copied();
+    let next = if up {
+        ladder.clone().find(|&m| rank(m) > rank(v))
+    } else {
+        ladder.clone().rev().find(|&m| rank(m) < rank(v))
+    };
+    next.unwrap_or(v)
+}
 
 /// Calls a row's `$step` with the field's value: pins its argument types.
 fn stepped<T>(v: T, up: bool, coarse: bool, step: impl FnOnce(T, bool, bool) -> T) -> T {
@@ -219,10 +257,6 @@ fn stepped<T>(v: T, up: bool, coarse: bool, step: impl FnOnce(T, bool, bool) -> 
 
 fn step_depth(v: usize, up: bool, coarse: bool) -> usize {
     step_count(v, up, coarse, 0, MAX_DEPTH)
-}
-
-fn step_fraction(v: f64, up: bool, coarse: bool) -> f64 {
-    step_f64(v, 0.05, up, coarse, 0.05, 1.0)
 }
 
 /// A depth, where 0, "unlimited" and "∞" mean no limit.
@@ -248,13 +282,18 @@ impl EnsembleControl {
     pub const Kind: EnsembleControl = E::Setting(&KIND);
     pub const Trees: EnsembleControl = E::Setting(&MEMBER_CONTROLS[0]);
     pub const MaxDepth: EnsembleControl = E::Setting(&MEMBER_CONTROLS[1]);
-    pub const FeatureFraction: EnsembleControl = E::Setting(&MEMBER_CONTROLS[2]);
+    /// A forest's candidate features per split.
+    pub const MaxFeatures: EnsembleControl = E::Setting(&MEMBER_CONTROLS[2]);
     pub const Weight: EnsembleControl = E::Setting(&MEMBER_CONTROLS[3]);
     pub const MemberSeed: EnsembleControl = E::Setting(&MEMBER_CONTROLS[4]);
     /// A logistic member's inverse regularisation strength (scikit-learn's `C`).
     pub const C: EnsembleControl = E::Setting(&MEMBER_CONTROLS[5]);
     /// A logistic member's L-BFGS iteration cap.
     pub const MaxIter: EnsembleControl = E::Setting(&MEMBER_CONTROLS[6]);
+    /// A forest's split criterion.
+    pub const Criterion: EnsembleControl = E::Setting(&MEMBER_CONTROLS[7]);
+    /// A forest's fewest rows per leaf.
+    pub const MinSamplesLeaf: EnsembleControl = E::Setting(&MEMBER_CONTROLS[8]);
 }
 
 /// The controls that matter for these settings, top to bottom.
@@ -370,7 +409,7 @@ mod tests {
     fn visible_controls_follow_the_member_kind() {
         let mut s = Settings::default();
         let v = visible_ensemble(&s, 0);
-        assert!(v.contains(&E::Trees) && v.contains(&E::FeatureFraction) && !v.contains(&E::Label));
+        assert!(v.contains(&E::Trees) && v.contains(&E::MaxFeatures) && !v.contains(&E::Label));
         s.ensemble.members[1].kind = MemberKind::Logistic;
         let v = visible_ensemble(&s, 1);
         assert!(!v.contains(&E::Trees) && v.contains(&E::Weight));

@@ -181,7 +181,7 @@ mod tests {
         s.ensemble.fusion = Fusion::Stacking;
         s.ensemble.members[1].kind = MemberKind::Logistic;
         s.ensemble.members[2].weight = 0.35;
-        s.ensemble.members[0].feature_fraction = 0.75;
+        s.ensemble.members[0].max_features = crate::compute::ensemble::MaxFeatures::Fraction(0.75);
         s.ensemble.members[1].c = 0.25;
         s.ensemble.members[1].max_iter = 500;
         s.ensemble.members.remove(0);

@@ -39,6 +39,100 @@ pub const MAX_MAX_ITER: u64 = 100_000;
 pub const META_C: f64 = 1.0;
 /// L-BFGS iteration cap of the stacking meta-learner (trained inside `evaluate`; it converges in < 20).
 pub const META_MAX_ITERATIONS: u64 = 100;
+named_enum! {
+    /// How a tree measures a node's impurity (scikit-learn's `criterion`).
+    pub enum Criterion {
+        Gini => "gini",
+        Entropy => "entropy",
+    }
+}
+
+/// How many candidate features a tree of a forest draws at every split
+/// (scikit-learn's `max_features`): `"sqrt"` (the default), `"log2"`,
+/// `"all"`, or a fraction in (0, 1] (max(1, floor(fraction * features))).
+/// In a settings file a name or a number; the old key `feature_fraction`
+/// (once a share per tree) loads as the fraction.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum MaxFeatures {
+    Named(FeatureRule),
+    Fraction(f64),
+}
+
+named_enum! {
+    /// The named rules of [`MaxFeatures`].
+    pub enum FeatureRule {
+        Sqrt => "sqrt",
+        Log2 => "log2",
+        All => "all",
+    }
+}
+
+impl<'de> Deserialize<'de> for MaxFeatures {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Name(String),
+            Number(f64),
+        }
+        match Raw::deserialize(d) {
+            Ok(Raw::Number(f)) => Ok(MaxFeatures::Fraction(f)),
+            Ok(Raw::Name(name)) => name.parse().map_err(serde::de::Error::custom),
+            Err(_) => Err(serde::de::Error::custom("max_features is sqrt, log2, all or a fraction in (0, 1]")),
+        }
+    }
+}
+
+impl MaxFeatures {
+    pub const SQRT: MaxFeatures = MaxFeatures::Named(FeatureRule::Sqrt);
+
+    /// How many of `features` columns a split draws, as scikit-learn counts them (at least 1).
+    pub fn count(self, features: usize) -> usize {
+        let n = features as f64;
+        let count = match self {
+            MaxFeatures::Named(FeatureRule::Sqrt) => n.sqrt().floor(),
+            MaxFeatures::Named(FeatureRule::Log2) => n.log2().floor(),
+            MaxFeatures::Named(FeatureRule::All) => n,
+            MaxFeatures::Fraction(f) => (f * n).floor(),
+        };
+        (count as usize).clamp(1, features.max(1))
+    }
+
+    /// The share of `features` columns a split draws ([`MaxFeatures::count`] / features).
+    pub fn share(self, features: usize) -> f64 {
+        if features == 0 { 0.0 } else { self.count(features) as f64 / features as f64 }
+    }
+}
+
+impl std::fmt::Display for MaxFeatures {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            MaxFeatures::Named(rule) => f.write_str(rule.name()),
+            MaxFeatures::Fraction(v) => write!(f, "{v}"),
+        }
+    }
+}
+
+impl std::str::FromStr for MaxFeatures {
+    type Err = String;
+    /// A rule's name or a fraction, optionally as a percentage ("50%").
+    fn from_str(s: &str) -> Result<Self, String> {
+        let s = s.trim();
+        if let Ok(rule) = s.parse() {
+            return Ok(MaxFeatures::Named(rule));
+        }
+        let fraction = match s.strip_suffix('%') {
+            Some(p) => p.trim().parse::<f64>().map(|v| v / 100.0),
+            None => s.parse::<f64>(),
+        };
+        fraction.map(MaxFeatures::Fraction).map_err(|_| format!("`{s}` is not sqrt, log2, all or a fraction in (0, 1]"))
+    }
+}
+
+/// Most rows a leaf may be required to hold.
+pub const MAX_MIN_SAMPLES_LEAF: usize = 100_000;
+
 /// One model of the ensemble: the `[[ensemble.members]]` tables of the settings file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -48,9 +142,14 @@ pub struct MemberConfig {
     pub trees: usize,
     /// Depth limit of the trees; 0 = unlimited (at most 64).
     pub max_depth: usize,
-    /// Share of the features each tree of a forest sees, in (0, 1]:
-    /// max(1, round(fraction * features)) columns drawn without replacement.
-    pub feature_fraction: f64,
+    /// Candidate features drawn at every split of a forest's trees; the old
+    /// `feature_fraction` key loads as a fraction.
+    #[serde(alias = "feature_fraction")]
+    pub max_features: MaxFeatures,
+    /// A forest's split criterion.
+    pub criterion: Criterion,
+    /// Fewest training rows (bootstrap repeats counted once) a forest's leaf holds, >= 1.
+    pub min_samples_leaf: usize,
     /// Voting weight, finite and >= 0; 0 leaves the member out of the vote.
     pub weight: f64,
     /// Seed of a forest's bootstrap samples, feature subsets and tie-breaking;
@@ -68,7 +167,9 @@ impl Default for MemberConfig {
             kind: MemberKind::Forest,
             trees: 10,
             max_depth: 0,
-            feature_fraction: 0.5,
+            max_features: MaxFeatures::SQRT,
+            criterion: Criterion::Gini,
+            min_samples_leaf: 1,
             weight: 1.0,
             seed: 0,
             c: DEFAULT_C,
@@ -102,7 +203,9 @@ impl MemberConfig {
             "kind" => self.kind = from.kind,
             "trees" => self.trees = from.trees,
             "max_depth" => self.max_depth = from.max_depth,
-            "feature_fraction" => self.feature_fraction = from.feature_fraction,
+            "max_features" => self.max_features = from.max_features,
+            "criterion" => self.criterion = from.criterion,
+            "min_samples_leaf" => self.min_samples_leaf = from.min_samples_leaf,
             "weight" => self.weight = from.weight,
             "seed" => self.seed = from.seed,
             "c" => self.c = from.c,
@@ -123,10 +226,20 @@ impl MemberConfig {
                 format!("{} is more than {MAX_DEPTH}; use 0 for unlimited depth", self.max_depth),
             ));
         }
-        if !(self.feature_fraction > 0.0 && self.feature_fraction <= 1.0) {
+        if let MaxFeatures::Fraction(f) = self.max_features
+            && !(f > 0.0 && f <= 1.0)
+        {
             return Err(InvalidSetting::new(
-                &key("feature_fraction"),
-                format!("{} is outside (0, 1]: it is the share of the features each tree sees", self.feature_fraction),
+                &key("max_features"),
+                format!(
+                    "{f} is outside (0, 1]: it is the share of the features each split draws (or use sqrt, log2, all)"
+                ),
+            ));
+        }
+        if !(1..=MAX_MIN_SAMPLES_LEAF).contains(&self.min_samples_leaf) {
+            return Err(InvalidSetting::new(
+                &key("min_samples_leaf"),
+                format!("{} is outside 1..={MAX_MIN_SAMPLES_LEAF}", self.min_samples_leaf),
             ));
         }
         if !(self.weight.is_finite() && self.weight >= 0.0) {

@@ -16,6 +16,7 @@ pub struct MemberSummary {
     pub kind: MemberKind,
     pub trees: usize,
     pub max_depth: usize,
+    /// The share of the data's features each split draws (from `max_features`).
     pub feature_fraction: f64,
     pub seed: u64,
     pub c: f64,
@@ -210,7 +211,7 @@ pub fn evaluate_with(
             kind: m.kind,
             trees: m.trees,
             max_depth: m.max_depth,
-            feature_fraction: m.feature_fraction,
+            feature_fraction: m.max_features.share(d.features.ncols()),
             seed: m.seed,
             c: m.c,
             max_iter: m.max_iter,

@@ -162,7 +162,11 @@ fn defaults_are_the_seed_documents() {
     assert_eq!(e.fusion, Fusion::Soft);
     let trees: Vec<(usize, u64, f64)> = e.members.iter().map(|m| (m.trees, m.seed, m.weight)).collect();
     assert_eq!(trees, [(10, 0, 1.0), (20, 1, 1.0), (30, 2, 1.0)]);
-    assert!(e.members.iter().all(|m| m.kind == MemberKind::Forest && m.max_depth == 0 && m.feature_fraction == 0.5));
+    assert!(
+        e.members
+            .iter()
+            .all(|m| m.kind == MemberKind::Forest && m.max_depth == 0 && m.max_features == MaxFeatures::SQRT)
+    );
     let d = DataConfig::default();
     assert_eq!((d.source.as_str(), d.test_fraction, d.seed, d.folds), ("iris", 0.2, 42, 5));
     assert!(e.validate().is_ok() && d.validate().is_ok());
@@ -179,9 +183,9 @@ fn validation_names_the_key() {
     e.members[1].max_depth = 65;
     assert_eq!(e.validate().unwrap_err().key, "ensemble.members[1].max_depth");
     e.members[1].max_depth = 64;
-    e.members[0].feature_fraction = 0.0;
-    assert_eq!(e.validate().unwrap_err().key, "ensemble.members[0].feature_fraction");
-    e.members[0].feature_fraction = 1.0;
+    e.members[0].max_features = MaxFeatures::Fraction(0.0);
+    assert_eq!(e.validate().unwrap_err().key, "ensemble.members[0].max_features");
+    e.members[0].max_features = MaxFeatures::Fraction(1.0);
     e.members[0].weight = f64::INFINITY;
     assert_eq!(e.validate().unwrap_err().key, "ensemble.members[0].weight");
     e.members[0].weight = -0.5;
@@ -246,7 +250,12 @@ fn fit_key_drops_what_training_ignores() {
     let m = MemberConfig { weight: 3.0, ..MemberConfig::forest(20, 7) };
     assert_eq!(m.fit_key(), MemberConfig { weight: 0.0, ..m.clone() });
     let l = MemberConfig { kind: MemberKind::Logistic, trees: 99, max_depth: 3, seed: 5, ..MemberConfig::default() };
-    let l2 = MemberConfig { kind: MemberKind::Logistic, trees: 1, feature_fraction: 0.1, ..MemberConfig::default() };
+    let l2 = MemberConfig {
+        kind: MemberKind::Logistic,
+        trees: 1,
+        max_features: MaxFeatures::Fraction(0.1),
+        ..MemberConfig::default()
+    };
     assert_eq!(l.fit_key(), l2.fit_key());
     let t = MemberConfig { kind: MemberKind::Tree, max_depth: 3, seed: 1, ..MemberConfig::default() };
     let t2 = MemberConfig { kind: MemberKind::Tree, max_depth: 4, seed: 2, ..MemberConfig::default() };
@@ -517,6 +526,7 @@ fn quantized_tree_inference_compares_integer_codes() {
             FlatNode::Leaf { class: 0 },
             FlatNode::Leaf { class: 1 },
         ],
+        shares: Vec::new(),
     };
     let m =
         FittedMember { kind: MemberKind::Tree, classes: 2, features: 1, model: Arc::new(Votes { trees: vec![tree] }) };
@@ -719,10 +729,10 @@ fn stress_tree_determinism() {
         (0..200).map(|i| ((coarse_x[[i, 0]] + coarse_x[[i, 1]]) as usize + rng.gen_range(0..2)) % 3).collect();
     let mut differing = 0;
     for (x, y) in [(iris_x.view(), &iris_y), (coarse_x.view(), &coarse_y)] {
-        for feature_fraction in [0.25, 0.5, 1.0] {
+        for max_features in [0.25, 0.5, 1.0].map(MaxFeatures::Fraction) {
             for max_depth in [0, 2, 5] {
                 for seed in 0..60 {
-                    let m = MemberConfig { trees: 4, max_depth, feature_fraction, ..MemberConfig::default() };
+                    let m = MemberConfig { trees: 4, max_depth, max_features, ..MemberConfig::default() };
                     let a = fit_member(&m, x, y, 3, seed).unwrap().predict_proba(x);
                     for _ in 0..3 {
                         differing += (fit_member(&m, x, y, 3, seed).unwrap().predict_proba(x) != a) as usize;

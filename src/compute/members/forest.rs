@@ -1,16 +1,23 @@
-//! The forest member: bagged trees, each on a bootstrap sample of the rows
-//! and a random subset of the features, voting.
+//! The forest member, scikit-learn's `RandomForestClassifier`: trees of our
+//! CART ([`super::cart`]), each on a bootstrap sample of the rows, drawing
+//! `max_features` candidate features at every split; the forest's
+//! probabilities are the mean of its trees' leaf class shares.
 
 use std::sync::Arc;
 
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
-use super::trees::{Votes, fit_tree};
+use super::cart::{CartParams, Splitter, forest_threads, grow_forest};
+use super::trees::Votes;
 use super::{FitResult, MemberPlugin, TrainingSet};
 use crate::compute::ensemble::MemberConfig;
 
 pub struct Forest;
+
+/// The settings a forest of our trees reads, in the pane's order.
+pub(crate) const FOREST_SETTINGS: &[&str] =
+    &["trees", "max_depth", "max_features", "criterion", "min_samples_leaf", "weight", "seed"];
 
 impl MemberPlugin for Forest {
     fn name(&self) -> &'static str {
@@ -18,23 +25,34 @@ impl MemberPlugin for Forest {
     }
 
     fn settings(&self) -> &'static [&'static str] {
-        &["trees", "max_depth", "feature_fraction", "weight", "seed"]
+        FOREST_SETTINGS
     }
 
     fn fit(&self, cfg: &MemberConfig, data: &TrainingSet<'_>, rng: &mut ChaCha8Rng) -> FitResult {
-        let (rows, features) = data.x.dim();
-        let take = ((cfg.feature_fraction * features as f64).round() as usize).clamp(1, features);
-        let trees = (0..cfg.trees)
-            .map(|_| {
-                let mut counts = vec![0u32; rows];
-                for _ in 0..rows {
-                    counts[rng.gen_range(0..rows)] += 1;
-                }
-                let mut columns = rand::seq::index::sample(rng, features, take).into_vec();
-                columns.sort_unstable();
-                fit_tree(cfg, data, &counts, &columns, rng)
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Arc::new(Votes { trees }))
+        Ok(fit_forest(cfg, data, rng, Splitter::Best, true))
     }
 }
+
+/// `cfg.trees` trees of ours with `cfg`'s settings, seeded from `rng`.
+pub(crate) fn fit_forest(
+    cfg: &MemberConfig,
+    data: &TrainingSet<'_>,
+    rng: &mut ChaCha8Rng,
+    splitter: Splitter,
+    bootstrap: bool,
+) -> Arc<Votes> {
+    let params = CartParams {
+        criterion: cfg.criterion,
+        splitter,
+        max_features: cfg.max_features.count(data.x.ncols()),
+        max_depth: cfg.max_depth,
+        min_samples_leaf: cfg.min_samples_leaf,
+        bootstrap,
+    };
+    let threads = forest_threads(cfg.trees, data);
+    Arc::new(Votes { trees: grow_forest(data, &params, cfg.trees, rng.r#gen(), threads) })
+}
+
+#[cfg(test)]
+#[path = "forest_tests.rs"]
+mod tests;

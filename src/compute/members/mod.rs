@@ -5,6 +5,8 @@
 //! The settings stay the flat `[[ensemble.members]]` table ([`MemberConfig`]):
 //! files written today hold every field for every member, and still load.
 
+mod cart;
+mod extra_trees;
 mod forest;
 mod logistic;
 mod tree;
@@ -27,8 +29,12 @@ use super::ensemble::{EnsembleError, MemberConfig, argmax_rows, fit_error};
 use super::quant::{QParams, Rounding};
 
 /// The member kinds a settings file may name, in the order a key cycles them.
-pub const BUILTIN_KINDS: &[MemberKind] =
-    &[MemberKind(&forest::Forest), MemberKind(&tree::Tree), MemberKind(&logistic::Logistic)];
+pub const BUILTIN_KINDS: &[MemberKind] = &[
+    MemberKind(&forest::Forest),
+    MemberKind(&tree::Tree),
+    MemberKind(&logistic::Logistic),
+    MemberKind(&extra_trees::ExtraTrees),
+];
 
 /// One kind of member: what it is called, what it reads, how it is fitted.
 pub trait MemberPlugin: Sync + 'static {
@@ -118,6 +124,7 @@ impl MemberKind {
     pub const Forest: MemberKind = BUILTIN_KINDS[0];
     pub const Tree: MemberKind = BUILTIN_KINDS[1];
     pub const Logistic: MemberKind = BUILTIN_KINDS[2];
+    pub const ExtraTrees: MemberKind = BUILTIN_KINDS[3];
 
     /// A kind of one's own (a plug-in not in [`BUILTIN_KINDS`]).
     pub const fn new(plugin: &'static dyn MemberPlugin) -> MemberKind {

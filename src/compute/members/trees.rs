@@ -13,14 +13,19 @@ use super::{DequantizedInference, FittedModel, QuantizedInference, TrainingSet};
 use crate::compute::ensemble::{EnsembleError, MemberConfig, argmax, fit_error};
 use crate::compute::quant::{QParams, Rounder, Rounding};
 
-/// A linfa decision tree copied into a flat array (faster to walk) and made
-/// reproducible by [`FlatTree::settle`] (see [`fit_tree`]).
-#[derive(Debug, Clone)]
+/// A decision tree in a flat array (faster to walk): a linfa tree made
+/// reproducible by [`FlatTree::settle`] (see [`fit_tree`]), or one of ours
+/// ([`super::cart`]).
+#[derive(Debug, Clone, PartialEq)]
 pub(crate) struct FlatTree {
     pub(crate) nodes: Vec<FlatNode>,
+    /// `classes` class shares per node (zeros at splits): a leaf's rows'
+    /// weighted class fractions, scikit-learn's `predict_proba`. Empty for
+    /// a linfa tree, whose leaves vote for their class.
+    pub(crate) shares: Vec<f64>,
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) enum FlatNode {
     /// Rows with `x[column] < threshold` go left (linfa's prediction rule).
     Split {
@@ -60,10 +65,27 @@ impl FlatTree {
         }
         let mut nodes = Vec::new();
         walk(tree.root_node(), columns, &mut nodes);
-        FlatTree { nodes }
+        FlatTree { nodes, shares: Vec::new() }
     }
 
-    fn leaf_of(&self, row: ArrayView1<f64>) -> usize {
+    /// Points split `parent`'s left (or right) link at node `child`.
+    pub(crate) fn link(&mut self, parent: usize, left: bool, child: usize) {
+        if let FlatNode::Split { left: l, right: r, .. } = &mut self.nodes[parent] {
+            *(if left { l } else { r }) = child;
+        }
+    }
+
+    /// Adds the leaf's class shares (or its one vote) to `out`.
+    fn add_leaf(&self, leaf: usize, mut out: ndarray::ArrayViewMut1<f64>) {
+        let classes = out.len();
+        if self.shares.is_empty() {
+            out[self.class_at(leaf)] += 1.0;
+        } else {
+            out += &ArrayView1::from(&self.shares[leaf * classes..(leaf + 1) * classes]);
+        }
+    }
+
+    pub(crate) fn leaf_of(&self, row: ArrayView1<f64>) -> usize {
         self.leaf_where(|column, threshold| row[column] < threshold)
     }
 
@@ -87,19 +109,25 @@ impl FlatTree {
         }
     }
 
+    #[cfg(test)]
     pub(crate) fn predict(&self, row: ArrayView1<f64>) -> usize {
         self.class_at(self.leaf_of(row))
     }
 
     /// The same walk on integer codes: left when the row's code is below the
     /// threshold's code (linfa's `x < threshold`, on the quantized grid).
+    #[cfg(test)]
     pub(crate) fn predict_codes(&self, codes: &[i32], features: &[QParams]) -> usize {
-        self.class_at(self.leaf_where(|column, t| codes[column] < threshold_code(&features[column], t)))
+        self.class_at(self.leaf_of_codes(codes, features))
+    }
+
+    fn leaf_of_codes(&self, codes: &[i32], features: &[QParams]) -> usize {
+        self.leaf_where(|column, t| codes[column] < threshold_code(&features[column], t))
     }
 
     /// The same walk on x̂: left when the row's x̂ is below x̂ of the threshold.
-    fn predict_dequantized(&self, row: ArrayView1<f64>, threshold: &dyn Fn(usize, f64) -> f64) -> usize {
-        self.class_at(self.leaf_where(|column, t| row[column] < threshold(column, t)))
+    fn leaf_of_dequantized(&self, row: ArrayView1<f64>, threshold: &dyn Fn(usize, f64) -> f64) -> usize {
+        self.leaf_where(|column, t| row[column] < threshold(column, t))
     }
 
     /// Makes the tree a function of the training rows alone, whatever order
@@ -196,7 +224,8 @@ pub(crate) fn fit_tree(
     Ok(flat)
 }
 
-/// Trees that each vote for one class: a forest, or a single tree.
+/// Trees whose leaves give class shares (a forest of ours, averaging them as
+/// scikit-learn does) or vote for one class (a linfa tree).
 #[derive(Debug, Clone)]
 pub(crate) struct Votes {
     pub(crate) trees: Vec<FlatTree>,
@@ -207,10 +236,10 @@ impl FittedModel for Votes {
         let mut out = Array2::zeros((x.nrows(), classes));
         for tree in &self.trees {
             for (r, row) in x.rows().into_iter().enumerate() {
-                out[[r, tree.predict(row)]] += 1.0;
+                tree.add_leaf(tree.leaf_of(row), out.row_mut(r));
             }
         }
-        out /= self.trees.len() as f64;
+        out /= self.trees.len().max(1) as f64;
         out
     }
 
@@ -222,7 +251,7 @@ impl FittedModel for Votes {
             let codes: Vec<i32> =
                 row.iter().enumerate().map(|(c, &v)| rounder.quantize(&features[c], v as f32).0).collect();
             for tree in &self.trees {
-                out[[r, tree.predict_codes(&codes, features)]] += 1.0;
+                tree.add_leaf(tree.leaf_of_codes(&codes, features), out.row_mut(r));
             }
         }
         out /= self.trees.len().max(1) as f64;
@@ -238,7 +267,7 @@ impl FittedModel for Votes {
         let mut out = Array2::zeros((x.nrows(), classes));
         for tree in &self.trees {
             for (r, row) in x.rows().into_iter().enumerate() {
-                out[[r, tree.predict_dequantized(row, q.threshold)]] += 1.0;
+                tree.add_leaf(tree.leaf_of_dequantized(row, q.threshold), out.row_mut(r));
             }
         }
         out /= self.trees.len().max(1) as f64;
@@ -246,14 +275,16 @@ impl FittedModel for Votes {
     }
 
     /// A split node holds a threshold, an 8-bit feature index and two 16-bit
-    /// child links, a leaf an 8-bit class.
+    /// child links, a leaf an 8-bit class or its class shares as 64-bit floats.
     fn size_bits(&self, value_bits: u32) -> u64 {
+        let leaf_bits =
+            |t: &FlatTree| if t.shares.is_empty() { 8 } else { 64 * (t.shares.len() / t.nodes.len()) as u64 };
         self.trees
             .iter()
-            .flat_map(|t| &t.nodes)
-            .map(|n| match n {
+            .flat_map(|t| t.nodes.iter().map(move |n| (n, leaf_bits(t))))
+            .map(|(n, leaf)| match n {
                 FlatNode::Split { .. } => value_bits as u64 + 8 + 32,
-                FlatNode::Leaf { .. } => 8,
+                FlatNode::Leaf { .. } => leaf,
             })
             .sum()
     }
