@@ -12,7 +12,7 @@ mod formats;
 mod hits;
 mod picker;
 
-pub use checkpoint::{CheckpointPane, Figure, SortKey, layer_index, peak_ratio, role, sort_value};
+pub use checkpoint::{BUDGET_COARSE_STEP, BUDGET_STEP, CheckpointPane, Figure, SortKey, layer_index, role, sort_value};
 use feed::{Feed, Pending};
 pub use formats::FormatsTable;
 pub use hits::{HitMap, Target};
@@ -82,6 +82,11 @@ pub enum Mode {
     ConfirmQuit,
     /// Typing the Checkpoint pane's name filter.
     FilterTensors,
+    /// Typing the Checkpoint pane's formats, a comma list (as `selected` in `Editing`).
+    TypeFormats {
+        text: String,
+        selected: bool,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -423,6 +428,7 @@ impl App {
             Mode::PickTensor(picker) => self.on_pick_key(key, picker),
             Mode::ConfirmQuit => self.on_confirm_key(key),
             Mode::FilterTensors => self.on_filter_key(key),
+            Mode::TypeFormats { text, selected } => self.on_formats_key(key, text, selected),
             Mode::Normal => match keymap::action_for(&key, self.tab.scope()) {
                 Some(action) => self.on_action(action),
                 None => Vec::new(),
@@ -487,7 +493,11 @@ impl App {
             Action::DeleteMember => return self.delete_member(index),
             Action::SortFormats => self.next_sort_column(),
             // The Checkpoint pane's own keys (`on_checkpoint_action`).
-            Action::SortTensors | Action::FlipOrder | Action::FilterTensors | Action::TogglePictures => {}
+            Action::SortTensors
+            | Action::FlipOrder
+            | Action::FilterTensors
+            | Action::TogglePictures
+            | Action::ChooseFormats => {}
             Action::CycleFusion => {
                 return self.change(index, |s, _| {
                     s.ensemble.fusion = s.ensemble.fusion.cycle(true);
