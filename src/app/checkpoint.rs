@@ -9,8 +9,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
-use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::crossterm::event::{KeyCode, KeyEvent};
 
+use super::typing::Typed;
 use super::{App, Mode, Tab};
 use crate::compute::checkpoint::CheckpointError;
 use crate::compute::checkpoint::scan::{self, Budget, PlanReport, Scan, TensorScan};
@@ -371,7 +372,7 @@ const PAGE: usize = 10;
 pub const BUDGET_STEP: f64 = 0.25;
 pub const BUDGET_COARSE_STEP: f64 = 1.0;
 
-/// At most this many plans more than one draw the Pareto picture's curve.
+/// The Pareto picture's curve is at most this many plans, plus one.
 const FRONTIER_POINTS: usize = 32;
 
 impl CheckpointPane {
@@ -479,37 +480,17 @@ impl App {
         err.to_string()
     }
 
-    /// Typing the format set. Enter re-scans with it when every name is
-    /// known; else the error names the bad one and the last good set stays.
-    pub(super) fn on_formats_key(&mut self, key: KeyEvent, mut text: String, selected: bool) -> Vec<Job> {
-        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
-        match key.code {
-            KeyCode::Esc => self.mode = Mode::Normal,
-            KeyCode::Char('c') if ctrl => self.mode = Mode::Normal,
-            KeyCode::Enter => {
+    /// Typing the format set (`typing::typed`). Enter re-scans with it when
+    /// every name is known; else the error names the bad one and the last
+    /// good set stays.
+    pub(super) fn on_formats_key(&mut self, key: KeyEvent, text: String, selected: bool) -> Vec<Job> {
+        match super::typing::typed(key, text, selected) {
+            Typed::Cancel => self.mode = Mode::Normal,
+            Typed::Apply(text) => {
                 self.mode = Mode::Normal;
                 return self.choose_formats(&text);
             }
-            KeyCode::Char('u') if ctrl => self.mode = Mode::TypeFormats { text: String::new(), selected: false },
-            KeyCode::Backspace => {
-                if selected {
-                    text.clear()
-                } else {
-                    text.pop();
-                }
-                self.mode = Mode::TypeFormats { text, selected: false };
-            }
-            KeyCode::Char(c) => {
-                if selected {
-                    text.clear();
-                }
-                text.push(c);
-                self.mode = Mode::TypeFormats { text, selected: false };
-            }
-            KeyCode::Left | KeyCode::Right | KeyCode::Home | KeyCode::End => {
-                self.mode = Mode::TypeFormats { text, selected: false };
-            }
-            _ => {}
+            Typed::Edit(text, selected) => self.mode = Mode::TypeFormats { text, selected },
         }
         Vec::new()
     }

@@ -11,12 +11,14 @@ mod feed;
 mod formats;
 mod hits;
 mod picker;
+mod typing;
 
 pub use checkpoint::{BUDGET_COARSE_STEP, BUDGET_STEP, CheckpointPane, Figure, SortKey, layer_index, role, sort_value};
 use feed::{Feed, Pending};
 pub use formats::FormatsTable;
 pub use hits::{HitMap, Target};
 pub use picker::Picker;
+use typing::Typed;
 
 use crate::compute::ensemble::MemberConfig;
 use crate::compute::formats::table::Column;
@@ -644,36 +646,15 @@ impl App {
         Vec::new()
     }
 
-    /// Typing a value. While the pre-filled text is selected, a character
-    /// or Backspace replaces it all; ← → / Home / End unselect it to edit its end.
-    fn on_edit_key(&mut self, key: KeyEvent, control: AnyControl, mut text: String, selected: bool) -> Vec<Job> {
-        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
-        match key.code {
-            KeyCode::Esc => self.mode = Mode::Normal,
-            KeyCode::Char('c') if ctrl => self.mode = Mode::Normal,
-            KeyCode::Enter => {
+    /// Typing a value (`typing::typed`); Enter applies it to the control.
+    fn on_edit_key(&mut self, key: KeyEvent, control: AnyControl, text: String, selected: bool) -> Vec<Job> {
+        match typing::typed(key, text, selected) {
+            Typed::Cancel => self.mode = Mode::Normal,
+            Typed::Apply(text) => {
                 self.mode = Mode::Normal;
                 return self.change(self.index(), |s, ctx| control.set(s, &text, ctx));
             }
-            KeyCode::Char('u') if ctrl => self.mode = Mode::Editing { control, text: String::new(), selected: false },
-            KeyCode::Backspace if selected => {
-                self.mode = Mode::Editing { control, text: String::new(), selected: false }
-            }
-            KeyCode::Backspace => {
-                text.pop();
-                self.mode = Mode::Editing { control, text, selected: false };
-            }
-            KeyCode::Char(c) => {
-                if selected {
-                    text.clear();
-                }
-                text.push(c);
-                self.mode = Mode::Editing { control, text, selected: false };
-            }
-            KeyCode::Left | KeyCode::Right | KeyCode::Home | KeyCode::End => {
-                self.mode = Mode::Editing { control, text, selected: false };
-            }
-            _ => {}
+            Typed::Edit(text, selected) => self.mode = Mode::Editing { control, text, selected },
         }
         Vec::new()
     }
