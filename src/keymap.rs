@@ -32,6 +32,7 @@ pub enum Action {
     FlipOrder,
     FilterTensors,
     TogglePictures,
+    ChooseFormats,
 }
 
 /// Where a binding applies: everywhere, in every pane's controls, or in one pane.
@@ -122,7 +123,10 @@ pub const DEFAULTS: &[DefaultBinding] = &[
     bind(Checkpoint, &[ch('s')], A::SortTensors, "sort the tensors by the next column (worst SQNR first to start)"),
     bind(Checkpoint, &[ch('o')], A::FlipOrder, "flip the order: smallest or largest first"),
     bind(Checkpoint, &[ch('/')], A::FilterTensors, "filter the names: a glob (* ?) or a substring; Esc clears"),
-    bind(Checkpoint, &[ch('v')], A::TogglePictures, "the pictures (SQNR by layer, histogram) or the table"),
+    bind(Checkpoint, &[ch('v')], A::TogglePictures, "the pictures (SQNR by layer, histogram, Pareto) or the table"),
+    bind(Checkpoint, &[ch('f')], A::ChooseFormats, "type the formats, a comma list (Enter re-scans, Esc cancels)"),
+    bind(Checkpoint, &[key(KeyCode::PageDown), ch(']')], A::ScrollDown, "move the selection a page down"),
+    bind(Checkpoint, &[key(KeyCode::PageUp), ch('[')], A::ScrollUp, "move the selection a page up"),
 ];
 
 impl Key {
@@ -295,6 +299,7 @@ pub fn action_name(action: Action) -> String {
         A::FlipOrder => "flip_order",
         A::FilterTensors => "filter_tensors",
         A::TogglePictures => "toggle_pictures",
+        A::ChooseFormats => "choose_formats",
     };
     name.to_string()
 }

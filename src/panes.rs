@@ -86,6 +86,7 @@ pub static PANES: &[Pane] = &[
             (Action::FlipOrder, "order"),
             (Action::FilterTensors, "filter"),
             (Action::TogglePictures, "pictures"),
+            (Action::ChooseFormats, "formats"),
         ],
         view: ui::checkpoint::draw,
     },

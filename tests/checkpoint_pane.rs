@@ -1,12 +1,12 @@
 //! The Checkpoint pane on a checkpoint the test writes, driven by keys and
 //! drawn into ratatui's TestBackend; its worker streams rows and gives way
-//! to a newer scan.
+//! to a newer scan; its planner is `scan --budget-bpw`'s.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
-use qmc_tui::app::{App, AppEvent, Figure, SortKey, Tab, sort_value};
+use qmc_tui::app::{App, AppEvent, BUDGET_STEP, Figure, Mode, SortKey, Tab, sort_value};
 use qmc_tui::settings::Settings;
 use qmc_tui::ui;
 use qmc_tui::worker::{CheckpointWorker, Job, Outcome, Output, Workers};
@@ -15,7 +15,10 @@ use ratatui::backend::TestBackend;
 use ratatui::crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
 use safetensors::Dtype;
 use safetensors::tensor::TensorView;
+use serde_json::Value;
 use tempfile::TempDir;
+
+mod common;
 
 /// Evenly spread values with one in 97 an outlier, the further out the higher `seed`
 /// (seed 0: none), so each tensor has its own SQNR.
@@ -78,6 +81,9 @@ fn render(app: &mut App, width: u16, height: u16, dir: &TempDir) -> String {
     if let Some(v) = &mut app.view {
         v.compute_ms = 0.0;
     }
+    if let Some(ms) = &mut app.checkpoint.scan_ms {
+        *ms = 0.0;
+    }
     let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
     let mut hits = None;
     terminal.draw(|f| hits = Some(ui::draw(f, app))).unwrap();
@@ -116,6 +122,7 @@ fn the_pictures_show_sqnr_by_layer_per_role_and_a_histogram() {
     let screen = render(&mut app, 120, 40, &dir);
     assert!(screen.contains("q_proj") && screen.contains("down_proj"), "one series per role: {screen}");
     assert!(screen.contains("Tensors by SQNR"), "{screen}");
+    assert!(screen.contains("Model SQNR (dB) against bpw") && screen.contains("█ this plan"), "{screen}");
     insta::assert_snapshot!(screen);
 }
 
@@ -265,4 +272,139 @@ fn enter_on_a_skipped_tensor_says_why_and_stays() {
     press(&mut app, &mut workers, KeyCode::Enter);
     assert_eq!(app.tab, Tab::Checkpoint);
     assert!(app.status.error && app.status.text.contains("integer"), "{:?}", app.status);
+}
+
+/// `scan PATH --budget-bpw X --format json`, parsed.
+fn headless_plan(path: &Path, budget: f64) -> Value {
+    let out = common::run(&["scan", path.to_str().unwrap(), "--budget-bpw", &budget.to_string(), "--format", "json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// Equal up to serde_json's parsing, which may round the last bit the other way.
+fn same(a: Option<f64>, b: Option<f64>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => (a - b).abs() <= 1e-15 * a.abs().max(b.abs()),
+        _ => false,
+    }
+}
+
+#[test]
+fn left_and_right_re_plan_and_the_plan_is_the_headless_one() {
+    let dir = TempDir::new().unwrap();
+    let (mut app, mut workers, path) = scanned(&dir);
+    // The formats' bpw are 8.25 and 4.5: the budget starts midway, on the 0.25 grid.
+    let start = app.checkpoint.budget.expect("a budget once the scan is done");
+    assert_eq!(start, 6.5);
+    press(&mut app, &mut workers, KeyCode::Left);
+    press(&mut app, &mut workers, KeyCode::Left);
+    press(&mut app, &mut workers, KeyCode::Right);
+    assert_eq!(app.checkpoint.budget, Some(start - BUDGET_STEP));
+    let json = headless_plan(&path, start - BUDGET_STEP);
+    let plan = app.checkpoint.plan.clone().unwrap();
+    let want = &json["plan"];
+    let assignments: std::collections::BTreeMap<String, String> =
+        serde_json::from_value(want["assignments"].clone()).unwrap();
+    assert_eq!(plan.assignments, assignments);
+    assert!(same(plan.sqnr_db, want["sqnr_db"].as_f64()), "{plan:?} {want}");
+    assert!(same(Some(plan.bpw), want["bpw"].as_f64()) && Some(plan.bytes) == want["bytes"].as_u64(), "{want}");
+    assert!(plan.bpw <= start - BUDGET_STEP, "{plan:?}");
+    // Both formats are used at this budget, so the plan is not a uniform one.
+    let used: std::collections::BTreeSet<&String> = plan.assignments.values().collect();
+    assert_eq!(used.len(), 2, "{plan:?}");
+    // A bigger budget gives a plan at least as good.
+    press(&mut app, &mut workers, KeyCode::Right);
+    press(&mut app, &mut workers, KeyCode::Right);
+    let bigger = app.checkpoint.plan.clone().unwrap();
+    assert!(bigger.sqnr_db.unwrap() >= plan.sqnr_db.unwrap(), "{bigger:?} {plan:?}");
+    // The table's statistics are the JSON's too, the new keys among them.
+    for t in json["tensors"].as_array().unwrap().iter().filter(|t| !t["stats"].is_null()) {
+        let row = app.checkpoint.rows.iter().find(|r| r.name == t["name"].as_str().unwrap()).unwrap();
+        let stats = row.stats.as_ref().unwrap();
+        assert!(same(stats.peak_to_sigma, t["stats"]["peak_to_sigma"].as_f64()), "{}", row.name);
+        assert!(same(stats.channel_range_spread, t["stats"]["channel_range_spread"].as_f64()), "{}", row.name);
+    }
+}
+
+#[test]
+fn a_budget_below_the_smallest_plan_is_refused_and_the_last_good_one_kept() {
+    let dir = TempDir::new().unwrap();
+    let (mut app, mut workers, _) = scanned(&dir);
+    // From 6.5 down to 4.5 (every tensor int4-g128) is 8 steps; the 9th is refused.
+    for _ in 0..8 {
+        press(&mut app, &mut workers, KeyCode::Left);
+    }
+    assert_eq!(app.checkpoint.budget, Some(4.5));
+    assert!(!app.status.error, "{:?}", app.status);
+    let plan = app.checkpoint.plan.clone().unwrap();
+    assert!(plan.assignments.values().all(|f| f == "int4-asym-g128"), "{plan:?}");
+    press(&mut app, &mut workers, KeyCode::Left);
+    assert!(app.status.error && app.status.text.contains("below the smallest plan"), "{:?}", app.status);
+    assert!(app.status.text.contains("4.250 bits per weight"), "{:?}", app.status);
+    assert!(app.status.text.contains("stays at 4.500 bpw"), "{:?}", app.status);
+    assert_eq!(app.checkpoint.budget, Some(4.5));
+    assert_eq!(app.checkpoint.plan.as_ref().unwrap().assignments, plan.assignments);
+    let screen = render(&mut app, 80, 24, &TempDir::new().unwrap());
+    assert!(screen.contains("below the smallest plan"), "{screen}");
+    // r goes back to the starting budget.
+    press(&mut app, &mut workers, KeyCode::Char('r'));
+    assert_eq!(app.checkpoint.budget, Some(6.5));
+}
+
+#[test]
+fn checkpoint_pane_with_the_planner_at_80x24_after_moving_the_budget() {
+    let dir = TempDir::new().unwrap();
+    let (mut app, mut workers, _) = scanned(&dir);
+    press(&mut app, &mut workers, KeyCode::Left);
+    let screen = render(&mut app, 80, 24, &dir);
+    let tabs = screen.lines().next().unwrap();
+    assert!(!tabs.contains("compu") || tabs.contains("computed in"), "cut, not shortened: {tabs}");
+    assert!(screen.contains("plan ≤ 6.250 bpw") && screen.contains("←→ budget"), "{screen}");
+    let hints = screen.lines().last().unwrap();
+    assert!(!hints.contains("adjust") && !hints.contains("type"), "not a control's hints: {hints}");
+    insta::assert_snapshot!(screen);
+}
+
+#[test]
+fn the_format_set_is_typed_and_re_scans_and_a_bad_one_is_refused() {
+    let dir = TempDir::new().unwrap();
+    let (mut app, mut workers, _) = scanned(&dir);
+    press(&mut app, &mut workers, KeyCode::Char('f'));
+    assert!(matches!(&app.mode, Mode::TypeFormats { text, selected: true } if text == "int8-sym-pc,int4-asym-g128"));
+    // An unknown name: the error names it, the formats and their rows stay.
+    type_text(&mut app, &mut workers, "int8-sym-pc, bogus");
+    let typing = render(&mut app, 120, 40, &dir);
+    assert!(typing.contains("formats = int8-sym-pc, bogus▏"), "{typing}");
+    let before = app.checkpoint.rows.len();
+    press(&mut app, &mut workers, KeyCode::Enter);
+    assert!(app.status.error && app.status.text.contains("\"bogus\""), "{:?}", app.status);
+    assert_eq!(app.checkpoint.formats, "int8-sym-pc,int4-asym-g128");
+    assert!(app.checkpoint.done() && app.checkpoint.rows.len() == before);
+    // A good set re-scans: each row has the new formats' figures, and the plan follows.
+    press(&mut app, &mut workers, KeyCode::Char('f'));
+    type_text(&mut app, &mut workers, "q8_0, q4_0,int4-asym-g128");
+    press(&mut app, &mut workers, KeyCode::Enter);
+    assert_eq!(app.checkpoint.formats, "q8_0,q4_0,int4-asym-g128");
+    assert!(app.checkpoint.done() && !app.status.error, "{:?}", app.status);
+    let scan = app.checkpoint.scan.clone().unwrap();
+    let formats: Vec<&str> = scan.totals.iter().map(|t| t.format.as_str()).collect();
+    assert_eq!(formats, ["q8_0", "q4_0", "int4-asym-g128"]);
+    let budget = app.checkpoint.budget.unwrap();
+    let plan = app.checkpoint.plan.clone().unwrap();
+    assert!(plan.bpw <= budget && plan.assignments.len() == 4, "{plan:?}");
+    // Esc leaves the set as it was.
+    press(&mut app, &mut workers, KeyCode::Char('f'));
+    type_text(&mut app, &mut workers, "q8_0");
+    press(&mut app, &mut workers, KeyCode::Esc);
+    assert_eq!(app.checkpoint.formats, "q8_0,q4_0,int4-asym-g128");
+}
+
+#[test]
+fn page_keys_move_the_selection_by_a_page() {
+    let dir = TempDir::new().unwrap();
+    let (mut app, mut workers, _) = scanned(&dir);
+    press(&mut app, &mut workers, KeyCode::PageDown);
+    assert_eq!(app.checkpoint.selected, 5, "six rows: the last");
+    press(&mut app, &mut workers, KeyCode::PageUp);
+    assert_eq!(app.checkpoint.selected, 0);
 }

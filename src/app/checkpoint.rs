@@ -1,16 +1,23 @@
 //! The Checkpoint pane's state: the checkpoint opened, the rows its scan
 //! has streamed so far, and how the table is sorted, filtered and selected.
-//! Every figure shown is a field of the scan (`scan --format json`).
+//! Every figure shown is a field of the scan (`scan --format json`), and
+//! the planner's plan is `scan --budget-bpw X`'s, re-planned from the
+//! cached scan at each budget.
 
 use std::cmp::Ordering;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Instant;
 
 use ratatui::crossterm::event::{KeyCode, KeyEvent};
 
+use super::typing::Typed;
 use super::{App, Mode, Tab};
-use crate::compute::checkpoint::scan::{Scan, TensorScan};
-use crate::compute::checkpoint::select::{DEFAULT_FORMATS, glob_match};
+use crate::compute::checkpoint::CheckpointError;
+use crate::compute::checkpoint::scan::{self, Budget, PlanReport, Scan, TensorScan};
+use crate::compute::checkpoint::select::{DEFAULT_FORMATS, glob_match, parse_formats};
+use crate::compute::format::num;
+use crate::compute::plan::PlanError;
 use crate::keymap::Action;
 use crate::worker::{Job, JobId, Outcome};
 
@@ -45,6 +52,8 @@ pub enum SortKey {
     Peak,
     Kurtosis,
     Outliers,
+    /// The widest channel's range over the median channel's.
+    Spread,
     /// A figure of the `n`th format.
     Format(usize, Figure),
 }
@@ -57,6 +66,7 @@ impl SortKey {
             SortKey::Peak => "max|x|/σ".into(),
             SortKey::Kurtosis => "kurtosis".into(),
             SortKey::Outliers => "outliers".into(),
+            SortKey::Spread => "channel range spread".into(),
             SortKey::Format(f, fig) => {
                 format!("{} of {}", fig.title(), formats.get(f).map_or("?", String::as_str))
             }
@@ -66,7 +76,8 @@ impl SortKey {
     /// Every key, in the order `s` cycles through them: the formats' figures first.
     fn cycle(formats: usize) -> Vec<SortKey> {
         let figures = (0..formats).flat_map(|f| Figure::ALL.map(|fig| SortKey::Format(f, fig)));
-        figures.chain([SortKey::Name, SortKey::Params, SortKey::Peak, SortKey::Kurtosis, SortKey::Outliers]).collect()
+        let stats = [SortKey::Peak, SortKey::Kurtosis, SortKey::Outliers, SortKey::Spread];
+        figures.chain([SortKey::Name, SortKey::Params]).chain(stats).collect()
     }
 }
 
@@ -95,6 +106,18 @@ pub struct CheckpointPane {
     pub pictures: bool,
     latest: JobId,
     pub busy: bool,
+    /// The planner's budget in bits per weight, once a scan is done.
+    pub budget: Option<f64>,
+    /// The plan within `budget`, from the finished scan.
+    pub plan: Option<PlanReport>,
+    /// Why there is no plan at all (a scan whose formats leave a tensor without one).
+    pub plan_error: Option<String>,
+    /// The plans' (bpw, SQNR) from the smallest uniform candidate to the
+    /// largest, for the Pareto picture: each is a `scan --budget-bpw` plan.
+    pub frontier: Vec<(f64, f64)>,
+    /// When the scan under way started; how long the last one took.
+    started: Option<Instant>,
+    pub scan_ms: Option<f64>,
 }
 
 impl Default for CheckpointPane {
@@ -113,6 +136,12 @@ impl Default for CheckpointPane {
             pictures: false,
             latest: 0,
             busy: false,
+            budget: None,
+            plan: None,
+            plan_error: None,
+            frontier: Vec::new(),
+            started: None,
+            scan_ms: None,
         }
     }
 }
@@ -179,9 +208,10 @@ pub fn sort_value(t: &TensorScan, key: SortKey) -> Option<f64> {
     match key {
         SortKey::Name => None,
         SortKey::Params => Some(t.count as f64),
-        SortKey::Peak => stats.and_then(peak_ratio),
+        SortKey::Peak => stats.and_then(|s| s.peak_to_sigma),
         SortKey::Kurtosis => stats.map(|s| s.kurtosis),
         SortKey::Outliers => stats.map(|s| s.outlier_ratio),
+        SortKey::Spread => stats.and_then(|s| s.channel_range_spread),
         SortKey::Format(f, fig) => {
             let figures = t.results.get(f)?.figures.as_ref()?;
             Some(match fig {
@@ -193,11 +223,6 @@ pub fn sort_value(t: &TensorScan, key: SortKey) -> Option<f64> {
             })
         }
     }
-}
-
-/// max|x|/σ from the scan's `max_abs` and `std`: how far the peak stands out.
-pub fn peak_ratio(s: &crate::compute::checkpoint::scan::Stats) -> Option<f64> {
-    (s.std > 0.0).then(|| s.max_abs / s.std)
 }
 
 /// The layer a tensor belongs to, from `layers.N.`, `layer.N.`, `h.N.` or `blk.N.` in its name.
@@ -223,8 +248,9 @@ impl App {
     pub(super) fn scan_job(&mut self) -> Job {
         let id = self.job_id();
         let pane = &mut self.checkpoint;
-        (pane.latest, pane.busy) = (id, true);
+        (pane.latest, pane.busy, pane.started) = (id, true, Some(Instant::now()));
         (pane.rows, pane.total, pane.scan, pane.error) = (Vec::new(), 0, None, None);
+        (pane.plan, pane.plan_error, pane.frontier) = (None, None, Vec::new());
         let path = pane.path.clone().unwrap_or_default();
         Job::Scan { id, path, formats: pane.formats.clone() }
     }
@@ -247,6 +273,8 @@ impl App {
                 pane.rows = scan.tensors.clone();
                 pane.total = scan.tensors.len();
                 pane.scan = Some(scan);
+                pane.scan_ms = pane.started.map(|t| t.elapsed().as_secs_f64() * 1e3);
+                pane.first_plan();
             }
             Outcome::Failed(e) => pane.error = Some(e.to_string()),
             Outcome::Cancelled => {}
@@ -285,7 +313,15 @@ impl App {
             Action::FilterTensors => self.mode = Mode::FilterTensors,
             Action::TogglePictures => pane.pictures = !pane.pictures,
             Action::Edit => return Some(self.drill_down()),
-            Action::Increase | Action::Decrease | Action::IncreaseCoarse | Action::DecreaseCoarse | Action::Reset => {}
+            Action::Increase => self.move_budget(BUDGET_STEP),
+            Action::Decrease => self.move_budget(-BUDGET_STEP),
+            Action::IncreaseCoarse => self.move_budget(BUDGET_COARSE_STEP),
+            Action::DecreaseCoarse => self.move_budget(-BUDGET_COARSE_STEP),
+            Action::Reset => self.reset_budget(),
+            Action::ChooseFormats => {
+                let text = pane.formats.clone();
+                self.mode = Mode::TypeFormats { text, selected: true };
+            }
             _ => return None,
         }
         Some(Vec::new())
@@ -331,3 +367,153 @@ impl App {
 
 /// The rows PgUp / PgDn move the selection by.
 const PAGE: usize = 10;
+
+/// How far ← / → and Shift-← / → move the budget, in bits per weight.
+pub const BUDGET_STEP: f64 = 0.25;
+pub const BUDGET_COARSE_STEP: f64 = 1.0;
+
+/// The Pareto picture's curve is at most this many plans, plus one.
+const FRONTIER_POINTS: usize = 32;
+
+impl CheckpointPane {
+    /// The plan `scan --budget-bpw budget` prints, from the finished scan.
+    pub fn plan_at(&self, budget: f64) -> Option<Result<PlanReport, PlanError>> {
+        self.scan.as_ref().map(|s| scan::plan_scan(s, Budget::Bpw(budget)))
+    }
+
+    /// The bpw of the smallest and the largest uniform candidate.
+    fn uniform_range(&self) -> Option<(f64, f64)> {
+        let totals = &self.scan.as_ref()?.totals;
+        let bpws = totals.iter().filter(|t| t.tensors > 0).map(|t| t.bpw);
+        let (lo, hi) = bpws.fold((f64::INFINITY, 0f64), |(lo, hi), b| (lo.min(b), hi.max(b)));
+        (lo <= hi).then_some((lo, hi))
+    }
+
+    /// The budget a scan starts with: midway between the smallest and the
+    /// largest uniform candidate, on the steps' grid; else the largest.
+    pub fn default_budget(&self) -> Option<f64> {
+        let (lo, hi) = self.uniform_range()?;
+        let middle = ((lo + hi) / 2.0 / BUDGET_STEP).round() * BUDGET_STEP;
+        [middle, (hi / BUDGET_STEP).ceil() * BUDGET_STEP]
+            .into_iter()
+            .find(|&b| b > 0.0 && matches!(self.plan_at(b), Some(Ok(_))))
+    }
+
+    /// A newly finished scan: the budget kept when it still fits, else the default.
+    fn first_plan(&mut self) {
+        let kept = self.budget.filter(|&b| matches!(self.plan_at(b), Some(Ok(_))));
+        self.budget = kept.or_else(|| self.default_budget());
+        self.frontier = self.frontier_plans();
+        match self.budget.and_then(|b| self.plan_at(b)) {
+            Some(Ok(plan)) => self.plan = Some(plan),
+            Some(Err(e)) => self.plan_error = Some(e.to_string()),
+            None => self.plan_error = self.highest_plan_error(),
+        }
+    }
+
+    /// Plans at budgets evenly spaced over the uniform candidates' range.
+    fn frontier_plans(&self) -> Vec<(f64, f64)> {
+        let Some((lo, hi)) = self.uniform_range() else { return Vec::new() };
+        let steps = ((hi - lo) / BUDGET_STEP).ceil().clamp(1.0, FRONTIER_POINTS as f64) as usize;
+        let budgets = (0..=steps).map(|i| lo + (hi - lo) * i as f64 / steps as f64);
+        budgets.filter_map(|b| self.plan_at(b)?.ok()).filter_map(|p| Some((p.bpw, p.sqnr_db?))).collect()
+    }
+
+    /// Why even the largest candidates give no plan, when a scan is done.
+    fn highest_plan_error(&self) -> Option<String> {
+        let largest = self.scan.as_ref()?.totals.iter().map(|t| t.bpw).fold(0f64, f64::max);
+        match self.plan_at(largest.max(BUDGET_STEP))? {
+            Err(e) => Some(e.to_string()),
+            Ok(_) => None,
+        }
+    }
+}
+
+impl App {
+    /// Moves the budget by `step` bpw and re-plans; a budget no plan fits is
+    /// refused in the status line and the last good one kept.
+    fn move_budget(&mut self, step: f64) {
+        let Some(budget) = self.checkpoint.budget else {
+            self.error("the planner needs a finished scan: the budget moves once the scan is done");
+            return;
+        };
+        self.replan(((budget + step) / BUDGET_STEP).round() * BUDGET_STEP);
+    }
+
+    fn reset_budget(&mut self) {
+        if let Some(budget) = self.checkpoint.default_budget() {
+            self.replan(budget);
+        }
+    }
+
+    fn replan(&mut self, budget: f64) {
+        let pane = &mut self.checkpoint;
+        match pane.plan_at(budget) {
+            Some(Ok(plan)) => {
+                (pane.budget, pane.plan, pane.plan_error) = (Some(budget), Some(plan), None);
+                self.status = super::Status::default();
+            }
+            Some(Err(e)) => {
+                let kept = pane.budget.map_or(String::new(), |b| format!("; the budget stays at {} bpw", num(b)));
+                let why = self.budget_error(e);
+                self.error(format!("{why}{kept}"));
+            }
+            None => {}
+        }
+    }
+
+    /// The planner's refusal as `scan --budget-bpw` words it, in bits per weight.
+    fn budget_error(&self, e: PlanError) -> String {
+        let Some(scan) = &self.checkpoint.scan else { return e.to_string() };
+        let count = scan::planned_count(scan).max(1.0);
+        let path = scan.checkpoint.path.clone();
+        let err = match e {
+            PlanError::BudgetTooSmall { budget, smallest } => CheckpointError::BudgetTooSmall {
+                path,
+                budget_bpw: budget / count,
+                budget_mb: budget / 8e6,
+                smallest_bpw: smallest / count,
+                smallest_mb: smallest / 8e6,
+            },
+            source => CheckpointError::Plan { path, source },
+        };
+        err.to_string()
+    }
+
+    /// Typing the format set (`typing::typed`). Enter re-scans with it when
+    /// every name is known; else the error names the bad one and the last
+    /// good set stays.
+    pub(super) fn on_formats_key(&mut self, key: KeyEvent, text: String, selected: bool) -> Vec<Job> {
+        match super::typing::typed(key, text, selected) {
+            Typed::Cancel => self.mode = Mode::Normal,
+            Typed::Apply(text) => {
+                self.mode = Mode::Normal;
+                return self.choose_formats(&text);
+            }
+            Typed::Edit(text, selected) => self.mode = Mode::TypeFormats { text, selected },
+        }
+        Vec::new()
+    }
+
+    fn choose_formats(&mut self, text: &str) -> Vec<Job> {
+        let specs = match parse_formats(text) {
+            Ok(specs) => specs,
+            Err(e) => {
+                self.error(format!("{e}; the formats stay {}", self.checkpoint.formats));
+                return Vec::new();
+            }
+        };
+        let list: Vec<&str> = specs.iter().map(|s| s.label.as_str()).collect();
+        self.checkpoint.formats = list.join(",");
+        if let SortKey::Format(f, _) = self.checkpoint.sort
+            && f >= list.len()
+        {
+            self.checkpoint.sort = SortKey::Format(0, Figure::Sqnr);
+        }
+        self.info(format!("scanning with {}", self.checkpoint.formats));
+        if self.checkpoint.path.is_none() {
+            return Vec::new();
+        }
+        vec![self.scan_job()]
+    }
+}

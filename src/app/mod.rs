@@ -11,12 +11,14 @@ mod feed;
 mod formats;
 mod hits;
 mod picker;
+mod typing;
 
-pub use checkpoint::{CheckpointPane, Figure, SortKey, layer_index, peak_ratio, role, sort_value};
+pub use checkpoint::{BUDGET_COARSE_STEP, BUDGET_STEP, CheckpointPane, Figure, SortKey, layer_index, role, sort_value};
 use feed::{Feed, Pending};
 pub use formats::FormatsTable;
 pub use hits::{HitMap, Target};
 pub use picker::Picker;
+use typing::Typed;
 
 use crate::compute::ensemble::MemberConfig;
 use crate::compute::formats::table::Column;
@@ -82,6 +84,11 @@ pub enum Mode {
     ConfirmQuit,
     /// Typing the Checkpoint pane's name filter.
     FilterTensors,
+    /// Typing the Checkpoint pane's formats, a comma list (as `selected` in `Editing`).
+    TypeFormats {
+        text: String,
+        selected: bool,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -423,6 +430,7 @@ impl App {
             Mode::PickTensor(picker) => self.on_pick_key(key, picker),
             Mode::ConfirmQuit => self.on_confirm_key(key),
             Mode::FilterTensors => self.on_filter_key(key),
+            Mode::TypeFormats { text, selected } => self.on_formats_key(key, text, selected),
             Mode::Normal => match keymap::action_for(&key, self.tab.scope()) {
                 Some(action) => self.on_action(action),
                 None => Vec::new(),
@@ -487,7 +495,11 @@ impl App {
             Action::DeleteMember => return self.delete_member(index),
             Action::SortFormats => self.next_sort_column(),
             // The Checkpoint pane's own keys (`on_checkpoint_action`).
-            Action::SortTensors | Action::FlipOrder | Action::FilterTensors | Action::TogglePictures => {}
+            Action::SortTensors
+            | Action::FlipOrder
+            | Action::FilterTensors
+            | Action::TogglePictures
+            | Action::ChooseFormats => {}
             Action::CycleFusion => {
                 return self.change(index, |s, _| {
                     s.ensemble.fusion = s.ensemble.fusion.cycle(true);
@@ -634,36 +646,15 @@ impl App {
         Vec::new()
     }
 
-    /// Typing a value. While the pre-filled text is selected, a character
-    /// or Backspace replaces it all; ← → / Home / End unselect it to edit its end.
-    fn on_edit_key(&mut self, key: KeyEvent, control: AnyControl, mut text: String, selected: bool) -> Vec<Job> {
-        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
-        match key.code {
-            KeyCode::Esc => self.mode = Mode::Normal,
-            KeyCode::Char('c') if ctrl => self.mode = Mode::Normal,
-            KeyCode::Enter => {
+    /// Typing a value (`typing::typed`); Enter applies it to the control.
+    fn on_edit_key(&mut self, key: KeyEvent, control: AnyControl, text: String, selected: bool) -> Vec<Job> {
+        match typing::typed(key, text, selected) {
+            Typed::Cancel => self.mode = Mode::Normal,
+            Typed::Apply(text) => {
                 self.mode = Mode::Normal;
                 return self.change(self.index(), |s, ctx| control.set(s, &text, ctx));
             }
-            KeyCode::Char('u') if ctrl => self.mode = Mode::Editing { control, text: String::new(), selected: false },
-            KeyCode::Backspace if selected => {
-                self.mode = Mode::Editing { control, text: String::new(), selected: false }
-            }
-            KeyCode::Backspace => {
-                text.pop();
-                self.mode = Mode::Editing { control, text, selected: false };
-            }
-            KeyCode::Char(c) => {
-                if selected {
-                    text.clear();
-                }
-                text.push(c);
-                self.mode = Mode::Editing { control, text, selected: false };
-            }
-            KeyCode::Left | KeyCode::Right | KeyCode::Home | KeyCode::End => {
-                self.mode = Mode::Editing { control, text, selected: false };
-            }
-            _ => {}
+            Typed::Edit(text, selected) => self.mode = Mode::Editing { control, text, selected },
         }
         Vec::new()
     }

@@ -1,10 +1,11 @@
 //! The Checkpoint pane: one row per tensor of the checkpoint (its
-//! statistics and each format's figures, as `scan` prints them), the
-//! model's totals per format, and SQNR by layer with a histogram.
+//! statistics, each format's figures and the planner's pick, as `scan`
+//! prints them), the model's totals per format beside the plan, and the
+//! pictures: SQNR by layer, a histogram and the Pareto curve.
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::style::Style;
+use ratatui::style::{Modifier, Style};
 use ratatui::symbols::Marker;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{
@@ -12,10 +13,14 @@ use ratatui::widgets::{
 };
 
 use super::theme::theme;
-use super::widgets::{Tick, chart_labels, content_widths, dataset, draw_chart, kept, panel, table_widths};
-use crate::app::{App, CheckpointPane, Figure, HitMap, Mode, SortKey, layer_index, peak_ratio, role};
-use crate::compute::checkpoint::scan::TensorScan;
+use super::widgets::{
+    Tick, chart_labels, content_widths, dataset, draw_chart, fitting_line, kept, panel, table_widths,
+};
+use crate::app::{App, CheckpointPane, Figure, HitMap, Mode, SortKey, layer_index, role};
+use crate::compute::checkpoint::scan::{PlanReport, TensorScan};
 use crate::format::{self, num};
+use crate::keymap::{Action, hint};
+use crate::panes::PANES;
 
 /// Both the table and the pictures fit side by side from this width.
 const SIDE_BY_SIDE: u16 = 200;
@@ -47,7 +52,8 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect, _hits: &mut HitMap) {
 
 fn draw_table_and_totals(frame: &mut Frame, app: &App, area: Rect) {
     let pane = &app.checkpoint;
-    let footer = pane.format_labels().len() as u16 + 2;
+    // A line per format and the plan's.
+    let footer = pane.format_labels().len() as u16 + 3;
     let [table, totals] = Layout::vertical([Constraint::Min(0), Constraint::Length(footer)]).areas(area);
     draw_table(frame, app, table);
     draw_totals(frame, pane, totals);
@@ -67,6 +73,8 @@ fn header(pane: &CheckpointPane) -> Vec<String> {
         ("max/σ".into(), Some(SortKey::Peak)),
         ("kurt".into(), Some(SortKey::Kurtosis)),
         ("outl".into(), Some(SortKey::Outliers)),
+        ("spread".into(), Some(SortKey::Spread)),
+        ("plan".into(), None),
     ];
     for f in 0..pane.format_labels().len() {
         for fig in Figure::ALL {
@@ -80,13 +88,21 @@ fn header(pane: &CheckpointPane) -> Vec<String> {
 }
 
 /// The cells of one row; a skipped tensor says so where its statistics go.
-fn cells(t: &TensorScan, formats: usize, name_width: usize) -> Vec<String> {
+fn cells(t: &TensorScan, pane: &CheckpointPane, name_width: usize) -> Vec<String> {
+    let formats = pane.format_labels().len();
     let mut out =
         vec![shorten_start(&t.name, name_width), format::shape(&t.shape), t.dtype.clone(), t.count.to_string()];
+    let ratio = |v: Option<f64>| v.map_or("-".into(), num);
     match &t.stats {
-        Some(s) => out.extend([peak_ratio(s).map_or("-".into(), num), num(s.kurtosis), format::pct(s.outlier_ratio)]),
-        None => out.extend(["skipped".into(), "-".into(), "-".into()]),
+        Some(s) => out.extend([
+            ratio(s.peak_to_sigma),
+            num(s.kurtosis),
+            format::pct(s.outlier_ratio),
+            ratio(s.channel_range_spread),
+        ]),
+        None => out.extend(["skipped".into(), "-".into(), "-".into(), "-".into()]),
     }
+    out.push(planned_tag(pane, &t.name).map_or("-".into(), String::from));
     for f in 0..formats {
         match t.results.get(f).and_then(|r| r.figures.as_ref()) {
             Some(fig) => out.extend([
@@ -112,18 +128,28 @@ fn shorten_start(name: &str, width: usize) -> String {
     std::iter::once('…').chain(chars[chars.len() - (width - 1)..].iter().copied()).collect()
 }
 
-/// Narrow: the outlier share, each format's max|e|, the kurtosis, the
-/// relative RMSE, then the shape and dtype go before a number would be cut.
+/// The tag of the format the plan gives a tensor.
+fn planned_tag(pane: &CheckpointPane, name: &str) -> Option<char> {
+    let format = pane.plan.as_ref()?.assignments.get(name)?;
+    pane.format_labels().iter().position(|l| l == format).map(tag)
+}
+
+/// Narrow: the outlier share, each format's max|e|, its relative RMSE
+/// (the SQNR says it too), the kurtosis, the spread, then the shape and
+/// dtype go before a number would be cut; the plan's column stays.
 fn drop_order(formats: usize) -> Vec<usize> {
-    let figure = |fig: usize| (0..formats).map(move |f| 7 + 4 * f + fig);
+    let figure = |fig: usize| (0..formats).map(move |f| FIRST_FIGURE + 4 * f + fig);
     let mut order = vec![6];
     order.extend(figure(2));
-    order.push(5);
     order.extend(figure(1));
-    order.extend([1, 2, 3, 4]);
+    order.extend([5, 7, 1, 2, 3, 4]);
     order.extend(figure(3));
     order
 }
+
+/// The first format's first column: after the name, shape, dtype, params,
+/// four statistics and the plan.
+const FIRST_FIGURE: usize = 9;
 
 fn draw_table(frame: &mut Frame, app: &App, area: Rect) {
     let pane = &app.checkpoint;
@@ -131,7 +157,7 @@ fn draw_table(frame: &mut Frame, app: &App, area: Rect) {
     let order = pane.order();
     let name_width = if area.width >= 120 { 36 } else { 24 };
     let mut all = vec![header(pane)];
-    all.extend(order.iter().map(|&i| cells(&pane.rows[i], formats, name_width)));
+    all.extend(order.iter().map(|&i| cells(&pane.rows[i], pane, name_width)));
     let (widths, keep) = table_widths(area.width.saturating_sub(2), &content_widths(&all), &drop_order(formats));
     let rows = all[1..].iter().zip(&order).map(|(cells, &i)| {
         let row = Row::new(kept(cells.iter().cloned().map(Cell::from), &keep));
@@ -164,10 +190,10 @@ fn table_title(app: &App, shown: usize) -> String {
     format!("Tensors ({progress}{filter}, by {sort})")
 }
 
-/// The model's figures per format, from the scan's totals.
+/// The model's figures per format, from the scan's totals, and the plan's beneath.
 fn draw_totals(frame: &mut Frame, pane: &CheckpointPane, area: Rect) {
     let labels = pane.format_labels();
-    let lines: Vec<Line> = match &pane.scan {
+    let mut lines: Vec<Line> = match &pane.scan {
         Some(scan) => scan
             .totals
             .iter()
@@ -191,7 +217,66 @@ fn draw_totals(frame: &mut Frame, pane: &CheckpointPane, area: Rect) {
             .map(|(f, l)| Line::styled(format!("{} {l}: totals when the scan is done", tag(f)), theme().muted))
             .collect(),
     };
-    frame.render_widget(Paragraph::new(lines).block(panel("Whole model")), area);
+    lines.push(plan_line(pane, area.width.saturating_sub(2)));
+    frame.render_widget(Paragraph::new(lines).block(panel("Whole model and the plan")), area);
+}
+
+/// The plan within the budget, as `scan --budget-bpw` prints it, said
+/// shorter where it does not fit.
+fn plan_line(pane: &CheckpointPane, width: u16) -> Line<'static> {
+    let keys = format!("{}{}", hint(Action::Decrease), hint(Action::Increase));
+    let (Some(plan), Some(budget)) = (&pane.plan, pane.budget) else {
+        let text = match &pane.plan_error {
+            Some(e) => format!("plan: {e}"),
+            None => "plan: when the scan is done".into(),
+        };
+        return Line::styled(text, theme().muted);
+    };
+    let sqnr = plan.sqnr_db.map_or("inf dB".into(), format::db);
+    let figures = format!("{}, {} bpw, {sqnr}", format::bytes(plan.bytes), num(plan.bpw));
+    let head = format!("plan ≤ {} bpw: ", num(budget));
+    let counts = assignment_counts(pane, plan);
+    let variants = [
+        format!("{head}{figures} ({counts})   {keys} budget"),
+        format!("{head}{figures} ({counts})"),
+        format!("{head}{figures}"),
+    ];
+    fitting_line(width, variants.into_iter().map(|t| Line::styled(t, theme().optimum)).collect())
+}
+
+/// "A 2, B 2": how many tensors the plan gives each format.
+fn assignment_counts(pane: &CheckpointPane, plan: &PlanReport) -> String {
+    let labels = pane.format_labels();
+    let count = |l: &String| plan.assignments.values().filter(|f| *f == l).count();
+    let parts: Vec<String> = labels
+        .iter()
+        .enumerate()
+        .map(|(f, l)| (tag(f), count(l)))
+        .filter(|(_, n)| *n > 0)
+        .map(|(t, n)| format!("{t} {n}"))
+        .collect();
+    parts.join(", ")
+}
+
+/// The status line while the formats are typed, as a control's typed value is.
+pub fn formats_input(text: &str, selected: bool) -> Line<'static> {
+    let text_style = if selected { theme().value.add_modifier(Modifier::REVERSED) } else { theme().value };
+    Line::from(vec![
+        Span::styled(" formats = ", theme().label),
+        Span::styled(text.to_string(), text_style),
+        Span::styled("▏", theme().value),
+        Span::styled("   Enter re-scan · Esc cancel · Ctrl-U clear", theme().muted),
+    ])
+}
+
+/// The pane's keys for the hint line, least used first (they give way first).
+pub fn key_hints() -> Vec<(String, &'static str)> {
+    let mut pairs =
+        vec![(format!("{}{}", hint(Action::Up), hint(Action::Down)), "select"), (hint(Action::Edit), "open")];
+    let pane = PANES.iter().find(|p| p.scope == crate::keymap::Scope::Checkpoint);
+    pairs.extend(pane.into_iter().flat_map(|p| p.hints).map(|&(action, what)| (hint(action), what)));
+    pairs.push((format!("{}{}", hint(Action::Decrease), hint(Action::Increase)), "budget"));
+    pairs
 }
 
 /// The format the pictures show: the one sorted by, else the first.
@@ -203,7 +288,9 @@ fn pictured_format(pane: &CheckpointPane) -> usize {
 }
 
 fn draw_pictures(frame: &mut Frame, pane: &CheckpointPane, area: Rect) {
-    let [top, bottom] = Layout::vertical([Constraint::Percentage(60), Constraint::Percentage(40)]).areas(area);
+    let [top, bottom] = Layout::vertical([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(area);
+    let [bottom, pareto] = Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(bottom);
+    draw_pareto(frame, pane, pareto);
     let f = pictured_format(pane);
     let label = pane.format_labels().get(f).cloned().unwrap_or_default();
     let sqnrs: Vec<(&TensorScan, f64)> =
@@ -307,4 +394,48 @@ fn draw_histogram(frame: &mut Frame, sqnrs: &[(&TensorScan, f64)], label: &str, 
     let chart =
         BarChart::default().data(BarGroup::default().bars(&group)).bar_width(width).bar_gap(1).block(panel(&title));
     frame.render_widget(chart, area);
+}
+
+/// Model SQNR against bpw: the uniform candidates as points, the plans'
+/// curve between them and the current plan marked.
+fn draw_pareto(frame: &mut Frame, pane: &CheckpointPane, area: Rect) {
+    let title = "Model SQNR (dB) against bpw";
+    let uniform: Vec<(f64, f64)> = match &pane.scan {
+        Some(scan) => scan.totals.iter().filter_map(|t| Some((t.bpw, t.sqnr_db?))).collect(),
+        None => Vec::new(),
+    };
+    if uniform.is_empty() {
+        let text = "the candidates' figures when the scan is done";
+        frame.render_widget(Paragraph::new(text).style(theme().muted).block(panel(title)), area);
+        return;
+    }
+    let current: Vec<(f64, f64)> = pane.plan.iter().filter_map(|p| Some((p.bpw, p.sqnr_db?))).collect();
+    let all = uniform.iter().chain(&pane.frontier).chain(&current);
+    let (xlo, xhi, ylo, yhi) = all
+        .fold((f64::INFINITY, f64::NEG_INFINITY, f64::INFINITY, f64::NEG_INFINITY), |b, p| {
+            (b.0.min(p.0), b.1.max(p.0), b.2.min(p.1), b.3.max(p.1))
+        });
+    let (xlo, xhi) = ((xlo - 0.5).max(0.0).floor(), (xhi + 0.5).ceil());
+    let (ylo, yhi) = ((ylo - 1.0).floor(), (yhi + 1.0).ceil());
+    let t = theme();
+    let datasets = vec![
+        dataset("plans".into(), Marker::Braille, GraphType::Line, t.curve, &pane.frontier),
+        dataset("uniform".into(), Marker::Dot, GraphType::Scatter, t.levels, &uniform),
+        dataset("plan".into(), Marker::Block, GraphType::Scatter, t.optimum, &current),
+    ];
+    let legend = vec![
+        Span::styled("⣿ plans", t.curve),
+        Span::styled("• uniform", t.levels),
+        Span::styled("█ this plan", t.optimum),
+    ];
+    let (x_labels, y_labels) = chart_labels(
+        area.width.saturating_sub(2),
+        &[Tick::Num(xlo), Tick::Num(xhi)],
+        &[Tick::Text(format!("{ylo:.0}")), Tick::Text(format!("{yhi:.0}"))],
+    );
+    let chart = Chart::new(datasets)
+        .x_axis(Axis::default().bounds([xlo, xhi]).labels(x_labels).style(t.muted))
+        .y_axis(Axis::default().bounds([ylo, yhi]).labels(y_labels).style(t.muted))
+        .legend_position(None);
+    draw_chart(frame, chart, title, &legend, area);
 }

@@ -17,7 +17,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 
 use crate::app::{App, HitMap, Mode, Tab, Target};
-use crate::keymap::{Action, hint};
+use crate::keymap::{Action, Scope, hint};
 use theme::theme;
 
 /// Below this the panes cannot be drawn legibly.
@@ -50,7 +50,7 @@ pub fn draw(frame: &mut Frame, app: &App) -> HitMap {
 /// The tab line, the panes' body and the status line, which grows to three
 /// rows for a message (an error is one paragraph) too long for one.
 fn screen(app: &App, area: Rect) -> [Rect; 3] {
-    let message = !app.status.text.is_empty() && !matches!(app.mode, Mode::Editing { .. });
+    let message = !app.status.text.is_empty() && !matches!(app.mode, Mode::Editing { .. } | Mode::TypeFormats { .. });
     // " ✓ " and the text, wrapped at the screen's width.
     let wanted = if message { (app.status.text.chars().count() + 3).div_ceil(area.width.max(1) as usize) } else { 1 };
     let rows = wanted.clamp(1, MAX_STATUS_ROWS) as u16;
@@ -79,20 +79,38 @@ fn draw_tabs(frame: &mut Frame, app: &App, area: Rect, hits: &mut HitMap) {
         spans.push(Span::raw(" "));
         spans.push(title);
     }
-    if let Some(what) = app.activity() {
-        spans.push(Span::styled(format!("  {} {what} ...", SPINNER[app.spinner % SPINNER.len()]), theme().muted));
+    // Said shorter, or not at all, where it does not fit: never cut.
+    let room = area.width.saturating_sub(x - area.x) as usize;
+    let variants = if let Some(what) = app.activity() {
+        let spinner = SPINNER[app.spinner % SPINNER.len()];
+        vec![format!("  {spinner} {what} ..."), format!("  {spinner}")]
     } else {
-        // A pane that shows the training shows its time (the Deploy pane's is the ensemble's).
-        let ms = if app.tab.pane().shows_training {
-            app.ensemble.as_ref().map(|v| v.compute_ms)
-        } else {
-            app.view.as_ref().map(|v| v.compute_ms)
-        };
-        if let Some(ms) = ms {
-            spans.push(Span::styled(format!("  computed in {ms:.1} ms"), theme().muted));
+        match finished_in(app) {
+            Some((word, ms)) => {
+                vec![format!("  {word} in {ms:.1} ms"), format!("  {ms:.1} ms"), format!(" {ms:.1} ms")]
+            }
+            None => Vec::new(),
         }
+    };
+    if let Some(text) = variants.into_iter().find(|t| Span::raw(t.as_str()).width() <= room) {
+        spans.push(Span::styled(text, theme().muted));
     }
     frame.render_widget(Line::from(spans), area);
+}
+
+/// What the pane shows took how long: the scan for the Checkpoint pane, the
+/// training for a pane that shows it (the Deploy pane's is the ensemble's),
+/// else the analysis.
+fn finished_in(app: &App) -> Option<(&'static str, f64)> {
+    if app.tab.scope() == Scope::Checkpoint {
+        return app.checkpoint.scan_ms.map(|ms| ("scanned", ms));
+    }
+    let ms = if app.tab.pane().shows_training {
+        app.ensemble.as_ref().map(|v| v.compute_ms)
+    } else {
+        app.view.as_ref().map(|v| v.compute_ms)
+    };
+    ms.map(|ms| ("computed", ms))
 }
 
 fn draw_status(frame: &mut Frame, app: &App, area: Rect) {
@@ -105,6 +123,8 @@ fn draw_status(frame: &mut Frame, app: &App, area: Rect) {
             Span::styled("▏", theme().value),
             Span::styled("   Enter apply · Esc cancel · Ctrl-U clear", theme().muted),
         ])
+    } else if let Mode::TypeFormats { text, selected } = &app.mode {
+        checkpoint::formats_input(text, *selected)
     } else if !app.status.text.is_empty() {
         let (mark, style) = if app.status.error { ("✗ ", theme().error) } else { ("✓ ", theme().info) };
         Line::from(vec![Span::styled(format!(" {mark}{}", app.status.text), style)])
@@ -117,14 +137,20 @@ fn draw_status(frame: &mut Frame, app: &App, area: Rect) {
 /// The one-line reminder of the most used keys, as many as fit in `width`:
 /// the first hints give way before help and quit, which always stay.
 fn hints_line(tab: Tab, width: u16) -> Line<'static> {
-    let mut pairs = vec![
-        (format!("{}{}", hint(Action::Up), hint(Action::Down)), "select"),
-        (format!("{}{}", hint(Action::Decrease), hint(Action::Increase)), "adjust"),
-        (format!("Shift-{}{}", hint(Action::Decrease), hint(Action::Increase)), "coarse"),
-        (hint(Action::Edit), "type"),
-        (hint(Action::Reset), "reset"),
-    ];
-    pairs.extend(tab.pane().hints.iter().map(|&(action, what)| (hint(action), what)));
+    let mut pairs = if tab.scope() == Scope::Checkpoint {
+        // Its arrows and Enter mean other things than a control's.
+        checkpoint::key_hints()
+    } else {
+        let mut pairs = vec![
+            (format!("{}{}", hint(Action::Up), hint(Action::Down)), "select"),
+            (format!("{}{}", hint(Action::Decrease), hint(Action::Increase)), "adjust"),
+            (format!("Shift-{}{}", hint(Action::Decrease), hint(Action::Increase)), "coarse"),
+            (hint(Action::Edit), "type"),
+            (hint(Action::Reset), "reset"),
+        ];
+        pairs.extend(tab.pane().hints.iter().map(|&(action, what)| (hint(action), what)));
+        pairs
+    };
     pairs.extend([(hint(Action::Export), "export"), (hint(Action::Help), "help"), (hint(Action::Quit), "quit")]);
     let shown =
         |pairs: &[(String, &str)]| 1 + pairs.iter().map(|(k, w)| k.chars().count() + w.len() + 3).sum::<usize>();

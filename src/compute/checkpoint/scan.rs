@@ -165,7 +165,7 @@ fn scan_tensor(
     if !t.skipped {
         // The decoded tensor lives only for this call.
         let w = ck.load(entry)?;
-        let (stats, signal) = tensor_stats(&w.values);
+        let (stats, signal) = tensor_stats(&w.values, w.cols);
         let weight_stats = analysis::weight_stats(&w);
         for spec in specs {
             let row = table::measure(&w, &weight_stats, &spec.label, &spec.cfg, watch)?;

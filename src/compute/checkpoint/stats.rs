@@ -1,5 +1,6 @@
-//! A tensor's value distribution for the scan table: max|x|, σ, kurtosis
-//! and the outlier share, over the finite values.
+//! A tensor's value distribution for the scan table: max|x|, σ, max|x|/σ,
+//! kurtosis, the outlier share and the spread of per-channel ranges, over
+//! the finite values.
 //!
 //! Each pass keeps eight running sums (one per lane of eight consecutive
 //! values) and adds the lanes in a fixed order, so the loop vectorizes and
@@ -23,6 +24,13 @@ pub struct Stats {
     pub kurtosis: f64,
     /// The fraction of values with |x − mean| > 6σ.
     pub outlier_ratio: f64,
+    /// max|x| / σ: how far the peak stands out (null when σ = 0).
+    pub peak_to_sigma: Option<f64>,
+    /// The widest channel's range over the median channel's: max over rows
+    /// of (max − min) / median over rows of (max − min), rows with a finite
+    /// value only. 1 when every channel spans the same; large when a few
+    /// channels would set a per-tensor scale. Null when the median range is 0.
+    pub channel_range_spread: Option<f64>,
     /// NaN and ±Inf values: left out of every figure, as the analysis does.
     pub non_finite: usize,
 }
@@ -37,8 +45,9 @@ struct Moments {
     max_abs: f64,
 }
 
-/// The statistics of the finite values and their Σx², in three passes.
-pub fn tensor_stats(values: &[f32]) -> (Stats, f64) {
+/// The statistics of the finite values of a row-major tensor whose rows
+/// (channels) are `cols` long, and their Σx², in four passes.
+pub fn tensor_stats(values: &[f32], cols: usize) -> (Stats, f64) {
     let m = chunked(values, moments).into_iter().fold(Moments::default(), |a, b| Moments {
         n: a.n + b.n,
         sum: a.sum + b.sum,
@@ -54,8 +63,55 @@ pub fn tensor_stats(values: &[f32]) -> (Stats, f64) {
     let outliers: usize = chunked(values, |xs| beyond(xs, mean, limit)).into_iter().sum();
     let kurtosis = if var > 0.0 { m4 / (var * var) - 3.0 } else { 0.0 };
     let non_finite = values.len() - m.n;
-    let stats = Stats { max_abs: m.max_abs, std, kurtosis, outlier_ratio: outliers as f64 / n, non_finite };
+    let stats = Stats {
+        max_abs: m.max_abs,
+        std,
+        kurtosis,
+        outlier_ratio: outliers as f64 / n,
+        peak_to_sigma: (std > 0.0).then(|| m.max_abs / std),
+        channel_range_spread: range_spread(&row_ranges(values, cols)),
+        non_finite,
+    };
     (stats, m.sum_sq)
+}
+
+/// Each row's max − min over its finite values; rows without one are left out.
+fn row_ranges(values: &[f32], cols: usize) -> Vec<f64> {
+    let cols = cols.max(1);
+    // Whole rows per task, about a task's worth of values each.
+    let rows_per_task = (ROWS_TASK_VALUES / cols).max(1);
+    let tasks: Vec<&[f32]> = values.chunks(rows_per_task * cols).collect();
+    let per_task = run_tasks(
+        &tasks,
+        threads_for(values.len()),
+        || (),
+        |_, block| block.chunks(cols).filter_map(finite_range).collect::<Vec<f64>>(),
+    );
+    per_task.0.concat()
+}
+
+const ROWS_TASK_VALUES: usize = 1 << 16;
+
+/// max − min of the finite values, None when there is none.
+fn finite_range(row: &[f32]) -> Option<f64> {
+    let (lo, hi) = row
+        .iter()
+        .filter(|x| x.is_finite())
+        .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &x| (lo.min(x), hi.max(x)));
+    (lo <= hi).then(|| f64::from(hi) - f64::from(lo))
+}
+
+/// The largest range over the median one (the mean of the middle two for an even count).
+fn range_spread(ranges: &[f64]) -> Option<f64> {
+    let mut sorted = ranges.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let n = sorted.len();
+    let median = match n {
+        0 => return None,
+        _ if n % 2 == 1 => sorted[n / 2],
+        _ => (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0,
+    };
+    (median > 0.0).then(|| sorted[n - 1] / median)
 }
 
 fn chunked<R: Send>(values: &[f32], f: impl Fn(&[f32]) -> R + Sync) -> Vec<R> {
@@ -136,5 +192,48 @@ with_avx2! {
             }
         }
         count.iter().sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn peak_to_sigma_is_max_abs_over_std() {
+        // Mean 0, σ = √(Σx²/n) = √(20/4) = √5, max|x| = 3.
+        let (st, _) = tensor_stats(&[1.0, -1.0, 3.0, -3.0], 2);
+        assert!((st.peak_to_sigma.unwrap() - 3.0 / 5f64.sqrt()).abs() < 1e-12, "{st:?}");
+        let (flat, _) = tensor_stats(&[2.0, 2.0, 2.0], 3);
+        assert_eq!(flat.peak_to_sigma, None, "σ = 0: no ratio");
+    }
+
+    #[test]
+    fn range_spread_is_the_widest_row_over_the_median_row() {
+        // Row ranges 1, 2, 8: the widest over the median is 8 / 2.
+        let v = [0.0, 1.0, -1.0, 1.0, -4.0, 4.0];
+        assert_eq!(tensor_stats(&v, 2).0.channel_range_spread, Some(4.0));
+        // Four rows, ranges 1, 2, 3, 10: the median is (2 + 3) / 2.
+        let v = [0.0, 1.0, 0.0, 2.0, 0.0, 3.0, -5.0, 5.0];
+        assert_eq!(tensor_stats(&v, 2).0.channel_range_spread, Some(4.0));
+        // NaN is left out; a row with no finite value does not count.
+        let v = [f32::NAN, f32::NAN, 0.0, 2.0, f32::NAN, 1.0, 0.0, 2.0];
+        assert_eq!(tensor_stats(&v, 2).0.channel_range_spread, Some(1.0));
+        // Every row constant: the median range is 0, no spread.
+        assert_eq!(tensor_stats(&[1.0, 1.0, 2.0, 2.0], 2).0.channel_range_spread, None);
+        // One row: the tensor's own range over itself.
+        assert_eq!(tensor_stats(&[1.0, 5.0, 3.0], 3).0.channel_range_spread, Some(1.0));
+    }
+
+    #[test]
+    fn range_spread_is_the_same_on_any_split_into_tasks() {
+        // More rows than one task holds: the blocks' ranges are joined in order.
+        let cols = 3;
+        let rows = ROWS_TASK_VALUES / cols * 2 + 5;
+        let v: Vec<f32> =
+            (0..rows * cols).map(|i| ((i * 7919) % 1013) as f32 * if i % 3001 == 0 { 9.0 } else { 1.0 }).collect();
+        let by_hand: Vec<f64> = v.chunks(cols).filter_map(finite_range).collect();
+        assert_eq!(row_ranges(&v, cols), by_hand);
+        assert_eq!(tensor_stats(&v, cols).0.channel_range_spread, range_spread(&by_hand));
     }
 }
