@@ -114,7 +114,17 @@ fn a_recipe_loads_back_to_the_same_plan_and_the_same_files() {
     let p = |name: &str| dir.path().join(name);
     let [r, r2, a, b, a_st, b_st] = ["r.toml", "r2.toml", "a.gguf", "b.gguf", "a.st", "b.st"].map(p);
     for budget in [["--budget-bpw", "6"], ["--budget-mb", "0.0035"]] {
-        let mut first = vec![s(&m), "--formats", "q4_0,q8_0", "--pin", "*embed*=q6_k", "--include", "*.weight"];
+        let mut first = vec![
+            s(&m),
+            "--formats",
+            "q4_0,q8_0",
+            "--pin",
+            "*embed*=q6_k",
+            "--include",
+            "*.weight",
+            "--weight",
+            "*q_proj*=2",
+        ];
         first.extend(budget);
         first.extend(["--recipe-out", s(&r), "--write", s(&a), "--dequantized", s(&a_st)]);
         let v1 = scan(&first);
@@ -122,6 +132,7 @@ fn a_recipe_loads_back_to_the_same_plan_and_the_same_files() {
         assert!(text.starts_with("# qmc-tui scan recipe of"), "{text}");
         assert!(text.contains("[assignments]") && text.contains(&format!("\"{EMBED}\" = \"q6_k\"")), "{text}");
         assert!(text.contains(&budget[0][2..].replace('-', "_")), "the budget as given: {text}");
+        assert!(text.contains("[[weights]]") && text.contains("weight = 2.0"), "{text}");
 
         let second = [s(&m), "--recipe", s(&r), "--recipe-out", s(&r2)];
         let v2 = scan(&[&second[..], &["--write", s(&b), "--dequantized", s(&b_st)]].concat());
@@ -221,4 +232,21 @@ fn the_llama_cpp_override_list_names_every_quantized_tensor() {
     assert!(!bad.exists(), "no partial output");
     let out = run(&["scan", s(&m), "--formats", "q4_0,q8_0", "--tensor-types-out", s(&bad)]);
     assert!(!out.status.success() && !bad.exists());
+}
+
+#[test]
+fn a_weight_moves_the_budget_to_the_tensor_that_counts() {
+    let dir = TempDir::new().unwrap();
+    let m = model(dir.path());
+    // Room for one of the two 2048-value tensors at q8_0, not both.
+    let base = [s(&m), "--formats", "q4_0,q8_0", "--budget-bpw", "6.4"];
+    for (glob, upgraded, other) in [("*q_proj*=1000", Q, EMBED), ("*embed*=1000", EMBED, Q)] {
+        let v = scan(&[&base[..], &["--weight", glob]].concat());
+        assert_eq!((assignment(&v, upgraded), assignment(&v, other)), ("q8_0", "q4_0"), "{glob}: {}", v["plan"]);
+        assert!(v["plan"]["bpw"].as_f64().unwrap() <= 6.4);
+    }
+    let err = fails(&["scan", s(&m), "--budget-bpw", "6.4", "--weight", "*nothing*=2"]);
+    assert!(err.contains("--weight") && err.contains("*nothing*"), "{err}");
+    let err = fails(&["scan", s(&m), "--budget-bpw", "6.4", "--weight", "*q_proj*=-1"]);
+    assert!(err.contains("positive"), "{err}");
 }

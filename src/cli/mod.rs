@@ -135,6 +135,10 @@ pub enum Command {
         /// after every --pin); repeatable
         #[arg(long, value_name = "GLOB")]
         keep: Vec<String>,
+        /// The squared error of tensors matching GLOB counts X times in the
+        /// plan (1 otherwise); repeatable, the first match wins
+        #[arg(long, value_name = "GLOB=X")]
+        weight: Vec<String>,
         /// Take every tensor's format from this recipe (as --recipe-out
         /// writes it) instead of planning
         #[arg(long, value_name = "FILE.toml")]
@@ -220,6 +224,7 @@ pub fn run_command(cli: &Cli) -> Result<(), CliError> {
             budget_mb,
             pin,
             keep,
+            weight,
             recipe,
             format,
             write,
@@ -235,6 +240,7 @@ pub fn run_command(cli: &Cli) -> Result<(), CliError> {
                 budget,
                 pins: pin,
                 keep,
+                weights: weight,
                 recipe: recipe.as_deref(),
                 format: *format,
                 write,

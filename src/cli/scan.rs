@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use super::{CliError, shape_text, write_stdout};
-use crate::compute::checkpoint::recipe::{self, KEEP, Pin, Recipe, RecipeError};
+use crate::compute::checkpoint::recipe::{self, KEEP, Pin, Recipe, RecipeError, RoleWeight};
 use crate::compute::checkpoint::scan::{self, Budget, Overrides, Scan, TensorScan};
 use crate::compute::checkpoint::select::FormatSpec;
 use crate::compute::checkpoint::{self, CheckpointError, select};
@@ -29,6 +29,7 @@ pub(super) struct ScanArgs<'a> {
     pub budget: Option<Budget>,
     pub pins: &'a [String],
     pub keep: &'a [String],
+    pub weights: &'a [String],
     pub recipe: Option<&'a Path>,
     pub format: ScanFormat,
     pub write: &'a super::scan_write::WriteFlags,
@@ -45,6 +46,7 @@ pub(super) struct Setup {
     pub include_1d: bool,
     pub budget: Option<Budget>,
     pub pins: Vec<Pin>,
+    pub weights: Vec<RoleWeight>,
     /// The recipe read, and its file, when `--recipe` gave one.
     pub recipe: Option<(Recipe, PathBuf)>,
 }
@@ -54,6 +56,7 @@ impl Setup {
         let specs = select::parse_formats(args.formats.unwrap_or(select::DEFAULT_FORMATS))?;
         let mut pins: Vec<Pin> = args.pins.iter().map(|p| Pin::parse(p)).collect::<Result<_, _>>()?;
         pins.extend(args.keep.iter().map(|g| Pin::keep(g)));
+        let weights = args.weights.iter().map(|w| RoleWeight::parse(w)).collect::<Result<_, _>>()?;
         let mut setup = Setup {
             candidates: specs.iter().map(|s| s.label.clone()).collect(),
             specs,
@@ -62,6 +65,7 @@ impl Setup {
             include_1d: args.include_1d,
             budget: args.budget,
             pins,
+            weights,
             recipe: None,
         };
         let pinned: Vec<String> = setup.pins.iter().map(|p| p.format.clone()).collect();
@@ -84,6 +88,7 @@ impl Setup {
             ("--budget-bpw/--budget-mb", args.budget.is_some()),
             ("--pin", !args.pins.is_empty()),
             ("--keep", !args.keep.is_empty()),
+            ("--weight", !args.weights.is_empty()),
         ];
         if let Some((flag, _)) = given.iter().find(|(_, on)| *on) {
             return Err(CliError::RecipeWith { path: shown, flag });
@@ -106,6 +111,7 @@ impl Setup {
             include_1d: recipe.include_1d,
             budget: recipe.budget(),
             pins: recipe.pins.clone(),
+            weights: recipe.weights.clone(),
             recipe: Some((recipe, path.to_path_buf())),
         })
     }
@@ -119,6 +125,7 @@ impl Setup {
         Overrides {
             candidates: Some(&self.candidates),
             pins: &self.pins,
+            weights: &self.weights,
             fixed: self.recipe.as_ref().map(|(r, _)| &r.assignments),
         }
     }
@@ -147,8 +154,12 @@ fn run(path: &Path, setup: &Setup) -> Result<Scan, CliError> {
     let names: Vec<&str> = ck.tensors.iter().map(|t| t.name.as_str()).collect();
     let nothing = |(flag, glob)| CheckpointError::GlobMatchesNothing { flag, glob, path: ck.path.clone() };
     let selected = select::select(&names, &setup.include, &setup.exclude).map_err(nothing)?;
-    if let Some(glob) = select::unmatched(&names, setup.pins.iter().map(|p| p.glob.as_str())) {
-        return Err(nothing(("--pin", glob.to_string())).into());
+    let pins = select::unmatched(&names, setup.pins.iter().map(|p| p.glob.as_str()));
+    let weights = select::unmatched(&names, setup.weights.iter().map(|w| w.glob.as_str()));
+    for (flag, glob) in [("--pin", pins), ("--weight", weights)] {
+        if let Some(glob) = glob {
+            return Err(nothing((flag, glob.to_string())).into());
+        }
     }
     if let Some((recipe, file)) = &setup.recipe {
         recipe::check_against(recipe, &file.display().to_string(), &ck, &selected, &setup.specs)?;

@@ -177,6 +177,7 @@ fn recipe_text(setup: &Setup, scan: &Scan, labels: &BTreeMap<String, String>) ->
         exclude: setup.exclude.clone(),
         include_1d: setup.include_1d,
         pins: setup.pins.clone(),
+        weights: setup.weights.clone(),
         assignments: labels.clone(),
         ..Recipe::default()
     };

@@ -39,6 +39,32 @@ impl Pin {
     }
 }
 
+/// `GLOB=X`: the squared error of tensors matching `glob` counts X times.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoleWeight {
+    pub glob: String,
+    pub weight: f64,
+}
+
+impl RoleWeight {
+    /// `GLOB=X`, X a positive finite number.
+    pub fn parse(arg: &str) -> Result<RoleWeight, RecipeError> {
+        let bad = || RecipeError::BadWeight { arg: arg.to_string() };
+        let (glob, x) = arg.rsplit_once('=').filter(|(g, _)| !g.is_empty()).ok_or_else(bad)?;
+        let weight: f64 = x.trim().parse().map_err(|_| bad())?;
+        if !(weight.is_finite() && weight > 0.0) {
+            return Err(bad());
+        }
+        Ok(RoleWeight { glob: glob.to_string(), weight })
+    }
+}
+
+/// The weight of the first `weights` glob matching `name`, else 1.
+pub fn weight_for(weights: &[RoleWeight], name: &str) -> f64 {
+    weights.iter().find(|w| super::select::glob_match(&w.glob, name)).map_or(1.0, |w| w.weight)
+}
+
 /// The first pin whose glob matches `name`, in the order given.
 pub fn pin_for<'a>(pins: &'a [Pin], name: &str) -> Option<&'a Pin> {
     pins.iter().find(|p| super::select::glob_match(&p.glob, name))
@@ -62,6 +88,8 @@ pub struct Recipe {
     pub include_1d: bool,
     #[serde(default)]
     pub pins: Vec<Pin>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub weights: Vec<RoleWeight>,
     /// Tensor name → format (or `keep`), for every quantized tensor.
     pub assignments: BTreeMap<String, String>,
 }
@@ -71,6 +99,9 @@ pub struct Recipe {
 pub enum RecipeError {
     #[error("--pin {arg:?} is not GLOB=FORMAT (for example '*embed*=q8_0' or '*norm*=keep')")]
     BadPin { arg: String },
+
+    #[error("--weight {arg:?} is not GLOB=X with X a positive number (for example '*down_proj*=2')")]
+    BadWeight { arg: String },
 
     #[error("cannot read the recipe {path}: {reason}")]
     NotToml { path: String, reason: String },
@@ -250,6 +281,15 @@ mod tests {
         assert_eq!(pin_for(&pins, "model.embed.weight").unwrap().format, "q8_0");
         assert_eq!(pin_for(&pins, "layers.0.q").unwrap().format, "q4_0");
         assert!(pin_for(&pins[..1], "layers.0.q").is_none());
+    }
+
+    #[test]
+    fn weights_parse_and_the_first_match_counts() {
+        let w = [RoleWeight::parse("*down*=2.5").unwrap(), RoleWeight::parse("*=0.5").unwrap()];
+        assert_eq!((weight_for(&w, "l.down.w"), weight_for(&w, "l.up.w"), weight_for(&[], "x")), (2.5, 0.5, 1.0));
+        for bad in ["*down*", "=2", "*=x", "*=0", "*=-1", "*=inf"] {
+            assert_eq!(RoleWeight::parse(bad).unwrap_err(), RecipeError::BadWeight { arg: bad.into() });
+        }
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::recipe::{self, Pin};
+use super::recipe::{self, Pin, RoleWeight};
 use super::select::FormatSpec;
 use super::{Checkpoint, CheckpointError, Entry};
 use crate::compute::analysis;
@@ -232,6 +232,8 @@ pub struct Overrides<'a> {
     pub candidates: Option<&'a [String]>,
     /// The first pin matching a tensor's name gives it its one choice.
     pub pins: &'a [Pin],
+    /// How much each tensor's error counts (first matching glob; else 1).
+    pub weights: &'a [RoleWeight],
     /// A recipe's assignment, taken as given (no planning).
     pub fixed: Option<&'a BTreeMap<String, String>>,
 }
@@ -292,7 +294,7 @@ fn tensor_choices(t: &TensorScan, over: &Overrides) -> Result<TensorChoices, Pla
             .filter_map(|r| choice_of(t, r))
             .collect(),
     };
-    Ok(TensorChoices { name: t.name.clone(), weight: 1.0, choices })
+    Ok(TensorChoices { name: t.name.clone(), weight: recipe::weight_for(over.weights, &t.name), choices })
 }
 
 /// `keep` (the tensor's own dtype bits, no error) or a measured format.
