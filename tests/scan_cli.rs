@@ -5,37 +5,11 @@
 use std::path::{Path, PathBuf};
 
 use safetensors::Dtype;
-use safetensors::tensor::TensorView;
 use serde_json::Value;
 use tempfile::TempDir;
 
 mod common;
-use common::{json, run};
-
-/// The one-paragraph error of a failing run.
-fn fails(args: &[&str]) -> String {
-    let out = run(args);
-    let err = String::from_utf8_lossy(&out.stderr).to_string();
-    assert!(!out.status.success(), "{args:?} succeeded");
-    assert!(out.stdout.is_empty(), "no partial output: {}", String::from_utf8_lossy(&out.stdout));
-    assert!(!err.contains("panicked"), "{err}");
-    assert_eq!(err.trim().lines().count(), 1, "one paragraph: {err}");
-    err
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
-
-type Tensor = (&'static str, Dtype, Vec<usize>, Vec<u8>);
-
-fn safetensors_bytes(tensors: &[Tensor]) -> Vec<u8> {
-    let views: Vec<(String, TensorView<'_>)> = tensors
-        .iter()
-        .map(|(n, d, shape, bytes)| (n.to_string(), TensorView::new(*d, shape.clone(), bytes).unwrap()))
-        .collect();
-    safetensors::serialize(views, None).unwrap()
-}
+use common::{f32s, fails, json, run, s, safetensors_bytes};
 
 fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
     let path = dir.join(name);
@@ -53,10 +27,6 @@ fn raw(header: &str, data: &[u8]) -> Vec<u8> {
 
 fn values(n: usize, seed: usize) -> Vec<f32> {
     (0..n).map(|i| ((((i * 37 + seed * 11) % 101) as f32) - 50.0) / 400.0).collect()
-}
-
-fn f32s(v: &[f32]) -> Vec<u8> {
-    v.iter().flat_map(|x| x.to_le_bytes()).collect()
 }
 
 fn bf16s(v: &[f32]) -> Vec<u8> {

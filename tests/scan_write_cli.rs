@@ -12,18 +12,10 @@ use safetensors::{Dtype, SafeTensors};
 use tempfile::TempDir;
 
 mod common;
-use common::{json, run};
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
+use common::{f32s, fails, json, run, s};
 
 fn values(n: usize, seed: usize) -> Vec<f32> {
     (0..n).map(|i| ((((i * 37 + seed * 11) % 101) as f32) - 50.0) / 400.0 + (i % 7) as f32 * 1e-3).collect()
-}
-
-fn f32s(v: &[f32]) -> Vec<u8> {
-    v.iter().flat_map(|x| x.to_le_bytes()).collect()
 }
 
 fn bf16s(v: &[f32]) -> Vec<u8> {
@@ -45,17 +37,6 @@ fn model(dir: &Path) -> PathBuf {
     let path = dir.join("model.safetensors");
     std::fs::write(&path, safetensors::serialize(views, Some(meta)).unwrap()).unwrap();
     path
-}
-
-/// A run that fails with one paragraph, no standard output, no panic.
-fn fails(args: &[&str]) -> String {
-    let out = run(args);
-    let err = String::from_utf8_lossy(&out.stderr).to_string();
-    assert!(!out.status.success(), "{args:?} succeeded");
-    assert!(out.stdout.is_empty(), "no partial output: {}", String::from_utf8_lossy(&out.stdout));
-    assert!(!err.contains("panicked"), "{err}");
-    assert_eq!(err.trim().lines().count(), 1, "one paragraph: {err}");
-    err
 }
 
 fn names_in(dir: &Path) -> Vec<String> {

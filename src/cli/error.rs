@@ -1,11 +1,16 @@
 //! What a headless command can fail on; `main` prints the text after `error: `.
 
+use std::path::PathBuf;
+
 use crate::compute::analysis::AnalysisError;
+use crate::compute::checkpoint::CheckpointError;
+use crate::compute::checkpoint::recipe::RecipeError;
+use crate::compute::checkpoint::select::FormatListError;
 use crate::compute::ensemble::EnsembleError;
 use crate::compute::formats::FormatKind;
 use crate::compute::quant::InvalidSetting;
 use crate::compute::weights::WeightsError;
-use crate::io::WriteError;
+use crate::io::{StreamError, WriteError};
 use crate::settings::SettingsError;
 
 #[derive(Debug, thiserror::Error)]
@@ -78,7 +83,50 @@ pub enum CliError {
     #[error("cannot write to standard output: {0}")]
     Stdout(std::io::Error),
 
-    /// `scan`'s own text (its module says its errors as text).
+    #[error(transparent)]
+    Formats(#[from] FormatListError),
+
+    #[error(transparent)]
+    Checkpoint(#[from] CheckpointError),
+
+    #[error(transparent)]
+    Recipe(#[from] RecipeError),
+
+    #[error("cannot read the recipe {path}: {source}")]
+    RecipeRead {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error(
+        "--recipe {path} fixes the candidates, the selection and every tensor's format; {flag} would change them: give one or the other"
+    )]
+    RecipeWith { path: String, flag: &'static str },
+
+    #[error(
+        "{flag} {} is the input file {}; writing it would destroy the checkpoint being read: give another path", .path.display(), .file.display()
+    )]
+    OntoInput { flag: &'static str, path: PathBuf, file: PathBuf },
+
+    /// The writers' own sentence (a format GGUF cannot hold, a row that cuts a block, …).
     #[error("{0}")]
-    Scan(String),
+    Refused(String),
+
+    #[error("cannot write {}: {reason}", .path.display())]
+    Output { path: PathBuf, reason: String },
+
+    #[error(transparent)]
+    Stream(#[from] StreamError),
+
+    #[error("cannot write the CSV: {0}")]
+    Csv(String),
+
+    #[error(
+        "--tensor-types-out: format {format} (tensor {tensor}) has no llama.cpp type, so llama-quantize cannot make it; --packed OUT.safetensors writes it with its codes and scales"
+    )]
+    NoGgmlType { tensor: String, format: String },
+
+    #[error("--tensor-types-out: tensor {tensor} is kept as {dtype}, which llama.cpp has no type for")]
+    NoKeptType { tensor: String, dtype: String },
 }

@@ -109,8 +109,9 @@ pub enum Command {
         path: PathBuf,
         /// Comma-separated formats: the names of `report --only formats`
         /// (q4_0, q8_0, nf4, ...) or int{bits}-{sym|asym}-{pt|pc|g{N}}
-        #[arg(long, value_name = "LIST", default_value = crate::compute::checkpoint::select::DEFAULT_FORMATS)]
-        formats: String,
+        /// [default: int8-sym-pc,int4-asym-g128]
+        #[arg(long, value_name = "LIST")]
+        formats: Option<String>,
         /// Only tensors whose name matches this glob (* and ?); repeatable
         #[arg(long, value_name = "GLOB")]
         include: Vec<String>,
@@ -126,10 +127,26 @@ pub enum Command {
         /// Plan under this size of the quantized tensors, in MB (10^6 bytes)
         #[arg(long, value_name = "Y")]
         budget_mb: Option<f64>,
+        /// Tensors matching GLOB take FORMAT (a format name, or `keep`: stored
+        /// as it is); repeatable, the first match wins
+        #[arg(long, value_name = "GLOB=FORMAT")]
+        pin: Vec<String>,
+        /// Tensors matching GLOB are stored as they are (`--pin GLOB=keep`,
+        /// after every --pin); repeatable
+        #[arg(long, value_name = "GLOB")]
+        keep: Vec<String>,
+        /// The squared error of tensors matching GLOB counts X times in the
+        /// plan (1 otherwise); repeatable, the first match wins
+        #[arg(long, value_name = "GLOB=X")]
+        weight: Vec<String>,
+        /// Take every tensor's format from this recipe (as --recipe-out
+        /// writes it) instead of planning
+        #[arg(long, value_name = "FILE.toml")]
+        recipe: Option<PathBuf>,
         #[arg(long, value_enum, default_value_t = scan::ScanFormat::Text)]
         format: scan::ScanFormat,
         #[command(flatten)]
-        write: scan_write::WriteFlags,
+        write: Box<scan_write::WriteFlags>,
     },
 }
 
@@ -197,12 +214,38 @@ pub fn run_command(cli: &Cli) -> Result<(), CliError> {
             quantize::quantize_command(cli, &outputs)
         }
         Some(Command::Tensors { file }) => tensors::tensors_command(file),
-        Some(Command::Scan { path, formats, include, exclude, include_1d, budget_bpw, budget_mb, format, write }) => {
+        Some(Command::Scan {
+            path,
+            formats,
+            include,
+            exclude,
+            include_1d,
+            budget_bpw,
+            budget_mb,
+            pin,
+            keep,
+            weight,
+            recipe,
+            format,
+            write,
+        }) => {
             use crate::compute::checkpoint::scan::Budget;
             let budget = budget_bpw.map(Budget::Bpw).or(budget_mb.map(Budget::Megabytes));
-            let include_1d = *include_1d;
-            let args = scan::ScanArgs { path, formats, include, exclude, include_1d, budget, format: *format, write };
-            scan::scan_command(&args).map_err(CliError::Scan)
+            let args = scan::ScanArgs {
+                path,
+                formats: formats.as_deref(),
+                include,
+                exclude,
+                include_1d: *include_1d,
+                budget,
+                pins: pin,
+                keep,
+                weights: weight,
+                recipe: recipe.as_deref(),
+                format: *format,
+                write,
+            };
+            scan::scan_command(&args)
         }
     }
 }
@@ -211,11 +254,6 @@ pub fn run_command(cli: &Cli) -> Result<(), CliError> {
 fn write_stdout(text: &str) -> Result<(), CliError> {
     let mut out = std::io::stdout().lock();
     writeln!(out, "{text}").and_then(|_| out.flush()).map_err(CliError::Stdout)
-}
-
-/// [`write_stdout`] for `scan`, whose errors are still text (its module is being changed elsewhere).
-fn print(text: &str) -> Result<(), String> {
-    write_stdout(text).map_err(|e| e.to_string())
 }
 
 /// Settings plus the weights they describe.

@@ -1,10 +1,12 @@
 //! `scan`: every tensor of a checkpoint measured with each format, the
 //! model's totals, and under a budget the plan, as JSON, text or CSV.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use super::{print, shape_text};
-use crate::compute::checkpoint::scan::{self, Budget, Scan, TensorScan};
+use super::{CliError, shape_text, write_stdout};
+use crate::compute::checkpoint::recipe::{self, KEEP, Pin, Recipe, RecipeError, RoleWeight};
+use crate::compute::checkpoint::scan::{self, Budget, Overrides, Scan, TensorScan};
+use crate::compute::checkpoint::select::FormatSpec;
 use crate::compute::checkpoint::{self, CheckpointError, select};
 use crate::compute::plan::PlanError;
 use crate::compute::watch::Watch;
@@ -20,38 +22,151 @@ pub enum ScanFormat {
 /// What `scan` was asked for.
 pub(super) struct ScanArgs<'a> {
     pub path: &'a Path,
-    pub formats: &'a str,
+    pub formats: Option<&'a str>,
     pub include: &'a [String],
     pub exclude: &'a [String],
     pub include_1d: bool,
     pub budget: Option<Budget>,
+    pub pins: &'a [String],
+    pub keep: &'a [String],
+    pub weights: &'a [String],
+    pub recipe: Option<&'a Path>,
     pub format: ScanFormat,
     pub write: &'a super::scan_write::WriteFlags,
 }
 
-pub(super) fn scan_command(args: &ScanArgs) -> Result<(), String> {
-    let specs = select::parse_formats(args.formats).map_err(|e| e.to_string())?;
-    super::scan_write::check(args.write, args.path, &specs, args.budget.is_some())?;
-    let scan = run(args, &specs).map_err(|e| e.to_string())?;
-    super::scan_write::write_outputs(args.write, args.path, args.include_1d, &scan, &specs)?;
+/// What the scan measures and how it plans, from the flags or a recipe.
+pub(super) struct Setup {
+    /// The candidates an unpinned tensor chooses from (`--formats`).
+    pub candidates: Vec<String>,
+    /// Every format measured: the candidates, then the pins' and the recipe's others.
+    pub specs: Vec<FormatSpec>,
+    pub include: Vec<String>,
+    pub exclude: Vec<String>,
+    pub include_1d: bool,
+    pub budget: Option<Budget>,
+    pub pins: Vec<Pin>,
+    pub weights: Vec<RoleWeight>,
+    /// The recipe read, and its file, when `--recipe` gave one.
+    pub recipe: Option<(Recipe, PathBuf)>,
+}
+
+impl Setup {
+    fn from_flags(args: &ScanArgs) -> Result<Setup, CliError> {
+        let specs = select::parse_formats(args.formats.unwrap_or(select::DEFAULT_FORMATS))?;
+        let mut pins: Vec<Pin> = args.pins.iter().map(|p| Pin::parse(p)).collect::<Result<_, _>>()?;
+        pins.extend(args.keep.iter().map(|g| Pin::keep(g)));
+        let weights = args.weights.iter().map(|w| RoleWeight::parse(w)).collect::<Result<_, _>>()?;
+        let mut setup = Setup {
+            candidates: specs.iter().map(|s| s.label.clone()).collect(),
+            specs,
+            include: args.include.to_vec(),
+            exclude: args.exclude.to_vec(),
+            include_1d: args.include_1d,
+            budget: args.budget,
+            pins,
+            weights,
+            recipe: None,
+        };
+        let pinned: Vec<String> = setup.pins.iter().map(|p| p.format.clone()).collect();
+        for name in pinned.iter().filter(|n| *n != KEEP) {
+            if !setup.specs.iter().any(|s| &s.label == name) {
+                setup.specs.push(select::parse_format(name)?);
+            }
+        }
+        Ok(setup)
+    }
+
+    /// Everything from the recipe; a flag that would change it is refused.
+    fn from_recipe(args: &ScanArgs, path: &Path) -> Result<Setup, CliError> {
+        let shown = path.display().to_string();
+        let given = [
+            ("--formats", args.formats.is_some()),
+            ("--include", !args.include.is_empty()),
+            ("--exclude", !args.exclude.is_empty()),
+            ("--include-1d", args.include_1d),
+            ("--budget-bpw/--budget-mb", args.budget.is_some()),
+            ("--pin", !args.pins.is_empty()),
+            ("--keep", !args.keep.is_empty()),
+            ("--weight", !args.weights.is_empty()),
+        ];
+        if let Some((flag, _)) = given.iter().find(|(_, on)| *on) {
+            return Err(CliError::RecipeWith { path: shown, flag });
+        }
+        let text =
+            std::fs::read_to_string(path).map_err(|source| CliError::RecipeRead { path: shown.clone(), source })?;
+        let recipe = Recipe::from_toml(&shown, &text)?;
+        let format_error = |source| RecipeError::Format { path: shown.clone(), source };
+        let specs: Vec<FormatSpec> = recipe
+            .measured_formats()
+            .into_iter()
+            .map(select::parse_format)
+            .collect::<Result<_, _>>()
+            .map_err(format_error)?;
+        Ok(Setup {
+            candidates: recipe.formats.clone(),
+            specs,
+            include: recipe.include.clone(),
+            exclude: recipe.exclude.clone(),
+            include_1d: recipe.include_1d,
+            budget: recipe.budget(),
+            pins: recipe.pins.clone(),
+            weights: recipe.weights.clone(),
+            recipe: Some((recipe, path.to_path_buf())),
+        })
+    }
+
+    /// Whether the scan will have a plan, so the writers have one format per tensor.
+    pub fn planned(&self) -> bool {
+        self.budget.is_some() || self.recipe.is_some() || !self.pins.is_empty()
+    }
+
+    fn overrides(&self) -> Overrides<'_> {
+        Overrides {
+            candidates: Some(&self.candidates),
+            pins: &self.pins,
+            weights: &self.weights,
+            fixed: self.recipe.as_ref().map(|(r, _)| &r.assignments),
+        }
+    }
+}
+
+pub(super) fn scan_command(args: &ScanArgs) -> Result<(), CliError> {
+    let setup = match args.recipe {
+        Some(path) => Setup::from_recipe(args, path)?,
+        None => Setup::from_flags(args)?,
+    };
+    super::scan_write::check(args.write, args.path, &setup)?;
+    let scan = run(args.path, &setup)?;
+    super::scan_write::write_outputs(args.write, args.path, &setup, &scan)?;
     let text = match args.format {
-        ScanFormat::Json => serde_json::to_string_pretty(&scan).map_err(|e| e.to_string())?,
+        ScanFormat::Json => {
+            serde_json::to_string_pretty(&scan).map_err(|source| CliError::Json { what: "the scan", source })?
+        }
         ScanFormat::Text => text(&scan),
         ScanFormat::Csv => csv(&scan)?,
     };
-    print(&text)
+    write_stdout(&text)
 }
 
-fn run(args: &ScanArgs, specs: &[select::FormatSpec]) -> Result<Scan, CheckpointError> {
-    let ck = checkpoint::open(args.path, args.include_1d)?;
+fn run(path: &Path, setup: &Setup) -> Result<Scan, CliError> {
+    let ck = checkpoint::open(path, setup.include_1d)?;
     let names: Vec<&str> = ck.tensors.iter().map(|t| t.name.as_str()).collect();
-    let selected = select::select(&names, args.include, args.exclude)
-        .map_err(|(flag, glob)| CheckpointError::GlobMatchesNothing { flag, glob, path: ck.path.clone() })?;
-    let mut result = scan::scan(&ck, &selected, specs, &Watch::NONE)?;
-    if let Some(budget) = args.budget {
-        let plan = scan::plan_scan(&result, budget).map_err(|source| plan_error(&ck.path, &result, source))?;
-        result.plan = Some(plan);
+    let nothing = |(flag, glob)| CheckpointError::GlobMatchesNothing { flag, glob, path: ck.path.clone() };
+    let selected = select::select(&names, &setup.include, &setup.exclude).map_err(nothing)?;
+    let pins = select::unmatched(&names, setup.pins.iter().map(|p| p.glob.as_str()));
+    let weights = select::unmatched(&names, setup.weights.iter().map(|w| w.glob.as_str()));
+    for (flag, glob) in [("--pin", pins), ("--weight", weights)] {
+        if let Some(glob) = glob {
+            return Err(nothing((flag, glob.to_string())).into());
+        }
     }
+    if let Some((recipe, file)) = &setup.recipe {
+        recipe::check_against(recipe, &file.display().to_string(), &ck, &selected, &setup.specs)?;
+    }
+    let mut result = scan::scan(&ck, &selected, &setup.specs, &Watch::NONE)?;
+    result.plan = scan::plan_scan_with(&result, setup.budget, &setup.overrides())
+        .map_err(|source| plan_error(&ck.path, &result, source))?;
     Ok(result)
 }
 
@@ -172,9 +287,9 @@ const CSV_HEADER: [&str; 17] = [
 
 /// One row per tensor and format; a skipped tensor has one row, its reason
 /// in `error`. Numbers are written in full precision.
-fn csv(scan: &Scan) -> Result<String, String> {
+fn csv(scan: &Scan) -> Result<String, CliError> {
     let mut w = ::csv::Writer::from_writer(Vec::new());
-    let fail = |e: ::csv::Error| format!("cannot write the CSV: {e}");
+    let fail = |e: ::csv::Error| CliError::Csv(e.to_string());
     w.write_record(CSV_HEADER).map_err(fail)?;
     let opt = |v: Option<f64>| v.map(|v| v.to_string()).unwrap_or_default();
     for t in &scan.tensors {
@@ -210,6 +325,6 @@ fn csv(scan: &Scan) -> Result<String, String> {
             w.write_record(&row).map_err(fail)?;
         }
     }
-    let bytes = w.into_inner().map_err(|e| format!("cannot write the CSV: {e}"))?;
-    String::from_utf8(bytes).map(|s| s.trim_end().to_string()).map_err(|e| e.to_string())
+    let bytes = w.into_inner().map_err(|e| CliError::Csv(e.to_string()))?;
+    String::from_utf8(bytes).map(|s| s.trim_end().to_string()).map_err(|e| CliError::Csv(e.to_string()))
 }

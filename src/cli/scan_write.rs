@@ -9,11 +9,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use super::CliError;
+use super::scan::Setup;
+use crate::compute::checkpoint::recipe::{KEEP, Recipe};
 use crate::compute::checkpoint::scan::Scan;
-use crate::compute::checkpoint::select::FormatSpec;
 use crate::compute::checkpoint::write::{self, Assigned, FloatDtype, GgufNames, OutputPlan, Target};
 use crate::compute::checkpoint::{self, Checkpoint};
-use crate::io::{self, PieceError};
+use crate::io::{self, PieceError, WriteError};
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DequantizedDtype {
@@ -39,6 +41,14 @@ pub struct WriteFlags {
     /// safetensors tensors (README "Writing the model")
     #[arg(long, value_name = "OUT.safetensors")]
     pub packed: Option<PathBuf>,
+    /// Write the recipe (budget, candidates, selection, pins and every
+    /// tensor's format) as TOML; --recipe loads it back
+    #[arg(long, value_name = "FILE.toml")]
+    pub recipe_out: Option<PathBuf>,
+    /// Write one name=type line per quantized tensor, for llama-quantize
+    /// --tensor-type (llama.cpp's type names: q4_0, q4_k, q8_0, f16, …)
+    #[arg(long, value_name = "FILE")]
+    pub tensor_types_out: Option<PathBuf>,
 }
 
 impl WriteFlags {
@@ -55,34 +65,39 @@ impl WriteFlags {
         ];
         all.into_iter().filter_map(|(flag, p, t)| Some((flag, p.as_deref()?, t))).collect()
     }
+
+    /// Every file asked for, the models' and the text ones.
+    fn paths(&self) -> Vec<(&'static str, &Path)> {
+        let text = [("--recipe-out", &self.recipe_out), ("--tensor-types-out", &self.tensor_types_out)];
+        let text = text.into_iter().filter_map(|(flag, p)| Some((flag, p.as_deref()?)));
+        self.outputs().into_iter().map(|(flag, p, _)| (flag, p)).chain(text).collect()
+    }
 }
 
 /// Refusals that need no tensor, before the scan: one format per tensor,
-/// distinct outputs in folders that exist, none of them an input file.
-pub(super) fn check(flags: &WriteFlags, input: &Path, specs: &[FormatSpec], planned: bool) -> Result<(), String> {
-    let outputs = flags.outputs();
+/// distinct outputs in folders that exist, none of them an input file
+/// (the checkpoint's or the recipe).
+pub(super) fn check(flags: &WriteFlags, input: &Path, setup: &Setup) -> Result<(), CliError> {
+    let outputs = flags.paths();
     if outputs.is_empty() {
         return Ok(());
     }
-    write::check_formats(specs, planned)?;
-    for (i, (flag, path, _)) in outputs.iter().enumerate() {
-        if let Some((first, ..)) = outputs[..i].iter().find(|(_, p, _)| same_file(p, path) || p == path) {
-            return Err(format!("{first} and {flag} are both {}; give different files", path.display()));
+    write::check_formats(&setup.specs, setup.planned()).map_err(CliError::Refused)?;
+    for (i, (flag, path)) in outputs.iter().enumerate() {
+        if let Some((first, _)) = outputs[..i].iter().find(|(_, p)| same_file(p, path) || p == path) {
+            return Err(CliError::SameOutput { first, second: flag, path: path.display().to_string() });
         }
         let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
         if !dir.is_dir() {
-            return Err(format!("cannot write {}: the directory {} does not exist", path.display(), dir.display()));
+            return Err(WriteError::NoDirectory { path: path.to_path_buf(), dir: dir.to_path_buf() }.into());
         }
     }
-    let ck = checkpoint::open(input, false).map_err(|e| e.to_string())?;
-    let inputs = input_files(input, &ck);
-    for (flag, path, _) in &outputs {
+    let ck = checkpoint::open(input, false)?;
+    let mut inputs = input_files(input, &ck);
+    inputs.extend(setup.recipe.as_ref().map(|(_, file)| file.clone()));
+    for (flag, path) in &outputs {
         if let Some(file) = inputs.iter().find(|f| same_file(f, path)) {
-            return Err(format!(
-                "{flag} {} is the input file {}; writing it would destroy the checkpoint being read: give another path",
-                path.display(),
-                file.display()
-            ));
+            return Err(CliError::OntoInput { flag, path: path.to_path_buf(), file: file.clone() });
         }
     }
     Ok(())
@@ -113,25 +128,28 @@ fn same_file(a: &Path, b: &Path) -> bool {
 }
 
 /// Writes every output the flags name, after planning them all.
-pub(super) fn write_outputs(
-    flags: &WriteFlags,
-    input: &Path,
-    include_1d: bool,
-    scan: &Scan,
-    specs: &[FormatSpec],
-) -> Result<(), String> {
-    let outputs = flags.outputs();
-    if outputs.is_empty() {
+pub(super) fn write_outputs(flags: &WriteFlags, input: &Path, setup: &Setup, scan: &Scan) -> Result<(), CliError> {
+    if flags.paths().is_empty() {
         return Ok(());
     }
-    let ck = checkpoint::open(input, include_1d).map_err(|e| e.to_string())?;
-    let assigned = write::assign(&ck, scan, specs)?;
+    let ck = checkpoint::open(input, setup.include_1d)?;
+    let assigned = write::assign(&ck, scan, &setup.specs).map_err(CliError::Refused)?;
+    let labels = labels(&assigned, scan);
+    let mut texts = Vec::new();
+    if let Some(path) = &flags.recipe_out {
+        texts.push((path, recipe_text(setup, scan, &labels)));
+    }
+    if let Some(path) = &flags.tensor_types_out {
+        texts.push((path, tensor_types(&assigned, &labels)?));
+    }
     let recipe = write::recipe_json(&assigned, scan);
-    let mut plans = Vec::with_capacity(outputs.len());
-    for (_, path, target) in &outputs {
-        let plan = plan_output(&ck, input, &assigned, *target, &recipe)
-            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-        plans.push((*path, plan));
+    let mut plans = Vec::new();
+    for (_, path, target) in flags.outputs() {
+        plans.push((path, plan_output(&ck, input, &assigned, (path, target), &recipe)?));
+    }
+    for (path, text) in texts {
+        io::write_atomic(path, text.as_bytes())?;
+        eprintln!("wrote {}", path.display());
     }
     let cancelled = cancel_flag();
     for (path, plan) in &plans {
@@ -141,14 +159,68 @@ pub(super) fn write_outputs(
     Ok(())
 }
 
+/// Each quantized tensor's format, `keep` for one pinned as it is.
+fn labels(assigned: &[Assigned], scan: &Scan) -> BTreeMap<String, String> {
+    let quantized = scan.tensors.iter().filter(|t| !t.skipped).map(|t| t.name.as_str()).collect::<Vec<_>>();
+    assigned
+        .iter()
+        .filter(|a| quantized.contains(&a.entry.name.as_str()))
+        .map(|a| (a.entry.name.clone(), a.spec.map_or(KEEP, |s| s.label.as_str()).to_string()))
+        .collect()
+}
+
+/// The recipe of this scan, its totals as comments.
+fn recipe_text(setup: &Setup, scan: &Scan, labels: &BTreeMap<String, String>) -> String {
+    let mut recipe = Recipe {
+        formats: setup.candidates.clone(),
+        include: setup.include.clone(),
+        exclude: setup.exclude.clone(),
+        include_1d: setup.include_1d,
+        pins: setup.pins.clone(),
+        weights: setup.weights.clone(),
+        assignments: labels.clone(),
+        ..Recipe::default()
+    };
+    recipe.set_budget(setup.budget);
+    let mut comments = vec![format!("qmc-tui scan recipe of {}; load it with --recipe FILE", scan.checkpoint.path)];
+    let total = scan.plan.as_ref().map(|p| (p.bpw, p.bytes, p.sqnr_db));
+    let total = total.or_else(|| scan.totals.first().map(|t| (t.bpw, t.bytes, t.sqnr_db)));
+    if let Some((bpw, bytes, sqnr)) = total {
+        let sqnr = sqnr.map_or("exact".to_string(), |db| format!("SQNR {db:.2} dB"));
+        comments.push(format!("{} tensors: {bpw:.4} bits per weight, {bytes} bytes, {sqnr}", labels.len()));
+    }
+    recipe.to_toml(&comments)
+}
+
+/// `name=type` per quantized tensor, in llama.cpp's lower-case type names;
+/// a tensor kept by a pin gets its own dtype, so llama-quantize keeps it too.
+fn tensor_types(assigned: &[Assigned], labels: &BTreeMap<String, String>) -> Result<String, CliError> {
+    let mut out = String::new();
+    for a in assigned.iter().filter(|a| labels.contains_key(&a.entry.name)) {
+        let (name, dtype) = (&a.entry.name, &a.entry.dtype);
+        let ty = match a.spec {
+            Some(spec) => write::gguf::quantized_type(spec.cfg.format.name())
+                .map(|t| t.format)
+                .ok_or_else(|| CliError::NoGgmlType { tensor: name.clone(), format: spec.label.clone() })?,
+            None => ["f32", "f16", "bf16", "f64"]
+                .into_iter()
+                .find(|d| d == dtype)
+                .ok_or_else(|| CliError::NoKeptType { tensor: name.clone(), dtype: dtype.clone() })?,
+        };
+        out.push_str(&format!("{name}={ty}\n"));
+    }
+    Ok(out)
+}
+
+/// The header and pieces of the file `output` names (its path and kind).
 fn plan_output<'a>(
     ck: &Checkpoint,
     input: &Path,
     assigned: &[Assigned<'a>],
-    target: Target,
+    (path, target): (&Path, Target),
     recipe: &str,
-) -> Result<OutputPlan<'a>, String> {
-    match target {
+) -> Result<OutputPlan<'a>, CliError> {
+    let plan = match target {
         Target::Gguf => {
             let architecture = architecture(input, ck).unwrap_or_else(|| "qmc".to_string());
             let name = input.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
@@ -159,7 +231,8 @@ fn plan_output<'a>(
             metadata.insert("qmc.recipe".into(), recipe.to_string());
             write::plan_safetensors(assigned, target, metadata)
         }
-    }
+    };
+    plan.map_err(|reason| CliError::Output { path: path.to_path_buf(), reason })
 }
 
 /// `model_type` of the `config.json` beside the checkpoint, if there is one.
@@ -182,7 +255,7 @@ fn cancel_flag() -> Arc<AtomicBool> {
     flag
 }
 
-fn write_one(ck: &Checkpoint, path: &Path, plan: &OutputPlan, cancelled: &AtomicBool) -> Result<(), String> {
+fn write_one(ck: &Checkpoint, path: &Path, plan: &OutputPlan, cancelled: &AtomicBool) -> Result<(), CliError> {
     let zeros = [0u8; write::gguf::ALIGNMENT];
     io::write_streaming(path, |out| {
         out.write_all(&plan.header)?;
@@ -196,6 +269,6 @@ fn write_one(ck: &Checkpoint, path: &Path, plan: &OutputPlan, cancelled: &Atomic
             out.write_all(&zeros[..piece.padding])?;
         }
         Ok(())
-    })
-    .map_err(|e| e.to_string())
+    })?;
+    Ok(())
 }

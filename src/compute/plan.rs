@@ -50,6 +50,14 @@ pub enum PlanError {
     BudgetTooSmall { budget: f64, smallest: f64 },
     #[error("the budget must be a positive, finite number of bits, not {0}")]
     BadBudget(f64),
+    #[error(
+        "tensor {tensor:?} has {choices} candidate formats and no budget chooses between them; give a budget (--budget-bpw X or --budget-mb Y), one --formats entry, or pin it"
+    )]
+    NoBudget { tensor: String, choices: usize },
+    #[error("the assignment gives no format for tensor {0:?}; add a \"name\" = \"format\" line for it")]
+    Unassigned(String),
+    #[error("format {format} cannot apply to tensor {tensor:?}: {reason}")]
+    CannotApply { tensor: String, format: String, reason: String },
 }
 
 /// The best plan found within `budget` bits.
@@ -316,6 +324,31 @@ mod tests {
             let budget = lo + at * (hi - lo);
             let p = plan(&ts, budget).unwrap();
             prop_assert!(p.bits <= budget);
+            for u in uniform_plans(&ts) {
+                let u = total(&ts, &u);
+                prop_assert!(u.bits > budget || p.objective <= u.objective, "{} > {}", p.objective, u.objective);
+            }
+        }
+
+        /// Pinned tensors (one choice each) change nothing: the plan still
+        /// fits and beats every uniform choice of the others under the pins.
+        #[test]
+        fn pinned_plans_fit_and_beat_every_uniform_choice(ts in tensors(), pins in prop::collection::vec(0usize..5, 12), at in 0.0f64..1.0) {
+            let mut ts = ts;
+            for (t, &k) in ts.iter_mut().zip(&pins) {
+                if k < 4 {
+                    t.choices = vec![t.choices[k].clone()];
+                }
+            }
+            let smallest = vec![0; ts.len()];
+            let largest: Vec<usize> = ts.iter().map(|t| t.choices.len() - 1).collect();
+            let (lo, hi) = (total(&ts, &smallest).bits, total(&ts, &largest).bits);
+            let budget = lo + at * (hi - lo);
+            let p = plan(&ts, budget).unwrap();
+            prop_assert!(p.bits <= budget);
+            for (t, &i) in ts.iter().zip(&p.picks) {
+                prop_assert!(i < t.choices.len());
+            }
             for u in uniform_plans(&ts) {
                 let u = total(&ts, &u);
                 prop_assert!(u.bits > budget || p.objective <= u.objective, "{} > {}", p.objective, u.objective);

@@ -50,3 +50,35 @@ pub fn json(args: &[&str]) -> serde_json::Value {
     assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
     serde_json::from_slice(&out.stdout).expect("JSON")
 }
+
+/// The one-paragraph error of a failing run: no panic, nothing on stdout.
+pub fn fails(args: &[&str]) -> String {
+    let out = run(args);
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(!out.status.success(), "{args:?} succeeded");
+    assert!(out.stdout.is_empty(), "no partial output: {}", String::from_utf8_lossy(&out.stdout));
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "one paragraph: {err}");
+    err
+}
+
+pub fn s(p: &std::path::Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// A tensor of a safetensors file the test writes: name, dtype, shape, bytes.
+pub type Tensor = (&'static str, safetensors::Dtype, Vec<usize>, Vec<u8>);
+
+pub fn safetensors_bytes(tensors: &[Tensor]) -> Vec<u8> {
+    let views: Vec<(String, safetensors::tensor::TensorView<'_>)> = tensors
+        .iter()
+        .map(|(n, d, shape, bytes)| {
+            (n.to_string(), safetensors::tensor::TensorView::new(*d, shape.clone(), bytes).unwrap())
+        })
+        .collect();
+    safetensors::serialize(views, None).unwrap()
+}
+
+pub fn f32s(v: &[f32]) -> Vec<u8> {
+    v.iter().flat_map(|x| x.to_le_bytes()).collect()
+}

@@ -10,6 +10,7 @@
 mod error;
 mod header;
 mod open;
+pub mod recipe;
 pub mod scan;
 pub mod select;
 mod stats;

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use super::recipe::{self, Pin, RoleWeight};
 use super::select::FormatSpec;
 use super::{Checkpoint, CheckpointError, Entry};
 use crate::compute::analysis;
@@ -220,38 +221,103 @@ pub fn planned_count(scan: &Scan) -> f64 {
 /// One format per scanned tensor within `budget` (over the quantized
 /// tensors only: skipped ones stay as they are and are not counted).
 pub fn plan_scan(scan: &Scan, budget: Budget) -> Result<PlanReport, PlanError> {
+    let plan = plan_scan_with(scan, Some(budget), &Overrides::default())?;
+    Ok(plan.expect("a budget always gives a plan"))
+}
+
+/// What narrows the plan: the candidates, the pins, or a whole assignment.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Overrides<'a> {
+    /// The formats an unpinned tensor chooses from (`None`: every one measured).
+    pub candidates: Option<&'a [String]>,
+    /// The first pin matching a tensor's name gives it its one choice.
+    pub pins: &'a [Pin],
+    /// How much each tensor's error counts (first matching glob; else 1).
+    pub weights: &'a [RoleWeight],
+    /// A recipe's assignment, taken as given (no planning).
+    pub fixed: Option<&'a BTreeMap<String, String>>,
+}
+
+/// The plan under `over`: within `budget` when there is one; else every
+/// tensor must have one choice (its pin, the fixed assignment, or the one
+/// candidate), and with no pin nor assignment there is no plan (`None`).
+/// With a fixed assignment the budget only sets `budget_bpw`.
+pub fn plan_scan_with(scan: &Scan, budget: Option<Budget>, over: &Overrides) -> Result<Option<PlanReport>, PlanError> {
+    if budget.is_none() && over.pins.is_empty() && over.fixed.is_none() {
+        return Ok(None);
+    }
     let planned: Vec<&TensorScan> = scan.tensors.iter().filter(|t| !t.skipped).collect();
-    let choices: Vec<TensorChoices> = planned
-        .iter()
-        .map(|t| TensorChoices {
-            name: t.name.clone(),
-            weight: 1.0,
-            choices: t
-                .results
-                .iter()
-                .filter_map(|r| {
-                    let fig = r.figures.as_ref()?;
-                    let n = t.count as f64;
-                    let error = fig.mse * t.finite_count() as f64;
-                    Some(Choice { label: r.format.clone(), bits: fig.bpw * n, error })
-                })
-                .collect(),
-        })
-        .collect();
+    let choices: Vec<TensorChoices> = planned.iter().map(|t| tensor_choices(t, over)).collect::<Result<_, _>>()?;
     let count = planned_count(scan);
-    let budget_bits = match budget {
+    let budget_bits = budget.map(|b| match b {
         Budget::Bpw(bpw) => bpw * count,
         Budget::Megabytes(mb) => mb * 8e6,
+    });
+    let p = match budget_bits {
+        Some(bits) if over.fixed.is_none() => plan::plan(&choices, bits)?,
+        _ => plan::total(&choices, &single_choices(&choices)?),
     };
-    let p = plan::plan(&choices, budget_bits)?;
     let signal: f64 = planned.iter().map(|t| t.signal).sum();
     let assignments =
         choices.iter().zip(&p.picks).map(|(t, &i)| (t.name.clone(), t.choices[i].label.clone())).collect();
-    Ok(PlanReport {
-        budget_bpw: budget_bits / count.max(1.0),
+    Ok(Some(PlanReport {
+        budget_bpw: budget_bits.unwrap_or(p.bits) / count.max(1.0),
         bpw: p.bits / count.max(1.0),
         bytes: (p.bits / 8.0).ceil() as u64,
         sqnr_db: sqnr(signal, p.error),
         assignments,
+    }))
+}
+
+/// Without a budget to choose by, each tensor's only choice.
+fn single_choices(choices: &[TensorChoices]) -> Result<Vec<usize>, PlanError> {
+    match choices.iter().find(|t| t.choices.len() != 1) {
+        Some(t) if t.choices.is_empty() => Err(PlanError::NoChoice(t.name.clone())),
+        Some(t) => Err(PlanError::NoBudget { tensor: t.name.clone(), choices: t.choices.len() }),
+        None => Ok(vec![0; choices.len()]),
+    }
+}
+
+/// A tensor's choices: its fixed or pinned format alone, else every
+/// candidate that applies to it.
+fn tensor_choices(t: &TensorScan, over: &Overrides) -> Result<TensorChoices, PlanError> {
+    let forced = match over.fixed {
+        Some(fixed) => Some(fixed.get(&t.name).ok_or_else(|| PlanError::Unassigned(t.name.clone()))?.as_str()),
+        None => recipe::pin_for(over.pins, &t.name).map(|p| p.format.as_str()),
+    };
+    let choices = match forced {
+        Some(label) => vec![forced_choice(t, label)?],
+        None => t
+            .results
+            .iter()
+            .filter(|r| over.candidates.is_none_or(|c| c.contains(&r.format)))
+            .filter_map(|r| choice_of(t, r))
+            .collect(),
+    };
+    Ok(TensorChoices { name: t.name.clone(), weight: recipe::weight_for(over.weights, &t.name), choices })
+}
+
+/// `keep` (the tensor's own dtype bits, no error) or a measured format.
+fn forced_choice(t: &TensorScan, label: &str) -> Result<Choice, PlanError> {
+    if label == recipe::KEEP {
+        let bits = super::header::dtype_bits(&t.dtype).unwrap_or(32) as f64 * t.count as f64;
+        return Ok(Choice { label: label.to_string(), bits, error: 0.0 });
+    }
+    let unmeasured = || PlanError::CannotApply {
+        tensor: t.name.clone(),
+        format: label.to_string(),
+        reason: "it was not measured".into(),
+    };
+    let r = t.results.iter().find(|r| r.format == label).ok_or_else(unmeasured)?;
+    choice_of(t, r).ok_or_else(|| PlanError::CannotApply {
+        tensor: t.name.clone(),
+        format: label.to_string(),
+        reason: r.error.clone().unwrap_or_default(),
     })
+}
+
+fn choice_of(t: &TensorScan, r: &FormatResult) -> Option<Choice> {
+    let fig = r.figures.as_ref()?;
+    let error = fig.mse * t.finite_count() as f64;
+    Some(Choice { label: r.format.clone(), bits: fig.bpw * t.count as f64, error })
 }

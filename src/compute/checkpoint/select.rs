@@ -115,8 +115,8 @@ pub fn glob_match(glob: &str, name: &str) -> bool {
 /// glob that matches no name at all is returned as `Err((flag, glob))`.
 pub fn select(names: &[&str], include: &[String], exclude: &[String]) -> Result<Vec<bool>, (&'static str, String)> {
     for (flag, globs) in [("--include", include), ("--exclude", exclude)] {
-        if let Some(g) = globs.iter().find(|g| !names.iter().any(|n| glob_match(g, n))) {
-            return Err((flag, g.clone()));
+        if let Some(g) = unmatched(names, globs.iter().map(String::as_str)) {
+            return Err((flag, g.to_string()));
         }
     }
     Ok(names
@@ -126,6 +126,11 @@ pub fn select(names: &[&str], include: &[String], exclude: &[String]) -> Result<
                 && !exclude.iter().any(|g| glob_match(g, n))
         })
         .collect())
+}
+
+/// The first glob that matches no name at all.
+pub fn unmatched<'g>(names: &[&str], mut globs: impl Iterator<Item = &'g str>) -> Option<&'g str> {
+    globs.find(|g| !names.iter().any(|n| glob_match(g, n)))
 }
 
 #[cfg(test)]
