@@ -231,10 +231,23 @@ pub fn layer_index(name: &str) -> Option<usize> {
     parts.windows(2).find(|w| matches!(w[0], "layers" | "layer" | "h" | "blk")).and_then(|w| w[1].parse().ok())
 }
 
-/// A tensor's role: the last part of its name that is not `weight` or `bias`
-/// (`layers.3.mlp.down_proj.weight` is a `down_proj`).
+/// A tensor's role: what its name says after the layer index, without
+/// `.weight`/`.bias` (`layers.3.mlp.down_proj.weight` is `mlp.down_proj`), so
+/// BERT's three `dense` tensors of a layer are three roles, not one; a
+/// name without a layer index gives its last such part.
 pub fn role(name: &str) -> &str {
-    name.rsplit('.').find(|p| !matches!(*p, "weight" | "bias")).unwrap_or(name)
+    let name = name.strip_suffix(".weight").or_else(|| name.strip_suffix(".bias")).unwrap_or(name);
+    let parts: Vec<&str> = name.split('.').collect();
+    let after_layer = parts
+        .windows(2)
+        .position(|w| matches!(w[0], "layers" | "layer" | "h" | "blk") && w[1].parse::<usize>().is_ok());
+    match after_layer {
+        Some(i) if i + 2 < parts.len() => {
+            let start: usize = parts[..i + 2].iter().map(|p| p.len() + 1).sum();
+            &name[start..]
+        }
+        _ => name.rsplit('.').next().unwrap_or(name),
+    }
 }
 
 impl App {
@@ -515,5 +528,21 @@ impl App {
             return Vec::new();
         }
         vec![self.scan_job()]
+    }
+}
+
+#[cfg(test)]
+mod role_tests {
+    use super::{layer_index, role};
+
+    #[test]
+    fn a_role_is_the_name_after_its_layer() {
+        assert_eq!(role("model.layers.3.mlp.down_proj.weight"), "mlp.down_proj");
+        assert_eq!(role("encoder.layer.0.attention.output.dense.weight"), "attention.output.dense");
+        assert_eq!(role("encoder.layer.0.output.dense.bias"), "output.dense");
+        assert_eq!(role("blk.7.attn_q.weight"), "attn_q");
+        assert_eq!(role("embeddings.word_embeddings.weight"), "word_embeddings");
+        assert_eq!(role("lm_head"), "lm_head");
+        assert_eq!(layer_index("encoder.layer.12.output.dense.weight"), Some(12));
     }
 }
