@@ -82,7 +82,7 @@ pub(super) fn check(flags: &WriteFlags, input: &Path, setup: &Setup) -> Result<(
     if outputs.is_empty() {
         return Ok(());
     }
-    write::check_formats(&setup.specs, setup.planned()).map_err(CliError::Refused)?;
+    write::check_formats(&setup.specs, setup.planned()).map_err(|e| CliError::Refused(e.to_string()))?;
     for (i, (flag, path)) in outputs.iter().enumerate() {
         if let Some((first, _)) = outputs[..i].iter().find(|(_, p)| same_file(p, path) || p == path) {
             return Err(CliError::SameOutput { first, second: flag, path: path.display().to_string() });
@@ -133,7 +133,7 @@ pub(super) fn write_outputs(flags: &WriteFlags, input: &Path, setup: &Setup, sca
         return Ok(());
     }
     let ck = checkpoint::open(input, setup.include_1d)?;
-    let assigned = write::assign(&ck, scan, &setup.specs).map_err(CliError::Refused)?;
+    let assigned = write::assign(&ck, scan, &setup.specs).map_err(|e| CliError::Refused(e.to_string()))?;
     let labels = labels(&assigned, scan);
     let mut texts = Vec::new();
     if let Some(path) = &flags.recipe_out {
@@ -232,7 +232,7 @@ fn plan_output<'a>(
             write::plan_safetensors(assigned, target, metadata)
         }
     };
-    plan.map_err(|reason| CliError::Output { path: path.to_path_buf(), reason })
+    plan.map_err(|e| CliError::Output { path: path.to_path_buf(), reason: e.to_string() })
 }
 
 /// `model_type` of the `config.json` beside the checkpoint, if there is one.
@@ -263,7 +263,7 @@ fn write_one(ck: &Checkpoint, path: &Path, plan: &OutputPlan, cancelled: &Atomic
             if cancelled.load(Ordering::Relaxed) {
                 return Err(PieceError::Refused("cancelled by a signal".into()));
             }
-            for part in write::encode(ck, piece, plan.target).map_err(PieceError::Refused)? {
+            for part in write::encode(ck, piece, plan.target).map_err(|e| PieceError::Refused(e.to_string()))? {
                 out.write_all(&part)?;
             }
             out.write_all(&zeros[..piece.padding])?;

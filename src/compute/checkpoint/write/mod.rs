@@ -11,7 +11,8 @@ use std::collections::BTreeMap;
 
 use super::scan::Scan;
 use super::select::FormatSpec;
-use super::{Checkpoint, Entry, header};
+use super::{Checkpoint, CheckpointError, Entry, header};
+use crate::compute::analysis::AnalysisError;
 use crate::compute::formats;
 use safetensors_out::{Item, PackedLayout};
 
@@ -62,23 +63,66 @@ pub struct Assigned<'a> {
     pub spec: Option<&'a FormatSpec>,
 }
 
+/// Why the model cannot be written as asked; each names the tensor or format.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    #[error(
+        "writing the model needs one format per tensor, but --formats names {count} ({names}) and no budget chooses between them; give one format (--formats q4_0) or a budget (--budget-bpw X or --budget-mb Y) to plan one per tensor"
+    )]
+    NeedsOneFormat { count: usize, names: String },
+    #[error(
+        "format {format} cannot apply to tensor {tensor}: {reason}; leave it out with --exclude (it is then kept as it is) or plan with a budget"
+    )]
+    CannotApply { format: String, tensor: String, reason: String },
+    #[error("tensor {tensor} has {dims} dimensions; GGUF holds at most 4")]
+    TooManyDimensions { tensor: String, dims: usize },
+    #[error(
+        "format {format} (tensor {tensor}) has no llama.cpp type, so it cannot go in a GGUF; --packed OUT.safetensors writes it with its codes and scales, --dequantized OUT.safetensors as floats"
+    )]
+    NoGgmlType { format: String, tensor: String },
+    #[error(
+        "tensor {tensor} has rows of {row} values, not a multiple of {format}'s block of {block}, so GGUF cannot hold it; leave it out with --exclude or plan with a budget"
+    )]
+    RowsNotBlocks { tensor: String, row: usize, format: String, block: usize },
+    #[error(
+        "tensor {tensor} is {dtype}, which GGUF has no type for; --dequantized or --packed OUT.safetensors keep it as it is"
+    )]
+    NoKeptType { tensor: String, dtype: String },
+    #[error(
+        "the packed tensor {name} would have the name of a tensor of the checkpoint; rename it or write --dequantized"
+    )]
+    PackedNameTaken { name: String },
+    #[error(transparent)]
+    Checkpoint(#[from] CheckpointError),
+    #[error("cannot quantize {tensor}: {source}")]
+    Quantize {
+        tensor: String,
+        #[source]
+        source: AnalysisError,
+    },
+    #[error("format {format} has no packed layout (tensor {tensor})")]
+    NoPackedLayout { format: String, tensor: String },
+    #[error(
+        "tensor {tensor} came to {got} bytes where its bits per weight promised {want}; this is a bug in its format, please report it"
+    )]
+    SizeMismatch { tensor: String, want: usize, got: usize },
+    #[error("{path} lost {tensor}")]
+    Lost { path: String, tensor: String },
+}
+
 /// Writing needs one format per tensor: a budget's plan, or one format.
-pub fn check_formats(specs: &[FormatSpec], planned: bool) -> Result<(), String> {
+pub fn check_formats(specs: &[FormatSpec], planned: bool) -> Result<(), WriteError> {
     if planned || specs.len() == 1 {
         return Ok(());
     }
     let names: Vec<&str> = specs.iter().map(|s| s.label.as_str()).collect();
-    Err(format!(
-        "writing the model needs one format per tensor, but --formats names {} ({}) and no budget chooses between them; give one format (--formats q4_0) or a budget (--budget-bpw X or --budget-mb Y) to plan one per tensor",
-        names.len(),
-        names.join(", ")
-    ))
+    Err(WriteError::NeedsOneFormat { count: names.len(), names: names.join(", ") })
 }
 
 /// Every tensor of the checkpoint with its format: the plan's when the scan
 /// has one, else the one format; tensors not scanned or skipped are kept.
 /// A format that cannot apply to a tensor is refused, naming both.
-pub fn assign<'a>(ck: &'a Checkpoint, scan: &Scan, specs: &'a [FormatSpec]) -> Result<Vec<Assigned<'a>>, String> {
+pub fn assign<'a>(ck: &'a Checkpoint, scan: &Scan, specs: &'a [FormatSpec]) -> Result<Vec<Assigned<'a>>, WriteError> {
     check_formats(specs, scan.plan.is_some())?;
     let scanned: BTreeMap<&str, _> = scan.tensors.iter().map(|t| (t.name.as_str(), t)).collect();
     let mut out = Vec::with_capacity(ck.tensors.len());
@@ -93,10 +137,8 @@ pub fn assign<'a>(ck: &'a Checkpoint, scan: &Scan, specs: &'a [FormatSpec]) -> R
         if let (Some(t), Some(i)) = (t, spec)
             && let Some(e) = t.results.get(i).and_then(|r| r.error.as_ref())
         {
-            return Err(format!(
-                "format {} cannot apply to tensor {}: {e}; leave it out with --exclude (it is then kept as it is) or plan with a budget",
-                specs[i].label, entry.name
-            ));
+            let (format, tensor, reason) = (specs[i].label.clone(), entry.name.clone(), e.clone());
+            return Err(WriteError::CannotApply { format, tensor, reason });
         }
         out.push(Assigned { entry, spec: spec.map(|i| &specs[i]) });
     }
@@ -163,39 +205,29 @@ fn raw_len(entry: &Entry) -> usize {
 
 /// The GGUF of `assigned`: refuses a format without a ggml type, a row
 /// length that cuts a block, or a kept dtype GGUF has no type for.
-pub fn plan_gguf<'a>(assigned: &[Assigned<'a>], names: &GgufNames) -> Result<OutputPlan<'a>, String> {
+pub fn plan_gguf<'a>(assigned: &[Assigned<'a>], names: &GgufNames) -> Result<OutputPlan<'a>, WriteError> {
     let mut infos = Vec::with_capacity(assigned.len());
     let mut weight_by_type: BTreeMap<u32, usize> = BTreeMap::new();
     for a in assigned {
         let e = a.entry;
         if e.shape.len() > 4 {
-            return Err(format!("tensor {} has {} dimensions; GGUF holds at most 4", e.name, e.shape.len()));
+            return Err(WriteError::TooManyDimensions { tensor: e.name.clone(), dims: e.shape.len() });
         }
         let (ggml_type, len) = match a.spec {
             Some(spec) => {
-                let t = gguf::quantized_type(spec.cfg.format.name()).ok_or_else(|| {
-                    format!(
-                        "format {} (tensor {}) has no llama.cpp type, so it cannot go in a GGUF; --packed OUT.safetensors writes it with its codes and scales, --dequantized OUT.safetensors as floats",
-                        spec.label, e.name
-                    )
-                })?;
+                let t = gguf::quantized_type(spec.cfg.format.name())
+                    .ok_or_else(|| WriteError::NoGgmlType { format: spec.label.clone(), tensor: e.name.clone() })?;
                 let row = e.shape.last().copied().unwrap_or(1);
                 if !row.is_multiple_of(t.block) {
-                    return Err(format!(
-                        "tensor {} has rows of {row} values, not a multiple of {}'s block of {}, so GGUF cannot hold it; leave it out with --exclude or plan with a budget",
-                        e.name, spec.label, t.block
-                    ));
+                    let (tensor, format, block) = (e.name.clone(), spec.label.clone(), t.block);
+                    return Err(WriteError::RowsNotBlocks { tensor, row, format, block });
                 }
                 *weight_by_type.entry(t.file_type).or_default() += e.count;
                 (t.id, packed_len(e, spec))
             }
             None => {
-                let id = gguf::kept_type(&e.dtype).ok_or_else(|| {
-                    format!(
-                        "tensor {} is {}, which GGUF has no type for; --dequantized or --packed OUT.safetensors keep it as it is",
-                        e.name, e.dtype
-                    )
-                })?;
+                let id = gguf::kept_type(&e.dtype)
+                    .ok_or_else(|| WriteError::NoKeptType { tensor: e.name.clone(), dtype: e.dtype.clone() })?;
                 (id, raw_len(e))
             }
         };
@@ -226,7 +258,7 @@ pub fn plan_safetensors<'a>(
     assigned: &[Assigned<'a>],
     target: Target,
     mut metadata: BTreeMap<String, String>,
-) -> Result<OutputPlan<'a>, String> {
+) -> Result<OutputPlan<'a>, WriteError> {
     let mut items: Vec<Item> = Vec::new();
     let mut pieces = Vec::with_capacity(assigned.len());
     let mut packed_info = BTreeMap::new();
@@ -257,9 +289,7 @@ pub fn plan_safetensors<'a>(
         items.extend(new);
     }
     if let Some(name) = repeated_name(&items) {
-        return Err(format!(
-            "the packed tensor {name} would have the name of a tensor of the checkpoint; rename it or write --dequantized"
-        ));
+        return Err(WriteError::PackedNameTaken { name: name.to_string() });
     }
     if target == Target::Packed {
         metadata.insert("qmc.packed".into(), serde_json::Value::from_iter(packed_info).to_string());
@@ -288,19 +318,19 @@ pub fn input_metadata(ck: &Checkpoint) -> BTreeMap<String, String> {
 
 /// A piece's bytes, part by part, each checked against the length its
 /// header promised. The tensor is decoded only for this call.
-pub fn encode(ck: &Checkpoint, piece: &Piece, target: Target) -> Result<Vec<Vec<u8>>, String> {
+pub fn encode(ck: &Checkpoint, piece: &Piece, target: Target) -> Result<Vec<Vec<u8>>, WriteError> {
     let entry = piece.assigned.entry;
     let parts = match piece.assigned.spec {
         None => vec![raw_bytes(ck, entry)?.to_vec()],
         Some(spec) => {
-            let w = ck.load(entry).map_err(|e| e.to_string())?;
-            let fail = |e: crate::compute::analysis::AnalysisError| format!("cannot quantize {}: {e}", entry.name);
+            let w = ck.load(entry)?;
+            let fail = |source| WriteError::Quantize { tensor: entry.name.clone(), source };
             match target {
                 Target::Dequantized(d) => vec![d.encode(&formats::dequantized(&w, &spec.cfg).map_err(fail)?.0)],
                 _ => {
-                    let packed = formats::packed(&w, &spec.cfg)
-                        .map_err(fail)?
-                        .ok_or_else(|| format!("format {} has no packed layout (tensor {})", spec.label, entry.name))?;
+                    let packed = formats::packed(&w, &spec.cfg).map_err(fail)?.ok_or_else(|| {
+                        WriteError::NoPackedLayout { format: spec.label.clone(), tensor: entry.name.clone() }
+                    })?;
                     let promised: usize = piece.parts.iter().sum();
                     match &piece.layout {
                         _ if packed.len() != promised => return Err(size_mismatch(entry, promised, packed.len())),
@@ -318,19 +348,16 @@ pub fn encode(ck: &Checkpoint, piece: &Piece, target: Target) -> Result<Vec<Vec<
     Ok(parts)
 }
 
-fn size_mismatch(entry: &Entry, want: usize, got: usize) -> String {
-    format!(
-        "tensor {} came to {got} bytes where its bits per weight promised {want}; this is a bug in its format, please report it",
-        entry.name
-    )
+fn size_mismatch(entry: &Entry, want: usize, got: usize) -> WriteError {
+    WriteError::SizeMismatch { tensor: entry.name.clone(), want, got }
 }
 
 /// The bytes of `entry` in its shard, as stored.
-fn raw_bytes<'c>(ck: &'c Checkpoint, entry: &Entry) -> Result<&'c [u8], String> {
+fn raw_bytes<'c>(ck: &'c Checkpoint, entry: &Entry) -> Result<&'c [u8], WriteError> {
     let shard = &ck.shards[entry.shard];
-    let tensors = header::parse(&shard.path, &shard.bytes).map_err(|e| e.to_string())?;
-    let t =
-        tensors.iter().find(|t| t.name == entry.name).ok_or_else(|| format!("{} lost {}", shard.path, entry.name))?;
+    let tensors = header::parse(&shard.path, &shard.bytes)?;
+    let lost = || WriteError::Lost { path: shard.path.clone(), tensor: entry.name.clone() };
+    let t = tensors.iter().find(|t| t.name == entry.name).ok_or_else(lost)?;
     let start = 8 + u64::from_le_bytes(shard.bytes[..8].try_into().expect("parsed above")) as usize;
     Ok(&shard.bytes[start + t.offsets[0]..start + t.offsets[1]])
 }

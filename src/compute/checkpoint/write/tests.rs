@@ -24,7 +24,7 @@ fn scanned(ck: &Checkpoint, specs: &[FormatSpec]) -> Scan {
 fn two_formats_without_a_budget_are_refused_with_what_to_do() {
     let ck = checkpoint();
     let specs = parse_formats("q4_0,q8_0").unwrap();
-    let e = assign(&ck, &scanned(&ck, &specs), &specs).err().unwrap();
+    let e = assign(&ck, &scanned(&ck, &specs), &specs).err().unwrap().to_string();
     assert!(e.contains("--budget-bpw") && e.contains("q4_0, q8_0"), "{e}");
 }
 
@@ -54,7 +54,7 @@ fn a_format_without_a_ggml_type_is_sent_to_packed() {
     let s = scanned(&ck, &specs);
     let assigned = assign(&ck, &s, &specs).unwrap();
     let names = GgufNames { architecture: "qmc", name: "m", recipe: "{}" };
-    let e = plan_gguf(&assigned, &names).err().unwrap();
+    let e = plan_gguf(&assigned, &names).err().unwrap().to_string();
     assert!(e.contains("--packed"), "{e}");
     let plan = plan_safetensors(&assigned, Target::Packed, BTreeMap::new()).unwrap();
     let parts = encode(&ck, &plan.pieces[1], plan.target).unwrap();
