@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
+use qmc_tui::compute::format;
 use safetensors::Dtype;
 use serde_json::Value;
 use tempfile::TempDir;
@@ -153,6 +154,22 @@ fn stats_by_hand_on_tiny_tensors() {
     assert_eq!(st["outlier_ratio"], 0.0);
     // One value of 1 among 999 zeros: σ ≈ 0.0316, so it is beyond 6σ.
     assert_eq!(tensor(&v, "spike")["stats"]["outlier_ratio"], 0.001);
+    // Row ranges 4 and 6: the widest over the median (5) is 1.2.
+    let peak = 3.0 / 3.5f64.sqrt();
+    assert!((st["peak_to_sigma"].as_f64().unwrap() - peak).abs() < 1e-12, "{st}");
+    assert!((st["channel_range_spread"].as_f64().unwrap() - 1.2).abs() < 1e-12, "{st}");
+
+    // The text and CSV forms carry the same two figures.
+    let out = run(&["scan", s(&path), "--formats", "int8-sym-pt", "--format", "csv"]);
+    let csv = String::from_utf8_lossy(&out.stdout);
+    let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
+    let row: Vec<&str> = csv.lines().find(|l| l.starts_with("tiny,")).unwrap().split(',').collect();
+    let cell = |key: &str| row[header.iter().position(|h| *h == key).unwrap()].parse::<f64>().unwrap();
+    assert!((cell("peak_to_sigma") - peak).abs() < 1e-12, "{csv}");
+    assert!((cell("channel_range_spread") - 1.2).abs() < 1e-12, "{csv}");
+    let text = String::from_utf8_lossy(&run(&["scan", s(&path), "--formats", "int8-sym-pt"]).stdout).to_string();
+    let tiny = text.lines().find(|l| l.starts_with("tiny ")).unwrap();
+    assert!(text.contains("peak/σ") && tiny.contains(&format::num(peak)) && tiny.contains("1.200"), "{text}");
 }
 
 fn shards(dir: &Path) -> PathBuf {

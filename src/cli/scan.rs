@@ -202,7 +202,9 @@ fn text(scan: &Scan) -> String {
     );
     let formats: Vec<&str> = scan.totals.iter().map(|t| t.format.as_str()).collect();
     let mut header: Vec<String> =
-        ["name", "shape", "dtype", "params", "max|x|", "std", "kurtosis", "outliers"].map(String::from).to_vec();
+        ["name", "shape", "dtype", "params", "max|x|", "std", "kurtosis", "outliers", "peak/σ", "ch spread"]
+            .map(String::from)
+            .to_vec();
     header.extend(formats.iter().map(|f| format!("{f} sqnr")));
     let mut order: Vec<&TensorScan> = scan.tensors.iter().collect();
     order.sort_by(|a, b| worst_sqnr(a).total_cmp(&worst_sqnr(b)));
@@ -215,11 +217,13 @@ fn text(scan: &Scan) -> String {
                 format::num(s.std),
                 format::num(s.kurtosis),
                 format::pct(s.outlier_ratio),
+                s.peak_to_sigma.map_or("-".into(), format::num),
+                s.channel_range_spread.map_or("-".into(), format::num),
             ]),
             None => {
                 // The reason goes last, so it does not widen a column.
                 row.push("skipped".to_string());
-                row.extend(std::iter::repeat_n("-".to_string(), 3 + formats.len()));
+                row.extend(std::iter::repeat_n("-".to_string(), 5 + formats.len()));
                 row.push(t.skip_reason.clone().unwrap_or_default());
             }
         }
@@ -243,7 +247,7 @@ fn text(scan: &Scan) -> String {
             "\n\nplan        budget {} bpw: {} bpw, {}, {sqnr}\n",
             format::num(p.budget_bpw),
             format::num(p.bpw),
-            format::bytes(p.bytes)
+            format::megabytes(p.bytes)
         ));
         let rows: Vec<Vec<String>> = p.assignments.iter().map(|(n, f)| vec![n.clone(), f.clone()]).collect();
         out.push_str(&aligned(&rows));
@@ -265,7 +269,7 @@ fn aligned(rows: &[Vec<String>]) -> String {
         .join("\n")
 }
 
-const CSV_HEADER: [&str; 17] = [
+const CSV_HEADER: [&str; 19] = [
     "name",
     "shape",
     "dtype",
@@ -275,6 +279,8 @@ const CSV_HEADER: [&str; 17] = [
     "std",
     "kurtosis",
     "outlier_ratio",
+    "peak_to_sigma",
+    "channel_range_spread",
     "format",
     "bpw",
     "mse",
@@ -298,7 +304,15 @@ fn csv(scan: &Scan) -> Result<String, CliError> {
             vec![t.name.clone(), shape.join("x"), t.dtype.clone(), t.count.to_string(), t.skipped.to_string()];
         let s = t.stats.as_ref();
         head.extend(
-            [s.map(|s| s.max_abs), s.map(|s| s.std), s.map(|s| s.kurtosis), s.map(|s| s.outlier_ratio)].map(opt),
+            [
+                s.map(|s| s.max_abs),
+                s.map(|s| s.std),
+                s.map(|s| s.kurtosis),
+                s.map(|s| s.outlier_ratio),
+                s.and_then(|s| s.peak_to_sigma),
+                s.and_then(|s| s.channel_range_spread),
+            ]
+            .map(opt),
         );
         if t.skipped {
             let mut row = head.clone();

@@ -60,6 +60,13 @@ pub fn bytes(n: u64) -> String {
     if unit == 0 { format!("{n} B") } else { format!("{v:.1} {}", UNITS[unit]) }
 }
 
+/// Bytes in decimal megabytes (10^6 bytes), the unit `--budget-mb` takes.
+/// Four significant digits below 10^4 MB (0.006554 MB, 12.35 MB), whole MB above.
+pub fn megabytes(n: u64) -> String {
+    let mb = n as f64 / 1e6;
+    if mb >= 1e4 { format!("{mb:.0} MB") } else { format!("{} MB", num(mb)) }
+}
+
 /// `v` in at most `width` characters: as `num` writes it when that fits,
 /// else with fewer significant digits (`0.0062`, `6.2e-3`), never cut; `None`
 /// when not even one digit fits.
@@ -125,6 +132,9 @@ mod tests {
         assert_eq!(cosine(0.9999612), "0.999961");
         assert_eq!(db(f64::INFINITY), "inf dB");
         assert_eq!(bytes(1536), "1.5 KiB");
+        assert_eq!(megabytes(12_345_678), "12.35 MB");
+        assert_eq!(megabytes(6_554), "0.006554 MB");
+        assert_eq!(megabytes(123_456_789_012), "123457 MB");
         assert_eq!(bytes(100), "100 B");
         assert_eq!(shape(&[1000, 10]), "1000×10");
         assert_eq!((depth(0), depth(3)), ("∞".to_string(), "3".to_string()));

@@ -233,7 +233,8 @@ fn plan_line(pane: &CheckpointPane, width: u16) -> Line<'static> {
         return Line::styled(text, theme().muted);
     };
     let sqnr = plan.sqnr_db.map_or("inf dB".into(), format::db);
-    let figures = format!("{}, {} bpw, {sqnr}", format::bytes(plan.bytes), num(plan.bpw));
+    // In MB, the unit `--budget-mb` takes, so the figure can be typed back.
+    let figures = format!("{}, {} bpw, {sqnr}", format::megabytes(plan.bytes), num(plan.bpw));
     let head = format!("plan ≤ {} bpw: ", num(budget));
     let counts = assignment_counts(pane, plan);
     let variants = [

@@ -114,10 +114,15 @@ impl std::fmt::Display for MaxFeatures {
     }
 }
 
+/// Text that is neither a rule's name nor a number.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("`{0}` is not sqrt, log2, all or a fraction in (0, 1]")]
+pub struct NotMaxFeatures(pub String);
+
 impl std::str::FromStr for MaxFeatures {
-    type Err = String;
+    type Err = NotMaxFeatures;
     /// A rule's name or a fraction, optionally as a percentage ("50%").
-    fn from_str(s: &str) -> Result<Self, String> {
+    fn from_str(s: &str) -> Result<Self, NotMaxFeatures> {
         let s = s.trim();
         if let Ok(rule) = s.parse() {
             return Ok(MaxFeatures::Named(rule));
@@ -126,7 +131,7 @@ impl std::str::FromStr for MaxFeatures {
             Some(p) => p.trim().parse::<f64>().map(|v| v / 100.0),
             None => s.parse::<f64>(),
         };
-        fraction.map(MaxFeatures::Fraction).map_err(|_| format!("`{s}` is not sqrt, log2, all or a fraction in (0, 1]"))
+        fraction.map(MaxFeatures::Fraction).map_err(|_| NotMaxFeatures(s.to_string()))
     }
 }
 
