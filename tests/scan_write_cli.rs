@@ -285,3 +285,60 @@ fn a_full_or_read_only_disk_names_the_file_and_leaves_nothing() {
         assert!(left.is_empty(), "{left:?}");
     }
 }
+
+/// A checkpoint of `tensors` f32 matrices of 256 × 1024, big enough that
+/// writing it takes a while.
+fn many_tensors(dir: &Path, tensors: usize) -> PathBuf {
+    let data: Vec<Vec<u8>> = (0..tensors).map(|i| f32s(&values(256 * 1024, i + 10))).collect();
+    let views: Vec<(String, TensorView<'_>)> = data
+        .iter()
+        .enumerate()
+        .map(|(i, b)| (format!("layers.{i}.weight"), TensorView::new(Dtype::F32, vec![256, 1024], b).unwrap()))
+        .collect();
+    let path = dir.join("many.safetensors");
+    std::fs::write(&path, safetensors::serialize(views, None).unwrap()).unwrap();
+    path
+}
+
+#[test]
+fn a_signal_while_writing_leaves_the_old_file_and_no_temporary_one() {
+    let dir = TempDir::new().unwrap();
+    let out_dir = dir.path().join("out");
+    std::fs::create_dir(&out_dir).unwrap();
+    let out = out_dir.join("model.gguf");
+    std::fs::write(&out, b"the previous file").unwrap();
+    // Larger each time the write finished before the signal reached it.
+    for tensors in [48, 160] {
+        let model = many_tensors(dir.path(), tensors);
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_qmc-tui"))
+            .args(["scan", s(&model), "--formats", "q4_k", "--write", s(&out), "--format", "json"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Signal once the temporary file is there: the write is under way.
+        let started = std::time::Instant::now();
+        while names_in(&out_dir).len() < 2 && started.elapsed().as_secs() < 60 {
+            if child.try_wait().unwrap().is_some() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        let pid = child.id().to_string();
+        let _ = std::process::Command::new("kill").args(["-TERM", &pid]).status();
+        let output = child.wait_with_output().unwrap();
+        if output.status.success() {
+            // It finished first: the new file landed whole; try a larger one.
+            assert_eq!(names_in(&out_dir), ["model.gguf"]);
+            std::fs::write(&out, b"the previous file").unwrap();
+            continue;
+        }
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("cancelled by a signal") && stderr.contains("nothing was written"), "{stderr}");
+        assert_eq!(stderr.trim().lines().count(), 1, "one paragraph: {stderr}");
+        assert_eq!(names_in(&out_dir), ["model.gguf"], "no temporary file is left");
+        assert_eq!(std::fs::read(&out).unwrap(), b"the previous file");
+        return;
+    }
+    panic!("every write finished before the signal: make the checkpoint larger");
+}
