@@ -204,7 +204,7 @@ fn draw_totals(frame: &mut Frame, pane: &CheckpointPane, area: Rect) {
                     "{} {}: {}, {} bpw, {sqnr} over {}",
                     tag(f),
                     t.format,
-                    format::bytes(t.bytes),
+                    format::megabytes(t.bytes),
                     num(t.bpw),
                     format::plural(t.tensors, "tensor")
                 );
