@@ -223,6 +223,15 @@ fn the_fuzzed_files_are_valid_before_they_are_mangled() {
     check_against(&recipe, "r.toml", &ck, &selected, &specs).unwrap();
 }
 
+#[test]
+fn absurd_recipe_budgets_never_panic() {
+    for budget in ["nan", "inf", "-inf", "-1.0", "0.0", "1e308", "5e-324"] {
+        for key in ["budget_bpw", "budget_mb"] {
+            read_recipe(&RECIPE.replace("budget_bpw = 6.0", &format!("{key} = {budget}")));
+        }
+    }
+}
+
 /// One input event of any kind the terminal can send.
 fn event() -> impl Strategy<Value = Event> {
     let keys = prop::sample::select(vec![
