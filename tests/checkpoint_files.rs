@@ -32,7 +32,10 @@ fn index(dir: &Path, shard: &str) -> PathBuf {
 
 fn refused_outside(index: &Path, shard: &str, says: &str) {
     let err = checkpoint::open(index, false).err().expect("refused");
-    assert!(matches!(&err, CheckpointError::ShardOutside { shard: s, tensor, .. } if s == shard && tensor == "w"), "{err:?}");
+    assert!(
+        matches!(&err, CheckpointError::ShardOutside { shard: s, tensor, .. } if s == shard && tensor == "w"),
+        "{err:?}"
+    );
     let msg = err.to_string();
     assert!(msg.contains(shard) && msg.contains(says) && msg.contains("inside its own folder"), "{msg}");
 }
@@ -95,7 +98,10 @@ fn a_shard_truncated_after_open_is_an_error_naming_it_not_a_crash() {
     let mut rows = 0;
     let err = scan::scan_streaming(&ck, &all, &specs, &Watch::NONE, &mut |_, _, _| rows += 1).unwrap_err();
     assert_eq!(rows, 1, "the first shard's tensor was measured before the cut one");
-    assert!(matches!(&err, CheckpointError::ShortRead { path, size, .. } if path.ends_with("b.safetensors") && *size == len - 100), "{err:?}");
+    assert!(
+        matches!(&err, CheckpointError::ShortRead { path, size, .. } if path.ends_with("b.safetensors") && *size == len - 100),
+        "{err:?}"
+    );
     let msg = err.to_string();
     assert!(msg.contains("b.safetensors") && msg.contains("truncated while open"), "{msg}");
 }

@@ -116,7 +116,9 @@ fn apply(bytes: &mut Vec<u8>, edits: &[Mangle], header_length: bool) {
             Mangle::Insert(i, v) => bytes.insert(i.min(bytes.len()), v),
             Mangle::Remove(i) if i < bytes.len() => _ = bytes.remove(i),
             Mangle::Truncate(n) => bytes.truncate(n),
-            Mangle::HeaderLength(n) if header_length && bytes.len() >= 8 => bytes[..8].copy_from_slice(&n.to_le_bytes()),
+            Mangle::HeaderLength(n) if header_length && bytes.len() >= 8 => {
+                bytes[..8].copy_from_slice(&n.to_le_bytes())
+            }
             _ => {}
         }
     }
@@ -147,7 +149,8 @@ fn open_and_scan(bytes: Vec<u8>) {
     let _ = scan::scan(&ck, &all, &specs, &Watch::NONE);
 }
 
-const INDEX: &str = r#"{"metadata":{"total_size":528},"weight_map":{"layers.0.w":"model-1.safetensors","ids":"model-2.safetensors"}}"#;
+const INDEX: &str =
+    r#"{"metadata":{"total_size":528},"weight_map":{"layers.0.w":"model-1.safetensors","ids":"model-2.safetensors"}}"#;
 
 const RECIPE: &str = r#"budget_bpw = 6.0
 formats = ["int8-sym-pc", "q4_0"]

@@ -26,7 +26,11 @@ fn write_shard(path: &Path, names: &[String], seed: usize) {
         .iter()
         .enumerate()
         .map(|(i, n)| {
-            format!(r#""{n}":{{"dtype":"BF16","shape":[{ROWS},{COLS}],"data_offsets":[{},{}]}}"#, i * size, (i + 1) * size)
+            format!(
+                r#""{n}":{{"dtype":"BF16","shape":[{ROWS},{COLS}],"data_offsets":[{},{}]}}"#,
+                i * size,
+                (i + 1) * size
+            )
         })
         .collect();
     let mut header = format!("{{{}}}", entries.join(","));

@@ -147,7 +147,15 @@ pub(super) fn assemble(
             }
             let skipped = skip_reason(&t.dtype, &t.shape, include_1d);
             let data = header.data_start + t.offsets[0] as u64..header.data_start + t.offsets[1] as u64;
-            tensors.push(Entry { name: t.name, shape: t.shape, dtype: t.dtype, count: t.count, shard: i, data, skipped });
+            tensors.push(Entry {
+                name: t.name,
+                shape: t.shape,
+                dtype: t.dtype,
+                count: t.count,
+                shard: i,
+                data,
+                skipped,
+            });
         }
     }
     if let Some((index, placed)) = index {

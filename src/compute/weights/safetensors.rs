@@ -14,11 +14,8 @@ fn open(path: &Path) -> Result<Checkpoint, WeightsError> {
 /// Every tensor in the header, sorted by name.
 pub(super) fn list(path: &Path) -> Result<Vec<TensorInfo>, WeightsError> {
     let ck = open(path)?;
-    let mut infos: Vec<TensorInfo> = ck
-        .tensors
-        .into_iter()
-        .map(|t| TensorInfo { name: t.name, shape: t.shape, dtype: t.dtype })
-        .collect();
+    let mut infos: Vec<TensorInfo> =
+        ck.tensors.into_iter().map(|t| TensorInfo { name: t.name, shape: t.shape, dtype: t.dtype }).collect();
     infos.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(infos)
 }
