@@ -220,13 +220,20 @@ pub const MEMBER_CONTROLS: &[MemberControl] = &[
         |v, up, coarse| step_count(v, up, coarse, 1, MAX_MIN_SAMPLES_LEAF),
         parse
     ),
-    member!(var_smoothing, "var smoothing", |v: f64| format!("{v:e}"), |v, up, coarse| ladder(
-        VAR_SMOOTHING_LADDER,
-        v,
-        up,
-        coarse
-    ), parse),
-    member!(n_neighbors, "neighbours", text, |v, up, coarse| ladder(NEIGHBORS_LADDER, v as f64, up, coarse) as usize, parse),
+    member!(
+        var_smoothing,
+        "var smoothing",
+        |v: f64| format!("{v:e}"),
+        |v, up, coarse| ladder(VAR_SMOOTHING_LADDER, v, up, coarse),
+        parse
+    ),
+    member!(
+        n_neighbors,
+        "neighbours",
+        text,
+        |v, up, coarse| ladder(NEIGHBORS_LADDER, v as f64, up, coarse) as usize,
+        parse
+    ),
     member!(neighbor_weights, "vote", text, |v: NeighborWeights, up, _| v.cycle(up), parse_name),
     member!(learning_rate, "learning rate", format::num, |v, up, coarse| ladder(LEARNING_RATES, v, up, coarse), parse),
     member!(max_leaf_nodes, "max leaves", text, |v, up, coarse| ladder(LEAVES, v as f64, up, coarse) as usize, parse),
@@ -258,7 +265,8 @@ fn parse_on_off(text: &str, key: &str, label: &'static str) -> Result<bool, Cont
     }
 }
 
-const VAR_SMOOTHING_LADDER: &[f64] = &[0.0, 1e-12, 1e-11, 1e-10, 1e-9, 1e-8, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 0.1, 1.0];
+const VAR_SMOOTHING_LADDER: &[f64] =
+    &[0.0, 1e-12, 1e-11, 1e-10, 1e-9, 1e-8, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 0.1, 1.0];
 const NEIGHBORS_LADDER: &[f64] = &[1.0, 2.0, 3.0, 5.0, 7.0, 10.0, 15.0, 20.0, 30.0, 50.0, 100.0, 200.0, 500.0, 1000.0];
 
 /// The steps of `max_features`, fewest candidate features first.

@@ -348,7 +348,10 @@ impl MemberConfig {
         if !(self.validation_fraction > 0.0 && self.validation_fraction < 1.0) {
             return Err(InvalidSetting::new(
                 &key("validation_fraction"),
-                format!("{} is outside (0, 1): it is the share of rows held out for early stopping", self.validation_fraction),
+                format!(
+                    "{} is outside (0, 1): it is the share of rows held out for early stopping",
+                    self.validation_fraction
+                ),
             ));
         }
         Ok(())

@@ -147,17 +147,27 @@ fn stage_error(stage: String) -> impl Fn(EnsembleError) -> EnsembleError {
 /// row, the CV figures and the voting fusions): 1 + folds fits, each fold
 /// once. `train_oof_proba` stays `None` ([`train_inner_folds`] adds it).
 pub fn train_outer(p: &Prepared, m: &MemberConfig, data_seed: u64) -> Result<MemberResults, EnsembleError> {
+    train_outer_on(p, m, data_seed, threads_for(p.dataset.features.len() * (1 + p.folds.len())))
+}
+
+/// [`train_outer`] on `threads` threads (the bits do not depend on it).
+pub(super) fn train_outer_on(
+    p: &Prepared,
+    m: &MemberConfig,
+    data_seed: u64,
+    threads: usize,
+) -> Result<MemberResults, EnsembleError> {
     let d = &p.dataset;
     let classes = d.classes();
     let key = m.fit_key();
-    let run = |train: &[usize], predict: &[usize], stage: u64| fit_and_predict(p, &key, data_seed, (train, predict), stage);
+    let run =
+        |train: &[usize], predict: &[usize], stage: u64| fit_and_predict(p, &key, data_seed, (train, predict), stage);
 
     // The fits are independent tasks, each seeded by its stage and merged in
     // order: the same bits on any number of threads.
     let n_folds = p.folds.len();
     let mut tasks: Vec<(Vec<usize>, &[usize], u64)> = vec![(p.split.train.clone(), &p.split.test, STAGE_TEST)];
     tasks.extend(p.folds.iter().enumerate().map(|(k, f)| (complement(d.rows(), f), &f[..], STAGE_CV + k as u64)));
-    let threads = threads_for(d.features.len() * tasks.len());
     let (fits, _) = run_tasks(&tasks, threads, || (), |_, (train, predict, stage)| run(train, predict, *stage));
     let mut fits = fits.into_iter().enumerate().map(|(i, fit)| {
         fit.map_err(stage_error(match i {
@@ -220,9 +230,12 @@ pub fn train_inner_folds(
         .map(|(k, fold)| (in_train(&complement(n_train, fold)), in_train(fold), STAGE_TRAIN_OOF + k as u64))
         .collect();
     let threads = threads_for(p.dataset.features.len() * tasks.len());
-    let (fits, _) = run_tasks(&tasks, threads, || (), |_, (train, predict, stage)| {
-        fit_and_predict(p, &key, data_seed, (train, predict), *stage)
-    });
+    let (fits, _) = run_tasks(
+        &tasks,
+        threads,
+        || (),
+        |_, (train, predict, stage)| fit_and_predict(p, &key, data_seed, (train, predict), *stage),
+    );
     let mut converged = r.converged;
     for (k, (fold, fit)) in p.train_folds.iter().zip(fits).enumerate() {
         let stage = format!(" on stacking fold {} of {} within the train split", k + 1, p.train_folds.len());

@@ -92,7 +92,8 @@ impl EnsembleCache {
     pub fn run(&mut self, s: PipelineSettings, on_member: &mut OnMember) -> Result<Trained, EnsembleError> {
         let prepared = self.prepared(s.data)?;
         let inner = needs_inner_folds(s.ensemble);
-        let (results, trained, fits) = self.train_members(&prepared, s.data.seed, &s.ensemble.members, inner, on_member)?;
+        let (results, trained, fits) =
+            self.train_members(&prepared, s.data.seed, &s.ensemble.members, inner, on_member)?;
         let refs: Vec<&MemberResults> = results.iter().map(|r| r.as_ref()).collect();
         let stacked = (s.ensemble.fusion == Fusion::Stacking).then(|| self.stacked(&prepared, s.ensemble, &refs));
         let report = evaluate_with(&prepared, s.ensemble, &refs, stacked.as_deref());

@@ -460,6 +460,18 @@ fn each_fold_is_fitted_once_and_inner_folds_only_for_a_learned_fusion() {
 }
 
 #[test]
+fn a_member_s_fits_give_the_same_bits_on_any_thread_count() {
+    let p = iris_prepared();
+    for kind in ["forest", "logistic", "naive-bayes", "knn", "gbm"] {
+        let m = MemberConfig { kind: kind.parse().unwrap(), max_iter: 20, ..MemberConfig::forest(5, 3) };
+        let one = super::cv::train_outer_on(p, &m, 42, 1).unwrap();
+        for threads in [2, 3, 6] {
+            assert_eq!(super::cv::train_outer_on(p, &m, 42, threads).unwrap(), one, "{kind} on {threads} threads");
+        }
+    }
+}
+
+#[test]
 fn the_test_split_meta_learner_sees_no_model_that_saw_a_test_row() {
     // The inner folds are positions within the train split: their models
     // train on train rows only, so the meta-learner that predicts the test

@@ -59,7 +59,10 @@ impl MemberPlugin for Gbm {
     fn fit(&self, cfg: &MemberConfig, data: &TrainingSet<'_>, rng: &mut ChaCha8Rng) -> FitResult {
         let present: Vec<usize> = (0..data.classes).filter(|c| data.y.contains(c)).collect();
         if present.len() < 2 {
-            return Err(fit_error(cfg.kind, format!("the training rows hold {} class(es); boosting needs 2", present.len())));
+            return Err(fit_error(
+                cfg.kind,
+                format!("the training rows hold {} class(es); boosting needs 2", present.len()),
+            ));
         }
         let (fit_rows, validation) = if cfg.early_stopping {
             let (train, validation) = stratified_holdout(data.y, cfg.validation_fraction, rng);
@@ -189,7 +192,14 @@ fn score(g: f64, h: f64, l2: f64) -> f64 {
 }
 
 /// The best split of `rows` on the gradient sums, if any gains and keeps `min_leaf` rows a side.
-fn best_split(b: &Binned, rows: &[usize], grad: &[f64], hess: &[f64], p: &Grow, hist: &mut Vec<(f64, f64, u32)>) -> Option<Split> {
+fn best_split(
+    b: &Binned,
+    rows: &[usize],
+    grad: &[f64],
+    hess: &[f64],
+    p: &Grow,
+    hist: &mut Vec<(f64, f64, u32)>,
+) -> Option<Split> {
     if rows.len() < 2 * p.min_leaf {
         return None;
     }
@@ -236,12 +246,23 @@ fn best_split(b: &Binned, rows: &[usize], grad: &[f64], hess: &[f64], p: &Grow, 
 
 /// One regression tree on `grad`/`hess` over `rows`, best gain first; adds
 /// its value on each of `rows` to `raw` (the rows' column of the class).
-fn grow_tree(b: &Binned, rows: Vec<usize>, grad: &[f64], hess: &[f64], p: &Grow, mut add: impl FnMut(usize, f64)) -> FlatTree {
+fn grow_tree(
+    b: &Binned,
+    rows: Vec<usize>,
+    grad: &[f64],
+    hess: &[f64],
+    p: &Grow,
+    mut add: impl FnMut(usize, f64),
+) -> FlatTree {
     let mut tree = FlatTree { nodes: vec![FlatNode::Leaf { class: 0 }], shares: vec![0.0] };
     let mut hist = Vec::new();
     let mut heap = BinaryHeap::new();
     let mut leaves: Vec<(usize, Vec<usize>)> = Vec::new();
-    let mut open = |node: usize, rows: Vec<usize>, depth: usize, heap: &mut BinaryHeap<Candidate>, leaves: &mut Vec<(usize, Vec<usize>)>| {
+    let mut open = |node: usize,
+                    rows: Vec<usize>,
+                    depth: usize,
+                    heap: &mut BinaryHeap<Candidate>,
+                    leaves: &mut Vec<(usize, Vec<usize>)>| {
         let can_split = p.max_depth == 0 || depth < p.max_depth;
         match can_split.then(|| best_split(b, &rows, grad, hess, p, &mut hist)).flatten() {
             Some(split) => heap.push(Candidate { gain: split.gain, node, split, rows, depth }),
@@ -290,7 +311,13 @@ fn softmax_rows(raw: &Array2<f64>) -> Array2<f64> {
     p
 }
 
-fn boost(cfg: &MemberConfig, data: &TrainingSet<'_>, present: &[usize], rows: &[usize], validation: &[usize]) -> Boosted {
+fn boost(
+    cfg: &MemberConfig,
+    data: &TrainingSet<'_>,
+    present: &[usize],
+    rows: &[usize],
+    validation: &[usize],
+) -> Boosted {
     let TrainingSet { x, y, .. } = *data;
     let k = present.len();
     let dense: Vec<usize> = y.iter().map(|l| present.binary_search(l).unwrap_or(0)).collect();

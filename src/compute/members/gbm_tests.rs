@@ -25,7 +25,9 @@ fn one_round_by_hand() {
     let b = m.model().as_any().downcast_ref::<Boosted>().unwrap();
     // One tree per class, each one split (threshold just above the midpoint 4.5) and two leaves.
     assert_eq!(b.trees.len(), 2);
-    assert!(matches!(b.trees[0].nodes[0], FlatNode::Split { column: 0, threshold, .. } if threshold == 4.5f64.next_up()));
+    assert!(
+        matches!(b.trees[0].nodes[0], FlatNode::Split { column: 0, threshold, .. } if threshold == 4.5f64.next_up())
+    );
     assert_eq!(m.size_bits(8), 2 * ((8 + 40) + 2 * 32) + 2 * 32);
 }
 

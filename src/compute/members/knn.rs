@@ -200,7 +200,10 @@ mod tests {
         for k in [0, 6] {
             let err = fit_member(&knn(k, NeighborWeights::Uniform), x.view(), &y, 2, 0).unwrap_err();
             let msg = err.to_string();
-            assert!(matches!(err, EnsembleError::Fit { .. }) && msg.contains("knn") && msg.contains("n_neighbors"), "{msg}");
+            assert!(
+                matches!(err, EnsembleError::Fit { .. }) && msg.contains("knn") && msg.contains("n_neighbors"),
+                "{msg}"
+            );
         }
         let err = fit_member(&knn(6, NeighborWeights::Uniform), x.view(), &y, 2, 0).unwrap_err();
         assert!(err.to_string().contains("5 training rows"), "{err}");

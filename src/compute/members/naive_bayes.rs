@@ -157,7 +157,8 @@ mod tests {
         assert!((g.variances[[0, 0]] - (1.0 + 8e-9)).abs() < 1e-15);
         assert!((g.variances[[1, 0]] - (8.0 / 3.0 + 8e-9)).abs() < 1e-15);
         // At x = 3 (scikit-learn: 0.44335658 for class 0): log N(3; 1, 1) + ln 0.4 against log N(3; 6, 8/3) + ln 0.6.
-        let ln_n = |x: f64, mu: f64, var: f64| -0.5 * ((2.0 * std::f64::consts::PI * var).ln() + (x - mu).powi(2) / var);
+        let ln_n =
+            |x: f64, mu: f64, var: f64| -0.5 * ((2.0 * std::f64::consts::PI * var).ln() + (x - mu).powi(2) / var);
         let (a, b) = (ln_n(3.0, 1.0, 1.0 + 8e-9) + 0.4f64.ln(), ln_n(3.0, 6.0, 8.0 / 3.0 + 8e-9) + 0.6f64.ln());
         let p0 = 1.0 / (1.0 + (b - a).exp());
         let p = m.predict_proba(array![[3.0]].view());
