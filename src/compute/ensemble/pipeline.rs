@@ -11,7 +11,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use super::{
-    DataConfig, EnsembleConfig, EnsembleError, EnsembleReport, Fusion, MemberConfig, MemberResults, Prepared, Stacked,
+    DataConfig, EnsembleConfig, EnsembleError, EnsembleReport, MemberConfig, MemberResults, Prepared, Stacked,
     evaluate_with, load_dataset, prepare, stack, stacked_members, train_member,
 };
 use crate::compute::deploy::{DeployConfig, DeployReport, sweep};
@@ -76,7 +76,7 @@ impl EnsembleCache {
         let prepared = self.prepared(s.data)?;
         let (results, trained) = self.train_members(&prepared, s, on_member)?;
         let refs: Vec<&MemberResults> = results.iter().map(|r| r.as_ref()).collect();
-        let stacked = (s.ensemble.fusion == Fusion::Stacking).then(|| self.stacked(&prepared, s.ensemble, &refs));
+        let stacked = s.ensemble.fusion.learns_meta().then(|| self.stacked(&prepared, s.ensemble, &refs));
         let report = evaluate_with(&prepared, s.ensemble, &refs, stacked.as_deref());
         let deploy = sweep(&prepared, s.ensemble, &refs, s.quant, s.deploy, stacked.as_deref());
         Ok(Trained { prepared, report, deploy, trained })
@@ -134,6 +134,8 @@ impl EnsembleCache {
         let key: Vec<MemberConfig> = stacked_members(members).iter().map(|&i| members[i].fit_key()).collect();
         if let Some((k, s)) = &self.stacked
             && *k == key
+            // A failure is kept whatever the meta-learner: it comes from the members' tables.
+            && s.as_ref().as_ref().map_or(true, |s| s.kind == super::MetaKind::of(ens))
         {
             return s.clone();
         }

@@ -355,7 +355,7 @@ fn logistic_c_and_max_iter_change_the_fit_and_non_convergence_is_flagged() {
     let m = logistic(1.0, 2);
     let r = train_member(p, &m, 42).unwrap();
     assert!(!r.converged);
-    let report = evaluate(p, &EnsembleConfig { fusion: Fusion::Soft, members: vec![m] }, &[&r]);
+    let report = evaluate(p, &EnsembleConfig { fusion: Fusion::Soft, members: vec![m], ..EnsembleConfig::default() }, &[&r]);
     assert!(!report.members[0].converged && (report.members[0].c, report.members[0].max_iter) == (1.0, 2));
     assert!(report.notes.iter().any(|n| n.contains("did not converge in max_iter 2")), "{:?}", report.notes);
     assert!(default_results().iter().all(|r| r.converged), "trees always converge");
@@ -613,7 +613,7 @@ fn label_mean_demonstrates_its_error_on_real_members() {
     };
     let (a, b) = (member(0), member(2));
     let cfg =
-        EnsembleConfig { fusion: Fusion::LabelMean, members: vec![MemberConfig::default(), MemberConfig::default()] };
+        EnsembleConfig { fusion: Fusion::LabelMean, members: vec![MemberConfig::default(), MemberConfig::default()], ..EnsembleConfig::default() };
     let r = evaluate(p, &cfg, &[&a, &b]);
     assert!(r.test_predictions.iter().all(|&l| l == 1));
     assert!(r.label_mean_invalid);
@@ -626,7 +626,7 @@ fn label_mean_demonstrates_its_error_on_real_members() {
 fn no_members_gives_an_empty_report() {
     let p = iris_prepared();
     for &fusion in Fusion::ALL {
-        let r = evaluate(p, &EnsembleConfig { fusion, members: vec![] }, &[]);
+        let r = evaluate(p, &EnsembleConfig { fusion, members: vec![], ..EnsembleConfig::default() }, &[]);
         assert!(r.no_members);
         // No figures at all: not 0% (which reads as a measured 0/30), but none.
         let figures = [r.test_accuracy, r.cv_accuracy_mean, r.cv_accuracy_std, r.precision_macro, r.recall_macro];
@@ -651,7 +651,7 @@ fn no_members_gives_an_empty_report() {
         cv_accuracy_std: 0.0,
         converged: true,
     };
-    let cfg = EnsembleConfig { fusion: Fusion::Soft, members: vec![MemberConfig::default()] };
+    let cfg = EnsembleConfig { fusion: Fusion::Soft, members: vec![MemberConfig::default()], ..EnsembleConfig::default() };
     let r = evaluate(p, &cfg, &[&wrong]);
     assert!(r.no_members && !r.notes.is_empty());
     // More settings than results: the extra settings are reported, not indexed.
