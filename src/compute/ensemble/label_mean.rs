@@ -1,8 +1,8 @@
 //! Label-mean fusion under every relabeling of the classes: averaging class
 //! numbers depends on which class got which number, and this shows how much.
 
-use rand::seq::SliceRandom;
 use rand::SeedableRng;
+use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 

@@ -161,9 +161,7 @@ pub fn ece(bins: &[ReliabilityBin]) -> f64 {
     if rows == 0 {
         return 0.0;
     }
-    bins.iter()
-        .filter_map(|b| Some(b.rows as f64 / rows as f64 * (b.accuracy? - b.confidence?).abs()))
-        .sum()
+    bins.iter().filter_map(|b| Some(b.rows as f64 / rows as f64 * (b.accuracy? - b.confidence?).abs())).sum()
 }
 
 /// How good a probability table is on the rows it predicts (out-of-fold ones in the report).
@@ -178,6 +176,11 @@ pub struct ProbabilityQuality {
 impl ProbabilityQuality {
     pub fn of(proba: ArrayView2<f64>, truth: &[usize]) -> ProbabilityQuality {
         let reliability = reliability(proba, truth);
-        ProbabilityQuality { log_loss: log_loss(proba, truth), brier: brier(proba, truth), ece: ece(&reliability), reliability }
+        ProbabilityQuality {
+            log_loss: log_loss(proba, truth),
+            brier: brier(proba, truth),
+            ece: ece(&reliability),
+            reliability,
+        }
     }
 }

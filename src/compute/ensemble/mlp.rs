@@ -115,7 +115,12 @@ impl Mlp {
         let gb1 = dh.sum_axis(Axis(0));
         // Logical (row-major) order, the order of `params`' slices.
         let flat = |a: ndarray::ArrayViewD<f64>| a.iter().copied().collect::<Vec<f64>>();
-        [flat(gw1.view().into_dyn()), flat(gb1.view().into_dyn()), flat(gw2.view().into_dyn()), flat(gb2.view().into_dyn())]
+        [
+            flat(gw1.view().into_dyn()),
+            flat(gb1.view().into_dyn()),
+            flat(gw2.view().into_dyn()),
+            flat(gb2.view().into_dyn()),
+        ]
     }
 
     /// How many parameters it stores.

@@ -37,15 +37,17 @@ pub use super::members::{
 };
 pub use config::*;
 pub use cv::{MemberResults, Prepared, prepare, train_member};
-pub(crate) use fusion::argmax;
-pub use fusion::{Fuser, argmax_rows, fuse_hard, fuse_label_mean, fuse_soft, fuse_votes, normalized_weights, soft_mean};
 pub use diversity::{double_fault, oracle_predictions, q_statistic};
+pub(crate) use fusion::argmax;
+pub use fusion::{
+    Fuser, argmax_rows, fuse_hard, fuse_label_mean, fuse_soft, fuse_votes, normalized_weights, soft_mean,
+};
 pub use label_mean::{EXHAUSTIVE_CLASSES, LabelMeanPermutations, SAMPLED_PERMUTATIONS, label_mean_permutations};
 pub use metrics::{ProbabilityQuality, RELIABILITY_BINS, ReliabilityBin, accuracy, brier, ece, log_loss, reliability};
-pub use selection::{Optimized, SELECTION_BAGS, SELECTION_ROUNDS, optimize, select_weights};
+pub use mlp::{MLP_ALPHA, MLP_LEARNING_RATE, MLP_STEPS, Mlp};
 pub use pipeline::{EnsembleCache, OnMember, PipelineSettings, StackedResult, Trained};
 pub use report::{EnsembleReport, MemberSummary, evaluate, evaluate_with};
-pub use mlp::{MLP_ALPHA, MLP_LEARNING_RATE, MLP_STEPS, Mlp};
+pub use selection::{Optimized, SELECTION_BAGS, SELECTION_ROUNDS, optimize, select_weights};
 pub use stacking::{MetaKind, MetaLearner, Stacked, stack, stacked_members};
 pub(crate) use stacking::{stacked_or_fit, views};
 

@@ -93,6 +93,10 @@ pub struct EnsembleReport {
     pub ece: Option<f64>,
     /// The reliability diagram of the fused out-of-fold probabilities (empty when there are none).
     pub reliability: Vec<ReliabilityBin>,
+    /// The fused out-of-fold probabilities themselves, one row per dataset row
+    /// (empty for hard and label-mean): what the three figures above measure,
+    /// so a script can check them (`scripts/crosscheck_probability.py`).
+    pub cv_probabilities: Vec<Vec<f64>>,
     /// Where the voting weights come from (`[ensemble] weights`).
     pub weight_rule: WeightRule,
     /// `weights = "optimized"`: ensemble selection's weights (one per member, summing to 1),
@@ -151,6 +155,7 @@ impl EnsembleReport {
             brier: None,
             ece: None,
             reliability: Vec::new(),
+            cv_probabilities: Vec::new(),
             weight_rule: WeightRule::Members,
             optimized_weights: None,
             optimized_in_sample_cv_accuracy: None,
@@ -247,21 +252,18 @@ pub fn evaluate_with(
     if cfg.fusion == Fusion::Stacking && configs.iter().any(|m| m.weight != configs[0].weight) {
         report.notes.push("stacking learns its own weights; weights only decide who takes part (> 0)".into());
     }
-    let votes = match fuser {
-        Fuser::Vote { fusion, .. } => Some(votes_for(p, cfg, fusion, results, &raw_weights, &mut report)),
-        Fuser::Stack(_) => {
+    let (test_pred, cv_pred, cv_proba, votes) = match fuser {
+        Fuser::Vote { fusion, .. } => {
+            let v = votes_for(p, cfg, fusion, results, &raw_weights, &mut report);
+            let cv_proba = v.cv_proba(&cv_probas, &p.folds);
+            (v.test_labels(&test_probas), v.cv_labels(&cv_probas, &p.folds), cv_proba, Some(v))
+        }
+        Fuser::Stack(s) => {
             if cfg.weights == WeightRule::Optimized {
-                report.notes.push("weights = \"optimized\" applies to voting; stacking learns its own".into());
+                report.notes.push(format!("weights = \"optimized\" applies to voting; {} learns its own", cfg.fusion));
             }
-            None
+            (fuser.fuse(&test_probas, None), s.cv.clone(), stacked_cv_proba(s, &cv_probas, &p.folds), None)
         }
-    };
-    let (test_pred, cv_pred, cv_proba) = match (&votes, &fuser) {
-        (Some(v), _) => (v.test_labels(&test_probas), v.cv_labels(&cv_probas, &p.folds), v.cv_proba(&cv_probas, &p.folds)),
-        (None, Fuser::Stack(s)) => {
-            (fuser.fuse(&test_probas, None), s.cv.clone(), stacked_cv_proba(s, &cv_probas, &p.folds))
-        }
-        (None, Fuser::Vote { .. }) => unreachable!("a voting fuser always has votes"),
     };
 
     let folds = fold_accuracies(&cv_pred, &d.labels, &p.folds);
@@ -280,6 +282,7 @@ pub fn evaluate_with(
         (report.log_loss, report.brier, report.ece) = (Some(q.log_loss), Some(q.brier), Some(q.ece));
         report.reliability = q.reliability;
     }
+    report.cv_probabilities = cv_proba.map_or_else(Vec::new, |c| c.rows().into_iter().map(|r| r.to_vec()).collect());
 
     let features = d.features.ncols();
     report.members = configs

@@ -5,11 +5,11 @@ use ndarray::{Array2, ArrayView2, Axis};
 
 use super::cv::complement;
 use super::fusion::normalized_weights;
+use super::mlp::Mlp;
 use super::{
     EnsembleConfig, EnsembleError, Fusion, META_C, META_MAX_ITERATIONS, MemberConfig, MemberKind, MemberResults,
     Prepared, argmax_rows, fit_error,
 };
-use super::mlp::Mlp;
 use crate::compute::members::{Softmax, TrainingSet};
 
 /// Which meta-learner and its size: what a kept [`Stacked`] must match.

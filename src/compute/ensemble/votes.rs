@@ -4,10 +4,10 @@
 
 use ndarray::{Array2, ArrayView2, Axis};
 
+use super::Fusion;
 use super::fusion::{fuse_votes, soft_mean};
 use super::metrics::fold_accuracies;
 use super::stacking::{Stacked, views};
-use super::Fusion;
 
 /// A voting rule (soft, hard or label-mean) and its weights.
 pub(super) struct Votes {
@@ -69,7 +69,8 @@ impl Votes {
         if cv_probas.len() < 2 {
             return None;
         }
-        let keep = |v: &[f64]| v.iter().enumerate().filter(|&(i, _)| i != left_out).map(|(_, &w)| w).collect();
+        let keep =
+            |v: &[f64]| -> Vec<f64> { v.iter().enumerate().filter(|&(i, _)| i != left_out).map(|(_, &w)| w).collect() };
         let without = Votes {
             fusion: self.fusion,
             test: keep(&self.test),
@@ -87,7 +88,11 @@ fn select_rows(probas: &[ArrayView2<f64>], rows: &[usize]) -> Vec<Array2<f64>> {
 }
 
 /// Stacking's out-of-fold probabilities: fold `k`'s meta-learner on fold `k`'s rows.
-pub(super) fn stacked_cv_proba(s: &Stacked, cv_probas: &[ArrayView2<f64>], folds: &[Vec<usize>]) -> Option<Array2<f64>> {
+pub(super) fn stacked_cv_proba(
+    s: &Stacked,
+    cv_probas: &[ArrayView2<f64>],
+    folds: &[Vec<usize>],
+) -> Option<Array2<f64>> {
     let used: Vec<ArrayView2<f64>> = s.used.iter().map(|&i| cv_probas[i]).collect();
     let first = used.first()?;
     let mut out = Array2::zeros(first.dim());
