@@ -1264,7 +1264,7 @@ fn the_ensemble_pane_shows_quality_diversity_and_optimized_weights_whole() {
         assert!(plain(&mut app, w, h).contains("Q statistic"));
         press(&mut app, &mut worker, KeyCode::Char('w'));
         let optimized = app.ensemble.as_ref().unwrap().report.clone();
-        let weights = optimized.optimized_weights.expect("w turns on optimized weights");
+        let weights = optimized.optimized_weights.clone().expect("w turns on optimized weights");
         let screen = plain(&mut app, w, h);
         assert!(screen.contains("opt w"), "{screen}");
         for wt in weights.iter().filter(|&&x| x > 0.0) {

@@ -443,8 +443,10 @@ fn draw_quality(frame: &mut Frame, r: &EnsembleReport, area: Rect) {
         String::new(),
         String::new(),
     ]);
-    // Narrow: the optimized weight, then the kind go first.
-    let (widths, keep) = table_widths(area.width.saturating_sub(2), &content_widths(&cells), &[6, 1, 5]);
+    // Narrow: the kind goes first, then the contribution or, when there are
+    // none, the optimized weights' empty column.
+    let drop_order: &[usize] = if optimized.is_some() { &[1, 5, 6] } else { &[1, 6, 5] };
+    let (widths, keep) = table_widths(area.width.saturating_sub(2), &content_widths(&cells), drop_order);
     let rows = cells[1..].iter().map(|row| Row::new(kept(row.iter().cloned().map(Cell::from), &keep)));
     let header = Row::new(kept(cells[0].iter().cloned().map(Cell::from), &keep)).style(theme().header);
     let widths = kept(widths.into_iter().map(Constraint::Length), &keep);
