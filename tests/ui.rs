@@ -1249,7 +1249,9 @@ fn the_ensemble_pane_shows_quality_diversity_and_optimized_weights_whole() {
         let screen = plain(&mut app, w, h);
         let oracle = qmc_tui::format::pct(r.oracle_accuracy.unwrap());
         assert!(screen.contains(&format!("oracle {oracle}")), "{screen}");
-        assert!(screen.contains(&format!("{:.3}", r.log_loss.unwrap())), "the ensemble's log loss:\n{screen}");
+        let log_loss = r.log_loss.unwrap();
+        let shown = [format!("log loss {log_loss:.4}"), format!("LL {log_loss:.3}")];
+        assert!(shown.iter().any(|t| screen.contains(t)), "the ensemble's log loss:\n{screen}");
         press(&mut app, &mut worker, KeyCode::Char('v'));
         let reliability = plain(&mut app, w, h);
         assert!(reliability.contains("Reliability (cv)"), "{reliability}");
