@@ -93,9 +93,9 @@ fn select_in_bag(hit: &[Vec<f64>], bag: &[usize]) -> Vec<usize> {
     }
     // Forward selection with replacement; keep the best prefix of the steps.
     let mut best_counts = counts.clone();
-    let mut count = best_len;
     let mut trial = vec![0.0; rows];
-    for _ in 0..SELECTION_ROUNDS {
+    // `count` members are in the mixture before each step.
+    for count in best_len..best_len + SELECTION_ROUNDS {
         let (mut pick, mut pick_loss) = (bag[0], f64::INFINITY);
         for &i in bag {
             trial.iter_mut().zip(&sum).zip(&hit[i]).for_each(|((t, s), h)| *t = s + h);
@@ -106,7 +106,6 @@ fn select_in_bag(hit: &[Vec<f64>], bag: &[usize]) -> Vec<usize> {
         }
         add(&mut sum, &hit[pick]);
         counts[pick] += 1;
-        count += 1;
         if pick_loss < best_loss {
             best_loss = pick_loss;
             best_counts.clone_from(&counts);
