@@ -95,10 +95,15 @@ pub enum Command {
         #[arg(long, value_name = "FILE.bin")]
         packed: Option<PathBuf>,
     },
-    /// List the tensors of a .npy / .safetensors file with shapes and dtypes
+    /// List the tensors of a .npy / .safetensors / .gguf file with shapes and
+    /// dtypes (for GGUF: ggml type, bits per weight, bytes, totals per type)
     Tensors {
         #[arg(value_name = "FILE")]
         file: PathBuf,
+        /// GGUF only: also write every decoded tensor as F32 to this
+        /// .safetensors file (in the original shape; types not decoded are left out)
+        #[arg(long, value_name = "OUT.safetensors")]
+        dequantized: Option<PathBuf>,
     },
     /// Measure every tensor of a checkpoint (a .safetensors file, a folder of
     /// them, or a model.safetensors.index.json) with each format, one tensor
@@ -213,7 +218,7 @@ pub fn run_command(cli: &Cli) -> Result<(), CliError> {
             };
             quantize::quantize_command(cli, &outputs)
         }
-        Some(Command::Tensors { file }) => tensors::tensors_command(file),
+        Some(Command::Tensors { file, dequantized }) => tensors::tensors_command(file, dequantized.as_deref()),
         Some(Command::Scan {
             path,
             formats,

@@ -1,5 +1,6 @@
 //! Whole checkpoints: a `.safetensors` file, a sharded checkpoint (its
-//! `model.safetensors.index.json`) or a folder of `.safetensors` files,
+//! `model.safetensors.index.json`), a folder of `.safetensors` files or a
+//! `.gguf` file (`gguf.rs`),
 //! listed from their headers and scanned one tensor at a time.
 //!
 //! Shards are memory-mapped (as `weights::load_file` maps its file) and a
@@ -8,6 +9,7 @@
 //! bytes directly (`Checkpoint::from_bytes`).
 
 mod error;
+mod gguf;
 mod header;
 mod open;
 pub mod recipe;
@@ -42,6 +44,8 @@ pub struct Entry {
     pub shard: usize,
     /// Why it is not quantized (integer or bool, rank 1, a dtype not decoded).
     pub skipped: Option<String>,
+    /// A GGUF tensor's info (its ggml type and where its blocks are).
+    pub gguf: Option<crate::compute::gguf::TensorInfo>,
 }
 
 /// An opened checkpoint: its files and every tensor, in file then data order.
@@ -69,6 +73,9 @@ impl Checkpoint {
     /// The tensor decoded to f32, through the same loader as `--weights`.
     pub fn load(&self, entry: &Entry) -> Result<Weights, CheckpointError> {
         let shard = &self.shards[entry.shard];
+        if let Some(info) = &entry.gguf {
+            return gguf::load(shard, info);
+        }
         Ok(weights::load_safetensors(Path::new(&shard.path), &shard.bytes, &entry.name)?)
     }
 }

@@ -9,7 +9,7 @@ use super::{Checkpoint, CheckpointError, Entry, Shard, skip_reason};
 
 const INDEX: &str = "model.safetensors.index.json";
 
-/// Opens a `.safetensors` file, an index file, or a folder (its index if it
+/// Opens a `.safetensors` or `.gguf` file, an index file, or a folder (its index if it
 /// holds one, else every `.safetensors` file in it, in name order).
 pub fn open(path: &Path, include_1d: bool) -> Result<Checkpoint, CheckpointError> {
     let shown = path.display().to_string();
@@ -28,6 +28,8 @@ pub fn open(path: &Path, include_1d: bool) -> Result<Checkpoint, CheckpointError
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("").to_ascii_lowercase();
     if name.ends_with(".json") {
         open_index(&shown, path, include_1d)
+    } else if name.ends_with(".gguf") {
+        super::gguf::assemble_gguf(shown, map_shard(path)?, include_1d)
     } else if name.ends_with(".safetensors") {
         assemble(shown, vec![map_shard(path)?], None, include_1d)
     } else if !path.exists() {
@@ -115,7 +117,7 @@ pub(super) fn assemble(
                 return Err(CheckpointError::DuplicateTensor { path: shard.path.clone(), name: t.name });
             }
             let skipped = skip_reason(&t.dtype, &t.shape, include_1d);
-            tensors.push(Entry { name: t.name, shape: t.shape, dtype: t.dtype, count: t.count, shard: i, skipped });
+            tensors.push(Entry { name: t.name, shape: t.shape, dtype: t.dtype, count: t.count, shard: i, skipped, gguf: None });
         }
     }
     if let Some((index, placed)) = index {

@@ -1,5 +1,5 @@
 //! The float weights that the tool quantizes: synthetic draws or a tensor
-//! loaded from a `.npy` or `.safetensors` file.
+//! loaded from a `.npy`, `.safetensors` or `.gguf` file (dequantized).
 //!
 //! Every tensor is presented as a row-major matrix `[rows, cols]` whose rows
 //! are `dim0` of the original shape, because per-channel quantization treats
@@ -18,6 +18,8 @@ use std::fs::File;
 use std::path::Path;
 
 use memmap2::Mmap;
+
+use crate::compute::gguf;
 
 pub use error::WeightsError;
 pub use summary::WeightsSummary;
@@ -88,7 +90,7 @@ impl TensorInfo {
 
 /// The dtypes the loaders decode to f32 as weights (lower case, as listed).
 pub fn is_float_dtype(dtype: &str) -> bool {
-    matches!(dtype, "f16" | "bf16" | "f32" | "f64" | "f8_e4m3" | "f8_e5m2")
+    matches!(dtype, "f16" | "bf16" | "f32" | "f64" | "f8_e4m3" | "f8_e5m2") || gguf::is_decoded_dtype(dtype)
 }
 
 /// The tensor a file opens on when none is named: the largest float tensor
@@ -108,6 +110,7 @@ pub fn default_tensor(tensors: &[TensorInfo]) -> Option<&TensorInfo> {
 enum Format {
     Npy,
     Safetensors,
+    Gguf,
 }
 
 impl Format {
@@ -117,6 +120,8 @@ impl Format {
             Ok(Format::Npy)
         } else if ext.eq_ignore_ascii_case("safetensors") {
             Ok(Format::Safetensors)
+        } else if ext.eq_ignore_ascii_case("gguf") {
+            Ok(Format::Gguf)
         } else {
             Err(WeightsError::UnsupportedExtension { path: path.display().to_string() })
         }
@@ -131,7 +136,32 @@ pub fn load_file(path: &Path, tensor: Option<&str>) -> Result<Weights, WeightsEr
     match format {
         Format::Npy => npy::load(path, &map),
         Format::Safetensors => safetensors::load(path, &map, tensor),
+        Format::Gguf => load_gguf(path, &map, tensor),
     }
+}
+
+/// One tensor of a GGUF file, dequantized; named, or the file's only one.
+fn load_gguf(path: &Path, buf: &[u8], tensor: Option<&str>) -> Result<Weights, WeightsError> {
+    let file = gguf::Gguf::parse(&path.display().to_string(), buf)?;
+    let names = || file.header.tensors.iter().map(|t| t.name.clone()).collect::<Vec<_>>();
+    let shown = path.display().to_string();
+    let name = match (tensor, file.header.tensors.as_slice()) {
+        (Some(name), _) => name.to_string(),
+        (None, []) => return Err(WeightsError::NoTensors { path: shown }),
+        (None, [only]) => only.name.clone(),
+        (None, _) => return Err(WeightsError::TensorRequired { path: shown, available: names() }),
+    };
+    if file.tensor_info(&name).is_none() {
+        return Err(WeightsError::TensorNotFound { path: shown, name, available: names() });
+    }
+    let decoded = file.tensor(&name)?;
+    checked_len(path, &decoded.shape)?;
+    Ok(from_decoded(path, decoded, &name))
+}
+
+/// A GGUF tensor decoded by `compute::gguf`, as the other loaders give one.
+pub(crate) fn from_decoded(path: &Path, decoded: gguf::Decoded, name: &str) -> Weights {
+    file_weights(path, decoded.values, decoded.shape, decoded.dtype, Some(name.to_string()))
 }
 
 /// One named tensor of a `.safetensors` file already mapped (a checkpoint
@@ -148,6 +178,11 @@ pub fn list_tensors(path: &Path) -> Result<Vec<TensorInfo>, WeightsError> {
     match format {
         Format::Npy => npy::list(path, &map),
         Format::Safetensors => safetensors::list(path, &map),
+        Format::Gguf => {
+            let header = gguf::parse(&path.display().to_string(), &map)?;
+            let info = |t: gguf::TensorInfo| TensorInfo { dtype: gguf::type_label(t.type_id), name: t.name, shape: t.shape };
+            Ok(header.tensors.into_iter().map(info).collect())
+        }
     }
 }
 
