@@ -79,7 +79,8 @@ def check_file(path, items, tmp):
     by_name = {t.name: t for t in GGUFReader(path).tensors}
     for name, qtype, _, shape in items:
         t = by_name[name]
-        want = dequantize(np.asarray(t.data), qtype).astype(np.float32).reshape(shape)
+        with np.errstate(over="ignore"):  # random MXFP4 scales of 2^127 overflow, in both
+            want = dequantize(np.asarray(t.data), qtype).astype(np.float32).reshape(shape)
         got = ours.get(name)
         if got is None:
             failures.append(f"FAIL {path} {name}: not decoded")

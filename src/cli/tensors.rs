@@ -33,8 +33,11 @@ pub(super) fn tensors_command(file: &Path, dequantized: Option<&Path>) -> Result
 /// tensor at a time (what `scripts/crosscheck_gguf_read.py` compares with
 /// gguf-py).
 fn write_decoded(ck: &Checkpoint, out: &Path) -> Result<(), CliError> {
-    let decoded: Vec<&Entry> =
-        ck.tensors.iter().filter(|e| e.gguf.as_ref().is_some_and(|g| gguf::not_decoded_reason(g.type_id).is_none())).collect();
+    let decoded: Vec<&Entry> = ck
+        .tensors
+        .iter()
+        .filter(|e| e.gguf.as_ref().is_some_and(|g| gguf::not_decoded_reason(g.type_id).is_none()))
+        .collect();
     let items: Vec<Item> = decoded
         .iter()
         .map(|e| Item { name: e.name.clone(), dtype: "F32".into(), shape: e.shape.clone(), len: e.count * 4 })
@@ -77,14 +80,23 @@ fn gguf_listing(entries: &[Entry]) -> String {
     }
     per_type.sort_by_key(|t| t.0);
     let mut totals = vec![["type", "tensors", "params", "bpw", "bytes", ""].map(String::from).to_vec()];
-    let bpw = |bytes: u64, params: usize| if params == 0 { "-".into() } else { format!("{:.4}", bytes as f64 * 8.0 / params as f64) };
+    let bpw = |bytes: u64, params: usize| {
+        if params == 0 { "-".into() } else { format!("{:.4}", bytes as f64 * 8.0 / params as f64) }
+    };
     for &(id, n, params, bytes) in &per_type {
         let known = gguf::ggml_type(id).is_some();
         let (b, size) = if known { (bpw(bytes, params), bytes.to_string()) } else { ("?".into(), "?".into()) };
         totals.push(vec![gguf::type_label(id), n.to_string(), params.to_string(), b, size, String::new()]);
     }
     let (params, bytes): (usize, u64) = per_type.iter().fold((0, 0), |(p, b), t| (p + t.2, b + t.3));
-    let total = vec!["total".into(), entries.len().to_string(), params.to_string(), bpw(bytes, params), bytes.to_string(), format::bytes(bytes)];
+    let total = vec![
+        "total".into(),
+        entries.len().to_string(),
+        params.to_string(),
+        bpw(bytes, params),
+        bytes.to_string(),
+        format::bytes(bytes),
+    ];
     totals.push(total);
     format!("{}\n\n{}", super::scan::aligned(&rows), super::scan::aligned(&totals))
 }

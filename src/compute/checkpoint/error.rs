@@ -13,7 +13,9 @@ pub enum CheckpointError {
         source: std::io::Error,
     },
 
-    #[error("cannot scan {path}: expected a .safetensors file, a folder of them, a model.safetensors.index.json or a .gguf file")]
+    #[error(
+        "cannot scan {path}: expected a .safetensors file, a folder of them, a model.safetensors.index.json or a .gguf file"
+    )]
     NotACheckpoint { path: String },
 
     #[error("{path} holds no .safetensors file, so there is nothing to scan")]

@@ -117,7 +117,15 @@ pub(super) fn assemble(
                 return Err(CheckpointError::DuplicateTensor { path: shard.path.clone(), name: t.name });
             }
             let skipped = skip_reason(&t.dtype, &t.shape, include_1d);
-            tensors.push(Entry { name: t.name, shape: t.shape, dtype: t.dtype, count: t.count, shard: i, skipped, gguf: None });
+            tensors.push(Entry {
+                name: t.name,
+                shape: t.shape,
+                dtype: t.dtype,
+                count: t.count,
+                shard: i,
+                skipped,
+                gguf: None,
+            });
         }
     }
     if let Some((index, placed)) = index {

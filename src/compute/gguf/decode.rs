@@ -133,12 +133,12 @@ pub(super) fn q3_k(b: &[u8], out: &mut [f32]) {
 /// (scales) and 4..8 (minimums); 4..8 in the nibbles of bytes 8..12 and
 /// the top two bits of bytes 0..8.
 fn k4_scales(p: &[u8]) -> ([f32; 8], [f32; 8]) {
-    let sc = std::array::from_fn(|j| {
-        if j < 4 { p[j] & 0x3F } else { (p[j + 4] & 0x0F) | ((p[j - 4] >> 2) & 0x30) }
-    } as f32);
-    let min = std::array::from_fn(|j| {
-        if j < 4 { p[j + 4] & 0x3F } else { (p[j + 4] >> 4) | ((p[j] >> 2) & 0x30) }
-    } as f32);
+    let sc = std::array::from_fn(
+        |j| { if j < 4 { p[j] & 0x3F } else { (p[j + 4] & 0x0F) | ((p[j - 4] >> 2) & 0x30) } } as f32,
+    );
+    let min = std::array::from_fn(
+        |j| { if j < 4 { p[j + 4] & 0x3F } else { (p[j + 4] >> 4) | ((p[j] >> 2) & 0x30) } } as f32
+    );
     (sc, min)
 }
 

@@ -8,7 +8,9 @@ pub enum GgufError {
     #[error("{path} is not a GGUF file: it starts with {found:?}, not the magic \"GGUF\"")]
     BadMagic { path: String, found: Vec<u8> },
 
-    #[error("{path} is GGUF version {version}; only versions 2 and 3 are read (version 1 files predate 2023-08 and are rare)")]
+    #[error(
+        "{path} is GGUF version {version}; only versions 2 and 3 are read (version 1 files predate 2023-08 and are rare)"
+    )]
     Version { path: String, version: u32 },
 
     #[error(
@@ -25,7 +27,9 @@ pub enum GgufError {
     #[error("{path}: {field} has value type {value_type}, which GGUF does not define (0..=12); the header is corrupt")]
     ValueType { path: String, field: String, value_type: u32 },
 
-    #[error("{path}: metadata {key} nests arrays {depth} deep, more than any real file (at most {max}); the header is corrupt")]
+    #[error(
+        "{path}: metadata {key} nests arrays {depth} deep, more than any real file (at most {max}); the header is corrupt"
+    )]
     TooDeep { path: String, key: String, depth: usize, max: usize },
 
     #[error("{path}: metadata key {key:?} appears twice; the header is corrupt")]
@@ -55,7 +59,9 @@ pub enum GgufError {
     )]
     DataPastEnd { path: String, name: String, start: u64, end: u64, len: usize },
 
-    #[error("{path}: the data of tensors {first} and {second} overlap (data offsets {a:?} and {b:?}); the header is corrupt")]
+    #[error(
+        "{path}: the data of tensors {first} and {second} overlap (data offsets {a:?} and {b:?}); the header is corrupt"
+    )]
     Overlap { path: String, first: String, second: String, a: [u64; 2], b: [u64; 2] },
 
     #[error("{path}: tensor name {name:?} appears twice; the header is corrupt")]
@@ -64,7 +70,9 @@ pub enum GgufError {
     #[error("{path} has no tensor named {name:?}")]
     NoTensor { path: String, name: String },
 
-    #[error("{path}: tensor {name} has ggml type {type_id}, which this version does not know, so its size and values are unknown")]
+    #[error(
+        "{path}: tensor {name} has ggml type {type_id}, which this version does not know, so its size and values are unknown"
+    )]
     UnknownType { path: String, name: String, type_id: u32 },
 
     #[error("{path}: tensor {name} is {type_name}, which is listed but not decoded (decoded: {decoded})")]

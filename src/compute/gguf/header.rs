@@ -172,7 +172,12 @@ impl<'a> Reader<'a> {
 
     fn array_value(&mut self, key: &str, depth: usize) -> Result<Value, GgufError> {
         if depth > MAX_DEPTH {
-            return Err(GgufError::TooDeep { path: self.path.to_string(), key: key.to_string(), depth, max: MAX_DEPTH });
+            return Err(GgufError::TooDeep {
+                path: self.path.to_string(),
+                key: key.to_string(),
+                depth,
+                max: MAX_DEPTH,
+            });
         }
         let item_type = self.value_type(&|| format!("the items of metadata {key}"))?;
         let n = self.count(&|| format!("the array length of metadata {key}"), min_value_bytes(item_type))?;

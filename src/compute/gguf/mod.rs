@@ -124,7 +124,12 @@ pub fn decode_tensor(path: &str, bytes: &[u8], info: &TensorInfo) -> Result<Deco
     };
     let count = info.count();
     if count > MAX_DECODED {
-        return Err(GgufError::TooLarge { path: path.to_string(), name: name(), count: count as u64, max: MAX_DECODED });
+        return Err(GgufError::TooLarge {
+            path: path.to_string(),
+            name: name(),
+            count: count as u64,
+            max: MAX_DECODED,
+        });
     }
     // `parse` checked the range against the file; a header made by hand
     // without it is checked here instead of trusted.
@@ -132,7 +137,13 @@ pub fn decode_tensor(path: &str, bytes: &[u8], info: &TensorInfo) -> Result<Deco
     let data = bytes.get(start..start.saturating_add(len)).filter(|d| d.len() / t.bytes * t.block == count);
     let Some(data) = data else {
         let end = info.start.saturating_add(len as u64);
-        return Err(GgufError::DataPastEnd { path: path.to_string(), name: name(), start: info.start, end, len: bytes.len() });
+        return Err(GgufError::DataPastEnd {
+            path: path.to_string(),
+            name: name(),
+            start: info.start,
+            end,
+            len: bytes.len(),
+        });
     };
     let mut values = vec![0f32; count];
     decode_blocks(decode, t.block, t.bytes, data, &mut values);

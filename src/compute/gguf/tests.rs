@@ -100,10 +100,8 @@ fn sample() -> Vec<u8> {
         q8.extend_from_slice(&f16_bytes(0.5));
         q8.extend((0..32).map(|j| (j as i8 - 16 + row) as u8));
     }
-    let tensors = [
-        ("a.weight", vec![3, 2], 0, f32_bytes(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0])),
-        ("b.weight", vec![32, 2], 8, q8),
-    ];
+    let tensors =
+        [("a.weight", vec![3, 2], 0, f32_bytes(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0])), ("b.weight", vec![32, 2], 8, q8)];
     gguf_file(3, &kvs, &tensors, 32)
 }
 
@@ -120,16 +118,16 @@ fn the_header_metadata_and_shapes_read_back() {
     assert_eq!(g.metadata("test.flag"), Some(&Value::Bool(true)));
     let tokens = Value::Array(vec![Value::Str("<s>".into()), Value::Str("</s>".into())]);
     assert_eq!(g.metadata("tokenizer.ggml.tokens"), Some(&tokens));
-    let nested = Value::Array(vec![
-        Value::Array(vec![Value::U8(1), Value::U8(2)]),
-        Value::Array(vec![Value::U8(3)]),
-    ]);
+    let nested = Value::Array(vec![Value::Array(vec![Value::U8(1), Value::U8(2)]), Value::Array(vec![Value::U8(3)])]);
     assert_eq!(g.metadata("test.nested"), Some(&nested));
     assert_eq!(g.header.alignment, 32);
     assert_eq!(g.header.data_start % 32, 0);
     let a = g.tensor("a.weight").unwrap();
     // ne = [3, 2] is two rows of three.
-    assert_eq!((a.shape.as_slice(), a.values.as_slice()), ([2usize, 3].as_slice(), [1.0, 2.0, 3.0, 4.0, 5.0, 6.0].as_slice()));
+    assert_eq!(
+        (a.shape.as_slice(), a.values.as_slice()),
+        ([2usize, 3].as_slice(), [1.0, 2.0, 3.0, 4.0, 5.0, 6.0].as_slice())
+    );
     let b = g.tensor("b.weight").unwrap();
     assert_eq!((b.shape.clone(), b.dtype.as_str()), (vec![2, 32], "q8_0"));
     assert_eq!(b.values[0], -8.0);
@@ -334,17 +332,35 @@ fn bf16_f16_and_mxfp4_by_hand() {
     want.extend([-12.0; 16]);
     assert_eq!(decode_with(39, &b), want);
     // e = 0 and 1 are float32 subnormals.
-    assert_eq!(decode_with(39, &[0, 0x01, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0])[0], f32::from_bits(0x0020_0000));
+    assert_eq!(
+        decode_with(39, &[0, 0x01, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0])[0],
+        f32::from_bits(0x0020_0000)
+    );
 }
 
 /// The formats we write as ggml blocks and their type ids.
-const WRITTEN: [(&str, u32); 9] =
-    [("q4_0", 2), ("q4_1", 3), ("q5_0", 6), ("q5_1", 7), ("q8_0", 8), ("q4_k", 12), ("q6_k", 14), ("tq2_0", 35), ("mxfp4", 39)];
+const WRITTEN: [(&str, u32); 9] = [
+    ("q4_0", 2),
+    ("q4_1", 3),
+    ("q5_0", 6),
+    ("q5_1", 7),
+    ("q8_0", 8),
+    ("q4_k", 12),
+    ("q6_k", 14),
+    ("tq2_0", 35),
+    ("mxfp4", 39),
+];
 
 #[test]
 fn decoding_our_own_packed_blocks_gives_our_quantizers_values() {
-    let spec =
-        SyntheticSpec { distribution: Distribution::StudentT, rows: 8, cols: 512, seed: 3, dof: 4.0, outlier_fraction: 0.0 };
+    let spec = SyntheticSpec {
+        distribution: Distribution::StudentT,
+        rows: 8,
+        cols: 512,
+        seed: 3,
+        dof: 4.0,
+        outlier_fraction: 0.0,
+    };
     let w = synthetic(&spec).unwrap();
     for (format, id) in WRITTEN {
         let cfg = QuantConfig { format: formats::find(format).unwrap(), ..QuantConfig::default() };

@@ -180,7 +180,8 @@ pub fn list_tensors(path: &Path) -> Result<Vec<TensorInfo>, WeightsError> {
         Format::Safetensors => safetensors::list(path, &map),
         Format::Gguf => {
             let header = gguf::parse(&path.display().to_string(), &map)?;
-            let info = |t: gguf::TensorInfo| TensorInfo { dtype: gguf::type_label(t.type_id), name: t.name, shape: t.shape };
+            let info =
+                |t: gguf::TensorInfo| TensorInfo { dtype: gguf::type_label(t.type_id), name: t.name, shape: t.shape };
             Ok(header.tensors.into_iter().map(info).collect())
         }
     }
