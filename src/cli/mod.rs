@@ -37,14 +37,14 @@ pub struct Cli {
     /// Where `e` writes the settings (default ./qmc-settings.toml)
     #[arg(long, value_name = "FILE")]
     pub export: Option<PathBuf>,
-    /// Quantize this .npy / .safetensors file instead of synthetic weights
+    /// Quantize this .npy / .safetensors / .gguf file instead of synthetic weights
     #[arg(long, global = true, value_name = "PATH")]
     pub weights: Option<PathBuf>,
     /// Open this checkpoint in the Checkpoint pane (5): a .safetensors file,
-    /// a folder of them, or a model.safetensors.index.json
+    /// a folder of them, a model.safetensors.index.json or a .gguf file
     #[arg(long, value_name = "PATH")]
     pub checkpoint: Option<PathBuf>,
-    /// The tensor to take from a .safetensors file
+    /// The tensor to take from a .safetensors or .gguf file
     #[arg(long, global = true, value_name = "NAME")]
     pub tensor: Option<String>,
     /// Classify this CSV (header row; the label is the last column) instead of iris
@@ -106,7 +106,7 @@ pub enum Command {
         dequantized: Option<PathBuf>,
     },
     /// Measure every tensor of a checkpoint (a .safetensors file, a folder of
-    /// them, or a model.safetensors.index.json) with each format, one tensor
+    /// them, a model.safetensors.index.json or a .gguf file) with each format, one tensor
     /// at a time; with a budget, plan one format per tensor (README "Whole
     /// checkpoints: scan")
     Scan {

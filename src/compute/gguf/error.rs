@@ -45,6 +45,12 @@ pub enum GgufError {
     Overflow { path: String, name: String, shape: Vec<u64> },
 
     #[error(
+        "{path}: tensor {name} of unknown ggml type {type_id} has {count} values, more than the file's {} could hold at one bit each; the header is corrupt",
+        bytes(*len as u64)
+    )]
+    UnknownTooLarge { path: String, name: String, type_id: u32, count: u64, len: usize },
+
+    #[error(
         "{path}: tensor {name} is {type_name}, whose blocks hold {block} values, but its rows hold {ne0} (ne[0]); the header is corrupt"
     )]
     BlockMisfit { path: String, name: String, type_name: String, block: usize, ne0: u64 },

@@ -325,6 +325,12 @@ fn place_tensors(
                     }
                 }
             }
+            // No ggml type stores less than a bit per value: more values
+            // than that would make the sums over the tensors overflow.
+            None if count > (file_len as u64).saturating_mul(8) => {
+                let (name, type_id) = (err_name(), raw.type_id);
+                return Err(GgufError::UnknownTooLarge { path: path.to_string(), name, type_id, count, len: file_len });
+            }
             None => None,
         };
         let shape = raw.ne.iter().rev().map(|&d| d as usize).collect();

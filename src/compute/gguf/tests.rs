@@ -220,6 +220,8 @@ fn bad_alignments_offsets_blocks_and_types() {
     let g = Gguf::parse("x.gguf", &bytes).unwrap();
     assert_eq!((g.header.tensors[0].len, type_label(99)), (None, "ggml type 99 (unknown)".to_string()));
     assert!(matches!(g.tensor("t"), Err(GgufError::UnknownType { type_id: 99, .. })));
+    let e = parse_err(&gguf_file(3, &[], &t(vec![1 << 40], 99, vec![0; 4]), 32));
+    assert!(matches!(e, GgufError::UnknownTooLarge { type_id: 99, .. }), "{e}");
     // An IQ type is listed with its size, and not decoded.
     let bytes = gguf_file(3, &[], &t(vec![32], 20, vec![0; 18]), 32);
     let g = Gguf::parse("x.gguf", &bytes).unwrap();
