@@ -17,7 +17,10 @@ pub(super) fn assemble_gguf(path: String, shard: Shard, include_1d: bool) -> Res
 
 fn entry(info: TensorInfo, include_1d: bool) -> Entry {
     let dtype = gguf::type_label(info.type_id);
-    let skipped = gguf::not_decoded_reason(info.type_id).or_else(|| skip_reason(&dtype, &info.shape, include_1d));
+    let empty = (info.count() == 0).then(|| format!("shape {:?}: no values", info.shape));
+    let skipped = empty
+        .or_else(|| gguf::not_decoded_reason(info.type_id))
+        .or_else(|| skip_reason(&dtype, &info.shape, include_1d));
     Entry {
         name: info.name.clone(),
         shape: info.shape.clone(),
