@@ -59,7 +59,9 @@ fn header_bytes() -> Vec<u8> {
 
 fn listing(c: &mut Criterion) {
     let bytes = header_bytes();
-    c.bench_function("gguf_parse_300_tensors_32k_tokens", |b| b.iter(|| parse("bench.gguf", black_box(&bytes)).unwrap()));
+    c.bench_function("gguf_parse_300_tensors_32k_tokens", |b| {
+        b.iter(|| parse("bench.gguf", black_box(&bytes)).unwrap())
+    });
 }
 
 criterion_group!(benches, decode, listing);
