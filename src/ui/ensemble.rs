@@ -382,8 +382,16 @@ fn quality_line(log_loss: Option<f64>, brier: Option<f64>, ece: Option<f64>, roo
 /// per confidence bin, its height the bin's accuracy (a calibrated ensemble's
 /// bars rise like the bins' confidences); the labels are the bins' upper ends.
 fn draw_reliability(frame: &mut Frame, r: &EnsembleReport, area: Rect) {
-    let titles = ["Reliability (cv): accuracy per confidence bin".to_string(), "Reliability (cv)".to_string()];
-    let title = fitting_title(&titles.each_ref().map(String::as_str), area.width);
+    let bins = r.reliability.len().max(1) as u16;
+    let width = (area.width.saturating_sub(2) / bins).saturating_sub(1).clamp(1, 5);
+    // Bars narrower than "100" are labelled in tenths (1 … 10), and the title says so.
+    let percent = width >= 3;
+    let titles = if percent {
+        ["Reliability (cv): accuracy per confidence bin", "Reliability (cv)"]
+    } else {
+        ["Reliability (cv): accuracy per confidence bin (tenths)", "Reliability (cv), bins in tenths"]
+    };
+    let title = fitting_title(&titles, area.width);
     if r.reliability.is_empty() {
         let text = "n/a: this fusion gives labels, not probabilities (v: next view)";
         frame.render_widget(
@@ -392,8 +400,6 @@ fn draw_reliability(frame: &mut Frame, r: &EnsembleReport, area: Rect) {
         );
         return;
     }
-    let bins = r.reliability.len() as u16;
-    let width = (area.width.saturating_sub(2) / bins).saturating_sub(1).clamp(1, 5);
     let bars: Vec<Bar> = r
         .reliability
         .iter()
@@ -401,7 +407,7 @@ fn draw_reliability(frame: &mut Frame, r: &EnsembleReport, area: Rect) {
             let acc = b.accuracy.unwrap_or(0.0);
             let text = b.accuracy.map_or("·".to_string(), |a| format!("{:.0}", 100.0 * a));
             Bar::default()
-                .label(Line::from(format!("{:.0}", 100.0 * b.upper)))
+                .label(Line::from(format!("{:.0}", if percent { 100.0 } else { 10.0 } * b.upper)))
                 .value((1000.0 * acc).round() as u64)
                 .text_value(if text.len() as u16 <= width { text } else { String::new() })
                 .style(theme().weights)
