@@ -7,6 +7,7 @@
 //! by the largest tensor, not by the checkpoint. Tests hand the shards'
 //! bytes directly (`Checkpoint::from_bytes`).
 
+pub mod against;
 mod error;
 mod header;
 mod open;
