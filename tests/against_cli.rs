@@ -154,7 +154,7 @@ fn text_and_csv_carry_the_same_figures() {
     let row = csv.lines().find(|l| l.starts_with("layers.0.q_proj.weight,")).unwrap();
     let cells: Vec<&str> = row.split(',').collect();
     assert_eq!(cells[4].parse::<f64>().unwrap(), sqnr, "full precision");
-    assert!(csv.lines().any(|l| l.starts_with("position_ids,") && l.ends_with("not a weight")), "{csv}");
+    assert!(csv.lines().any(|l| l.starts_with("position_ids,") && l.contains("not a weight")), "{csv}");
 }
 
 #[test]
