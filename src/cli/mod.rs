@@ -150,7 +150,7 @@ pub enum Command {
         write: Box<scan_write::WriteFlags>,
         /// Compare with this quantized copy (a .gguf, or a .safetensors of
         /// dequantized values): each tensor's true error, the totals, and what
-        /// the planner makes at the same size (README "Against a quantized model")
+        /// the planner makes at the same size, llama.cpp types only
         #[arg(long, value_name = "QUANTIZED", conflicts_with_all = AGAINST_CONFLICTS)]
         against: Option<PathBuf>,
         /// With --against: TOML `"original name" = "quantized name"` lines,
