@@ -113,11 +113,8 @@ fn a_map_file_pairs_renamed_tensors_and_the_rest_are_listed_with_why() {
         ("enc.k", Dtype::F32, vec![8, 64], f32s(&values(512, 2))),
     ]);
     let q = write(dir.path(), "renamed.safetensors", &renamed);
-    let map = write(
-        dir.path(),
-        "map.toml",
-        b"\"layers.0.q_proj.weight\" = \"enc.q\"\nlayers.0.k_proj.weight = \"enc.k\"\n",
-    );
+    let map =
+        write(dir.path(), "map.toml", b"\"layers.0.q_proj.weight\" = \"enc.q\"\nlayers.0.k_proj.weight = \"enc.k\"\n");
     let v = json(&["scan", s(&m), "--against", s(&q), "--map", s(&map), "--format", "json"]);
     let t = tensor(&v, "layers.0.q_proj.weight");
     assert_eq!((t["quantized_name"].as_str(), &t["sqnr_db"]), (Some("enc.q"), &Value::Null));

@@ -7,8 +7,8 @@ use serde::Serialize;
 
 use super::scan::{ScanFormat, aligned};
 use super::{CliError, write_stdout};
-use crate::compute::checkpoint::against::{self, Against, AgainstError, NameMap, TensorAgainst, names};
 use crate::compute::checkpoint;
+use crate::compute::checkpoint::against::{self, Against, AgainstError, NameMap, TensorAgainst, names};
 use crate::compute::watch::Watch;
 use crate::format;
 
@@ -102,7 +102,8 @@ fn text(original: &str, a: &Against) -> String {
     }
     if !a.unmatched.is_empty() {
         out.push_str("\n\nnot compared\n");
-        let rows: Vec<Vec<String>> = a.unmatched.iter().map(|u| vec![format!("  {}", u.name), u.reason.clone()]).collect();
+        let rows: Vec<Vec<String>> =
+            a.unmatched.iter().map(|u| vec![format!("  {}", u.name), u.reason.clone()]).collect();
         out.push_str(&aligned(&rows));
     }
     out.trim_end().to_string()

@@ -256,7 +256,10 @@ fn pair_up<'a>(
         pairs.push(Pair { original: e, quantized: q, heads });
     }
     for q in listed.iter().filter(|q| !claimed.contains_key(q.name.as_str())) {
-        unmatched.push(Unmatched { name: q.name.clone(), reason: format!("in {quantized_path} only: no original tensor maps to it") });
+        unmatched.push(Unmatched {
+            name: q.name.clone(),
+            reason: format!("in {quantized_path} only: no original tensor maps to it"),
+        });
     }
     if pairs.is_empty() {
         let example = |names: Vec<&str>| names.into_iter().take(3).collect::<Vec<_>>().join(", ");
@@ -299,7 +302,13 @@ fn permutation_heads(
         key: key.clone(),
     })? as usize;
     if !permute::divides(rows, heads) {
-        return Err(AgainstError::HeadsDoNotDivide { path: path.to_string(), tensor: tensor.to_string(), rows, heads, key });
+        return Err(AgainstError::HeadsDoNotDivide {
+            path: path.to_string(),
+            tensor: tensor.to_string(),
+            rows,
+            heads,
+            key,
+        });
     }
     Ok(Some((heads, key)))
 }

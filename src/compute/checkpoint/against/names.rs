@@ -101,7 +101,12 @@ pub fn parse_map(path: &str, text: &str) -> Result<BTreeMap<String, String>, Aga
     Ok(map)
 }
 
-fn flatten(path: &str, prefix: &str, table: &toml::Table, out: &mut BTreeMap<String, String>) -> Result<(), AgainstError> {
+fn flatten(
+    path: &str,
+    prefix: &str,
+    table: &toml::Table,
+    out: &mut BTreeMap<String, String>,
+) -> Result<(), AgainstError> {
     for (key, value) in table {
         let key = if prefix.is_empty() { key.clone() } else { format!("{prefix}.{key}") };
         match value {
@@ -144,7 +149,9 @@ mod tests {
         for (hf, gguf) in pairs {
             assert_eq!(gguf_name(hf).as_deref(), Some(gguf), "{hf}");
         }
-        for other in ["model.layers.x.mlp.up_proj.weight", "model.layers.0.mlp.up_proj", "encoder.weight", "lm_head.scale"] {
+        for other in
+            ["model.layers.x.mlp.up_proj.weight", "model.layers.0.mlp.up_proj", "encoder.weight", "lm_head.scale"]
+        {
             assert_eq!(gguf_name(other), None, "{other}");
         }
     }

@@ -21,7 +21,12 @@ pub fn divides(rows: usize, heads: usize) -> bool {
 
 /// Copies row `from` to row `to` for `(to, from) = index(h, j, i, half)`,
 /// head h, half j ∈ {0, 1}, row i of the half. The caller checked `divides`.
-fn reorder(values: &[f32], rows: usize, heads: usize, index: impl Fn(usize, usize, usize, usize) -> (usize, usize)) -> Vec<f32> {
+fn reorder(
+    values: &[f32],
+    rows: usize,
+    heads: usize,
+    index: impl Fn(usize, usize, usize, usize) -> (usize, usize),
+) -> Vec<f32> {
     debug_assert!(divides(rows, heads));
     let cols = values.len() / rows.max(1);
     let half = rows / heads / 2;

@@ -4,7 +4,8 @@ use ::safetensors::tensor::TensorView;
 use super::*;
 
 fn file(tensors: &[(&str, Vec<usize>, &[f32])]) -> Vec<u8> {
-    let bytes: Vec<Vec<u8>> = tensors.iter().map(|(_, _, v)| v.iter().flat_map(|x| x.to_le_bytes()).collect()).collect();
+    let bytes: Vec<Vec<u8>> =
+        tensors.iter().map(|(_, _, v)| v.iter().flat_map(|x| x.to_le_bytes()).collect()).collect();
     let views: Vec<(String, TensorView<'_>)> = tensors
         .iter()
         .zip(&bytes)
@@ -14,7 +15,7 @@ fn file(tensors: &[(&str, Vec<usize>, &[f32])]) -> Vec<u8> {
 }
 
 fn values(n: usize, seed: u32) -> Vec<f32> {
-    (0..n as u32).map(|i| (((i * 29 + seed * 7) % 97) as f32 / 97.0 - 0.5)).collect()
+    (0..n as u32).map(|i| ((i * 29 + seed * 7) % 97) as f32 / 97.0 - 0.5).collect()
 }
 
 fn checkpoint(path: &str, tensors: &[(&str, Vec<usize>, &[f32])], include_1d: bool) -> Checkpoint {
@@ -145,8 +146,11 @@ fn llama_names_and_permuted_rows_line_up_exactly() {
     let q_pair = a.tensors.iter().find(|t| t.name == Q).unwrap();
     assert_eq!(q_pair.quantized_name, "blk.0.attn_q.weight");
     // Left in the converter's order, q would not line up.
-    let unpermuted = Fake::new(ModelMeta { architecture: Some("qwen2".into()), ..llama(Some(4), Some(2)) })
-        .with("blk.0.attn_q.weight", vec![8, 32], permute::to_gguf_order(&q, 8, 4));
+    let unpermuted = Fake::new(ModelMeta { architecture: Some("qwen2".into()), ..llama(Some(4), Some(2)) }).with(
+        "blk.0.attn_q.weight",
+        vec![8, 32],
+        permute::to_gguf_order(&q, 8, 4),
+    );
     let a = against(&ck, &unpermuted, &NameMap::Auto, &Watch::NONE).unwrap();
     assert!(a.tensors[0].max_abs_error > 0.0);
 }
@@ -217,8 +221,8 @@ fn the_plan_fits_within_the_quantized_models_bits() {
     assert!(p.assignments.values().all(|f| plan_candidates().contains(&f.as_str())));
     assert!(plan_candidates().contains(&"q4_k") && !plan_candidates().contains(&"tq2_0"));
     // Below every candidate: no plan, and why.
-    let small = Fake::new(llama(Some(4), Some(2)))
-        .with("blk.0.attn_q.weight", vec![8, 32], permute::to_gguf_order(&q, 8, 4));
+    let small =
+        Fake::new(llama(Some(4), Some(2))).with("blk.0.attn_q.weight", vec![8, 32], permute::to_gguf_order(&q, 8, 4));
     let mut small = small;
     small.tensors[0].0.bytes = 8;
     let a = against(&ck, &small, &NameMap::Auto, &Watch::NONE).unwrap();
