@@ -6,7 +6,11 @@ mod common;
 use common::raw_npy;
 use proptest::prelude::*;
 use qmc_tui::app::{App, AppEvent};
+use qmc_tui::compute::checkpoint::recipe::{Pin, Recipe, RoleWeight, check_against};
+use qmc_tui::compute::checkpoint::scan::{self, Overrides};
+use qmc_tui::compute::checkpoint::{Checkpoint, parse_index, select};
 use qmc_tui::compute::data::parse_csv;
+use qmc_tui::compute::watch::Watch;
 use qmc_tui::compute::weights::{list_tensors, load_file};
 use qmc_tui::settings::Settings;
 use qmc_tui::ui;
@@ -79,6 +83,156 @@ fn a_header_claiming_a_trillion_values_is_refused_before_allocating() {
     st.extend_from_slice(&[0u8; 64]);
     let err = load_file(&write(&dir, "huge.safetensors", &st), None).unwrap_err().to_string();
     assert!(err.contains("huge.safetensors"), "{err}");
+}
+
+// --- the checkpoint readers -----------------------------------------------
+
+/// One edit of a valid file: the ways a download, a disk or a hand breaks it.
+#[derive(Debug, Clone)]
+enum Mangle {
+    Flip(usize, u8),
+    Insert(usize, u8),
+    Remove(usize),
+    Truncate(usize),
+    /// The safetensors header length set to this (2^60 among them).
+    HeaderLength(u64),
+}
+
+fn mangle() -> impl Strategy<Value = Mangle> {
+    let at = 0usize..400;
+    prop_oneof![
+        4 => (at.clone(), any::<u8>()).prop_map(|(i, v)| Mangle::Flip(i, v)),
+        2 => (at.clone(), any::<u8>()).prop_map(|(i, v)| Mangle::Insert(i, v)),
+        2 => at.clone().prop_map(Mangle::Remove),
+        1 => at.prop_map(Mangle::Truncate),
+        1 => prop_oneof![Just(1u64 << 60), Just(u64::MAX), 0u64..400].prop_map(Mangle::HeaderLength),
+    ]
+}
+
+fn apply(bytes: &mut Vec<u8>, edits: &[Mangle], header_length: bool) {
+    for edit in edits {
+        match *edit {
+            Mangle::Flip(i, v) if i < bytes.len() => bytes[i] = v,
+            Mangle::Insert(i, v) => bytes.insert(i.min(bytes.len()), v),
+            Mangle::Remove(i) if i < bytes.len() => _ = bytes.remove(i),
+            Mangle::Truncate(n) => bytes.truncate(n),
+            Mangle::HeaderLength(n) if header_length && bytes.len() >= 8 => {
+                bytes[..8].copy_from_slice(&n.to_le_bytes())
+            }
+            _ => {}
+        }
+    }
+}
+
+/// A small checkpoint shard: a matrix, a norm, an index buffer and metadata.
+fn checkpoint_shard() -> Vec<u8> {
+    let header = concat!(
+        r#"{"__metadata__":{"format":"pt"},"#,
+        r#""layers.0.w":{"dtype":"F32","shape":[2,64],"data_offsets":[0,512]},"#,
+        r#""layers.0.norm":{"dtype":"BF16","shape":[4],"data_offsets":[512,520]},"#,
+        r#""ids":{"dtype":"I64","shape":[1],"data_offsets":[520,528]}}"#
+    );
+    let mut out = (header.len() as u64).to_le_bytes().to_vec();
+    out.extend_from_slice(header.as_bytes());
+    out.extend((0..528u32).map(|i| (i * 7 % 251) as u8));
+    out
+}
+
+/// Opens the bytes as a checkpoint and, when that works, scans it: the
+/// header reader and then every tensor's read and decode.
+fn open_and_scan(bytes: Vec<u8>) {
+    let Ok(ck) = Checkpoint::from_bytes("fuzz.safetensors", vec![("fuzz.safetensors".into(), bytes)], true) else {
+        return;
+    };
+    let specs = select::parse_formats("int8-sym-pc,q4_0").unwrap();
+    let all = vec![true; ck.tensors.len()];
+    let _ = scan::scan(&ck, &all, &specs, &Watch::NONE);
+}
+
+const INDEX: &str =
+    r#"{"metadata":{"total_size":528},"weight_map":{"layers.0.w":"model-1.safetensors","ids":"model-2.safetensors"}}"#;
+
+const RECIPE: &str = r#"budget_bpw = 6.0
+formats = ["int8-sym-pc", "q4_0"]
+include = ["layers.*"]
+pins = [{ glob = "*norm*", format = "keep" }]
+weights = [{ glob = "*w", weight = 2.0 }]
+
+[assignments]
+"layers.0.w" = "q4_0"
+"layers.0.norm" = "keep"
+"#;
+
+/// Reads the text as a recipe and, when that works, runs it as `scan
+/// --recipe` does: its formats, its check against a checkpoint, the scan
+/// and the plan it fixes.
+fn read_recipe(text: &str) {
+    let Ok(recipe) = Recipe::from_toml("fuzz.toml", text) else { return };
+    let _ = recipe.budget();
+    let formats = recipe.measured_formats().join(",");
+    let Ok(specs) = select::parse_formats(&formats) else { return };
+    let ck = Checkpoint::from_bytes("mem", vec![("m".into(), checkpoint_shard())], recipe.include_1d).unwrap();
+    let names: Vec<&str> = ck.tensors.iter().map(|t| t.name.as_str()).collect();
+    let Ok(selected) = select::select(&names, &recipe.include, &recipe.exclude) else { return };
+    if check_against(&recipe, "fuzz.toml", &ck, &selected, &specs).is_err() {
+        return;
+    }
+    let Ok(result) = scan::scan(&ck, &selected, &specs, &Watch::NONE) else { return };
+    let over = Overrides {
+        candidates: Some(&recipe.formats),
+        pins: &recipe.pins,
+        weights: &recipe.weights,
+        fixed: Some(&recipe.assignments),
+    };
+    let _ = scan::plan_scan_with(&result, recipe.budget(), &over);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    #[test]
+    fn arbitrary_bytes_never_panic_the_checkpoint_readers(bytes in prop::collection::vec(any::<u8>(), 0..600)) {
+        let _ = parse_index("fuzz.json", &bytes);
+        let text = String::from_utf8_lossy(&bytes);
+        read_recipe(&text);
+        let _ = Pin::parse(&text);
+        let _ = RoleWeight::parse(&text);
+        open_and_scan(bytes);
+    }
+
+    #[test]
+    fn mangled_checkpoint_files_never_panic(edits in prop::collection::vec(mangle(), 1..6)) {
+        let mut shard = checkpoint_shard();
+        apply(&mut shard, &edits, true);
+        open_and_scan(shard);
+        let mut index = INDEX.as_bytes().to_vec();
+        apply(&mut index, &edits, false);
+        let _ = parse_index("fuzz.json", &index);
+        let mut recipe = RECIPE.as_bytes().to_vec();
+        apply(&mut recipe, &edits, false);
+        read_recipe(&String::from_utf8_lossy(&recipe));
+    }
+}
+
+#[test]
+fn the_fuzzed_files_are_valid_before_they_are_mangled() {
+    let ck = Checkpoint::from_bytes("m", vec![("m".into(), checkpoint_shard())], false).unwrap();
+    assert_eq!(ck.tensors.len(), 3);
+    assert_eq!(parse_index("i.json", INDEX.as_bytes()).unwrap().len(), 2);
+    let recipe = Recipe::from_toml("r.toml", RECIPE).unwrap();
+    let specs = select::parse_formats(&recipe.measured_formats().join(",")).unwrap();
+    let names: Vec<&str> = ck.tensors.iter().map(|t| t.name.as_str()).collect();
+    let selected = select::select(&names, &recipe.include, &recipe.exclude).unwrap();
+    check_against(&recipe, "r.toml", &ck, &selected, &specs).unwrap();
+}
+
+#[test]
+fn absurd_recipe_budgets_never_panic() {
+    for budget in ["nan", "inf", "-inf", "-1.0", "0.0", "1e308", "5e-324"] {
+        for key in ["budget_bpw", "budget_mb"] {
+            read_recipe(&RECIPE.replace("budget_bpw = 6.0", &format!("{key} = {budget}")));
+        }
+    }
 }
 
 /// One input event of any kind the terminal can send.

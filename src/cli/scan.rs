@@ -238,7 +238,13 @@ fn text(scan: &Scan) -> String {
     let mut totals = vec![["format", "bpw", "bytes", "sqnr", "tensors"].map(String::from).to_vec()];
     for t in &scan.totals {
         let sqnr = format::db(t.sqnr_db.unwrap_or(f64::INFINITY));
-        totals.push(vec![t.format.clone(), format::num(t.bpw), format::megabytes(t.bytes), sqnr, t.tensors.to_string()]);
+        totals.push(vec![
+            t.format.clone(),
+            format::num(t.bpw),
+            format::megabytes(t.bytes),
+            sqnr,
+            t.tensors.to_string(),
+        ]);
     }
     out.push_str(&aligned(&totals));
     if let Some(p) = &scan.plan {

@@ -118,14 +118,26 @@ fn cells(t: &TensorScan, pane: &CheckpointPane, name_width: usize) -> Vec<String
     out
 }
 
-/// `name` in at most `width` characters: whole, or its end (the layer and
-/// the role, which tell a checkpoint's names apart) after "…".
+/// `name` in at most `width` characters: whole, or its end (the role,
+/// which tells a layer's tensors apart) after "…", with the layer index in
+/// front when the cut took it (`3.…ntion.self.key.weight`): without it a
+/// model's six `self.key` rows would look the same.
 fn shorten_start(name: &str, width: usize) -> String {
     let chars: Vec<char> = name.chars().collect();
     if chars.len() <= width || width == 0 {
         return name.to_string();
     }
-    std::iter::once('…').chain(chars[chars.len() - (width - 1)..].iter().copied()).collect()
+    let tail = |n: usize| chars[chars.len() - n.min(chars.len())..].iter().collect::<String>();
+    if let Some(layer) = layer_index(name) {
+        let head = format!("{layer}.…");
+        let room = width.saturating_sub(head.chars().count());
+        let kept = tail(width - 1);
+        let index_kept = kept.starts_with(&format!("{layer}.")) || kept.contains(&format!(".{layer}."));
+        if !index_kept && room >= 4 {
+            return format!("{head}{}", tail(room));
+        }
+    }
+    format!("…{}", tail(width - 1))
 }
 
 /// The tag of the format the plan gives a tensor.
@@ -439,4 +451,22 @@ fn draw_pareto(frame: &mut Frame, pane: &CheckpointPane, area: Rect) {
         .y_axis(Axis::default().bounds([ylo, yhi]).labels(y_labels).style(t.muted))
         .legend_position(None);
     draw_chart(frame, chart, title, &legend, area);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shorten_start;
+
+    #[test]
+    fn a_cut_name_keeps_its_layer_index() {
+        let name = "encoder.layer.3.attention.self.key.weight";
+        assert_eq!(shorten_start(name, 60), name);
+        let short = shorten_start(name, 24);
+        assert_eq!(short, "3.…ntion.self.key.weight");
+        assert_eq!(short.chars().count(), 24);
+        // The index survives the plain cut: nothing is added.
+        assert_eq!(shorten_start("model.layers.10.mlp.up.weight", 24), "…layers.10.mlp.up.weight");
+        // No layer index: the end only.
+        assert_eq!(shorten_start("embeddings.token_type_embeddings.weight", 24), "…_type_embeddings.weight");
+    }
 }

@@ -58,6 +58,16 @@ pub enum CheckpointError {
     )]
     MissingShard { index: String, shard: String, tensor: String },
 
+    #[error(
+        "{path} is shorter than its header says: it may have been truncated while open (reading {len} bytes at byte {offset}, but the file has {size}); reopen it once whatever writes it has finished"
+    )]
+    ShortRead { path: String, offset: u64, len: usize, size: u64 },
+
+    #[error(
+        "{index} names the shard {shard:?} (for tensor {tensor}), which {reason}; an index may only name files inside its own folder, so it is refused"
+    )]
+    ShardOutside { index: String, shard: String, tensor: String, reason: String },
+
     #[error("{path} names tensor {name} twice; each tensor must be in one place only")]
     DuplicateTensor { path: String, name: String },
 

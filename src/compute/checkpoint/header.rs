@@ -1,12 +1,13 @@
 //! A safetensors header, read and checked by hand so that each way a file
 //! can be broken gets its own error naming the file and the tensor.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::Deserialize;
 use serde::de::{MapAccess, Visitor};
 
-use super::CheckpointError;
+use super::{CheckpointError, Shard};
 
 /// The safetensors crate refuses headers above 100 MB; so do we, up front.
 const MAX_HEADER: u64 = 100_000_000;
@@ -71,34 +72,55 @@ pub(super) fn dtype_bits(dtype: &str) -> Option<usize> {
     })
 }
 
-/// Every tensor of the file at `path` (its bytes `buf`) in data order.
-pub(super) fn parse(path: &str, buf: &[u8]) -> Result<Vec<RawTensor>, CheckpointError> {
+/// A shard's header: its tensors in data order, where the data starts,
+/// and its `__metadata__` (string values only, as safetensors defines it).
+pub(super) struct Header {
+    pub tensors: Vec<RawTensor>,
+    /// 8 + the header's length: tensor offsets count from here.
+    pub data_start: u64,
+    pub metadata: BTreeMap<String, String>,
+}
+
+/// Reads and checks `shard`'s header: its length against the file's before
+/// reading it, every tensor's size against its shape, and the tensors
+/// tiling the data up to the file's end.
+pub(super) fn parse(shard: &Shard) -> Result<Header, CheckpointError> {
+    let path = shard.path.as_str();
     let bad = |reason: String| CheckpointError::BadHeader { path: path.to_string(), reason };
-    let Some((len_bytes, rest)) = buf.split_first_chunk::<8>() else {
-        return Err(bad(format!("it has {} bytes, fewer than the 8 of the header length", buf.len())));
-    };
-    let header = u64::from_le_bytes(*len_bytes);
-    if header > rest.len() as u64 {
-        return Err(CheckpointError::HeaderPastEnd { path: path.to_string(), header, len: buf.len() as u64 });
+    let len = shard.len();
+    if len < 8 {
+        return Err(bad(format!("it has {len} bytes, fewer than the 8 of the header length")));
+    }
+    let header = u64::from_le_bytes(shard.read(0, 8)?.try_into().expect("read gives 8 bytes"));
+    if header > len - 8 {
+        return Err(CheckpointError::HeaderPastEnd { path: path.to_string(), header, len });
     }
     if header > MAX_HEADER {
         return Err(bad(format!("its header of {header} bytes is above the {MAX_HEADER} safetensors allows")));
     }
-    let (json, data) = rest.split_at(header as usize);
+    let json = shard.read(8, header as usize)?;
     let entries: Pairs<serde_json::Value> =
-        serde_json::from_slice(json).map_err(|e| bad(format!("its header is not a JSON object: {e}")))?;
+        serde_json::from_slice(&json).map_err(|e| bad(format!("its header is not a JSON object: {e}")))?;
     if let Some(name) = repeated(&entries.0) {
         return Err(CheckpointError::DuplicateTensor { path: path.to_string(), name: name.to_string() });
     }
     let mut tensors = Vec::with_capacity(entries.0.len());
-    for (name, value) in entries.0.into_iter().filter(|(k, _)| k != "__metadata__") {
+    let mut metadata = BTreeMap::new();
+    for (name, value) in entries.0 {
+        if name == "__metadata__" {
+            let meta: Option<BTreeMap<String, String>> = serde_json::from_value(value)
+                .map_err(|e| bad(format!("its __metadata__ is not a map of strings: {e}")))?;
+            metadata = meta.unwrap_or_default();
+            continue;
+        }
         let info: RawInfo =
             serde_json::from_value(value).map_err(|e| bad(format!("the entry of tensor {name} is invalid: {e}")))?;
         tensors.push(checked(path, name, info)?);
     }
     tensors.sort_by_key(|t| t.offsets);
-    check_layout(path, &tensors, data.len())?;
-    Ok(tensors)
+    let data_start = 8 + header;
+    check_layout(path, &tensors, usize::try_from(len - data_start).unwrap_or(usize::MAX))?;
+    Ok(Header { tensors, data_start, metadata })
 }
 
 fn checked(path: &str, name: String, info: RawInfo) -> Result<RawTensor, CheckpointError> {

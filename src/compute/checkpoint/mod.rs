@@ -2,10 +2,15 @@
 //! `model.safetensors.index.json`) or a folder of `.safetensors` files,
 //! listed from their headers and scanned one tensor at a time.
 //!
-//! Shards are memory-mapped (as `weights::load_file` maps its file) and a
-//! tensor's bytes are decoded only when it is scanned, so memory is bounded
-//! by the largest tensor, not by the checkpoint. Tests hand the shards'
-//! bytes directly (`Checkpoint::from_bytes`).
+//! Shards are never memory-mapped: a shard is an open file and its length
+//! at open, and every byte taken from it goes through ONE method,
+//! [`Shard::read`] (`offset`, `len`) → `Vec<u8>` of exactly `len` bytes, read
+//! with pread. A header is read that way, and a tensor's bytes right before
+//! they are decoded, so memory is bounded by the largest tensor, not by the
+//! checkpoint, and a file cut short while open is a typed error
+//! (`CheckpointError::ShortRead`), not a SIGBUS. `read` refuses a range past
+//! the length at open before allocating. Tests hand the shards' bytes
+//! directly (`Checkpoint::from_bytes`), read through the same method.
 
 pub mod against;
 mod error;
@@ -17,18 +22,77 @@ pub mod select;
 mod stats;
 pub mod write;
 
-use std::ops::Deref;
+use std::fs::File;
+use std::ops::Range;
+use std::os::unix::fs::FileExt;
 use std::path::Path;
 
 pub use error::CheckpointError;
-pub use open::open;
+pub use open::{open, parse_index};
 
 use crate::compute::weights::{self, Weights};
 
-/// One file of the checkpoint and its bytes (a memory map, or a buffer).
+/// One file of the checkpoint, read a range at a time through [`Shard::read`].
 pub struct Shard {
     pub path: String,
-    bytes: Box<dyn Deref<Target = [u8]> + Send + Sync>,
+    source: Source,
+}
+
+enum Source {
+    /// A file on disk and its length when it was opened.
+    File { file: File, len: u64 },
+    /// The bytes themselves (tests, `Checkpoint::from_bytes`).
+    Memory(Vec<u8>),
+}
+
+impl Shard {
+    /// Opens the file at `path` for reading (its length is taken now).
+    pub fn open(path: &Path) -> Result<Shard, CheckpointError> {
+        let io = |source| CheckpointError::Io { path: path.display().to_string(), source };
+        let file = File::open(path).map_err(io)?;
+        let len = file.metadata().map_err(io)?.len();
+        Ok(Shard { path: path.display().to_string(), source: Source::File { file, len } })
+    }
+
+    /// A shard whose bytes are already in memory, named `path`.
+    pub fn from_bytes(path: String, bytes: Vec<u8>) -> Shard {
+        Shard { path, source: Source::Memory(bytes) }
+    }
+
+    /// Its length in bytes (a file's, when it was opened).
+    pub fn len(&self) -> u64 {
+        match &self.source {
+            Source::File { len, .. } => *len,
+            Source::Memory(bytes) => bytes.len() as u64,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The `len` bytes from byte `offset`, in a buffer of exactly that size.
+    /// A range past the length at open is refused before anything is
+    /// allocated (so a header's absurd length never allocates), and a file
+    /// that has become shorter since it was opened is `ShortRead`.
+    pub fn read(&self, offset: u64, len: usize) -> Result<Vec<u8>, CheckpointError> {
+        let size = self.len();
+        let short = |size| CheckpointError::ShortRead { path: self.path.clone(), offset, len, size };
+        let end = offset.checked_add(len as u64).filter(|&end| end <= size).ok_or_else(|| short(size))?;
+        match &self.source {
+            Source::Memory(bytes) => Ok(bytes[offset as usize..end as usize].to_vec()),
+            Source::File { file, .. } => {
+                let mut buf = vec![0u8; len];
+                match file.read_exact_at(&mut buf, offset) {
+                    Ok(()) => Ok(buf),
+                    Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                        Err(short(file.metadata().map_or(0, |m| m.len())))
+                    }
+                    Err(source) => Err(CheckpointError::Io { path: self.path.clone(), source }),
+                }
+            }
+        }
+    }
 }
 
 /// A tensor as the headers describe it.
@@ -41,6 +105,8 @@ pub struct Entry {
     pub count: usize,
     /// Its index in `Checkpoint::shards`.
     pub shard: usize,
+    /// Where its bytes are in that shard (absolute offsets, as `Shard::read` takes them).
+    pub data: Range<u64>,
     /// Why it is not quantized (integer or bool, rank 1, a dtype not decoded).
     pub skipped: Option<String>,
 }
@@ -59,7 +125,7 @@ impl Checkpoint {
         files: Vec<(String, Vec<u8>)>,
         include_1d: bool,
     ) -> Result<Checkpoint, CheckpointError> {
-        let shards = files.into_iter().map(|(path, bytes)| Shard { path, bytes: Box::new(bytes) as Box<_> }).collect();
+        let shards = files.into_iter().map(|(path, bytes)| Shard::from_bytes(path, bytes)).collect();
         open::assemble(path.to_string(), shards, None, include_1d)
     }
 
@@ -67,10 +133,18 @@ impl Checkpoint {
         self.tensors.iter().map(|t| t.count).sum()
     }
 
-    /// The tensor decoded to f32, through the same loader as `--weights`.
+    /// The bytes of `entry` as stored, read from its shard now.
+    pub fn raw_bytes(&self, entry: &Entry) -> Result<Vec<u8>, CheckpointError> {
+        let len = usize::try_from(entry.data.end - entry.data.start).unwrap_or(usize::MAX);
+        self.shards[entry.shard].read(entry.data.start, len)
+    }
+
+    /// The tensor decoded to f32 (the same decoder as `--weights`); its raw
+    /// bytes live only for this call.
     pub fn load(&self, entry: &Entry) -> Result<Weights, CheckpointError> {
-        let shard = &self.shards[entry.shard];
-        Ok(weights::load_safetensors(Path::new(&shard.path), &shard.bytes, &entry.name)?)
+        let raw = self.raw_bytes(entry)?;
+        let path = Path::new(&self.shards[entry.shard].path);
+        Ok(weights::decode_safetensors(path, &entry.name, &entry.dtype, &entry.shape, &raw)?)
     }
 }
 

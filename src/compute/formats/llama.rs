@@ -92,26 +92,22 @@ impl Legacy {
         let (d, min) = match self.rule {
             Rule::Amax => (xs.iter().fold(0f32, |m, x| m.max(x.abs())) / 127.0, 0.0),
             Rule::Signed => {
-                // The first value of largest |x|, sign kept, as the reference's strict `<`.
-                let (mut amax, mut max) = (0f32, 0f32);
-                for &v in xs {
-                    if amax < v.abs() {
-                        (amax, max) = (v.abs(), v);
-                    }
-                }
+                // The first value of largest |x|, sign kept, as the reference's
+                // strict `<` finds it (+0 when every |x| is 0): the largest |x|
+                // in one pass that vectorizes, then the first value that has it.
+                let amax = xs.iter().fold(0f32, |m, x| m.max(x.abs()));
+                let max = if amax == 0.0 { 0.0 } else { xs.iter().copied().find(|v| v.abs() == amax).unwrap_or(0.0) };
                 (max / -half, 0.0)
             }
             Rule::Range => {
-                // The reference's strict comparisons: of ±0 the first stays (f32::min may pick either).
-                let (mut lo, mut hi) = (f32::MAX, -f32::MAX);
-                for &v in xs {
-                    if v < lo {
-                        lo = v;
-                    }
-                    if v > hi {
-                        hi = v;
-                    }
-                }
+                // The reference's strict comparisons keep the first of equal
+                // values, which only tells ±0 apart (f32::min may pick either):
+                // the extremes in one pass that vectorizes, then a zero's sign
+                // from the first zero.
+                let lo = xs.iter().fold(f32::MAX, |m, &v| m.min(v));
+                let hi = xs.iter().fold(-f32::MAX, |m, &v| m.max(v));
+                let first_zero = || xs.iter().copied().find(|&v| v == 0.0).unwrap_or(0.0);
+                let (lo, hi) = (if lo == 0.0 { first_zero() } else { lo }, if hi == 0.0 { first_zero() } else { hi });
                 ((hi - lo) / ((1u32 << self.bits) - 1) as f32, lo)
             }
         };

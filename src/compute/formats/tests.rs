@@ -215,3 +215,45 @@ proptest::proptest! {
         }
     }
 }
+
+/// The legacy formats' block scale as `ggml-quants.c` loops for it (strict
+/// comparisons, first of equal values kept), to check the vectorized scan.
+fn reference_block_params(name: &str, xs: &[f32]) -> Vec<u32> {
+    let bits = if name.starts_with("q5") { 5 } else { 4 };
+    if name.ends_with("_0") {
+        let (mut amax, mut max) = (0f32, 0f32);
+        for &v in xs {
+            if amax < v.abs() {
+                (amax, max) = (v.abs(), v);
+            }
+        }
+        vec![through_f16(max / -((1 << (bits - 1)) as f32)).to_bits()]
+    } else {
+        let (mut lo, mut hi) = (f32::MAX, -f32::MAX);
+        for &v in xs {
+            if v < lo {
+                lo = v;
+            }
+            if v > hi {
+                hi = v;
+            }
+        }
+        vec![through_f16((hi - lo) / ((1u32 << bits) - 1) as f32).to_bits(), through_f16(lo).to_bits()]
+    }
+}
+
+proptest::proptest! {
+    /// Blocks drawn from a few values, ±0 among them, so ties and signed
+    /// zeros are common: d and m are the reference loops' to the bit.
+    #[test]
+    fn legacy_block_scales_are_the_reference_loops(picks in proptest::collection::vec(0usize..7, 32)) {
+        const VALUES: [f32; 7] = [0.0, -0.0, 1.5, -1.5, 0.25, -3.0, 3.0];
+        let xs: Vec<f32> = picks.iter().map(|&i| VALUES[i]).collect();
+        let facts = TensorFacts { rows: 1, cols: 32, amax: 3.0 };
+        for name in ["q4_0", "q5_0", "q4_1", "q5_1"] {
+            let c = cfg(name);
+            let got: Vec<u32> = c.format.format().params(&c, &facts, &xs).iter().map(|(_, v)| (*v as f32).to_bits()).collect();
+            proptest::prop_assert_eq!(&got, &reference_block_params(name, &xs), "{} on {:?}", name, xs);
+        }
+    }
+}

@@ -45,8 +45,23 @@ pub enum WeightsError {
     #[error("{path} holds no tensors, so there is nothing to quantize")]
     NoTensors { path: String },
 
+    /// A `.safetensors` file refused by the checkpoint reader (its header,
+    /// or a read of its data), in that reader's words.
+    #[error(transparent)]
+    File(Box<crate::compute::checkpoint::CheckpointError>),
+
     #[error("invalid synthetic parameter {name} = {value}: it must be {allowed}")]
     InvalidParameter { name: &'static str, value: String, allowed: String },
+}
+
+impl WeightsError {
+    /// The checkpoint reader's error, unwrapped when it was ours already.
+    pub(super) fn from_checkpoint(e: crate::compute::checkpoint::CheckpointError) -> WeightsError {
+        match e {
+            crate::compute::checkpoint::CheckpointError::Weights(w) => w,
+            other => WeightsError::File(Box::new(other)),
+        }
+    }
 }
 
 /// A checkpoint's names for an error message: all of a short list, else the

@@ -4,8 +4,10 @@
 //! Every tensor is presented as a row-major matrix `[rows, cols]` whose rows
 //! are `dim0` of the original shape, because per-channel quantization treats
 //! the first axis as the output channel (the PyTorch/safetensors convention).
-//! Files are memory-mapped so that only the header and the chosen tensor's
-//! bytes are ever paged in.
+//! A `.safetensors` file is read with pread, its header then the chosen
+//! tensor's bytes only (through `checkpoint`'s reader, as a one-shard
+//! checkpoint), so a file cut short while open is an error, not a SIGBUS.
+//! A `.npy` file (one tensor, all of it needed) is memory-mapped.
 
 mod error;
 mod npy;
@@ -126,28 +128,31 @@ impl Format {
 /// Loads one tensor. For `.safetensors`, `tensor` picks it by name and may be
 /// omitted only when the file holds a single tensor; `.npy` ignores it.
 pub fn load_file(path: &Path, tensor: Option<&str>) -> Result<Weights, WeightsError> {
-    let format = Format::of(path)?;
-    let map = map_file(path)?;
-    match format {
-        Format::Npy => npy::load(path, &map),
-        Format::Safetensors => safetensors::load(path, &map, tensor),
+    match Format::of(path)? {
+        Format::Npy => npy::load(path, &map_file(path)?),
+        Format::Safetensors => safetensors::load(path, tensor),
     }
 }
 
-/// One named tensor of a `.safetensors` file already mapped (a checkpoint
-/// scan keeps its shards mapped and decodes them a tensor at a time).
-pub(crate) fn load_safetensors(path: &Path, buf: &[u8], tensor: &str) -> Result<Weights, WeightsError> {
-    safetensors::load(path, buf, Some(tensor))
+/// The stored bytes of one safetensors tensor (`dtype` lower case, as
+/// listed) decoded to f32: a checkpoint scan reads a tensor's bytes and
+/// decodes them here, one tensor at a time.
+pub(crate) fn decode_safetensors(
+    path: &Path,
+    name: &str,
+    dtype: &str,
+    shape: &[usize],
+    data: &[u8],
+) -> Result<Weights, WeightsError> {
+    safetensors::decode_tensor(path, name, dtype, shape, data)
 }
 
 /// Describes the tensors in a file from its header alone, so listing a
 /// multi-gigabyte checkpoint is instant.
 pub fn list_tensors(path: &Path) -> Result<Vec<TensorInfo>, WeightsError> {
-    let format = Format::of(path)?;
-    let map = map_file(path)?;
-    match format {
-        Format::Npy => npy::list(path, &map),
-        Format::Safetensors => safetensors::list(path, &map),
+    match Format::of(path)? {
+        Format::Npy => npy::list(path, &map_file(path)?),
+        Format::Safetensors => safetensors::list(path),
     }
 }
 
@@ -525,8 +530,9 @@ mod tests {
         assert!(err.to_string().contains("empty"));
 
         let path = write_safetensors(&dir, "e.safetensors", &[("w", Dtype::F32, vec![4, 0], vec![])]);
+        // The header reader refuses a zero-size tensor up front, as a scan does.
         let err = load_file(&path, None).unwrap_err();
-        assert!(matches!(err, WeightsError::EmptyTensor { .. }), "{err:?}");
+        assert!(matches!(&err, WeightsError::File(e) if e.to_string().contains("zero values")), "{err:?}");
     }
 
     #[test]
@@ -635,7 +641,9 @@ mod tests {
         {
             let path = write_bytes(&dir, &format!("g{i}.safetensors"), garbage);
             let err = load_file(&path, None).unwrap_err();
-            assert!(matches!(err, WeightsError::InvalidFile { format: "safetensors", .. }), "{err:?}");
+            // The checkpoint reader's header check refuses it, naming the file.
+            assert!(matches!(err, WeightsError::File(_)), "{err:?}");
+            assert!(err.to_string().contains(&format!("g{i}.safetensors")), "{err}");
             assert!(list_tensors(&path).is_err());
         }
     }

@@ -2,74 +2,77 @@
 
 use std::path::Path;
 
-use ::safetensors::{Dtype, SafeTensors};
+use super::{TensorInfo, Weights, WeightsError, checked_len, decode, file_weights, is_float_dtype};
+use crate::compute::checkpoint::{self, Checkpoint};
 
-use super::{TensorInfo, ToF32, Weights, WeightsError, checked_len, decode, file_weights, invalid};
+/// The file opened as a one-shard checkpoint: its header read and checked
+/// by `checkpoint`'s reader (pread, no memory map), nothing skipped.
+fn open(path: &Path) -> Result<Checkpoint, WeightsError> {
+    checkpoint::open(path, true).map_err(WeightsError::from_checkpoint)
+}
 
 /// Every tensor in the header, sorted by name.
-pub(super) fn list(path: &Path, buf: &[u8]) -> Result<Vec<TensorInfo>, WeightsError> {
-    let (_, metadata) = SafeTensors::read_metadata(buf).map_err(|e| invalid(path, "safetensors", e.to_string()))?;
-    let mut infos: Vec<TensorInfo> = metadata
-        .tensors()
-        .into_iter()
-        .map(|(name, info)| TensorInfo { name, shape: info.shape.clone(), dtype: dtype_name(info.dtype) })
-        .collect();
+pub(super) fn list(path: &Path) -> Result<Vec<TensorInfo>, WeightsError> {
+    let ck = open(path)?;
+    let mut infos: Vec<TensorInfo> =
+        ck.tensors.into_iter().map(|t| TensorInfo { name: t.name, shape: t.shape, dtype: t.dtype }).collect();
     infos.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(infos)
 }
 
-pub(super) fn load(path: &Path, buf: &[u8], tensor: Option<&str>) -> Result<Weights, WeightsError> {
+/// One tensor: only the header and that tensor's bytes are read.
+pub(super) fn load(path: &Path, tensor: Option<&str>) -> Result<Weights, WeightsError> {
     let shown = path.display().to_string();
-    let file = SafeTensors::deserialize(buf).map_err(|e| invalid(path, "safetensors", e.to_string()))?;
-    let mut names: Vec<String> = file.names().into_iter().map(str::to_string).collect();
+    let ck = open(path)?;
+    let mut names: Vec<String> = ck.tensors.iter().map(|t| t.name.clone()).collect();
     names.sort();
-
-    let name = match tensor {
-        Some(name) => name.to_string(),
-        None => match names.as_slice() {
-            [] => return Err(WeightsError::NoTensors { path: shown }),
-            [only] => only.clone(),
-            _ => {
-                return Err(WeightsError::TensorRequired { path: shown, available: names });
-            }
-        },
+    let name = match (tensor, names.as_slice()) {
+        (_, []) => return Err(WeightsError::NoTensors { path: shown }),
+        (Some(name), _) => name.to_string(),
+        (None, [only]) => only.clone(),
+        (None, _) => return Err(WeightsError::TensorRequired { path: shown, available: names }),
     };
-    let view = match file.tensor(&name) {
-        Ok(view) => view,
-        Err(_) if names.is_empty() => return Err(WeightsError::NoTensors { path: shown }),
-        Err(_) => {
-            return Err(WeightsError::TensorNotFound { path: shown, name, available: names });
-        }
+    let Some(entry) = ck.tensors.iter().find(|t| t.name == name) else {
+        return Err(WeightsError::TensorNotFound { path: shown, name, available: names });
     };
-
-    if !matches!(view.dtype(), Dtype::F32 | Dtype::F64 | Dtype::F16 | Dtype::BF16 | Dtype::F8_E4M3 | Dtype::F8_E5M2) {
-        return Err(WeightsError::NotFloat { path: shown, name, dtype: dtype_name(view.dtype()) });
-    }
-    let shape = view.shape().to_vec();
-    checked_len(path, &shape)?;
-    let data = view.data();
-    let values = match view.dtype() {
-        Dtype::F32 => decode(data, f32::from_le_bytes),
-        Dtype::F64 => decode(data, |c| f64::from_le_bytes(c) as f32),
-        Dtype::F16 => decode(data, |c| half::f16::from_le_bytes(c).to_f32()),
-        Dtype::BF16 => decode(data, |c| half::bf16::from_le_bytes(c).to_f32()),
-        Dtype::F8_E4M3 => decode(data, |[c]| fp8_to_f32(c, Fp8::E4M3)),
-        Dtype::F8_E5M2 => decode(data, |[c]| fp8_to_f32(c, Fp8::E5M2)),
-        Dtype::I8 => decode(data, |c| i8::from_le_bytes(c).to_f32()),
-        Dtype::U8 => decode(data, |c| u8::from_le_bytes(c).to_f32()),
-        Dtype::I16 => decode(data, |c| i16::from_le_bytes(c).to_f32()),
-        Dtype::U16 => decode(data, |c| u16::from_le_bytes(c).to_f32()),
-        Dtype::I32 => decode(data, |c| i32::from_le_bytes(c).to_f32()),
-        Dtype::U32 => decode(data, |c| u32::from_le_bytes(c).to_f32()),
-        Dtype::I64 => decode(data, |c| i64::from_le_bytes(c).to_f32()),
-        Dtype::U64 => decode(data, |c| u64::from_le_bytes(c).to_f32()),
-        other => {
-            return Err(WeightsError::UnsupportedDtype { path: shown, dtype: dtype_name(other) });
-        }
-    };
-    let dtype = dtype_name(view.dtype());
-    Ok(file_weights(path, values, shape, dtype, Some(name)))
+    ck.load(entry).map_err(WeightsError::from_checkpoint)
 }
+
+/// Raw bytes of tensor `name` (dtype as listed, lower case, and `shape`,
+/// whose byte size the header check has matched) decoded to f32.
+pub(super) fn decode_tensor(
+    path: &Path,
+    name: &str,
+    dtype: &str,
+    shape: &[usize],
+    data: &[u8],
+) -> Result<Weights, WeightsError> {
+    let shown = path.display().to_string();
+    if !is_float_dtype(dtype) {
+        let not_float = dtype == "bool" || dtype.starts_with('i') || dtype.starts_with('u');
+        return Err(if not_float {
+            WeightsError::NotFloat { path: shown, name: name.to_string(), dtype: dtype.to_string() }
+        } else {
+            WeightsError::UnsupportedDtype { path: shown, dtype: dtype.to_string() }
+        });
+    }
+    let n = checked_len(path, shape)?;
+    let values = match dtype {
+        "f32" => decode(data, f32::from_le_bytes),
+        "f64" => decode(data, |c| f64::from_le_bytes(c) as f32),
+        "f16" => decode(data, |c| half::f16::from_le_bytes(c).to_f32()),
+        "bf16" => decode(data, |c| half::bf16::from_le_bytes(c).to_f32()),
+        "f8_e4m3" => decode(data, |[c]| fp8_to_f32(c, Fp8::E4M3)),
+        // f8_e5m2, the last dtype `is_float_dtype` admits.
+        _ => decode(data, |[c]| fp8_to_f32(c, Fp8::E5M2)),
+    };
+    if values.len() != n {
+        let reason = format!("tensor {name} has {} bytes, not the size of its shape {shape:?}", data.len());
+        return Err(WeightsError::InvalidFile { path: shown, format: "safetensors", reason });
+    }
+    Ok(file_weights(path, values, shape.to_vec(), dtype.to_string(), Some(name.to_string())))
+}
+
 /// The two FP8 dtypes of safetensors (`torch.float8_e4m3fn`, `torch.float8_e5m2`).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(super) enum Fp8 {
@@ -100,10 +103,6 @@ pub(super) fn fp8_to_f32(code: u8, kind: Fp8) -> f32 {
         (1.0 + mantissa / scale) * 2f32.powi(exponent - bias)
     };
     sign * magnitude
-}
-
-fn dtype_name(dtype: Dtype) -> String {
-    dtype.to_string().to_ascii_lowercase()
 }
 
 #[cfg(test)]

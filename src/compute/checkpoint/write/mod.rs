@@ -106,8 +106,6 @@ pub enum WriteError {
         "tensor {tensor} came to {got} bytes where its bits per weight promised {want}; this is a bug in its format, please report it"
     )]
     SizeMismatch { tensor: String, want: usize, got: usize },
-    #[error("{path} lost {tensor}")]
-    Lost { path: String, tensor: String },
 }
 
 /// Writing needs one format per tensor: a budget's plan, or one format.
@@ -308,9 +306,9 @@ fn repeated_name(items: &[Item]) -> Option<&str> {
 pub fn input_metadata(ck: &Checkpoint) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     for shard in &ck.shards {
-        let Ok((_, meta)) = safetensors::SafeTensors::read_metadata(&shard.bytes) else { continue };
-        for (k, v) in meta.metadata().iter().flatten() {
-            out.entry(k.clone()).or_insert_with(|| v.clone());
+        let Ok(header) = header::parse(shard) else { continue };
+        for (k, v) in header.metadata {
+            out.entry(k).or_insert(v);
         }
     }
     out
@@ -321,7 +319,7 @@ pub fn input_metadata(ck: &Checkpoint) -> BTreeMap<String, String> {
 pub fn encode(ck: &Checkpoint, piece: &Piece, target: Target) -> Result<Vec<Vec<u8>>, WriteError> {
     let entry = piece.assigned.entry;
     let parts = match piece.assigned.spec {
-        None => vec![raw_bytes(ck, entry)?.to_vec()],
+        None => vec![ck.raw_bytes(entry)?],
         Some(spec) => {
             let w = ck.load(entry)?;
             let fail = |source| WriteError::Quantize { tensor: entry.name.clone(), source };
@@ -350,16 +348,6 @@ pub fn encode(ck: &Checkpoint, piece: &Piece, target: Target) -> Result<Vec<Vec<
 
 fn size_mismatch(entry: &Entry, want: usize, got: usize) -> WriteError {
     WriteError::SizeMismatch { tensor: entry.name.clone(), want, got }
-}
-
-/// The bytes of `entry` in its shard, as stored.
-fn raw_bytes<'c>(ck: &'c Checkpoint, entry: &Entry) -> Result<&'c [u8], WriteError> {
-    let shard = &ck.shards[entry.shard];
-    let tensors = header::parse(&shard.path, &shard.bytes)?;
-    let lost = || WriteError::Lost { path: shard.path.clone(), tensor: entry.name.clone() };
-    let t = tensors.iter().find(|t| t.name == entry.name).ok_or_else(lost)?;
-    let start = 8 + u64::from_le_bytes(shard.bytes[..8].try_into().expect("parsed above")) as usize;
-    Ok(&shard.bytes[start + t.offsets[0]..start + t.offsets[1]])
 }
 
 #[cfg(test)]
