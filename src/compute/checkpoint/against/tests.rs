@@ -73,13 +73,14 @@ fn llama(head_count: Option<u64>, head_count_kv: Option<u64>) -> ModelMeta {
 const Q: &str = "model.layers.0.self_attn.q_proj.weight";
 const K: &str = "model.layers.0.self_attn.k_proj.weight";
 
-/// q: 8 rows (4 heads of 2), k: 4 rows (2 kv heads of 2), 32 columns.
+/// q: 16 rows (4 heads of 4), k: 8 rows (2 kv heads of 4), 32 columns
+/// (with heads of 2 rows the permutation would change nothing).
 fn llama_original() -> (Checkpoint, Vec<f32>, Vec<f32>) {
-    let (q, k) = (values(8 * 32, 1), values(4 * 32, 2));
+    let (q, k) = (values(16 * 32, 1), values(8 * 32, 2));
     let norm = values(32, 3);
     let ck = checkpoint(
         "orig",
-        &[(Q, vec![8, 32], &q), (K, vec![4, 32], &k), ("model.norm.weight", vec![32], &norm)],
+        &[(Q, vec![16, 32], &q), (K, vec![8, 32], &k), ("model.norm.weight", vec![32], &norm)],
         false,
     );
     (ck, q, k)
@@ -135,8 +136,8 @@ fn llama_names_and_permuted_rows_line_up_exactly() {
     let (ck, q, k) = llama_original();
     // The converter: q permuted with 4 heads, k with the 2 kv heads.
     let fake = Fake::new(llama(Some(4), Some(2)))
-        .with("blk.0.attn_q.weight", vec![8, 32], permute::to_gguf_order(&q, 8, 4))
-        .with("blk.0.attn_k.weight", vec![4, 32], permute::to_gguf_order(&k, 4, 2))
+        .with("blk.0.attn_q.weight", vec![16, 32], permute::to_gguf_order(&q, 16, 4))
+        .with("blk.0.attn_k.weight", vec![8, 32], permute::to_gguf_order(&k, 8, 2))
         .with("output_norm.weight", vec![32], values(32, 3));
     let a = against(&ck, &fake, &NameMap::Auto, &Watch::NONE).unwrap();
     assert_eq!(a.tensors.len(), 3, "{:?}", a.unmatched);
@@ -148,8 +149,8 @@ fn llama_names_and_permuted_rows_line_up_exactly() {
     // Left in the converter's order, q would not line up.
     let unpermuted = Fake::new(ModelMeta { architecture: Some("qwen2".into()), ..llama(Some(4), Some(2)) }).with(
         "blk.0.attn_q.weight",
-        vec![8, 32],
-        permute::to_gguf_order(&q, 8, 4),
+        vec![16, 32],
+        permute::to_gguf_order(&q, 16, 4),
     );
     let a = against(&ck, &unpermuted, &NameMap::Auto, &Watch::NONE).unwrap();
     assert!(a.tensors[0].max_abs_error > 0.0);
@@ -159,8 +160,8 @@ fn llama_names_and_permuted_rows_line_up_exactly() {
 fn k_takes_head_count_when_there_is_no_head_count_kv() {
     let (ck, q, k) = llama_original();
     let fake = Fake::new(llama(Some(2), None))
-        .with("blk.0.attn_q.weight", vec![8, 32], permute::to_gguf_order(&q, 8, 2))
-        .with("blk.0.attn_k.weight", vec![4, 32], permute::to_gguf_order(&k, 4, 2));
+        .with("blk.0.attn_q.weight", vec![16, 32], permute::to_gguf_order(&q, 16, 2))
+        .with("blk.0.attn_k.weight", vec![8, 32], permute::to_gguf_order(&k, 8, 2));
     let a = against(&ck, &fake, &NameMap::Auto, &Watch::NONE).unwrap();
     assert!(a.tensors.iter().all(|t| t.max_abs_error == 0.0), "{:?}", a.tensors);
 }
@@ -168,25 +169,25 @@ fn k_takes_head_count_when_there_is_no_head_count_kv() {
 #[test]
 fn a_permutation_without_its_head_count_or_with_one_that_does_not_divide_is_refused() {
     let (ck, q, _) = llama_original();
-    let fake = Fake::new(llama(None, None)).with("blk.0.attn_q.weight", vec![8, 32], q.clone());
+    let fake = Fake::new(llama(None, None)).with("blk.0.attn_q.weight", vec![16, 32], q.clone());
     let e = against(&ck, &fake, &NameMap::Auto, &Watch::NONE).unwrap_err();
     assert!(matches!(&e, AgainstError::NoHeadCount { key, .. } if key == "llama.attention.head_count"), "{e}");
-    let fake = Fake::new(llama(Some(3), None)).with("blk.0.attn_q.weight", vec![8, 32], q);
+    let fake = Fake::new(llama(Some(3), None)).with("blk.0.attn_q.weight", vec![16, 32], q);
     let e = against(&ck, &fake, &NameMap::Auto, &Watch::NONE).unwrap_err();
-    assert!(matches!(e, AgainstError::HeadsDoNotDivide { rows: 8, heads: 3, .. }), "{e}");
+    assert!(matches!(e, AgainstError::HeadsDoNotDivide { rows: 16, heads: 3, .. }), "{e}");
 }
 
 #[test]
 fn tensors_that_match_nothing_or_differ_in_shape_are_listed_with_why() {
     let (ck, q, _) = llama_original();
     let fake = Fake::new(llama(Some(4), Some(2)))
-        .with("blk.0.attn_q.weight", vec![8, 32], permute::to_gguf_order(&q, 8, 4))
+        .with("blk.0.attn_q.weight", vec![16, 32], permute::to_gguf_order(&q, 16, 4))
         .with("blk.0.attn_k.weight", vec![2, 64], values(128, 2))
         .with("rope_freqs.weight", vec![16], values(16, 4));
     let a = against(&ck, &fake, &NameMap::Auto, &Watch::NONE).unwrap();
     assert_eq!(a.tensors.len(), 1);
     let why = |n: &str| a.unmatched.iter().find(|u| u.name == n).map(|u| u.reason.clone()).unwrap();
-    assert_eq!(why(K), "shape [4, 32] here but [2, 64] in q.gguf (blk.0.attn_k.weight)");
+    assert_eq!(why(K), "shape [8, 32] here but [2, 64] in q.gguf (blk.0.attn_k.weight)");
     assert_eq!(why("model.norm.weight"), "q.gguf holds no tensor output_norm.weight");
     assert_eq!(why("rope_freqs.weight"), "in q.gguf only: no original tensor maps to it");
     assert!(why("blk.0.attn_k.weight").contains("only"));
@@ -195,7 +196,7 @@ fn tensors_that_match_nothing_or_differ_in_shape_are_listed_with_why() {
 #[test]
 fn nothing_matched_is_an_error_that_shows_both_sides_names() {
     let (ck, _, _) = llama_original();
-    let fake = Fake::new(ModelMeta::default()).with("enc.w", vec![8, 32], values(256, 1));
+    let fake = Fake::new(ModelMeta::default()).with("enc.w", vec![16, 32], values(512, 1));
     let e = against(&ck, &fake, &NameMap::Auto, &Watch::NONE).unwrap_err();
     let text = e.to_string();
     assert!(matches!(e, AgainstError::NothingMatched { .. }));
@@ -211,8 +212,8 @@ fn the_plan_fits_within_the_quantized_models_bits() {
     let (ck, q, k) = llama_original();
     let noisy = |v: &[f32]| v.iter().map(|x| x + 0.01).collect::<Vec<f32>>();
     let fake = Fake::new(llama(Some(4), Some(2)))
-        .with("blk.0.attn_q.weight", vec![8, 32], permute::to_gguf_order(&noisy(&q), 8, 4))
-        .with("blk.0.attn_k.weight", vec![4, 32], permute::to_gguf_order(&noisy(&k), 4, 2));
+        .with("blk.0.attn_q.weight", vec![16, 32], permute::to_gguf_order(&noisy(&q), 16, 4))
+        .with("blk.0.attn_k.weight", vec![8, 32], permute::to_gguf_order(&noisy(&k), 8, 2));
     let a = against(&ck, &fake, &NameMap::Auto, &Watch::NONE).unwrap();
     assert_eq!(a.totals.bpw, 8.5);
     let p = a.plan_at_same_size.expect("q8_0 everywhere fits 8.5 bpw");
@@ -222,7 +223,7 @@ fn the_plan_fits_within_the_quantized_models_bits() {
     assert!(plan_candidates().contains(&"q4_k") && !plan_candidates().contains(&"tq2_0"));
     // Below every candidate: no plan, and why.
     let small =
-        Fake::new(llama(Some(4), Some(2))).with("blk.0.attn_q.weight", vec![8, 32], permute::to_gguf_order(&q, 8, 4));
+        Fake::new(llama(Some(4), Some(2))).with("blk.0.attn_q.weight", vec![16, 32], permute::to_gguf_order(&q, 16, 4));
     let mut small = small;
     small.tensors[0].0.bytes = 8;
     let a = against(&ck, &small, &NameMap::Auto, &Watch::NONE).unwrap();
