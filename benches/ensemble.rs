@@ -11,7 +11,7 @@ use qmc_tui::compute::data::iris;
 use qmc_tui::compute::deploy::sweep;
 use qmc_tui::compute::ensemble::{
     EnsembleConfig, Fusion, MemberConfig, MemberResults, evaluate, evaluate_with, fit_member, fuse_soft, prepare,
-    stack, train_member,
+    stack, train_member, train_outer,
 };
 use qmc_tui::settings::Settings;
 use qmc_tui::ui;
@@ -58,8 +58,12 @@ fn fit_and_evaluate(c: &mut Criterion) {
             black_box(scores)
         })
     });
-    // What the worker trains per member: the test fit, 5 CV fits and 5 out-of-fold fits for stacking.
+    // What the worker trains per member under soft voting: the test fit and 5 CV fits, each fold once.
     c.bench_function("ensemble/train_members_for_the_pane", |b| {
+        b.iter(|| members.iter().map(|m| train_outer(&p, m, s.data.seed).unwrap()).collect::<Vec<_>>())
+    });
+    // And with stacking's 5 fits within the train split (before session 8, every fusion paid for these).
+    c.bench_function("ensemble/train_members_with_inner_folds", |b| {
         b.iter(|| members.iter().map(|m| train_member(&p, m, s.data.seed).unwrap()).collect::<Vec<_>>())
     });
     let results: Vec<MemberResults> = members.iter().map(|m| train_member(&p, m, s.data.seed).unwrap()).collect();

@@ -85,3 +85,32 @@ fn a_throwaway_member_kind_trains_reports_and_has_controls() {
         "prior"
     );
 }
+
+/// Every built-in kind is one file of `src/compute/members/` and one line of
+/// `BUILTIN_KINDS`, and from that alone it trains, reports, deploys and has a
+/// control for each setting it names.
+#[test]
+fn every_built_in_kind_is_one_file_and_one_line() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let registry = std::fs::read_to_string(root.join("src/compute/members/mod.rs")).unwrap();
+    let list = &registry[registry.find("pub const BUILTIN_KINDS").unwrap()..];
+    let list = &list[..list.find("];").unwrap()];
+    for kind in qmc_tui::compute::ensemble::BUILTIN_KINDS {
+        let file = kind.name().replace('-', "_");
+        let lines: Vec<&str> = list.lines().filter(|l| l.contains(&format!("MemberKind(&{file}::"))).collect();
+        assert_eq!(lines.len(), 1, "{}: one line of BUILTIN_KINDS names {file}::", kind.name());
+        assert!(root.join(format!("src/compute/members/{file}.rs")).exists(), "{}: no file {file}.rs", kind.name());
+
+        let mut s = Settings::default();
+        s.ensemble.members = vec![MemberConfig { kind: *kind, ..MemberConfig::default() }];
+        let view = EnsembleWorker::default().train(0, &s, &mut |_| true).unwrap().unwrap();
+        assert_eq!((view.trained, view.report.members[0].kind), (1, *kind));
+        assert!(view.report.members[0].cv_accuracy_mean > 0.8, "{}: {:?}", kind.name(), view.report.members[0]);
+        assert_eq!(view.deploy.members.len(), 1);
+        assert!(view.deploy.members[0].float_bytes > 0);
+        let controls = visible_ensemble(&s, 0);
+        let settings = controls.iter().filter(|c| matches!(c, EnsembleControl::Setting(_))).count();
+        // Its settings and its kind, each a control.
+        assert_eq!(settings, kind.settings().len() + 1, "{}: {controls:?}", kind.name());
+    }
+}

@@ -11,7 +11,7 @@ use crate::compute::ensemble::MAX_TREES;
 #[cfg(test)]
 use crate::compute::ensemble::MemberKind;
 use crate::compute::ensemble::{
-    Criterion, FeatureRule, Fusion, MAX_DEPTH, MAX_MIN_SAMPLES_LEAF, MaxFeatures, MemberConfig,
+    Criterion, FeatureRule, Fusion, MAX_DEPTH, MAX_MIN_SAMPLES_LEAF, MaxFeatures, MemberConfig, NeighborWeights,
 };
 use crate::format;
 use crate::settings::{IRIS, Settings};
@@ -220,7 +220,54 @@ pub const MEMBER_CONTROLS: &[MemberControl] = &[
         |v, up, coarse| step_count(v, up, coarse, 1, MAX_MIN_SAMPLES_LEAF),
         parse
     ),
+    member!(
+        var_smoothing,
+        "var smoothing",
+        |v: f64| format!("{v:e}"),
+        |v, up, coarse| ladder(VAR_SMOOTHING_LADDER, v, up, coarse),
+        parse
+    ),
+    member!(
+        n_neighbors,
+        "neighbours",
+        text,
+        |v, up, coarse| ladder(NEIGHBORS_LADDER, v as f64, up, coarse) as usize,
+        parse
+    ),
+    member!(neighbor_weights, "vote", text, |v: NeighborWeights, up, _| v.cycle(up), parse_name),
+    member!(learning_rate, "learning rate", format::num, |v, up, coarse| ladder(LEARNING_RATES, v, up, coarse), parse),
+    member!(max_leaf_nodes, "max leaves", text, |v, up, coarse| ladder(LEAVES, v as f64, up, coarse) as usize, parse),
+    member!(l2_regularization, "L2", format::num, |v, up, coarse| ladder(L2_LADDER, v, up, coarse), parse),
+    member!(early_stopping, "early stop", on_off, |v: bool, _, _| !v, parse_on_off),
+    member!(
+        validation_fraction,
+        "validation",
+        format::pct,
+        |v, up, coarse| step_f64(v, 0.05, up, coarse, 0.05, 0.5),
+        parse_fraction
+    ),
 ];
+
+const LEARNING_RATES: &[f64] = &[0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0];
+const LEAVES: &[f64] = &[2.0, 3.0, 4.0, 7.0, 15.0, 31.0, 63.0, 127.0, 255.0, 511.0, 1023.0, 2047.0, 4095.0];
+const L2_LADDER: &[f64] = &[0.0, 0.001, 0.01, 0.1, 1.0, 10.0, 100.0];
+
+fn on_off(v: bool) -> String {
+    (if v { "on" } else { "off" }).into()
+}
+
+/// on/off, yes/no or true/false.
+fn parse_on_off(text: &str, key: &str, label: &'static str) -> Result<bool, ControlError> {
+    match text.to_ascii_lowercase().as_str() {
+        "on" | "yes" | "true" => Ok(true),
+        "off" | "no" | "false" => Ok(false),
+        _ => parse(text, key, label),
+    }
+}
+
+const VAR_SMOOTHING_LADDER: &[f64] =
+    &[0.0, 1e-12, 1e-11, 1e-10, 1e-9, 1e-8, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 0.1, 1.0];
+const NEIGHBORS_LADDER: &[f64] = &[1.0, 2.0, 3.0, 5.0, 7.0, 10.0, 15.0, 20.0, 30.0, 50.0, 100.0, 200.0, 500.0, 1000.0];
 
 /// The steps of `max_features`, fewest candidate features first.
 const MAX_FEATURES_LADDER: &[MaxFeatures] = &[

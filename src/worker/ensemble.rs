@@ -130,12 +130,18 @@ impl EnsembleWorker {
             if !alive {
                 return;
             }
-            // Fit stacking's meta-learners now, while idle, so that switching
-            // to stacking later is as quick as any other fusion change.
-            match jobs.try_iter().last() {
-                Some(newer) => waiting = Some(newer),
-                None => self.cache.warm_stacking(&settings.data, &settings.ensemble),
-            }
+            // Fit the inner folds and stacking's meta-learners now, while
+            // idle, so that switching to stacking later is as quick as any
+            // other fusion change; a newer job stops it between members.
+            let mut stop_for_newer = |_, _| match jobs.try_iter().last() {
+                Some(newer) => {
+                    waiting = Some(newer);
+                    Err(Cancelled)
+                }
+                None => Ok(()),
+            };
+            // A failure here shows when stacking is chosen and trained for real.
+            let _ = self.cache.warm_stacking(&settings.data, &settings.ensemble, &mut stop_for_newer);
         }
     }
 }
@@ -165,7 +171,8 @@ mod tests {
         let mut s = Settings::default();
         let first = w.train(1, &s, &mut |_| true).unwrap().unwrap();
         assert_eq!(first.trained, 3);
-        w.cache.warm_stacking(&s.data, &s.ensemble);
+        // Warming fits each member's inner folds (5 each) and trains no member.
+        assert_eq!(w.cache.warm_stacking(&s.data, &s.ensemble, &mut |_, _| Ok(())).unwrap(), 3 * 5);
         let warmed = w.cache.kept_stacking().unwrap().clone();
         s.ensemble.fusion = Fusion::Stacking;
         s.ensemble.members[1].weight = 2.5;

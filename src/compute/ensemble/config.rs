@@ -135,6 +135,27 @@ impl std::str::FromStr for MaxFeatures {
     }
 }
 
+/// scikit-learn's `GaussianNB(var_smoothing=1e-9)`: the share of the largest feature variance added to every variance.
+pub const DEFAULT_VAR_SMOOTHING: f64 = 1e-9;
+/// scikit-learn's `KNeighborsClassifier(n_neighbors=5)`.
+pub const DEFAULT_NEIGHBORS: usize = 5;
+/// Most neighbours a kNN member may ask for.
+pub const MAX_NEIGHBORS: usize = 1000;
+
+named_enum! {
+    /// How a kNN member weighs its neighbours' votes (scikit-learn's `weights`).
+    pub enum NeighborWeights {
+        Uniform => "uniform",
+        Distance => "distance",
+    }
+}
+
+/// scikit-learn's `HistGradientBoostingClassifier` defaults: learning rate and leaves per tree.
+pub const DEFAULT_LEARNING_RATE: f64 = 0.1;
+pub const DEFAULT_MAX_LEAF_NODES: usize = 31;
+pub const MAX_LEAF_NODES: usize = 4096;
+pub const DEFAULT_VALIDATION_FRACTION: f64 = 0.1;
+
 /// Most rows a leaf may be required to hold.
 pub const MAX_MIN_SAMPLES_LEAF: usize = 100_000;
 
@@ -162,8 +183,26 @@ pub struct MemberConfig {
     pub seed: u64,
     /// Logistic only: scikit-learn's `C`, the inverse L2 regularisation strength, finite and > 0.
     pub c: f64,
-    /// Logistic only: the L-BFGS iteration cap, 1..=100000.
+    /// Logistic: the L-BFGS iteration cap; gbm: the boosting rounds (both
+    /// scikit-learn's `max_iter`, default 100), 1..=100000.
     pub max_iter: u64,
+    /// Naive Bayes only: the share of the largest feature variance added to every variance, finite and >= 0.
+    pub var_smoothing: f64,
+    /// kNN only: how many neighbours vote, 1..=1000 (and at most the training rows).
+    pub n_neighbors: usize,
+    /// kNN only: `uniform` (one vote each) or `distance` (1 / distance).
+    pub neighbor_weights: NeighborWeights,
+    /// gbm only: the shrinkage of every tree's values, in (0, 10].
+    pub learning_rate: f64,
+    /// gbm only: most leaves per tree, 2..=4096.
+    pub max_leaf_nodes: usize,
+    /// gbm only: the L2 penalty on leaf values, finite and >= 0.
+    pub l2_regularization: f64,
+    /// gbm only: hold out `validation_fraction` of the rows and stop when their loss stalls
+    /// (scikit-learn's `early_stopping="auto"` is off below 10,000 rows).
+    pub early_stopping: bool,
+    /// gbm only: the share of each class held out for early stopping, in (0, 1).
+    pub validation_fraction: f64,
 }
 
 impl Default for MemberConfig {
@@ -179,6 +218,14 @@ impl Default for MemberConfig {
             seed: 0,
             c: DEFAULT_C,
             max_iter: DEFAULT_MAX_ITER,
+            var_smoothing: DEFAULT_VAR_SMOOTHING,
+            n_neighbors: DEFAULT_NEIGHBORS,
+            neighbor_weights: NeighborWeights::Uniform,
+            learning_rate: DEFAULT_LEARNING_RATE,
+            max_leaf_nodes: DEFAULT_MAX_LEAF_NODES,
+            l2_regularization: 0.0,
+            early_stopping: false,
+            validation_fraction: DEFAULT_VALIDATION_FRACTION,
         }
     }
 }
@@ -215,6 +262,14 @@ impl MemberConfig {
             "seed" => self.seed = from.seed,
             "c" => self.c = from.c,
             "max_iter" => self.max_iter = from.max_iter,
+            "var_smoothing" => self.var_smoothing = from.var_smoothing,
+            "n_neighbors" => self.n_neighbors = from.n_neighbors,
+            "neighbor_weights" => self.neighbor_weights = from.neighbor_weights,
+            "learning_rate" => self.learning_rate = from.learning_rate,
+            "max_leaf_nodes" => self.max_leaf_nodes = from.max_leaf_nodes,
+            "l2_regularization" => self.l2_regularization = from.l2_regularization,
+            "early_stopping" => self.early_stopping = from.early_stopping,
+            "validation_fraction" => self.validation_fraction = from.validation_fraction,
             _ => {}
         }
     }
@@ -260,6 +315,48 @@ impl MemberConfig {
             return Err(InvalidSetting::new(
                 &key("max_iter"),
                 format!("{} is outside 1..={MAX_MAX_ITER}", self.max_iter),
+            ));
+        }
+        if !(self.var_smoothing.is_finite() && self.var_smoothing >= 0.0) {
+            return Err(InvalidSetting::new(
+                &key("var_smoothing"),
+                format!(
+                    "{} must be a finite number >= 0: it is the share of the largest feature variance added to every variance",
+                    self.var_smoothing
+                ),
+            ));
+        }
+        if !(1..=MAX_NEIGHBORS).contains(&self.n_neighbors) {
+            return Err(InvalidSetting::new(
+                &key("n_neighbors"),
+                format!("{} is outside 1..={MAX_NEIGHBORS}: it is how many neighbours vote", self.n_neighbors),
+            ));
+        }
+        if !(self.learning_rate > 0.0 && self.learning_rate <= 10.0) {
+            return Err(InvalidSetting::new(
+                &key("learning_rate"),
+                format!("{} is outside (0, 10]: it scales every tree's values", self.learning_rate),
+            ));
+        }
+        if !(2..=MAX_LEAF_NODES).contains(&self.max_leaf_nodes) {
+            return Err(InvalidSetting::new(
+                &key("max_leaf_nodes"),
+                format!("{} is outside 2..={MAX_LEAF_NODES}", self.max_leaf_nodes),
+            ));
+        }
+        if !(self.l2_regularization.is_finite() && self.l2_regularization >= 0.0) {
+            return Err(InvalidSetting::new(
+                &key("l2_regularization"),
+                format!("{} must be a finite number >= 0", self.l2_regularization),
+            ));
+        }
+        if !(self.validation_fraction > 0.0 && self.validation_fraction < 1.0) {
+            return Err(InvalidSetting::new(
+                &key("validation_fraction"),
+                format!(
+                    "{} is outside (0, 1): it is the share of rows held out for early stopping",
+                    self.validation_fraction
+                ),
             ));
         }
         Ok(())

@@ -29,11 +29,11 @@ pub use super::members::{
     QuantizedInference, TrainingSet, fit_member,
 };
 pub use config::*;
-pub use cv::{MemberResults, Prepared, prepare, train_member};
+pub use cv::{MemberResults, Prepared, prepare, train_inner_folds, train_member, train_outer};
 pub(crate) use fusion::argmax;
 pub use fusion::{Fuser, argmax_rows, fuse_hard, fuse_label_mean, fuse_soft, fuse_votes, normalized_weights};
 pub use metrics::accuracy;
-pub use pipeline::{EnsembleCache, OnMember, PipelineSettings, StackedResult, Trained};
+pub use pipeline::{EnsembleCache, OnMember, PipelineSettings, StackedResult, Trained, needs_inner_folds};
 pub use report::{EnsembleReport, MemberSummary, evaluate, evaluate_with};
 pub use stacking::{MetaLearner, Stacked, stack, stacked_members};
 pub(crate) use stacking::{stacked_or_fit, views};

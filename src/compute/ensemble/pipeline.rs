@@ -6,13 +6,19 @@
 //! settings and the member's own settings, not its weight), so a change of
 //! weight or fusion trains nothing and a change of one member trains only
 //! that member. A stop between members keeps what was trained.
+//!
+//! A member is fitted 1 + folds times (the train split and each
+//! cross-validation fold, once); a fusion that learns from out-of-fold
+//! probabilities ([`needs_inner_folds`]) adds folds fits within the train
+//! split for the test split's meta-learner, and the worker fits those while
+//! idle so that switching to it later trains nothing.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
 
 use super::{
     DataConfig, EnsembleConfig, EnsembleError, EnsembleReport, Fusion, MemberConfig, MemberResults, Prepared, Stacked,
-    evaluate_with, load_dataset, prepare, stack, stacked_members, train_member,
+    evaluate_with, load_dataset, prepare, stack, stacked_members, train_inner_folds, train_outer,
 };
 use crate::compute::deploy::{DeployConfig, DeployReport, sweep};
 use crate::compute::quant::QuantConfig;
@@ -45,6 +51,17 @@ pub struct Trained {
     pub deploy: DeployReport,
     /// How many members had to be trained (the rest came from the cache).
     pub trained: usize,
+    /// How many model fits this run made (each member 1 + folds, plus folds
+    /// for [`needs_inner_folds`]; nothing for a cached member).
+    pub fits: usize,
+}
+
+/// Whether `ens`'s fusion learns on the members' out-of-fold probabilities
+/// and so needs, for the test split, probabilities on the train rows from
+/// models that never saw a test row (`MemberResults::train_oof_proba`).
+/// The voting rules do not; a new learned fusion does by default.
+pub fn needs_inner_folds(ens: &EnsembleConfig) -> bool {
+    !matches!(ens.fusion, Fusion::Soft | Fusion::Hard | Fusion::LabelMean)
 }
 
 /// The pipeline's memory between runs: the prepared data, trained members and stacking.
@@ -74,43 +91,66 @@ impl EnsembleCache {
     /// Trains what is not cached, then stacks, evaluates and sweeps.
     pub fn run(&mut self, s: PipelineSettings, on_member: &mut OnMember) -> Result<Trained, EnsembleError> {
         let prepared = self.prepared(s.data)?;
-        let (results, trained) = self.train_members(&prepared, s, on_member)?;
+        let inner = needs_inner_folds(s.ensemble);
+        let (results, trained, fits) =
+            self.train_members(&prepared, s.data.seed, &s.ensemble.members, inner, on_member)?;
         let refs: Vec<&MemberResults> = results.iter().map(|r| r.as_ref()).collect();
         let stacked = (s.ensemble.fusion == Fusion::Stacking).then(|| self.stacked(&prepared, s.ensemble, &refs));
         let report = evaluate_with(&prepared, s.ensemble, &refs, stacked.as_deref());
         let deploy = sweep(&prepared, s.ensemble, &refs, s.quant, s.deploy, stacked.as_deref());
-        Ok(Trained { prepared, report, deploy, trained })
+        Ok(Trained { prepared, report, deploy, trained, fits })
     }
 
+    /// Each member's results, from the cache or trained now (with the inner
+    /// folds when `inner`), with how many members were trained and how many fits that took.
     fn train_members(
         &mut self,
         prepared: &Prepared,
-        s: PipelineSettings,
+        data_seed: u64,
+        members: &[MemberConfig],
+        inner: bool,
         on_member: &mut OnMember,
-    ) -> Result<(Vec<Arc<MemberResults>>, usize), EnsembleError> {
-        let members = &s.ensemble.members;
+    ) -> Result<(Vec<Arc<MemberResults>>, usize, usize), EnsembleError> {
         let mut results = Vec::with_capacity(members.len());
-        let mut trained = 0;
+        let (mut trained, mut fits) = (0, 0);
         for (done, m) in members.iter().enumerate() {
-            if let Some(r) = self.cached(m) {
-                results.push(r);
+            let cached = self.cached(m);
+            if let Some(r) = &cached
+                && (!inner || r.train_oof_proba.is_some())
+            {
+                results.push(r.clone());
                 continue;
             }
             on_member(done, members.len())?;
-            let r = train_member(prepared, m, s.data.seed).map_err(|e| EnsembleError::Member {
-                index: done + 1,
-                kind: m.kind,
-                source: Box::new(e),
-            })?;
-            let r = Arc::new(r);
-            if self.members.len() == CACHE {
-                self.members.pop_front();
+            let in_member = |e| EnsembleError::Member { index: done + 1, kind: m.kind, source: Box::new(e) };
+            let (mut r, fits_before) = match cached {
+                Some(r) => (MemberResults::clone(&r), r.fits),
+                None => {
+                    trained += 1;
+                    (train_outer(prepared, m, data_seed).map_err(in_member)?, 0)
+                }
+            };
+            if inner {
+                train_inner_folds(prepared, m, data_seed, &mut r).map_err(in_member)?;
             }
-            self.members.push_back((m.fit_key(), r.clone()));
-            trained += 1;
+            fits += r.fits - fits_before;
+            let r = Arc::new(r);
+            self.store(m.fit_key(), r.clone());
             results.push(r);
         }
-        Ok((results, trained))
+        Ok((results, trained, fits))
+    }
+
+    /// Keeps `r` under `key`, in place of what was kept there.
+    fn store(&mut self, key: MemberConfig, r: Arc<MemberResults>) {
+        if let Some(slot) = self.members.iter_mut().find(|(k, _)| *k == key) {
+            slot.1 = r;
+            return;
+        }
+        if self.members.len() == CACHE {
+            self.members.pop_front();
+        }
+        self.members.push_back((key, r));
     }
 
     fn cached(&self, m: &MemberConfig) -> Option<Arc<MemberResults>> {
@@ -142,15 +182,24 @@ impl EnsembleCache {
         s
     }
 
-    /// Fits stacking's meta-learners for these settings when every member is
-    /// cached, so that switching to stacking later is as quick as any other
-    /// fusion change. Trains nothing.
-    pub fn warm_stacking(&mut self, data: &DataConfig, ens: &EnsembleConfig) {
-        let Ok(prepared) = self.prepared(data) else { return };
-        let results: Option<Vec<Arc<MemberResults>>> = ens.members.iter().map(|m| self.cached(m)).collect();
-        if let Some(results) = results.filter(|r| !r.is_empty()) {
-            let refs: Vec<&MemberResults> = results.iter().map(|r| r.as_ref()).collect();
-            self.stacked(&prepared, ens, &refs);
+    /// When every member is cached, fits their inner folds (asking
+    /// `on_member` before each member that needs them; `Err(Cancelled)`
+    /// stops, keeping what was fitted) and stacking's meta-learners, so that
+    /// switching to stacking later is as quick as any other fusion change.
+    /// Trains no member that is not cached; how many fits it made.
+    pub fn warm_stacking(
+        &mut self,
+        data: &DataConfig,
+        ens: &EnsembleConfig,
+        on_member: &mut OnMember,
+    ) -> Result<usize, EnsembleError> {
+        let Ok(prepared) = self.prepared(data) else { return Ok(0) };
+        if ens.members.is_empty() || ens.members.iter().any(|m| self.cached(m).is_none()) {
+            return Ok(0);
         }
+        let (results, _, fits) = self.train_members(&prepared, data.seed, &ens.members, true, on_member)?;
+        let refs: Vec<&MemberResults> = results.iter().map(|r| r.as_ref()).collect();
+        self.stacked(&prepared, ens, &refs);
+        Ok(fits)
     }
 }

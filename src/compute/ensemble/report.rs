@@ -158,7 +158,7 @@ pub fn evaluate_with(
     if let Some(i) = results.iter().position(|r| {
         r.test_proba.dim() != (p.split.test.len(), classes)
             || r.cv_proba.dim() != (d.rows(), classes)
-            || r.train_oof_proba.dim() != (p.split.train.len(), classes)
+            || r.train_oof_proba.as_ref().is_some_and(|t| t.dim() != (p.split.train.len(), classes))
     }) {
         report.notes.push(format!("member {} was trained on different data; retrain it", i + 1));
         return report;

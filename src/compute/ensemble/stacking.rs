@@ -131,7 +131,9 @@ pub fn stack(p: &Prepared, cfg: &EnsembleConfig, members: &[&MemberResults]) -> 
     let (configs, results) = (&cfg.members[..n], &members[..n]);
     let used = stacked_members(configs);
     let pick = |f: fn(&MemberResults) -> ArrayView2<f64>| used.iter().map(|&i| f(results[i])).collect::<Vec<_>>();
-    let train_oof = pick(|r| r.train_oof_proba.view());
+    let train_oof = (used.iter().map(|&i| results[i].train_oof_proba.as_ref().map(|t| t.view())))
+        .collect::<Option<Vec<_>>>()
+        .ok_or_else(|| EnsembleError::Shape("stacking needs the members' inner folds; train them first".into()))?;
     let test = pick(|r| r.test_proba.view());
     let cv = pick(|r| r.cv_proba.view());
     let classes = p.dataset.classes();

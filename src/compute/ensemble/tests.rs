@@ -429,14 +429,76 @@ fn training_is_reproducible_and_seeded_per_member() {
     assert_eq!(again, default_results()[1]);
 }
 
+fn pipeline(ens: &EnsembleConfig) -> PipelineSettings<'_> {
+    static OTHER: OnceLock<(DataConfig, crate::compute::quant::QuantConfig, crate::compute::deploy::DeployConfig)> =
+        OnceLock::new();
+    let (data, quant, deploy) = OTHER.get_or_init(Default::default);
+    PipelineSettings { data, ensemble: ens, quant, deploy }
+}
+
+#[test]
+fn each_fold_is_fitted_once_and_inner_folds_only_for_a_learned_fusion() {
+    let mut cache = EnsembleCache::default();
+    let soft = EnsembleConfig::default();
+    let run = cache.run(pipeline(&soft), &mut |_, _| Ok(())).unwrap();
+    // Soft voting: each of 3 members on the train split and on each of 5 folds, once (was 3 * 11).
+    assert_eq!((run.trained, run.fits), (3, 3 * 6));
+    let stacking = EnsembleConfig { fusion: Fusion::Stacking, ..soft.clone() };
+    let run = cache.run(pipeline(&stacking), &mut |_, _| Ok(())).unwrap();
+    // Stacking adds the 5 fits within the train split per member, and trains no member again.
+    assert_eq!((run.trained, run.fits), (0, 3 * 5));
+    assert!(run.report.stacking_influence.is_some());
+    let run = cache.run(pipeline(&soft), &mut |_, _| Ok(())).unwrap();
+    assert_eq!((run.trained, run.fits), (0, 0));
+    // The lean and the full training give the same figures, fold for fold.
+    let full = train_member(iris_prepared(), &soft.members[0], 42).unwrap();
+    let mut outer = train_outer(iris_prepared(), &soft.members[0], 42).unwrap();
+    assert_eq!((outer.fits, outer.train_oof_proba.is_none()), (6, true));
+    assert_eq!((&outer.cv_proba, &outer.test_proba), (&full.cv_proba, &full.test_proba));
+    train_inner_folds(iris_prepared(), &soft.members[0], 42, &mut outer).unwrap();
+    assert_eq!((outer.fits, &outer), (11, &full));
+}
+
+#[test]
+fn a_member_s_fits_give_the_same_bits_on_any_thread_count() {
+    let p = iris_prepared();
+    for kind in ["forest", "logistic", "naive-bayes", "knn", "gbm"] {
+        let m = MemberConfig { kind: kind.parse().unwrap(), max_iter: 20, ..MemberConfig::forest(5, 3) };
+        let one = super::cv::train_outer_on(p, &m, 42, 1).unwrap();
+        for threads in [2, 3, 6] {
+            assert_eq!(super::cv::train_outer_on(p, &m, 42, threads).unwrap(), one, "{kind} on {threads} threads");
+        }
+    }
+}
+
+#[test]
+fn the_test_split_meta_learner_sees_no_model_that_saw_a_test_row() {
+    // The inner folds are positions within the train split: their models
+    // train on train rows only, so the meta-learner that predicts the test
+    // split never learns from a model that saw a test row.
+    let p = iris_prepared();
+    for fold in &p.train_folds {
+        let train: Vec<usize> = super::cv::complement(p.split.train.len(), fold);
+        let rows: Vec<usize> = train.iter().map(|&i| p.split.train[i]).collect();
+        assert!(rows.iter().all(|r| p.split.test.binary_search(r).is_err() && !p.split.test.contains(r)));
+    }
+    // Stacking without them is a typed error, not a meta-learner on stale numbers.
+    let outer: Vec<MemberResults> =
+        EnsembleConfig::default().members.iter().map(|m| train_outer(p, m, 42).unwrap()).collect();
+    let cfg = EnsembleConfig { fusion: Fusion::Stacking, ..EnsembleConfig::default() };
+    let err = stack(p, &cfg, &refs(&outer)).unwrap_err();
+    assert!(err.to_string().contains("inner folds"), "{err}");
+}
+
 #[test]
 fn member_results_have_the_documented_shapes() {
     let p = iris_prepared();
     for r in default_results() {
         assert_eq!(r.test_proba.dim(), (30, 3));
         assert_eq!(r.cv_proba.dim(), (150, 3));
-        assert_eq!(r.train_oof_proba.dim(), (120, 3));
-        for t in [&r.test_proba, &r.cv_proba, &r.train_oof_proba] {
+        let train_oof = r.train_oof_proba.as_ref().unwrap();
+        assert_eq!(train_oof.dim(), (120, 3));
+        for t in [&r.test_proba, &r.cv_proba, train_oof] {
             assert!(t.rows().into_iter().all(|row| (row.sum() - 1.0).abs() < 1e-9));
         }
         let test_labels: Vec<usize> = p.split.test.iter().map(|&i| p.dataset.labels[i]).collect();
@@ -605,11 +667,12 @@ fn label_mean_demonstrates_its_error_on_real_members() {
         cv_models: Vec::new(),
         test_proba: one_hot(class, 30),
         cv_proba: one_hot(class, 150),
-        train_oof_proba: one_hot(class, 120),
+        train_oof_proba: Some(one_hot(class, 120)),
         test_accuracy: 1.0 / 3.0,
         cv_accuracy_mean: 1.0 / 3.0,
         cv_accuracy_std: 0.0,
         converged: true,
+        fits: 11,
     };
     let (a, b) = (member(0), member(2));
     let cfg =
@@ -645,11 +708,12 @@ fn no_members_gives_an_empty_report() {
         cv_models: Vec::new(),
         test_proba: Array2::zeros((3, 3)),
         cv_proba: Array2::zeros((3, 3)),
-        train_oof_proba: Array2::zeros((3, 3)),
+        train_oof_proba: Some(Array2::zeros((3, 3))),
         test_accuracy: 0.0,
         cv_accuracy_mean: 0.0,
         cv_accuracy_std: 0.0,
         converged: true,
+        fits: 11,
     };
     let cfg = EnsembleConfig { fusion: Fusion::Soft, members: vec![MemberConfig::default()] };
     let r = evaluate(p, &cfg, &[&wrong]);
@@ -746,8 +810,9 @@ fn stress_tree_determinism() {
 
 #[test]
 fn an_unknown_kind_is_refused_in_serde_s_words() {
-    let e = toml::from_str::<MemberConfig>("kind = \"knn\"\n").unwrap_err();
-    assert!(e.message().contains("unknown variant `knn`, expected one of `forest`, `tree`, `logistic`"), "{e}");
+    let e = toml::from_str::<MemberConfig>("kind = \"svm\"\n").unwrap_err();
+    let expected = "unknown variant `svm`, expected one of `forest`, `tree`, `logistic`, `extra-trees`, `naive-bayes`, `knn`, `gbm`";
+    assert!(e.message().contains(expected), "{e}");
     let kind: MemberConfig = toml::from_str("kind = \"tree\"\n").unwrap();
     assert_eq!(
         (kind.kind, toml::to_string(&kind).unwrap().lines().next()),

@@ -11,7 +11,6 @@ use super::{
     DequantizedInference, FitResult, FittedModel, MemberPlugin, QuantizedInference, TrainingSet, WeightsThrough,
 };
 use crate::compute::ensemble::{MemberConfig, fit_error};
-use crate::compute::quant::Rounder;
 use crate::compute::softmax::{self, SoftmaxError, SoftmaxFit};
 
 /// A softmax regression ([`softmax::fit`]), optionally on standardized
@@ -109,12 +108,7 @@ impl FittedModel for Softmax {
 
     /// Dequantized features, and weights passed through `q.weights`.
     fn predict_proba_quantized(&self, x: ArrayView2<f64>, _classes: usize, q: &QuantizedInference<'_>) -> Array2<f64> {
-        let mut rounder = Rounder::new(q.rounding, 0);
-        let dequantized = Array2::from_shape_fn(x.dim(), |(r, c)| {
-            let p = &q.features[c];
-            p.dequantize(rounder.quantize(p, x[[r, c]] as f32).0) as f64
-        });
-        self.predict_proba_with(dequantized.view(), q.weights)
+        self.predict_proba_with(q.dequantize_rows(x).view(), q.weights)
     }
 
     /// x̂ of the features as given, and weights passed through `q.weights`.

@@ -8,7 +8,10 @@
 mod cart;
 mod extra_trees;
 mod forest;
+mod gbm;
+mod knn;
 mod logistic;
+mod naive_bayes;
 mod tree;
 mod trees;
 
@@ -26,7 +29,7 @@ use rand_chacha::ChaCha8Rng;
 
 use super::UnknownName;
 use super::ensemble::{EnsembleError, MemberConfig, argmax_rows, fit_error};
-use super::quant::{QParams, Rounding};
+use super::quant::{QParams, Rounder, Rounding};
 
 /// The member kinds a settings file may name, in the order a key cycles them.
 pub const BUILTIN_KINDS: &[MemberKind] = &[
@@ -34,6 +37,9 @@ pub const BUILTIN_KINDS: &[MemberKind] = &[
     MemberKind(&tree::Tree),
     MemberKind(&logistic::Logistic),
     MemberKind(&extra_trees::ExtraTrees),
+    MemberKind(&naive_bayes::NaiveBayes),
+    MemberKind(&knn::Knn),
+    MemberKind(&gbm::Gbm),
 ];
 
 /// One kind of member: what it is called, what it reads, how it is fitted.
@@ -72,6 +78,26 @@ pub struct QuantizedInference<'a> {
     pub features: &'a [QParams],
     pub rounding: Rounding,
     pub weights: WeightsThrough<'a>,
+}
+
+impl QuantizedInference<'_> {
+    /// x̂ of every value of `x` (rows x features): each feature's code under
+    /// its quantizer with `rounding`, dequantized. What a model that reads
+    /// quantized features (logistic, naive Bayes, kNN) sees.
+    pub fn dequantize_rows(&self, x: ArrayView2<f64>) -> Array2<f64> {
+        let mut rounder = Rounder::new(self.rounding, 0);
+        Array2::from_shape_fn(x.dim(), |(r, c)| {
+            let p = &self.features[c];
+            p.dequantize(rounder.quantize(p, x[[r, c]] as f32).0) as f64
+        })
+    }
+
+    /// x̂ of a value the model stores on feature `c`'s scale (a class mean, a
+    /// training row), from that feature's code rounded half to even, as a threshold's is.
+    pub fn dequantize_stored(&self, c: usize, v: f64) -> f64 {
+        let p = &self.features[c];
+        p.dequantize(trees::threshold_code(p, v)) as f64
+    }
 }
 
 /// Inference through any number format: the rows already hold each

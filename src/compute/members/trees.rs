@@ -121,12 +121,12 @@ impl FlatTree {
         self.class_at(self.leaf_of_codes(codes, features))
     }
 
-    fn leaf_of_codes(&self, codes: &[i32], features: &[QParams]) -> usize {
+    pub(crate) fn leaf_of_codes(&self, codes: &[i32], features: &[QParams]) -> usize {
         self.leaf_where(|column, t| codes[column] < threshold_code(&features[column], t))
     }
 
     /// The same walk on x̂: left when the row's x̂ is below x̂ of the threshold.
-    fn leaf_of_dequantized(&self, row: ArrayView1<f64>, threshold: &dyn Fn(usize, f64) -> f64) -> usize {
+    pub(crate) fn leaf_of_dequantized(&self, row: ArrayView1<f64>, threshold: &dyn Fn(usize, f64) -> f64) -> usize {
         self.leaf_where(|column, t| row[column] < threshold(column, t))
     }
 
