@@ -100,6 +100,7 @@ fn responsive_while_training(c: &mut Criterion) {
     big.ensemble = EnsembleConfig {
         fusion: Fusion::Soft,
         members: (0..16).map(|seed| MemberConfig { trees: 500, ..MemberConfig::forest(500, seed) }).collect(),
+        ..EnsembleConfig::default()
     };
     let stop = Arc::new(AtomicBool::new(false));
     let trainer = {

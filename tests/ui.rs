@@ -1236,3 +1236,42 @@ fn at_80x24_a_count_in_a_legend_and_a_derived_scale_are_shortened_not_cut() {
     let want = app.view.as_ref().unwrap().analysis.channels.iter().map(|c| c.params.scale).fold(0f32, f32::max);
     assert_eq!(shown, qmc_tui::format::num(want as f64), "{scale}");
 }
+
+/// The Ensemble pane's new figures at 80×24 and 120×40: the reference and
+/// probability lines, `v`'s reliability diagram and quality table (every
+/// member's log loss whole), `m`'s matrices, `w`'s optimized weights.
+#[test]
+fn the_ensemble_pane_shows_quality_diversity_and_optimized_weights_whole() {
+    for (w, h) in [(80, 24), (120, 40)] {
+        let (mut app, mut worker) = started(Settings::default());
+        press(&mut app, &mut worker, KeyCode::Char('2'));
+        let r = app.ensemble.as_ref().unwrap().report.clone();
+        let screen = plain(&mut app, w, h);
+        let oracle = qmc_tui::format::pct(r.oracle_accuracy.unwrap());
+        assert!(screen.contains(&format!("oracle {oracle}")), "{screen}");
+        let log_loss = r.log_loss.unwrap();
+        let shown = [format!("log loss {log_loss:.4}"), format!("LL {log_loss:.3}")];
+        assert!(shown.iter().any(|t| screen.contains(t)), "the ensemble's log loss:\n{screen}");
+        press(&mut app, &mut worker, KeyCode::Char('v'));
+        let reliability = plain(&mut app, w, h);
+        assert!(reliability.contains("Reliability (cv)"), "{reliability}");
+        press(&mut app, &mut worker, KeyCode::Char('v'));
+        let quality = plain(&mut app, w, h);
+        for m in &r.members {
+            assert!(quality.contains(&format!("{:.4}", m.log_loss)), "{:.4} not whole in\n{quality}", m.log_loss);
+        }
+        press(&mut app, &mut worker, KeyCode::Char('m'));
+        assert!(plain(&mut app, w, h).contains("Double fault"));
+        press(&mut app, &mut worker, KeyCode::Char('m'));
+        assert!(plain(&mut app, w, h).contains("Q statistic"));
+        press(&mut app, &mut worker, KeyCode::Char('w'));
+        let optimized = app.ensemble.as_ref().unwrap().report.clone();
+        let weights = optimized.optimized_weights.clone().expect("w turns on optimized weights");
+        let screen = plain(&mut app, w, h);
+        assert!(screen.contains("opt w"), "{screen}");
+        for wt in weights.iter().filter(|&&x| x > 0.0) {
+            assert!(screen.contains(&qmc_tui::format::pct(*wt)), "{wt} not whole in\n{screen}");
+        }
+        assert!(screen.contains("in-sample"), "the optimistic figure is labelled:\n{screen}");
+    }
+}

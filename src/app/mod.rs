@@ -7,6 +7,7 @@ use ratatui::crossterm::event::{
     Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
 };
 mod checkpoint;
+mod ensemble;
 mod feed;
 mod formats;
 mod hits;
@@ -14,6 +15,7 @@ mod picker;
 mod typing;
 
 pub use checkpoint::{BUDGET_COARSE_STEP, BUDGET_STEP, CheckpointPane, Figure, SortKey, layer_index, role, sort_value};
+pub use ensemble::{DiversityMatrix, EnsembleLower};
 use feed::{Feed, Pending};
 pub use formats::FormatsTable;
 pub use hits::{HitMap, Target};
@@ -107,6 +109,9 @@ pub struct App {
     remembered: Vec<AnyControl>,
     /// The ensemble member the Ensemble pane edits.
     pub member: usize,
+    /// The Ensemble pane's lower right view and diversity matrix.
+    pub ensemble_lower: EnsembleLower,
+    pub diversity: DiversityMatrix,
     pub channel_offset: usize,
     pub mode: Mode,
     pub status: Status,
@@ -148,6 +153,8 @@ impl App {
             tab: Tab(0),
             remembered: PANES.iter().map(|p| p.first_control).collect(),
             member: 0,
+            ensemble_lower: EnsembleLower::Confusion,
+            diversity: DiversityMatrix::Disagreement,
             channel_offset: 0,
             mode: Mode::Normal,
             status: Status::default(),
@@ -506,6 +513,14 @@ impl App {
                     Ok(())
                 });
             }
+            Action::CycleWeights => {
+                return self.change(index, |s, _| {
+                    s.ensemble.weights = s.ensemble.weights.cycle(true);
+                    Ok(())
+                });
+            }
+            Action::CycleEnsembleView => self.ensemble_lower = self.ensemble_lower.cycle(true),
+            Action::CycleDiversity => self.diversity = self.diversity.cycle(true),
         }
         self.clamp_scroll();
         Vec::new()

@@ -206,7 +206,8 @@ mod tests {
         let mut s = Settings::default();
         s.ensemble.members.clear();
         let p = prepare(crate::compute::data::iris(), &DataConfig::default()).unwrap();
-        let r = evaluate(&p, &EnsembleConfig { fusion: Fusion::Soft, members: vec![] }, &[]);
+        let r =
+            evaluate(&p, &EnsembleConfig { fusion: Fusion::Soft, members: vec![], ..EnsembleConfig::default() }, &[]);
         let text = s.to_toml(None, Some(&r), None);
         assert!(text.contains("# test_accuracy: none (no members)"), "{text}");
         let t: toml::Table = text.parse().unwrap();

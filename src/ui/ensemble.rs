@@ -13,7 +13,7 @@ use super::widgets::{
     columns, content_widths, controls_height, field, fitting_line, fitting_title, kept, panel, shorten_middle,
     table_widths,
 };
-use crate::app::{App, HitMap, Target};
+use crate::app::{App, DiversityMatrix, EnsembleLower, HitMap, Target};
 use crate::compute::ensemble::{EnsembleReport, Fusion};
 use crate::format::{self, num};
 use crate::worker::EnsembleView;
@@ -51,7 +51,7 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect, hits: &mut HitMap) {
     let r = &view.report;
     draw_data(frame, view, data_area);
     if r.members.len() > 1 {
-        draw_diversity(frame, r, diversity_area);
+        draw_diversity(frame, r, app.diversity, diversity_area);
     }
     draw_notes(frame, r, notes_area);
     if r.no_members {
@@ -62,7 +62,7 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect, hits: &mut HitMap) {
     let [members_area, gauges_area, scores_area, bottom] = Layout::vertical([
         Constraint::Length(members_height),
         Constraint::Length(3),
-        Constraint::Length(4),
+        Constraint::Length(6),
         Constraint::Min(0),
     ])
     .areas(right);
@@ -70,6 +70,11 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect, hits: &mut HitMap) {
     draw_members(frame, app, r, members_area);
     draw_gauges(frame, view, gauges_area);
     draw_scores(frame, r, scores_area);
+    match app.ensemble_lower {
+        EnsembleLower::Confusion => {}
+        EnsembleLower::Reliability => return draw_reliability(frame, r, bottom),
+        EnsembleLower::Quality => return draw_quality(frame, r, bottom),
+    }
     let [confusion_area, bars_area] =
         Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(bottom);
     // A matrix too wide for its share takes the whole row: the bars repeat the members table.
@@ -125,25 +130,38 @@ fn draw_data(frame: &mut Frame, view: &EnsembleView, area: Rect) {
     frame.render_widget(Paragraph::new(lines).block(panel("Data")), area);
 }
 
-/// Pairwise disagreement on the test rows: members that never disagree add
-/// nothing to a vote. The first `MATRIX_MEMBERS` members are shown.
-fn draw_diversity(frame: &mut Frame, r: &EnsembleReport, area: Rect) {
+/// A pairwise diversity matrix (`m` picks which): disagreement on the test
+/// rows, double fault and Q on the out-of-fold rows. Members that never
+/// disagree add nothing to a vote. The first `MATRIX_MEMBERS` members are shown.
+fn draw_diversity(frame: &mut Frame, r: &EnsembleReport, which: DiversityMatrix, area: Rect) {
     let n = r.members.len().min(MATRIX_MEMBERS as usize);
+    let cell = |i: usize, j: usize| -> String {
+        match which {
+            DiversityMatrix::Disagreement if i == j => "·".into(),
+            DiversityMatrix::Disagreement => format!("{:.0}%", 100.0 * r.disagreement[i][j]),
+            DiversityMatrix::DoubleFault => format!("{:.0}%", 100.0 * r.double_fault[i][j]),
+            DiversityMatrix::Q if i == j => "·".into(),
+            DiversityMatrix::Q => r.q_statistic[i][j].map_or("-".into(), |q| format!("{q:+.2}")),
+        }
+    };
     let mut header = vec![Cell::from("")];
     header.extend((0..n).map(|j| Cell::from(format!("#{}", j + 1))));
-    let rows = r.disagreement.iter().take(n).enumerate().map(|(i, row)| {
+    let rows = (0..n).map(|i| {
         let mut cells = vec![Cell::from(format!("#{}", i + 1))];
-        cells.extend(
-            row.iter()
-                .take(n)
-                .enumerate()
-                .map(|(j, &d)| Cell::from(if i == j { "·".to_string() } else { format!("{:.0}%", 100.0 * d) })),
-        );
+        cells.extend((0..n).map(|j| Cell::from(cell(i, j))));
         Row::new(cells)
     });
     let widths = vec![Constraint::Length(5); n + 1];
-    let title = format!("Disagreement, mean {}", format::pct(r.mean_disagreement.unwrap_or_default()));
-    let table = Table::new(rows, widths).header(Row::new(header).style(theme().header)).block(panel(&title));
+    let titles = match which {
+        DiversityMatrix::Disagreement => {
+            let mean = format::pct(r.mean_disagreement.unwrap_or_default());
+            [format!("Disagreement (test), mean {mean}"), format!("Disagreement, mean {mean}")]
+        }
+        DiversityMatrix::DoubleFault => ["Double fault (cv): both wrong".into(), "Double fault (cv)".into()],
+        DiversityMatrix::Q => ["Q statistic (cv), 1 = alike".into(), "Q statistic (cv)".into()],
+    };
+    let title = fitting_title(&titles.each_ref().map(String::as_str), area.width);
+    let table = Table::new(rows, widths).header(Row::new(header).style(theme().header)).block(panel(title));
     frame.render_widget(table, area);
 }
 
@@ -186,7 +204,9 @@ pub fn draw_no_members(frame: &mut Frame, area: Rect, what_to_do: &str) {
 }
 
 fn draw_members(frame: &mut Frame, app: &App, r: &EnsembleReport, area: Rect) {
-    let header = ["#", "kind", "trees", "depth", "weight", "share", "test", "cv mean ± std"].map(String::from);
+    let optimized = r.optimized_weights.as_deref();
+    let share = if optimized.is_some() { "opt w" } else { "share" };
+    let header = ["#", "kind", "trees", "depth", "weight", share, "test", "cv mean ± std"].map(String::from);
     let mut cells = vec![header.to_vec()];
     cells.extend(r.members.iter().enumerate().map(|(i, m)| {
         let marker = if i == app.member { "▶" } else { " " };
@@ -199,20 +219,23 @@ fn draw_members(frame: &mut Frame, app: &App, r: &EnsembleReport, area: Rect) {
             if reads("trees") { m.trees.to_string() } else { "-".into() },
             depth,
             num(m.weight),
-            format::pct(m.normalized_weight),
+            format::pct(optimized.and_then(|w| w.get(i).copied()).unwrap_or(m.normalized_weight)),
             format::pct(m.test_accuracy),
             format!("{} ±{}", format::pct(m.cv_accuracy_mean), format::pct(m.cv_accuracy_std)),
         ]
     }));
     // Narrow: the share, the depth, the weight go first (the controls show them).
-    let (widths, keep) = table_widths(area.width.saturating_sub(2), &content_widths(&cells), &[5, 3, 4, 2]);
+    // Optimized weights are news: the raw weight goes before them.
+    let drop_order: &[usize] = if optimized.is_some() { &[4, 3, 2, 5] } else { &[5, 3, 4, 2] };
+    let (widths, keep) = table_widths(area.width.saturating_sub(2), &content_widths(&cells), drop_order);
     let rows = cells[1..].iter().enumerate().map(|(i, row)| {
         let row = Row::new(kept(row.iter().cloned().map(Cell::from), &keep));
         if i == app.member { row.style(theme().selected) } else { row }
     });
     let header = Row::new(kept(cells[0].iter().cloned().map(Cell::from), &keep)).style(theme().header);
     let widths = kept(widths.into_iter().map(Constraint::Length), &keep);
-    let title = format!("Members ({}), fusion {}", r.members.len(), r.fusion);
+    let weights = if optimized.is_some() { ", optimized weights" } else { "" };
+    let title = format!("Members ({}), fusion {}{weights}", r.members.len(), r.fusion);
     // The table state scrolls the selected member into view.
     let mut state = TableState::default().with_selected(Some(app.member));
     frame.render_stateful_widget(Table::new(rows, widths).header(header).block(panel(&title)), area, &mut state);
@@ -241,15 +264,23 @@ fn draw_gauges(frame: &mut Frame, view: &EnsembleView, area: Rect) {
             Line::raw(cv_pct),
         ],
     );
-    let gauge = |label: Line<'static>, ratio: f64, title: &'static str| {
+    // Optimized weights: the optimistic in-sample figure stands beside the honest one, labelled.
+    let cv_title = match r.optimized_in_sample_cv_accuracy.map(format::pct) {
+        Some(ins) => {
+            [format!("Cross-validated, in-sample {ins}"), format!("CV, in-sample {ins}"), format!("in-sample {ins}")]
+        }
+        None => ["Cross-validated".to_string(), "Cross-validated".to_string(), "Cross-validated".to_string()],
+    };
+    let cv_title = fitting_title(&cv_title.each_ref().map(String::as_str), cv_area.width);
+    fn gauge<'a>(label: Line<'static>, ratio: f64, title: &'a str) -> Gauge<'a> {
         Gauge::default()
             .block(panel(title))
             .gauge_style(theme().weights)
             .ratio(ratio.clamp(0.0, 1.0))
             .label(Span::raw(label.to_string()))
-    };
+    }
     frame.render_widget(gauge(test_label, test, "Test accuracy"), test_area);
-    frame.render_widget(gauge(cv_label, cv, "Cross-validated"), cv_area);
+    frame.render_widget(gauge(cv_label, cv, cv_title), cv_area);
 }
 
 fn draw_scores(frame: &mut Frame, r: &EnsembleReport, area: Rect) {
@@ -302,7 +333,125 @@ fn draw_scores(frame: &mut Frame, r: &EnsembleReport, area: Rect) {
             ],
         ),
     ];
-    frame.render_widget(Paragraph::new(lines).block(panel("Scores (test split)")), area);
+    let mut lines = lines;
+    lines.push(reference_line(r, room));
+    lines.push(quality_line(r.log_loss, r.brier, r.ece, room));
+    let title = fitting_title(&["Scores (test split; last two lines cv)", "Scores (test; cv below)"], area.width);
+    frame.render_widget(Paragraph::new(lines).block(panel(title)), area);
+}
+
+/// The CV reference lines: the ensemble against its best member and the oracle.
+fn reference_line(r: &EnsembleReport, room: u16) -> Line<'static> {
+    let (Some(ens), Some(best), Some(oracle)) = (r.cv_accuracy_mean, r.best_member_accuracy, r.oracle_accuracy) else {
+        return Line::raw("");
+    };
+    let (ens, best, oracle) = (format::pct(ens), format::pct(best), format::pct(oracle));
+    let in_sample = r.optimized_in_sample_cv_accuracy.map(format::pct);
+    let mut variants = Vec::new();
+    if let Some(ins) = &in_sample {
+        variants.push(format!("cv {ens} (in-sample {ins})  best member {best}  oracle {oracle}"));
+        variants.push(format!("cv {ens} (in-sample {ins}) best {best} oracle {oracle}"));
+    }
+    variants.push(format!("cv ensemble {ens}  best member {best}  oracle {oracle}"));
+    variants.push(format!("cv {ens}  best member {best}  oracle {oracle}"));
+    variants.push(format!("cv {ens} best {best} oracle {oracle}"));
+    fitting_line(room, variants.into_iter().map(|t| Line::styled(t, theme().value)).collect())
+}
+
+/// Log loss, Brier and ECE of out-of-fold probabilities, or why there are none.
+fn quality_line(log_loss: Option<f64>, brier: Option<f64>, ece: Option<f64>, room: u16) -> Line<'static> {
+    let (Some(l), Some(b), Some(e)) = (log_loss, brier, ece) else {
+        return fitting_line(
+            room,
+            vec![
+                Line::styled("log loss, Brier, ECE: n/a (this fusion gives labels)", theme().muted),
+                Line::styled("log loss: n/a (labels only)", theme().muted),
+            ],
+        );
+    };
+    fitting_line(
+        room,
+        vec![
+            Line::raw(format!("log loss {l:.4}  Brier {b:.4}  ECE {e:.4}")),
+            Line::raw(format!("LL {l:.3} Brier {b:.3} ECE {e:.3}")),
+        ],
+    )
+}
+
+/// The reliability diagram of the fused out-of-fold probabilities: one bar
+/// per confidence bin, its height the bin's accuracy (a calibrated ensemble's
+/// bars rise like the bins' confidences); the labels are the bins' upper ends.
+fn draw_reliability(frame: &mut Frame, r: &EnsembleReport, area: Rect) {
+    let titles = ["Reliability (cv): accuracy per confidence bin".to_string(), "Reliability (cv)".to_string()];
+    let title = fitting_title(&titles.each_ref().map(String::as_str), area.width);
+    if r.reliability.is_empty() {
+        let text = "n/a: this fusion gives labels, not probabilities (v: next view)";
+        frame.render_widget(
+            Paragraph::new(text).style(theme().muted).wrap(Wrap { trim: true }).block(panel(title)),
+            area,
+        );
+        return;
+    }
+    let bins = r.reliability.len() as u16;
+    let width = (area.width.saturating_sub(2) / bins).saturating_sub(1).clamp(1, 5);
+    let bars: Vec<Bar> = r
+        .reliability
+        .iter()
+        .map(|b| {
+            let acc = b.accuracy.unwrap_or(0.0);
+            let text = b.accuracy.map_or("·".to_string(), |a| format!("{:.0}", 100.0 * a));
+            Bar::default()
+                .label(Line::from(format!("{:.0}", 100.0 * b.upper)))
+                .value((1000.0 * acc).round() as u64)
+                .text_value(if text.len() as u16 <= width { text } else { String::new() })
+                .style(theme().weights)
+        })
+        .collect();
+    let chart = BarChart::default()
+        .block(panel(title))
+        .data(BarGroup::default().bars(&bars))
+        .bar_width(width)
+        .bar_gap(1)
+        .max(1000);
+    frame.render_widget(chart, area);
+}
+
+/// Probability quality per member and for the ensemble (out-of-fold), each
+/// member's leave-one-out contribution and its optimized weight.
+fn draw_quality(frame: &mut Frame, r: &EnsembleReport, area: Rect) {
+    let header = ["#", "kind", "log loss", "Brier", "ECE", "contrib", "opt w"].map(String::from);
+    let mut cells = vec![header.to_vec()];
+    let optimized = r.optimized_weights.as_deref();
+    cells.extend(r.members.iter().enumerate().map(|(i, m)| {
+        vec![
+            format!("{}", i + 1),
+            m.kind.to_string(),
+            format!("{:.4}", m.log_loss),
+            format!("{:.4}", m.brier),
+            format!("{:.4}", m.ece),
+            m.contribution.map_or("-".into(), |c| format!("{:+.2}", 100.0 * c)),
+            optimized.and_then(|w| w.get(i)).map_or("-".into(), |w| format::pct(*w)),
+        ]
+    }));
+    let na = || "n/a".to_string();
+    cells.push(vec![
+        "ens".into(),
+        r.fusion.to_string(),
+        r.log_loss.map_or_else(na, |v| format!("{v:.4}")),
+        r.brier.map_or_else(na, |v| format!("{v:.4}")),
+        r.ece.map_or_else(na, |v| format!("{v:.4}")),
+        String::new(),
+        String::new(),
+    ]);
+    // Narrow: the kind goes first, then the contribution or, when there are
+    // none, the optimized weights' empty column.
+    let drop_order: &[usize] = if optimized.is_some() { &[1, 5, 6] } else { &[1, 6, 5] };
+    let (widths, keep) = table_widths(area.width.saturating_sub(2), &content_widths(&cells), drop_order);
+    let rows = cells[1..].iter().map(|row| Row::new(kept(row.iter().cloned().map(Cell::from), &keep)));
+    let header = Row::new(kept(cells[0].iter().cloned().map(Cell::from), &keep)).style(theme().header);
+    let widths = kept(widths.into_iter().map(Constraint::Length), &keep);
+    let title = fitting_title(&["Probabilities (cv), contribution in points", "Probabilities (cv)"], area.width);
+    frame.render_widget(Table::new(rows, widths).header(header).block(panel(title)), area);
 }
 
 /// How a confusion matrix is laid out in an area: every count whole (the

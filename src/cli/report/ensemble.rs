@@ -77,6 +77,31 @@ impl EnsembleSection {
         let r = &self.report;
         let _ = writeln!(out, "  test accuracy    {}", pct(r.test_accuracy));
         let _ = writeln!(out, "  cv accuracy      {} ± {}", pct(r.cv_accuracy_mean), pct(r.cv_accuracy_std));
+        if let Some(in_sample) = r.optimized_in_sample_cv_accuracy {
+            let _ = writeln!(
+                out,
+                "  optimized cv     weights chosen inside each fold (above); chosen on all rows {} (optimistic)",
+                format::pct(in_sample)
+            );
+        }
+        let _ = writeln!(
+            out,
+            "  reference (cv)   best member {}, oracle {}",
+            pct(r.best_member_accuracy),
+            pct(r.oracle_accuracy)
+        );
+        let _ = writeln!(out, "  probabilities    {}", quality_text(r.log_loss, r.brier, r.ece));
+        if let Some(lm) = &r.label_mean_permutations {
+            let how = if lm.exhaustive { "all" } else { "a seeded sample of" };
+            let _ = writeln!(
+                out,
+                "  relabelings      label-mean cv {} to {} over {how} {} class numberings (these numbers {})",
+                format::pct(lm.min),
+                format::pct(lm.max),
+                lm.permutations,
+                format::pct(lm.identity)
+            );
+        }
         let score = |v: Option<f64>| v.map_or("null".into(), |v| format!("{v:.3}"));
         let _ = writeln!(
             out,
@@ -94,7 +119,10 @@ impl EnsembleSection {
             let cells: Vec<String> = row.iter().map(|n| format!("{n:>4}")).collect();
             let _ = writeln!(out, "                  {}", cells.join(""));
         }
-        let _ = writeln!(out, "  members          kind      trees depth weight  share   test    cv");
+        let _ = writeln!(
+            out,
+            "  members          kind      trees depth weight  share   test    cv            log loss  brier  ece    contrib"
+        );
         for (i, m) in r.members.iter().enumerate() {
             let logistic = m.kind == MemberKind::Logistic;
             let solver = if logistic {
@@ -103,9 +131,10 @@ impl EnsembleSection {
             } else {
                 String::new()
             };
+            let contribution = m.contribution.map_or("-".into(), |c| format!("{:+.2}", 100.0 * c));
             let _ = writeln!(
                 out,
-                "  {:<16} {:<9} {:>5} {:>5} {:>6}  {:>6}  {:>6}  {} ± {}{solver}",
+                "  {:<16} {:<9} {:>5} {:>5} {:>6}  {:>6}  {:>6}  {} ± {}  {:>8.4}  {:.4} {:.4} {contribution:>6}{solver}",
                 i + 1,
                 m.kind.name(),
                 if m.kind == MemberKind::Forest { m.trees.to_string() } else { "-".into() },
@@ -114,9 +143,29 @@ impl EnsembleSection {
                 format::pct(m.normalized_weight),
                 format::pct(m.test_accuracy),
                 format::pct(m.cv_accuracy_mean),
-                format::pct(m.cv_accuracy_std)
+                format::pct(m.cv_accuracy_std),
+                m.log_loss,
+                m.brier,
+                m.ece
             );
         }
+        if let Some(w) = &r.optimized_weights {
+            let shares: Vec<String> =
+                w.iter().enumerate().map(|(i, w)| format!("#{} {}", i + 1, format::pct(*w))).collect();
+            let _ = writeln!(
+                out,
+                "  optimized        {} (ensemble selection on the train split's out-of-fold rows)",
+                shares.join(", ")
+            );
+        }
+    }
+}
+
+/// The fused out-of-fold probabilities' figures, or why there are none.
+fn quality_text(log_loss: Option<f64>, brier: Option<f64>, ece: Option<f64>) -> String {
+    match (log_loss, brier, ece) {
+        (Some(l), Some(b), Some(e)) => format!("log loss {l:.4}, Brier {b:.4}, ECE {e:.4} (out-of-fold)"),
+        _ => "n/a: this fusion gives labels, not probabilities".into(),
     }
 }
 

@@ -61,7 +61,7 @@ fn a_block_format_that_cannot_form_blocks_says_why_instead_of_figures() {
 #[test]
 fn a_feature_grid_gives_the_formats_own_dequantized_column() {
     use crate::compute::formats::{BUILTIN_FORMATS, dequantized};
-    let (p, _) = trained(&EnsembleConfig { fusion: Fusion::Soft, members: vec![] });
+    let (p, _) = trained(&EnsembleConfig { fusion: Fusion::Soft, members: vec![], ..EnsembleConfig::default() });
     let (x_train, _) = p.dataset.select(&p.split.train);
     let mut applied = Vec::new();
     for &kind in BUILTIN_FORMATS.iter().filter(|k| !k.is_int()) {
@@ -97,7 +97,7 @@ fn a_feature_grid_gives_the_formats_own_dequantized_column() {
 fn fp8_e4m3_deploys_with_eight_bit_codes_and_a_scale_per_feature() {
     let members =
         vec![MemberConfig::forest(10, 0), MemberConfig { kind: MemberKind::Logistic, ..MemberConfig::default() }];
-    let cfg = EnsembleConfig { fusion: Fusion::Soft, members };
+    let cfg = EnsembleConfig { fusion: Fusion::Soft, members, ..EnsembleConfig::default() };
     let (p, results) = trained(&cfg);
     let refs: Vec<&MemberResults> = results.iter().collect();
     let fp8 = format("fp8-e4m3");
@@ -162,7 +162,7 @@ fn a_grid_cuts_at_midpoints_moved_to_where_the_training_values_went() {
 #[test]
 fn fp8_reads_a_new_value_as_the_format_would() {
     use crate::compute::formats::dequantized;
-    let (p, _) = trained(&EnsembleConfig { fusion: Fusion::Soft, members: vec![] });
+    let (p, _) = trained(&EnsembleConfig { fusion: Fusion::Soft, members: vec![], ..EnsembleConfig::default() });
     let (x_train, _) = p.dataset.select(&p.split.train);
     let (x_test, _) = p.dataset.select(&p.split.test);
     let q = QuantConfig { channel_axis: 1, ..format("fp8-e4m3") };
@@ -219,6 +219,7 @@ fn logistic_members_quantize_their_weights() {
     let cfg = EnsembleConfig {
         fusion: Fusion::Soft,
         members: vec![MemberConfig { kind: MemberKind::Logistic, ..MemberConfig::default() }],
+        ..EnsembleConfig::default()
     };
     let (p, results) = trained(&cfg);
     let refs: Vec<&MemberResults> = results.iter().collect();
@@ -233,7 +234,7 @@ fn logistic_members_quantize_their_weights() {
 
 #[test]
 fn no_members_has_no_figures() {
-    let cfg = EnsembleConfig { fusion: Fusion::Soft, members: vec![] };
+    let cfg = EnsembleConfig { fusion: Fusion::Soft, members: vec![], ..EnsembleConfig::default() };
     let (p, _) = trained(&cfg);
     let r = sweep(&p, &cfg, &[], &QuantConfig::default(), &DeployConfig::default(), None);
     assert_eq!((r.recommended_bits, r.ensemble.float_bytes, r.ensemble.quant_bytes), (None, 0, 0));
@@ -255,7 +256,7 @@ fn stacking_is_deployed_through_its_meta_learner() {
     use crate::compute::ensemble::evaluate;
     // A forest and a single tree: stacking and soft voting disagree on iris.
     let members = vec![MemberConfig::forest(10, 0), MemberConfig { kind: MemberKind::Tree, ..MemberConfig::default() }];
-    let cfg = EnsembleConfig { fusion: Fusion::Stacking, members };
+    let cfg = EnsembleConfig { fusion: Fusion::Stacking, members, ..EnsembleConfig::default() };
     let (p, results) = trained(&cfg);
     let refs: Vec<&MemberResults> = results.iter().collect();
     let stacking = evaluate(&p, &cfg, &refs);

@@ -17,6 +17,27 @@ named_enum! {
         Hard => "hard",
         Stacking => "stacking",
         LabelMean => "label-mean",
+        Mlp => "mlp",
+    }
+}
+
+impl Fusion {
+    /// Stacking and mlp learn the fusion: a meta-learner on the members' out-of-fold probabilities.
+    pub fn learns_meta(self) -> bool {
+        matches!(self, Fusion::Stacking | Fusion::Mlp)
+    }
+}
+
+/// Hidden units of the `mlp` fusion's meta-learner (scikit-learn's `hidden_layer_sizes=(16,)`).
+pub const DEFAULT_MLP_HIDDEN: usize = 16;
+pub const MAX_MLP_HIDDEN: usize = 256;
+
+named_enum! {
+    /// Where the voting weights come from: each member's `weight` key, or
+    /// Caruana's ensemble selection on the out-of-fold probabilities.
+    pub enum WeightRule {
+        Members => "members",
+        Optimized => "optimized",
     }
 }
 
@@ -368,6 +389,11 @@ impl MemberConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct EnsembleConfig {
     pub fusion: Fusion,
+    /// `"members"` (each member's `weight`, the default: files without the key load as before)
+    /// or `"optimized"` (ensemble selection; the members' weights then only decide who takes part).
+    pub weights: WeightRule,
+    /// Hidden units of the `mlp` fusion, 1..=256.
+    pub mlp_hidden: usize,
     pub members: Vec<MemberConfig>,
 }
 
@@ -376,6 +402,8 @@ impl Default for EnsembleConfig {
     fn default() -> Self {
         EnsembleConfig {
             fusion: Fusion::Soft,
+            weights: WeightRule::Members,
+            mlp_hidden: DEFAULT_MLP_HIDDEN,
             members: vec![MemberConfig::forest(10, 0), MemberConfig::forest(20, 1), MemberConfig::forest(30, 2)],
         }
     }
@@ -383,6 +411,12 @@ impl Default for EnsembleConfig {
 
 impl EnsembleConfig {
     pub fn validate(&self) -> Result<(), InvalidSetting> {
+        if !(1..=MAX_MLP_HIDDEN).contains(&self.mlp_hidden) {
+            return Err(InvalidSetting::new(
+                "ensemble.mlp_hidden",
+                format!("{} is outside 1..={MAX_MLP_HIDDEN}: it is the mlp fusion's hidden units", self.mlp_hidden),
+            ));
+        }
         if self.members.len() > MAX_MEMBERS {
             return Err(InvalidSetting::new(
                 "ensemble.members",

@@ -1,6 +1,6 @@
 //! Fusion rules: how member probabilities become one label per row.
 
-use ndarray::ArrayView2;
+use ndarray::{Array2, ArrayView2};
 
 use super::EnsembleError;
 use super::Fusion;
@@ -57,25 +57,30 @@ fn effective_weights(weights: &[f64], n: usize) -> Vec<f64> {
 /// the argmax of the weighted mean of the members' probability rows. All
 /// members must have the same shape; `weights[i]` belongs to `probas[i]`.
 pub fn fuse_soft(probas: &[ArrayView2<f64>], weights: &[f64]) -> Vec<usize> {
-    let Some(first) = probas.first() else { return Vec::new() };
+    soft_mean(probas, weights).map_or_else(Vec::new, |mean| argmax_rows(mean.view()))
+}
+
+/// The weighted mean of the members' probability rows (soft voting's
+/// probabilities, `VotingClassifier.predict_proba`); None with no members
+/// or no classes. Rows and columns past the smallest member's are dropped.
+pub fn soft_mean(probas: &[ArrayView2<f64>], weights: &[f64]) -> Option<Array2<f64>> {
+    let first = probas.first()?;
     let (rows, classes) = probas.iter().fold(first.dim(), |(r, c), p| (r.min(p.nrows()), c.min(p.ncols())));
     if classes == 0 {
-        return Vec::new();
+        return None;
     }
     let w = effective_weights(weights, probas.len());
     let total: f64 = w.iter().sum();
-    let mut mean = vec![0.0; classes];
-    (0..rows)
-        .map(|r| {
-            mean.fill(0.0);
-            for (p, &wi) in probas.iter().zip(&w) {
-                for (c, m) in mean.iter_mut().enumerate() {
-                    *m += p[[r, c]] * wi;
-                }
+    let mut mean = Array2::zeros((rows, classes));
+    for (r, mut out) in mean.rows_mut().into_iter().enumerate() {
+        for (p, &wi) in probas.iter().zip(&w) {
+            for (c, m) in out.iter_mut().enumerate() {
+                *m += p[[r, c]] * wi;
             }
-            argmax(mean.iter().map(|m| m / total))
-        })
-        .collect()
+        }
+        out.mapv_inplace(|m| m / total);
+    }
+    Some(mean)
 }
 
 /// Hard voting (scikit-learn `voting="hard"`): the class with the largest
@@ -120,7 +125,7 @@ pub fn fuse_label_mean(labels: &[&[usize]], weights: &[f64], classes: usize) -> 
         .collect()
 }
 
-/// The voting rule `fusion` names (stacking, which needs its meta-learner, votes softly).
+/// The voting rule `fusion` names (stacking and mlp, which need their meta-learner, vote softly).
 pub fn fuse_votes(fusion: Fusion, probas: &[ArrayView2<f64>], weights: &[f64], classes: usize) -> Vec<usize> {
     match fusion {
         Fusion::Hard | Fusion::LabelMean => {
@@ -132,7 +137,7 @@ pub fn fuse_votes(fusion: Fusion, probas: &[ArrayView2<f64>], weights: &[f64], c
                 fuse_label_mean(&views, weights, classes)
             }
         }
-        Fusion::Soft | Fusion::Stacking => fuse_soft(probas, weights),
+        Fusion::Soft | Fusion::Stacking | Fusion::Mlp => fuse_soft(probas, weights),
     }
 }
 
@@ -160,9 +165,9 @@ impl<'a> Fuser<'a> {
         notes: &mut Vec<String>,
     ) -> Fuser<'a> {
         match (fusion, stacked) {
-            (Fusion::Stacking, Some(Ok(s))) => Fuser::Stack(s),
-            (Fusion::Stacking, Some(Err(e))) => {
-                notes.push(format!("stacking failed, showing soft voting instead: {e}"));
+            (Fusion::Stacking | Fusion::Mlp, Some(Ok(s))) => Fuser::Stack(s),
+            (Fusion::Stacking | Fusion::Mlp, Some(Err(e))) => {
+                notes.push(format!("{fusion} failed, showing soft voting instead: {e}"));
                 Fuser::Vote { fusion: Fusion::Soft, weights, classes }
             }
             _ => Fuser::Vote { fusion, weights, classes },

@@ -16,13 +16,20 @@
 
 mod config;
 mod cv;
+mod diversity;
 mod fusion;
+mod label_mean;
 mod metrics;
+mod mlp;
 mod pipeline;
 mod report;
+mod selection;
 mod stacking;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_fusion;
+mod votes;
 
 pub use super::members::{
     BUILTIN_KINDS, DequantizedInference, FitResult, FittedMember, FittedModel, MemberKind, MemberKinds, MemberPlugin,
@@ -30,12 +37,18 @@ pub use super::members::{
 };
 pub use config::*;
 pub use cv::{MemberResults, Prepared, prepare, train_inner_folds, train_member, train_outer};
+pub use diversity::{double_fault, oracle_predictions, q_statistic};
 pub(crate) use fusion::argmax;
-pub use fusion::{Fuser, argmax_rows, fuse_hard, fuse_label_mean, fuse_soft, fuse_votes, normalized_weights};
-pub use metrics::accuracy;
+pub use fusion::{
+    Fuser, argmax_rows, fuse_hard, fuse_label_mean, fuse_soft, fuse_votes, normalized_weights, soft_mean,
+};
+pub use label_mean::{EXHAUSTIVE_CLASSES, LabelMeanPermutations, SAMPLED_PERMUTATIONS, label_mean_permutations};
+pub use metrics::{ProbabilityQuality, RELIABILITY_BINS, ReliabilityBin, accuracy, brier, ece, log_loss, reliability};
+pub use mlp::{MLP_ALPHA, MLP_LEARNING_RATE, MLP_STEPS, Mlp};
 pub use pipeline::{EnsembleCache, OnMember, PipelineSettings, StackedResult, Trained, needs_inner_folds};
 pub use report::{EnsembleReport, MemberSummary, evaluate, evaluate_with};
-pub use stacking::{MetaLearner, Stacked, stack, stacked_members};
+pub use selection::{Optimized, SELECTION_BAGS, SELECTION_ROUNDS, optimize, select_weights};
+pub use stacking::{MetaKind, MetaLearner, Stacked, stack, stacked_members};
 pub(crate) use stacking::{stacked_or_fit, views};
 
 use super::data::DataError;

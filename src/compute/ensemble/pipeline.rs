@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use super::{
     DataConfig, EnsembleConfig, EnsembleError, EnsembleReport, Fusion, MemberConfig, MemberResults, Prepared, Stacked,
-    evaluate_with, load_dataset, prepare, stack, stacked_members, train_inner_folds, train_outer,
+    WeightRule, evaluate_with, load_dataset, prepare, stack, stacked_members, train_inner_folds, train_outer,
 };
 use crate::compute::deploy::{DeployConfig, DeployReport, sweep};
 use crate::compute::quant::QuantConfig;
@@ -59,9 +59,10 @@ pub struct Trained {
 /// Whether `ens`'s fusion learns on the members' out-of-fold probabilities
 /// and so needs, for the test split, probabilities on the train rows from
 /// models that never saw a test row (`MemberResults::train_oof_proba`).
-/// The voting rules do not; a new learned fusion does by default.
+/// The voting rules do not, unless their weights are optimized (chosen on
+/// those probabilities too); a new learned fusion does by default.
 pub fn needs_inner_folds(ens: &EnsembleConfig) -> bool {
-    !matches!(ens.fusion, Fusion::Soft | Fusion::Hard | Fusion::LabelMean)
+    !matches!(ens.fusion, Fusion::Soft | Fusion::Hard | Fusion::LabelMean) || ens.weights == WeightRule::Optimized
 }
 
 /// The pipeline's memory between runs: the prepared data, trained members and stacking.
@@ -95,7 +96,7 @@ impl EnsembleCache {
         let (results, trained, fits) =
             self.train_members(&prepared, s.data.seed, &s.ensemble.members, inner, on_member)?;
         let refs: Vec<&MemberResults> = results.iter().map(|r| r.as_ref()).collect();
-        let stacked = (s.ensemble.fusion == Fusion::Stacking).then(|| self.stacked(&prepared, s.ensemble, &refs));
+        let stacked = s.ensemble.fusion.learns_meta().then(|| self.stacked(&prepared, s.ensemble, &refs));
         let report = evaluate_with(&prepared, s.ensemble, &refs, stacked.as_deref());
         let deploy = sweep(&prepared, s.ensemble, &refs, s.quant, s.deploy, stacked.as_deref());
         Ok(Trained { prepared, report, deploy, trained, fits })
@@ -174,6 +175,8 @@ impl EnsembleCache {
         let key: Vec<MemberConfig> = stacked_members(members).iter().map(|&i| members[i].fit_key()).collect();
         if let Some((k, s)) = &self.stacked
             && *k == key
+            // A failure is kept whatever the meta-learner: it comes from the members' tables.
+            && s.as_ref().as_ref().map_or(true, |s| s.kind == super::MetaKind::of(ens))
         {
             return s.clone();
         }

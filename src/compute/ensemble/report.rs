@@ -1,13 +1,22 @@
 //! The ensemble's report: fused predictions measured on the test split and
 //! by cross-validation, and how the members compare.
 
+use std::collections::BTreeMap;
+
 use ndarray::ArrayView2;
 use serde::Serialize;
 
+use super::diversity::{double_fault, oracle_predictions, q_statistic};
 use super::fusion::{Fuser, fuse_soft, normalized_weights};
-use super::metrics::{accuracy, confusion, fold_accuracies, macro_scores};
-use super::stacking::stacked_or_fit;
-use super::{EnsembleConfig, EnsembleError, Fusion, MemberKind, MemberResults, Prepared, Stacked, argmax_rows};
+use super::label_mean::{LabelMeanPermutations, label_mean_permutations};
+use super::metrics::{ProbabilityQuality, ReliabilityBin, accuracy, confusion, fold_accuracies, macro_scores};
+use super::selection::optimize;
+use super::stacking::{stacked_members, stacked_or_fit};
+use super::votes::{Votes, stacked_cv_proba};
+use super::{
+    EnsembleConfig, EnsembleError, Fusion, MemberConfig, MemberKind, MemberResults, Prepared, Stacked, WeightRule,
+    argmax_rows,
+};
 use crate::compute::format;
 
 /// One member's line in the report.
@@ -28,6 +37,18 @@ pub struct MemberSummary {
     pub test_accuracy: f64,
     pub cv_accuracy_mean: f64,
     pub cv_accuracy_std: f64,
+    /// Out-of-fold (CV) probability quality: scikit-learn's `log_loss`, the
+    /// multi-class Brier score (`brier_score_loss` of scikit-learn 1.9) and
+    /// the expected calibration error over 10 equal-width confidence bins.
+    pub log_loss: f64,
+    pub brier: f64,
+    pub ece: f64,
+    /// Ensemble CV accuracy with this member minus without it (the others
+    /// keep their weights; optimized ones are not chosen again). None with one
+    /// member and under stacking (it would refit the meta-learners per member).
+    pub contribution: Option<f64>,
+    /// The settings this member's kind reads (`MemberPlugin::settings`), as the settings file spells them.
+    pub settings: BTreeMap<String, serde_json::Value>,
 }
 
 /// What the ensemble lab shows: the fused predictions measured on the test
@@ -61,18 +82,48 @@ pub struct EnsembleReport {
     pub test_rows: usize,
     pub members: Vec<MemberSummary>,
     pub best_member_test_accuracy: Option<f64>,
+    /// Reference lines on the CV folds: the best member's mean CV accuracy, and the
+    /// oracle's (a row is right when any member is right; no fusion of labels beats it).
+    pub best_member_accuracy: Option<f64>,
+    pub oracle_accuracy: Option<f64>,
+    /// The fused out-of-fold probabilities' quality (see [`MemberSummary::log_loss`]);
+    /// None for hard and label-mean fusion, which give labels, not probabilities.
+    pub log_loss: Option<f64>,
+    pub brier: Option<f64>,
+    pub ece: Option<f64>,
+    /// The reliability diagram of the fused out-of-fold probabilities (empty when there are none).
+    pub reliability: Vec<ReliabilityBin>,
+    /// The fused out-of-fold probabilities themselves, one row per dataset row
+    /// (empty for hard and label-mean): what the three figures above measure,
+    /// so a script can check them (`scripts/crosscheck_probability.py`).
+    pub cv_probabilities: Vec<Vec<f64>>,
+    /// Where the voting weights come from (`[ensemble] weights`).
+    pub weight_rule: WeightRule,
+    /// `weights = "optimized"`: ensemble selection's weights (one per member, summing to 1),
+    /// chosen on the train split's out-of-fold probabilities; they fuse the test rows.
+    /// The CV figures choose them again inside every fold.
+    pub optimized_weights: Option<Vec<f64>>,
+    /// `weights = "optimized"`: CV accuracy with weights chosen on all rows' out-of-fold
+    /// probabilities and scored on the same rows: optimistic, shown beside the honest CV figure.
+    pub optimized_in_sample_cv_accuracy: Option<f64>,
     /// Ensemble test accuracy - best member's (negative when the ensemble is worse).
     pub gain: Option<f64>,
     /// members x members: share of test rows where members i and j predict different classes.
     pub disagreement: Vec<Vec<f64>>,
     /// Mean of the disagreement over distinct pairs (0 with one member).
     pub mean_disagreement: Option<f64>,
+    /// members x members on the out-of-fold (CV) predictions: share of rows both members get wrong.
+    pub double_fault: Vec<Vec<f64>>,
+    /// members x members on the out-of-fold predictions: Yule's Q (null where undefined).
+    pub q_statistic: Vec<Vec<Option<f64>>>,
     /// Stacking only: each member's share of the meta-learner's absolute coefficient mass.
     pub stacking_influence: Option<Vec<f64>>,
     /// Label-mean fusion averages class numbers, which is not a valid way to combine classes.
     pub label_mean_invalid: bool,
     /// Label-mean only: the test accuracy soft voting would have had with the same weights.
     pub soft_test_accuracy: Option<f64>,
+    /// Label-mean only: its CV accuracy under relabelings of the classes.
+    pub label_mean_permutations: Option<LabelMeanPermutations>,
     /// Things the user should know (fallbacks, ignored settings, stacking failures).
     pub notes: Vec<String>,
 }
@@ -98,12 +149,25 @@ impl EnsembleReport {
             test_rows: p.split.test.len(),
             members: Vec::new(),
             best_member_test_accuracy: None,
+            best_member_accuracy: None,
+            oracle_accuracy: None,
+            log_loss: None,
+            brier: None,
+            ece: None,
+            reliability: Vec::new(),
+            cv_probabilities: Vec::new(),
+            weight_rule: WeightRule::Members,
+            optimized_weights: None,
+            optimized_in_sample_cv_accuracy: None,
+            double_fault: Vec::new(),
+            q_statistic: Vec::new(),
             gain: None,
             disagreement: Vec::new(),
             mean_disagreement: None,
             stacking_influence: None,
             label_mean_invalid: fusion == Fusion::LabelMean,
             soft_test_accuracy: None,
+            label_mean_permutations: None,
             notes: Vec::new(),
         }
     }
@@ -143,6 +207,7 @@ pub fn evaluate_with(
     stacked: Option<&Result<Stacked, EnsembleError>>,
 ) -> EnsembleReport {
     let mut report = EnsembleReport::empty(p, cfg.fusion);
+    report.weight_rule = cfg.weights;
     let n = cfg.members.len().min(members.len());
     if cfg.members.len() != members.len() {
         report.notes.push(format!(
@@ -187,8 +252,19 @@ pub fn evaluate_with(
     if cfg.fusion == Fusion::Stacking && configs.iter().any(|m| m.weight != configs[0].weight) {
         report.notes.push("stacking learns its own weights; weights only decide who takes part (> 0)".into());
     }
-    let test_pred = fuser.fuse(&test_probas, None);
-    let cv_pred = fuser.fuse_out_of_fold(&cv_probas);
+    let (test_pred, cv_pred, cv_proba, votes) = match fuser {
+        Fuser::Vote { fusion, .. } => {
+            let v = votes_for(p, cfg, fusion, results, &raw_weights, &mut report);
+            let cv_proba = v.cv_proba(&cv_probas, &p.folds);
+            (v.test_labels(&test_probas), v.cv_labels(&cv_probas, &p.folds), cv_proba, Some(v))
+        }
+        Fuser::Stack(s) => {
+            if cfg.weights == WeightRule::Optimized {
+                report.notes.push(format!("weights = \"optimized\" applies to voting; {} learns its own", cfg.fusion));
+            }
+            (fuser.fuse(&test_probas, None), s.cv.clone(), stacked_cv_proba(s, &cv_probas, &p.folds), None)
+        }
+    };
 
     let folds = fold_accuracies(&cv_pred, &d.labels, &p.folds);
     let (cv_mean, cv_std) = folds.mean_std();
@@ -202,30 +278,47 @@ pub fn evaluate_with(
     report.test_predictions = test_pred;
     report.weights = weights.clone();
     report.weights_fell_back = fell_back;
+    if let Some(q) = cv_proba.as_ref().map(|c| ProbabilityQuality::of(c.view(), &d.labels)) {
+        (report.log_loss, report.brier, report.ece) = (Some(q.log_loss), Some(q.brier), Some(q.ece));
+        report.reliability = q.reliability;
+    }
+    report.cv_probabilities = cv_proba.map_or_else(Vec::new, |c| c.rows().into_iter().map(|r| r.to_vec()).collect());
 
+    let features = d.features.ncols();
     report.members = configs
         .iter()
         .zip(results)
         .zip(&weights)
-        .map(|((m, r), &w)| MemberSummary {
-            kind: m.kind,
-            trees: m.trees,
-            max_depth: m.max_depth,
-            feature_fraction: m.max_features.share(d.features.ncols()),
-            seed: m.seed,
-            c: m.c,
-            max_iter: m.max_iter,
-            converged: r.converged,
-            weight: m.weight,
-            normalized_weight: w,
-            test_accuracy: r.test_accuracy,
-            cv_accuracy_mean: r.cv_accuracy_mean,
-            cv_accuracy_std: r.cv_accuracy_std,
+        .enumerate()
+        .map(|(i, ((m, r), &w))| {
+            let q = ProbabilityQuality::of(r.cv_proba.view(), &d.labels);
+            let without = votes.as_ref().and_then(|v| v.cv_accuracy_without(i, &cv_probas, &d.labels, &p.folds));
+            MemberSummary {
+                kind: m.kind,
+                trees: m.trees,
+                max_depth: m.max_depth,
+                feature_fraction: m.max_features.share(features),
+                seed: m.seed,
+                c: m.c,
+                max_iter: m.max_iter,
+                converged: r.converged,
+                weight: m.weight,
+                normalized_weight: w,
+                test_accuracy: r.test_accuracy,
+                cv_accuracy_mean: r.cv_accuracy_mean,
+                cv_accuracy_std: r.cv_accuracy_std,
+                log_loss: q.log_loss,
+                brier: q.brier,
+                ece: q.ece,
+                contribution: without.map(|a| cv_mean - a),
+                settings: member_settings(m),
+            }
         })
         .collect();
     let best_member = results.iter().map(|r| r.test_accuracy).fold(0.0, f64::max);
     report.best_member_test_accuracy = Some(best_member);
     report.gain = Some(test_accuracy - best_member);
+    report.best_member_accuracy = Some(results.iter().map(|r| r.cv_accuracy_mean).fold(0.0, f64::max));
     for (i, (m, r)) in configs.iter().zip(results).enumerate() {
         if !r.converged {
             report.notes.push(format!(
@@ -244,10 +337,49 @@ pub fn evaluate_with(
         (0..n).flat_map(|i| (i + 1..n).map(move |j| (i, j))).map(|(i, j)| report.disagreement[i][j]).collect();
     report.mean_disagreement =
         Some(if pairs.is_empty() { 0.0 } else { pairs.iter().sum::<f64>() / pairs.len() as f64 });
+    let member_cv: Vec<Vec<usize>> = cv_probas.iter().map(|p| argmax_rows(*p)).collect();
+    report.double_fault = double_fault(&member_cv, &d.labels);
+    report.q_statistic = q_statistic(&member_cv, &d.labels);
+    let oracle = oracle_predictions(&member_cv, &d.labels);
+    report.oracle_accuracy = Some(fold_accuracies(&oracle, &d.labels, &p.folds).mean_std().0);
 
     if cfg.fusion == Fusion::LabelMean {
         report.label_mean_invalid = true;
         report.soft_test_accuracy = Some(accuracy(&fuse_soft(&test_probas, &raw_weights), &test_labels));
+        let label_weights = votes.as_ref().map_or(raw_weights.clone(), |v| v.test.clone());
+        report.label_mean_permutations =
+            Some(label_mean_permutations(&member_cv, &label_weights, &d.labels, &p.folds, classes));
     }
     report
+}
+
+/// The voting weights `cfg` asks for: the members' own, or optimized ones
+/// (which also fill the report's optimized figures).
+fn votes_for(
+    p: &Prepared,
+    cfg: &EnsembleConfig,
+    fusion: Fusion,
+    results: &[&MemberResults],
+    raw_weights: &[f64],
+    report: &mut EnsembleReport,
+) -> Votes {
+    let classes = p.dataset.classes();
+    if cfg.weights != WeightRule::Optimized {
+        return Votes::fixed(fusion, raw_weights, p.folds.len(), classes);
+    }
+    let used = stacked_members(&cfg.members[..results.len()]);
+    let opt = optimize(p, results, &used);
+    let in_sample = Votes::fixed(fusion, &opt.in_sample, p.folds.len(), classes);
+    let cv_probas: Vec<ArrayView2<f64>> = results.iter().map(|r| r.cv_proba.view()).collect();
+    let in_sample_pred = in_sample.cv_labels(&cv_probas, &p.folds);
+    report.optimized_in_sample_cv_accuracy =
+        Some(fold_accuracies(&in_sample_pred, &p.dataset.labels, &p.folds).mean_std().0);
+    report.optimized_weights = Some(opt.test.clone());
+    Votes { fusion, test: opt.test, folds: opt.folds, classes }
+}
+
+/// The settings `m`'s kind reads, by their settings-file names.
+fn member_settings(m: &MemberConfig) -> BTreeMap<String, serde_json::Value> {
+    let Ok(serde_json::Value::Object(all)) = serde_json::to_value(m) else { return BTreeMap::new() };
+    m.kind.settings().iter().filter_map(|&name| Some((name.to_string(), all.get(name)?.clone()))).collect()
 }

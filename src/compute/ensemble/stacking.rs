@@ -1,21 +1,46 @@
-//! Stacking: a logistic meta-learner trained on the members' out-of-fold probabilities.
+//! Stacking and the mlp fusion: a meta-learner (logistic, or a one-hidden-layer
+//! perceptron) trained on the members' out-of-fold probabilities.
 
 use ndarray::{Array2, ArrayView2, Axis};
 
 use super::cv::complement;
 use super::fusion::normalized_weights;
+use super::mlp::Mlp;
 use super::{
     EnsembleConfig, EnsembleError, Fusion, META_C, META_MAX_ITERATIONS, MemberConfig, MemberKind, MemberResults,
     Prepared, argmax_rows, fit_error,
 };
 use crate::compute::members::{Softmax, TrainingSet};
 
+/// Which meta-learner and its size: what a kept [`Stacked`] must match.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetaKind {
+    Logistic,
+    Mlp { hidden: usize },
+}
+
+impl MetaKind {
+    /// The meta-learner `cfg` asks for (logistic unless the fusion is mlp).
+    pub fn of(cfg: &EnsembleConfig) -> MetaKind {
+        if cfg.fusion == Fusion::Mlp { MetaKind::Mlp { hidden: cfg.mlp_hidden } } else { MetaKind::Logistic }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum MetaModel {
+    Logistic(Softmax),
+    Mlp(Mlp),
+}
+
+/// Seed of the mlp meta-learner's initial weights.
+const MLP_SEED: u64 = 0x0316;
+
 /// The stacking meta-learner (scikit-learn `StackingClassifier` with a
 /// logistic final estimator): a softmax regression on the members'
 /// probabilities side by side (rows x members*classes).
 #[derive(Debug, Clone, PartialEq)]
 pub struct MetaLearner {
-    model: Softmax,
+    model: MetaModel,
     members: usize,
     classes: usize,
 }
@@ -24,12 +49,27 @@ impl MetaLearner {
     /// Trains on member probabilities (each rows x classes; out-of-fold ones,
     /// so the meta-learner sees how the members do on rows they did not train on).
     pub fn fit(member_probas: &[ArrayView2<f64>], y: &[usize], classes: usize) -> Result<MetaLearner, EnsembleError> {
+        MetaLearner::fit_kind(MetaKind::Logistic, member_probas, y, classes)
+    }
+
+    /// [`MetaLearner::fit`] with the meta-learner `kind`.
+    pub fn fit_kind(
+        kind: MetaKind,
+        member_probas: &[ArrayView2<f64>],
+        y: &[usize],
+        classes: usize,
+    ) -> Result<MetaLearner, EnsembleError> {
         let x = stack_columns(member_probas)?;
         if x.nrows() != y.len() {
             return Err(EnsembleError::Shape(format!("{} rows of probabilities but {} labels", x.nrows(), y.len())));
         }
-        let model = Softmax::fit(&TrainingSet { x: x.view(), y, classes }, false, META_C, META_MAX_ITERATIONS)
-            .map_err(|m| fit_error(MemberKind::Logistic, format!("stacking meta-learner: {m}")))?;
+        let model = match kind {
+            MetaKind::Logistic => MetaModel::Logistic(
+                Softmax::fit(&TrainingSet { x: x.view(), y, classes }, false, META_C, META_MAX_ITERATIONS)
+                    .map_err(|m| fit_error(MemberKind::Logistic, format!("stacking meta-learner: {m}")))?,
+            ),
+            MetaKind::Mlp { hidden } => MetaModel::Mlp(Mlp::fit(x.view(), y, classes, hidden, MLP_SEED)),
+        };
         Ok(MetaLearner { model, members: member_probas.len(), classes })
     }
 
@@ -41,7 +81,11 @@ impl MetaLearner {
                 member_probas.len()
             )));
         }
-        Ok(self.model.predict_proba(stack_columns(member_probas)?.view()))
+        let x = stack_columns(member_probas)?;
+        Ok(match &self.model {
+            MetaModel::Logistic(m) => m.predict_proba(x.view()),
+            MetaModel::Mlp(m) => m.predict_proba(x.view()),
+        })
     }
 
     pub fn predict(&self, member_probas: &[ArrayView2<f64>]) -> Result<Vec<usize>, EnsembleError> {
@@ -50,13 +94,21 @@ impl MetaLearner {
 
     /// Storage of its float32 weights and intercepts.
     pub fn size_bits(&self) -> u64 {
-        (self.model.fit.weights.len() + self.model.fit.intercept.len()) as u64 * 32
+        let parameters = match &self.model {
+            MetaModel::Logistic(m) => m.fit.weights.len() + m.fit.intercept.len(),
+            MetaModel::Mlp(m) => m.parameters(),
+        };
+        parameters as u64 * 32
     }
 
     /// Each member's share (summing to 1) of the absolute coefficient mass
-    /// of its block of `classes` input columns; equal shares if all are 0.
+    /// of its block of `classes` input columns (the mlp's first layer);
+    /// equal shares if all are 0.
     pub fn influence(&self) -> Vec<f64> {
-        let params = &self.model.fit.weights;
+        let params = match &self.model {
+            MetaModel::Logistic(m) => &m.fit.weights,
+            MetaModel::Mlp(m) => &m.w1,
+        };
         let mass: Vec<f64> = (0..self.members)
             .map(|m| {
                 (m * self.classes..(m + 1) * self.classes)
@@ -95,6 +147,8 @@ pub struct Stacked {
     pub meta: MetaLearner,
     /// Fold `k`'s meta-learner, trained on the other folds' `cv_proba`: predicts fold `k`.
     pub fold_metas: Vec<MetaLearner>,
+    /// The meta-learner fitted (logistic for stacking, the perceptron for mlp).
+    pub kind: MetaKind,
 }
 
 pub(super) fn train_labels(p: &Prepared) -> Vec<usize> {
@@ -116,12 +170,14 @@ pub(crate) fn stacked_or_fit<'a>(
     stacked: Option<&'a Result<Stacked, EnsembleError>>,
     fitted: &'a mut Option<Result<Stacked, EnsembleError>>,
 ) -> Option<&'a Result<Stacked, EnsembleError>> {
-    if cfg.fusion != Fusion::Stacking {
+    if !cfg.fusion.learns_meta() {
         return None;
     }
+    let kind = MetaKind::of(cfg);
     Some(match stacked {
-        Some(s) => s,
-        None => fitted.insert(stack(p, cfg, members)),
+        // A kept result of another meta-learner (or a failure of any) is not this fusion's.
+        Some(s) if s.as_ref().map_or(true, |s| s.kind == kind) => s,
+        _ => fitted.insert(stack(p, cfg, members)),
     })
 }
 
@@ -138,7 +194,8 @@ pub fn stack(p: &Prepared, cfg: &EnsembleConfig, members: &[&MemberResults]) -> 
     let cv = pick(|r| r.cv_proba.view());
     let classes = p.dataset.classes();
 
-    let meta = MetaLearner::fit(&train_oof, &train_labels(p), classes)?;
+    let kind = MetaKind::of(cfg);
+    let meta = MetaLearner::fit_kind(kind, &train_oof, &train_labels(p), classes)?;
     let test_pred = meta.predict(&test)?;
     let mut influence = vec![0.0; configs.len()];
     for (&i, share) in used.iter().zip(meta.influence()) {
@@ -152,13 +209,13 @@ pub fn stack(p: &Prepared, cfg: &EnsembleConfig, members: &[&MemberResults]) -> 
         let rows = |idx: &[usize]| cv.iter().map(|v| v.select(Axis(0), idx)).collect::<Vec<Array2<f64>>>();
         let (train_x, fold_x) = (rows(&train), rows(fold));
         let y: Vec<usize> = train.iter().map(|&r| p.dataset.labels[r]).collect();
-        let fold_meta = MetaLearner::fit(&views(&train_x), &y, classes)?;
+        let fold_meta = MetaLearner::fit_kind(kind, &views(&train_x), &y, classes)?;
         for (&r, label) in fold.iter().zip(fold_meta.predict(&views(&fold_x))?) {
             cv_pred[r] = label;
         }
         fold_metas.push(fold_meta);
     }
-    Ok(Stacked { test: test_pred, cv: cv_pred, influence, used, meta, fold_metas })
+    Ok(Stacked { test: test_pred, cv: cv_pred, influence, used, meta, fold_metas, kind })
 }
 
 /// Views of owned tables, for the functions that read member probabilities.

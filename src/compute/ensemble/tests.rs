@@ -355,7 +355,8 @@ fn logistic_c_and_max_iter_change_the_fit_and_non_convergence_is_flagged() {
     let m = logistic(1.0, 2);
     let r = train_member(p, &m, 42).unwrap();
     assert!(!r.converged);
-    let report = evaluate(p, &EnsembleConfig { fusion: Fusion::Soft, members: vec![m] }, &[&r]);
+    let report =
+        evaluate(p, &EnsembleConfig { fusion: Fusion::Soft, members: vec![m], ..EnsembleConfig::default() }, &[&r]);
     assert!(!report.members[0].converged && (report.members[0].c, report.members[0].max_iter) == (1.0, 2));
     assert!(report.notes.iter().any(|n| n.contains("did not converge in max_iter 2")), "{:?}", report.notes);
     assert!(default_results().iter().all(|r| r.converged), "trees always converge");
@@ -450,6 +451,11 @@ fn each_fold_is_fitted_once_and_inner_folds_only_for_a_learned_fusion() {
     assert!(run.report.stacking_influence.is_some());
     let run = cache.run(pipeline(&soft), &mut |_, _| Ok(())).unwrap();
     assert_eq!((run.trained, run.fits), (0, 0));
+    // Optimized weights for the test split are chosen on the inner folds' probabilities.
+    let mut fresh = EnsembleCache::default();
+    let optimized = EnsembleConfig { weights: WeightRule::Optimized, ..soft.clone() };
+    let run = fresh.run(pipeline(&optimized), &mut |_, _| Ok(())).unwrap();
+    assert_eq!((run.trained, run.fits), (3, 3 * 11));
     // The lean and the full training give the same figures, fold for fold.
     let full = train_member(iris_prepared(), &soft.members[0], 42).unwrap();
     let mut outer = train_outer(iris_prepared(), &soft.members[0], 42).unwrap();
@@ -562,7 +568,7 @@ fn every_fusion_rule_reports() {
         assert!(r.test_predictions.iter().all(|&l| l < 3) && r.test_predictions.len() == 30);
         assert!((0.0..=1.0).contains(&r.cv_accuracy_mean.unwrap()) && r.cv_accuracy_std.unwrap() >= 0.0);
         assert!((0.0..=1.0).contains(&r.f1_macro.unwrap()));
-        assert_eq!(r.stacking_influence.is_some(), fusion == Fusion::Stacking, "{:?}", r.notes);
+        assert_eq!(r.stacking_influence.is_some(), fusion.learns_meta(), "{:?}", r.notes);
         assert_eq!(r.label_mean_invalid, fusion == Fusion::LabelMean);
         assert_eq!(r.soft_test_accuracy.is_some(), fusion == Fusion::LabelMean);
         if let Some(influence) = &r.stacking_influence {
@@ -675,8 +681,11 @@ fn label_mean_demonstrates_its_error_on_real_members() {
         fits: 11,
     };
     let (a, b) = (member(0), member(2));
-    let cfg =
-        EnsembleConfig { fusion: Fusion::LabelMean, members: vec![MemberConfig::default(), MemberConfig::default()] };
+    let cfg = EnsembleConfig {
+        fusion: Fusion::LabelMean,
+        members: vec![MemberConfig::default(), MemberConfig::default()],
+        ..EnsembleConfig::default()
+    };
     let r = evaluate(p, &cfg, &[&a, &b]);
     assert!(r.test_predictions.iter().all(|&l| l == 1));
     assert!(r.label_mean_invalid);
@@ -689,7 +698,7 @@ fn label_mean_demonstrates_its_error_on_real_members() {
 fn no_members_gives_an_empty_report() {
     let p = iris_prepared();
     for &fusion in Fusion::ALL {
-        let r = evaluate(p, &EnsembleConfig { fusion, members: vec![] }, &[]);
+        let r = evaluate(p, &EnsembleConfig { fusion, members: vec![], ..EnsembleConfig::default() }, &[]);
         assert!(r.no_members);
         // No figures at all: not 0% (which reads as a measured 0/30), but none.
         let figures = [r.test_accuracy, r.cv_accuracy_mean, r.cv_accuracy_std, r.precision_macro, r.recall_macro];
@@ -715,7 +724,8 @@ fn no_members_gives_an_empty_report() {
         converged: true,
         fits: 11,
     };
-    let cfg = EnsembleConfig { fusion: Fusion::Soft, members: vec![MemberConfig::default()] };
+    let cfg =
+        EnsembleConfig { fusion: Fusion::Soft, members: vec![MemberConfig::default()], ..EnsembleConfig::default() };
     let r = evaluate(p, &cfg, &[&wrong]);
     assert!(r.no_members && !r.notes.is_empty());
     // More settings than results: the extra settings are reported, not indexed.
