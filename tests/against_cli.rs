@@ -102,6 +102,10 @@ fn a_dequantized_copy_shows_the_scans_own_error_for_that_format() {
     let plan = &v["against"]["plan_at_same_size"];
     assert!(plan["assignments"].as_object().unwrap().values().all(|f| f == "q8_0"), "{plan}");
     assert_eq!(plan["bpw"], 8.5);
+    // --no-plan: the same comparison, no plan.
+    let quick = json(&["scan", s(&m), "--against", s(&q), "--no-plan", "--format", "json"]);
+    assert_eq!(quick["against"]["plan_at_same_size"], Value::Null);
+    assert_eq!(quick["against"]["tensors"], v["against"]["tensors"]);
 }
 
 #[test]

@@ -18,6 +18,7 @@ pub(super) struct AgainstArgs<'a> {
     pub quantized: &'a Path,
     pub map: Option<&'a Path>,
     pub include_1d: bool,
+    pub plan: bool,
     pub format: ScanFormat,
 }
 
@@ -29,7 +30,7 @@ pub(super) fn against_command(args: &AgainstArgs) -> Result<(), CliError> {
     let original = checkpoint::open(args.original, args.include_1d)?;
     // Every float tensor of the quantized side is decoded, norms included.
     let quantized = checkpoint::open(args.quantized, true)?;
-    let result = against::against(&original, &quantized, &map, &Watch::NONE)?;
+    let result = against::against(&original, &quantized, &map, args.plan, &Watch::NONE)?;
     let text = match args.format {
         ScanFormat::Json => {
             #[derive(Serialize)]

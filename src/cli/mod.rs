@@ -157,6 +157,10 @@ pub enum Command {
         /// for architectures other than llama, mistral and qwen2
         #[arg(long, value_name = "FILE.toml", requires = "against")]
         map: Option<PathBuf>,
+        /// With --against: leave out the plan at the same size (it scans the
+        /// original with every llama.cpp type, most of the time taken)
+        #[arg(long, requires = "against")]
+        no_plan: bool,
     },
 }
 
@@ -258,6 +262,7 @@ pub fn run_command(cli: &Cli) -> Result<(), CliError> {
             write,
             against,
             map,
+            no_plan,
         }) => {
             if let Some(quantized) = against {
                 let args = against::AgainstArgs {
@@ -265,6 +270,7 @@ pub fn run_command(cli: &Cli) -> Result<(), CliError> {
                     quantized,
                     map: map.as_deref(),
                     include_1d: *include_1d,
+                    plan: !*no_plan,
                     format: *format,
                 };
                 return against::against_command(&args);

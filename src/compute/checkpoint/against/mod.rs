@@ -185,13 +185,16 @@ struct Pair<'a> {
     heads: Option<(usize, String)>,
 }
 
-/// Compares every original tensor that has a counterpart in `quantized`;
-/// `include_1d` puts rank-1 tensors in the totals and the plan too
-/// (`original` was opened with it, so they are not `skipped`).
+/// Compares every original tensor that has a counterpart in `quantized`
+/// (rank-1 tensors count in the totals and the plan when `original` was
+/// opened with `include_1d`, so they are not `skipped`); with `plan`, also
+/// plans at the same size, which scans the original with every candidate
+/// and takes most of the time.
 pub fn against(
     original: &Checkpoint,
     quantized: &dyn Quantized,
     map: &NameMap,
+    plan: bool,
     watch: &Watch,
 ) -> Result<Against, AgainstError> {
     let listed = quantized.tensors();
@@ -204,7 +207,10 @@ pub fn against(
         watch.progress(i + 1, pairs.len());
     }
     let totals = totals(&tensors);
-    let (plan_at_same_size, plan_note) = plan_at_same_size(original, &tensors, &totals, watch)?;
+    let (plan_at_same_size, plan_note) = match plan {
+        true => plan_at_same_size(original, &tensors, &totals, watch)?,
+        false => (None, Some("not asked for (--no-plan)".to_string())),
+    };
     Ok(Against { path: quantized.path().to_string(), tensors, unmatched, totals, plan_at_same_size, plan_note })
 }
 

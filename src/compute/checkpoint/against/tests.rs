@@ -91,7 +91,7 @@ fn the_same_values_under_the_same_names_are_exact() {
     let v = values(4 * 64, 1);
     let ck = checkpoint("orig", &[("w", vec![4, 64], &v)], false);
     let copy = checkpoint("copy", &[("w", vec![4, 64], &v)], true);
-    let a = against(&ck, &copy, &NameMap::Auto, &Watch::NONE).unwrap();
+    let a = against(&ck, &copy, &NameMap::Auto, true, &Watch::NONE).unwrap();
     let t = &a.tensors[0];
     assert_eq!((t.sqnr_db, t.max_abs_error, t.cosine, t.rel_rmse), (None, 0.0, 1.0, 0.0));
     assert_eq!((t.type_name.as_str(), t.bpw, t.bytes), ("f32", 32.0, 1024));
@@ -105,7 +105,7 @@ fn figures_are_those_of_the_error_by_hand() {
     // cosine = 9+12 / (5·√19), rel_rmse = √(2/25).
     let ck = checkpoint("orig", &[("w", vec![2, 2], &[3.0, 4.0, 0.0, 0.0])], false);
     let copy = checkpoint("copy", &[("w", vec![2, 2], &[3.0, 3.0, 1.0, 0.0])], false);
-    let t = &against(&ck, &copy, &NameMap::Auto, &Watch::NONE).unwrap().tensors[0];
+    let t = &against(&ck, &copy, &NameMap::Auto, true, &Watch::NONE).unwrap().tensors[0];
     assert!((t.sqnr_db.unwrap() - 10.0 * 12.5f64.log10()).abs() < 1e-12, "{t:?}");
     assert!((t.rel_rmse - (2.0f64 / 25.0).sqrt()).abs() < 1e-15);
     assert!((t.cosine - 21.0 / (5.0 * 19f64.sqrt())).abs() < 1e-15);
@@ -125,7 +125,7 @@ fn totals_pool_signal_and_noise_and_leave_out_rank_1_tensors() {
         &[("a", vec![1, 2], &[3.0, 3.0]), ("b", vec![1, 2], &[0.0, 0.0]), ("n", vec![2], &[1.0, 0.0])],
         true,
     );
-    let a = against(&ck, &copy, &NameMap::Auto, &Watch::NONE).unwrap();
+    let a = against(&ck, &copy, &NameMap::Auto, true, &Watch::NONE).unwrap();
     assert_eq!(a.tensors.len(), 3);
     assert!((a.totals.sqnr_db.unwrap() - 10.0 * (29.0f64 / 5.0).log10()).abs() < 1e-12, "{:?}", a.totals);
     assert_eq!((a.totals.bytes, a.totals.bpw), (16, 32.0));
@@ -139,7 +139,7 @@ fn llama_names_and_permuted_rows_line_up_exactly() {
         .with("blk.0.attn_q.weight", vec![16, 32], permute::to_gguf_order(&q, 16, 4))
         .with("blk.0.attn_k.weight", vec![8, 32], permute::to_gguf_order(&k, 8, 2))
         .with("output_norm.weight", vec![32], values(32, 3));
-    let a = against(&ck, &fake, &NameMap::Auto, &Watch::NONE).unwrap();
+    let a = against(&ck, &fake, &NameMap::Auto, true, &Watch::NONE).unwrap();
     assert_eq!(a.tensors.len(), 3, "{:?}", a.unmatched);
     for t in &a.tensors {
         assert_eq!((t.sqnr_db, t.max_abs_error, t.cosine), (None, 0.0, 1.0), "{}", t.name);
@@ -152,7 +152,7 @@ fn llama_names_and_permuted_rows_line_up_exactly() {
         vec![16, 32],
         permute::to_gguf_order(&q, 16, 4),
     );
-    let a = against(&ck, &unpermuted, &NameMap::Auto, &Watch::NONE).unwrap();
+    let a = against(&ck, &unpermuted, &NameMap::Auto, true, &Watch::NONE).unwrap();
     assert!(a.tensors[0].max_abs_error > 0.0);
 }
 
@@ -162,7 +162,7 @@ fn k_takes_head_count_when_there_is_no_head_count_kv() {
     let fake = Fake::new(llama(Some(2), None))
         .with("blk.0.attn_q.weight", vec![16, 32], permute::to_gguf_order(&q, 16, 2))
         .with("blk.0.attn_k.weight", vec![8, 32], permute::to_gguf_order(&k, 8, 2));
-    let a = against(&ck, &fake, &NameMap::Auto, &Watch::NONE).unwrap();
+    let a = against(&ck, &fake, &NameMap::Auto, true, &Watch::NONE).unwrap();
     assert!(a.tensors.iter().all(|t| t.max_abs_error == 0.0), "{:?}", a.tensors);
 }
 
@@ -170,10 +170,10 @@ fn k_takes_head_count_when_there_is_no_head_count_kv() {
 fn a_permutation_without_its_head_count_or_with_one_that_does_not_divide_is_refused() {
     let (ck, q, _) = llama_original();
     let fake = Fake::new(llama(None, None)).with("blk.0.attn_q.weight", vec![16, 32], q.clone());
-    let e = against(&ck, &fake, &NameMap::Auto, &Watch::NONE).unwrap_err();
+    let e = against(&ck, &fake, &NameMap::Auto, true, &Watch::NONE).unwrap_err();
     assert!(matches!(&e, AgainstError::NoHeadCount { key, .. } if key == "llama.attention.head_count"), "{e}");
     let fake = Fake::new(llama(Some(3), None)).with("blk.0.attn_q.weight", vec![16, 32], q);
-    let e = against(&ck, &fake, &NameMap::Auto, &Watch::NONE).unwrap_err();
+    let e = against(&ck, &fake, &NameMap::Auto, true, &Watch::NONE).unwrap_err();
     assert!(matches!(e, AgainstError::HeadsDoNotDivide { rows: 16, heads: 3, .. }), "{e}");
 }
 
@@ -184,7 +184,7 @@ fn tensors_that_match_nothing_or_differ_in_shape_are_listed_with_why() {
         .with("blk.0.attn_q.weight", vec![16, 32], permute::to_gguf_order(&q, 16, 4))
         .with("blk.0.attn_k.weight", vec![2, 64], values(128, 2))
         .with("rope_freqs.weight", vec![16], values(16, 4));
-    let a = against(&ck, &fake, &NameMap::Auto, &Watch::NONE).unwrap();
+    let a = against(&ck, &fake, &NameMap::Auto, true, &Watch::NONE).unwrap();
     assert_eq!(a.tensors.len(), 1);
     let why = |n: &str| a.unmatched.iter().find(|u| u.name == n).map(|u| u.reason.clone()).unwrap();
     assert_eq!(why(K), "shape [8, 32] here but [2, 64] in q.gguf (blk.0.attn_k.weight)");
@@ -197,13 +197,13 @@ fn tensors_that_match_nothing_or_differ_in_shape_are_listed_with_why() {
 fn nothing_matched_is_an_error_that_shows_both_sides_names() {
     let (ck, _, _) = llama_original();
     let fake = Fake::new(ModelMeta::default()).with("enc.w", vec![16, 32], values(512, 1));
-    let e = against(&ck, &fake, &NameMap::Auto, &Watch::NONE).unwrap_err();
+    let e = against(&ck, &fake, &NameMap::Auto, true, &Watch::NONE).unwrap_err();
     let text = e.to_string();
     assert!(matches!(e, AgainstError::NothingMatched { .. }));
     assert!(text.contains("enc.w") && text.contains(Q) && text.contains("--map"), "{text}");
     // A map file names the pair.
     let map = NameMap::File(BTreeMap::from([(Q.to_string(), "enc.w".to_string())]));
-    let a = against(&ck, &fake, &map, &Watch::NONE).unwrap();
+    let a = against(&ck, &fake, &map, true, &Watch::NONE).unwrap();
     assert_eq!(a.tensors[0].quantized_name, "enc.w");
 }
 
@@ -214,7 +214,7 @@ fn the_plan_fits_within_the_quantized_models_bits() {
     let fake = Fake::new(llama(Some(4), Some(2)))
         .with("blk.0.attn_q.weight", vec![16, 32], permute::to_gguf_order(&noisy(&q), 16, 4))
         .with("blk.0.attn_k.weight", vec![8, 32], permute::to_gguf_order(&noisy(&k), 8, 2));
-    let a = against(&ck, &fake, &NameMap::Auto, &Watch::NONE).unwrap();
+    let a = against(&ck, &fake, &NameMap::Auto, true, &Watch::NONE).unwrap();
     assert_eq!(a.totals.bpw, 8.5);
     let p = a.plan_at_same_size.expect("q8_0 everywhere fits 8.5 bpw");
     assert!(p.bpw <= 8.5 + 1e-12, "{p:?}");
@@ -226,7 +226,7 @@ fn the_plan_fits_within_the_quantized_models_bits() {
         Fake::new(llama(Some(4), Some(2))).with("blk.0.attn_q.weight", vec![16, 32], permute::to_gguf_order(&q, 16, 4));
     let mut small = small;
     small.tensors[0].0.bytes = 8;
-    let a = against(&ck, &small, &NameMap::Auto, &Watch::NONE).unwrap();
+    let a = against(&ck, &small, &NameMap::Auto, true, &Watch::NONE).unwrap();
     assert!(a.plan_at_same_size.is_none() && a.plan_note.as_deref().unwrap().contains("q4_0"), "{:?}", a.plan_note);
 }
 
