@@ -38,14 +38,14 @@ pub struct Cli {
     /// Where `e` writes the settings (default ./qmc-settings.toml)
     #[arg(long, value_name = "FILE")]
     pub export: Option<PathBuf>,
-    /// Quantize this .npy / .safetensors file instead of synthetic weights
+    /// Quantize this .npy / .safetensors / .gguf file instead of synthetic weights
     #[arg(long, global = true, value_name = "PATH")]
     pub weights: Option<PathBuf>,
     /// Open this checkpoint in the Checkpoint pane (5): a .safetensors file,
-    /// a folder of them, or a model.safetensors.index.json
+    /// a folder of them, a model.safetensors.index.json or a .gguf file
     #[arg(long, value_name = "PATH")]
     pub checkpoint: Option<PathBuf>,
-    /// The tensor to take from a .safetensors file
+    /// The tensor to take from a .safetensors or .gguf file
     #[arg(long, global = true, value_name = "NAME")]
     pub tensor: Option<String>,
     /// Classify this CSV (header row; the label is the last column) instead of iris
@@ -96,13 +96,18 @@ pub enum Command {
         #[arg(long, value_name = "FILE.bin")]
         packed: Option<PathBuf>,
     },
-    /// List the tensors of a .npy / .safetensors file with shapes and dtypes
+    /// List the tensors of a .npy / .safetensors / .gguf file with shapes and
+    /// dtypes (for GGUF: ggml type, bits per weight, bytes, totals per type)
     Tensors {
         #[arg(value_name = "FILE")]
         file: PathBuf,
+        /// GGUF only: also write every decoded tensor as F32 to this
+        /// .safetensors file (in the original shape; types not decoded are left out)
+        #[arg(long, value_name = "OUT.safetensors")]
+        dequantized: Option<PathBuf>,
     },
     /// Measure every tensor of a checkpoint (a .safetensors file, a folder of
-    /// them, or a model.safetensors.index.json) with each format, one tensor
+    /// them, a model.safetensors.index.json or a .gguf file) with each format, one tensor
     /// at a time; with a budget, plan one format per tensor (README "Whole
     /// checkpoints: scan")
     Scan {
@@ -245,7 +250,7 @@ pub fn run_command(cli: &Cli) -> Result<(), CliError> {
             };
             quantize::quantize_command(cli, &outputs)
         }
-        Some(Command::Tensors { file }) => tensors::tensors_command(file),
+        Some(Command::Tensors { file, dequantized }) => tensors::tensors_command(file, dequantized.as_deref()),
         Some(Command::Scan {
             path,
             formats,

@@ -13,6 +13,7 @@ pub mod diagnose;
 pub mod ensemble;
 pub mod format;
 pub mod formats;
+pub mod gguf;
 pub mod histogram;
 pub mod kernel;
 pub mod layout;

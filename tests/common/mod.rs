@@ -82,3 +82,38 @@ pub fn safetensors_bytes(tensors: &[Tensor]) -> Vec<u8> {
 pub fn f32s(v: &[f32]) -> Vec<u8> {
     v.iter().flat_map(|x| x.to_le_bytes()).collect()
 }
+
+/// A tensor of a GGUF file the test writes: name, shape (outermost
+/// first), ggml type id, data bytes.
+pub type GgufTensor = (&'static str, Vec<usize>, u32, Vec<u8>);
+
+/// A GGUF v3 file from the writer's own header code (alignment 32), each
+/// tensor's data padded after the last.
+pub fn gguf_bytes(
+    metadata: &[(&str, qmc_tui::compute::checkpoint::write::gguf::Value)],
+    tensors: &[GgufTensor],
+) -> Vec<u8> {
+    use qmc_tui::compute::checkpoint::write::gguf::{TensorInfo, header, padding};
+    let infos: Vec<TensorInfo> = tensors
+        .iter()
+        .map(|(name, shape, ggml_type, data)| TensorInfo {
+            name: name.to_string(),
+            shape: shape.clone(),
+            ggml_type: *ggml_type,
+            len: data.len(),
+        })
+        .collect();
+    let mut out = header(metadata, &infos);
+    for (_, _, _, data) in tensors {
+        out.extend_from_slice(data);
+        out.resize(out.len() + padding(data.len()), 0);
+    }
+    out
+}
+
+/// One Q8_0 block: scale `d` (fp16-exact), then the 32 int8 codes.
+pub fn q8_0_block(d: f32, codes: &[i8; 32]) -> Vec<u8> {
+    let mut out = half::f16::from_f32(d).to_le_bytes().to_vec();
+    out.extend(codes.iter().map(|&c| c as u8));
+    out
+}

@@ -13,7 +13,9 @@ pub enum CheckpointError {
         source: std::io::Error,
     },
 
-    #[error("cannot scan {path}: expected a .safetensors file, a folder of them, or a model.safetensors.index.json")]
+    #[error(
+        "cannot scan {path}: expected a .safetensors file, a folder of them, a model.safetensors.index.json or a .gguf file"
+    )]
     NotACheckpoint { path: String },
 
     #[error("{path} holds no .safetensors file, so there is nothing to scan")]
@@ -76,6 +78,9 @@ pub enum CheckpointError {
 
     #[error("{0}")]
     Weights(#[from] WeightsError),
+
+    #[error("{0}")]
+    Gguf(#[from] crate::compute::gguf::GgufError),
 
     #[error("{flag} {glob:?} matches no tensor of {path}; `qmc-tui tensors FILE` lists the names")]
     GlobMatchesNothing { flag: &'static str, glob: String, path: String },

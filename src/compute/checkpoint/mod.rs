@@ -1,5 +1,6 @@
 //! Whole checkpoints: a `.safetensors` file, a sharded checkpoint (its
-//! `model.safetensors.index.json`) or a folder of `.safetensors` files,
+//! `model.safetensors.index.json`), a folder of `.safetensors` files or a
+//! `.gguf` file (`gguf.rs`),
 //! listed from their headers and scanned one tensor at a time.
 //!
 //! Shards are never memory-mapped: a shard is an open file and its length
@@ -14,6 +15,7 @@
 
 pub mod against;
 mod error;
+mod gguf;
 mod header;
 mod open;
 pub mod recipe;
@@ -109,6 +111,8 @@ pub struct Entry {
     pub data: Range<u64>,
     /// Why it is not quantized (integer or bool, rank 1, a dtype not decoded).
     pub skipped: Option<String>,
+    /// A GGUF tensor's info (its ggml type and where its blocks are).
+    pub gguf: Option<crate::compute::gguf::TensorInfo>,
 }
 
 /// An opened checkpoint: its files and every tensor, in file then data order.
@@ -129,6 +133,11 @@ impl Checkpoint {
         open::assemble(path.to_string(), shards, None, include_1d)
     }
 
+    /// A checkpoint of one in-memory `.gguf` file.
+    pub fn from_gguf_bytes(path: &str, bytes: Vec<u8>) -> Result<Checkpoint, CheckpointError> {
+        gguf::assemble_gguf(path.to_string(), Shard::from_bytes(path.to_string(), bytes), false)
+    }
+
     pub fn parameters(&self) -> usize {
         self.tensors.iter().map(|t| t.count).sum()
     }
@@ -142,6 +151,9 @@ impl Checkpoint {
     /// The tensor decoded to f32 (the same decoder as `--weights`); its raw
     /// bytes live only for this call.
     pub fn load(&self, entry: &Entry) -> Result<Weights, CheckpointError> {
+        if let Some(info) = &entry.gguf {
+            return gguf::load(&self.shards[entry.shard], info);
+        }
         let raw = self.raw_bytes(entry)?;
         let path = Path::new(&self.shards[entry.shard].path);
         Ok(weights::decode_safetensors(path, &entry.name, &entry.dtype, &entry.shape, &raw)?)

@@ -7,7 +7,7 @@ use super::{Checkpoint, CheckpointError, Entry, Shard, skip_reason};
 
 const INDEX: &str = "model.safetensors.index.json";
 
-/// Opens a `.safetensors` file, an index file, or a folder (its index if it
+/// Opens a `.safetensors` or `.gguf` file, an index file, or a folder (its index if it
 /// holds one, else every `.safetensors` file in it, in name order).
 pub fn open(path: &Path, include_1d: bool) -> Result<Checkpoint, CheckpointError> {
     let shown = path.display().to_string();
@@ -26,6 +26,8 @@ pub fn open(path: &Path, include_1d: bool) -> Result<Checkpoint, CheckpointError
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("").to_ascii_lowercase();
     if name.ends_with(".json") {
         open_index(&shown, path, include_1d)
+    } else if name.ends_with(".gguf") {
+        super::gguf::assemble_gguf(shown, Shard::open(path)?, include_1d)
     } else if name.ends_with(".safetensors") {
         assemble(shown, vec![Shard::open(path)?], None, include_1d)
     } else if !path.exists() {
@@ -155,6 +157,7 @@ pub(super) fn assemble(
                 shard: i,
                 data,
                 skipped,
+                gguf: None,
             });
         }
     }

@@ -9,8 +9,11 @@ pub enum WeightsError {
         source: std::io::Error,
     },
 
-    #[error("cannot load {path}: unsupported file type; use a .npy or .safetensors file")]
+    #[error("cannot load {path}: unsupported file type; use a .npy, .safetensors or .gguf file")]
     UnsupportedExtension { path: String },
+
+    #[error("{0}")]
+    Gguf(#[from] crate::compute::gguf::GgufError),
 
     #[error("{path} is not a valid {format} file: {reason}")]
     InvalidFile { path: String, format: &'static str, reason: String },

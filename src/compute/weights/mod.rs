@@ -1,5 +1,5 @@
 //! The float weights that the tool quantizes: synthetic draws or a tensor
-//! loaded from a `.npy` or `.safetensors` file.
+//! loaded from a `.npy`, `.safetensors` or `.gguf` file (dequantized).
 //!
 //! Every tensor is presented as a row-major matrix `[rows, cols]` whose rows
 //! are `dim0` of the original shape, because per-channel quantization treats
@@ -20,6 +20,8 @@ use std::fs::File;
 use std::path::Path;
 
 use memmap2::Mmap;
+
+use crate::compute::gguf;
 
 pub use error::WeightsError;
 pub use summary::WeightsSummary;
@@ -90,7 +92,7 @@ impl TensorInfo {
 
 /// The dtypes the loaders decode to f32 as weights (lower case, as listed).
 pub fn is_float_dtype(dtype: &str) -> bool {
-    matches!(dtype, "f16" | "bf16" | "f32" | "f64" | "f8_e4m3" | "f8_e5m2")
+    matches!(dtype, "f16" | "bf16" | "f32" | "f64" | "f8_e4m3" | "f8_e5m2") || gguf::is_decoded_dtype(dtype)
 }
 
 /// The tensor a file opens on when none is named: the largest float tensor
@@ -110,6 +112,7 @@ pub fn default_tensor(tensors: &[TensorInfo]) -> Option<&TensorInfo> {
 enum Format {
     Npy,
     Safetensors,
+    Gguf,
 }
 
 impl Format {
@@ -119,6 +122,8 @@ impl Format {
             Ok(Format::Npy)
         } else if ext.eq_ignore_ascii_case("safetensors") {
             Ok(Format::Safetensors)
+        } else if ext.eq_ignore_ascii_case("gguf") {
+            Ok(Format::Gguf)
         } else {
             Err(WeightsError::UnsupportedExtension { path: path.display().to_string() })
         }
@@ -130,8 +135,14 @@ impl Format {
 pub fn load_file(path: &Path, tensor: Option<&str>) -> Result<Weights, WeightsError> {
     match Format::of(path)? {
         Format::Npy => npy::load(path, &map_file(path)?),
-        Format::Safetensors => safetensors::load(path, tensor),
+        // A GGUF file is read as a one-shard checkpoint too (pread, no map).
+        Format::Safetensors | Format::Gguf => safetensors::load(path, tensor),
     }
+}
+
+/// A GGUF tensor decoded by `compute::gguf`, as the other loaders give one.
+pub(crate) fn from_decoded(path: &Path, decoded: gguf::Decoded, name: &str) -> Weights {
+    file_weights(path, decoded.values, decoded.shape, decoded.dtype, Some(name.to_string()))
 }
 
 /// The stored bytes of one safetensors tensor (`dtype` lower case, as
@@ -152,7 +163,7 @@ pub(crate) fn decode_safetensors(
 pub fn list_tensors(path: &Path) -> Result<Vec<TensorInfo>, WeightsError> {
     match Format::of(path)? {
         Format::Npy => npy::list(path, &map_file(path)?),
-        Format::Safetensors => safetensors::list(path),
+        Format::Safetensors | Format::Gguf => safetensors::list(path),
     }
 }
 

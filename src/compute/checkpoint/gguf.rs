@@ -1,0 +1,60 @@
+//! A `.gguf` file as a checkpoint: one shard, its tensors listed from the
+//! GGUF header with their ggml type as the dtype (`q4_k`, `f16`), each
+//! read (`Shard::read`, no memory map) and decoded to f32 when scanned.
+
+use std::path::Path;
+
+use super::{Checkpoint, CheckpointError, Entry, Shard, skip_reason};
+use crate::compute::gguf::{self, GgufError, Header, TensorInfo};
+use crate::compute::weights::{self, Weights};
+
+/// How much of the file the first try at the header reads: most headers
+/// fit (a 32k-token vocabulary takes about 1 MB); a larger one is read
+/// again with four times as much, up to the whole file.
+const FIRST_READ: u64 = 4 << 20;
+
+/// Lists the GGUF file `shard` as a checkpoint.
+pub(super) fn assemble_gguf(path: String, shard: Shard, include_1d: bool) -> Result<Checkpoint, CheckpointError> {
+    let header = read_header(&shard)?;
+    let tensors = header.tensors.into_iter().map(|info| entry(info, include_1d)).collect();
+    Ok(Checkpoint { path, shards: vec![shard], tensors })
+}
+
+/// The header from the file's first bytes, read again with more while it runs past them.
+fn read_header(shard: &Shard) -> Result<Header, CheckpointError> {
+    let mut want = FIRST_READ.min(shard.len());
+    loop {
+        let prefix = shard.read(0, want as usize)?;
+        match gguf::parse_prefix(&shard.path, &prefix, shard.len()) {
+            Err(GgufError::CutShort { .. }) if want < shard.len() => want = want.saturating_mul(4).min(shard.len()),
+            header => return Ok(header?),
+        }
+    }
+}
+
+fn entry(info: TensorInfo, include_1d: bool) -> Entry {
+    let dtype = gguf::type_label(info.type_id);
+    let empty = (info.count() == 0).then(|| format!("shape {:?}: no values", info.shape));
+    let skipped = empty
+        .or_else(|| gguf::not_decoded_reason(info.type_id))
+        .or_else(|| skip_reason(&dtype, &info.shape, include_1d));
+    Entry {
+        name: info.name.clone(),
+        shape: info.shape.clone(),
+        dtype,
+        count: info.count(),
+        shard: 0,
+        data: info.start..info.start + info.len.unwrap_or(0),
+        skipped,
+        gguf: Some(info),
+    }
+}
+
+/// One tensor of a GGUF shard read and decoded, as `weights` presents a tensor.
+pub(super) fn load(shard: &Shard, info: &TensorInfo) -> Result<Weights, CheckpointError> {
+    let len = usize::try_from(info.len.unwrap_or(0)).unwrap_or(usize::MAX);
+    let bytes = shard.read(info.start, len)?;
+    // The bytes read are the tensor's alone: its data starts at 0 in them.
+    let decoded = gguf::decode_tensor(&shard.path, &bytes, &TensorInfo { start: 0, ..info.clone() })?;
+    Ok(weights::from_decoded(Path::new(&shard.path), decoded, &info.name))
+}
