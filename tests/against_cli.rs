@@ -196,3 +196,69 @@ fn bad_inputs_are_one_paragraph_each() {
     let out = run(&["scan", s(&m), "--against", s(&q), "--budget-bpw", "4"]);
     assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("--budget-bpw"));
 }
+
+const Q: &str = "model.layers.0.self_attn.q_proj.weight";
+const K: &str = "model.layers.0.self_attn.k_proj.weight";
+
+/// A llama-style original: q of 4 heads of 4 rows, k of 2 kv heads, 32 columns, a norm.
+fn llama_model(dir: &Path) -> (PathBuf, Vec<f32>, Vec<f32>, Vec<f32>) {
+    let (q, k, norm) = (values(16 * 32, 1), values(8 * 32, 2), values(32, 3));
+    let bytes = safetensors_bytes(&[
+        (Q, Dtype::F32, vec![16, 32], f32s(&q)),
+        (K, Dtype::F32, vec![8, 32], f32s(&k)),
+        ("model.norm.weight", Dtype::F32, vec![32], f32s(&norm)),
+    ]);
+    (write(dir, "llama.safetensors", &bytes), q, k, norm)
+}
+
+/// Its F32 GGUF as the converter writes it: GGUF names, q/k rows permuted.
+fn llama_gguf(dir: &Path, name: &str, heads: Option<u32>, kv_heads: Option<u32>) -> PathBuf {
+    use qmc_tui::compute::checkpoint::against::permute::to_gguf_order;
+    use qmc_tui::compute::checkpoint::write::gguf::Value;
+    let (_, q, k, norm) = llama_model(dir);
+    let mut metadata = vec![("general.architecture", Value::Str("llama".into()))];
+    metadata.extend(heads.map(|h| ("llama.attention.head_count", Value::U32(h))));
+    metadata.extend(kv_heads.map(|h| ("llama.attention.head_count_kv", Value::U32(h))));
+    let bytes = common::gguf_bytes(
+        &metadata,
+        &[
+            ("blk.0.attn_q.weight", vec![16, 32], 0, f32s(&to_gguf_order(&q, 16, 4))),
+            ("blk.0.attn_k.weight", vec![8, 32], 0, f32s(&to_gguf_order(&k, 8, 2))),
+            ("output_norm.weight", vec![32], 0, f32s(&norm)),
+        ],
+    );
+    write(dir, name, &bytes)
+}
+
+#[test]
+fn an_f32_gguf_of_a_llama_model_is_exact_once_its_q_k_rows_are_put_back() {
+    let dir = TempDir::new().unwrap();
+    let (m, ..) = llama_model(dir.path());
+    let g = llama_gguf(dir.path(), "f32.gguf", Some(4), Some(2));
+    let v = json(&["scan", s(&m), "--against", s(&g), "--format", "json"]);
+    let a = &v["against"];
+    assert_eq!(a["tensors"].as_array().unwrap().len(), 3, "{v}");
+    assert_eq!(a["unmatched"], serde_json::json!([]));
+    for t in a["tensors"].as_array().unwrap() {
+        assert_eq!(
+            (&t["sqnr_db"], &t["max_abs_error"], &t["type"]),
+            (&Value::Null, &serde_json::json!(0.0), &serde_json::json!("f32")),
+            "{t}"
+        );
+    }
+    assert_eq!(tensor(&v, Q)["quantized_name"], "blk.0.attn_q.weight");
+    assert_eq!(tensor(&v, "model.norm.weight")["quantized_name"], "output_norm.weight");
+    assert_eq!(a["totals"]["bytes"], (512 + 256) * 4);
+}
+
+#[test]
+fn a_gguf_without_its_head_count_or_with_one_that_does_not_divide_is_refused() {
+    let dir = TempDir::new().unwrap();
+    let (m, ..) = llama_model(dir.path());
+    let g = llama_gguf(dir.path(), "noheads.gguf", None, None);
+    let e = fails(&["scan", s(&m), "--against", s(&g)]);
+    assert!(e.contains("noheads.gguf") && e.contains("llama.attention.head_count") && e.contains("blk.0.attn_"), "{e}");
+    let g = llama_gguf(dir.path(), "three.gguf", Some(3), None);
+    let e = fails(&["scan", s(&m), "--against", s(&g)]);
+    assert!(e.contains("16 rows, which do not split into 3 heads"), "{e}");
+}

@@ -60,7 +60,7 @@ pub trait Quantized {
     fn tensors(&self) -> Vec<QuantizedInfo>;
     /// One tensor's values, row-major in its file's row order.
     fn decode(&self, name: &str) -> Result<Vec<f32>, CheckpointError>;
-    fn metadata(&self) -> ModelMeta;
+    fn metadata(&self) -> Result<ModelMeta, CheckpointError>;
 }
 
 impl Quantized for Checkpoint {
@@ -81,22 +81,36 @@ impl Quantized for Checkpoint {
         Ok(self.load(entry)?.values)
     }
 
-    fn metadata(&self) -> ModelMeta {
-        ModelMeta::default()
+    /// A GGUF's architecture and head counts (re-read from its header);
+    /// nothing for safetensors, whose names are the original's.
+    fn metadata(&self) -> Result<ModelMeta, CheckpointError> {
+        let Some(shard) = self.tensors.iter().find(|t| t.gguf.is_some()).map(|t| &self.shards[t.shard]) else {
+            return Ok(ModelMeta::default());
+        };
+        let header = super::gguf::read_header(shard)?;
+        let get = |key: &str| header.metadata.iter().find(|(k, _)| k == key).map(|(_, v)| v);
+        let architecture = get("general.architecture").and_then(|v| v.as_str()).map(str::to_string);
+        let count = |suffix: &str| {
+            let arch = architecture.as_deref()?;
+            get(&format!("{arch}.attention.{suffix}")).and_then(|v| v.as_u64())
+        };
+        Ok(ModelMeta { head_count: count("head_count"), head_count_kv: count("head_count_kv"), architecture })
     }
 }
 
-/// A safetensors tensor: its dtype's bits, decoded when it is a float.
+/// A tensor as its file stores it: a dtype or a ggml type, its bytes in the
+/// file (GGUF blocks with their scales), decoded when it is a float type.
 fn info_of(e: &Entry) -> QuantizedInfo {
-    let bits = super::header::dtype_bits(&e.dtype).unwrap_or(0);
-    let not_decoded =
-        (!weights::is_float_dtype(&e.dtype)).then(|| format!("its dtype {} is not a float weight", e.dtype));
+    let bytes = e.data.end - e.data.start;
+    // A GGUF type we do not decode has its reason in `skipped` already.
+    let not_decoded = (!weights::is_float_dtype(&e.dtype))
+        .then(|| e.skipped.clone().unwrap_or_else(|| format!("its type {} is not a float weight", e.dtype)));
     QuantizedInfo {
         name: e.name.clone(),
         shape: e.shape.clone(),
         type_name: e.dtype.clone(),
-        bpw: bits as f64,
-        bytes: (e.count * bits).div_ceil(8) as u64,
+        bpw: if e.count > 0 { bytes as f64 * 8.0 / e.count as f64 } else { 0.0 },
+        bytes,
         not_decoded,
     }
 }
@@ -198,7 +212,7 @@ pub fn against(
     watch: &Watch,
 ) -> Result<Against, AgainstError> {
     let listed = quantized.tensors();
-    let meta = quantized.metadata();
+    let meta = quantized.metadata()?;
     let (pairs, unmatched) = pair_up(original, quantized.path(), &listed, map, &meta)?;
     let mut tensors = Vec::with_capacity(pairs.len());
     for (i, pair) in pairs.iter().enumerate() {
