@@ -260,5 +260,5 @@ fn a_gguf_without_its_head_count_or_with_one_that_does_not_divide_is_refused() {
     assert!(e.contains("noheads.gguf") && e.contains("llama.attention.head_count") && e.contains("blk.0.attn_"), "{e}");
     let g = llama_gguf(dir.path(), "three.gguf", Some(3), None);
     let e = fails(&["scan", s(&m), "--against", s(&g)]);
-    assert!(e.contains("16 rows, which do not split into 3 heads"), "{e}");
+    assert!(e.contains("rows, which do not split into 3 heads"), "{e}");
 }
