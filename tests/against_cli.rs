@@ -262,3 +262,33 @@ fn a_gguf_without_its_head_count_or_with_one_that_does_not_divide_is_refused() {
     let e = fails(&["scan", s(&m), "--against", s(&g)]);
     assert!(e.contains("rows, which do not split into 3 heads"), "{e}");
 }
+
+#[test]
+fn a_gguf_tensor_of_a_type_we_do_not_decode_is_listed_never_compared() {
+    use qmc_tui::compute::checkpoint::write::gguf::Value as Meta;
+    let dir = TempDir::new().unwrap();
+    let m = write(
+        dir.path(),
+        "m.safetensors",
+        &safetensors_bytes(&[
+            ("a.weight", Dtype::F32, vec![1, 256], f32s(&values(256, 1))),
+            ("b.weight", Dtype::F32, vec![1, 256], f32s(&values(256, 2))),
+        ]),
+    );
+    // IQ2_XXS (type 16): one block of 256 values in 66 bytes, listed but not decoded.
+    let g = common::gguf_bytes(
+        &[("general.architecture", Meta::Str("qmc".into()))],
+        &[("a.weight", vec![1, 256], 16, vec![0; 66]), ("b.weight", vec![1, 256], 0, f32s(&values(256, 2)))],
+    );
+    let g = write(dir.path(), "iq.gguf", &g);
+    let v = json(&["scan", s(&m), "--against", s(&g), "--no-plan", "--format", "json"]);
+    let a = &v["against"];
+    assert_eq!(a["tensors"].as_array().unwrap().len(), 1, "{v}");
+    assert_eq!(tensor(&v, "b.weight")["sqnr_db"], Value::Null);
+    let u = &a["unmatched"][0];
+    assert_eq!(u["name"], "a.weight");
+    assert!(
+        u["reason"].as_str().unwrap().contains("iq2_xxs") && u["reason"].as_str().unwrap().contains("not decoded"),
+        "{u}"
+    );
+}
