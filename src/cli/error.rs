@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use crate::compute::analysis::AnalysisError;
 use crate::compute::checkpoint::CheckpointError;
+use crate::compute::checkpoint::against::AgainstError;
 use crate::compute::checkpoint::recipe::RecipeError;
 use crate::compute::checkpoint::select::FormatListError;
 use crate::compute::ensemble::EnsembleError;
@@ -91,6 +92,9 @@ pub enum CliError {
 
     #[error(transparent)]
     Recipe(#[from] RecipeError),
+
+    #[error(transparent)]
+    Against(#[from] AgainstError),
 
     #[error("cannot read the recipe {path}: {source}")]
     RecipeRead {

@@ -2,6 +2,7 @@
 //! print (`report`, `tensors`) or write (`quantize`) what the panes compute,
 //! so every figure on screen can be checked from a script.
 
+mod against;
 mod error;
 mod quantize;
 mod report;
@@ -152,8 +153,39 @@ pub enum Command {
         format: scan::ScanFormat,
         #[command(flatten)]
         write: Box<scan_write::WriteFlags>,
+        /// Compare with this quantized copy (a .gguf, or a .safetensors of
+        /// dequantized values): each tensor's true error, the totals, and what
+        /// the planner makes at the same size, llama.cpp types only
+        #[arg(long, value_name = "QUANTIZED", conflicts_with_all = AGAINST_CONFLICTS)]
+        against: Option<PathBuf>,
+        /// With --against: TOML `"original name" = "quantized name"` lines,
+        /// for architectures other than llama, mistral and qwen2
+        #[arg(long, value_name = "FILE.toml", requires = "against")]
+        map: Option<PathBuf>,
+        /// With --against: leave out the plan at the same size (it scans the
+        /// original with every llama.cpp type, most of the time taken)
+        #[arg(long, requires = "against")]
+        no_plan: bool,
     },
 }
+
+/// What --against measures is fixed: no choice of formats, tensors, plan or outputs.
+const AGAINST_CONFLICTS: [&str; 14] = [
+    "formats",
+    "include",
+    "exclude",
+    "budget_bpw",
+    "budget_mb",
+    "pin",
+    "keep",
+    "weight",
+    "recipe",
+    "write",
+    "dequantized",
+    "packed",
+    "recipe_out",
+    "tensor_types_out",
+];
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ReportFormat {
@@ -233,7 +265,21 @@ pub fn run_command(cli: &Cli) -> Result<(), CliError> {
             recipe,
             format,
             write,
+            against,
+            map,
+            no_plan,
         }) => {
+            if let Some(quantized) = against {
+                let args = against::AgainstArgs {
+                    original: path,
+                    quantized,
+                    map: map.as_deref(),
+                    include_1d: *include_1d,
+                    plan: !*no_plan,
+                    format: *format,
+                };
+                return against::against_command(&args);
+            }
             use crate::compute::checkpoint::scan::Budget;
             let budget = budget_bpw.map(Budget::Bpw).or(budget_mb.map(Budget::Megabytes));
             let args = scan::ScanArgs {

@@ -21,7 +21,7 @@ pub(super) fn assemble_gguf(path: String, shard: Shard, include_1d: bool) -> Res
 }
 
 /// The header from the file's first bytes, read again with more while it runs past them.
-fn read_header(shard: &Shard) -> Result<Header, CheckpointError> {
+pub(super) fn read_header(shard: &Shard) -> Result<Header, CheckpointError> {
     let mut want = FIRST_READ.min(shard.len());
     loop {
         let prefix = shard.read(0, want as usize)?;

@@ -13,6 +13,7 @@
 //! the length at open before allocating. Tests hand the shards' bytes
 //! directly (`Checkpoint::from_bytes`), read through the same method.
 
+pub mod against;
 mod error;
 mod gguf;
 mod header;
