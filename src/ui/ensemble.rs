@@ -413,13 +413,7 @@ fn draw_reliability(frame: &mut Frame, r: &EnsembleReport, area: Rect) {
                 .style(theme().weights)
         })
         .collect();
-    let chart = BarChart::default()
-        .block(panel(title))
-        .data(BarGroup::default().bars(&bars))
-        .bar_width(width)
-        .bar_gap(1)
-        .max(1000);
-    frame.render_widget(chart, area);
+    draw_permille_bars(frame, area, title, &bars, width);
 }
 
 /// Probability quality per member and for the ensemble (out-of-fold), each
@@ -554,9 +548,14 @@ fn draw_bars(frame: &mut Frame, r: &EnsembleReport, area: Rect) {
     let what = if r.fusion == Fusion::LabelMean { " (ens: label-mean!)" } else { "" };
     let titles = [format!("Test accuracy, bars from 0%{what}"), format!("Test acc. from 0%{what}"), "from 0%".into()];
     let title = fitting_title(&titles.each_ref().map(String::as_str), area.width);
+    draw_permille_bars(frame, area, title, &bars, width);
+}
+
+/// Bars of accuracies in permille (0 … 1000), `width` columns each, one apart.
+fn draw_permille_bars(frame: &mut Frame, area: Rect, title: &str, bars: &[Bar], width: u16) {
     let chart = BarChart::default()
         .block(panel(title))
-        .data(BarGroup::default().bars(&bars))
+        .data(BarGroup::default().bars(bars))
         .bar_width(width)
         .bar_gap(1)
         .max(1000);
