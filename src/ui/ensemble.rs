@@ -264,7 +264,7 @@ fn draw_gauges(frame: &mut Frame, view: &EnsembleView, area: Rect) {
             Line::raw(cv_pct),
         ],
     );
-    // Optimized weights: the optimistic in-sample figure stands beside the honest one, labelled.
+    // Optimized weights: the optimistic in-sample figure stands beside the per-fold one, labelled.
     let cv_title = match r.optimized_in_sample_cv_accuracy.map(format::pct) {
         Some(ins) => {
             [format!("Cross-validated, in-sample {ins}"), format!("CV, in-sample {ins}"), format!("in-sample {ins}")]

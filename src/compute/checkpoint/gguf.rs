@@ -12,6 +12,9 @@ use crate::compute::weights::{self, Weights};
 /// fit (a 32k-token vocabulary takes about 1 MB); a larger one is read
 /// again with four times as much, up to the whole file.
 const FIRST_READ: u64 = 4 << 20;
+/// The largest header read: a length in a corrupt header that points far
+/// into a large file stops here instead of reading the file into memory.
+const MAX_HEADER: u64 = 256 << 20;
 
 /// Lists the GGUF file `shard` as a checkpoint.
 pub(super) fn assemble_gguf(path: String, shard: Shard, include_1d: bool) -> Result<Checkpoint, CheckpointError> {
@@ -22,11 +25,15 @@ pub(super) fn assemble_gguf(path: String, shard: Shard, include_1d: bool) -> Res
 
 /// The header from the file's first bytes, read again with more while it runs past them.
 pub(super) fn read_header(shard: &Shard) -> Result<Header, CheckpointError> {
-    let mut want = FIRST_READ.min(shard.len());
+    let most = MAX_HEADER.min(shard.len());
+    let mut want = FIRST_READ.min(most);
     loop {
         let prefix = shard.read(0, want as usize)?;
         match gguf::parse_prefix(&shard.path, &prefix, shard.len()) {
-            Err(GgufError::CutShort { .. }) if want < shard.len() => want = want.saturating_mul(4).min(shard.len()),
+            Err(GgufError::CutShort { .. }) if want < most => want = want.saturating_mul(4).min(most),
+            Err(GgufError::CutShort { field, .. }) if want < shard.len() => {
+                return Err(GgufError::HeaderTooLarge { path: shard.path.clone(), field, max: MAX_HEADER }.into());
+            }
             header => return Ok(header?),
         }
     }
@@ -52,6 +59,11 @@ fn entry(info: TensorInfo, include_1d: bool) -> Entry {
 
 /// One tensor of a GGUF shard read and decoded, as `weights` presents a tensor.
 pub(super) fn load(shard: &Shard, info: &TensorInfo) -> Result<Weights, CheckpointError> {
+    if info.count() > gguf::MAX_DECODED {
+        // Refused before its bytes are read, not after.
+        let (path, name, count) = (shard.path.clone(), info.name.clone(), info.count() as u64);
+        return Err(GgufError::TooLarge { path, name, count, max: gguf::MAX_DECODED }.into());
+    }
     let len = usize::try_from(info.len.unwrap_or(0)).unwrap_or(usize::MAX);
     let bytes = shard.read(info.start, len)?;
     // The bytes read are the tensor's alone: its data starts at 0 in them.

@@ -123,7 +123,7 @@ fn add(sum: &mut [f64], values: &[f64]) {
 pub struct Optimized {
     /// Chosen on the train split's out-of-fold probabilities: they fuse the test rows.
     pub test: Vec<f64>,
-    /// Fold `k`'s, chosen on the other folds' out-of-fold rows: the honest CV figure.
+    /// Fold `k`'s, chosen on the other folds' out-of-fold rows: the CV figure (an approximation of nested CV: those probabilities come from models that saw fold `k`).
     pub folds: Vec<Vec<f64>>,
     /// Chosen on every row's out-of-fold probabilities and scored on the same rows (optimistic).
     pub in_sample: Vec<f64>,

@@ -19,6 +19,12 @@ pub enum GgufError {
     CutShort { path: String, field: String, at: usize, need: u64, len: usize },
 
     #[error(
+        "{path}: the header runs past its first {} while reading {field}; a header that long is taken to be corrupt (a length in it points far into the file)",
+        bytes(*max)
+    )]
+    HeaderTooLarge { path: String, field: String, max: u64 },
+
+    #[error(
         "{field} {value} in {path} is more than the file's {} could hold (each takes at least {min} bytes, {left} bytes are left); the header is corrupt",
         bytes(*len as u64)
     )]

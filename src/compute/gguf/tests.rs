@@ -467,3 +467,19 @@ fn a_header_larger_than_the_first_read_is_read_again_whole() {
     assert_eq!(ck.tensors.len(), 1);
     assert_eq!(ck.load(&ck.tensors[0]).unwrap().values, [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
 }
+
+#[test]
+fn a_length_pointing_far_into_a_large_file_stops_at_the_header_cap() {
+    // A string claimed 300 MiB long in a file that long: its count passes
+    // (the file could hold it), but the header is not read past 256 MiB.
+    let mut file = b"GGUF".to_vec();
+    file.extend_from_slice(&3u32.to_le_bytes());
+    file.extend_from_slice(&0u64.to_le_bytes());
+    file.extend_from_slice(&1u64.to_le_bytes());
+    file.extend(gguf_str("general.name"));
+    file.extend_from_slice(&8u32.to_le_bytes());
+    file.extend_from_slice(&(300u64 << 20).to_le_bytes());
+    file.resize((300 << 20) + 64, 0);
+    let e = crate::compute::checkpoint::Checkpoint::from_gguf_bytes("huge.gguf", file).err().unwrap();
+    assert!(e.to_string().contains("runs past its first 256.0 MiB while reading metadata general.name"), "{e}");
+}

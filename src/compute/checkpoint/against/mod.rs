@@ -92,7 +92,9 @@ impl Quantized for Checkpoint {
         let architecture = get("general.architecture").and_then(|v| v.as_str()).map(str::to_string);
         let count = |suffix: &str| {
             let arch = architecture.as_deref()?;
-            get(&format!("{arch}.attention.{suffix}")).and_then(|v| v.as_u64())
+            // A key that is there but not a count reads 0, which divides
+            // nothing: an error naming it, never a silent fallback.
+            get(&format!("{arch}.attention.{suffix}")).map(|v| v.as_u64().unwrap_or(0))
         };
         Ok(ModelMeta { head_count: count("head_count"), head_count_kv: count("head_count_kv"), architecture })
     }

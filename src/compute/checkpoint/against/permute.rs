@@ -14,9 +14,10 @@ pub fn from_gguf_order(values: &[f32], rows: usize, heads: usize) -> Vec<f32> {
     reorder(values, rows, heads, |h, j, i, half| (h * 2 * half + j * half + i, h * 2 * half + i * 2 + j))
 }
 
-/// Whether `rows` split into `heads` heads of two equal halves.
+/// Whether `rows` split into `heads` heads of two equal, non-empty halves
+/// (a head count from a file may be anything: no overflow, no empty heads).
 pub fn divides(rows: usize, heads: usize) -> bool {
-    heads > 0 && rows.is_multiple_of(2 * heads)
+    heads > 0 && heads <= rows / 2 && rows.is_multiple_of(2 * heads)
 }
 
 /// Copies row `from` to row `to` for `(to, from) = index(h, j, i, half)`,
@@ -47,6 +48,14 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
+
+    #[test]
+    fn absurd_head_counts_do_not_divide() {
+        assert!(divides(8, 2) && divides(8, 4));
+        assert!(!divides(8, 0) && !divides(8, 8) && !divides(0, 1));
+        // 2 · (2^63 + 1) wraps to 2 in u64: refused before any product.
+        assert!(!divides(8, (1usize << 63) + 1) && !divides(8, usize::MAX));
+    }
 
     #[test]
     fn the_converter_interleaves_the_two_halves_of_each_head() {
