@@ -42,7 +42,11 @@ pub fn select_weights(probas: &[ArrayView2<f64>], rows: &[usize], truth: &[usize
     let mut weights = vec![0.0; m];
     for _ in 0..bags {
         let bag = if m <= BAG_ALL_UP_TO { (0..m).collect() } else { draw_subset(&mut rng, m, m.div_ceil(2)) };
-        let counts = select_in_bag(&hit, &bag);
+        let mut counts = select_in_bag(&hit, &bag);
+        if counts.iter().sum::<usize>() == 0 {
+            // No prefix lowered the loss (NaN probabilities): the bag's members equally.
+            bag.iter().for_each(|&i| counts[i] = 1);
+        }
         let total: usize = counts.iter().sum();
         for (w, c) in weights.iter_mut().zip(counts) {
             *w += c as f64 / total as f64 / bags as f64;

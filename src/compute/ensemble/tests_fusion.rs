@@ -172,6 +172,9 @@ fn ensemble_selection_known_answers() {
     };
     assert_eq!(select_weights(&[half(true).view(), half(false).view()], &rows, &truth, 7), [0.5, 0.5]);
     assert_eq!(select_weights(&[good.view()], &rows, &truth, 7), [1.0]);
+    // NaN probabilities lower no loss: equal weights, never NaN ones.
+    let nan = Array2::from_elem((4, 2), f64::NAN);
+    assert_eq!(select_weights(&[nan.view(), nan.view()], &rows, &truth, 7), [0.5, 0.5]);
 }
 
 #[test]

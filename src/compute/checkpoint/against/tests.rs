@@ -175,6 +175,20 @@ fn a_permutation_without_its_head_count_or_with_one_that_does_not_divide_is_refu
     let fake = Fake::new(llama(Some(3), None)).with("blk.0.attn_q.weight", vec![16, 32], q);
     let e = against(&ck, &fake, &NameMap::Auto, true, &Watch::NONE).unwrap_err();
     assert!(matches!(e, AgainstError::HeadsDoNotDivide { rows: 16, heads: 3, .. }), "{e}");
+    // A head count whose double wraps around, and a kv key that is there but
+    // not a count (read as 0): refused, never a wrong or a fallback order.
+    let (ck, q, k) = llama_original();
+    let fake = Fake::new(llama(Some((1 << 63) + 1), None)).with("blk.0.attn_q.weight", vec![16, 32], q.clone());
+    let e = against(&ck, &fake, &NameMap::Auto, true, &Watch::NONE).unwrap_err();
+    assert!(matches!(e, AgainstError::HeadsDoNotDivide { rows: 16, .. }), "{e}");
+    let fake = Fake::new(llama(Some(2), Some(0)))
+        .with("blk.0.attn_q.weight", vec![16, 32], permute::to_gguf_order(&q, 16, 2))
+        .with("blk.0.attn_k.weight", vec![8, 32], k);
+    let e = against(&ck, &fake, &NameMap::Auto, true, &Watch::NONE).unwrap_err();
+    assert!(
+        matches!(&e, AgainstError::HeadsDoNotDivide { heads: 0, key, .. } if key.ends_with("head_count_kv")),
+        "{e}"
+    );
 }
 
 #[test]
