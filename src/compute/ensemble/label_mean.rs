@@ -31,18 +31,27 @@ pub struct LabelMeanPermutations {
 /// Label-mean's mean CV fold accuracy when class `c` is numbered `perm[c]`,
 /// for every permutation (k <= 8) or a deterministic sample of them.
 /// `labels` are the members' out-of-fold labels, `truth` the true ones.
+/// `fold_weights[k]` fuses the rows of fold `k` (one entry: every fold's),
+/// so weights chosen per fold (optimized ones) never score rows they saw.
 pub fn label_mean_permutations(
     labels: &[Vec<usize>],
-    weights: &[f64],
+    fold_weights: &[Vec<f64>],
     truth: &[usize],
     folds: &[Vec<usize>],
     classes: usize,
 ) -> LabelMeanPermutations {
     let score = |perm: &[usize]| {
-        let renamed: Vec<Vec<usize>> = labels.iter().map(|l| l.iter().map(|&c| perm[c]).collect()).collect();
-        let views: Vec<&[usize]> = renamed.iter().map(Vec::as_slice).collect();
+        let mut predicted = vec![0; truth.len()];
+        for (k, fold) in folds.iter().enumerate() {
+            let weights = &fold_weights[k.min(fold_weights.len().saturating_sub(1))];
+            let renamed: Vec<Vec<usize>> = labels.iter().map(|l| fold.iter().map(|&r| perm[l[r]]).collect()).collect();
+            let views: Vec<&[usize]> = renamed.iter().map(Vec::as_slice).collect();
+            for (&r, c) in fold.iter().zip(fuse_label_mean(&views, weights, classes)) {
+                predicted[r] = c;
+            }
+        }
         let renamed_truth: Vec<usize> = truth.iter().map(|&c| perm[c]).collect();
-        fold_accuracies(&fuse_label_mean(&views, weights, classes), &renamed_truth, folds).mean_std().0
+        fold_accuracies(&predicted, &renamed_truth, folds).mean_std().0
     };
     let identity: Vec<usize> = (0..classes).collect();
     let exhaustive = classes <= EXHAUSTIVE_CLASSES;

@@ -346,9 +346,10 @@ pub fn evaluate_with(
     if cfg.fusion == Fusion::LabelMean {
         report.label_mean_invalid = true;
         report.soft_test_accuracy = Some(accuracy(&fuse_soft(&test_probas, &raw_weights), &test_labels));
-        let label_weights = votes.as_ref().map_or(raw_weights.clone(), |v| v.test.clone());
+        // Optimized weights were chosen per fold: each fold is scored with its own.
+        let fold_weights = votes.as_ref().map_or(vec![raw_weights.clone()], |v| v.folds.clone());
         report.label_mean_permutations =
-            Some(label_mean_permutations(&member_cv, &label_weights, &d.labels, &p.folds, classes));
+            Some(label_mean_permutations(&member_cv, &fold_weights, &d.labels, &p.folds, classes));
     }
     report
 }

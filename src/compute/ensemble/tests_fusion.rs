@@ -91,8 +91,17 @@ fn label_mean_under_relabeling_known_answer() {
     // Numbering classes 1 and 2 the other way round, the votes are 0 and 1,
     // their mean 0.5 rounds to 1, and the truth is now 2: wrong.
     let labels = vec![vec![0], vec![2]];
-    let r = label_mean_permutations(&labels, &[1.0, 1.0], &[1], &[vec![0]], 3);
+    let r = label_mean_permutations(&labels, &[vec![1.0, 1.0]], &[1], &[vec![0]], 3);
     assert_eq!((r.identity, r.min, r.max, r.permutations, r.exhaustive), (1.0, 0.0, 1.0, 6, true));
+    // Weights per fold: fold 0 listens to member 0 only, fold 1 to member 1
+    // only, so each row takes that member's label (both right here, of three classes).
+    let labels = vec![vec![2, 0], vec![1, 1]];
+    let per_fold = [vec![1.0, 0.0], vec![0.0, 1.0]];
+    let r = label_mean_permutations(&labels, &per_fold, &[2, 1], &[vec![0], vec![1]], 3);
+    assert_eq!(r.identity, 1.0);
+    // The same weights for both folds (member 0's): row 1 is then wrong.
+    let r = label_mean_permutations(&labels, &[vec![1.0, 0.0]], &[2, 1], &[vec![0], vec![1]], 3);
+    assert_eq!(r.identity, 0.5);
 }
 
 fn iris_prepared() -> &'static Prepared {
