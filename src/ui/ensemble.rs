@@ -234,8 +234,9 @@ fn draw_members(frame: &mut Frame, app: &App, r: &EnsembleReport, area: Rect) {
     });
     let header = Row::new(kept(cells[0].iter().cloned().map(Cell::from), &keep)).style(theme().header);
     let widths = kept(widths.into_iter().map(Constraint::Length), &keep);
-    let weights = if optimized.is_some() { ", optimized weights" } else { "" };
-    let title = format!("Members ({}), fusion {}{weights}", r.members.len(), r.fusion);
+    let (long, short) = if optimized.is_some() { (", optimized weights", ", opt. w") } else { ("", "") };
+    let titles = [long, short].map(|w| format!("Members ({}), fusion {}{w}", r.members.len(), r.fusion));
+    let title = fitting_title(&titles.each_ref().map(String::as_str), area.width).to_string();
     // The table state scrolls the selected member into view.
     let mut state = TableState::default().with_selected(Some(app.member));
     frame.render_stateful_widget(Table::new(rows, widths).header(header).block(panel(&title)), area, &mut state);
