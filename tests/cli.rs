@@ -312,6 +312,16 @@ fn unknown_key_is_refused_by_name() {
 }
 
 #[test]
+fn a_member_setting_its_kind_ignores_is_refused_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_text(&dir, "knn.toml", "[[ensemble.members]]\nkind = \"knn\"\ntrees = 50\n");
+    let err = fails(&["report", "--only", "ensemble", "--config", path_str(&config)]);
+    for part in ["knn.toml", "line 3", "ensemble.members[0].trees", "a knn member does not read"] {
+        assert!(err.contains(part), "{part}: {err}");
+    }
+}
+
+#[test]
 fn missing_and_garbage_weight_files_are_named() {
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("nope.npy");

@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use super::Settings;
+use super::{Settings, member_keys};
 use crate::compute::analysis::Analysis;
 use crate::compute::deploy::DeployReport;
 use crate::compute::ensemble::EnsembleReport;
@@ -24,7 +24,9 @@ impl Settings {
             s.weights.tensor = None;
         }
         let mut out = String::from("# qmc-tui settings: `qmc-tui --config FILE` starts from them.\n");
-        out += &toml::to_string(&s).expect("settings always serialize");
+        let mut table = toml::Table::try_from(&s).expect("settings always serialize");
+        member_keys::drop_unread(&mut table, &s.ensemble.members);
+        out += &toml::to_string(&table).expect("settings always serialize");
         if let Some(a) = analysis {
             out += &derived_toml(self, a);
         }

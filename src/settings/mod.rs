@@ -2,6 +2,7 @@
 //! `--config` and `report` load it.
 
 mod export;
+mod member_keys;
 mod parse;
 mod presets;
 mod weights_config;
@@ -188,7 +189,17 @@ mod tests {
         let text = s.to_toml(None, None, None);
         assert!(text.contains("c = 0.25\nmax_iter = 500"), "{text}");
         let back = Settings::parse(&text).unwrap();
-        assert_eq!(back, s);
+        // Exactly, in every setting a member's kind reads (the logistic
+        // member, once a forest, keeps its trees in memory, not on export).
+        let read_only = |s: &Settings| {
+            let mut s = s.clone();
+            for m in &mut s.ensemble.members {
+                *m = crate::compute::ensemble::MemberConfig { weight: m.weight, ..m.fit_key() };
+            }
+            s
+        };
+        assert_eq!(read_only(&back), read_only(&s));
+        assert_eq!(back.ensemble.members[0].trees, crate::compute::ensemble::MemberConfig::default().trees);
         let e = Settings::parse("[[ensemble.members]]\nkind = \"logistic\"\nc = 0.0\n").unwrap_err();
         assert!(e.message.contains("ensemble.members[0].c") && e.line == Some(3), "{e}");
         let e = Settings::parse("[[ensemble.members]]\nkind = \"logistic\"\nmax_iter = 0\n").unwrap_err();
@@ -258,6 +269,43 @@ mod tests {
         assert_eq!(e.line, Some(1));
         let e = Settings::parse("preset = \"int2\"\n").unwrap_err();
         assert!(e.message.contains("seed example"), "{e}");
+    }
+
+    #[test]
+    fn a_member_key_its_kind_does_not_read_is_refused_with_key_and_line() {
+        let text = "[[ensemble.members]]\nkind = \"forest\"\n\n[[ensemble.members]]\nkind = \"knn\"\ntrees = 50\n";
+        let e = Settings::parse(text).unwrap_err();
+        assert_eq!(e.line, Some(6), "{e}");
+        for part in ["ensemble.members[1].trees", "knn", "n_neighbors, neighbor_weights, weight"] {
+            assert!(e.message.contains(part), "{part}: {e}");
+        }
+        // A key the kind reads, or one at its default (older exports listed
+        // every field for every member), loads.
+        let s =
+            Settings::parse("[[ensemble.members]]\nkind = \"knn\"\nn_neighbors = 3\ntrees = 10\nc = 1.0\n").unwrap();
+        assert_eq!(s.ensemble.members[0].n_neighbors, 3);
+        let s = Settings::parse("[[ensemble.members]]\nkind = \"forest\"\nfeature_fraction = 0.5\n").unwrap();
+        assert_eq!(s.ensemble.members[0].kind, crate::compute::ensemble::MemberKind::Forest);
+    }
+
+    #[test]
+    fn export_writes_each_member_only_the_keys_its_kind_reads() {
+        let mut s = Settings::default();
+        let knn = crate::compute::ensemble::BUILTIN_KINDS.iter().copied().find(|k| k.name() == "knn").unwrap();
+        // A forest turned into kNN in the pane keeps its trees in memory.
+        s.ensemble.members[0].kind = knn;
+        s.ensemble.members[0].trees = 77;
+        s.ensemble.members[0].n_neighbors = 7;
+        let text = s.to_toml(None, None, None);
+        let t: toml::Table = text.parse().unwrap();
+        let first = t["ensemble"]["members"][0].as_table().unwrap();
+        let mut keys: Vec<&str> = first.keys().map(String::as_str).collect();
+        keys.sort_unstable();
+        assert_eq!(keys, ["kind", "n_neighbors", "neighbor_weights", "weight"], "{text}");
+        let back = Settings::parse(&text).unwrap();
+        let fit_keys = |s: &Settings| s.ensemble.members.iter().map(|m| m.fit_key()).collect::<Vec<_>>();
+        assert_eq!(fit_keys(&back), fit_keys(&s));
+        assert_eq!(back.ensemble.members[0].weight, s.ensemble.members[0].weight);
     }
 
     #[test]

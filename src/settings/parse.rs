@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{IRIS, PRESETS, Settings, preset};
+use super::{IRIS, PRESETS, Settings, member_keys, preset};
 
 /// A settings file that cannot be used, with where and why.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -42,6 +42,7 @@ impl Settings {
             }
         };
         settings.validate().map_err(|e| at(line_of_key(text, &e.key), e.to_string()))?;
+        refuse_unread_member_keys(text, &settings).map_err(|(key, message)| at(line_of_key(text, &key), message))?;
         // The preset has done its work as the base; export names it again if it still matches.
         Ok(Settings { preset: None, ..settings })
     }
@@ -69,6 +70,23 @@ impl Settings {
         }
         Ok(s)
     }
+}
+
+/// The first `[[ensemble.members]]` key the file gives that its member's
+/// kind does not read (and not at its default), as `(dotted key, message)`.
+fn refuse_unread_member_keys(text: &str, settings: &Settings) -> Result<(), (String, String)> {
+    let given: toml::Table = text.parse().unwrap_or_default();
+    let Some(tables) = given.get("ensemble").and_then(|e| e.get("members")).and_then(toml::Value::as_array) else {
+        return Ok(());
+    };
+    for (i, (table, member)) in tables.iter().zip(&settings.ensemble.members).enumerate() {
+        let Some(table) = table.as_table() else { continue };
+        if let Some((key, message)) = member_keys::unread_key(member, table) {
+            let dotted = format!("ensemble.members[{i}].{key}");
+            return Err((dotted.clone(), format!("{dotted}: {message}")));
+        }
+    }
+    Ok(())
 }
 
 /// Overrides `base` with every key of `over`, table by table.
