@@ -219,7 +219,10 @@ fn the_llama_cpp_override_list_names_every_quantized_tensor() {
         [s(&m), "--formats", "q4_0", "--pin", "*embed*=q6_k", "--keep", "*q_proj*", "--tensor-types-out", s(&out)];
     scan(&args);
     let text = std::fs::read_to_string(&out).unwrap();
-    let want = format!("{K}=q4_0\n{Q}=f32\n{EMBED}=q6_k\n");
+    // Anchored regexes with escaped dots: llama-quantize searches each
+    // pattern in every name and the first match wins.
+    let pattern = |name: &str| format!("^{}$", name.replace('.', "\\."));
+    let want = format!("{}=q4_0\n{}=f32\n{}=q6_k\n", pattern(K), pattern(Q), pattern(EMBED));
     let mut lines: Vec<&str> = text.lines().collect();
     let mut wanted: Vec<&str> = want.lines().collect();
     lines.sort();
@@ -232,6 +235,20 @@ fn the_llama_cpp_override_list_names_every_quantized_tensor() {
     assert!(!bad.exists(), "no partial output");
     let out = run(&["scan", s(&m), "--formats", "q4_0,q8_0", "--tensor-types-out", s(&bad)]);
     assert!(!out.status.success() && !bad.exists());
+}
+
+#[test]
+fn the_override_list_of_a_llama_checkpoint_uses_the_gguf_names() {
+    let dir = TempDir::new().unwrap();
+    let m = model(dir.path());
+    std::fs::write(dir.path().join("config.json"), r#"{"model_type": "llama"}"#).unwrap();
+    let out = dir.path().join("types.txt");
+    scan(&[s(&m), "--formats", "q8_0", "--tensor-types-out", s(&out)]);
+    let text = std::fs::read_to_string(&out).unwrap();
+    // model.embed_tokens is token_embd in llama.cpp; names outside the
+    // llama map (layers.0.q_proj, no "model." prefix) keep their own.
+    assert!(text.lines().any(|l| l == "^token_embd\\.weight$=q8_0"), "{text}");
+    assert!(text.lines().any(|l| l == "^layers\\.0\\.q_proj\\.weight$=q8_0"), "{text}");
 }
 
 #[test]

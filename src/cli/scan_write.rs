@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::CliError;
 use super::scan::Setup;
+use crate::compute::checkpoint::against::names::{LLAMA_FAMILY, gguf_name};
 use crate::compute::checkpoint::recipe::{KEEP, Recipe};
 use crate::compute::checkpoint::scan::Scan;
 use crate::compute::checkpoint::write::{self, Assigned, FloatDtype, GgufNames, OutputPlan, Target};
@@ -140,7 +141,8 @@ pub(super) fn write_outputs(flags: &WriteFlags, input: &Path, setup: &Setup, sca
         texts.push((path, recipe_text(setup, scan, &labels)));
     }
     if let Some(path) = &flags.tensor_types_out {
-        texts.push((path, tensor_types(&assigned, &labels)?));
+        let architecture = architecture(input, &ck);
+        texts.push((path, tensor_types(&assigned, &labels, architecture.as_deref())?));
     }
     let recipe = write::recipe_json(&assigned, scan);
     let mut plans = Vec::new();
@@ -194,7 +196,11 @@ fn recipe_text(setup: &Setup, scan: &Scan, labels: &BTreeMap<String, String>) ->
 
 /// `name=type` per quantized tensor, in llama.cpp's lower-case type names;
 /// a tensor kept by a pin gets its own dtype, so llama-quantize keeps it too.
-fn tensor_types(assigned: &[Assigned], labels: &BTreeMap<String, String>) -> Result<String, CliError> {
+fn tensor_types(
+    assigned: &[Assigned],
+    labels: &BTreeMap<String, String>,
+    architecture: Option<&str>,
+) -> Result<String, CliError> {
     let mut out = String::new();
     for a in assigned.iter().filter(|a| labels.contains_key(&a.entry.name)) {
         let (name, dtype) = (&a.entry.name, &a.entry.dtype);
@@ -207,9 +213,31 @@ fn tensor_types(assigned: &[Assigned], labels: &BTreeMap<String, String>) -> Res
                 .find(|d| d == dtype)
                 .ok_or_else(|| CliError::NoKeptType { tensor: name.clone(), dtype: dtype.clone() })?,
         };
-        out.push_str(&format!("{name}={ty}\n"));
+        out.push_str(&format!("{}={ty}\n", tensor_pattern(&gguf_tensor_name(name, architecture))));
     }
     Ok(out)
+}
+
+/// The tensor's name in a GGUF that llama.cpp's converter makes: the
+/// llama family's GGUF names (`blk.0.attn_q.weight`), else its own.
+fn gguf_tensor_name(name: &str, architecture: Option<&str>) -> String {
+    let llama = architecture.is_some_and(|a| LLAMA_FAMILY.contains(&a));
+    llama.then(|| gguf_name(name)).flatten().unwrap_or_else(|| name.to_string())
+}
+
+/// `llama-quantize --tensor-type` takes a regex that it searches for in
+/// each name, first match winning: `output.weight` alone would also catch
+/// `blk.0.attn_output.weight`. Anchored, with its dots escaped, it names
+/// one tensor.
+fn tensor_pattern(name: &str) -> String {
+    let mut out = String::from("^");
+    for c in name.chars() {
+        if r"\.^$|?*+()[]{}".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out + "$"
 }
 
 /// The header and pieces of the file `output` names (its path and kind).
