@@ -279,6 +279,8 @@ fn pair_up<'a>(
     let arch = meta.architecture.as_deref();
     let mut claimed: HashMap<&str, &str> = HashMap::new();
     let (mut pairs, mut unmatched) = (Vec::new(), Vec::new());
+    // A name found with another shape: when nothing pairs up, that is why.
+    let mut first_reshaped: Option<(String, String)> = None;
     let mut leave = |name: &str, reason: String| unmatched.push(Unmatched { name: name.to_string(), reason });
     for e in &original.tensors {
         if !weights::is_float_dtype(&e.dtype) {
@@ -296,6 +298,7 @@ fn pair_up<'a>(
         };
         if q.shape != e.shape {
             let reason = format!("shape {:?} here but {:?} in {quantized_path} ({target})", e.shape, q.shape);
+            first_reshaped.get_or_insert_with(|| (e.name.clone(), reason.clone()));
             leave(&e.name, reason);
             continue;
         }
@@ -319,6 +322,10 @@ fn pair_up<'a>(
             name: q.name.clone(),
             reason: format!("in {quantized_path} only: no original tensor maps to it"),
         });
+    }
+    if let (true, Some((tensor, reason))) = (pairs.is_empty(), first_reshaped) {
+        let (original, quantized) = (original.path.clone(), quantized_path.to_string());
+        return Err(AgainstError::ShapesDiffer { original, quantized, tensor, reason });
     }
     if pairs.is_empty() {
         let example = |names: Vec<&str>| names.into_iter().take(3).collect::<Vec<_>>().join(", ");
