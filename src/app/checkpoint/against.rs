@@ -101,4 +101,5 @@ impl App {
 }
 
 /// Why the budget and the formats do not move with `--against`.
-pub(super) const AGAINST_IS_FIXED: &str = "with --against the types are the quantized file's and the plan is made at its size: there is no budget or format list to change (open the checkpoint without --against to plan)";
+pub(super) const AGAINST_IS_FIXED: &str =
+    "with --against the plan is made at the file's size: no budget or formats to change";
