@@ -440,3 +440,18 @@ fn bad_against_arguments_are_one_paragraph_before_the_tui_starts() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && err.contains("needs a terminal"), "{err}");
 }
+
+#[test]
+fn enter_on_the_kept_norm_opens_it_too() {
+    let dir = TempDir::new().unwrap();
+    let m = model(dir.path());
+    let g = gguf_of(dir.path(), &m);
+    let (mut app, mut workers) = compared(&m, &g);
+    // Worst SQNR first: the exact copy of the norm is the last row.
+    (0..4).for_each(|_| press(&mut app, &mut workers, KeyCode::Down));
+    assert_eq!(app.checkpoint.selected_pair().unwrap().name, "model.norm.weight");
+    press(&mut app, &mut workers, KeyCode::Enter);
+    assert_eq!(app.tab, Tab::Quantize);
+    assert!(!app.status.error, "{:?}", app.status);
+    assert_eq!(app.view.as_ref().unwrap().weights.shape, vec![16]);
+}
