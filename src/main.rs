@@ -48,11 +48,20 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    // --against is checked here too: both files open and pair up, or one paragraph.
+    let against = match cli::against_source(&cli) {
+        Ok(against) => against,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let options = qmc_tui::tui::Options {
         export: cli.export_path(),
         note,
         mouse: !cli.no_mouse,
         checkpoint: cli.checkpoint.clone(),
+        against,
     };
     match qmc_tui::tui::run(start, options) {
         Ok(()) => ExitCode::SUCCESS,

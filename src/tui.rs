@@ -16,7 +16,7 @@ use ratatui::crossterm::execute;
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
-use crate::app::{App, AppEvent};
+use crate::app::{AgainstSource, App, AppEvent};
 use crate::settings::Settings;
 use crate::worker::{CheckpointWorker, EnsembleWorker, Job, Worker};
 use crate::{io, ui};
@@ -33,6 +33,8 @@ pub struct Options {
     pub mouse: bool,
     /// The checkpoint the Checkpoint pane opens (`--checkpoint`).
     pub checkpoint: Option<PathBuf>,
+    /// The quantized copy it is compared with (`--against`), checked already.
+    pub against: Option<AgainstSource>,
 }
 
 pub fn run(start: Settings, options: Options) -> Result<()> {
@@ -72,7 +74,7 @@ fn capture_mouse() -> Result<()> {
 }
 
 fn run_loop(terminal: &mut DefaultTerminal, start: Settings, options: Options) -> Result<()> {
-    let Options { export, note, checkpoint, .. } = options;
+    let Options { export, note, checkpoint, against, .. } = options;
     let (events, inbox) = mpsc::channel();
     let input = events.clone();
     thread::spawn(move || {
@@ -129,6 +131,9 @@ fn run_loop(terminal: &mut DefaultTerminal, start: Settings, options: Options) -
 
     let mut app = App::new(start, export);
     app.checkpoint.path = checkpoint;
+    if let Some(source) = against {
+        app.checkpoint.compare_with(source);
+    }
     if let Some(note) = note {
         app.info(note);
     }

@@ -2,7 +2,8 @@
 //! has streamed so far, and how the table is sorted, filtered and selected.
 //! Every figure shown is a field of the scan (`scan --format json`), and
 //! the planner's plan is `scan --budget-bpw X`'s, re-planned from the
-//! cached scan at each budget.
+//! cached scan at each budget. With `--against` the rows are the
+//! comparison's instead (`scan --against --format json`), streamed the same way.
 
 use std::cmp::Ordering;
 use std::path::PathBuf;
@@ -11,9 +12,15 @@ use std::time::Instant;
 
 use ratatui::crossterm::event::{KeyCode, KeyEvent};
 
+mod against;
+
+use against::AGAINST_IS_FIXED;
+pub use against::{AgainstSource, Comparison, compared_value};
+
 use super::typing::Typed;
 use super::{App, Mode, Tab};
 use crate::compute::checkpoint::CheckpointError;
+use crate::compute::checkpoint::against::TensorAgainst;
 use crate::compute::checkpoint::scan::{self, Budget, PlanReport, Scan, TensorScan};
 use crate::compute::checkpoint::select::{DEFAULT_FORMATS, glob_match, parse_formats};
 use crate::compute::format::num;
@@ -28,10 +35,15 @@ pub enum Figure {
     RelRmse,
     MaxError,
     Bpw,
+    /// Of `--against` only: the scan's formats have no cosine column.
+    Cosine,
 }
 
 impl Figure {
+    /// A scanned format's columns.
     pub const ALL: [Figure; 4] = [Figure::Sqnr, Figure::RelRmse, Figure::MaxError, Figure::Bpw];
+    /// The comparison's columns (`scan --against`), in the order `s` takes them.
+    pub const AGAINST: [Figure; 5] = [Figure::Sqnr, Figure::RelRmse, Figure::MaxError, Figure::Cosine, Figure::Bpw];
 
     pub fn title(self) -> &'static str {
         match self {
@@ -39,6 +51,7 @@ impl Figure {
             Figure::RelRmse => "rel",
             Figure::MaxError => "max|e|",
             Figure::Bpw => "bpw",
+            Figure::Cosine => "cosine",
         }
     }
 }
@@ -56,6 +69,8 @@ pub enum SortKey {
     Spread,
     /// A figure of the `n`th format.
     Format(usize, Figure),
+    /// A figure of the comparison with `--against`.
+    Against(Figure),
 }
 
 impl SortKey {
@@ -70,6 +85,8 @@ impl SortKey {
             SortKey::Format(f, fig) => {
                 format!("{} of {}", fig.title(), formats.get(f).map_or("?", String::as_str))
             }
+            SortKey::Against(Figure::RelRmse) => "relative RMSE".into(),
+            SortKey::Against(fig) => fig.title().into(),
         }
     }
 
@@ -78,6 +95,11 @@ impl SortKey {
         let figures = (0..formats).flat_map(|f| Figure::ALL.map(|fig| SortKey::Format(f, fig)));
         let stats = [SortKey::Peak, SortKey::Kurtosis, SortKey::Outliers, SortKey::Spread];
         figures.chain([SortKey::Name, SortKey::Params]).chain(stats).collect()
+    }
+
+    /// With `--against`: the comparison's figures, then the name and size.
+    fn cycle_against() -> Vec<SortKey> {
+        Figure::AGAINST.map(SortKey::Against).into_iter().chain([SortKey::Name, SortKey::Params]).collect()
     }
 }
 
@@ -118,6 +140,8 @@ pub struct CheckpointPane {
     /// When the scan under way started; how long the last one took.
     started: Option<Instant>,
     pub scan_ms: Option<f64>,
+    /// With `--against`: the comparison, whose rows the table shows instead of the scan's.
+    pub against: Option<Comparison>,
 }
 
 impl Default for CheckpointPane {
@@ -142,6 +166,7 @@ impl Default for CheckpointPane {
             frontier: Vec::new(),
             started: None,
             scan_ms: None,
+            against: None,
         }
     }
 }
@@ -152,16 +177,36 @@ impl CheckpointPane {
         self.formats.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect()
     }
 
-    /// The rows shown, filtered and in the sorted order: indices into `rows`.
-    /// Rows without the value sorted by (skipped, or a format that cannot
-    /// apply) come last either way.
+    /// The rows there are: the comparison's with `--against`, else the scan's.
+    pub fn row_count(&self) -> usize {
+        self.against.as_ref().map_or(self.rows.len(), |c| c.rows.len())
+    }
+
+    /// The tensor name of row `i` (an index into the rows, not the order).
+    pub fn row_name(&self, i: usize) -> &str {
+        match &self.against {
+            Some(c) => &c.rows[i].name,
+            None => &self.rows[i].name,
+        }
+    }
+
+    fn row_value(&self, i: usize) -> Option<f64> {
+        match &self.against {
+            Some(c) => compared_value(&c.rows[i], self.sort),
+            None => sort_value(&self.rows[i], self.sort),
+        }
+    }
+
+    /// The rows shown, filtered and in the sorted order: indices into the
+    /// rows. Rows without the value sorted by (skipped, or a format that
+    /// cannot apply) come last either way.
     pub fn order(&self) -> Vec<usize> {
-        let mut shown: Vec<usize> = (0..self.rows.len()).filter(|&i| self.matches(&self.rows[i].name)).collect();
+        let mut shown: Vec<usize> = (0..self.row_count()).filter(|&i| self.matches(self.row_name(i))).collect();
         shown.sort_by(|&a, &b| {
-            let (ra, rb) = (&self.rows[a], &self.rows[b]);
+            let (na, nb) = (self.row_name(a), self.row_name(b));
             let by_key = match self.sort {
-                SortKey::Name => Some(ra.name.cmp(&rb.name)),
-                _ => match (sort_value(ra, self.sort), sort_value(rb, self.sort)) {
+                SortKey::Name => Some(na.cmp(nb)),
+                _ => match (self.row_value(a), self.row_value(b)) {
                     (Some(x), Some(y)) => Some(x.total_cmp(&y)),
                     (Some(_), None) => return Ordering::Less,
                     (None, Some(_)) => return Ordering::Greater,
@@ -170,7 +215,7 @@ impl CheckpointPane {
             };
             let ord = by_key.unwrap_or(Ordering::Equal);
             let ord = if self.descending { ord.reverse() } else { ord };
-            ord.then_with(|| ra.name.cmp(&rb.name))
+            ord.then_with(|| na.cmp(nb))
         });
         shown
     }
@@ -181,22 +226,38 @@ impl CheckpointPane {
         if f.contains(['*', '?']) { glob_match(f, name) } else { name.contains(f) }
     }
 
-    /// The selected tensor, if any row is shown.
+    /// The selected tensor, if any row of the scan is shown.
     pub fn selected_tensor(&self) -> Option<&TensorScan> {
+        if self.against.is_some() {
+            return None;
+        }
         self.order().get(self.selected).map(|&i| &self.rows[i])
     }
 
-    pub fn done(&self) -> bool {
-        self.scan.is_some()
+    /// With `--against`: the selected pair, if any row is shown.
+    pub fn selected_pair(&self) -> Option<&TensorAgainst> {
+        let c = self.against.as_ref()?;
+        self.order().get(self.selected).map(|&i| &c.rows[i])
     }
 
-    fn clamp_selection(&mut self) {
+    /// Whether the scan (or the comparison) is finished.
+    pub fn done(&self) -> bool {
+        match &self.against {
+            Some(c) => c.result.is_some(),
+            None => self.scan.is_some(),
+        }
+    }
+
+    pub(super) fn clamp_selection(&mut self) {
         self.selected = self.selected.min(self.order().len().saturating_sub(1));
     }
 
     /// Sorts by the next column.
     pub fn next_sort(&mut self) {
-        let keys = SortKey::cycle(self.format_labels().len());
+        let keys = match self.against {
+            Some(_) => SortKey::cycle_against(),
+            None => SortKey::cycle(self.format_labels().len()),
+        };
         let i = keys.iter().position(|k| *k == self.sort).map_or(0, |i| (i + 1) % keys.len());
         self.sort = keys[i];
     }
@@ -220,8 +281,10 @@ pub fn sort_value(t: &TensorScan, key: SortKey) -> Option<f64> {
                 Figure::RelRmse => figures.rel_rmse,
                 Figure::MaxError => figures.max_abs_error,
                 Figure::Bpw => figures.bpw,
+                Figure::Cosine => return None,
             })
         }
+        SortKey::Against(_) => None,
     }
 }
 
@@ -257,7 +320,8 @@ impl App {
         self.scan_job()
     }
 
-    /// A scan of the pane's checkpoint; the rows of an older one are dropped.
+    /// A scan of the pane's checkpoint (with `--against`, the comparison);
+    /// the rows of an older one are dropped.
     pub(super) fn scan_job(&mut self) -> Job {
         let id = self.job_id();
         let pane = &mut self.checkpoint;
@@ -265,7 +329,14 @@ impl App {
         (pane.rows, pane.total, pane.scan, pane.error) = (Vec::new(), 0, None, None);
         (pane.plan, pane.plan_error, pane.frontier) = (None, None, Vec::new());
         let path = pane.path.clone().unwrap_or_default();
-        Job::Scan { id, path, formats: pane.formats.clone() }
+        match &mut pane.against {
+            Some(c) => {
+                *c = Comparison::new(c.source.clone());
+                let AgainstSource { quantized, map } = c.source.clone();
+                Job::Against { id, original: path, quantized, map }
+            }
+            None => Job::Scan { id, path, formats: pane.formats.clone() },
+        }
     }
 
     pub(super) fn on_scan_row(&mut self, id: JobId, tensor: TensorScan, total: usize) {
@@ -295,12 +366,20 @@ impl App {
         pane.clamp_selection();
     }
 
-    /// The scan's progress for the tab line.
+    /// The scan's (or the comparison's) progress for the tab line.
     pub(super) fn scan_activity(&self) -> Option<String> {
         let pane = &self.checkpoint;
-        pane.busy.then(|| match pane.total {
-            0 => "opening the checkpoint".to_string(),
-            n => format!("scanning tensor {} of {n}", (pane.rows.len() + 1).min(n)),
+        if !pane.busy {
+            return None;
+        }
+        Some(match (&pane.against, pane.total) {
+            (Some(c), _) => match (c.planning, c.total) {
+                (Some((done, n)), _) => format!("planning at the same size: scanned {done} of {n}"),
+                (None, 0) => "opening both models".to_string(),
+                (None, n) => format!("comparing tensor {} of {n}", (c.rows.len() + 1).min(n)),
+            },
+            (None, 0) => "opening the checkpoint".to_string(),
+            (None, n) => format!("scanning tensor {} of {n}", (pane.rows.len() + 1).min(n)),
         })
     }
 
@@ -326,6 +405,16 @@ impl App {
             Action::FilterTensors => self.mode = Mode::FilterTensors,
             Action::TogglePictures => pane.pictures = !pane.pictures,
             Action::Edit => return Some(self.drill_down()),
+            Action::Increase
+            | Action::Decrease
+            | Action::IncreaseCoarse
+            | Action::DecreaseCoarse
+            | Action::Reset
+            | Action::ChooseFormats
+                if pane.against.is_some() =>
+            {
+                self.error(AGAINST_IS_FIXED)
+            }
             Action::Increase => self.move_budget(BUDGET_STEP),
             Action::Decrease => self.move_budget(-BUDGET_STEP),
             Action::IncreaseCoarse => self.move_budget(BUDGET_COARSE_STEP),
@@ -359,21 +448,29 @@ impl App {
         Vec::new()
     }
 
-    /// Enter on a row: that tensor in the Quantize pane, the quantizer kept.
+    /// Enter on a row: that tensor in the Quantize pane, the quantizer kept
+    /// (with `--against`, the original tensor, from the original's file).
     fn drill_down(&mut self) -> Vec<Job> {
-        let Some(t) = self.checkpoint.selected_tensor().cloned() else { return Vec::new() };
-        if let Some(why) = &t.skip_reason {
-            self.error(format!("{} is not quantized ({why}): nothing to open", t.name));
-            return Vec::new();
-        }
+        let pane = &self.checkpoint;
+        let (name, file) = match (pane.selected_tensor(), pane.selected_pair()) {
+            (Some(t), _) => match &t.skip_reason {
+                Some(why) => {
+                    self.error(format!("{} is not quantized ({why}): nothing to open", t.name));
+                    return Vec::new();
+                }
+                None => (t.name.clone(), t.file.clone()),
+            },
+            (None, Some(t)) => (t.name.clone(), t.file.clone()),
+            (None, None) => return Vec::new(),
+        };
         let jobs = self.change(self.index(), |s, _| {
-            s.weights.source = t.file.clone();
-            s.weights.tensor = Some(t.name.clone());
+            s.weights.source = file.clone();
+            s.weights.tensor = Some(name.clone());
             Ok(())
         });
         self.tab = Tab::Quantize;
         let back = crate::keymap::hint(Action::GoTab(Tab::Checkpoint.0));
-        self.info(format!("{} of {} in the Quantize pane; {back} goes back to the table", t.name, t.file));
+        self.info(format!("{name} of {file} in the Quantize pane; {back} goes back to the table"));
         jobs
     }
 }

@@ -14,7 +14,10 @@ mod hits;
 mod picker;
 mod typing;
 
-pub use checkpoint::{BUDGET_COARSE_STEP, BUDGET_STEP, CheckpointPane, Figure, SortKey, layer_index, role, sort_value};
+pub use checkpoint::{
+    AgainstSource, BUDGET_COARSE_STEP, BUDGET_STEP, CheckpointPane, Comparison, Figure, SortKey, compared_value,
+    layer_index, role, sort_value,
+};
 pub use ensemble::{DiversityMatrix, EnsembleLower};
 use feed::{Feed, Pending};
 pub use formats::FormatsTable;
@@ -392,6 +395,9 @@ impl App {
             }
             Output::ScanRow { id, tensor, total, .. } => self.on_scan_row(id, *tensor, total),
             Output::Scanned { id, result } => self.on_scanned(id, result),
+            Output::AgainstRow { id, tensor, total, .. } => self.on_against_row(id, *tensor, total),
+            Output::Planning { id, done, total } => self.on_planning(id, done, total),
+            Output::Compared { id, result } => self.on_compared(id, result),
             Output::Exported { id, result } => {
                 let written = self.exporting.iter().position(|(j, _)| *j == id).map(|i| self.exporting.remove(i).1);
                 match result {

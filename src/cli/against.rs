@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use super::scan::{ScanFormat, aligned};
 use super::{CliError, write_stdout};
+use crate::app::AgainstSource;
 use crate::compute::checkpoint;
 use crate::compute::checkpoint::against::{self, Against, AgainstError, NameMap, TensorAgainst, names};
 use crate::compute::watch::Watch;
@@ -23,10 +24,7 @@ pub(super) struct AgainstArgs<'a> {
 }
 
 pub(super) fn against_command(args: &AgainstArgs) -> Result<(), CliError> {
-    let map = match args.map {
-        Some(path) => NameMap::File(read_map(path)?),
-        None => NameMap::Auto,
-    };
+    let map = name_map(args.map)?;
     let original = checkpoint::open(args.original, args.include_1d)?;
     // Every float tensor of the quantized side is decoded, norms included.
     let quantized = checkpoint::open(args.quantized, true)?;
@@ -44,6 +42,26 @@ pub(super) fn against_command(args: &AgainstArgs) -> Result<(), CliError> {
         ScanFormat::Csv => csv(&result)?,
     };
     write_stdout(&text)
+}
+
+/// `--map FILE`'s names, or the automatic ones without it.
+fn name_map(path: Option<&Path>) -> Result<NameMap, CliError> {
+    Ok(match path {
+        Some(path) => NameMap::File(read_map(path)?),
+        None => NameMap::Auto,
+    })
+}
+
+/// `--checkpoint ORIGINAL --against QUANTIZED [--map FILE]` for the pane:
+/// both opened as `scan --against` opens them and paired up from their
+/// headers (nothing decoded), so a file that is not a model, a bad map or
+/// models with no tensor in common fail here, before the screen changes.
+pub(super) fn tui_source(original: &Path, quantized: &Path, map: Option<&Path>) -> Result<AgainstSource, CliError> {
+    let map = name_map(map)?;
+    let opened = checkpoint::open(original, false)?;
+    let copy = checkpoint::open(quantized, true)?;
+    against::check_pairs(&opened, &copy, &map)?;
+    Ok(AgainstSource { quantized: quantized.to_path_buf(), map })
 }
 
 fn read_map(path: &Path) -> Result<std::collections::BTreeMap<String, String>, AgainstError> {

@@ -96,6 +96,11 @@ pub enum CliError {
     #[error(transparent)]
     Against(#[from] AgainstError),
 
+    #[error(
+        "--against {} compares a checkpoint with its quantized copy, but no checkpoint is open: give the original with --checkpoint ORIGINAL (or, headless, qmc-tui scan ORIGINAL --against QUANTIZED)", .quantized.display()
+    )]
+    AgainstWithoutCheckpoint { quantized: PathBuf },
+
     #[error("cannot read the recipe {path}: {source}")]
     RecipeRead {
         path: String,

@@ -45,6 +45,15 @@ pub struct Cli {
     /// a folder of them, a model.safetensors.index.json or a .gguf file
     #[arg(long, value_name = "PATH")]
     pub checkpoint: Option<PathBuf>,
+    /// With --checkpoint: compare it with this quantized copy (a .gguf, or a
+    /// .safetensors of dequantized values) in the Checkpoint pane, as
+    /// `scan ORIGINAL --against QUANTIZED` does
+    #[arg(long, value_name = "QUANTIZED")]
+    pub against: Option<PathBuf>,
+    /// With --against: TOML `"original name" = "quantized name"` lines, for
+    /// architectures other than llama, mistral and qwen2
+    #[arg(long, value_name = "FILE.toml", requires = "against")]
+    pub map: Option<PathBuf>,
     /// The tensor to take from a .safetensors or .gguf file
     #[arg(long, global = true, value_name = "NAME")]
     pub tensor: Option<String>,
@@ -234,6 +243,17 @@ pub fn initial_settings(cli: &Cli) -> Result<Settings, CliError> {
     }
     s.validate().map_err(CliError::Invalid)?;
     Ok(s)
+}
+
+/// The Checkpoint pane's `--against` (None without it), checked before the
+/// TUI starts: a checkpoint to compare, both files readable as models, the
+/// map file, and at least one tensor that pairs up.
+pub fn against_source(cli: &Cli) -> Result<Option<crate::app::AgainstSource>, CliError> {
+    let Some(quantized) = &cli.against else { return Ok(None) };
+    let Some(original) = &cli.checkpoint else {
+        return Err(CliError::AgainstWithoutCheckpoint { quantized: quantized.clone() });
+    };
+    against::tui_source(original, quantized, cli.map.as_deref()).map(Some)
 }
 
 /// Runs a headless subcommand; every failure is one paragraph for `error: `.

@@ -1,7 +1,10 @@
 //! The Checkpoint pane: one row per tensor of the checkpoint (its
 //! statistics, each format's figures and the planner's pick, as `scan`
 //! prints them), the model's totals per format beside the plan, and the
-//! pictures: SQNR by layer, a histogram and the Pareto curve.
+//! pictures: SQNR by layer, a histogram and the Pareto curve. With
+//! `--against`, the comparison's table instead (`against.rs`).
+
+mod against;
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -28,8 +31,7 @@ const SIDE_BY_SIDE: u16 = 200;
 pub fn draw(frame: &mut Frame, app: &App, area: Rect, _hits: &mut HitMap) {
     let pane = &app.checkpoint;
     if pane.path.is_none() {
-        let text =
-            "No checkpoint open: start with qmc-tui --checkpoint PATH (a .safetensors file, a folder or an index).";
+        let text = "No checkpoint open: start with qmc-tui --checkpoint PATH (a .safetensors file, a folder, an index or a .gguf file), and add --against QUANTIZED to compare it with its quantized copy.";
         let widget = Paragraph::new(text).style(theme().muted).wrap(Wrap { trim: true }).block(panel("Checkpoint"));
         frame.render_widget(widget, area);
         return;
@@ -39,14 +41,21 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect, _hits: &mut HitMap) {
         frame.render_widget(widget.block(panel("Checkpoint")), area);
         return;
     }
-    if area.width >= SIDE_BY_SIDE {
+    let (table, pictures) = if area.width >= SIDE_BY_SIDE {
         let [left, right] = Layout::horizontal([Constraint::Percentage(60), Constraint::Percentage(40)]).areas(area);
-        draw_table_and_totals(frame, app, left);
-        draw_pictures(frame, pane, right);
+        (Some(left), Some(right))
     } else if pane.pictures {
-        draw_pictures(frame, pane, area);
+        (None, Some(area))
     } else {
-        draw_table_and_totals(frame, app, area);
+        (Some(area), None)
+    };
+    match (&pane.against, table) {
+        (Some(c), Some(area)) => against::draw_table_and_totals(frame, app, c, area),
+        (None, Some(area)) => draw_table_and_totals(frame, app, area),
+        (_, None) => {}
+    }
+    if let Some(area) = pictures {
+        draw_pictures(frame, pane, area);
     }
 }
 
@@ -282,13 +291,18 @@ pub fn formats_input(text: &str, selected: bool) -> Line<'static> {
     ])
 }
 
-/// The pane's keys for the hint line, least used first (they give way first).
-pub fn key_hints() -> Vec<(String, &'static str)> {
+/// The pane's keys for the hint line, least used first (they give way
+/// first); with `--against` there is no budget nor formats to change.
+pub fn key_hints(pane: &CheckpointPane) -> Vec<(String, &'static str)> {
     let mut pairs =
         vec![(format!("{}{}", hint(Action::Up), hint(Action::Down)), "select"), (hint(Action::Edit), "open")];
-    let pane = PANES.iter().find(|p| p.scope == crate::keymap::Scope::Checkpoint);
-    pairs.extend(pane.into_iter().flat_map(|p| p.hints).map(|&(action, what)| (hint(action), what)));
-    pairs.push((format!("{}{}", hint(Action::Decrease), hint(Action::Increase)), "budget"));
+    let entry = PANES.iter().find(|p| p.scope == crate::keymap::Scope::Checkpoint);
+    let hints = entry.into_iter().flat_map(|p| p.hints);
+    let planning = pane.against.is_none();
+    pairs.extend(hints.filter(|(a, _)| planning || *a != Action::ChooseFormats).map(|&(a, what)| (hint(a), what)));
+    if planning {
+        pairs.push((format!("{}{}", hint(Action::Decrease), hint(Action::Increase)), "budget"));
+    }
     pairs
 }
 
@@ -303,11 +317,23 @@ fn pictured_format(pane: &CheckpointPane) -> usize {
 fn draw_pictures(frame: &mut Frame, pane: &CheckpointPane, area: Rect) {
     let [top, bottom] = Layout::vertical([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(area);
     let [bottom, pareto] = Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(bottom);
-    draw_pareto(frame, pane, pareto);
-    let f = pictured_format(pane);
-    let label = pane.format_labels().get(f).cloned().unwrap_or_default();
-    let sqnrs: Vec<(&TensorScan, f64)> =
-        pane.rows.iter().filter_map(|t| t.results.get(f)?.figures.as_ref()?.sqnr_db.map(|db| (t, db))).collect();
+    let (sqnrs, label) = match &pane.against {
+        Some(c) => {
+            against::draw_pareto(frame, c, pareto);
+            (against::sqnrs(c), against::label(c))
+        }
+        None => {
+            draw_pareto(frame, pane, pareto);
+            let f = pictured_format(pane);
+            let label = pane.format_labels().get(f).cloned().unwrap_or_default();
+            let sqnrs: Vec<(&str, f64)> = pane
+                .rows
+                .iter()
+                .filter_map(|t| t.results.get(f)?.figures.as_ref()?.sqnr_db.map(|db| (t.name.as_str(), db)))
+                .collect();
+            (sqnrs, label)
+        }
+    };
     if sqnrs.is_empty() {
         let widget = Paragraph::new("no SQNR measured yet").style(theme().muted).block(panel("SQNR by layer"));
         frame.render_widget(widget, area);
@@ -328,11 +354,11 @@ const MARKERS: [(Marker, &str); 5] =
     [(Marker::Braille, "⣿"), (Marker::Dot, "•"), (Marker::Block, "█"), (Marker::HalfBlock, "▀"), (Marker::Bar, "▄")];
 
 /// SQNR against the layer index, one series per role.
-fn draw_by_layer(frame: &mut Frame, sqnrs: &[(&TensorScan, f64)], label: &str, area: Rect) {
+fn draw_by_layer(frame: &mut Frame, sqnrs: &[(&str, f64)], label: &str, area: Rect) {
     let mut roles: Vec<(&str, Vec<(f64, f64)>)> = Vec::new();
-    for (t, db) in sqnrs {
-        let Some(layer) = layer_index(&t.name) else { continue };
-        let r = role(&t.name);
+    for (name, db) in sqnrs {
+        let Some(layer) = layer_index(name) else { continue };
+        let r = role(name);
         match roles.iter_mut().find(|(name, _)| *name == r) {
             Some((_, points)) => points.push((layer as f64, *db)),
             None => roles.push((r, vec![(layer as f64, *db)])),
@@ -384,7 +410,7 @@ fn draw_by_layer(frame: &mut Frame, sqnrs: &[(&TensorScan, f64)], label: &str, a
 }
 
 /// How many tensors fall in each band of SQNR, a bar per band of whole dB.
-fn draw_histogram(frame: &mut Frame, sqnrs: &[(&TensorScan, f64)], label: &str, area: Rect) {
+fn draw_histogram(frame: &mut Frame, sqnrs: &[(&str, f64)], label: &str, area: Rect) {
     let (lo, hi) = sqnrs.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), (_, db)| (a.min(*db), b.max(*db)));
     // Bars of at least 5 columns each, at most 12 of them, a whole number of dB wide.
     let bars = ((area.width.saturating_sub(2) / 6) as usize).clamp(1, 12);
@@ -412,40 +438,64 @@ fn draw_histogram(frame: &mut Frame, sqnrs: &[(&TensorScan, f64)], label: &str, 
 /// Model SQNR against bpw: the uniform candidates as points, the plans'
 /// curve between them and the current plan marked.
 fn draw_pareto(frame: &mut Frame, pane: &CheckpointPane, area: Rect) {
-    let title = "Model SQNR (dB) against bpw";
     let uniform: Vec<(f64, f64)> = match &pane.scan {
         Some(scan) => scan.totals.iter().filter_map(|t| Some((t.bpw, t.sqnr_db?))).collect(),
         None => Vec::new(),
     };
-    if uniform.is_empty() {
-        let text = "the candidates' figures when the scan is done";
-        frame.render_widget(Paragraph::new(text).style(theme().muted).block(panel(title)), area);
+    let current: Vec<(f64, f64)> = pane.plan.iter().filter_map(|p| Some((p.bpw, p.sqnr_db?))).collect();
+    let t = theme();
+    let sets = [
+        Points {
+            name: "⣿ plans",
+            marker: Marker::Braille,
+            kind: GraphType::Line,
+            style: t.curve,
+            data: &pane.frontier,
+        },
+        Points { name: "• uniform", marker: Marker::Dot, kind: GraphType::Scatter, style: t.levels, data: &uniform },
+        Points {
+            name: "█ this plan",
+            marker: Marker::Block,
+            kind: GraphType::Scatter,
+            style: t.optimum,
+            data: &current,
+        },
+    ];
+    let empty = "the candidates' figures when the scan is done";
+    draw_points(frame, area, "Model SQNR (dB) against bpw", &sets, empty);
+}
+
+/// A series of a points picture: its legend (glyph first), look and points.
+struct Points<'a> {
+    name: &'static str,
+    marker: Marker,
+    kind: GraphType,
+    style: Style,
+    data: &'a [(f64, f64)],
+}
+
+/// `sets` on axes around all their points (bpw across, dB up); `empty` says
+/// why there is nothing yet when no set has a point.
+fn draw_points(frame: &mut Frame, area: Rect, title: &str, sets: &[Points], empty: &str) {
+    if sets.iter().all(|s| s.data.is_empty()) {
+        frame.render_widget(Paragraph::new(empty.to_string()).style(theme().muted).block(panel(title)), area);
         return;
     }
-    let current: Vec<(f64, f64)> = pane.plan.iter().filter_map(|p| Some((p.bpw, p.sqnr_db?))).collect();
-    let all = uniform.iter().chain(&pane.frontier).chain(&current);
+    let all = sets.iter().flat_map(|s| s.data);
     let (xlo, xhi, ylo, yhi) = all
         .fold((f64::INFINITY, f64::NEG_INFINITY, f64::INFINITY, f64::NEG_INFINITY), |b, p| {
             (b.0.min(p.0), b.1.max(p.0), b.2.min(p.1), b.3.max(p.1))
         });
     let (xlo, xhi) = ((xlo - 0.5).max(0.0).floor(), (xhi + 0.5).ceil());
     let (ylo, yhi) = ((ylo - 1.0).floor(), (yhi + 1.0).ceil());
-    let t = theme();
-    let datasets = vec![
-        dataset("plans".into(), Marker::Braille, GraphType::Line, t.curve, &pane.frontier),
-        dataset("uniform".into(), Marker::Dot, GraphType::Scatter, t.levels, &uniform),
-        dataset("plan".into(), Marker::Block, GraphType::Scatter, t.optimum, &current),
-    ];
-    let legend = vec![
-        Span::styled("⣿ plans", t.curve),
-        Span::styled("• uniform", t.levels),
-        Span::styled("█ this plan", t.optimum),
-    ];
+    let datasets = sets.iter().map(|s| dataset(s.name.into(), s.marker, s.kind, s.style, s.data)).collect();
+    let legend: Vec<Span<'static>> = sets.iter().map(|s| Span::styled(s.name, s.style)).collect();
     let (x_labels, y_labels) = chart_labels(
         area.width.saturating_sub(2),
         &[Tick::Num(xlo), Tick::Num(xhi)],
         &[Tick::Text(format!("{ylo:.0}")), Tick::Text(format!("{yhi:.0}"))],
     );
+    let t = theme();
     let chart = Chart::new(datasets)
         .x_axis(Axis::default().bounds([xlo, xhi]).labels(x_labels).style(t.muted))
         .y_axis(Axis::default().bounds([ylo, yhi]).labels(y_labels).style(t.muted))

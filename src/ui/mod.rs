@@ -129,17 +129,18 @@ fn draw_status(frame: &mut Frame, app: &App, area: Rect) {
         let (mark, style) = if app.status.error { ("✗ ", theme().error) } else { ("✓ ", theme().info) };
         Line::from(vec![Span::styled(format!(" {mark}{}", app.status.text), style)])
     } else {
-        hints_line(app.tab, area.width)
+        hints_line(app, area.width)
     };
     frame.render_widget(Paragraph::new(line).wrap(Wrap { trim: false }), area);
 }
 
 /// The one-line reminder of the most used keys, as many as fit in `width`:
 /// the first hints give way before help and quit, which always stay.
-fn hints_line(tab: Tab, width: u16) -> Line<'static> {
+fn hints_line(app: &App, width: u16) -> Line<'static> {
+    let tab = app.tab;
     let mut pairs = if tab.scope() == Scope::Checkpoint {
         // Its arrows and Enter mean other things than a control's.
-        checkpoint::key_hints()
+        checkpoint::key_hints(&app.checkpoint)
     } else {
         let mut pairs = vec![
             (format!("{}{}", hint(Action::Up), hint(Action::Down)), "select"),

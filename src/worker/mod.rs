@@ -14,6 +14,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::compute::analysis::{Analysis, MseCurve};
+use crate::compute::checkpoint::against::{Against, NameMap, TensorAgainst};
 use crate::compute::checkpoint::scan::{Scan, TensorScan};
 use crate::compute::deploy::DeployReport;
 use crate::compute::diagnose::Finding;
@@ -50,12 +51,24 @@ pub enum Job {
         path: PathBuf,
         formats: String,
     },
+    /// Compare a checkpoint with its quantized copy (`--against`): the
+    /// Checkpoint pane, on the scan's thread.
+    Against {
+        id: JobId,
+        original: PathBuf,
+        quantized: PathBuf,
+        map: NameMap,
+    },
 }
 
 impl Job {
     pub fn id(&self) -> JobId {
         match self {
-            Job::Analyze { id, .. } | Job::Train { id, .. } | Job::Export { id, .. } | Job::Scan { id, .. } => *id,
+            Job::Analyze { id, .. }
+            | Job::Train { id, .. }
+            | Job::Export { id, .. }
+            | Job::Scan { id, .. }
+            | Job::Against { id, .. } => *id,
         }
     }
 
@@ -64,9 +77,9 @@ impl Job {
         matches!(self, Job::Train { .. })
     }
 
-    /// Scans run on their own thread.
+    /// Scans (and comparisons, which scan for their plan) run on their own thread.
     pub fn is_scan(&self) -> bool {
-        matches!(self, Job::Scan { .. })
+        matches!(self, Job::Scan { .. } | Job::Against { .. })
     }
 }
 
@@ -135,6 +148,8 @@ pub enum JobError {
     Ensemble(Arc<crate::compute::ensemble::EnsembleError>),
     #[error(transparent)]
     Checkpoint(Arc<crate::compute::checkpoint::CheckpointError>),
+    #[error(transparent)]
+    Against(Arc<crate::compute::checkpoint::against::AgainstError>),
     /// A list of formats that names no format, or an unknown one.
     #[error(transparent)]
     Formats(#[from] crate::compute::checkpoint::select::FormatListError),
@@ -206,6 +221,24 @@ pub enum Output {
     Scanned {
         id: JobId,
         result: Outcome<Arc<Scan>>,
+    },
+    /// One pair of `--against` compared: the `done`th of `total`.
+    AgainstRow {
+        id: JobId,
+        tensor: Box<TensorAgainst>,
+        done: usize,
+        total: usize,
+    },
+    /// The plan at the same size: `done` of `total` original tensors scanned.
+    Planning {
+        id: JobId,
+        done: usize,
+        total: usize,
+    },
+    /// The whole comparison, its totals and plan included.
+    Compared {
+        id: JobId,
+        result: Outcome<Arc<Against>>,
     },
     /// `done` of `total` members are ready.
     Training {

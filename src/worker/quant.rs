@@ -186,7 +186,7 @@ impl Worker {
                 id,
                 result: Outcome::Failed(JobError::Misrouted("the ensemble worker trains, not this one")),
             },
-            Job::Scan { id, .. } => Output::Scanned {
+            Job::Scan { id, .. } | Job::Against { id, .. } => Output::Scanned {
                 id,
                 result: Outcome::Failed(JobError::Misrouted("the checkpoint worker scans, not this one")),
             },

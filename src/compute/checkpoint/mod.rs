@@ -32,6 +32,14 @@ use std::path::Path;
 pub use error::CheckpointError;
 pub use open::{open, parse_index};
 
+/// Bits per value of a tensor stored as `dtype`, as a kept tensor costs:
+/// a safetensors dtype's width, or a GGUF type's blocks with their scales
+/// (q4_0: 4.5, q4_1: 5.0); None for a type not known.
+pub fn stored_bpw(dtype: &str) -> Option<f64> {
+    let ggml = || crate::compute::gguf::GGML_TYPES.iter().find(|t| t.dtype() == dtype).map(|t| t.bits_per_weight());
+    header::dtype_bits(dtype).map(|bits| bits as f64).or_else(ggml)
+}
+
 use crate::compute::weights::{self, Weights};
 
 /// One file of the checkpoint, read a range at a time through [`Shard::read`].

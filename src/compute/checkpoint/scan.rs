@@ -300,7 +300,7 @@ fn tensor_choices(t: &TensorScan, over: &Overrides) -> Result<TensorChoices, Pla
 /// `keep` (the tensor's own dtype bits, no error) or a measured format.
 fn forced_choice(t: &TensorScan, label: &str) -> Result<Choice, PlanError> {
     if label == recipe::KEEP {
-        let bits = super::header::dtype_bits(&t.dtype).unwrap_or(32) as f64 * t.count as f64;
+        let bits = super::stored_bpw(&t.dtype).unwrap_or(32.0) * t.count as f64;
         return Ok(Choice { label: label.to_string(), bits, error: 0.0 });
     }
     let unmeasured = || PlanError::CannotApply {

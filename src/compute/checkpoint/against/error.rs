@@ -42,6 +42,11 @@ pub enum AgainstError {
     },
 
     #[error(
+        "no tensor of {original} can be compared with {quantized}: the names match but not the shapes ({tensor}: {reason}); {quantized} is not a quantized copy of this model"
+    )]
+    ShapesDiffer { original: String, quantized: String, tensor: String, reason: String },
+
+    #[error(
         "{path}: tensor {tensor} has its rows reordered for rotary embeddings by llama.cpp's converter, and undoing that needs the head count {key} from the file's metadata, which it does not hold; the file was not made by convert_hf_to_gguf.py, or its metadata was stripped"
     )]
     NoHeadCount { path: String, tensor: String, key: String },

@@ -145,6 +145,9 @@ pub struct TensorAgainst {
     pub rel_rmse: f64,
     pub max_abs_error: f64,
     pub cosine: f64,
+    /// The original's file it was read from (the Checkpoint pane opens it there).
+    #[serde(skip)]
+    pub file: String,
     /// Whether it counts in the totals and the plan: a tensor the scan
     /// quantizes (rank ≥ 2 unless `--include-1d`).
     #[serde(skip)]
@@ -201,6 +204,15 @@ struct Pair<'a> {
     heads: Option<(usize, String)>,
 }
 
+/// What [`against_streaming`] reports while it works.
+#[derive(Debug, Clone, Copy)]
+pub enum Step<'a> {
+    /// The `done`th pair of `total` compared.
+    Compared { done: usize, total: usize, tensor: &'a TensorAgainst },
+    /// The plan at the same size: `done` of `total` original tensors scanned.
+    Planning { done: usize, total: usize },
+}
+
 /// Compares every original tensor that has a counterpart in `quantized`
 /// (rank-1 tensors count in the totals and the plan when `original` was
 /// opened with `include_1d`, so they are not `skipped`); with `plan`, also
@@ -213,21 +225,46 @@ pub fn against(
     plan: bool,
     watch: &Watch,
 ) -> Result<Against, AgainstError> {
+    against_streaming(original, quantized, map, plan, watch, &mut |_| {})
+}
+
+/// `against`, handing each compared tensor to `on_step` as soon as it is
+/// measured, then the plan's progress (the Checkpoint pane fills in its
+/// rows while the rest run).
+pub fn against_streaming(
+    original: &Checkpoint,
+    quantized: &dyn Quantized,
+    map: &NameMap,
+    plan: bool,
+    watch: &Watch,
+    on_step: &mut dyn FnMut(Step),
+) -> Result<Against, AgainstError> {
     let listed = quantized.tensors();
     let meta = quantized.metadata()?;
     let (pairs, unmatched) = pair_up(original, quantized.path(), &listed, map, &meta)?;
     let mut tensors = Vec::with_capacity(pairs.len());
     for (i, pair) in pairs.iter().enumerate() {
         watch.check().map_err(CheckpointError::from)?;
-        tensors.push(compare(original, quantized, pair)?);
+        let t = compare(original, quantized, pair)?;
+        on_step(Step::Compared { done: i + 1, total: pairs.len(), tensor: &t });
+        tensors.push(t);
         watch.progress(i + 1, pairs.len());
     }
     let totals = totals(&tensors);
     let (plan_at_same_size, plan_note) = match plan {
-        true => plan_at_same_size(original, &tensors, &totals, watch)?,
+        true => plan_at_same_size(original, &tensors, &totals, watch, on_step)?,
         false => (None, Some("not asked for (--no-plan)".to_string())),
     };
     Ok(Against { path: quantized.path().to_string(), tensors, unmatched, totals, plan_at_same_size, plan_note })
+}
+
+/// How many tensors would be compared, or why none can be: the names,
+/// shapes and head counts checked from the headers alone, nothing decoded
+/// (the TUI's check before it starts).
+pub fn check_pairs(original: &Checkpoint, quantized: &dyn Quantized, map: &NameMap) -> Result<usize, AgainstError> {
+    let listed = quantized.tensors();
+    let meta = quantized.metadata()?;
+    Ok(pair_up(original, quantized.path(), &listed, map, &meta)?.0.len())
 }
 
 /// The pairs to compare, and every tensor of either side left out, with why.
@@ -242,6 +279,8 @@ fn pair_up<'a>(
     let arch = meta.architecture.as_deref();
     let mut claimed: HashMap<&str, &str> = HashMap::new();
     let (mut pairs, mut unmatched) = (Vec::new(), Vec::new());
+    // A name found with another shape: when nothing pairs up, that is why.
+    let mut first_reshaped: Option<(String, String)> = None;
     let mut leave = |name: &str, reason: String| unmatched.push(Unmatched { name: name.to_string(), reason });
     for e in &original.tensors {
         if !weights::is_float_dtype(&e.dtype) {
@@ -259,6 +298,7 @@ fn pair_up<'a>(
         };
         if q.shape != e.shape {
             let reason = format!("shape {:?} here but {:?} in {quantized_path} ({target})", e.shape, q.shape);
+            first_reshaped.get_or_insert_with(|| (e.name.clone(), reason.clone()));
             leave(&e.name, reason);
             continue;
         }
@@ -282,6 +322,10 @@ fn pair_up<'a>(
             name: q.name.clone(),
             reason: format!("in {quantized_path} only: no original tensor maps to it"),
         });
+    }
+    if let (true, Some((tensor, reason))) = (pairs.is_empty(), first_reshaped) {
+        let (original, quantized) = (original.path.clone(), quantized_path.to_string());
+        return Err(AgainstError::ShapesDiffer { original, quantized, tensor, reason });
     }
     if pairs.is_empty() {
         let example = |names: Vec<&str>| names.into_iter().take(3).collect::<Vec<_>>().join(", ");
@@ -359,6 +403,7 @@ fn compare(original: &Checkpoint, quantized: &dyn Quantized, pair: &Pair) -> Res
         rel_rmse: if sums.x2 > 0.0 { (sums.sq / sums.x2).sqrt() } else { 0.0 },
         max_abs_error: m.max_abs_error,
         cosine: m.cosine,
+        file: original.shards[e.shard].path.clone(),
         in_totals: e.skipped.is_none(),
         shape: e.shape.clone(),
         bytes: q.bytes,
@@ -428,6 +473,7 @@ fn plan_at_same_size(
     tensors: &[TensorAgainst],
     totals: &Totals,
     watch: &Watch,
+    on_step: &mut dyn FnMut(Step),
 ) -> Result<(Option<PlanAtSameSize>, Option<String>), AgainstError> {
     let counted: std::collections::HashSet<&str> =
         tensors.iter().filter(|t| t.in_totals).map(|t| t.name.as_str()).collect();
@@ -439,7 +485,8 @@ fn plan_at_same_size(
         .into_iter()
         .map(|f| select::parse_format(f).expect("every llama.cpp type is a built-in format"))
         .collect();
-    let result = scan::scan(original, &selected, &specs, watch)?;
+    let mut on_tensor = |done, total, _: &scan::TensorScan| on_step(Step::Planning { done, total });
+    let result = scan::scan_streaming(original, &selected, &specs, watch, &mut on_tensor)?;
     match scan::plan_scan_with(&result, Some(Budget::Bpw(totals.bpw)), &Overrides::default()) {
         Ok(Some(p)) => Ok((Some(PlanAtSameSize { bpw: p.bpw, sqnr_db: p.sqnr_db, assignments: p.assignments }), None)),
         Ok(None) => Ok((None, None)),

@@ -13,7 +13,7 @@ use super::scan::Scan;
 use super::select::FormatSpec;
 use super::{Checkpoint, CheckpointError, Entry, header};
 use crate::compute::analysis::AnalysisError;
-use crate::compute::formats;
+use crate::compute::{formats, weights};
 use safetensors_out::{Item, PackedLayout};
 
 /// The float type of a dequantized file.
@@ -88,6 +88,10 @@ pub enum WriteError {
         "tensor {tensor} is {dtype}, which GGUF has no type for; --dequantized or --packed OUT.safetensors keep it as it is"
     )]
     NoKeptType { tensor: String, dtype: String },
+    #[error(
+        "tensor {tensor} is kept as it is, but its type {dtype} ({reason}) has no safetensors dtype and cannot be decoded to floats; --write OUT.gguf copies its blocks as they are"
+    )]
+    KeptNotDecoded { tensor: String, dtype: String, reason: String },
     #[error(
         "the packed tensor {name} would have the name of a tensor of the checkpoint; rename it or write --dequantized"
     )]
@@ -196,9 +200,27 @@ fn packed_len(entry: &Entry, spec: &FormatSpec) -> usize {
     (bits / 8.0 - 1e-6).ceil().max(0.0) as usize
 }
 
-/// The raw bytes of a kept tensor: its length from the dtype and count.
+/// The raw bytes of a kept tensor: its data as the input stores it (a GGUF
+/// type's blocks with their scales, or a safetensors dtype's values).
 fn raw_len(entry: &Entry) -> usize {
-    (entry.count * header::dtype_bits(&entry.dtype).unwrap_or(8)).div_ceil(8)
+    usize::try_from(entry.data.end - entry.data.start).unwrap_or(usize::MAX)
+}
+
+/// Whether a kept tensor goes into a safetensors file as its decoded
+/// values (F32): a GGUF block type (q4_0, q4_k, …) safetensors has no dtype
+/// for. Other dtypes (f32, f16, bf16, integers, from either kind of input)
+/// are copied byte for byte.
+fn kept_decoded(entry: &Entry) -> bool {
+    header::dtype_bits(&entry.dtype).is_none()
+}
+
+/// The ggml type a kept tensor goes into a GGUF as: a GGUF input's own
+/// type (its blocks copied), else the one of its safetensors dtype.
+fn kept_ggml_type(entry: &Entry) -> Option<u32> {
+    match &entry.gguf {
+        Some(info) => info.len.map(|_| info.type_id),
+        None => gguf::kept_type(&entry.dtype),
+    }
 }
 
 /// The GGUF of `assigned`: refuses a format without a ggml type, a row
@@ -224,7 +246,7 @@ pub fn plan_gguf<'a>(assigned: &[Assigned<'a>], names: &GgufNames) -> Result<Out
                 (t.id, packed_len(e, spec))
             }
             None => {
-                let id = gguf::kept_type(&e.dtype)
+                let id = kept_ggml_type(e)
                     .ok_or_else(|| WriteError::NoKeptType { tensor: e.name.clone(), dtype: e.dtype.clone() })?;
                 (id, raw_len(e))
             }
@@ -264,6 +286,15 @@ pub fn plan_safetensors<'a>(
         let e = a.entry;
         let kept = Item { name: e.name.clone(), dtype: e.dtype.to_ascii_uppercase(), shape: e.shape.clone(), len: 0 };
         let (new, layout) = match (a.spec, target) {
+            (None, _) if kept_decoded(e) => {
+                if let Some(why) = &e.skipped
+                    && !weights::is_float_dtype(&e.dtype)
+                {
+                    let (tensor, dtype, reason) = (e.name.clone(), e.dtype.clone(), why.clone());
+                    return Err(WriteError::KeptNotDecoded { tensor, dtype, reason });
+                }
+                (vec![Item { dtype: FloatDtype::F32.name().into(), len: e.count * 4, ..kept }], None)
+            }
             (None, _) => (vec![Item { len: raw_len(e), ..kept }], None),
             (Some(_), Target::Dequantized(d)) => {
                 (vec![Item { dtype: d.name().into(), len: e.count * d.width(), ..kept }], None)
@@ -319,6 +350,7 @@ pub fn input_metadata(ck: &Checkpoint) -> BTreeMap<String, String> {
 pub fn encode(ck: &Checkpoint, piece: &Piece, target: Target) -> Result<Vec<Vec<u8>>, WriteError> {
     let entry = piece.assigned.entry;
     let parts = match piece.assigned.spec {
+        None if target != Target::Gguf && kept_decoded(entry) => vec![FloatDtype::F32.encode(&ck.load(entry)?.values)],
         None => vec![ck.raw_bytes(entry)?],
         Some(spec) => {
             let w = ck.load(entry)?;
