@@ -44,6 +44,23 @@ fn a_kept_gguf_tensor_costs_its_stored_type_s_bits_not_f32_s() {
         let want = (kept_bpw * 2048.0 + 8.5 * 2048.0) / 4096.0;
         assert_eq!(plan["bpw"].as_f64(), Some(want), "{format}: {plan}");
         assert_eq!(plan["bytes"].as_u64(), Some(((kept_bpw + 8.5) * 2048.0 / 8.0) as u64), "{plan}");
+        // llama-quantize's override list names the kept tensor's own type.
+        let types = dir.path().join(format!("types-{format}.txt"));
+        json(&[
+            "scan",
+            s(&g),
+            "--formats",
+            "q8_0",
+            "--keep",
+            "a.weight",
+            "--tensor-types-out",
+            s(&types),
+            "--format",
+            "json",
+        ]);
+        let text = std::fs::read_to_string(&types).unwrap();
+        let upper = format.to_ascii_uppercase();
+        assert!(text.lines().any(|l| l == format!("^a\\.weight$={upper}")), "{text}");
     }
 }
 

@@ -208,10 +208,15 @@ fn tensor_types(
             Some(spec) => write::gguf::quantized_type(spec.cfg.format.name())
                 .map(|t| t.format)
                 .ok_or_else(|| CliError::NoGgmlType { tensor: name.clone(), format: spec.label.clone() })?,
-            None => ["f32", "f16", "bf16", "f64"]
-                .into_iter()
-                .find(|d| d == dtype)
-                .ok_or_else(|| CliError::NoKeptType { tensor: name.clone(), dtype: dtype.clone() })?,
+            // Kept in a GGUF input: its own ggml type (llama-quantize reads
+            // any ggml type name, in any case).
+            None => match a.entry.gguf.as_ref().and_then(|g| crate::compute::gguf::ggml_type(g.type_id)) {
+                Some(t) => t.name,
+                None => ["f32", "f16", "bf16", "f64"]
+                    .into_iter()
+                    .find(|d| d == dtype)
+                    .ok_or_else(|| CliError::NoKeptType { tensor: name.clone(), dtype: dtype.clone() })?,
+            },
         };
         out.push_str(&format!("{}={ty}\n", tensor_pattern(&gguf_tensor_name(name, architecture))));
     }
