@@ -233,6 +233,49 @@ fn optimized_weights_are_chosen_inside_each_fold() {
     assert_eq!(evaluate(p, &zero, &refs).optimized_weights.unwrap()[1], 0.0);
 }
 
+/// A member's contribution under optimized weights runs ensemble selection
+/// again without it. Three tables over iris's rows: "good" gives the truth
+/// 0.9, "bad" gives it 0, "medium" 0.6 except on every third row (0.4, the
+/// next class 0.6). Selection takes "good" alone (CV 1.0); without it,
+/// "medium" alone, so good's contribution is 1 - medium's CV accuracy.
+/// Dropping good's weight instead would leave the others at weight 0, equal
+/// weights, which are wrong on every row: a contribution of 1.
+#[test]
+fn contribution_under_optimized_weights_selects_again_without_the_member() {
+    let p = iris_prepared();
+    let members: Vec<MemberConfig> =
+        [1.0, 0.1, 0.01].iter().map(|&c| MemberConfig { kind: MemberKind::Logistic, c, ..MemberConfig::default() }).collect();
+    let mut results: Vec<MemberResults> = members.iter().map(|m| train_member(p, m, 42).unwrap()).collect();
+    let labels = &p.dataset.labels;
+    // The truth gets `share(row)`, the next class the rest.
+    let table = |share: &dyn Fn(usize) -> f64| {
+        Array2::from_shape_fn((labels.len(), 3), |(r, c)| {
+            let t = labels[r];
+            if c == t { share(r) } else if c == (t + 1) % 3 { 1.0 - share(r) } else { 0.0 }
+        })
+    };
+    results[0].cv_proba = table(&|_| 0.9);
+    results[1].cv_proba = table(&|_| 0.0);
+    results[2].cv_proba = table(&|r| if r % 3 == 0 { 0.4 } else { 0.6 });
+    let cfg = EnsembleConfig { weights: WeightRule::Optimized, members, ..EnsembleConfig::default() };
+    let refs: Vec<&MemberResults> = results.iter().collect();
+    let r = evaluate(p, &cfg, &refs);
+    assert_eq!(r.cv_accuracy_mean, Some(1.0));
+    let medium: f64 =
+        p.folds.iter().map(|f| f.iter().filter(|&&r| r % 3 != 0).count() as f64 / f.len() as f64).sum::<f64>()
+            / p.folds.len() as f64;
+    assert!(medium > 0.6 && medium < 0.7, "{medium}");
+    assert!(close(r.members[0].contribution.unwrap(), 1.0 - medium), "{:?}", r.members[0].contribution);
+    assert_eq!((r.members[1].contribution, r.members[2].contribution), (Some(0.0), Some(0.0)));
+    // The same as the report of the ensemble without it.
+    let without = EnsembleConfig { members: cfg.members[1..].to_vec(), ..cfg.clone() };
+    let w = evaluate(p, &without, &refs[1..]);
+    assert_eq!(r.members[0].contribution, Some(1.0 - w.cv_accuracy_mean.unwrap()));
+    // The members' own weights keep the old rule: without good, the other two vote equally, wrong everywhere.
+    let own = evaluate(p, &EnsembleConfig { weights: WeightRule::Members, ..cfg.clone() }, &refs);
+    assert_eq!(own.members[0].contribution, Some(own.cv_accuracy_mean.unwrap()));
+}
+
 #[test]
 fn mlp_gradients_match_finite_differences() {
     let x = array![[0.2, 0.8, 0.5, 0.5], [0.9, 0.1, 0.3, 0.7], [0.4, 0.6, 0.9, 0.1]];
@@ -291,8 +334,8 @@ fn relabeled(p: &Prepared, perm: &[usize]) -> Prepared {
 fn every_fusion_but_label_mean_ignores_how_classes_are_numbered() {
     // Logistic members (no exact probability ties, whose lowest-index rule
     // would depend on the numbering) trained on the data and on the same data with
-    // its classes renumbered, on the same split and folds (a CSV whose class
-    // names sort otherwise also draws other folds: they are dealt per class index).
+    // its classes renumbered, on the same split and folds (tests/label_order_csv.rs
+    // renames the classes of a CSV, whose folds `prepare` deals by first appearance).
     let p = iris_prepared();
     let perm = [2, 0, 1];
     let q = relabeled(p, &perm);
