@@ -362,24 +362,32 @@ fn every_fusion_but_label_mean_ignores_how_classes_are_numbered() {
 }
 
 /// How long `evaluate` (the re-fuse after a weight or fusion change) takes on a
-/// digits-sized set (1797 rows, 64 features, 10 classes of Gaussian blobs) with
-/// three logistic members: median of 5 runs per fusion.
-/// `cargo test --lib compute::ensemble::tests_fusion::evaluate_timing -- --ignored --nocapture`
+/// digits-sized set (1797 rows, 64 features, 10 classes of Gaussian blobs, or
+/// the CSV file `QMC_TIMING_CSV` names, such as scikit-learn's digits) with
+/// three logistic members: median of 5 runs per fusion, and of the mlp
+/// fusion's meta-learner fits alone (`stack`).
+/// `cargo test --release --lib compute::ensemble::tests_fusion::evaluate_timing -- --ignored --nocapture`
 #[test]
 #[ignore]
 fn evaluate_timing() {
     use rand::{Rng, SeedableRng};
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
-    let (rows, features, classes) = (1797, 64, 10);
-    let labels: Vec<usize> = (0..rows).map(|r| r % classes).collect();
-    let centres = Array2::from_shape_fn((classes, features), |_| rng.gen_range(-1.0..1.0));
-    let x = Array2::from_shape_fn((rows, features), |(r, f)| centres[[labels[r], f]] + rng.gen_range(-2.0..2.0));
-    let d = data::Dataset {
-        features: x,
-        labels,
-        class_names: (0..classes).map(|k| k.to_string()).collect(),
-        feature_names: (0..features).map(|f| format!("f{f}")).collect(),
-        source: "blobs".into(),
+    let d = match std::env::var("QMC_TIMING_CSV") {
+        Ok(path) => data::load_csv(std::path::Path::new(&path), None).unwrap(),
+        Err(_) => {
+            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
+            let (rows, features, classes) = (1797, 64, 10);
+            let labels: Vec<usize> = (0..rows).map(|r| r % classes).collect();
+            let centres = Array2::from_shape_fn((classes, features), |_| rng.gen_range(-1.0..1.0));
+            let x =
+                Array2::from_shape_fn((rows, features), |(r, f)| centres[[labels[r], f]] + rng.gen_range(-2.0..2.0));
+            data::Dataset {
+                features: x,
+                labels,
+                class_names: (0..classes).map(|k| k.to_string()).collect(),
+                feature_names: (0..features).map(|f| format!("f{f}")).collect(),
+                source: "blobs".into(),
+            }
+        }
     };
     let p = prepare(d, &DataConfig::default()).unwrap();
     let members: Vec<MemberConfig> = [0.01, 0.1, 1.0]
@@ -405,6 +413,25 @@ fn evaluate_timing() {
             .collect();
         times.sort();
         let r = evaluate(&p, &cfg, &refs);
-        eprintln!("evaluate {fusion} weights {weights}: median {:?}, cv {:.4}", times[2], r.cv_accuracy_mean.unwrap());
+        eprintln!(
+            "evaluate {fusion} weights {weights}: median {:?}, test {:.4}, cv {:.4}",
+            times[2],
+            r.test_accuracy.unwrap(),
+            r.cv_accuracy_mean.unwrap()
+        );
     }
+    let mlp = EnsembleConfig { fusion: Fusion::Mlp, members: members.clone(), ..EnsembleConfig::default() };
+    let mut times: Vec<std::time::Duration> = (0..5)
+        .map(|_| {
+            let t = std::time::Instant::now();
+            std::hint::black_box(stack(&p, &mlp, &refs).unwrap());
+            t.elapsed()
+        })
+        .collect();
+    times.sort();
+    eprintln!("stack (mlp, 1 + folds fits): median {:?}, all {times:?}", times[2]);
+    let views: Vec<ArrayView2<f64>> = results.iter().map(|r| r.cv_proba.view()).collect();
+    let x = ndarray::concatenate(ndarray::Axis(1), &views).unwrap();
+    let m = Mlp::fit(x.view(), &p.dataset.labels, p.dataset.classes(), 16, 1);
+    eprintln!("one mlp fit on every row's out-of-fold probabilities: {} Adam steps of at most {MLP_STEPS}", m.steps);
 }
