@@ -25,7 +25,10 @@ fn iris_csv(names: [&str; 3]) -> String {
 
 /// Logistic members: no exact probability ties, whose lowest-index rule would depend on the names.
 fn members() -> Vec<MemberConfig> {
-    [0.05, 1.0, 0.01].iter().map(|&c| MemberConfig { kind: MemberKind::Logistic, c, ..MemberConfig::default() }).collect()
+    [0.05, 1.0, 0.01]
+        .iter()
+        .map(|&c| MemberConfig { kind: MemberKind::Logistic, c, ..MemberConfig::default() })
+        .collect()
 }
 
 fn run(cache: &mut EnsembleCache, data: &DataConfig, ensemble: &EnsembleConfig) -> Trained {
@@ -66,7 +69,9 @@ fn renaming_the_classes_of_a_csv_changes_no_fusions_accuracy() {
         assert_eq!((x.0.test_accuracy, x.0.cv_accuracy_mean), (y.0.test_accuracy, y.0.cv_accuracy_mean), "{what}");
         assert!(x.0.cv_accuracy_mean.unwrap() > 0.8, "{what}: {:?}", x.0.cv_accuracy_mean);
         assert_eq!(x.0.optimized_weights, y.0.optimized_weights, "{what}");
-        let quantized = |d: &qmc_tui::compute::deploy::DeployReport| (d.ensemble.quant_test_accuracy, d.ensemble.quant_cv_accuracy_mean);
+        let quantized = |d: &qmc_tui::compute::deploy::DeployReport| {
+            (d.ensemble.quant_test_accuracy, d.ensemble.quant_cv_accuracy_mean)
+        };
         assert_eq!(quantized(x.1), quantized(y.1), "{what}: the Deploy pane too");
     }
 }

@@ -21,8 +21,8 @@ use super::analysis::channel_params;
 use super::calibrate::{Target, calibrate};
 use super::ensemble::{
     DequantizedInference, EnsembleConfig, EnsembleError, FittedMember, Fuser, Fusion, MemberResults, Prepared,
-    QuantizedInference, Stacked, WeightRule, accuracy, argmax_rows, normalized_weights, stacked_or_fit, vote_weights,
-    views,
+    QuantizedInference, Stacked, WeightRule, accuracy, argmax_rows, normalized_weights, stacked_or_fit, views,
+    vote_weights,
 };
 use super::formats::FormatKind;
 use super::quant::{Granularity, InvalidSetting, QParams, QuantConfig, Rounder, Scheme, bit_params};

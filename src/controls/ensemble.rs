@@ -7,13 +7,13 @@
 use super::{Context, ControlError, ladder, parse, parse_fraction, step_seed, text};
 use crate::compute::UnknownName;
 #[cfg(test)]
-use crate::compute::ensemble::{MAX_MLP_HIDDEN, MAX_TREES};
-#[cfg(test)]
 use crate::compute::ensemble::MemberKind;
 use crate::compute::ensemble::{
     Criterion, FeatureRule, Fusion, MAX_DEPTH, MAX_MIN_SAMPLES_LEAF, MaxFeatures, MemberConfig, NeighborWeights,
     WeightRule,
 };
+#[cfg(test)]
+use crate::compute::ensemble::{MAX_MLP_HIDDEN, MAX_TREES};
 use crate::format;
 use crate::settings::{IRIS, Settings};
 
@@ -141,7 +141,13 @@ pub const ENSEMBLE_CONTROLS: &[EnsembleRow] = &[
     setting!("cv folds", data.folds, text, |v, up, coarse| step_count(v, up, coarse, 2, MAX_FOLDS), parse),
     setting!("fusion", ensemble.fusion, text, |v: Fusion, up, _| v.cycle(up), parse_name),
     setting!("weights", ensemble.weights, text, |v: WeightRule, up, _| v.cycle(up), parse_name),
-    setting!("mlp hidden", ensemble.mlp_hidden, text, |v, up, coarse| ladder(HIDDEN, v as f64, up, coarse) as usize, parse),
+    setting!(
+        "mlp hidden",
+        ensemble.mlp_hidden,
+        text,
+        |v, up, coarse| ladder(HIDDEN, v as f64, up, coarse) as usize,
+        parse
+    ),
     setting!("tolerance", deploy.tolerance, points, step_tolerance, parse_points),
 ];
 

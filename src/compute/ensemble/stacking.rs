@@ -201,14 +201,19 @@ pub fn stack(p: &Prepared, cfg: &EnsembleConfig, members: &[&MemberResults]) -> 
     let rows_of = |idx: &[usize]| cv.iter().map(|v| v.select(Axis(0), idx)).collect::<Vec<Array2<f64>>>();
     let tasks: Vec<Option<usize>> = std::iter::once(None).chain((0..p.folds.len()).map(Some)).collect();
     let work = p.dataset.rows() * used.len() * classes * META_MAX_ITERATIONS as usize;
-    let (fits, _) = run_tasks(&tasks, threads_for(work), || (), |_, task| match *task {
-        None => MetaLearner::fit_kind(kind, &train_oof, &train_labels(p), classes),
-        Some(k) => {
-            let train = complement(p.dataset.rows(), &p.folds[k]);
-            let y: Vec<usize> = train.iter().map(|&r| p.dataset.labels[r]).collect();
-            MetaLearner::fit_kind(kind, &views(&rows_of(&train)), &y, classes)
-        }
-    });
+    let (fits, _) = run_tasks(
+        &tasks,
+        threads_for(work),
+        || (),
+        |_, task| match *task {
+            None => MetaLearner::fit_kind(kind, &train_oof, &train_labels(p), classes),
+            Some(k) => {
+                let train = complement(p.dataset.rows(), &p.folds[k]);
+                let y: Vec<usize> = train.iter().map(|&r| p.dataset.labels[r]).collect();
+                MetaLearner::fit_kind(kind, &views(&rows_of(&train)), &y, classes)
+            }
+        },
+    );
     let mut fits = fits.into_iter();
     let meta = fits.next().expect("one fit per task")?;
     let test_pred = meta.predict(&test)?;

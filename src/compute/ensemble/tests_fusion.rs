@@ -243,15 +243,23 @@ fn optimized_weights_are_chosen_inside_each_fold() {
 #[test]
 fn contribution_under_optimized_weights_selects_again_without_the_member() {
     let p = iris_prepared();
-    let members: Vec<MemberConfig> =
-        [1.0, 0.1, 0.01].iter().map(|&c| MemberConfig { kind: MemberKind::Logistic, c, ..MemberConfig::default() }).collect();
+    let members: Vec<MemberConfig> = [1.0, 0.1, 0.01]
+        .iter()
+        .map(|&c| MemberConfig { kind: MemberKind::Logistic, c, ..MemberConfig::default() })
+        .collect();
     let mut results: Vec<MemberResults> = members.iter().map(|m| train_member(p, m, 42).unwrap()).collect();
     let labels = &p.dataset.labels;
     // The truth gets `share(row)`, the next class the rest.
     let table = |share: &dyn Fn(usize) -> f64| {
         Array2::from_shape_fn((labels.len(), 3), |(r, c)| {
             let t = labels[r];
-            if c == t { share(r) } else if c == (t + 1) % 3 { 1.0 - share(r) } else { 0.0 }
+            if c == t {
+                share(r)
+            } else if c == (t + 1) % 3 {
+                1.0 - share(r)
+            } else {
+                0.0
+            }
         })
     };
     results[0].cv_proba = table(&|_| 0.9);

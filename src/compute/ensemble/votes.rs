@@ -36,7 +36,11 @@ impl VoteWeights {
 /// each member's `weight`, or with `weights = "optimized"` and a voting
 /// fusion, ensemble selection's (chosen on the float members' out-of-fold
 /// probabilities, again inside every CV fold), returned with the selection.
-pub fn vote_weights(p: &Prepared, cfg: &EnsembleConfig, results: &[&MemberResults]) -> (VoteWeights, Option<Optimized>) {
+pub fn vote_weights(
+    p: &Prepared,
+    cfg: &EnsembleConfig,
+    results: &[&MemberResults],
+) -> (VoteWeights, Option<Optimized>) {
     let configs = &cfg.members[..results.len().min(cfg.members.len())];
     let raw: Vec<f64> = configs.iter().map(|m| m.weight).collect();
     if cfg.weights != WeightRule::Optimized || cfg.fusion.learns_meta() {
