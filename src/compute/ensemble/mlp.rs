@@ -113,6 +113,7 @@ impl Mlp {
     }
 
     /// Gradients of the mean cross-entropy plus `alpha / (2 n) * |W|^2`, in `params` order.
+    #[cfg(test)]
     pub(super) fn gradients(&self, x: ArrayView2<f64>, y: &[usize], classes: usize) -> [Vec<f64>; 4] {
         self.loss_and_gradients(x, y, classes).1
     }
