@@ -2,8 +2,9 @@
 //!
 //! Every feature gets a quantizer calibrated on the training rows with the
 //! Quantize pane's settings, and the fusion stays in floating point: voting
-//! as in the Ensemble pane, stacking through the same float meta-learners
-//! fed the quantized members' probabilities. `int` per tensor or per
+//! as in the Ensemble pane, with its weights (optimized ones are those chosen
+//! on the float members' out-of-fold probabilities, per CV fold), stacking
+//! through the same float meta-learners fed the quantized members' probabilities. `int` per tensor or per
 //! channel keeps integer codes: trees compare the codes of features and
 //! thresholds, logistic members use quantized features and weights. Every
 //! other format (and `int` in groups) goes through the [`NumberFormat`]
@@ -20,7 +21,8 @@ use super::analysis::channel_params;
 use super::calibrate::{Target, calibrate};
 use super::ensemble::{
     DequantizedInference, EnsembleConfig, EnsembleError, FittedMember, Fuser, Fusion, MemberResults, Prepared,
-    QuantizedInference, Stacked, accuracy, argmax_rows, stacked_or_fit, views,
+    QuantizedInference, Stacked, WeightRule, accuracy, argmax_rows, normalized_weights, stacked_or_fit, views,
+    vote_weights,
 };
 use super::formats::FormatKind;
 use super::quant::{Granularity, InvalidSetting, QParams, QuantConfig, Rounder, Scheme, bit_params};
@@ -95,6 +97,12 @@ pub struct DeployReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     pub fusion: Fusion,
+    /// Where the voting weights come from (`[ensemble] weights`), as in the Ensemble pane.
+    pub weight_rule: WeightRule,
+    /// The voting weights of the test rows, summing to 1: the members' own or
+    /// the optimized ones the Ensemble pane shows (each CV fold votes with its
+    /// own, chosen inside the fold). None under stacking and mlp.
+    pub weights: Option<Vec<f64>>,
     /// The fused ensemble (its keys sit at the top level of the report).
     #[serde(flatten)]
     pub ensemble: Comparison,
@@ -358,6 +366,8 @@ pub fn sweep(
         format: quant.format,
         error: None,
         fusion: ens.fusion,
+        weight_rule: ens.weights,
+        weights: None,
         ensemble: Comparison {
             float_test_accuracy: None,
             quant_test_accuracy: None,
@@ -376,13 +386,22 @@ pub fn sweep(
         report.notes.push("no members: nothing to quantize".into());
         return report;
     }
-    let raw: Vec<f64> = ens.members[..n].iter().map(|m| m.weight).collect();
-    // All-zero weights vote equally, as in the Ensemble pane.
-    let weights = if raw.iter().any(|&w| w > 0.0) { raw } else { vec![1.0; n] };
     let classes = p.dataset.classes();
     let mut fitted = None;
     let stacked = stacked_or_fit(p, ens, members, stacked, &mut fitted);
-    let fuser = Fuser::new(ens.fusion, &weights, classes, stacked, &mut report.notes);
+    // The Ensemble pane's weights (all-zero ones vote equally there and here).
+    let (weights, optimized) = vote_weights(p, ens, members);
+    if optimized.is_some() {
+        report.notes.push(
+            "optimized weights: the quantized members vote with the weights ensemble selection chose on the \
+             float members' out-of-fold probabilities (the Ensemble pane's)"
+                .into(),
+        );
+    }
+    let fuser = Fuser::new(ens.fusion, weights, classes, stacked, &mut report.notes);
+    if let Fuser::Vote(v) = &fuser {
+        report.weights = Some(normalized_weights(&v.weights.test).0);
+    }
     if let Fuser::Stack(_) = fuser {
         report.notes.push("stacking: the float meta-learner reads the quantized members' probabilities".into());
     }
@@ -392,7 +411,7 @@ pub fn sweep(
     // Stacking's meta-learner stays float32 and is stored beside the members.
     let meta_bytes = match fuser {
         Fuser::Stack(s) => s.meta.size_bits().div_ceil(8),
-        Fuser::Vote { .. } => 0,
+        Fuser::Vote(_) => 0,
     };
     let float_test: Vec<Array2<f64>> = members.iter().map(|m| m.test_proba.clone()).collect();
     let float_folds: Vec<Vec<Array2<f64>>> =

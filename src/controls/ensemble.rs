@@ -1,4 +1,4 @@
-//! The Ensemble pane's controls: the data, the fusion, and the settings of
+//! The Ensemble pane's controls: the data, the fusion and its weights, and the settings of
 //! the member being edited (`Context::member`). Each is a row of a table:
 //! the data, fusion and deploy settings of [`ENSEMBLE_CONTROLS`], a member's
 //! of [`MEMBER_CONTROLS`] (shown in the order its kind lists its settings,
@@ -7,12 +7,13 @@
 use super::{Context, ControlError, ladder, parse, parse_fraction, step_seed, text};
 use crate::compute::UnknownName;
 #[cfg(test)]
-use crate::compute::ensemble::MAX_TREES;
-#[cfg(test)]
 use crate::compute::ensemble::MemberKind;
 use crate::compute::ensemble::{
     Criterion, FeatureRule, Fusion, MAX_DEPTH, MAX_MIN_SAMPLES_LEAF, MaxFeatures, MemberConfig, NeighborWeights,
+    WeightRule,
 };
+#[cfg(test)]
+use crate::compute::ensemble::{MAX_MLP_HIDDEN, MAX_TREES};
 use crate::format;
 use crate::settings::{IRIS, Settings};
 
@@ -139,8 +140,19 @@ pub const ENSEMBLE_CONTROLS: &[EnsembleRow] = &[
     setting!("split seed", data.seed, text, step_seed, parse),
     setting!("cv folds", data.folds, text, |v, up, coarse| step_count(v, up, coarse, 2, MAX_FOLDS), parse),
     setting!("fusion", ensemble.fusion, text, |v: Fusion, up, _| v.cycle(up), parse_name),
+    setting!("weights", ensemble.weights, text, |v: WeightRule, up, _| v.cycle(up), parse_name),
+    setting!(
+        "mlp hidden",
+        ensemble.mlp_hidden,
+        text,
+        |v, up, coarse| ladder(HIDDEN, v as f64, up, coarse) as usize,
+        parse
+    ),
     setting!("tolerance", deploy.tolerance, points, step_tolerance, parse_points),
 ];
+
+/// Steps of the mlp fusion's hidden units (`MAX_MLP_HIDDEN` at the top).
+const HIDDEN: &[f64] = &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0];
 
 const TYPE_DATA: ControlError =
     ControlError::Unavailable("press Enter to type a CSV path (or \"iris\") or a column name");
@@ -324,8 +336,12 @@ impl EnsembleControl {
     pub const DataSeed: EnsembleControl = E::Row(&ENSEMBLE_CONTROLS[3]);
     pub const Folds: EnsembleControl = E::Row(&ENSEMBLE_CONTROLS[4]);
     pub const Fusion: EnsembleControl = E::Row(&ENSEMBLE_CONTROLS[5]);
+    /// The voting weights: the members' own or optimized (ensemble selection).
+    pub const Weights: EnsembleControl = E::Row(&ENSEMBLE_CONTROLS[6]);
+    /// The mlp fusion's hidden units (shown under mlp only).
+    pub const MlpHidden: EnsembleControl = E::Row(&ENSEMBLE_CONTROLS[7]);
     /// The Deploy pane's recommendation tolerance.
-    pub const Tolerance: EnsembleControl = E::Row(&ENSEMBLE_CONTROLS[6]);
+    pub const Tolerance: EnsembleControl = E::Row(&ENSEMBLE_CONTROLS[8]);
     pub const Kind: EnsembleControl = E::Setting(&KIND);
     pub const Trees: EnsembleControl = E::Setting(&MEMBER_CONTROLS[0]);
     pub const MaxDepth: EnsembleControl = E::Setting(&MEMBER_CONTROLS[1]);
@@ -349,7 +365,10 @@ pub fn visible_ensemble(s: &Settings, member: usize) -> Vec<EnsembleControl> {
     if s.data.source != IRIS {
         out.push(E::Label);
     }
-    out.extend([E::TestFraction, E::DataSeed, E::Folds, E::Fusion]);
+    out.extend([E::TestFraction, E::DataSeed, E::Folds, E::Fusion, E::Weights]);
+    if s.ensemble.fusion == Fusion::Mlp {
+        out.push(E::MlpHidden);
+    }
     if let Some(m) = s.ensemble.members.get(member) {
         out.extend([E::Member, E::Kind]);
         out.extend(m.kind.settings().iter().filter_map(|f| member_control(f)).map(E::Setting));
@@ -486,6 +505,44 @@ mod tests {
             E::Folds.adjust(&mut s, -1, false, ctx(0)).unwrap();
         }
         assert_eq!(s.data.folds, 2);
+    }
+
+    #[test]
+    fn weights_and_mlp_hidden_step_parse_and_reset() {
+        let mut s = Settings::default();
+        assert!(visible_ensemble(&s, 0).contains(&E::Weights) && !visible_ensemble(&s, 0).contains(&E::MlpHidden));
+        E::Weights.adjust(&mut s, 1, false, ctx(0)).unwrap();
+        assert_eq!((s.ensemble.weights, E::Weights.value(&s, ctx(0))), (WeightRule::Optimized, "optimized".into()));
+        E::Weights.adjust(&mut s, 1, false, ctx(0)).unwrap();
+        assert_eq!(s.ensemble.weights, WeightRule::Members);
+        E::Weights.set(&mut s, " optimized ", ctx(0)).unwrap();
+        assert_eq!(s.ensemble.weights, WeightRule::Optimized);
+        let err = E::Weights.set(&mut s.clone(), "best", ctx(0)).unwrap_err().to_string();
+        assert!(err.contains("ensemble.weights") && err.contains("best"), "{err}");
+        E::Weights.reset(&mut s, ctx(0));
+        assert_eq!(s.ensemble.weights, WeightRule::Members);
+
+        E::Fusion.set(&mut s, "mlp", ctx(0)).unwrap();
+        let shown = visible_ensemble(&s, 0);
+        let at = |c| shown.iter().position(|&x| x == c).unwrap();
+        assert_eq!((at(E::Weights), at(E::MlpHidden)), (at(E::Fusion) + 1, at(E::Fusion) + 2));
+        assert_eq!(E::MlpHidden.key(0), "ensemble.mlp_hidden");
+        E::MlpHidden.adjust(&mut s, 1, false, ctx(0)).unwrap();
+        assert_eq!(s.ensemble.mlp_hidden, 32);
+        E::MlpHidden.adjust(&mut s, -1, true, ctx(0)).unwrap();
+        assert_eq!(s.ensemble.mlp_hidden, 8);
+        for _ in 0..10 {
+            E::MlpHidden.adjust(&mut s, 1, true, ctx(0)).unwrap();
+        }
+        assert_eq!(s.ensemble.mlp_hidden, MAX_MLP_HIDDEN);
+        E::MlpHidden.set(&mut s, "24", ctx(0)).unwrap();
+        assert_eq!((s.ensemble.mlp_hidden, E::MlpHidden.edit_text(&s, ctx(0))), (24, "24".into()));
+        for bad in ["0", "257", "wide"] {
+            let err = E::MlpHidden.set(&mut s.clone(), bad, ctx(0)).unwrap_err().to_string();
+            assert!(err.contains("ensemble.mlp_hidden"), "{bad}: {err}");
+        }
+        E::MlpHidden.reset(&mut s, ctx(0));
+        assert_eq!(s.ensemble.mlp_hidden, Settings::default().ensemble.mlp_hidden);
     }
 
     #[test]

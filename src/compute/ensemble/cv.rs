@@ -38,20 +38,48 @@ pub fn prepare(dataset: Dataset, cfg: &DataConfig) -> Result<Prepared, EnsembleE
     if dataset.features.iter().any(|v| !v.is_finite()) {
         return Err(EnsembleError::Shape(format!("{}: the features hold NaN or infinite values", dataset.source)));
     }
-    let names = &dataset.class_names;
     let classes = dataset.classes();
+    // The split and the folds deal the rows class by class: in order of first
+    // appearance, not of the class index (which follows the names' sort), so
+    // renaming the classes of a file deals the same rows.
+    let rank = first_appearance(&dataset.labels, classes);
+    let dealt: Vec<usize> = dataset.labels.iter().map(|&l| rank.get(l).copied().unwrap_or(l)).collect();
+    let mut names = dataset.class_names.clone();
+    for (c, &r) in rank.iter().enumerate() {
+        names[r] = dataset.class_names[c].clone();
+    }
     let wrap = |context: &'static str| {
+        let names = &names;
         move |e: DataError| EnsembleError::Data { context, source: Box::new(e.with_class_names(names)) }
     };
-    let split = data::stratified_split(&dataset.labels, classes, cfg.test_fraction, cfg.seed)
+    let split = data::stratified_split(&dealt, classes, cfg.test_fraction, cfg.seed)
         .map_err(wrap("cannot split the data into train and test rows"))?;
-    let folds = data::stratified_folds(&dataset.labels, classes, cfg.folds, cfg.seed)
+    let folds = data::stratified_folds(&dealt, classes, cfg.folds, cfg.seed)
         .map_err(wrap("cannot cross-validate on all rows"))?;
-    let train_labels: Vec<usize> = split.train.iter().map(|&r| dataset.labels[r]).collect();
+    let train_labels: Vec<usize> = split.train.iter().map(|&r| dealt[r]).collect();
     let train_folds = data::stratified_folds(&train_labels, classes, cfg.folds, cfg.seed).map_err(wrap(
         "cannot draw the stacking folds within the training rows (lower data.folds or data.test_fraction)",
     ))?;
     Ok(Prepared { dataset, split, folds, train_folds })
+}
+
+/// `rank[c]`: where class `c` first appears among the classes of `labels`
+/// (0 for the first row's class); classes without rows come last, in index
+/// order. Labels `>= classes` are left for the split to refuse.
+fn first_appearance(labels: &[usize], classes: usize) -> Vec<usize> {
+    let mut rank = vec![usize::MAX; classes];
+    let mut next = 0;
+    for &l in labels {
+        if let Some(r) = rank.get_mut(l).filter(|r| **r == usize::MAX) {
+            *r = next;
+            next += 1;
+        }
+    }
+    for r in rank.iter_mut().filter(|r| **r == usize::MAX) {
+        *r = next;
+        next += 1;
+    }
+    rank
 }
 
 /// Everything about one member that training produces, for a given dataset and data config.

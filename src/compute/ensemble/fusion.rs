@@ -5,6 +5,7 @@ use ndarray::{Array2, ArrayView2};
 use super::EnsembleError;
 use super::Fusion;
 use super::stacking::Stacked;
+use super::votes::{VoteWeights, Votes};
 
 /// Index of the largest value; ties go to the lowest index (NumPy's argmax), NaN never wins.
 pub(crate) fn argmax(values: impl IntoIterator<Item = f64>) -> usize {
@@ -145,21 +146,19 @@ pub fn fuse_votes(fusion: Fusion, probas: &[ArrayView2<f64>], weights: &[f64], c
 /// the one place that chooses between a voting rule and stacking's
 /// meta-learners (the Ensemble pane and the Deploy pane both fuse through it).
 pub enum Fuser<'a> {
-    Vote {
-        fusion: Fusion,
-        weights: &'a [f64],
-        classes: usize,
-    },
+    /// A voting rule with the weights of the test rows and of each CV fold.
+    Vote(Votes),
     /// Stacking's meta-learners, on the probabilities of the stacked members.
     Stack(&'a Stacked),
 }
 
 impl<'a> Fuser<'a> {
-    /// The rule `fusion` names with these weights; stacking uses `stacked`,
-    /// and when stacking failed soft voting stands in and `notes` says so.
+    /// The rule `fusion` names with these weights ([`super::vote_weights`]);
+    /// stacking uses `stacked`, and when stacking failed soft voting stands
+    /// in and `notes` says so.
     pub fn new(
         fusion: Fusion,
-        weights: &'a [f64],
+        weights: VoteWeights,
         classes: usize,
         stacked: Option<&'a Result<Stacked, EnsembleError>>,
         notes: &mut Vec<String>,
@@ -168,32 +167,23 @@ impl<'a> Fuser<'a> {
             (Fusion::Stacking | Fusion::Mlp, Some(Ok(s))) => Fuser::Stack(s),
             (Fusion::Stacking | Fusion::Mlp, Some(Err(e))) => {
                 notes.push(format!("{fusion} failed, showing soft voting instead: {e}"));
-                Fuser::Vote { fusion: Fusion::Soft, weights, classes }
+                Fuser::Vote(Votes { fusion: Fusion::Soft, weights, classes })
             }
-            _ => Fuser::Vote { fusion, weights, classes },
+            _ => Fuser::Vote(Votes { fusion, weights, classes }),
         }
     }
 
-    /// The fused labels of the test rows (`fold` None) or of CV fold `k`'s rows.
+    /// The fused labels of the test rows (`fold` None) or of CV fold `k`'s
+    /// rows (with fold `k`'s weights or meta-learner).
     pub fn fuse(&self, probas: &[ArrayView2<f64>], fold: Option<usize>) -> Vec<usize> {
-        match *self {
-            Fuser::Vote { fusion, weights, classes } => fuse_votes(fusion, probas, weights, classes),
+        match self {
+            Fuser::Vote(v) => fuse_votes(v.fusion, probas, v.weights.of(fold), v.classes),
             Fuser::Stack(s) => {
                 let meta = fold.map_or(&s.meta, |k| &s.fold_metas[k]);
                 let used: Vec<ArrayView2<f64>> = s.used.iter().map(|&i| probas[i]).collect();
                 // The members and the meta-learners come from the same training: the shapes agree.
                 meta.predict(&used).unwrap_or_default()
             }
-        }
-    }
-
-    /// One fused label per dataset row from the members' out-of-fold
-    /// probabilities (`cv_probas`, all rows): stacking's are its
-    /// cross-validated meta-learners' answers, already in `Stacked::cv`.
-    pub fn fuse_out_of_fold(&self, cv_probas: &[ArrayView2<f64>]) -> Vec<usize> {
-        match self {
-            Fuser::Vote { .. } => self.fuse(cv_probas, None),
-            Fuser::Stack(s) => s.cv.clone(),
         }
     }
 }

@@ -50,6 +50,7 @@ pub use report::{EnsembleReport, MemberSummary, evaluate, evaluate_with};
 pub use selection::{Optimized, SELECTION_BAGS, SELECTION_ROUNDS, optimize, select_weights};
 pub use stacking::{MetaKind, MetaLearner, Stacked, stack, stacked_members};
 pub(crate) use stacking::{stacked_or_fit, views};
+pub use votes::{VoteWeights, Votes, vote_weights};
 
 use super::data::DataError;
 use super::quant::InvalidSetting;

@@ -10,9 +10,9 @@ use super::diversity::{double_fault, oracle_predictions, q_statistic};
 use super::fusion::{Fuser, fuse_soft, normalized_weights};
 use super::label_mean::{LabelMeanPermutations, label_mean_permutations};
 use super::metrics::{ProbabilityQuality, ReliabilityBin, accuracy, confusion, fold_accuracies, macro_scores};
-use super::selection::optimize;
-use super::stacking::{stacked_members, stacked_or_fit};
-use super::votes::{Votes, stacked_cv_proba};
+use super::selection::Optimized;
+use super::stacking::stacked_or_fit;
+use super::votes::{VoteWeights, Votes, cv_accuracy_without, stacked_cv_proba, vote_weights};
 use super::{
     EnsembleConfig, EnsembleError, Fusion, MemberConfig, MemberKind, MemberResults, Prepared, Stacked, WeightRule,
     argmax_rows,
@@ -43,9 +43,10 @@ pub struct MemberSummary {
     pub log_loss: f64,
     pub brier: f64,
     pub ece: f64,
-    /// Ensemble CV accuracy with this member minus without it (the others
-    /// keep their weights; optimized ones are not chosen again). None with one
-    /// member and under stacking (it would refit the meta-learners per member).
+    /// Ensemble CV accuracy with this member minus without it: the others
+    /// keep their own weights, or under `weights = "optimized"` ensemble
+    /// selection is run again on the others' out-of-fold probabilities. None
+    /// with one member and under stacking (it would refit the meta-learners per member).
     pub contribution: Option<f64>,
     /// The settings this member's kind reads (`MemberPlugin::settings`), as the settings file spells them.
     pub settings: BTreeMap<String, serde_json::Value>,
@@ -245,16 +246,19 @@ pub fn evaluate_with(
 
     let mut fitted = None;
     let stacked = stacked_or_fit(p, cfg, results, stacked, &mut fitted);
-    let fuser = Fuser::new(cfg.fusion, &raw_weights, classes, stacked, &mut report.notes);
+    let (vote_weights, optimized) = vote_weights(p, cfg, results);
+    let fuser = Fuser::new(cfg.fusion, vote_weights, classes, stacked, &mut report.notes);
     if let Fuser::Stack(s) = fuser {
         report.stacking_influence = Some(s.influence.clone());
     }
     if cfg.fusion == Fusion::Stacking && configs.iter().any(|m| m.weight != configs[0].weight) {
         report.notes.push("stacking learns its own weights; weights only decide who takes part (> 0)".into());
     }
-    let (test_pred, cv_pred, cv_proba, votes) = match fuser {
-        Fuser::Vote { fusion, .. } => {
-            let v = votes_for(p, cfg, fusion, results, &raw_weights, &mut report);
+    if let Some(opt) = &optimized {
+        report_optimized(p, cfg.fusion, opt, &cv_probas, &mut report);
+    }
+    let (test_pred, cv_pred, cv_proba, votes) = match &fuser {
+        Fuser::Vote(v) => {
             let cv_proba = v.cv_proba(&cv_probas, &p.folds);
             (v.test_labels(&test_probas), v.cv_labels(&cv_probas, &p.folds), cv_proba, Some(v))
         }
@@ -292,7 +296,7 @@ pub fn evaluate_with(
         .enumerate()
         .map(|(i, ((m, r), &w))| {
             let q = ProbabilityQuality::of(r.cv_proba.view(), &d.labels);
-            let without = votes.as_ref().and_then(|v| v.cv_accuracy_without(i, &cv_probas, &d.labels, &p.folds));
+            let without = votes.and_then(|v| cv_accuracy_without(p, cfg, v, results, i));
             MemberSummary {
                 kind: m.kind,
                 trees: m.trees,
@@ -347,36 +351,28 @@ pub fn evaluate_with(
         report.label_mean_invalid = true;
         report.soft_test_accuracy = Some(accuracy(&fuse_soft(&test_probas, &raw_weights), &test_labels));
         // Optimized weights were chosen per fold: each fold is scored with its own.
-        let fold_weights = votes.as_ref().map_or(vec![raw_weights.clone()], |v| v.folds.clone());
+        let fold_weights = votes.map_or(vec![raw_weights.clone()], |v| v.weights.folds.clone());
         report.label_mean_permutations =
             Some(label_mean_permutations(&member_cv, &fold_weights, &d.labels, &p.folds, classes));
     }
     report
 }
 
-/// The voting weights `cfg` asks for: the members' own, or optimized ones
-/// (which also fill the report's optimized figures).
-fn votes_for(
+/// The optimized weights' figures: the weights that fuse the test rows, and
+/// the optimistic CV accuracy of weights chosen on all rows.
+fn report_optimized(
     p: &Prepared,
-    cfg: &EnsembleConfig,
     fusion: Fusion,
-    results: &[&MemberResults],
-    raw_weights: &[f64],
+    opt: &Optimized,
+    cv_probas: &[ArrayView2<f64>],
     report: &mut EnsembleReport,
-) -> Votes {
+) {
     let classes = p.dataset.classes();
-    if cfg.weights != WeightRule::Optimized {
-        return Votes::fixed(fusion, raw_weights, p.folds.len(), classes);
-    }
-    let used = stacked_members(&cfg.members[..results.len()]);
-    let opt = optimize(p, results, &used);
-    let in_sample = Votes::fixed(fusion, &opt.in_sample, p.folds.len(), classes);
-    let cv_probas: Vec<ArrayView2<f64>> = results.iter().map(|r| r.cv_proba.view()).collect();
-    let in_sample_pred = in_sample.cv_labels(&cv_probas, &p.folds);
+    let in_sample = Votes { fusion, weights: VoteWeights::fixed(&opt.in_sample, p.folds.len()), classes };
+    let in_sample_pred = in_sample.cv_labels(cv_probas, &p.folds);
     report.optimized_in_sample_cv_accuracy =
         Some(fold_accuracies(&in_sample_pred, &p.dataset.labels, &p.folds).mean_std().0);
     report.optimized_weights = Some(opt.test.clone());
-    Votes { fusion, test: opt.test, folds: opt.folds, classes }
 }
 
 /// The settings `m`'s kind reads, by their settings-file names.

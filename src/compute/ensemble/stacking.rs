@@ -11,6 +11,7 @@ use super::{
     Prepared, argmax_rows, fit_error,
 };
 use crate::compute::members::{Softmax, TrainingSet};
+use crate::compute::parallel::{run_tasks, threads_for};
 
 /// Which meta-learner and its size: what a kept [`Stacked`] must match.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -195,7 +196,26 @@ pub fn stack(p: &Prepared, cfg: &EnsembleConfig, members: &[&MemberResults]) -> 
     let classes = p.dataset.classes();
 
     let kind = MetaKind::of(cfg);
-    let meta = MetaLearner::fit_kind(kind, &train_oof, &train_labels(p), classes)?;
+    // The test split's meta-learner and each fold's are independent fits:
+    // tasks on every core, merged in task order (the first failure in that order wins).
+    let rows_of = |idx: &[usize]| cv.iter().map(|v| v.select(Axis(0), idx)).collect::<Vec<Array2<f64>>>();
+    let tasks: Vec<Option<usize>> = std::iter::once(None).chain((0..p.folds.len()).map(Some)).collect();
+    let work = p.dataset.rows() * used.len() * classes * META_MAX_ITERATIONS as usize;
+    let (fits, _) = run_tasks(
+        &tasks,
+        threads_for(work),
+        || (),
+        |_, task| match *task {
+            None => MetaLearner::fit_kind(kind, &train_oof, &train_labels(p), classes),
+            Some(k) => {
+                let train = complement(p.dataset.rows(), &p.folds[k]);
+                let y: Vec<usize> = train.iter().map(|&r| p.dataset.labels[r]).collect();
+                MetaLearner::fit_kind(kind, &views(&rows_of(&train)), &y, classes)
+            }
+        },
+    );
+    let mut fits = fits.into_iter();
+    let meta = fits.next().expect("one fit per task")?;
     let test_pred = meta.predict(&test)?;
     let mut influence = vec![0.0; configs.len()];
     for (&i, share) in used.iter().zip(meta.influence()) {
@@ -204,13 +224,9 @@ pub fn stack(p: &Prepared, cfg: &EnsembleConfig, members: &[&MemberResults]) -> 
 
     let mut cv_pred = vec![0; p.dataset.rows()];
     let mut fold_metas = Vec::with_capacity(p.folds.len());
-    for fold in &p.folds {
-        let train = complement(p.dataset.rows(), fold);
-        let rows = |idx: &[usize]| cv.iter().map(|v| v.select(Axis(0), idx)).collect::<Vec<Array2<f64>>>();
-        let (train_x, fold_x) = (rows(&train), rows(fold));
-        let y: Vec<usize> = train.iter().map(|&r| p.dataset.labels[r]).collect();
-        let fold_meta = MetaLearner::fit_kind(kind, &views(&train_x), &y, classes)?;
-        for (&r, label) in fold.iter().zip(fold_meta.predict(&views(&fold_x))?) {
+    for (fold, fit) in p.folds.iter().zip(fits) {
+        let fold_meta = fit?;
+        for (&r, label) in fold.iter().zip(fold_meta.predict(&views(&rows_of(fold)))?) {
             cv_pred[r] = label;
         }
         fold_metas.push(fold_meta);

@@ -233,6 +233,57 @@ fn optimized_weights_are_chosen_inside_each_fold() {
     assert_eq!(evaluate(p, &zero, &refs).optimized_weights.unwrap()[1], 0.0);
 }
 
+/// A member's contribution under optimized weights runs ensemble selection
+/// again without it. Three tables over iris's rows: "good" gives the truth
+/// 0.9, "bad" gives it 0, "medium" 0.6 except on every third row (0.4, the
+/// next class 0.6). Selection takes "good" alone (CV 1.0); without it,
+/// "medium" alone, so good's contribution is 1 - medium's CV accuracy.
+/// Dropping good's weight instead would leave the others at weight 0, equal
+/// weights, which are wrong on every row: a contribution of 1.
+#[test]
+fn contribution_under_optimized_weights_selects_again_without_the_member() {
+    let p = iris_prepared();
+    let members: Vec<MemberConfig> = [1.0, 0.1, 0.01]
+        .iter()
+        .map(|&c| MemberConfig { kind: MemberKind::Logistic, c, ..MemberConfig::default() })
+        .collect();
+    let mut results: Vec<MemberResults> = members.iter().map(|m| train_member(p, m, 42).unwrap()).collect();
+    let labels = &p.dataset.labels;
+    // The truth gets `share(row)`, the next class the rest.
+    let table = |share: &dyn Fn(usize) -> f64| {
+        Array2::from_shape_fn((labels.len(), 3), |(r, c)| {
+            let t = labels[r];
+            if c == t {
+                share(r)
+            } else if c == (t + 1) % 3 {
+                1.0 - share(r)
+            } else {
+                0.0
+            }
+        })
+    };
+    results[0].cv_proba = table(&|_| 0.9);
+    results[1].cv_proba = table(&|_| 0.0);
+    results[2].cv_proba = table(&|r| if r % 3 == 0 { 0.4 } else { 0.6 });
+    let cfg = EnsembleConfig { weights: WeightRule::Optimized, members, ..EnsembleConfig::default() };
+    let refs: Vec<&MemberResults> = results.iter().collect();
+    let r = evaluate(p, &cfg, &refs);
+    assert_eq!(r.cv_accuracy_mean, Some(1.0));
+    let medium: f64 =
+        p.folds.iter().map(|f| f.iter().filter(|&&r| r % 3 != 0).count() as f64 / f.len() as f64).sum::<f64>()
+            / p.folds.len() as f64;
+    assert!(medium > 0.6 && medium < 0.7, "{medium}");
+    assert!(close(r.members[0].contribution.unwrap(), 1.0 - medium), "{:?}", r.members[0].contribution);
+    assert_eq!((r.members[1].contribution, r.members[2].contribution), (Some(0.0), Some(0.0)));
+    // The same as the report of the ensemble without it.
+    let without = EnsembleConfig { members: cfg.members[1..].to_vec(), ..cfg.clone() };
+    let w = evaluate(p, &without, &refs[1..]);
+    assert_eq!(r.members[0].contribution, Some(1.0 - w.cv_accuracy_mean.unwrap()));
+    // The members' own weights keep the old rule: without good, the other two vote equally, wrong everywhere.
+    let own = evaluate(p, &EnsembleConfig { weights: WeightRule::Members, ..cfg.clone() }, &refs);
+    assert_eq!(own.members[0].contribution, Some(own.cv_accuracy_mean.unwrap()));
+}
+
 #[test]
 fn mlp_gradients_match_finite_differences() {
     let x = array![[0.2, 0.8, 0.5, 0.5], [0.9, 0.1, 0.3, 0.7], [0.4, 0.6, 0.9, 0.1]];
@@ -291,8 +342,8 @@ fn relabeled(p: &Prepared, perm: &[usize]) -> Prepared {
 fn every_fusion_but_label_mean_ignores_how_classes_are_numbered() {
     // Logistic members (no exact probability ties, whose lowest-index rule
     // would depend on the numbering) trained on the data and on the same data with
-    // its classes renumbered, on the same split and folds (a CSV whose class
-    // names sort otherwise also draws other folds: they are dealt per class index).
+    // its classes renumbered, on the same split and folds (tests/label_order_csv.rs
+    // renames the classes of a CSV, whose folds `prepare` deals by first appearance).
     let p = iris_prepared();
     let perm = [2, 0, 1];
     let q = relabeled(p, &perm);
@@ -319,24 +370,32 @@ fn every_fusion_but_label_mean_ignores_how_classes_are_numbered() {
 }
 
 /// How long `evaluate` (the re-fuse after a weight or fusion change) takes on a
-/// digits-sized set (1797 rows, 64 features, 10 classes of Gaussian blobs) with
-/// three logistic members: median of 5 runs per fusion.
-/// `cargo test --lib compute::ensemble::tests_fusion::evaluate_timing -- --ignored --nocapture`
+/// digits-sized set (1797 rows, 64 features, 10 classes of Gaussian blobs, or
+/// the CSV file `QMC_TIMING_CSV` names, such as scikit-learn's digits) with
+/// three logistic members: median of 5 runs per fusion, and of the mlp
+/// fusion's meta-learner fits alone (`stack`).
+/// `cargo test --release --lib compute::ensemble::tests_fusion::evaluate_timing -- --ignored --nocapture`
 #[test]
 #[ignore]
 fn evaluate_timing() {
     use rand::{Rng, SeedableRng};
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
-    let (rows, features, classes) = (1797, 64, 10);
-    let labels: Vec<usize> = (0..rows).map(|r| r % classes).collect();
-    let centres = Array2::from_shape_fn((classes, features), |_| rng.gen_range(-1.0..1.0));
-    let x = Array2::from_shape_fn((rows, features), |(r, f)| centres[[labels[r], f]] + rng.gen_range(-2.0..2.0));
-    let d = data::Dataset {
-        features: x,
-        labels,
-        class_names: (0..classes).map(|k| k.to_string()).collect(),
-        feature_names: (0..features).map(|f| format!("f{f}")).collect(),
-        source: "blobs".into(),
+    let d = match std::env::var("QMC_TIMING_CSV") {
+        Ok(path) => data::load_csv(std::path::Path::new(&path), None).unwrap(),
+        Err(_) => {
+            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
+            let (rows, features, classes) = (1797, 64, 10);
+            let labels: Vec<usize> = (0..rows).map(|r| r % classes).collect();
+            let centres = Array2::from_shape_fn((classes, features), |_| rng.gen_range(-1.0..1.0));
+            let x =
+                Array2::from_shape_fn((rows, features), |(r, f)| centres[[labels[r], f]] + rng.gen_range(-2.0..2.0));
+            data::Dataset {
+                features: x,
+                labels,
+                class_names: (0..classes).map(|k| k.to_string()).collect(),
+                feature_names: (0..features).map(|f| format!("f{f}")).collect(),
+                source: "blobs".into(),
+            }
+        }
     };
     let p = prepare(d, &DataConfig::default()).unwrap();
     let members: Vec<MemberConfig> = [0.01, 0.1, 1.0]
@@ -362,6 +421,25 @@ fn evaluate_timing() {
             .collect();
         times.sort();
         let r = evaluate(&p, &cfg, &refs);
-        eprintln!("evaluate {fusion} weights {weights}: median {:?}, cv {:.4}", times[2], r.cv_accuracy_mean.unwrap());
+        eprintln!(
+            "evaluate {fusion} weights {weights}: median {:?}, test {:.4}, cv {:.4}",
+            times[2],
+            r.test_accuracy.unwrap(),
+            r.cv_accuracy_mean.unwrap()
+        );
     }
+    let mlp = EnsembleConfig { fusion: Fusion::Mlp, members: members.clone(), ..EnsembleConfig::default() };
+    let mut times: Vec<std::time::Duration> = (0..5)
+        .map(|_| {
+            let t = std::time::Instant::now();
+            std::hint::black_box(stack(&p, &mlp, &refs).unwrap());
+            t.elapsed()
+        })
+        .collect();
+    times.sort();
+    eprintln!("stack (mlp, 1 + folds fits): median {:?}, all {times:?}", times[2]);
+    let views: Vec<ArrayView2<f64>> = results.iter().map(|r| r.cv_proba.view()).collect();
+    let x = ndarray::concatenate(ndarray::Axis(1), &views).unwrap();
+    let m = Mlp::fit(x.view(), &p.dataset.labels, p.dataset.classes(), 16, 1);
+    eprintln!("one mlp fit on every row's out-of-fold probabilities: {} Adam steps of at most {MLP_STEPS}", m.steps);
 }

@@ -1,38 +1,73 @@
 //! A voting rule with its weights for the test rows and for each CV fold:
 //! the members' own weights (the same everywhere) or optimized ones (chosen
-//! anew inside every fold), and what the report measures with it.
+//! anew inside every fold), and what the report measures with it. The
+//! Ensemble pane and the Deploy pane both take their weights from
+//! [`vote_weights`], so the quantized ensemble votes as the float one.
 
 use ndarray::{Array2, ArrayView2, Axis};
 
-use super::Fusion;
 use super::fusion::{fuse_votes, soft_mean};
 use super::metrics::fold_accuracies;
-use super::stacking::{Stacked, views};
+use super::selection::{Optimized, optimize};
+use super::stacking::{Stacked, stacked_members, views};
+use super::{EnsembleConfig, Fusion, MemberResults, Prepared, WeightRule};
 
-/// A voting rule (soft, hard or label-mean) and its weights.
-pub(super) struct Votes {
-    pub fusion: Fusion,
+/// The voting weights of the test rows and of each CV fold.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VoteWeights {
     pub test: Vec<f64>,
     /// One weight vector per CV fold.
     pub folds: Vec<Vec<f64>>,
+}
+
+impl VoteWeights {
+    /// The same weights for the test rows and every fold.
+    pub fn fixed(weights: &[f64], folds: usize) -> VoteWeights {
+        VoteWeights { test: weights.to_vec(), folds: vec![weights.to_vec(); folds] }
+    }
+
+    /// The test rows' weights (`fold` None) or CV fold `k`'s.
+    pub fn of(&self, fold: Option<usize>) -> &[f64] {
+        fold.and_then(|k| self.folds.get(k)).unwrap_or(&self.test)
+    }
+}
+
+/// The voting weights `cfg` asks for, for its first `results.len()` members:
+/// each member's `weight`, or with `weights = "optimized"` and a voting
+/// fusion, ensemble selection's (chosen on the float members' out-of-fold
+/// probabilities, again inside every CV fold), returned with the selection.
+pub fn vote_weights(
+    p: &Prepared,
+    cfg: &EnsembleConfig,
+    results: &[&MemberResults],
+) -> (VoteWeights, Option<Optimized>) {
+    let configs = &cfg.members[..results.len().min(cfg.members.len())];
+    let raw: Vec<f64> = configs.iter().map(|m| m.weight).collect();
+    if cfg.weights != WeightRule::Optimized || cfg.fusion.learns_meta() {
+        return (VoteWeights::fixed(&raw, p.folds.len()), None);
+    }
+    let opt = optimize(p, &results[..configs.len()], &stacked_members(configs));
+    (VoteWeights { test: opt.test.clone(), folds: opt.folds.clone() }, Some(opt))
+}
+
+/// A voting rule (soft, hard or label-mean) and its weights.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Votes {
+    pub fusion: Fusion,
+    pub weights: VoteWeights,
     pub classes: usize,
 }
 
 impl Votes {
-    /// The same weights for the test rows and every fold.
-    pub fn fixed(fusion: Fusion, weights: &[f64], folds: usize, classes: usize) -> Votes {
-        Votes { fusion, test: weights.to_vec(), folds: vec![weights.to_vec(); folds], classes }
-    }
-
     pub fn test_labels(&self, test_probas: &[ArrayView2<f64>]) -> Vec<usize> {
-        fuse_votes(self.fusion, test_probas, &self.test, self.classes)
+        fuse_votes(self.fusion, test_probas, &self.weights.test, self.classes)
     }
 
     /// One fused label per dataset row: fold `k`'s rows fused with fold `k`'s weights.
     pub fn cv_labels(&self, cv_probas: &[ArrayView2<f64>], folds: &[Vec<usize>]) -> Vec<usize> {
         let rows = cv_probas.first().map_or(0, |p| p.nrows());
         let mut out = vec![0; rows];
-        for (fold, weights) in folds.iter().zip(&self.folds) {
+        for (fold, weights) in folds.iter().zip(&self.weights.folds) {
             let part = select_rows(cv_probas, fold);
             for (&r, label) in fold.iter().zip(fuse_votes(self.fusion, &views(&part), weights, self.classes)) {
                 out[r] = label;
@@ -49,7 +84,7 @@ impl Votes {
         }
         let first = cv_probas.first()?;
         let mut out = Array2::zeros(first.dim());
-        for (fold, weights) in folds.iter().zip(&self.folds) {
+        for (fold, weights) in folds.iter().zip(&self.weights.folds) {
             let mean = soft_mean(&views(&select_rows(cv_probas, fold)), weights)?;
             for (i, &r) in fold.iter().enumerate() {
                 out.row_mut(r).assign(&mean.row(i));
@@ -57,30 +92,32 @@ impl Votes {
         }
         Some(out)
     }
+}
 
-    /// Mean CV fold accuracy of these votes with member `left_out` removed (None with one member).
-    pub fn cv_accuracy_without(
-        &self,
-        left_out: usize,
-        cv_probas: &[ArrayView2<f64>],
-        truth: &[usize],
-        folds: &[Vec<usize>],
-    ) -> Option<f64> {
-        if cv_probas.len() < 2 {
-            return None;
-        }
-        let keep =
-            |v: &[f64]| -> Vec<f64> { v.iter().enumerate().filter(|&(i, _)| i != left_out).map(|(_, &w)| w).collect() };
-        let without = Votes {
-            fusion: self.fusion,
-            test: keep(&self.test),
-            folds: self.folds.iter().map(|w| keep(w)).collect(),
-            classes: self.classes,
-        };
-        let probas: Vec<ArrayView2<f64>> =
-            cv_probas.iter().enumerate().filter(|&(i, _)| i != left_out).map(|(_, p)| *p).collect();
-        Some(fold_accuracies(&without.cv_labels(&probas, folds), truth, folds).mean_std().0)
+/// Mean CV accuracy of `votes` (fusing `cfg`'s members) without member
+/// `left_out`, its weights taken as [`vote_weights`] takes them for the
+/// remaining members: their own weights, or under `weights = "optimized"`
+/// a new ensemble selection on the remaining members' out-of-fold
+/// probabilities (inside every fold). None with one member.
+pub(super) fn cv_accuracy_without(
+    p: &Prepared,
+    cfg: &EnsembleConfig,
+    votes: &Votes,
+    results: &[&MemberResults],
+    left_out: usize,
+) -> Option<f64> {
+    if results.len() < 2 {
+        return None;
     }
+    let others = |i: &usize| *i != left_out;
+    let members = cfg.members.iter().take(results.len()).enumerate().filter(|(i, _)| others(i));
+    let members = members.map(|(_, m)| m.clone()).collect();
+    let rest_cfg = EnsembleConfig { fusion: cfg.fusion, weights: cfg.weights, mlp_hidden: cfg.mlp_hidden, members };
+    let rest: Vec<&MemberResults> = results.iter().enumerate().filter(|(i, _)| others(i)).map(|(_, r)| *r).collect();
+    let without = Votes { fusion: votes.fusion, weights: vote_weights(p, &rest_cfg, &rest).0, classes: votes.classes };
+    let probas: Vec<ArrayView2<f64>> = rest.iter().map(|r| r.cv_proba.view()).collect();
+    let labels = without.cv_labels(&probas, &p.folds);
+    Some(fold_accuracies(&labels, &p.dataset.labels, &p.folds).mean_std().0)
 }
 
 fn select_rows(probas: &[ArrayView2<f64>], rows: &[usize]) -> Vec<Array2<f64>> {
