@@ -154,25 +154,6 @@ fn joined_ranges(first: &[FirstPass]) -> Vec<f64> {
     rows.into_iter().filter(|(lo, hi)| lo <= hi).map(|(lo, hi)| f64::from(hi) - f64::from(lo)).collect()
 }
 
-/// The finite min and max of `row` ((∞, −∞) when it has none): eight lanes
-/// of branch-free selects, which vectorize (every value of a checkpoint
-/// goes through here).
-fn finite_extremes(row: &[f32]) -> (f32, f32) {
-    let (mut lo, mut hi) = ([f32::INFINITY; LANES], [f32::NEG_INFINITY; LANES]);
-    let (chunks, rest) = row.as_chunks::<LANES>();
-    for c in chunks {
-        for l in 0..LANES {
-            let (x, finite) = (c[l], c[l].abs() < f32::INFINITY);
-            lo[l] = if finite && x < lo[l] { x } else { lo[l] };
-            hi[l] = if finite && x > hi[l] { x } else { hi[l] };
-        }
-    }
-    let finite = rest.iter().copied().filter(|x| x.is_finite());
-    let lo = finite.clone().chain(lo).fold(f32::INFINITY, f32::min);
-    let hi = finite.chain(hi).fold(f32::NEG_INFINITY, f32::max);
-    (lo, hi)
-}
-
 /// The largest range over the median one (the mean of the middle two for an even count).
 fn range_spread(ranges: &[f64]) -> Option<f64> {
     let mut sorted = ranges.to_vec();
@@ -210,18 +191,22 @@ macro_rules! with_avx2 {
     };
 }
 
-/// `f` of each eight consecutive values, the last ones padded with NaN: a
-/// padded lane is not finite, so it adds 0 and counts nothing, as an absent
-/// value (fixed-size chunks are what lets the lane loops vectorize).
-#[inline(always)]
-fn each_eight(xs: &[f32], mut f: impl FnMut(&[f32; LANES])) {
-    let (chunks, rest) = xs.as_chunks::<LANES>();
-    chunks.iter().for_each(&mut f);
-    if !rest.is_empty() {
-        let mut last = [f32::NAN; LANES];
-        last[..rest.len()].copy_from_slice(rest);
-        f(&last);
-    }
+/// Runs `$body` on each eight consecutive values `$c` of `$xs`, the last
+/// ones padded with NaN: a padded lane is not finite, so it adds 0 and
+/// counts nothing, as an absent value. Fixed-size chunks, and a body
+/// written in place (a closure would be called per chunk), are what let
+/// the lane loops vectorize.
+macro_rules! each_eight {
+    ($xs:expr, |$c:ident| $body:block) => {{
+        let (chunks, rest) = $xs.as_chunks::<LANES>();
+        for $c in chunks $body
+        if !rest.is_empty() {
+            let mut last = [f32::NAN; LANES];
+            last[..rest.len()].copy_from_slice(rest);
+            let $c = &last;
+            $body
+        }
+    }};
 }
 
 /// Each lane's value as f64 (0 where not finite) and whether it was finite.
@@ -237,9 +222,30 @@ fn lanes(c: &[f32; LANES]) -> ([f64; LANES], [bool; LANES]) {
 }
 
 with_avx2! {
+    /// The finite min and max of `row` ((∞, −∞) when it has none): eight
+    /// lanes of branch-free selects, which vectorize (every value of a
+    /// checkpoint goes through here).
+    fn finite_extremes(row: &[f32]) -> (f32, f32) {
+        let (mut lo, mut hi) = ([f32::INFINITY; LANES], [f32::NEG_INFINITY; LANES]);
+        let (chunks, rest) = row.as_chunks::<LANES>();
+        for c in chunks {
+            for l in 0..LANES {
+                let (x, finite) = (c[l], c[l].abs() < f32::INFINITY);
+                lo[l] = if finite && x < lo[l] { x } else { lo[l] };
+                hi[l] = if finite && x > hi[l] { x } else { hi[l] };
+            }
+        }
+        let finite = rest.iter().copied().filter(|x| x.is_finite());
+        let lo = finite.clone().chain(lo).fold(f32::INFINITY, f32::min);
+        let hi = finite.chain(hi).fold(f32::NEG_INFINITY, f32::max);
+        (lo, hi)
+    }
+}
+
+with_avx2! {
     fn moments(xs: &[f32]) -> Moments {
         let (mut n, mut sum, mut sq, mut max) = ([0usize; LANES], [0.0; LANES], [0.0; LANES], [0.0f64; LANES]);
-        each_eight(xs, |c| {
+        each_eight!(xs, |c| {
             let (v, ok) = lanes(c);
             for l in 0..LANES {
                 n[l] += usize::from(ok[l]);
@@ -263,7 +269,7 @@ with_avx2! {
         // |d| > floor ≥ 0 gives fl(d²) ≥ fl(floor²): no value beyond the floor slips by.
         let floor2 = floor * floor;
         let most = xs.len() / 8;
-        each_eight(xs, |c| {
+        each_eight!(xs, |c| {
             let (v, ok) = lanes(c);
             let mut near = true;
             for l in 0..LANES {
@@ -272,10 +278,7 @@ with_avx2! {
                 m4[l] += d2 * d2;
                 near &= d2 < floor2;
             }
-            if near {
-                return;
-            }
-            if let Shortlist::Far(far) = &mut shortlist {
+            if !near && let Shortlist::Far(far) = &mut shortlist {
                 far.extend((0..LANES).filter(|&l| ok[l]).map(|l| (v[l] - mean).abs()).filter(|&d| d > floor));
                 if far.len() > most {
                     shortlist = Shortlist::TooMany;
@@ -290,7 +293,7 @@ with_avx2! {
     /// How many finite values lie beyond `limit` of the mean.
     fn beyond(xs: &[f32], mean: f64, limit: f64) -> usize {
         let mut count = [0usize; LANES];
-        each_eight(xs, |c| {
+        each_eight!(xs, |c| {
             let (v, ok) = lanes(c);
             for l in 0..LANES {
                 count[l] += usize::from(ok[l] && (v[l] - mean).abs() > limit);
