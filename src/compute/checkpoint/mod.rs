@@ -5,8 +5,8 @@
 //!
 //! Shards are never memory-mapped: a shard is an open file and its length
 //! at open, and every byte taken from it goes through ONE method,
-//! [`Shard::read`] (`offset`, `len`) → `Vec<u8>` of exactly `len` bytes, read
-//! with pread. A header is read that way, and a tensor's bytes right before
+//! [`Shard::read_into`] (`offset`, a buffer of the length wanted), read with
+//! pread ([`Shard::read`] allocates that buffer first). A header is read that way, and a tensor's bytes right before
 //! they are decoded, so memory is bounded by the largest tensor, not by the
 //! checkpoint, and a file cut short while open is a typed error
 //! (`CheckpointError::ShortRead`), not a SIGBUS. `read` refuses a range past
