@@ -13,9 +13,9 @@ use super::{Buffers, Checkpoint, CheckpointError, Entry};
 use crate::compute::analysis;
 use crate::compute::formats::table::{self, FormatRow};
 use crate::compute::parallel::{on_one_thread, run_in_order, threads_for};
-use crate::compute::weights::{self, matrix_dims};
 use crate::compute::plan::{self, Choice, PlanError, TensorChoices};
 use crate::compute::watch::Watch;
+use crate::compute::weights::{self, matrix_dims};
 
 pub use super::stats::{OUTLIER_SIGMAS, Stats, tensor_stats};
 

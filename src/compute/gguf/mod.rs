@@ -119,7 +119,12 @@ pub fn decode_tensor(path: &str, bytes: &[u8], info: &TensorInfo) -> Result<Deco
 
 /// `decode_tensor` into `out` (resized to the tensor's values, so a scan
 /// reuses one buffer for every tensor), giving the tensor's dtype.
-pub fn decode_tensor_into(path: &str, bytes: &[u8], info: &TensorInfo, out: &mut Vec<f32>) -> Result<String, GgufError> {
+pub fn decode_tensor_into(
+    path: &str,
+    bytes: &[u8],
+    info: &TensorInfo,
+    out: &mut Vec<f32>,
+) -> Result<String, GgufError> {
     let name = || info.name.clone();
     let t = ggml_type(info.type_id).ok_or_else(|| GgufError::UnknownType {
         path: path.to_string(),
