@@ -107,7 +107,7 @@ impl Shard {
                         .enumerate()
                         .map(|(i, part)| scope.spawn(move || self.pread(file, offset + (i * piece) as u64, part)))
                         .collect();
-                    reads.into_iter().map(|r| r.join().expect("a read thread panicked")).collect()
+                    reads.into_iter().try_for_each(|r| r.join().expect("a read thread panicked"))
                 })
             }
         }

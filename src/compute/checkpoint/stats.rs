@@ -219,6 +219,7 @@ macro_rules! each_eight {
 /// for ±Inf and NaN): `is_finite` compiles to integer operations on the
 /// bits, which keep the lane loops from vectorizing.
 #[inline(always)]
+#[allow(clippy::eq_op)] // x − x is the test itself.
 fn is_finite(x: f32) -> bool {
     x - x == 0.0
 }
@@ -393,13 +394,16 @@ mod tests {
             .collect()
     }
 
+    /// One value added to a task's lanes: (lanes, lane, value or 0, finite).
+    type LaneStep<'a> = &'a dyn Fn(&mut [f64; 8], usize, f64, bool);
+
     /// The statistics as the four separate passes gave them before the
     /// passes were fused: each task's eight lanes (value i of the task in
     /// lane i mod 8, the lanes past its end adding 0), rows' ranges from
     /// whole rows. The fused passes must give these bits.
     fn four_passes(values: &[f32], cols: usize) -> (Stats, f64) {
         let tasks = weight_tasks(values.len());
-        let lane_sums = |f: &dyn Fn(&mut [f64; 8], usize, f64, bool)| -> Vec<[f64; 8]> {
+        let lane_sums = |f: LaneStep| -> Vec<[f64; 8]> {
             tasks
                 .iter()
                 .map(|span| {
