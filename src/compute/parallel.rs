@@ -2,15 +2,37 @@
 //! turn, with results that come back in task order, so that nothing
 //! computed depends on the number of threads.
 
+use std::cell::Cell;
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 /// Below this many values one thread is quicker than starting another.
 const PARALLEL_MIN: usize = 1 << 16;
 
-/// How many threads `len` values are worth: one per core, up to eight.
+thread_local! {
+    /// Set while this thread runs one of several tasks that share the cores
+    /// (`on_one_thread`): the work inside it then starts no threads of its own.
+    static ONE_THREAD: Cell<bool> = const { Cell::new(false) };
+}
+
+/// How many threads `len` values are worth: one per core, up to eight;
+/// one inside `on_one_thread`.
 pub fn threads_for(len: usize) -> usize {
     static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
     // Asking costs a few file reads (cgroup quotas): once is enough.
     let cores = *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get().min(8)));
-    if len < PARALLEL_MIN { 1 } else { cores }
+    if len < PARALLEL_MIN || ONE_THREAD.get() { 1 } else { cores }
+}
+
+/// Runs `f` with `threads_for` answering 1 on this thread: for a task that
+/// runs beside others, one per core, where threads of its own would only
+/// take turns with them. The bits do not change (no result depends on the
+/// number of threads); only the spawning and the hand-offs are saved.
+pub fn on_one_thread<R>(f: impl FnOnce() -> R) -> R {
+    let before = ONE_THREAD.replace(true);
+    let result = f();
+    ONE_THREAD.set(before);
+    result
 }
 
 /// Runs `tasks` on `threads` threads (this one among them), each taking the
@@ -23,11 +45,11 @@ pub fn run_tasks<T: Sync, S: Send, R: Send>(
     state: impl Fn() -> S + Sync,
     run: impl Fn(&mut S, &T) -> R + Sync,
 ) -> (Vec<R>, Vec<S>) {
-    let next = std::sync::atomic::AtomicUsize::new(0);
+    let next = AtomicUsize::new(0);
     let work = || {
         let (mut s, mut done) = (state(), Vec::new());
         loop {
-            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let i = next.fetch_add(1, Ordering::Relaxed);
             let Some(task) = tasks.get(i) else { break };
             done.push((i, run(&mut s, task)));
         }
@@ -45,4 +67,114 @@ pub fn run_tasks<T: Sync, S: Send, R: Send>(
     }
     results.sort_unstable_by_key(|(i, _)| *i);
     (results.into_iter().map(|(_, r)| r).collect(), states)
+}
+
+/// Runs `tasks` on `threads` threads as `run_tasks` does, but hands each
+/// result to `take` on this thread in task order as soon as it and every
+/// one before it are done, so the caller can show results while later
+/// ones run. The first error in task order ends it: no task after it is
+/// started, those before it are taken, and it is returned. Each thread
+/// holds one task at a time (and its `state`), the results waiting for an
+/// earlier one aside.
+pub fn run_in_order<T: Sync, S, R: Send, E: Send>(
+    tasks: &[T],
+    threads: usize,
+    state: impl Fn() -> S + Sync,
+    run: impl Fn(&mut S, &T) -> Result<R, E> + Sync,
+    mut take: impl FnMut(R),
+) -> Result<(), E> {
+    let threads = threads.min(tasks.len());
+    if threads <= 1 {
+        let mut s = state();
+        return tasks.iter().try_for_each(|task| run(&mut s, task).map(&mut take));
+    }
+    let (next, stop_at) = (AtomicUsize::new(0), AtomicUsize::new(usize::MAX));
+    std::thread::scope(|scope| {
+        let (sender, results) = std::sync::mpsc::channel();
+        for _ in 0..threads {
+            let sender = sender.clone();
+            let (next, stop_at, state, run) = (&next, &stop_at, &state, &run);
+            scope.spawn(move || {
+                let mut s = state();
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(task) = tasks.get(i).filter(|_| i < stop_at.load(Ordering::Relaxed)) else { break };
+                    let result = run(&mut s, task);
+                    if result.is_err() {
+                        stop_at.fetch_min(i, Ordering::Relaxed);
+                    }
+                    // The receiver is gone once an earlier error ended the run.
+                    if sender.send((i, result)).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(sender);
+        let mut waiting = BTreeMap::new();
+        let mut wanted = 0;
+        // Every thread's sender gone ends this loop (a panic is raised by the scope).
+        for (i, result) in results {
+            waiting.insert(i, result);
+            while let Some(result) = waiting.remove(&wanted) {
+                take(result?);
+                wanted += 1;
+            }
+        }
+        Ok(())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Uneven work, so that threads overtake each other.
+    fn slow_square(t: u64) -> u64 {
+        std::thread::sleep(std::time::Duration::from_micros((t * 37) % 50));
+        t * t
+    }
+
+    #[test]
+    fn results_are_taken_in_task_order_whatever_the_threads() {
+        let tasks: Vec<u64> = (0..200).collect();
+        for threads in [1, 2, 7] {
+            let mut taken = Vec::new();
+            let done = run_in_order(&tasks, threads, || (), |_, &t| Ok::<_, ()>(slow_square(t)), |r| taken.push(r));
+            assert_eq!(done, Ok(()));
+            assert_eq!(taken, tasks.iter().map(|t| t * t).collect::<Vec<_>>(), "{threads} threads");
+        }
+    }
+
+    #[test]
+    fn the_first_error_in_task_order_ends_the_run() {
+        let tasks: Vec<u64> = (0..200).collect();
+        for threads in [1, 2, 7] {
+            let started = AtomicUsize::new(0);
+            let mut taken = Vec::new();
+            let run = |_: &mut (), &t: &u64| {
+                started.fetch_add(1, Ordering::Relaxed);
+                // Task 150 fails fast, 90 fails slowly: 90 is the one returned.
+                if t == 150 {
+                    return Err(t);
+                }
+                let square = slow_square(t);
+                if t == 90 { Err(t) } else { Ok(square) }
+            };
+            let done = run_in_order(&tasks, threads, || (), run, |r| taken.push(r));
+            assert_eq!(done, Err(90), "{threads} threads");
+            assert_eq!(taken, (0..90).map(|t| t * t).collect::<Vec<_>>());
+            // Past a failed task only those already taken by another thread start.
+            assert!(started.load(Ordering::Relaxed) <= 150 + threads, "{threads} threads");
+        }
+    }
+
+    #[test]
+    fn on_one_thread_caps_the_threads_inside_it_only() {
+        let big = PARALLEL_MIN * 4;
+        let outside = threads_for(big);
+        assert_eq!(on_one_thread(|| threads_for(big)), 1);
+        assert_eq!(on_one_thread(|| on_one_thread(|| threads_for(big))), 1);
+        assert_eq!(threads_for(big), outside, "restored after");
+    }
 }

@@ -2,11 +2,8 @@
 //! GGUF header with their ggml type as the dtype (`q4_k`, `f16`), each
 //! read (`Shard::read`, no memory map) and decoded to f32 when scanned.
 
-use std::path::Path;
-
-use super::{Checkpoint, CheckpointError, Entry, Shard, skip_reason};
+use super::{Buffers, Checkpoint, CheckpointError, Entry, Shard, skip_reason};
 use crate::compute::gguf::{self, GgufError, Header, TensorInfo};
-use crate::compute::weights::{self, Weights};
 
 /// How much of the file the first try at the header reads: most headers
 /// fit (a 32k-token vocabulary takes about 1 MB); a larger one is read
@@ -57,16 +54,19 @@ fn entry(info: TensorInfo, include_1d: bool) -> Entry {
     }
 }
 
-/// One tensor of a GGUF shard read and decoded, as `weights` presents a tensor.
-pub(super) fn load(shard: &Shard, info: &TensorInfo) -> Result<Weights, CheckpointError> {
+/// One tensor of a GGUF shard read through `buffers.raw` and decoded into
+/// `buffers.values`; gives the type's dtype name.
+pub(super) fn values_into(shard: &Shard, info: &TensorInfo, buffers: &mut Buffers) -> Result<String, CheckpointError> {
     if info.count() > gguf::MAX_DECODED {
         // Refused before its bytes are read, not after.
         let (path, name, count) = (shard.path.clone(), info.name.clone(), info.count() as u64);
         return Err(GgufError::TooLarge { path, name, count, max: gguf::MAX_DECODED }.into());
     }
     let len = usize::try_from(info.len.unwrap_or(0)).unwrap_or(usize::MAX);
-    let bytes = shard.read(info.start, len)?;
+    shard.check_range(info.start, len)?;
+    let bytes = super::grown(&mut buffers.raw, len);
+    shard.read_into(info.start, bytes)?;
     // The bytes read are the tensor's alone: its data starts at 0 in them.
-    let decoded = gguf::decode_tensor(&shard.path, &bytes, &TensorInfo { start: 0, ..info.clone() })?;
-    Ok(weights::from_decoded(Path::new(&shard.path), decoded, &info.name))
+    let local = TensorInfo { start: 0, ..info.clone() };
+    Ok(gguf::decode_tensor_into(&shard.path, bytes, &local, &mut buffers.values)?)
 }

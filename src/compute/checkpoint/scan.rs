@@ -2,16 +2,20 @@
 //! then the model's totals per format and, under a budget, the plan.
 
 use std::collections::BTreeMap;
+use std::ops::Range;
+use std::path::Path;
 
 use serde::Serialize;
 
 use super::recipe::{self, Pin, RoleWeight};
 use super::select::FormatSpec;
-use super::{Checkpoint, CheckpointError, Entry};
+use super::{Buffers, Checkpoint, CheckpointError, Entry};
 use crate::compute::analysis;
 use crate::compute::formats::table::{self, FormatRow};
+use crate::compute::parallel::{on_one_thread, run_in_order, threads_for};
 use crate::compute::plan::{self, Choice, PlanError, TensorChoices};
 use crate::compute::watch::Watch;
+use crate::compute::weights::{self, matrix_dims};
 
 pub use super::stats::{OUTLIER_SIGMAS, Stats, tensor_stats};
 
@@ -117,7 +121,17 @@ pub fn scan(ck: &Checkpoint, selected: &[bool], specs: &[FormatSpec], watch: &Wa
 }
 
 /// `scan`, handing each tensor to `on_tensor(done, total, tensor)` as soon
-/// as it is measured (the pane fills in its rows while the rest run).
+/// as it is measured (the pane fills in its rows while the rest run), in
+/// checkpoint order.
+///
+/// Tensors are measured side by side, one per core, each on one thread
+/// (`parallel::on_one_thread`), so one is read and decoded while another
+/// is computed and no core waits at the end of a small tensor's passes;
+/// a tensor larger than all those after it together (an embedding), or
+/// one of `ALONE_VALUES` or more, is measured alone on every core. Each
+/// thread reads and decodes into its own reused `Buffers`, so memory holds
+/// one tensor per core at most. The figures do not depend on how tensors
+/// are spread over the threads.
 pub fn scan_streaming(
     ck: &Checkpoint,
     selected: &[bool],
@@ -127,12 +141,21 @@ pub fn scan_streaming(
 ) -> Result<Scan, CheckpointError> {
     let chosen: Vec<_> = ck.tensors.iter().zip(selected).filter(|(_, s)| **s).map(|(t, _)| t).collect();
     let mut tensors = Vec::with_capacity(chosen.len());
-    for (i, entry) in chosen.iter().enumerate() {
-        watch.check()?;
-        let t = scan_tensor(ck, entry, specs, watch)?;
-        on_tensor(i + 1, chosen.len(), &t);
-        tensors.push(t);
-        watch.progress(i + 1, chosen.len());
+    for (group, alone) in groups(&chosen) {
+        let threads = if alone { 1 } else { threads_for(usize::MAX) };
+        let measure = |buffers: &mut Buffers, entry: &&Entry| {
+            watch.check()?;
+            if alone {
+                scan_tensor(ck, entry, specs, watch, buffers)
+            } else {
+                on_one_thread(|| scan_tensor(ck, entry, specs, watch, buffers))
+            }
+        };
+        run_in_order(&chosen[group], threads, Buffers::default, measure, |t| {
+            tensors.push(t);
+            on_tensor(tensors.len(), chosen.len(), tensors.last().expect("just pushed"));
+            watch.progress(tensors.len(), chosen.len());
+        })?;
     }
     let totals = specs.iter().enumerate().map(|(f, s)| total(&tensors, f, &s.label)).collect();
     let checkpoint = Summary {
@@ -144,12 +167,35 @@ pub fn scan_streaming(
     Ok(Scan { checkpoint, tensors, totals, plan: None })
 }
 
-/// One tensor decoded, measured with every format, and dropped.
+/// A tensor this large is measured alone on every core: one per core side
+/// by side would hold several of them in memory.
+const ALONE_VALUES: usize = 1 << 25;
+
+/// The tensors in runs measured side by side, and each tensor measured
+/// alone (`true`), in order.
+fn groups(chosen: &[&Entry]) -> Vec<(Range<usize>, bool)> {
+    let values = |e: &Entry| if e.skipped.is_some() { 0 } else { e.count };
+    let mut after: usize = chosen.iter().map(|e| values(e)).sum();
+    let mut groups: Vec<(Range<usize>, bool)> = Vec::new();
+    for (i, e) in chosen.iter().enumerate() {
+        after -= values(e);
+        let alone = values(e) > after || values(e) >= ALONE_VALUES;
+        match groups.last_mut() {
+            Some((run, false)) if !alone => run.end = i + 1,
+            _ => groups.push((i..i + 1, alone)),
+        }
+    }
+    groups
+}
+
+/// One tensor decoded into `buffers`, measured with every format; the
+/// values go back to `buffers` for the next tensor.
 fn scan_tensor(
     ck: &Checkpoint,
     entry: &Entry,
     specs: &[FormatSpec],
     watch: &Watch,
+    buffers: &mut Buffers,
 ) -> Result<TensorScan, CheckpointError> {
     let mut t = TensorScan {
         name: entry.name.clone(),
@@ -164,14 +210,17 @@ fn scan_tensor(
         signal: 0.0,
     };
     if !t.skipped {
-        // The decoded tensor lives only for this call.
-        let w = ck.load(entry)?;
-        let (stats, signal) = tensor_stats(&w.values, w.cols);
+        let dtype = ck.values_into(entry, buffers)?;
+        let (stats, signal) = tensor_stats(&buffers.values, matrix_dims(&entry.shape).1);
+        let values = std::mem::take(&mut buffers.values);
+        let path = Path::new(&ck.shards[entry.shard].path);
+        let name = Some(entry.name.clone());
+        let w = weights::counted_weights(path, values, entry.shape.clone(), dtype, name, stats.non_finite);
         let weight_stats = analysis::weight_stats(&w);
-        for spec in specs {
-            let row = table::measure(&w, &weight_stats, &spec.label, &spec.cfg, watch)?;
-            t.results.push(result_of(&row));
-        }
+        let rows: Result<Vec<FormatRow>, _> =
+            specs.iter().map(|spec| table::measure(&w, &weight_stats, &spec.label, &spec.cfg, watch)).collect();
+        buffers.values = w.values;
+        t.results = rows?.iter().map(result_of).collect();
         (t.stats, t.signal) = (Some(stats), signal);
     }
     Ok(t)

@@ -112,6 +112,19 @@ pub fn not_decoded_reason(type_id: u32) -> Option<String> {
 
 /// Decodes one tensor of the file `bytes` whose header gave `info`.
 pub fn decode_tensor(path: &str, bytes: &[u8], info: &TensorInfo) -> Result<Decoded, GgufError> {
+    let mut values = Vec::new();
+    let dtype = decode_tensor_into(path, bytes, info, &mut values)?;
+    Ok(Decoded { values, shape: info.shape.clone(), dtype })
+}
+
+/// `decode_tensor` into `out` (resized to the tensor's values, so a scan
+/// reuses one buffer for every tensor), giving the tensor's dtype.
+pub fn decode_tensor_into(
+    path: &str,
+    bytes: &[u8],
+    info: &TensorInfo,
+    out: &mut Vec<f32>,
+) -> Result<String, GgufError> {
     let name = || info.name.clone();
     let t = ggml_type(info.type_id).ok_or_else(|| GgufError::UnknownType {
         path: path.to_string(),
@@ -145,9 +158,9 @@ pub fn decode_tensor(path: &str, bytes: &[u8], info: &TensorInfo) -> Result<Deco
             len: bytes.len(),
         });
     };
-    let mut values = vec![0f32; count];
-    decode_blocks(decode, t.block, t.bytes, data, &mut values);
-    Ok(Decoded { values, shape: info.shape.clone(), dtype: t.dtype() })
+    out.resize(count, 0.0);
+    decode_blocks(decode, t.block, t.bytes, data, out);
+    Ok(t.dtype())
 }
 
 #[cfg(test)]

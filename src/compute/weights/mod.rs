@@ -140,22 +140,40 @@ pub fn load_file(path: &Path, tensor: Option<&str>) -> Result<Weights, WeightsEr
     }
 }
 
-/// A GGUF tensor decoded by `compute::gguf`, as the other loaders give one.
-pub(crate) fn from_decoded(path: &Path, decoded: gguf::Decoded, name: &str) -> Weights {
-    file_weights(path, decoded.values, decoded.shape, decoded.dtype, Some(name.to_string()))
-}
-
-/// The stored bytes of one safetensors tensor (`dtype` lower case, as
-/// listed) decoded to f32: a checkpoint scan reads a tensor's bytes and
-/// decodes them here, one tensor at a time.
-pub(crate) fn decode_safetensors(
+/// What must hold before one safetensors tensor's stored bytes (`dtype`
+/// lower case, as listed) are decoded to f32: a float dtype, and `bytes`
+/// the size of `shape`. Gives the number of values; a checkpoint then
+/// decodes them with `decode_safetensors_into` (or reads f32 data straight
+/// into its values), one tensor at a time.
+pub(crate) fn check_safetensors(
     path: &Path,
     name: &str,
     dtype: &str,
     shape: &[usize],
-    data: &[u8],
-) -> Result<Weights, WeightsError> {
-    safetensors::decode_tensor(path, name, dtype, shape, data)
+    bytes: usize,
+) -> Result<usize, WeightsError> {
+    safetensors::check_tensor(path, name, dtype, shape, bytes)
+}
+
+/// The bytes of a tensor `check_safetensors` accepted, decoded into `out`
+/// (as many values as the check gave).
+pub(crate) fn decode_safetensors_into(dtype: &str, data: &[u8], out: &mut [f32]) {
+    safetensors::decode_values(dtype, data, out)
+}
+
+/// Decoded values whose NaN and ±Inf the caller has already counted (the
+/// scan's statistics do, in their first pass).
+pub(crate) fn counted_weights(
+    path: &Path,
+    values: Vec<f32>,
+    shape: Vec<usize>,
+    dtype: String,
+    tensor: Option<String>,
+    non_finite: usize,
+) -> Weights {
+    let (rows, cols) = matrix_dims(&shape);
+    debug_assert_eq!(rows * cols, values.len());
+    Weights { non_finite, values, rows, cols, shape, dtype, source: path.display().to_string(), tensor }
 }
 
 /// Describes the tensors in a file from its header alone, so listing a
@@ -204,18 +222,8 @@ fn count_non_finite(values: &[f32]) -> usize {
 }
 
 fn file_weights(path: &Path, values: Vec<f32>, shape: Vec<usize>, dtype: String, tensor: Option<String>) -> Weights {
-    let (rows, cols) = matrix_dims(&shape);
-    debug_assert_eq!(rows * cols, values.len());
-    Weights {
-        non_finite: count_non_finite(&values),
-        values,
-        rows,
-        cols,
-        shape,
-        dtype,
-        source: path.display().to_string(),
-        tensor,
-    }
+    let non_finite = count_non_finite(&values);
+    counted_weights(path, values, shape, dtype, tensor, non_finite)
 }
 
 /// Element conversion to `f32`; lossy for wide integers and `f64`, which is
@@ -242,6 +250,13 @@ fn decode<const N: usize>(bytes: &[u8], convert: impl Fn([u8; N]) -> f32) -> Vec
     let (chunks, rest) = bytes.as_chunks::<N>();
     debug_assert!(rest.is_empty());
     chunks.iter().map(|&c| convert(c)).collect()
+}
+
+/// `out[i]` = `convert` of the i-th `N` bytes of `bytes` (into a buffer the caller reuses).
+fn decode_into<const N: usize>(bytes: &[u8], out: &mut [f32], convert: impl Fn([u8; N]) -> f32) {
+    let (chunks, rest) = bytes.as_chunks::<N>();
+    debug_assert!(rest.is_empty() && chunks.len() == out.len());
+    out.iter_mut().zip(chunks).for_each(|(o, &c)| *o = convert(c));
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use super::{TensorInfo, Weights, WeightsError, checked_len, decode, file_weights, is_float_dtype};
+use super::{TensorInfo, Weights, WeightsError, checked_len, decode_into, is_float_dtype};
 use crate::compute::checkpoint::{self, Checkpoint};
 
 /// The file opened as a one-shard checkpoint: its header read and checked
@@ -38,39 +38,55 @@ pub(super) fn load(path: &Path, tensor: Option<&str>) -> Result<Weights, Weights
     ck.load(entry).map_err(WeightsError::from_checkpoint)
 }
 
-/// Raw bytes of tensor `name` (dtype as listed, lower case, and `shape`,
-/// whose byte size the header check has matched) decoded to f32.
-pub(super) fn decode_tensor(
+/// How many values tensor `name` holds, once its dtype is one decoded
+/// and its `bytes` are the size of its `shape`: what must hold before its
+/// bytes are decoded (or read straight into f32s).
+pub(super) fn check_tensor(
     path: &Path,
     name: &str,
     dtype: &str,
     shape: &[usize],
-    data: &[u8],
-) -> Result<Weights, WeightsError> {
+    bytes: usize,
+) -> Result<usize, WeightsError> {
     let shown = path.display().to_string();
-    if !is_float_dtype(dtype) {
+    let Some(size) = float_bytes(dtype) else {
         let not_float = dtype == "bool" || dtype.starts_with('i') || dtype.starts_with('u');
         return Err(if not_float {
             WeightsError::NotFloat { path: shown, name: name.to_string(), dtype: dtype.to_string() }
         } else {
             WeightsError::UnsupportedDtype { path: shown, dtype: dtype.to_string() }
         });
-    }
-    let n = checked_len(path, shape)?;
-    let values = match dtype {
-        "f32" => decode(data, f32::from_le_bytes),
-        "f64" => decode(data, |c| f64::from_le_bytes(c) as f32),
-        "f16" => decode(data, |c| half::f16::from_le_bytes(c).to_f32()),
-        "bf16" => decode(data, |c| half::bf16::from_le_bytes(c).to_f32()),
-        "f8_e4m3" => decode(data, |[c]| fp8_to_f32(c, Fp8::E4M3)),
-        // f8_e5m2, the last dtype `is_float_dtype` admits.
-        _ => decode(data, |[c]| fp8_to_f32(c, Fp8::E5M2)),
     };
-    if values.len() != n {
-        let reason = format!("tensor {name} has {} bytes, not the size of its shape {shape:?}", data.len());
+    let n = checked_len(path, shape)?;
+    if bytes / size != n {
+        let reason = format!("tensor {name} has {bytes} bytes, not the size of its shape {shape:?}");
         return Err(WeightsError::InvalidFile { path: shown, format: "safetensors", reason });
     }
-    Ok(file_weights(path, values, shape.to_vec(), dtype.to_string(), Some(name.to_string())))
+    Ok(n)
+}
+
+/// The bytes of one value of a float dtype `decode_values` reads, None for any other.
+fn float_bytes(dtype: &str) -> Option<usize> {
+    let size = match dtype {
+        "f64" => 8,
+        "f32" => 4,
+        "f16" | "bf16" => 2,
+        _ => 1,
+    };
+    is_float_dtype(dtype).then_some(size)
+}
+
+/// The values of `data` (`out.len()` of them, of a dtype `check_tensor` accepted) as f32.
+pub(super) fn decode_values(dtype: &str, data: &[u8], out: &mut [f32]) {
+    match dtype {
+        "f32" => decode_into(data, out, f32::from_le_bytes),
+        "f64" => decode_into(data, out, |c| f64::from_le_bytes(c) as f32),
+        "f16" => decode_into(data, out, |c| half::f16::from_le_bytes(c).to_f32()),
+        "bf16" => decode_into(data, out, |c| half::bf16::from_le_bytes(c).to_f32()),
+        "f8_e4m3" => decode_into(data, out, |[c]| fp8_to_f32(c, Fp8::E4M3)),
+        // f8_e5m2, the last dtype `is_float_dtype` admits.
+        _ => decode_into(data, out, |[c]| fp8_to_f32(c, Fp8::E5M2)),
+    }
 }
 
 /// The two FP8 dtypes of safetensors (`torch.float8_e4m3fn`, `torch.float8_e5m2`).
