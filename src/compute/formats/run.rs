@@ -142,8 +142,9 @@ fn quantize_groups(
             };
             format.quantize(cfg, facts, &xs, out);
         }
-        // Keeping x̂ is for writing it: the figures are not wanted then.
-        let kept = keep.then(|| (scratch.xhat.clone(), scratch.codes.clone()));
+        // Keeping x̂ is for writing it: the figures are not wanted then, and
+        // the buffers go with the share.
+        let kept = keep.then(|| (std::mem::take(&mut scratch.xhat), std::mem::take(&mut scratch.codes)));
         let mut share = Share {
             sums: Sums::default(),
             errors: Vec::with_capacity(if keep { 0 } else { n }),
@@ -168,7 +169,8 @@ fn quantize_groups(
 
 /// Adds one task's figures to its share, group by group (`groups`, from
 /// the task's start): sums in float32 lanes of blocks of 128 (as the int
-/// kernel does), then in float64.
+/// kernel does), then in float64. Where nothing is clipped or non-finite,
+/// one pass gives a block's sums, its errors and their range.
 fn tally(
     share: &mut Share,
     xs: &[f32],
@@ -182,75 +184,88 @@ fn tally(
     let lane_sums = lane_summer();
     let none_clipped = |c: &[bool]| !c.iter().fold(false, |any, &c| any | c);
     let fast = all_finite && none_clipped(&scratch.clipped);
-    if fast {
-        share.errors.extend(xs.iter().zip(&scratch.xhat).map(|(x, xh)| x - xh));
-    }
+    let mut range = ErrorRange::default();
     for group in groups {
         let (xs, xhat, clipped) = (&xs[group.clone()], &scratch.xhat[group.clone()], &scratch.clipped[group]);
         if fast || (all_finite && none_clipped(clipped)) {
-            if !fast {
-                share.errors.extend(xs.iter().zip(xhat).map(|(x, xh)| x - xh));
-            }
-            for (x, xh) in xs.chunks(LANE_BLOCK).zip(xhat.chunks(LANE_BLOCK)) {
-                share.sums.merge(&lane_sums(x, xh));
+            let start = share.errors.len();
+            share.errors.resize(start + xs.len(), 0.0);
+            let errors = &mut share.errors[start..];
+            for ((x, xh), e) in xs.chunks(LANE_BLOCK).zip(xhat.chunks(LANE_BLOCK)).zip(errors.chunks_mut(LANE_BLOCK)) {
+                share.sums.merge(&lane_sums(x, xh, e, &mut range));
             }
             continue;
         }
         for ((&x, &xh), &c) in xs.iter().zip(xhat).zip(clipped) {
             if x.is_finite() {
                 share.sums.add(x, xh, c);
+                range.add(x - xh);
                 if c { share.clipped_errors.push(x - xh) } else { share.errors.push(x - xh) }
             }
         }
     }
-    let (lo, hi) = min_max_lanes(&share.errors);
-    let (clo, chi) = min_max_lanes(&share.clipped_errors);
-    share.error_range = (lo.min(clo), hi.max(chi));
+    share.error_range = range.total();
 }
 
-/// The least and the largest of `xs` and 0, NaN ignored, eight lanes at a
-/// time (the order of a minimum does not matter, but for ±0, which fall in
-/// the same bins).
-fn min_max_lanes(xs: &[f32]) -> (f32, f32) {
-    let (mut lo, mut hi) = ([0f32; LANES], [0f32; LANES]);
-    let chunks = xs.chunks_exact(LANES);
-    let rest = chunks.remainder();
-    for c in chunks {
-        for l in 0..LANES {
-            lo[l] = if c[l] < lo[l] { c[l] } else { lo[l] };
-            hi[l] = if c[l] > hi[l] { c[l] } else { hi[l] };
-        }
+/// The least and the largest error and 0, in lanes (NaN ignored; the order
+/// of a minimum does not matter, but for ±0, which fall in the same bins,
+/// and the strict comparisons from +0 keep -0 out).
+#[derive(Default)]
+struct ErrorRange {
+    lo: [f32; LANES],
+    hi: [f32; LANES],
+}
+
+impl ErrorRange {
+    #[inline(always)]
+    fn add_lane(&mut self, l: usize, e: f32) {
+        self.lo[l] = if e < self.lo[l] { e } else { self.lo[l] };
+        self.hi[l] = if e > self.hi[l] { e } else { self.hi[l] };
     }
-    let lo = rest.iter().chain(&lo).fold(0f32, |m, &v| if v < m { v } else { m });
-    let hi = rest.iter().chain(&hi).fold(0f32, |m, &v| if v > m { v } else { m });
-    (lo, hi)
+
+    fn add(&mut self, e: f32) {
+        self.add_lane(0, e);
+    }
+
+    fn total(&self) -> (f32, f32) {
+        let lo = self.lo.iter().fold(0f32, |m, &v| if v < m { v } else { m });
+        let hi = self.hi.iter().fold(0f32, |m, &v| if v > m { v } else { m });
+        (lo, hi)
+    }
 }
 
 const LANE_BLOCK: usize = 128;
 const LANES: usize = 8;
 
+/// A block's sums as [`lanes`] takes them.
+type LaneSums = fn(&[f32], &[f32], &mut [f32], &mut ErrorRange) -> Sums;
+
 /// The sums of a block of finite values with nothing clipped, eight lanes
 /// at a time (and twice as wide on AVX2, same bits: see `compute::has_avx2`);
 /// the choice is made once per task.
-fn lane_summer() -> fn(&[f32], &[f32]) -> Sums {
+fn lane_summer() -> LaneSums {
     #[cfg(target_arch = "x86_64")]
     if crate::compute::has_avx2() {
         #[target_feature(enable = "avx2")]
-        fn avx2(xs: &[f32], xhs: &[f32]) -> Sums {
-            lanes(xs, xhs)
+        fn avx2(xs: &[f32], xhs: &[f32], errors: &mut [f32], range: &mut ErrorRange) -> Sums {
+            lanes(xs, xhs, errors, range)
         }
         // SAFETY: the CPU has AVX2.
-        return |xs, xhs| unsafe { avx2(xs, xhs) };
+        return |xs, xhs, errors, range| unsafe { avx2(xs, xhs, errors, range) };
     }
     lanes
 }
 
+/// The sums of a block, its errors x - x̂ written to `errors` and their
+/// range added to `range`.
 #[inline(always)]
-fn lanes(xs: &[f32], xhs: &[f32]) -> Sums {
+fn lanes(xs: &[f32], xhs: &[f32], errors: &mut [f32], range: &mut ErrorRange) -> Sums {
     let mut acc = [[0f32; LANES]; 7];
     let mut zeros = [0u32; LANES];
-    let mut add = |l: usize, x: f32, h: f32| {
+    let mut add = |l: usize, x: f32, h: f32, out: &mut f32| {
         let e = x - h;
+        *out = e;
+        range.add_lane(l, e);
         let a = e.abs();
         acc[0][l] += e;
         acc[1][l] += a;
@@ -261,15 +276,15 @@ fn lanes(xs: &[f32], xhs: &[f32]) -> Sums {
         acc[6][l] = if a > acc[6][l] { a } else { acc[6][l] };
         zeros[l] += (h == 0.0) as u32;
     };
-    let (x8, h8) = (xs.chunks_exact(LANES), xhs.chunks_exact(LANES));
+    let (x8, h8, mut e8) = (xs.chunks_exact(LANES), xhs.chunks_exact(LANES), errors.chunks_exact_mut(LANES));
     let (xt, ht) = (x8.remainder(), h8.remainder());
-    for (x, h) in x8.zip(h8) {
+    for ((x, h), e) in x8.zip(h8).zip(&mut e8) {
         for l in 0..LANES {
-            add(l, x[l], h[l]);
+            add(l, x[l], h[l], &mut e[l]);
         }
     }
-    for (l, (&x, &h)) in xt.iter().zip(ht).enumerate() {
-        add(l, x, h);
+    for (l, ((&x, &h), e)) in xt.iter().zip(ht).zip(e8.into_remainder()).enumerate() {
+        add(l, x, h, e);
     }
     let total = |v: &[f32; LANES]| v.iter().map(|&t| t as f64).sum::<f64>();
     Sums {
@@ -354,14 +369,26 @@ fn count_weights(w: &Weights, range: (f32, f32)) -> Histogram {
     merge_counts(range, counted)
 }
 
-/// The error histogram over the errors' own range, clipped values apart.
+/// The error histogram over the errors' own range, clipped values apart,
+/// counted in runs of values on every core (counts add up in any order).
 fn error_histogram(shares: &[Share]) -> ErrorHistogram {
     let (lo, hi) = shares.iter().fold((0f32, 0f32), |(lo, hi), s| (lo.min(s.error_range.0), hi.max(s.error_range.1)));
     let empty = Histogram::new(lo, hi, HIST_BINS);
-    let mut errors = ErrorHistogram { rounding: empty.clone(), clipped: empty };
-    for s in shares {
-        errors.rounding.count(&s.errors, true);
-        errors.clipped.count(&s.clipped_errors, true);
+    let tasks: Vec<(&[f32], bool)> = shares
+        .iter()
+        .flat_map(|s| [(&s.errors[..], false), (&s.clipped_errors[..], true)])
+        .flat_map(|(errors, clipped)| weight_tasks(errors.len()).into_iter().map(move |span| (&errors[span], clipped)))
+        .collect();
+    let total = tasks.iter().map(|t| t.0.len()).sum();
+    let new_counts = || ErrorHistogram { rounding: empty.clone(), clipped: empty.clone() };
+    let count = |h: &mut ErrorHistogram, &(errors, clipped): &(&[f32], bool)| {
+        if clipped { h.clipped.count(errors, true) } else { h.rounding.count(errors, true) }
+    };
+    let (_, counted) = run_tasks(&tasks, threads_for(total), new_counts, count);
+    let mut errors = new_counts();
+    for h in counted {
+        errors.rounding.add_counts(&h.rounding.counts);
+        errors.clipped.add_counts(&h.clipped.counts);
     }
     errors
 }
@@ -369,6 +396,7 @@ fn error_histogram(shares: &[Share]) -> ErrorHistogram {
 fn summary(kind: FormatKind, cfg: &QuantConfig, g: &Groups, facts: &TensorFacts, w: &Weights) -> FormatSummary {
     let format = kind.format();
     let first = finite_group(&g.values[g.span(0)], w.non_finite == 0);
+    let (levels, params) = format.levels_and_params(cfg, facts, &first);
     FormatSummary {
         name: kind.name().to_string(),
         ecosystem: format.ecosystem(cfg),
@@ -376,8 +404,8 @@ fn summary(kind: FormatKind, cfg: &QuantConfig, g: &Groups, facts: &TensorFacts,
         code_bits: format.code_bits(cfg),
         groups: g.count(),
         group_size: first.len(),
-        levels: format.levels(cfg, facts, &first),
-        params: format.params(cfg, facts, &first).into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+        levels,
+        params: params.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
     }
 }
 
