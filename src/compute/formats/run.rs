@@ -109,6 +109,53 @@ struct Scratch {
     clipped: Vec<bool>,
 }
 
+/// Buffers kept from one analysis for the next: a fresh page costs a fault
+/// and its zeroing, more than the work done on it (a third of a per-tensor
+/// format's time on a million values). Only buffers up to `SPARE_MAX`
+/// values are kept, at most `SPARE_SCRATCH` task buffers (a few analyses
+/// at once use a core's worth each) and `SPARE_ERRORS` error buffers.
+struct Spare {
+    scratch: Vec<Scratch>,
+    errors: Vec<Vec<f32>>,
+}
+
+static SPARE: std::sync::Mutex<Spare> = std::sync::Mutex::new(Spare { scratch: Vec::new(), errors: Vec::new() });
+const SPARE_MAX: usize = 1 << 22;
+const SPARE_SCRATCH: usize = 8;
+const SPARE_ERRORS: usize = 64;
+
+fn spare() -> std::sync::MutexGuard<'static, Spare> {
+    // A panic elsewhere while it was held leaves buffers that are still buffers.
+    SPARE.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn spare_scratch() -> Scratch {
+    spare().scratch.pop().unwrap_or_default()
+}
+
+/// An empty buffer for `n` errors.
+fn spare_errors(n: usize) -> Vec<f32> {
+    let mut errors = spare().errors.pop().unwrap_or_default();
+    errors.clear();
+    errors.reserve(n);
+    errors
+}
+
+fn keep_spares(scratch: Vec<Scratch>, shares: Vec<Share>) {
+    let mut spare = spare();
+    let small = |n: usize| n <= SPARE_MAX;
+    for s in scratch.into_iter().filter(|s| small(s.xhat.capacity())) {
+        if spare.scratch.len() < SPARE_SCRATCH {
+            spare.scratch.push(s);
+        }
+    }
+    for errors in shares.into_iter().flat_map(|s| [s.errors, s.clipped_errors]).filter(|e| small(e.capacity())) {
+        if spare.errors.len() < SPARE_ERRORS {
+            spare.errors.push(errors);
+        }
+    }
+}
+
 /// Every group quantized by the format; `keep` keeps x̂ and the codes.
 fn quantize_groups(
     g: &Groups,
@@ -123,7 +170,7 @@ fn quantize_groups(
     let tasks = groups(&spans);
     let all_finite = w.non_finite == 0;
     let levels = 1usize << format.code_bits(cfg).min(16);
-    let (done, _) = run_tasks(&tasks, threads_for(g.values.len()), Scratch::default, |scratch, task| {
+    let (done, scratch) = run_tasks(&tasks, threads_for(g.values.len()), spare_scratch, |scratch, task| {
         watch.check().ok()?;
         let spans = &spans[task.clone()];
         let range = spans[0].1.start..spans[spans.len() - 1].1.end;
@@ -147,7 +194,7 @@ fn quantize_groups(
         let kept = keep.then(|| (std::mem::take(&mut scratch.xhat), std::mem::take(&mut scratch.codes)));
         let mut share = Share {
             sums: Sums::default(),
-            errors: Vec::with_capacity(if keep { 0 } else { n }),
+            errors: spare_errors(if keep { 0 } else { n }),
             clipped_errors: Vec::new(),
             error_range: (0.0, 0.0),
             seen: vec![false; levels],
@@ -164,6 +211,7 @@ fn quantize_groups(
         }
         Some(share)
     });
+    keep_spares(scratch, Vec::new());
     done.into_iter().collect::<Option<Vec<_>>>().ok_or(Cancelled)
 }
 
@@ -334,6 +382,7 @@ pub fn analyze(
         seen.iter_mut().zip(&s.seen).for_each(|(a, &b)| *a |= b);
     }
     let error_hist = error_histogram(&shares);
+    keep_spares(Vec::new(), shares);
     let levels_used = seen.iter().filter(|&&b| b).count() as u64;
     let weight_hist = match weight_hist {
         Some(h) => h.clone(),
