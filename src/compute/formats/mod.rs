@@ -267,6 +267,8 @@ pub(crate) use with_avx2;
 /// for with a branch per value). Clamped first, so another `t` (NaN
 /// included) gives a wrong code, never undefined behaviour.
 #[inline(always)]
+// Not `clamp`, which keeps a NaN.
+#[allow(clippy::manual_clamp)]
 pub(crate) fn trunc_small(t: f32) -> i32 {
     const LIMIT: f32 = (1u32 << 30) as f32;
     // SAFETY: the clamped value is finite and within i32's range.
