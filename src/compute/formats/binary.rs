@@ -8,21 +8,22 @@
 //! the cross-check can be bit for bit.
 
 use super::pack::{pack_codes, push_f32};
-use super::{Grouping, NumberFormat, Packed, Quantized, TensorFacts};
+use super::{Grouping, NumberFormat, Packed, Quantized, TensorFacts, with_avx2};
 use crate::compute::quant::{Granularity, InvalidSetting, QuantConfig};
 
 pub struct Binary;
 pub struct Ternary;
 
 /// The mean of |x| over the values `keep` selects (0 when none is). A value
-/// left out adds +0.0, which leaves the sum (never -0.0) as it is: no
-/// branch to mispredict.
+/// left out adds +0.0, which leaves the sum (never -0.0) as it is; it is
+/// masked to +0.0 by its bits, so that no branch (mispredicted for half the
+/// values of TWN's threshold) holds up the sum's one chain of additions.
 fn mean_abs(xs: &[f32], keep: impl Fn(f64) -> bool) -> f64 {
     let (mut sum, mut n) = (0f64, 0usize);
     for x in xs {
         let a = x.abs() as f64;
         let kept = keep(a);
-        sum += if kept { a } else { 0.0 };
+        sum += f64::from_bits(a.to_bits() & (kept as u64).wrapping_neg());
         n += kept as usize;
     }
     if n == 0 { 0.0 } else { sum / n as f64 }
@@ -37,8 +38,22 @@ fn twn_alpha(xs: &[f32], delta: f64) -> f32 {
     mean_abs(xs, |a| a > delta) as f32
 }
 
+/// TWN's Δ and α of a group.
+fn twn(xs: &[f32]) -> (f64, f32) {
+    let delta = twn_delta(xs);
+    (delta, twn_alpha(xs, delta))
+}
+
 fn xnor_alpha(xs: &[f32]) -> f32 {
     mean_abs(xs, |_| true) as f32
+}
+
+fn binary_levels(alpha: f32) -> Vec<f32> {
+    if alpha == 0.0 { vec![0.0] } else { vec![-alpha, alpha] }
+}
+
+fn ternary_levels(alpha: f32) -> Vec<f32> {
+    if alpha == 0.0 { vec![0.0] } else { vec![-alpha, 0.0, alpha] }
 }
 
 /// Per tensor or per channel: the only granularities with one α.
@@ -67,6 +82,27 @@ fn bpw_of(cfg: &QuantConfig, code_bits: u32, rows: usize, cols: usize) -> f64 {
 }
 
 const SETTINGS: &[&str] = &["granularity", "channel_axis"];
+
+with_avx2! {
+    /// ±α by sign, sign(0) = +1 (and -0.0 >= 0): every value gets ±α.
+    fn binary_codes(xs: &[f32], alpha: f32, xhat: &mut [f32], codes: &mut [u16], clipped: &mut [bool]) {
+        for (&x, ((xh, c), cl)) in xs.iter().zip(xhat.iter_mut().zip(codes.iter_mut()).zip(clipped.iter_mut())) {
+            let up = x >= 0.0;
+            (*xh, *c, *cl) = (if up { alpha } else { -alpha }, up as u16, false);
+        }
+    }
+}
+
+with_avx2! {
+    /// Codes 0, 1, 2 for -α, 0 (|x| ≤ Δ), +α.
+    fn ternary_codes(xs: &[f32], delta: f64, alpha: f32, xhat: &mut [f32], codes: &mut [u16], clipped: &mut [bool]) {
+        for (&x, ((xh, c), cl)) in xs.iter().zip(xhat.iter_mut().zip(codes.iter_mut()).zip(clipped.iter_mut())) {
+            let (zero, up) = ((x.abs() as f64) <= delta, x > 0.0);
+            let code = if zero { 1 } else { 2 * up as u16 };
+            (*xh, *c, *cl) = (if zero { 0.0 } else if up { alpha } else { -alpha }, code, false);
+        }
+    }
+}
 
 impl NumberFormat for Binary {
     fn name(&self) -> &'static str {
@@ -98,23 +134,25 @@ impl NumberFormat for Binary {
     }
 
     fn quantize(&self, _cfg: &QuantConfig, _tensor: &TensorFacts, xs: &[f32], out: Quantized<'_>) {
-        let alpha = xnor_alpha(xs);
-        for (i, &x) in xs.iter().enumerate() {
-            // sign(0) = +1 (and -0.0 >= 0): every value gets ±α.
-            let up = x >= 0.0;
-            out.codes[i] = up as u16;
-            out.xhat[i] = if up { alpha } else { -alpha };
-            out.clipped[i] = false;
-        }
+        binary_codes(xs, xnor_alpha(xs), out.xhat, out.codes, out.clipped);
     }
 
     fn levels(&self, _cfg: &QuantConfig, _tensor: &TensorFacts, xs: &[f32]) -> Vec<f32> {
-        let alpha = xnor_alpha(xs);
-        if alpha == 0.0 { vec![0.0] } else { vec![-alpha, alpha] }
+        binary_levels(xnor_alpha(xs))
     }
 
     fn params(&self, _cfg: &QuantConfig, _tensor: &TensorFacts, xs: &[f32]) -> Vec<(&'static str, f64)> {
         vec![("alpha", xnor_alpha(xs) as f64)]
+    }
+
+    fn levels_and_params(
+        &self,
+        _cfg: &QuantConfig,
+        _tensor: &TensorFacts,
+        xs: &[f32],
+    ) -> (Vec<f32>, Vec<(&'static str, f64)>) {
+        let alpha = xnor_alpha(xs);
+        (binary_levels(alpha), vec![("alpha", alpha as f64)])
     }
 
     /// 1-bit codes LSB-first (1 for +α), then each group's fp32 α.
@@ -159,31 +197,33 @@ impl NumberFormat for Ternary {
     }
 
     fn quantize(&self, _cfg: &QuantConfig, _tensor: &TensorFacts, xs: &[f32], out: Quantized<'_>) {
-        let delta = twn_delta(xs);
-        let alpha = twn_alpha(xs, delta);
-        for (i, &x) in xs.iter().enumerate() {
-            // Codes 0, 1, 2 for -α, 0, +α.
-            let code = if (x.abs() as f64) <= delta { 1 } else { 2 * (x > 0.0) as u16 };
-            out.codes[i] = code;
-            out.xhat[i] = [-alpha, 0.0, alpha][code as usize];
-            out.clipped[i] = false;
-        }
+        let (delta, alpha) = twn(xs);
+        ternary_codes(xs, delta, alpha, out.xhat, out.codes, out.clipped);
     }
 
     fn levels(&self, _cfg: &QuantConfig, _tensor: &TensorFacts, xs: &[f32]) -> Vec<f32> {
-        let alpha = twn_alpha(xs, twn_delta(xs));
-        if alpha == 0.0 { vec![0.0] } else { vec![-alpha, 0.0, alpha] }
+        ternary_levels(twn(xs).1)
     }
 
     fn params(&self, _cfg: &QuantConfig, _tensor: &TensorFacts, xs: &[f32]) -> Vec<(&'static str, f64)> {
-        let delta = twn_delta(xs);
-        vec![("delta", delta), ("alpha", twn_alpha(xs, delta) as f64)]
+        let (delta, alpha) = twn(xs);
+        vec![("delta", delta), ("alpha", alpha as f64)]
+    }
+
+    fn levels_and_params(
+        &self,
+        _cfg: &QuantConfig,
+        _tensor: &TensorFacts,
+        xs: &[f32],
+    ) -> (Vec<f32>, Vec<(&'static str, f64)>) {
+        let (delta, alpha) = twn(xs);
+        (ternary_levels(alpha), vec![("delta", delta), ("alpha", alpha as f64)])
     }
 
     /// 2-bit codes LSB-first (0, 1, 2 for -α, 0, +α), then each group's fp32 α.
     fn pack(&self, cfg: &QuantConfig, tensor: &TensorFacts, xs: &[f32], out: &mut Packed) -> bool {
         pack_codes(self, cfg, tensor, xs, out);
-        push_f32(out.params(), twn_alpha(xs, twn_delta(xs)));
+        push_f32(out.params(), twn(xs).1);
         true
     }
 

@@ -5,7 +5,7 @@
 
 use super::minifloat::{E2M1, E4M3, E5M2, Minifloat, Ties};
 use super::pack::{pack_codes, push_f32};
-use super::{Grouping, NumberFormat, Packed, Quantized, TensorFacts};
+use super::{Grouping, NumberFormat, Packed, Quantized, TensorFacts, with_avx2};
 use crate::compute::quant::{Granularity, InvalidSetting, QuantConfig};
 
 /// Values per task of a per-tensor scale: the scale is the tensor's, so the
@@ -60,7 +60,7 @@ impl Scale {
         Scale { divisor: s, factors: [s, 1.0] }
     }
 
-    #[inline]
+    #[inline(always)]
     pub fn apply(&self, value: f32) -> f32 {
         value * self.factors[0] * self.factors[1]
     }
@@ -89,9 +89,45 @@ pub(super) fn cast_scaled(
         clipped.fill(false);
         return;
     }
-    for (((&x, xh), c), clip) in xs.iter().zip(xhat).zip(codes).zip(clipped) {
+    match ties {
+        Ties::Even => cast_even(element, scale, xs, xhat, codes, clipped),
+        Ties::TowardZero => cast_toward_zero(element, scale, xs, xhat, codes, clipped),
+    }
+}
+
+/// `cast_scaled`'s loop for ties known where it is inlined.
+#[inline(always)]
+fn cast_into(
+    element: &Minifloat,
+    ties: Ties,
+    scale: Scale,
+    xs: &[f32],
+    xhat: &mut [f32],
+    codes: &mut [u16],
+    clipped: &mut [bool],
+) {
+    for (&x, ((xh, c), clip)) in xs.iter().zip(xhat.iter_mut().zip(codes.iter_mut()).zip(clipped.iter_mut())) {
         let cast = element.cast(x / scale.divisor, ties);
         (*xh, *c, *clip) = (scale.apply(cast.value), cast.code, cast.clipped);
+    }
+}
+
+with_avx2! {
+    fn cast_even(element: &Minifloat, scale: Scale, xs: &[f32], xhat: &mut [f32], codes: &mut [u16], clipped: &mut [bool]) {
+        cast_into(element, Ties::Even, scale, xs, xhat, codes, clipped)
+    }
+}
+
+with_avx2! {
+    fn cast_toward_zero(
+        element: &Minifloat,
+        scale: Scale,
+        xs: &[f32],
+        xhat: &mut [f32],
+        codes: &mut [u16],
+        clipped: &mut [bool],
+    ) {
+        cast_into(element, Ties::TowardZero, scale, xs, xhat, codes, clipped)
     }
 }
 

@@ -4,7 +4,9 @@
 //! scale `d` (and the minimum `m`) computed in float32 and stored as fp16,
 //! the codes from the float32 scale, x̂ from the stored fp16 one.
 
-use super::{Grouping, NumberFormat, Packed, Quantized, TensorFacts, through_f16, whole_blocks};
+use super::{
+    Grouping, NumberFormat, Packed, Quantized, TensorFacts, through_f16, trunc_small, whole_blocks, with_avx2,
+};
 use crate::compute::quant::{InvalidSetting, QuantConfig};
 
 /// Values per block of every legacy format.
@@ -87,6 +89,7 @@ struct Block {
 }
 
 impl Legacy {
+    #[inline(always)]
     fn block(&self, xs: &[f32]) -> Block {
         let half = (1i32 << (self.bits - 1)) as f32;
         let (d, min) = match self.rule {
@@ -121,7 +124,7 @@ impl Legacy {
     /// The code of `x` and whether the block's codes could not reach it.
     #[inline]
     fn code(&self, b: &Block, id: f32, x: f32) -> (i32, bool) {
-        self.code_by(self.rule, b, id, x)
+        self.code_by(self.rule, b, id, x, |t| t as i32)
     }
 
     #[inline]
@@ -130,17 +133,18 @@ impl Legacy {
     }
 
     /// `code` for a `rule` known where it is inlined, so that the match
-    /// leaves the loop over the values.
+    /// leaves the loop over the values; `to_int` is `as i32`, or
+    /// `trunc_small` where the scaled values are known to be small.
     #[inline(always)]
-    fn code_by(&self, rule: Rule, b: &Block, id: f32, x: f32) -> (i32, bool) {
+    fn code_by(&self, rule: Rule, b: &Block, id: f32, x: f32, to_int: impl Fn(f32) -> i32) -> (i32, bool) {
         match rule {
-            Rule::Amax => (round_half_away(x * id) as i32 + 128, false),
+            Rule::Amax => (to_int(round_half_away(x * id)) + 128, false),
             Rule::Signed => {
-                let raw = (x * id + ((1i32 << (self.bits - 1)) as f32 + 0.5)) as i32;
+                let raw = to_int(x * id + ((1i32 << (self.bits - 1)) as f32 + 0.5));
                 (raw.min(self.top()), raw > self.top())
             }
             Rule::Range => {
-                let raw = ((x - b.min) * id + 0.5) as i32;
+                let raw = to_int((x - b.min) * id + 0.5);
                 (raw.min(self.top()), raw > self.top())
             }
         }
@@ -149,21 +153,30 @@ impl Legacy {
     #[inline(always)]
     fn value_by(&self, rule: Rule, b: &Block, code: i32) -> f32 {
         match rule {
-            Rule::Amax => (code - 128) as f32 * b.stored_d,
-            Rule::Signed => (code - (1i32 << (self.bits - 1))) as f32 * b.stored_d,
+            Rule::Amax => code.wrapping_sub(128) as f32 * b.stored_d,
+            Rule::Signed => code.wrapping_sub(1i32 << (self.bits - 1)) as f32 * b.stored_d,
             Rule::Range => b.stored_d * code as f32 + b.stored_min,
         }
     }
 
-    /// `quantize` for one rule (see `code_by`).
+    /// `quantize` of one block for one rule (see `code_by`). With a finite
+    /// 1/d every scaled value is within a few steps of the codes (the
+    /// block's largest |x| scales to about 2^bits), so the loop converts
+    /// with `trunc_small`, branch-free; an infinite 1/d (a subnormal d)
+    /// takes `as`, whose saturation then decides the codes.
     #[inline(always)]
-    fn quantize_by(&self, rule: Rule, xs: &[f32], out: Quantized<'_>) {
-        let outs = out.xhat.chunks_mut(QK).zip(out.codes.chunks_mut(QK)).zip(out.clipped.chunks_mut(QK));
-        for (block, ((xhat, codes), clipped)) in xs.chunks(QK).zip(outs) {
-            let b = self.block(block);
-            let id = inverse(b.d);
-            for (((&x, xh), c), cl) in block.iter().zip(xhat).zip(codes).zip(clipped) {
-                let (code, clip) = self.code_by(rule, &b, id, x);
+    fn quantize_block(&self, rule: Rule, xs: &[f32], xhat: &mut [f32], codes: &mut [u16], clipped: &mut [bool]) {
+        let b = self.block(xs);
+        let id = inverse(b.d);
+        let outs = xhat.iter_mut().zip(codes.iter_mut()).zip(clipped.iter_mut());
+        if id.is_finite() {
+            for (&x, ((xh, c), cl)) in xs.iter().zip(outs) {
+                let (code, clip) = self.code_by(rule, &b, id, x, trunc_small);
+                (*xh, *c, *cl) = (self.value_by(rule, &b, code), code as u16, clip);
+            }
+        } else {
+            for (&x, ((xh, c), cl)) in xs.iter().zip(outs) {
+                let (code, clip) = self.code_by(rule, &b, id, x, |t| t as i32);
                 (*xh, *c, *cl) = (self.value_by(rule, &b, code), code as u16, clip);
             }
         }
@@ -188,9 +201,23 @@ impl Legacy {
     }
 }
 
+with_avx2! {
+    /// `Legacy::quantize` of whole blocks, the rule's match outside the loops.
+    fn legacy_blocks(f: &Legacy, xs: &[f32], xhat: &mut [f32], codes: &mut [u16], clipped: &mut [bool]) {
+        let outs = xhat.chunks_mut(QK).zip(codes.chunks_mut(QK)).zip(clipped.chunks_mut(QK));
+        for (block, ((xhat, codes), clipped)) in xs.chunks(QK).zip(outs) {
+            match f.rule {
+                Rule::Amax => f.quantize_block(Rule::Amax, block, xhat, codes, clipped),
+                Rule::Signed => f.quantize_block(Rule::Signed, block, xhat, codes, clipped),
+                Rule::Range => f.quantize_block(Rule::Range, block, xhat, codes, clipped),
+            }
+        }
+    }
+}
+
 /// C's `roundf` (half away from zero), without the library call: `v - trunc(v)`
 /// is exact, so the comparison with one half is too.
-#[inline]
+#[inline(always)]
 pub(super) fn round_half_away(v: f32) -> f32 {
     let t = v.trunc();
     if (v - t).abs() >= 0.5 { t + 1f32.copysign(v) } else { t }
@@ -227,11 +254,7 @@ impl NumberFormat for Legacy {
     }
 
     fn quantize(&self, _cfg: &QuantConfig, _tensor: &TensorFacts, xs: &[f32], out: Quantized<'_>) {
-        match self.rule {
-            Rule::Amax => self.quantize_by(Rule::Amax, xs, out),
-            Rule::Signed => self.quantize_by(Rule::Signed, xs, out),
-            Rule::Range => self.quantize_by(Rule::Range, xs, out),
-        }
+        legacy_blocks(self, xs, out.xhat, out.codes, out.clipped);
     }
 
     fn levels(&self, _cfg: &QuantConfig, _tensor: &TensorFacts, xs: &[f32]) -> Vec<f32> {

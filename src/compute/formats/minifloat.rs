@@ -39,19 +39,19 @@ pub struct Cast {
 }
 
 /// 2^n for n within float32's normal exponents.
-#[inline]
+#[inline(always)]
 fn pow2(n: i32) -> f32 {
     f32::from_bits(((n + 127) as u32) << 23)
 }
 
 /// Round half to even without the library call (`quant::round_half_even`).
-#[inline]
+#[inline(always)]
 fn nearest_even(t: f32) -> f32 {
     crate::compute::quant::round_half_even(t)
 }
 
 /// `t.ceil()` for |t| < 2^22, but -0.0 for 0 > t > -1 may come out as 0.0.
-#[inline]
+#[inline(always)]
 fn ceil_small(t: f32) -> f32 {
     let r = nearest_even(t);
     if r < t { r + 1.0 } else { r }
@@ -69,7 +69,7 @@ impl Minifloat {
 
     /// `x` (finite) to the nearest value, saturating at ±max; the sign of
     /// zero kept, as `ml_dtypes`.
-    #[inline]
+    #[inline(always)]
     pub fn cast(&self, x: f32, ties: Ties) -> Cast {
         let m = self.mantissa_bits;
         let sign = (x.is_sign_negative() as u16) << (self.exponent_bits + m);
@@ -83,11 +83,12 @@ impl Minifloat {
             // integer n in [0, 2^(m+1)]: multiplying by powers of two is exact.
             let e = ((a.to_bits() >> 23) as i32 - 127).max(self.min_exponent());
             let t = a * pow2(m as i32 - e);
-            let n = match ties {
+            // n is in [0, 2^(m+1)]: `trunc_small` is `as u32` there.
+            let n = super::trunc_small(match ties {
                 Ties::Even => nearest_even(t),
                 // t - 0.5 is exact for t >= 0.25, and below that both give 0.
                 Ties::TowardZero => ceil_small(t - 0.5).max(0.0),
-            } as u32;
+            }) as u32;
             // n = 2^(m+1) carries into the next binade: the formula covers it,
             // and the subnormal binade (e = 1 - bias) as well.
             let biased = (e + self.bias - 1) as u32 + (n >> m);

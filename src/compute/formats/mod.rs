@@ -97,6 +97,18 @@ pub trait NumberFormat: Sync + Send {
     /// (llama.cpp's `d` and `m`, bitsandbytes' `absmax`, …), as stored.
     fn params(&self, cfg: &QuantConfig, tensor: &TensorFacts, xs: &[f32]) -> Vec<(&'static str, f64)>;
 
+    /// [`NumberFormat::levels`] and [`NumberFormat::params`] of one group
+    /// together, as the summary shows them: a format whose two rest on the
+    /// same costly fit (a mean over a whole tensor) computes it once.
+    fn levels_and_params(
+        &self,
+        cfg: &QuantConfig,
+        tensor: &TensorFacts,
+        xs: &[f32],
+    ) -> (Vec<f32>, Vec<(&'static str, f64)>) {
+        (self.levels(cfg, tensor, xs), self.params(cfg, tensor, xs))
+    }
+
     /// Its name where it is deployed: `GGML_TYPE_Q4_0`, `torch.float8_e4m3fn`, …
     fn ecosystem(&self, cfg: &QuantConfig) -> String;
 
@@ -227,6 +239,40 @@ impl<'de> serde::Deserialize<'de> for FormatKind {
         let name = String::deserialize(d)?;
         find(&name).map_err(serde::de::Error::custom)
     }
+}
+
+/// Compiles a free function (a loop over values whose callees are
+/// `#[inline(always)]`) a second time for AVX2, and runs that one when the
+/// CPU has it: twice the width of the baseline SSE2, the same bits (see
+/// `compute::has_avx2`). The pattern of `checkpoint::stats`' macro.
+macro_rules! with_avx2 {
+    ($(#[$doc:meta])* fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)? $body:block) => {
+        $(#[$doc])*
+        fn $name($($arg: $ty),*) $(-> $ret)? {
+            #[cfg(target_arch = "x86_64")]
+            if crate::compute::has_avx2() {
+                #[target_feature(enable = "avx2")]
+                fn avx2($($arg: $ty),*) $(-> $ret)? $body
+                // SAFETY: the CPU has AVX2.
+                return unsafe { avx2($($arg),*) };
+            }
+            $body
+        }
+    };
+}
+pub(crate) use with_avx2;
+
+/// `t as i32` for a `t` known to be finite and below 2^30 in magnitude,
+/// in one instruction that vectorizes (`as` saturates, which a loop pays
+/// for with a branch per value). Clamped first, so another `t` (NaN
+/// included) gives a wrong code, never undefined behaviour.
+#[inline(always)]
+// Not `clamp`, which keeps a NaN.
+#[allow(clippy::manual_clamp)]
+pub(crate) fn trunc_small(t: f32) -> i32 {
+    const LIMIT: f32 = (1u32 << 30) as f32;
+    // SAFETY: the clamped value is finite and within i32's range.
+    unsafe { t.max(-LIMIT).min(LIMIT).to_int_unchecked::<i32>() }
 }
 
 /// `x` stored as IEEE half precision and read back (round to nearest even,

@@ -12,7 +12,7 @@
 //! tensor one group then.
 
 use super::pack::push_f32;
-use super::{Grouping, NumberFormat, Packed, Quantized, TensorFacts};
+use super::{Grouping, NumberFormat, Packed, Quantized, TensorFacts, with_avx2};
 use crate::compute::quant::{InvalidSetting, QuantConfig};
 
 /// The 16 NormalFloat values: `get_4bit_type("nf4")` in
@@ -70,11 +70,27 @@ pub struct Nf4;
 
 /// The code of a value already scaled by 1 / absmax (branch-free
 /// `dQuantizeNF4`).
-#[inline]
+#[inline(always)]
 pub fn nf4_code(normalized: f32) -> u16 {
     NF4_THRESHOLDS.iter().map(|&t| (normalized > t) as u16).sum()
 }
 
+with_avx2! {
+    /// Each block's codes and x̂ = value · its stored absmax.
+    fn nf4_blocks(xs: &[f32], size: usize, stored: &[f32], xhat: &mut [f32], codes: &mut [u16], clipped: &mut [bool]) {
+        let outs = xhat.chunks_mut(size).zip(codes.chunks_mut(size)).zip(clipped.chunks_mut(size));
+        for ((block, &stored), ((xhat, codes), clipped)) in xs.chunks(size).zip(stored).zip(outs) {
+            let inv = reciprocal(absmax(block));
+            for (&x, ((xh, c), cl)) in block.iter().zip(xhat.iter_mut().zip(codes.iter_mut()).zip(clipped.iter_mut())) {
+                let code = nf4_code(x * inv);
+                // Every value is within ±absmax: nothing is clipped.
+                (*xh, *c, *cl) = (NF4_VALUES[code as usize & 15] * stored, code, false);
+            }
+        }
+    }
+}
+
+#[inline(always)]
 fn absmax(block: &[f32]) -> f32 {
     block.iter().fold(0f32, |m, x| m.max(x.abs()))
 }
@@ -130,16 +146,7 @@ impl NumberFormat for Nf4 {
 
     fn quantize(&self, cfg: &QuantConfig, _tensor: &TensorFacts, xs: &[f32], out: Quantized<'_>) {
         let stored = stored_absmaxes(cfg, xs);
-        for (b, block) in xs.chunks(cfg.block_size).enumerate() {
-            let inv = reciprocal(absmax(block));
-            for (i, &x) in block.iter().enumerate() {
-                let (k, code) = (b * cfg.block_size + i, nf4_code(x * inv));
-                out.codes[k] = code;
-                out.xhat[k] = NF4_VALUES[code as usize] * stored.absmax[b];
-                // Every value is within ±absmax: nothing is clipped.
-                out.clipped[k] = false;
-            }
-        }
+        nf4_blocks(xs, cfg.block_size, &stored.absmax, out.xhat, out.codes, out.clipped);
     }
 
     /// The levels of the first block.

@@ -109,6 +109,53 @@ struct Scratch {
     clipped: Vec<bool>,
 }
 
+/// Buffers kept from one analysis for the next: a fresh page costs a fault
+/// and its zeroing, more than the work done on it (a third of a per-tensor
+/// format's time on a million values). Only buffers up to `SPARE_MAX`
+/// values are kept, at most `SPARE_SCRATCH` task buffers (a few analyses
+/// at once use a core's worth each) and `SPARE_ERRORS` error buffers.
+struct Spare {
+    scratch: Vec<Scratch>,
+    errors: Vec<Vec<f32>>,
+}
+
+static SPARE: std::sync::Mutex<Spare> = std::sync::Mutex::new(Spare { scratch: Vec::new(), errors: Vec::new() });
+const SPARE_MAX: usize = 1 << 22;
+const SPARE_SCRATCH: usize = 8;
+const SPARE_ERRORS: usize = 64;
+
+fn spare() -> std::sync::MutexGuard<'static, Spare> {
+    // A panic elsewhere while it was held leaves buffers that are still buffers.
+    SPARE.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn spare_scratch() -> Scratch {
+    spare().scratch.pop().unwrap_or_default()
+}
+
+/// An empty buffer for `n` errors.
+fn spare_errors(n: usize) -> Vec<f32> {
+    let mut errors = spare().errors.pop().unwrap_or_default();
+    errors.clear();
+    errors.reserve(n);
+    errors
+}
+
+fn keep_spares(scratch: Vec<Scratch>, shares: Vec<Share>) {
+    let mut spare = spare();
+    let small = |n: usize| n <= SPARE_MAX;
+    for s in scratch.into_iter().filter(|s| small(s.xhat.capacity())) {
+        if spare.scratch.len() < SPARE_SCRATCH {
+            spare.scratch.push(s);
+        }
+    }
+    for errors in shares.into_iter().flat_map(|s| [s.errors, s.clipped_errors]).filter(|e| small(e.capacity())) {
+        if spare.errors.len() < SPARE_ERRORS {
+            spare.errors.push(errors);
+        }
+    }
+}
+
 /// Every group quantized by the format; `keep` keeps x̂ and the codes.
 fn quantize_groups(
     g: &Groups,
@@ -123,7 +170,7 @@ fn quantize_groups(
     let tasks = groups(&spans);
     let all_finite = w.non_finite == 0;
     let levels = 1usize << format.code_bits(cfg).min(16);
-    let (done, _) = run_tasks(&tasks, threads_for(g.values.len()), Scratch::default, |scratch, task| {
+    let (done, scratch) = run_tasks(&tasks, threads_for(g.values.len()), spare_scratch, |scratch, task| {
         watch.check().ok()?;
         let spans = &spans[task.clone()];
         let range = spans[0].1.start..spans[spans.len() - 1].1.end;
@@ -142,11 +189,12 @@ fn quantize_groups(
             };
             format.quantize(cfg, facts, &xs, out);
         }
-        // Keeping x̂ is for writing it: the figures are not wanted then.
-        let kept = keep.then(|| (scratch.xhat.clone(), scratch.codes.clone()));
+        // Keeping x̂ is for writing it: the figures are not wanted then, and
+        // the buffers go with the share.
+        let kept = keep.then(|| (std::mem::take(&mut scratch.xhat), std::mem::take(&mut scratch.codes)));
         let mut share = Share {
             sums: Sums::default(),
-            errors: Vec::with_capacity(if keep { 0 } else { n }),
+            errors: spare_errors(if keep { 0 } else { n }),
             clipped_errors: Vec::new(),
             error_range: (0.0, 0.0),
             seen: vec![false; levels],
@@ -163,12 +211,14 @@ fn quantize_groups(
         }
         Some(share)
     });
+    keep_spares(scratch, Vec::new());
     done.into_iter().collect::<Option<Vec<_>>>().ok_or(Cancelled)
 }
 
 /// Adds one task's figures to its share, group by group (`groups`, from
 /// the task's start): sums in float32 lanes of blocks of 128 (as the int
-/// kernel does), then in float64.
+/// kernel does), then in float64. Where nothing is clipped or non-finite,
+/// one pass gives a block's sums, its errors and their range.
 fn tally(
     share: &mut Share,
     xs: &[f32],
@@ -182,75 +232,88 @@ fn tally(
     let lane_sums = lane_summer();
     let none_clipped = |c: &[bool]| !c.iter().fold(false, |any, &c| any | c);
     let fast = all_finite && none_clipped(&scratch.clipped);
-    if fast {
-        share.errors.extend(xs.iter().zip(&scratch.xhat).map(|(x, xh)| x - xh));
-    }
+    let mut range = ErrorRange::default();
     for group in groups {
         let (xs, xhat, clipped) = (&xs[group.clone()], &scratch.xhat[group.clone()], &scratch.clipped[group]);
         if fast || (all_finite && none_clipped(clipped)) {
-            if !fast {
-                share.errors.extend(xs.iter().zip(xhat).map(|(x, xh)| x - xh));
-            }
-            for (x, xh) in xs.chunks(LANE_BLOCK).zip(xhat.chunks(LANE_BLOCK)) {
-                share.sums.merge(&lane_sums(x, xh));
+            let start = share.errors.len();
+            share.errors.resize(start + xs.len(), 0.0);
+            let errors = &mut share.errors[start..];
+            for ((x, xh), e) in xs.chunks(LANE_BLOCK).zip(xhat.chunks(LANE_BLOCK)).zip(errors.chunks_mut(LANE_BLOCK)) {
+                share.sums.merge(&lane_sums(x, xh, e, &mut range));
             }
             continue;
         }
         for ((&x, &xh), &c) in xs.iter().zip(xhat).zip(clipped) {
             if x.is_finite() {
                 share.sums.add(x, xh, c);
+                range.add(x - xh);
                 if c { share.clipped_errors.push(x - xh) } else { share.errors.push(x - xh) }
             }
         }
     }
-    let (lo, hi) = min_max_lanes(&share.errors);
-    let (clo, chi) = min_max_lanes(&share.clipped_errors);
-    share.error_range = (lo.min(clo), hi.max(chi));
+    share.error_range = range.total();
 }
 
-/// The least and the largest of `xs` and 0, NaN ignored, eight lanes at a
-/// time (the order of a minimum does not matter, but for ±0, which fall in
-/// the same bins).
-fn min_max_lanes(xs: &[f32]) -> (f32, f32) {
-    let (mut lo, mut hi) = ([0f32; LANES], [0f32; LANES]);
-    let chunks = xs.chunks_exact(LANES);
-    let rest = chunks.remainder();
-    for c in chunks {
-        for l in 0..LANES {
-            lo[l] = if c[l] < lo[l] { c[l] } else { lo[l] };
-            hi[l] = if c[l] > hi[l] { c[l] } else { hi[l] };
-        }
+/// The least and the largest error and 0, in lanes (NaN ignored; the order
+/// of a minimum does not matter, but for ±0, which fall in the same bins,
+/// and the strict comparisons from +0 keep -0 out).
+#[derive(Default)]
+struct ErrorRange {
+    lo: [f32; LANES],
+    hi: [f32; LANES],
+}
+
+impl ErrorRange {
+    #[inline(always)]
+    fn add_lane(&mut self, l: usize, e: f32) {
+        self.lo[l] = if e < self.lo[l] { e } else { self.lo[l] };
+        self.hi[l] = if e > self.hi[l] { e } else { self.hi[l] };
     }
-    let lo = rest.iter().chain(&lo).fold(0f32, |m, &v| if v < m { v } else { m });
-    let hi = rest.iter().chain(&hi).fold(0f32, |m, &v| if v > m { v } else { m });
-    (lo, hi)
+
+    fn add(&mut self, e: f32) {
+        self.add_lane(0, e);
+    }
+
+    fn total(&self) -> (f32, f32) {
+        let lo = self.lo.iter().fold(0f32, |m, &v| if v < m { v } else { m });
+        let hi = self.hi.iter().fold(0f32, |m, &v| if v > m { v } else { m });
+        (lo, hi)
+    }
 }
 
 const LANE_BLOCK: usize = 128;
 const LANES: usize = 8;
 
+/// A block's sums as [`lanes`] takes them.
+type LaneSums = fn(&[f32], &[f32], &mut [f32], &mut ErrorRange) -> Sums;
+
 /// The sums of a block of finite values with nothing clipped, eight lanes
 /// at a time (and twice as wide on AVX2, same bits: see `compute::has_avx2`);
 /// the choice is made once per task.
-fn lane_summer() -> fn(&[f32], &[f32]) -> Sums {
+fn lane_summer() -> LaneSums {
     #[cfg(target_arch = "x86_64")]
     if crate::compute::has_avx2() {
         #[target_feature(enable = "avx2")]
-        fn avx2(xs: &[f32], xhs: &[f32]) -> Sums {
-            lanes(xs, xhs)
+        fn avx2(xs: &[f32], xhs: &[f32], errors: &mut [f32], range: &mut ErrorRange) -> Sums {
+            lanes(xs, xhs, errors, range)
         }
         // SAFETY: the CPU has AVX2.
-        return |xs, xhs| unsafe { avx2(xs, xhs) };
+        return |xs, xhs, errors, range| unsafe { avx2(xs, xhs, errors, range) };
     }
     lanes
 }
 
+/// The sums of a block, its errors x - x̂ written to `errors` and their
+/// range added to `range`.
 #[inline(always)]
-fn lanes(xs: &[f32], xhs: &[f32]) -> Sums {
+fn lanes(xs: &[f32], xhs: &[f32], errors: &mut [f32], range: &mut ErrorRange) -> Sums {
     let mut acc = [[0f32; LANES]; 7];
     let mut zeros = [0u32; LANES];
-    let mut add = |l: usize, x: f32, h: f32| {
+    let mut add = |l: usize, x: f32, h: f32, out: &mut f32| {
         let e = x - h;
+        *out = e;
+        range.add_lane(l, e);
         let a = e.abs();
         acc[0][l] += e;
         acc[1][l] += a;
@@ -261,15 +324,15 @@ fn lanes(xs: &[f32], xhs: &[f32]) -> Sums {
         acc[6][l] = if a > acc[6][l] { a } else { acc[6][l] };
         zeros[l] += (h == 0.0) as u32;
     };
-    let (x8, h8) = (xs.chunks_exact(LANES), xhs.chunks_exact(LANES));
+    let (x8, h8, mut e8) = (xs.chunks_exact(LANES), xhs.chunks_exact(LANES), errors.chunks_exact_mut(LANES));
     let (xt, ht) = (x8.remainder(), h8.remainder());
-    for (x, h) in x8.zip(h8) {
+    for ((x, h), e) in x8.zip(h8).zip(&mut e8) {
         for l in 0..LANES {
-            add(l, x[l], h[l]);
+            add(l, x[l], h[l], &mut e[l]);
         }
     }
-    for (l, (&x, &h)) in xt.iter().zip(ht).enumerate() {
-        add(l, x, h);
+    for (l, ((&x, &h), e)) in xt.iter().zip(ht).zip(e8.into_remainder()).enumerate() {
+        add(l, x, h, e);
     }
     let total = |v: &[f32; LANES]| v.iter().map(|&t| t as f64).sum::<f64>();
     Sums {
@@ -319,6 +382,7 @@ pub fn analyze(
         seen.iter_mut().zip(&s.seen).for_each(|(a, &b)| *a |= b);
     }
     let error_hist = error_histogram(&shares);
+    keep_spares(Vec::new(), shares);
     let levels_used = seen.iter().filter(|&&b| b).count() as u64;
     let weight_hist = match weight_hist {
         Some(h) => h.clone(),
@@ -354,14 +418,26 @@ fn count_weights(w: &Weights, range: (f32, f32)) -> Histogram {
     merge_counts(range, counted)
 }
 
-/// The error histogram over the errors' own range, clipped values apart.
+/// The error histogram over the errors' own range, clipped values apart,
+/// counted in runs of values on every core (counts add up in any order).
 fn error_histogram(shares: &[Share]) -> ErrorHistogram {
     let (lo, hi) = shares.iter().fold((0f32, 0f32), |(lo, hi), s| (lo.min(s.error_range.0), hi.max(s.error_range.1)));
     let empty = Histogram::new(lo, hi, HIST_BINS);
-    let mut errors = ErrorHistogram { rounding: empty.clone(), clipped: empty };
-    for s in shares {
-        errors.rounding.count(&s.errors, true);
-        errors.clipped.count(&s.clipped_errors, true);
+    let tasks: Vec<(&[f32], bool)> = shares
+        .iter()
+        .flat_map(|s| [(&s.errors[..], false), (&s.clipped_errors[..], true)])
+        .flat_map(|(errors, clipped)| weight_tasks(errors.len()).into_iter().map(move |span| (&errors[span], clipped)))
+        .collect();
+    let total = tasks.iter().map(|t| t.0.len()).sum();
+    let new_counts = || ErrorHistogram { rounding: empty.clone(), clipped: empty.clone() };
+    let count = |h: &mut ErrorHistogram, &(errors, clipped): &(&[f32], bool)| {
+        if clipped { h.clipped.count(errors, true) } else { h.rounding.count(errors, true) }
+    };
+    let (_, counted) = run_tasks(&tasks, threads_for(total), new_counts, count);
+    let mut errors = new_counts();
+    for h in counted {
+        errors.rounding.add_counts(&h.rounding.counts);
+        errors.clipped.add_counts(&h.clipped.counts);
     }
     errors
 }
@@ -369,6 +445,7 @@ fn error_histogram(shares: &[Share]) -> ErrorHistogram {
 fn summary(kind: FormatKind, cfg: &QuantConfig, g: &Groups, facts: &TensorFacts, w: &Weights) -> FormatSummary {
     let format = kind.format();
     let first = finite_group(&g.values[g.span(0)], w.non_finite == 0);
+    let (levels, params) = format.levels_and_params(cfg, facts, &first);
     FormatSummary {
         name: kind.name().to_string(),
         ecosystem: format.ecosystem(cfg),
@@ -376,8 +453,8 @@ fn summary(kind: FormatKind, cfg: &QuantConfig, g: &Groups, facts: &TensorFacts,
         code_bits: format.code_bits(cfg),
         groups: g.count(),
         group_size: first.len(),
-        levels: format.levels(cfg, facts, &first),
-        params: format.params(cfg, facts, &first).into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+        levels,
+        params: params.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
     }
 }
 

@@ -257,3 +257,35 @@ proptest::proptest! {
         }
     }
 }
+
+proptest::proptest! {
+    #[test]
+    fn trunc_small_is_as_i32_below_2_pow_30(t in -1.0e9f32..1.0e9) {
+        proptest::prop_assert_eq!(trunc_small(t), t as i32);
+    }
+}
+
+#[test]
+fn trunc_small_takes_any_float_without_failing() {
+    for t in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY, 3e38, -3e38] {
+        assert!(trunc_small(t).abs() <= 1 << 30, "{t}");
+    }
+}
+
+/// The buffers kept from one analysis for the next (`run::Spare`) change
+/// no figure: a tensor analysed again after another, smaller or larger and
+/// with clipped values, gives the same bits.
+#[test]
+fn an_analysis_after_others_gives_the_same_figures() {
+    let big = student_t_64x256();
+    let mut small_values: Vec<f32> = (0..32 * 64).map(|i| ((i * 37) % 101) as f32 / 10.0 - 5.0).collect();
+    small_values[5] = f32::INFINITY;
+    let small = tensor(small_values, 32, 64);
+    for name in ["q4_0", "fp8-e4m3", "ternary", "nf4", "mxfp4"] {
+        let cfg = QuantConfig { format: find(name).unwrap(), ..QuantConfig::default() };
+        let first = analyze(&big, &cfg).unwrap();
+        let other = analyze(&small, &cfg).unwrap();
+        assert_eq!(analyze(&big, &cfg).unwrap(), first, "{name}");
+        assert_eq!(analyze(&small, &cfg).unwrap(), other, "{name}");
+    }
+}
