@@ -429,9 +429,16 @@ fn draw_histogram(frame: &mut Frame, sqnrs: &[(&str, f64)], label: &str, area: R
         })
         .collect();
     let width = (area.width.saturating_sub(2) / bars as u16).saturating_sub(1).max(1);
-    let title = format!("Tensors by SQNR of {label} (dB, bands of {step:.0})");
+    // The longest title that fits the border, never a cut one.
+    let room = usize::from(area.width.saturating_sub(4));
+    let titles = [
+        format!("Tensors by SQNR of {label} (dB, bands of {step:.0})"),
+        format!("Tensors by SQNR (dB, bands of {step:.0})"),
+        format!("SQNR (dB, bands of {step:.0})"),
+    ];
+    let title = titles.iter().find(|t| t.chars().count() <= room).unwrap_or(&titles[2]);
     let chart =
-        BarChart::default().data(BarGroup::default().bars(&group)).bar_width(width).bar_gap(1).block(panel(&title));
+        BarChart::default().data(BarGroup::default().bars(&group)).bar_width(width).bar_gap(1).block(panel(title));
     frame.render_widget(chart, area);
 }
 

@@ -179,23 +179,7 @@ fn chunked<R: Send>(values: &[f32], f: impl Fn(Range<usize>) -> R + Sync) -> Vec
     run_tasks(&tasks, threads_for(values.len()), || (), |_, span| f(span.clone())).0
 }
 
-/// Compiles `$body` (a call of an `#[inline(always)]` lane loop) for AVX2
-/// when the CPU has it, else as it is.
-macro_rules! with_avx2 {
-    ($(#[$doc:meta])* fn $name:ident($($arg:ident: $ty:ty),*) -> $ret:ty $body:block) => {
-        $(#[$doc])*
-        fn $name($($arg: $ty),*) -> $ret {
-            #[cfg(target_arch = "x86_64")]
-            if crate::compute::has_avx2() {
-                #[target_feature(enable = "avx2")]
-                fn avx2($($arg: $ty),*) -> $ret $body
-                // SAFETY: the CPU has AVX2.
-                return unsafe { avx2($($arg),*) };
-            }
-            $body
-        }
-    };
-}
+use crate::compute::with_avx2;
 
 /// Runs `$body` on each eight consecutive values `$c` of `$xs`, the last
 /// ones padded with NaN: a padded lane is not finite, so it adds 0 and

@@ -241,26 +241,7 @@ impl<'de> serde::Deserialize<'de> for FormatKind {
     }
 }
 
-/// Compiles a free function (a loop over values whose callees are
-/// `#[inline(always)]`) a second time for AVX2, and runs that one when the
-/// CPU has it: twice the width of the baseline SSE2, the same bits (see
-/// `compute::has_avx2`). The pattern of `checkpoint::stats`' macro.
-macro_rules! with_avx2 {
-    ($(#[$doc:meta])* fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)? $body:block) => {
-        $(#[$doc])*
-        fn $name($($arg: $ty),*) $(-> $ret)? {
-            #[cfg(target_arch = "x86_64")]
-            if crate::compute::has_avx2() {
-                #[target_feature(enable = "avx2")]
-                fn avx2($($arg: $ty),*) $(-> $ret)? $body
-                // SAFETY: the CPU has AVX2.
-                return unsafe { avx2($($arg),*) };
-            }
-            $body
-        }
-    };
-}
-pub(crate) use with_avx2;
+pub(crate) use crate::compute::with_avx2;
 
 /// `t as i32` for a `t` known to be finite and below 2^30 in magnitude,
 /// in one instruction that vectorizes (`as` saturates, which a loop pays
