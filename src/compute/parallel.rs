@@ -29,10 +29,15 @@ pub fn threads_for(len: usize) -> usize {
 /// take turns with them. The bits do not change (no result depends on the
 /// number of threads); only the spawning and the hand-offs are saved.
 pub fn on_one_thread<R>(f: impl FnOnce() -> R) -> R {
-    let before = ONE_THREAD.replace(true);
-    let result = f();
-    ONE_THREAD.set(before);
-    result
+    /// Puts the flag back however `f` ends, a panic included.
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            ONE_THREAD.set(self.0);
+        }
+    }
+    let _restore = Restore(ONE_THREAD.replace(true));
+    f()
 }
 
 /// Runs `tasks` on `threads` threads (this one among them), each taking the
@@ -176,5 +181,8 @@ mod tests {
         assert_eq!(on_one_thread(|| threads_for(big)), 1);
         assert_eq!(on_one_thread(|| on_one_thread(|| threads_for(big))), 1);
         assert_eq!(threads_for(big), outside, "restored after");
+        let panicked = std::panic::catch_unwind(|| on_one_thread(|| panic!("a task failed")));
+        assert!(panicked.is_err());
+        assert_eq!(threads_for(big), outside, "restored after a panic too");
     }
 }

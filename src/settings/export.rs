@@ -10,6 +10,9 @@ use crate::compute::ensemble::EnsembleReport;
 use crate::compute::metrics::{Figure, METRICS};
 use crate::compute::quant::{QuantConfig, Rounding, Scheme};
 
+/// The first line of every export: how load knows a file the tool wrote.
+pub const EXPORT_HEADER: &str = "# qmc-tui settings: `qmc-tui --config FILE` starts from them.";
+
 impl Settings {
     /// The settings file text: every setting, then what the quantizer derived
     /// from them (PyTorch names) and the metrics, for the record.
@@ -23,7 +26,7 @@ impl Settings {
         if s.weights.is_synthetic() {
             s.weights.tensor = None;
         }
-        let mut out = String::from("# qmc-tui settings: `qmc-tui --config FILE` starts from them.\n");
+        let mut out = format!("{EXPORT_HEADER}\n");
         let mut table = toml::Table::try_from(&s).expect("settings always serialize");
         member_keys::drop_unread(&mut table, &s.ensemble.members);
         out += &toml::to_string(&table).expect("settings always serialize");

@@ -1,8 +1,10 @@
 //! The keys of a `[[ensemble.members]]` table: `kind` and the settings that
 //! kind reads ([`MemberKind::settings`]). Export writes only those. Load
-//! refuses any other key unless it holds the default value: a file written
-//! before this rule listed every field for every member, the unread ones at
-//! their defaults, and such a file still loads.
+//! refuses, in a file written by hand, any other key unless it holds the
+//! default value. A file the tool exported (it starts with
+//! [`super::export::EXPORT_HEADER`]) is not checked: before this rule an
+//! export listed every field for every member, with whatever values a
+//! member kept from the kind it had before.
 
 use crate::compute::ensemble::{MemberConfig, MemberKind};
 
@@ -32,8 +34,8 @@ pub fn drop_unread(settings: &mut toml::Table, members: &[MemberConfig]) {
 /// `member.kind` does not read and that is not at its default: the key and
 /// the sentence that says so.
 pub fn unread_key(member: &MemberConfig, given: &toml::Table) -> Option<(String, String)> {
-    let defaults = toml::Table::try_from(MemberConfig { kind: member.kind, ..MemberConfig::default() }).ok()?;
-    let (key, _) = given.iter().find(|(key, value)| !reads(member.kind, key) && defaults.get(*key) != Some(*value))?;
+    let (key, _) =
+        given.iter().find(|(key, value)| !reads(member.kind, key) && !at_default(member.kind, key, value))?;
     let kind = member.kind;
     let read: Vec<&str> = kind.settings().to_vec();
     let message = format!(
@@ -41,4 +43,17 @@ pub fn unread_key(member: &MemberConfig, given: &toml::Table) -> Option<(String,
         read.join(", ")
     );
     Some((key.clone(), message))
+}
+
+/// Whether `key = value` on a member of `kind` gives the default value,
+/// compared as typed settings (`c = 1` is `c = 1.0`; an old
+/// `feature_fraction` is a `max_features`).
+fn at_default(kind: MemberKind, key: &str, value: &toml::Value) -> bool {
+    let as_written = toml::Table::from_iter([
+        ("kind".to_string(), toml::Value::String(kind.name().to_string())),
+        (key.to_string(), value.clone()),
+    ]);
+    let Ok(member) = as_written.try_into::<MemberConfig>() else { return false };
+    let default = MemberConfig { kind, ..MemberConfig::default() };
+    member == default
 }

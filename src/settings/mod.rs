@@ -289,6 +289,22 @@ mod tests {
     }
 
     #[test]
+    fn older_exports_and_typed_defaults_still_load() {
+        // An export of before the rule: every field for every member, a
+        // logistic member keeping a forest's trees, seed and old fraction.
+        let old = format!(
+            "{}\n[[ensemble.members]]\nkind = \"logistic\"\ntrees = 20\nseed = 1\nfeature_fraction = 0.5\nc = 0.5\n",
+            export::EXPORT_HEADER
+        );
+        let s = Settings::parse(&old).unwrap();
+        assert_eq!((s.ensemble.members[0].c, s.ensemble.members[0].trees), (0.5, 20));
+        // By hand: an integer for a float default, and an old fraction at its value, are defaults only if equal.
+        assert!(Settings::parse("[[ensemble.members]]\nkind = \"knn\"\nc = 1\n").is_ok());
+        let e = Settings::parse("[[ensemble.members]]\nkind = \"logistic\"\nfeature_fraction = 0.5\n").unwrap_err();
+        assert!(e.message.contains("feature_fraction") && e.line == Some(3), "{e}");
+    }
+
+    #[test]
     fn export_writes_each_member_only_the_keys_its_kind_reads() {
         let mut s = Settings::default();
         let knn = crate::compute::ensemble::BUILTIN_KINDS.iter().copied().find(|k| k.name() == "knn").unwrap();

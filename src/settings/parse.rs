@@ -75,6 +75,9 @@ impl Settings {
 /// The first `[[ensemble.members]]` key the file gives that its member's
 /// kind does not read (and not at its default), as `(dotted key, message)`.
 fn refuse_unread_member_keys(text: &str, settings: &Settings) -> Result<(), (String, String)> {
+    if text.starts_with(super::export::EXPORT_HEADER) {
+        return Ok(());
+    }
     let given: toml::Table = text.parse().unwrap_or_default();
     let Some(tables) = given.get("ensemble").and_then(|e| e.get("members")).and_then(toml::Value::as_array) else {
         return Ok(());

@@ -113,7 +113,8 @@ struct Scratch {
 /// and its zeroing, more than the work done on it (a third of a per-tensor
 /// format's time on a million values). Only buffers up to `SPARE_MAX`
 /// values are kept, at most `SPARE_SCRATCH` task buffers (a few analyses
-/// at once use a core's worth each) and `SPARE_ERRORS` error buffers.
+/// at once use a core's worth each) and `SPARE_ERRORS` error buffers, and
+/// `SPARE_BYTES` in all.
 struct Spare {
     scratch: Vec<Scratch>,
     errors: Vec<Vec<f32>>,
@@ -141,16 +142,28 @@ fn spare_errors(n: usize) -> Vec<f32> {
     errors
 }
 
+/// All the kept buffers together stay under this: a pool of many large
+/// buffers would keep their pages resident for the life of the process.
+const SPARE_BYTES: usize = 64 << 20;
+
+fn scratch_bytes(s: &Scratch) -> usize {
+    s.xhat.capacity() * 4 + s.codes.capacity() * 2 + s.clipped.capacity()
+}
+
 fn keep_spares(scratch: Vec<Scratch>, shares: Vec<Share>) {
     let mut spare = spare();
+    let mut held: usize = spare.scratch.iter().map(scratch_bytes).sum::<usize>()
+        + spare.errors.iter().map(|e| e.capacity() * 4).sum::<usize>();
     let small = |n: usize| n <= SPARE_MAX;
     for s in scratch.into_iter().filter(|s| small(s.xhat.capacity())) {
-        if spare.scratch.len() < SPARE_SCRATCH {
+        if spare.scratch.len() < SPARE_SCRATCH && held + scratch_bytes(&s) <= SPARE_BYTES {
+            held += scratch_bytes(&s);
             spare.scratch.push(s);
         }
     }
     for errors in shares.into_iter().flat_map(|s| [s.errors, s.clipped_errors]).filter(|e| small(e.capacity())) {
-        if spare.errors.len() < SPARE_ERRORS {
+        if spare.errors.len() < SPARE_ERRORS && held + errors.capacity() * 4 <= SPARE_BYTES {
+            held += errors.capacity() * 4;
             spare.errors.push(errors);
         }
     }
