@@ -78,7 +78,8 @@ pub fn run_tasks<T: Sync, S: Send, R: Send>(
 /// result to `take` on this thread in task order as soon as it and every
 /// one before it are done, so the caller can show results while later
 /// ones run. The first error in task order ends it: no task after it is
-/// started, those before it are taken, and it is returned. Each thread
+/// started, those before it are taken, and it is returned; an error from
+/// `take` ends it the same way (a cancelled consumer). Each thread
 /// holds one task at a time (and its `state`), the results waiting for an
 /// earlier one aside.
 pub fn run_in_order<T: Sync, S, R: Send, E: Send>(
@@ -86,12 +87,12 @@ pub fn run_in_order<T: Sync, S, R: Send, E: Send>(
     threads: usize,
     state: impl Fn() -> S + Sync,
     run: impl Fn(&mut S, &T) -> Result<R, E> + Sync,
-    mut take: impl FnMut(R),
+    mut take: impl FnMut(R) -> Result<(), E>,
 ) -> Result<(), E> {
     let threads = threads.min(tasks.len());
     if threads <= 1 {
         let mut s = state();
-        return tasks.iter().try_for_each(|task| run(&mut s, task).map(&mut take));
+        return tasks.iter().try_for_each(|task| run(&mut s, task).and_then(&mut take));
     }
     let (next, stop_at) = (AtomicUsize::new(0), AtomicUsize::new(usize::MAX));
     std::thread::scope(|scope| {
@@ -122,7 +123,7 @@ pub fn run_in_order<T: Sync, S, R: Send, E: Send>(
         for (i, result) in results {
             waiting.insert(i, result);
             while let Some(result) = waiting.remove(&wanted) {
-                take(result?);
+                take(result?)?;
                 wanted += 1;
             }
         }
@@ -145,7 +146,16 @@ mod tests {
         let tasks: Vec<u64> = (0..200).collect();
         for threads in [1, 2, 7] {
             let mut taken = Vec::new();
-            let done = run_in_order(&tasks, threads, || (), |_, &t| Ok::<_, ()>(slow_square(t)), |r| taken.push(r));
+            let done = run_in_order(
+                &tasks,
+                threads,
+                || (),
+                |_, &t| Ok::<_, ()>(slow_square(t)),
+                |r| {
+                    taken.push(r);
+                    Ok(())
+                },
+            );
             assert_eq!(done, Ok(()));
             assert_eq!(taken, tasks.iter().map(|t| t * t).collect::<Vec<_>>(), "{threads} threads");
         }
@@ -166,7 +176,16 @@ mod tests {
                 let square = slow_square(t);
                 if t == 90 { Err(t) } else { Ok(square) }
             };
-            let done = run_in_order(&tasks, threads, || (), run, |r| taken.push(r));
+            let done = run_in_order(
+                &tasks,
+                threads,
+                || (),
+                run,
+                |r| {
+                    taken.push(r);
+                    Ok(())
+                },
+            );
             assert_eq!(done, Err(90), "{threads} threads");
             assert_eq!(taken, (0..90).map(|t| t * t).collect::<Vec<_>>());
             // Past a failed task only those already taken by another thread start.

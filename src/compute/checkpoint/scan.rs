@@ -152,9 +152,13 @@ pub fn scan_streaming(
             }
         };
         run_in_order(&chosen[group], threads, Buffers::default, measure, |t| {
+            // A newer job stops this one: tensors measured side by side
+            // meanwhile are not handed on.
+            watch.check()?;
             tensors.push(t);
             on_tensor(tensors.len(), chosen.len(), tensors.last().expect("just pushed"));
             watch.progress(tensors.len(), chosen.len());
+            Ok(())
         })?;
     }
     let totals = specs.iter().enumerate().map(|(f, s)| total(&tensors, f, &s.label)).collect();
