@@ -37,10 +37,9 @@ pub fn unread_key(member: &MemberConfig, given: &toml::Table) -> Option<(String,
     let (key, _) =
         given.iter().find(|(key, value)| !reads(member.kind, key) && !at_default(member.kind, key, value))?;
     let kind = member.kind;
-    let read: Vec<&str> = kind.settings().to_vec();
     let message = format!(
         "a {kind} member does not read `{key}` (it reads {}); remove the line, or set `kind` to a kind that reads it",
-        read.join(", ")
+        kind.settings().join(", ")
     );
     Some((key.clone(), message))
 }
