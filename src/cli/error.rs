@@ -60,13 +60,6 @@ pub enum CliError {
         source: ndarray::ShapeError,
     },
 
-    #[error("cannot encode the {what} as .npy: {source}")]
-    Npy {
-        what: &'static str,
-        #[source]
-        source: ndarray_npy::WriteNpyError,
-    },
-
     /// `what`: "the parameters" or "the report".
     #[error("cannot write {what} as JSON: {source}")]
     Json {

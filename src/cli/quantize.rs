@@ -13,7 +13,7 @@ use crate::compute::analysis::{self, Layout};
 use crate::compute::formats;
 use crate::compute::quant::{QParams, QuantConfig};
 use crate::compute::weights::Weights;
-use crate::io::{self, WriteError};
+use crate::io::{self, PieceError, WriteError};
 use crate::settings;
 
 /// The narrowest integer dtype that holds every code.
@@ -45,35 +45,68 @@ impl CodeDtype {
     }
 }
 
-/// `.npy` bytes of `values` in `shape`, built in memory so nothing half-written reaches disk.
-fn npy_bytes<T: WritableElement>(values: Vec<T>, shape: &[usize], what: &'static str) -> Result<Vec<u8>, CliError> {
+/// One file `quantize` writes: an array (its shape already checked, so
+/// only the disk can fail) or bytes encoded beforehand.
+enum Output<'a> {
+    Npy(Box<dyn NpyArray + 'a>),
+    Bytes(Vec<u8>),
+}
+
+/// An array `.npy` can hold, of any element type.
+trait NpyArray {
+    fn write_to(&self, out: &mut dyn std::io::Write) -> Result<(), ndarray_npy::WriteNpyError>;
+}
+
+impl<T: WritableElement> NpyArray for ArrayD<T> {
+    fn write_to(&self, out: &mut dyn std::io::Write) -> Result<(), ndarray_npy::WriteNpyError> {
+        self.write_npy(out)
+    }
+}
+
+/// `values` in `shape`, to be written as `.npy`.
+fn npy<'a, T: WritableElement + 'a>(values: Vec<T>, shape: &[usize], what: &'static str) -> Result<Output<'a>, CliError> {
     let array = ArrayD::from_shape_vec(IxDyn(shape), values).map_err(|source| CliError::Shape {
         what,
         shape: shape_text(shape),
         source,
     })?;
-    let mut buf = Vec::new();
-    array.write_npy(&mut buf).map_err(|source| CliError::Npy { what, source })?;
-    Ok(buf)
+    Ok(Output::Npy(Box::new(array)))
 }
 
-fn codes_npy(codes: &[i32], shape: &[usize], dtype: CodeDtype) -> Result<Vec<u8>, CliError> {
+/// Writes every output, each atomically, once all of them are encoded: a
+/// refusal never leaves some files written and others not. Arrays stream
+/// straight to the file (no second copy in memory).
+fn write_outputs(outputs: Vec<(&Path, Output)>) -> Result<(), CliError> {
+    for (path, output) in outputs {
+        match output {
+            Output::Bytes(bytes) => io::write_atomic(path, &bytes)?,
+            Output::Npy(array) => io::write_streaming(path, |out| {
+                array.write_to(out).map_err(|e| match e {
+                    ndarray_npy::WriteNpyError::Io(e) => PieceError::Io(e),
+                    e => PieceError::Refused(format!("cannot encode it as .npy: {e}")),
+                })
+            })?,
+        }
+    }
+    Ok(())
+}
+
+fn codes_npy<'a>(codes: &[i32], shape: &[usize], dtype: CodeDtype) -> Result<Output<'a>, CliError> {
     // `fitting` chose a dtype that holds every code, so the casts are exact.
     match dtype {
-        CodeDtype::Int8 => npy_bytes(codes.iter().map(|&q| q as i8).collect(), shape, "codes"),
-        CodeDtype::Int16 => npy_bytes(codes.iter().map(|&q| q as i16).collect(), shape, "codes"),
-        CodeDtype::Int32 => npy_bytes(codes.to_vec(), shape, "codes"),
+        CodeDtype::Int8 => npy(codes.iter().map(|&q| q as i8).collect(), shape, "codes"),
+        CodeDtype::Int16 => npy(codes.iter().map(|&q| q as i16).collect(), shape, "codes"),
+        CodeDtype::Int32 => npy(codes.to_vec(), shape, "codes"),
     }
 }
 
 /// x_hat = (q - zero_point) * scale with each element's channel parameters.
-fn dequantized_npy(w: &Weights, cfg: &QuantConfig, params: &[QParams], codes: &[i32]) -> Result<Vec<u8>, CliError> {
+fn dequantized_npy<'a>(w: &Weights, cfg: &QuantConfig, params: &[QParams], codes: &[i32]) -> Result<Output<'a>, CliError> {
     let layout = Layout::of(w, cfg);
     let x_hat: Vec<f32> = codes.iter().enumerate().map(|(i, &q)| params[layout.channel(i)].dequantize(q)).collect();
-    npy_bytes(x_hat, &w.shape, "dequantized weights")
+    npy(x_hat, &w.shape, "dequantized weights")
 }
 
-/// Fails before anything is written when an output cannot be created.
 fn check_outputs(out: &Path, others: &[(&'static str, Option<&Path>)]) -> Result<(), CliError> {
     let mut seen = vec![("--out", out)];
     for &(flag, path) in others {
@@ -154,20 +187,17 @@ pub(super) fn quantize_command(cli: &Cli, outputs: &Outputs) -> Result<(), CliEr
     let qmin = params.iter().map(|p| p.qmin).min().unwrap_or(0);
     let qmax = params.iter().map(|p| p.qmax).max().unwrap_or(0);
     let dtype = CodeDtype::fitting(qmin, qmax);
-    let code_bytes = codes_npy(&codes, &w.shape, dtype)?;
-    let dq = match dequantized {
-        Some(path) => Some((path, dequantized_npy(&w, cfg, &params, &codes)?)),
-        None => None,
-    };
-    let pj = match params_out {
-        Some(path) => Some((path, params_json(cfg, &params, dtype)?)),
-        None => None,
-    };
-    let pk = packed.map(|path| Ok::<_, CliError>((path, packed_bytes(&w, cfg)?))).transpose()?;
-    io::write_atomic(out, &code_bytes)?;
-    for (path, bytes) in dq.iter().chain(&pj).chain(&pk) {
-        io::write_atomic(path, bytes)?;
+    let mut files = vec![(out, codes_npy(&codes, &w.shape, dtype)?)];
+    if let Some(path) = dequantized {
+        files.push((path, dequantized_npy(&w, cfg, &params, &codes)?));
     }
+    if let Some(path) = params_out {
+        files.push((path, Output::Bytes(params_json(cfg, &params, dtype)?)));
+    }
+    if let Some(path) = packed {
+        files.push((path, Output::Bytes(packed_bytes(&w, cfg)?)));
+    }
+    write_outputs(files)?;
     let mut line = quantize_summary(&w, out, dequantized, params_out, dtype);
     if let Some(path) = packed {
         let _ = write!(line, "; the packed codes and parameters to {}", path.display());
@@ -190,25 +220,23 @@ fn quantize_format(w: &Weights, cfg: &QuantConfig, outputs: &Outputs) -> Result<
     let fail = |source| CliError::Quantize { what: describe(w), source };
     let (x_hat, codes) = formats::dequantized(w, cfg).map_err(fail)?;
     let code_bits = cfg.format.format().code_bits(cfg);
-    let (code_bytes, dtype) = if code_bits <= 8 {
-        (npy_bytes(codes.iter().map(|&c| c as u8).collect(), &w.shape, "codes")?, "uint8")
+    let (codes, dtype) = if code_bits <= 8 {
+        (npy(codes.iter().map(|&c| c as u8).collect(), &w.shape, "codes")?, "uint8")
     } else {
-        (npy_bytes(codes, &w.shape, "codes")?, "uint16")
+        (npy(codes, &w.shape, "codes")?, "uint16")
     };
-    let dq = dequantized.map(|path| Ok::<_, CliError>((path, npy_bytes(x_hat, &w.shape, "dequantized weights")?)));
-    let dq = dq.transpose()?;
-    let pj = match params_out {
-        Some(path) => {
-            let summary = analysis::analyze(w, cfg).map_err(fail)?.format;
-            Some((path, params_bytes(&summary)?))
-        }
-        None => None,
-    };
-    let pk = packed.map(|path| Ok::<_, CliError>((path, packed_bytes(w, cfg)?))).transpose()?;
-    io::write_atomic(out, &code_bytes)?;
-    for (path, bytes) in dq.iter().chain(&pj).chain(&pk) {
-        io::write_atomic(path, bytes)?;
+    let mut files = vec![(out, codes)];
+    if let Some(path) = dequantized {
+        files.push((path, npy(x_hat, &w.shape, "dequantized weights")?));
     }
+    if let Some(path) = params_out {
+        let summary = analysis::analyze(w, cfg).map_err(fail)?.format;
+        files.push((path, Output::Bytes(params_bytes(&summary)?)));
+    }
+    if let Some(path) = packed {
+        files.push((path, Output::Bytes(packed_bytes(w, cfg)?)));
+    }
+    write_outputs(files)?;
     let mut line =
         format!("wrote {} {dtype} {} codes of {} to {}", shape_text(&w.shape), cfg.format, describe(w), out.display());
     if let Some(path) = dequantized {

@@ -48,20 +48,28 @@ pub(super) fn temp_beside(path: &Path) -> Result<tempfile::NamedTempFile, WriteE
         .map_err(io_error(path, "cannot create a file in its directory"))
 }
 
-/// Gives the finished temporary file its mode, flushes it to disk and
-/// renames it to `path`.
+/// Gives the finished temporary file its mode and renames it to `path`;
+/// when that replaces a file, flushes it to disk first.
+///
+/// The flush is what keeps the previous file safe from a power loss in the
+/// moment after the rename (its data would be gone and the new data not yet
+/// on disk). A new path has nothing to lose: its flush would only wait for
+/// the disk (0.2 s for a 47 MB tensor, several times the quantization
+/// itself), as numpy's `save` and PyTorch's `save` never do.
 pub(super) fn persist_beside(path: &Path, tmp: tempfile::NamedTempFile) -> Result<(), WriteError> {
     // A temporary file is private (0600); the result should read like any
     // file the user writes: the old file's mode, or rw-r--r--.
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(path).map(|m| m.permissions().mode()).unwrap_or(0o644);
+        let mode = std::fs::metadata(path).map_or(0o644, |m| m.permissions().mode());
         tmp.as_file()
             .set_permissions(std::fs::Permissions::from_mode(mode))
             .map_err(io_error(path, "setting permissions failed"))?;
     }
-    tmp.as_file().sync_all().map_err(io_error(path, "flushing to disk failed"))?;
+    if path.exists() {
+        tmp.as_file().sync_all().map_err(io_error(path, "flushing to disk failed"))?;
+    }
     tmp.persist(path).map_err(|e| io_error(path, "renaming into place failed")(e.error))?;
     Ok(())
 }
