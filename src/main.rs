@@ -5,6 +5,7 @@ use qmc_tui::cli::{self, Cli};
 use qmc_tui::ui::theme::{ThemeName, set_theme};
 
 fn main() -> ExitCode {
+    qmc_tui::worker::memory::configure_allocator();
     let cli = Cli::parse();
     if cli.command.is_some() {
         // Headless: a one-paragraph error and a non-zero exit, never a backtrace.

@@ -1,6 +1,6 @@
 //! Writing a large file piece by piece, still all or nothing: the pieces
-//! go to a temporary file beside the target, which is flushed to disk and
-//! renamed into place only when every piece is written. Any error, a
+//! go to a temporary file beside the target, renamed into place (flushed to disk
+//! first when it replaces a file) only when every piece is written. Any error, a
 //! refusal of the caller's or a cancel leaves no file behind (the
 //! temporary file is removed when it is dropped).
 

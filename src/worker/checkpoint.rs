@@ -32,6 +32,7 @@ impl CheckpointWorker {
         while let Ok(first) = jobs.recv() {
             let job = jobs.try_iter().last().unwrap_or(first);
             let last = self.handle(job, &mut |o| out.send(wrap(o)).is_ok());
+            super::memory::release_free_memory();
             if out.send(wrap(last)).is_err() {
                 return;
             }

@@ -4,6 +4,7 @@
 
 mod checkpoint;
 mod ensemble;
+pub mod memory;
 mod quant;
 
 pub use checkpoint::CheckpointWorker;
