@@ -12,12 +12,12 @@ use qmc_tui::compute::data::iris;
 use qmc_tui::compute::deploy::sweep;
 use qmc_tui::compute::ensemble::{
     EnsembleConfig, Fusion, MemberConfig, MemberKind, MemberResults, evaluate, evaluate_with, fit_member, fuse_soft,
-    prepare, stack, train_member, train_outer,
+    load_dataset, prepare, stack, train_member, train_outer,
 };
-use rand::{Rng, SeedableRng};
 use qmc_tui::settings::Settings;
 use qmc_tui::ui;
 use qmc_tui::worker::{EnsembleWorker, Workers};
+use rand::{Rng, SeedableRng};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
@@ -176,14 +176,18 @@ fn fusion_switch_after_idle(c: &mut Criterion) {
     while app.selected() != qmc_tui::controls::AnyControl::Ensemble(qmc_tui::controls::EnsembleControl::Fusion) {
         press(&mut app, KeyCode::Down);
     }
+    // Left wraps soft to mlp: each iteration starts from mlp.
+    press(&mut app, KeyCode::Left);
     let mut terminal = Terminal::new(TestBackend::new(120, 40)).unwrap();
     let mut group = c.benchmark_group("tui");
     group.sample_size(30);
     group.bench_function("fusion_switch_mlp_after_idle", |b| {
-        b.iter_batched(
-            // Back to soft voting (Right wraps mlp to soft), untimed.
-            || press(&mut app, KeyCode::Right),
-            |()| {
+        b.iter_custom(|iters| {
+            let mut timed = std::time::Duration::ZERO;
+            for _ in 0..iters {
+                // Back to soft voting (Right wraps mlp to soft), untimed.
+                press(&mut app, KeyCode::Right);
+                let start = std::time::Instant::now();
                 // Left wraps soft to mlp.
                 press(&mut app, KeyCode::Left);
                 terminal
@@ -191,9 +195,28 @@ fn fusion_switch_after_idle(c: &mut Criterion) {
                         ui::draw(f, &app);
                     })
                     .unwrap();
-            },
-            criterion::BatchSize::PerIteration,
-        )
+                timed += start.elapsed();
+            }
+            timed
+        })
+    });
+    // Its two parts on the same data and kept meta-learners: the re-fuse
+    // and its figures (`evaluate_with`), and the Deploy pane's sweep.
+    let (data, ens) = (&app.settings.data, &app.settings.ensemble);
+    let p = prepare(load_dataset(data).unwrap(), data).unwrap();
+    let results: Vec<MemberResults> = ens.members.iter().map(|m| train_member(&p, m, data.seed).unwrap()).collect();
+    let refs: Vec<&MemberResults> = results.iter().collect();
+    let stacked = stack(&p, ens, &refs);
+    group.bench_function("mlp_evaluate_kept_meta_learners", |b| {
+        b.iter(|| evaluate_with(&p, ens, &refs, Some(&stacked)))
+    });
+    group.bench_function("mlp_deploy_sweep_kept_meta_learners", |b| {
+        b.iter(|| sweep(&p, ens, &refs, &app.settings.quant, &app.settings.deploy, Some(&stacked)))
+    });
+    // The same sweep under soft voting: what every fusion or weight change pays for the Deploy pane.
+    let soft = EnsembleConfig { fusion: Fusion::Soft, ..ens.clone() };
+    group.bench_function("soft_deploy_sweep", |b| {
+        b.iter(|| sweep(&p, &soft, &refs, &app.settings.quant, &app.settings.deploy, None))
     });
     group.finish();
     assert_eq!(app.settings.ensemble.fusion, Fusion::Mlp);

@@ -20,9 +20,8 @@ use std::sync::Arc;
 
 use super::stacking::stack_watched;
 use super::{
-    DataConfig, EnsembleConfig, EnsembleError, EnsembleReport, Fusion, MemberConfig, MemberResults, MetaKind,
-    Prepared, Stacked, WeightRule, evaluate_with, load_dataset, prepare, stacked_members, train_inner_folds,
-    train_outer,
+    DataConfig, EnsembleConfig, EnsembleError, EnsembleReport, Fusion, MemberConfig, MemberResults, MetaKind, Prepared,
+    Stacked, WeightRule, evaluate_with, load_dataset, prepare, stacked_members, train_inner_folds, train_outer,
 };
 use crate::compute::deploy::{DeployConfig, DeployReport, sweep};
 use crate::compute::quant::QuantConfig;

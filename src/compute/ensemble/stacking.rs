@@ -72,7 +72,9 @@ impl MetaLearner {
                 Softmax::fit(&TrainingSet { x: x.view(), y, classes }, false, META_C, META_MAX_ITERATIONS)
                     .map_err(|m| fit_error(MemberKind::Logistic, format!("stacking meta-learner: {m}")))?,
             ),
-            MetaKind::Mlp { hidden } => MetaModel::Mlp(Mlp::fit_watched(x.view(), y, classes, hidden, MLP_SEED, watch)?),
+            MetaKind::Mlp { hidden } => {
+                MetaModel::Mlp(Mlp::fit_watched(x.view(), y, classes, hidden, MLP_SEED, watch)?)
+            }
         };
         Ok(MetaLearner { model, members: member_probas.len(), classes })
     }
