@@ -1,4 +1,5 @@
-//! The speed targets of the Ensemble pane, on iris.
+//! The speed targets of the Ensemble pane, on iris (and the mlp fusion
+//! switch on a digits-size table the bench makes).
 
 use std::hint::black_box;
 use std::sync::Arc;
@@ -10,12 +11,13 @@ use qmc_tui::app::{App, AppEvent};
 use qmc_tui::compute::data::iris;
 use qmc_tui::compute::deploy::sweep;
 use qmc_tui::compute::ensemble::{
-    EnsembleConfig, Fusion, MemberConfig, MemberResults, evaluate, evaluate_with, fit_member, fuse_soft, prepare,
-    stack, train_member, train_outer,
+    EnsembleConfig, Fusion, MemberConfig, MemberKind, MemberResults, evaluate, evaluate_with, fit_member, fuse_soft,
+    load_dataset, prepare, stack, train_member, train_outer,
 };
 use qmc_tui::settings::Settings;
 use qmc_tui::ui;
 use qmc_tui::worker::{EnsembleWorker, Workers};
+use rand::{Rng, SeedableRng};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
@@ -129,5 +131,97 @@ fn responsive_while_training(c: &mut Criterion) {
     trainer.join().unwrap();
 }
 
-criterion_group!(benches, fit_and_evaluate, responsive_while_training);
+/// Gaussian blobs the size of scikit-learn's digits (1,797 x 64, 10
+/// classes; the digits themselves are not in the repository), as a CSV.
+fn digits_size_blobs(dir: &std::path::Path) -> std::path::PathBuf {
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
+    let (rows, features, classes) = (1797, 64, 10);
+    let centres: Vec<Vec<f64>> =
+        (0..classes).map(|_| (0..features).map(|_| rng.gen_range(-1.0..1.0)).collect()).collect();
+    let mut text = (0..features).map(|f| format!("f{f},")).collect::<String>() + "label\n";
+    for r in 0..rows {
+        for c in &centres[r % classes] {
+            text += &format!("{},", c + rng.gen_range(-2.0..2.0));
+        }
+        text += &format!("{}\n", r % classes);
+    }
+    let path = dir.join("blobs.csv");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// The key that switches the Ensemble pane from soft voting to mlp, to the
+/// next frame (the re-fuse and the Deploy sweep on the members' cached
+/// probabilities included), once the worker has fitted the meta-learners
+/// while idle; three logistic members (C 0.01, 0.1, 1) on digits-size blobs.
+fn fusion_switch_after_idle(c: &mut Criterion) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = Settings::default();
+    settings.data.source = digits_size_blobs(dir.path()).to_str().unwrap().into();
+    settings.ensemble.members = [0.01, 0.1, 1.0]
+        .iter()
+        .map(|&c| MemberConfig { kind: MemberKind::Logistic, c, ..MemberConfig::default() })
+        .collect();
+    let mut app = App::new(settings, dir.path().join("unused.toml"));
+    let mut workers = Workers::default();
+    let jobs = app.start();
+    app.settle(&mut workers, jobs);
+    workers.ensemble.warm_learned_fusions(&app.settings, &|| false).unwrap();
+    let fitted = workers.ensemble.meta_fittings();
+    let mut press = |app: &mut App, code| {
+        let jobs = app.update(press(code));
+        app.settle(&mut workers, jobs);
+    };
+    press(&mut app, KeyCode::Char('2'));
+    while app.selected() != qmc_tui::controls::AnyControl::Ensemble(qmc_tui::controls::EnsembleControl::Fusion) {
+        press(&mut app, KeyCode::Down);
+    }
+    // Left wraps soft to mlp: each iteration starts from mlp.
+    press(&mut app, KeyCode::Left);
+    let mut terminal = Terminal::new(TestBackend::new(120, 40)).unwrap();
+    let mut group = c.benchmark_group("tui");
+    group.sample_size(30);
+    group.bench_function("fusion_switch_mlp_after_idle", |b| {
+        b.iter_custom(|iters| {
+            let mut timed = std::time::Duration::ZERO;
+            for _ in 0..iters {
+                // Back to soft voting (Right wraps mlp to soft), untimed.
+                press(&mut app, KeyCode::Right);
+                let start = std::time::Instant::now();
+                // Left wraps soft to mlp.
+                press(&mut app, KeyCode::Left);
+                terminal
+                    .draw(|f| {
+                        ui::draw(f, &app);
+                    })
+                    .unwrap();
+                timed += start.elapsed();
+            }
+            timed
+        })
+    });
+    // Its two parts on the same data and kept meta-learners: the re-fuse
+    // and its figures (`evaluate_with`), and the Deploy pane's sweep.
+    let (data, ens) = (&app.settings.data, &app.settings.ensemble);
+    let p = prepare(load_dataset(data).unwrap(), data).unwrap();
+    let results: Vec<MemberResults> = ens.members.iter().map(|m| train_member(&p, m, data.seed).unwrap()).collect();
+    let refs: Vec<&MemberResults> = results.iter().collect();
+    let stacked = stack(&p, ens, &refs);
+    group.bench_function("mlp_evaluate_kept_meta_learners", |b| {
+        b.iter(|| evaluate_with(&p, ens, &refs, Some(&stacked)))
+    });
+    group.bench_function("mlp_deploy_sweep_kept_meta_learners", |b| {
+        b.iter(|| sweep(&p, ens, &refs, &app.settings.quant, &app.settings.deploy, Some(&stacked)))
+    });
+    // The same sweep under soft voting: what every fusion or weight change pays for the Deploy pane.
+    let soft = EnsembleConfig { fusion: Fusion::Soft, ..ens.clone() };
+    group.bench_function("soft_deploy_sweep", |b| {
+        b.iter(|| sweep(&p, &soft, &refs, &app.settings.quant, &app.settings.deploy, None))
+    });
+    group.finish();
+    assert_eq!(app.settings.ensemble.fusion, Fusion::Mlp);
+    assert_eq!(workers.ensemble.meta_fittings(), fitted, "a switch fitted a meta-learner");
+}
+
+criterion_group!(benches, fit_and_evaluate, responsive_while_training, fusion_switch_after_idle);
 criterion_main!(benches);

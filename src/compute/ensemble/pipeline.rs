@@ -10,22 +10,28 @@
 //! A member is fitted 1 + folds times (the train split and each
 //! cross-validation fold, once); a fusion that learns from out-of-fold
 //! probabilities ([`needs_inner_folds`]) adds folds fits within the train
-//! split for the test split's meta-learner, and the worker fits those while
-//! idle so that switching to it later trains nothing.
+//! split for the test split's meta-learner, and the worker fits those, and
+//! the meta-learners of stacking and mlp, while idle
+//! ([`EnsembleCache::warm_learned_fusions`]), so that switching to either
+//! later trains nothing and fits nothing.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
 
+use super::stacking::stack_watched;
 use super::{
-    DataConfig, EnsembleConfig, EnsembleError, EnsembleReport, Fusion, MemberConfig, MemberResults, Prepared, Stacked,
-    WeightRule, evaluate_with, load_dataset, prepare, stack, stacked_members, train_inner_folds, train_outer,
+    DataConfig, EnsembleConfig, EnsembleError, EnsembleReport, Fusion, MemberConfig, MemberResults, MetaKind, Prepared,
+    Stacked, WeightRule, evaluate_with, load_dataset, prepare, stacked_members, train_inner_folds, train_outer,
 };
 use crate::compute::deploy::{DeployConfig, DeployReport, sweep};
 use crate::compute::quant::QuantConfig;
-use crate::compute::watch::Cancelled;
+use crate::compute::watch::{Cancelled, Watch};
 
 /// Members kept at most: enough for every member of a few ensembles.
 const CACHE: usize = 64;
+/// Meta-learner sets kept at most: stacking's and mlp's for the current
+/// members, with room for a few mlp sizes or member sets before them.
+const STACKED_CACHE: usize = 6;
 
 /// Stacking's meta-learners, or why they could not be fitted (shared with the Deploy sweep).
 pub type StackedResult = Arc<Result<Stacked, EnsembleError>>;
@@ -70,8 +76,25 @@ pub fn needs_inner_folds(ens: &EnsembleConfig) -> bool {
 pub struct EnsembleCache {
     prepared: Option<(DataConfig, Arc<Prepared>)>,
     members: VecDeque<(MemberConfig, Arc<MemberResults>)>,
-    /// Stacking's meta-learners, by the stacked members' training keys.
-    stacked: Option<(Vec<MemberConfig>, StackedResult)>,
+    /// Meta-learners (stacking's and mlp's), by the stacked members'
+    /// training keys and the meta-learner, oldest first.
+    stacked: VecDeque<(StackKey, StackedResult)>,
+    /// How many times meta-learners were fitted (each time 1 + folds fits).
+    meta_fittings: usize,
+}
+
+/// What a set of meta-learners depends on: the stacked members' training keys and the meta-learner.
+#[derive(Debug, Clone, PartialEq)]
+struct StackKey {
+    members: Vec<MemberConfig>,
+    kind: MetaKind,
+}
+
+impl StackKey {
+    fn of(ens: &EnsembleConfig, kind: MetaKind) -> StackKey {
+        let members = stacked_members(&ens.members).iter().map(|&i| ens.members[i].fit_key()).collect();
+        StackKey { members, kind }
+    }
 }
 
 impl EnsembleCache {
@@ -83,7 +106,7 @@ impl EnsembleCache {
             return Ok(p.clone());
         }
         self.members.clear();
-        self.stacked = None;
+        self.stacked.clear();
         let prepared = Arc::new(prepare(load_dataset(cfg)?, cfg)?);
         self.prepared = Some((cfg.clone(), prepared.clone()));
         Ok(prepared)
@@ -96,7 +119,10 @@ impl EnsembleCache {
         let (results, trained, fits) =
             self.train_members(&prepared, s.data.seed, &s.ensemble.members, inner, on_member)?;
         let refs: Vec<&MemberResults> = results.iter().map(|r| r.as_ref()).collect();
-        let stacked = s.ensemble.fusion.learns_meta().then(|| self.stacked(&prepared, s.ensemble, &refs));
+        let stacked = match s.ensemble.fusion.learns_meta() {
+            true => Some(self.stacked(&prepared, s.ensemble, MetaKind::of(s.ensemble), &refs, &Watch::NONE)?),
+            false => None,
+        };
         let report = evaluate_with(&prepared, s.ensemble, &refs, stacked.as_deref());
         let deploy = sweep(&prepared, s.ensemble, &refs, s.quant, s.deploy, stacked.as_deref());
         Ok(Trained { prepared, report, deploy, trained, fits })
@@ -164,45 +190,66 @@ impl EnsembleCache {
         self.members.len()
     }
 
-    /// The meta-learners kept last, if any.
-    pub fn kept_stacking(&self) -> Option<&StackedResult> {
-        self.stacked.as_ref().map(|(_, s)| s)
+    /// The meta-learners of `kind` kept last, if any.
+    pub fn kept_stacking(&self, kind: MetaKind) -> Option<&StackedResult> {
+        self.stacked.iter().rev().find(|(k, _)| k.kind == kind).map(|(_, s)| s)
     }
 
-    /// The meta-learners for these members, fitted once while they stay the same.
-    fn stacked(&mut self, p: &Prepared, ens: &EnsembleConfig, results: &[&MemberResults]) -> StackedResult {
-        let members = &ens.members;
-        let key: Vec<MemberConfig> = stacked_members(members).iter().map(|&i| members[i].fit_key()).collect();
-        if let Some((k, s)) = &self.stacked
-            && *k == key
-            // A failure is kept whatever the meta-learner: it comes from the members' tables.
-            && s.as_ref().as_ref().map_or(true, |s| s.kind == super::MetaKind::of(ens))
-        {
-            return s.clone();
+    /// How many times meta-learners were fitted since this cache was made
+    /// (each time the 1 + folds fits of stacking's or mlp's `stack`).
+    pub fn meta_fittings(&self) -> usize {
+        self.meta_fittings
+    }
+
+    /// The meta-learners of `kind` for these members, fitted once while they
+    /// stay the same. Only a stop (`Err(Cancelled)`, from `watch`) is not kept.
+    fn stacked(
+        &mut self,
+        p: &Prepared,
+        ens: &EnsembleConfig,
+        kind: MetaKind,
+        results: &[&MemberResults],
+        watch: &Watch,
+    ) -> Result<StackedResult, Cancelled> {
+        let key = StackKey::of(ens, kind);
+        if let Some((_, s)) = self.stacked.iter().find(|(k, _)| *k == key) {
+            return Ok(s.clone());
         }
-        let s = Arc::new(stack(p, ens, results));
-        self.stacked = Some((key, s.clone()));
-        s
+        let s = match stack_watched(p, ens, kind, results, watch) {
+            Err(EnsembleError::Cancelled(c)) => return Err(c),
+            s => Arc::new(s),
+        };
+        self.meta_fittings += 1;
+        if self.stacked.len() == STACKED_CACHE {
+            self.stacked.pop_front();
+        }
+        self.stacked.push_back((key, s.clone()));
+        Ok(s)
     }
 
-    /// When every member is cached, fits their inner folds (asking
-    /// `on_member` before each member that needs them; `Err(Cancelled)`
-    /// stops, keeping what was fitted) and stacking's meta-learners, so that
-    /// switching to stacking later is as quick as any other fusion change.
-    /// Trains no member that is not cached; how many fits it made.
-    pub fn warm_stacking(
+    /// When every member is cached, fits their inner folds and the
+    /// meta-learners of both learned fusions (stacking's logistic, then
+    /// mlp's perceptron of `ens.mlp_hidden` units), so that switching to
+    /// either later is as quick as any other fusion change. `watch` is
+    /// checked before each member and each perceptron step; a stop
+    /// (`Err(Cancelled)`) keeps what was finished. Trains no member that is
+    /// not cached; how many member fits it made.
+    pub fn warm_learned_fusions(
         &mut self,
         data: &DataConfig,
         ens: &EnsembleConfig,
-        on_member: &mut OnMember,
+        watch: &Watch,
     ) -> Result<usize, EnsembleError> {
         let Ok(prepared) = self.prepared(data) else { return Ok(0) };
         if ens.members.is_empty() || ens.members.iter().any(|m| self.cached(m).is_none()) {
             return Ok(0);
         }
-        let (results, _, fits) = self.train_members(&prepared, data.seed, &ens.members, true, on_member)?;
+        let mut between_members = |_, _| watch.check();
+        let (results, _, fits) = self.train_members(&prepared, data.seed, &ens.members, true, &mut between_members)?;
         let refs: Vec<&MemberResults> = results.iter().map(|r| r.as_ref()).collect();
-        self.stacked(&prepared, ens, &refs);
+        for kind in [MetaKind::Logistic, MetaKind::Mlp { hidden: ens.mlp_hidden }] {
+            self.stacked(&prepared, ens, kind, &refs, watch)?;
+        }
         Ok(fits)
     }
 }

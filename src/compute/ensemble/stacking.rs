@@ -12,6 +12,7 @@ use super::{
 };
 use crate::compute::members::{Softmax, TrainingSet};
 use crate::compute::parallel::{run_tasks, threads_for};
+use crate::compute::watch::Watch;
 
 /// Which meta-learner and its size: what a kept [`Stacked`] must match.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,15 +51,17 @@ impl MetaLearner {
     /// Trains on member probabilities (each rows x classes; out-of-fold ones,
     /// so the meta-learner sees how the members do on rows they did not train on).
     pub fn fit(member_probas: &[ArrayView2<f64>], y: &[usize], classes: usize) -> Result<MetaLearner, EnsembleError> {
-        MetaLearner::fit_kind(MetaKind::Logistic, member_probas, y, classes)
+        MetaLearner::fit_kind(MetaKind::Logistic, member_probas, y, classes, &Watch::NONE)
     }
 
-    /// [`MetaLearner::fit`] with the meta-learner `kind`.
+    /// [`MetaLearner::fit`] with the meta-learner `kind`; the perceptron
+    /// checks `watch` before each training step.
     pub fn fit_kind(
         kind: MetaKind,
         member_probas: &[ArrayView2<f64>],
         y: &[usize],
         classes: usize,
+        watch: &Watch,
     ) -> Result<MetaLearner, EnsembleError> {
         let x = stack_columns(member_probas)?;
         if x.nrows() != y.len() {
@@ -69,7 +72,9 @@ impl MetaLearner {
                 Softmax::fit(&TrainingSet { x: x.view(), y, classes }, false, META_C, META_MAX_ITERATIONS)
                     .map_err(|m| fit_error(MemberKind::Logistic, format!("stacking meta-learner: {m}")))?,
             ),
-            MetaKind::Mlp { hidden } => MetaModel::Mlp(Mlp::fit(x.view(), y, classes, hidden, MLP_SEED)),
+            MetaKind::Mlp { hidden } => {
+                MetaModel::Mlp(Mlp::fit_watched(x.view(), y, classes, hidden, MLP_SEED, watch)?)
+            }
         };
         Ok(MetaLearner { model, members: member_probas.len(), classes })
     }
@@ -184,6 +189,19 @@ pub(crate) fn stacked_or_fit<'a>(
 
 /// Fits the stacking meta-learners (the slow part of stacking's `evaluate`).
 pub fn stack(p: &Prepared, cfg: &EnsembleConfig, members: &[&MemberResults]) -> Result<Stacked, EnsembleError> {
+    stack_watched(p, cfg, MetaKind::of(cfg), members, &Watch::NONE)
+}
+
+/// [`stack`] with the meta-learner `kind` (whatever `cfg.fusion` says),
+/// stopped with `EnsembleError::Cancelled` once `watch` says a newer job
+/// waits (checked before each fit and each perceptron step).
+pub(crate) fn stack_watched(
+    p: &Prepared,
+    cfg: &EnsembleConfig,
+    kind: MetaKind,
+    members: &[&MemberResults],
+    watch: &Watch,
+) -> Result<Stacked, EnsembleError> {
     let n = cfg.members.len().min(members.len());
     let (configs, results) = (&cfg.members[..n], &members[..n]);
     let used = stacked_members(configs);
@@ -195,7 +213,6 @@ pub fn stack(p: &Prepared, cfg: &EnsembleConfig, members: &[&MemberResults]) -> 
     let cv = pick(|r| r.cv_proba.view());
     let classes = p.dataset.classes();
 
-    let kind = MetaKind::of(cfg);
     // The test split's meta-learner and each fold's are independent fits:
     // tasks on every core, merged in task order (the first failure in that order wins).
     let rows_of = |idx: &[usize]| cv.iter().map(|v| v.select(Axis(0), idx)).collect::<Vec<Array2<f64>>>();
@@ -206,11 +223,12 @@ pub fn stack(p: &Prepared, cfg: &EnsembleConfig, members: &[&MemberResults]) -> 
         threads_for(work),
         || (),
         |_, task| match *task {
-            None => MetaLearner::fit_kind(kind, &train_oof, &train_labels(p), classes),
+            None => MetaLearner::fit_kind(kind, &train_oof, &train_labels(p), classes, watch),
             Some(k) => {
+                watch.check()?;
                 let train = complement(p.dataset.rows(), &p.folds[k]);
                 let y: Vec<usize> = train.iter().map(|&r| p.dataset.labels[r]).collect();
-                MetaLearner::fit_kind(kind, &views(&rows_of(&train)), &y, classes)
+                MetaLearner::fit_kind(kind, &views(&rows_of(&train)), &y, classes, watch)
             }
         },
     );

@@ -442,4 +442,7 @@ fn evaluate_timing() {
     let x = ndarray::concatenate(ndarray::Axis(1), &views).unwrap();
     let m = Mlp::fit(x.view(), &p.dataset.labels, p.dataset.classes(), 16, 1);
     eprintln!("one mlp fit on every row's out-of-fold probabilities: {} Adam steps of at most {MLP_STEPS}", m.steps);
+    // The fitted weights' bits, to compare two builds of the fit.
+    let bits = m.w1.iter().chain(&m.b1).chain(&m.w2).chain(&m.b2).fold(0u64, |h, w| h.rotate_left(5) ^ w.to_bits());
+    eprintln!("its weights' fingerprint: {bits:016x}");
 }
