@@ -64,7 +64,11 @@ impl<T: WritableElement> NpyArray for ArrayD<T> {
 }
 
 /// `values` in `shape`, to be written as `.npy`.
-fn npy<'a, T: WritableElement + 'a>(values: Vec<T>, shape: &[usize], what: &'static str) -> Result<Output<'a>, CliError> {
+fn npy<'a, T: WritableElement + 'a>(
+    values: Vec<T>,
+    shape: &[usize],
+    what: &'static str,
+) -> Result<Output<'a>, CliError> {
     let array = ArrayD::from_shape_vec(IxDyn(shape), values).map_err(|source| CliError::Shape {
         what,
         shape: shape_text(shape),
@@ -101,7 +105,12 @@ fn codes_npy<'a>(codes: &[i32], shape: &[usize], dtype: CodeDtype) -> Result<Out
 }
 
 /// x_hat = (q - zero_point) * scale with each element's channel parameters.
-fn dequantized_npy<'a>(w: &Weights, cfg: &QuantConfig, params: &[QParams], codes: &[i32]) -> Result<Output<'a>, CliError> {
+fn dequantized_npy<'a>(
+    w: &Weights,
+    cfg: &QuantConfig,
+    params: &[QParams],
+    codes: &[i32],
+) -> Result<Output<'a>, CliError> {
     let layout = Layout::of(w, cfg);
     let x_hat: Vec<f32> = codes.iter().enumerate().map(|(i, &q)| params[layout.channel(i)].dequantize(q)).collect();
     npy(x_hat, &w.shape, "dequantized weights")

@@ -321,3 +321,32 @@ fn stacking_is_deployed_through_its_meta_learner() {
     assert_eq!(r.ensemble.float_test_accuracy, soft.test_accuracy);
     assert!(r.notes.iter().any(|n| n.starts_with("stacking failed")), "{:?}", r.notes);
 }
+
+/// A fusion or weight change re-scores the members kept quantized and
+/// quantizes nothing, and gives the report a fresh sweep gives; a new
+/// width setting is quantized anew.
+#[test]
+fn a_fusion_change_reuses_the_kept_quantized_members() {
+    let cfg = EnsembleConfig::default();
+    let (p, results) = trained(&cfg);
+    let refs: Vec<&MemberResults> = results.iter().collect();
+    let q = QuantConfig { bits: 4, ..QuantConfig::default() };
+    let d = DeployConfig::default();
+    let mut kept = QuantizedMembers::default();
+    let first = sweep_kept(&p, &cfg, &refs, (&q, &d), None, &mut kept);
+    assert_eq!(first, sweep(&p, &cfg, &refs, &q, &d, None));
+    let settings = kept.entries.len();
+    assert_eq!(settings, SWEEP_BITS.len(), "the current width is one of the sweep's");
+    let ptrs: Vec<_> = kept.entries.iter().map(|(_, at)| Arc::as_ptr(at)).collect();
+    for fusion in [Fusion::Hard, Fusion::Stacking] {
+        let other = EnsembleConfig { fusion, ..cfg.clone() };
+        let again = sweep_kept(&p, &other, &refs, (&q, &d), None, &mut kept);
+        assert_eq!(again, sweep(&p, &other, &refs, &q, &d, None), "{fusion:?}");
+        assert_ne!(again.fusion, first.fusion);
+        let now: Vec<_> = kept.entries.iter().map(|(_, at)| Arc::as_ptr(at)).collect();
+        assert_eq!(now, ptrs, "{fusion:?}: nothing quantized anew");
+    }
+    let grouped = QuantConfig { format: crate::compute::formats::find("q4_0").unwrap(), ..q.clone() };
+    sweep_kept(&p, &cfg, &refs, (&grouped, &d), None, &mut kept);
+    assert!(kept.entries.len() > settings, "a new setting is quantized");
+}

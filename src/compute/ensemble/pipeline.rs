@@ -23,7 +23,7 @@ use super::{
     DataConfig, EnsembleConfig, EnsembleError, EnsembleReport, Fusion, MemberConfig, MemberResults, MetaKind, Prepared,
     Stacked, WeightRule, evaluate_with, load_dataset, prepare, stacked_members, train_inner_folds, train_outer,
 };
-use crate::compute::deploy::{DeployConfig, DeployReport, sweep};
+use crate::compute::deploy::{DeployConfig, DeployReport, QuantizedMembers, sweep_kept};
 use crate::compute::quant::QuantConfig;
 use crate::compute::watch::{Cancelled, Watch};
 
@@ -81,6 +81,8 @@ pub struct EnsembleCache {
     stacked: VecDeque<(StackKey, StackedResult)>,
     /// How many times meta-learners were fitted (each time 1 + folds fits).
     meta_fittings: usize,
+    /// The Deploy sweep's quantized members, by members and setting.
+    quantized: QuantizedMembers,
 }
 
 /// What a set of meta-learners depends on: the stacked members' training keys and the meta-learner.
@@ -107,6 +109,7 @@ impl EnsembleCache {
         }
         self.members.clear();
         self.stacked.clear();
+        self.quantized.clear();
         let prepared = Arc::new(prepare(load_dataset(cfg)?, cfg)?);
         self.prepared = Some((cfg.clone(), prepared.clone()));
         Ok(prepared)
@@ -124,7 +127,8 @@ impl EnsembleCache {
             false => None,
         };
         let report = evaluate_with(&prepared, s.ensemble, &refs, stacked.as_deref());
-        let deploy = sweep(&prepared, s.ensemble, &refs, s.quant, s.deploy, stacked.as_deref());
+        let deploy =
+            sweep_kept(&prepared, s.ensemble, &refs, (s.quant, s.deploy), stacked.as_deref(), &mut self.quantized);
         Ok(Trained { prepared, report, deploy, trained, fits })
     }
 
