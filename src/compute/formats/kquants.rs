@@ -48,18 +48,14 @@ impl Coded {
 
     #[inline]
     fn level(&self, sub: usize, code: i32) -> f32 {
-        self.step[sub] * (code - self.zero) as f32 - self.offset[sub]
-    }
-
-    #[inline]
-    fn value(&self, i: usize) -> f32 {
-        self.level(i / self.sub_len, self.codes[i] as i32)
+        level(self.step[sub], self.offset[sub], code - self.zero)
     }
 
     /// Sets sub-block `sub`'s step and offset and, unless the step is
     /// zero, requantizes its values with `code_of`, clamped to `range`. A
     /// zero step is ggml's `if (!d) continue`: the codes of the first fit
     /// stay, and every value but the one level they decode to is out of reach.
+    #[inline(always)]
     fn requantize(
         &mut self,
         sub: usize,
@@ -70,16 +66,40 @@ impl Coded {
     ) {
         (self.step[sub], self.offset[sub]) = (step, offset);
         let span = sub * self.sub_len..(sub + 1) * self.sub_len;
-        for (i, &x) in span.clone().zip(&xs[span]) {
-            if step == 0.0 {
-                self.clipped[i] = self.value(i) != x;
-            } else {
-                let l = code_of(x);
-                self.codes[i] = (l.clamp(lo, hi) + self.zero) as u8;
-                self.clipped[i] = l < lo || l > hi;
+        let (xs, codes, clipped) = (&xs[span.clone()], &mut self.codes[span.clone()], &mut self.clipped[span]);
+        let zero = self.zero;
+        if step == 0.0 {
+            for ((&x, &c), clip) in xs.iter().zip(&*codes).zip(clipped) {
+                *clip = level(step, offset, c as i32 - zero) != x;
             }
+            return;
+        }
+        for ((&x, c), clip) in xs.iter().zip(codes).zip(clipped) {
+            let l = code_of(x);
+            *c = (l.clamp(lo, hi) + zero) as u8;
+            *clip = l < lo || l > hi;
         }
     }
+
+    /// x̂, the codes and whether each was out of reach, into `out`.
+    fn write(&self, out: Quantized<'_>) {
+        let subs = out.xhat.chunks_mut(self.sub_len).zip(self.codes.chunks(self.sub_len));
+        for (sub, (xhat, codes)) in subs.enumerate() {
+            for (xh, &c) in xhat.iter_mut().zip(codes) {
+                *xh = self.level(sub, c as i32);
+            }
+        }
+        for (o, &c) in out.codes.iter_mut().zip(&self.codes) {
+            *o = c as u16;
+        }
+        out.clipped.copy_from_slice(&self.clipped[..out.clipped.len()]);
+    }
+}
+
+/// The dequantizers' x̂ = step·q − offset of a code q less the zero point.
+#[inline(always)]
+fn level(step: f32, offset: f32, q: i32) -> f32 {
+    step * q as f32 - offset
 }
 
 /// One super-block format: its quantizer, stored fields and GGUF layout.
@@ -152,13 +172,7 @@ impl<B: SuperBlock> NumberFormat for KQuant<B> {
     }
 
     fn quantize(&self, _cfg: &QuantConfig, _tensor: &TensorFacts, xs: &[f32], out: Quantized<'_>) {
-        let block = quantize::<B>(xs);
-        let coded = block.coded();
-        for i in 0..xs.len() {
-            out.xhat[i] = coded.value(i);
-            out.codes[i] = coded.codes[i] as u16;
-            out.clipped[i] = coded.clipped[i];
-        }
+        quantize::<B>(xs).coded().write(out);
     }
 
     fn levels(&self, _cfg: &QuantConfig, _tensor: &TensorFacts, xs: &[f32]) -> Vec<f32> {
@@ -200,6 +214,33 @@ fn quantize<B: SuperBlock>(xs: &[f32]) -> B {
     B::quantize(xs)
 }
 
+/// Sub-blocks searched side by side, sub-block k of a tile in lane k: each
+/// lane does the scalar search's float operations in its order, so the
+/// sums within a sub-block are not reordered (and the loops over the
+/// lanes become one AVX2 instruction each, same bits: see
+/// `compute::has_avx2`).
+const LANES: usize = 8;
+
+/// One f32 of each of the `LANES` sub-blocks.
+type Lanes = [f32; LANES];
+
+#[inline(always)]
+fn lanes(f: impl FnMut(usize) -> f32) -> Lanes {
+    std::array::from_fn(f)
+}
+
+/// Value i of sub-block k of `xs` (sub-blocks of `N`) in `tile[i][k]`.
+#[inline(always)]
+fn transposed<const N: usize>(xs: &[f32]) -> [Lanes; N] {
+    std::array::from_fn(|i| lanes(|k| xs[N * k + i]))
+}
+
+/// `nearest_int(t)` clamped to `lo..=hi`, as a float: the code of a value.
+#[inline(always)]
+fn code_of(t: f32, (lo, hi): (i32, i32)) -> f32 {
+    nearest_int(t).clamp(lo, hi) as f32
+}
+
 /// The search of `make_qkx2_quants`: codes 0..=nmax, and the scales tried
 /// at (rmin + rdelta·is + nmax) / (max − min) for is in 0..=nstep.
 struct ScaleSearch {
@@ -215,90 +256,113 @@ const Q4_K_SEARCH: ScaleSearch = ScaleSearch { nmax: 15, rmin: -1.0, rdelta: 0.1
 /// The values of a Q4_K sub-block.
 const SUB: usize = 32;
 
-/// ggml's `make_qkx2_quants` with `use_mad = false`: the weighted
-/// least-squares fit x ≈ scale·l − the_min (the_min ≥ 0) over a few trial
-/// scales; writes the codes l and returns (scale, the_min). Two shortcuts
-/// that cannot change the result: a trial with the last trial's codes has
-/// its sums and error too, so it cannot beat the best (which is at most
-/// that error); and as the error's terms are never negative, its sum stops
-/// once it reaches the best.
-fn make_qkx2_quants(s: &ScaleSearch, x: &[f32; SUB], weights: &[f32; SUB], codes: &mut [u8]) -> (f32, f32) {
-    let (mut min, mut max) = (x[0], x[0]);
-    let mut sum_w = weights[0];
-    let mut sum_x = sum_w * x[0];
-    for i in 1..SUB {
-        if x[i] < min {
-            min = x[i];
+/// ggml's `make_qkx2_quants` with `use_mad = false` of the 8 sub-blocks
+/// of a Q4_K super-block, one per lane (`x[i][k]` is value i of sub-block
+/// k): the weighted least-squares fit x ≈ scale·l − the_min (the_min ≥ 0)
+/// over a few trial scales; writes the codes l of sub-block k to
+/// `codes[SUB·k..]` and returns (scale, the_min) per sub-block.
+///
+/// A trial's scale depends on the best fit so far, so the trials of a
+/// lane stay in order. Instead of each best trial's codes, a lane keeps
+/// the scale and offset they were rounded with and rounds once at the
+/// end, the same operations. Shortcut that cannot change the result: as
+/// the error's terms are never negative, a trial's error sum stops once
+/// every lane has reached its best (or cannot fit).
+#[inline(always)]
+fn make_qkx2_quants(s: &ScaleSearch, x: &[Lanes; SUB], w: &[Lanes; SUB], codes: &mut [u8; QK_K]) -> (Lanes, Lanes) {
+    let (mut min, mut max, mut sum_w) = (x[0], x[0], w[0]);
+    let mut sum_x = lanes(|k| w[0][k] * x[0][k]);
+    for (x, w) in x.iter().zip(w).skip(1) {
+        for k in 0..LANES {
+            if x[k] < min[k] {
+                min[k] = x[k];
+            }
+            if x[k] > max[k] {
+                max[k] = x[k];
+            }
+            sum_w[k] += w[k];
+            sum_x[k] += w[k] * x[k];
         }
-        if x[i] > max {
-            max = x[i];
+    }
+    for m in &mut min {
+        if *m > 0.0 {
+            *m = 0.0;
         }
-        let w = weights[i];
-        sum_w += w;
-        sum_x += w * x[i];
     }
-    if min > 0.0 {
-        min = 0.0;
-    }
-    if max == min {
-        codes.fill(0);
-        return (0.0, -min);
-    }
+    // A flat sub-block gives (0, -min) and codes 0: its lane's search runs
+    // on (1/0 = inf, codes 0, det 0, never a fit) and is ignored.
+    let flat: [bool; LANES] = std::array::from_fn(|k| max[k] == min[k]);
+    let flat_min = min;
+    let range = (0, s.nmax);
     let nmax = s.nmax as f32;
-    let iscale = nmax / (max - min);
-    let mut scale = 1.0 / iscale;
-    let mut best_error = 0f32;
-    for i in 0..SUB {
-        let l = nearest_int(iscale * (x[i] - min)).clamp(0, s.nmax);
-        codes[i] = l as u8;
-        let diff = scale * l as f32 + min - x[i];
-        best_error += weights[i] * (diff * diff);
+    let mut iscale = lanes(|k| nmax / (max[k] - min[k]));
+    let mut scale = lanes(|k| 1.0 / iscale[k]);
+    let mut best_error = [0f32; LANES];
+    for (x, w) in x.iter().zip(w) {
+        for k in 0..LANES {
+            let l = code_of(iscale[k] * (x[k] - min[k]), range);
+            let diff = scale[k] * l + min[k] - x[k];
+            best_error[k] += w[k] * (diff * diff);
+        }
     }
-    let (mut aux, mut last) = ([0u8; SUB], [u8::MAX; SUB]);
+    // The scale and offset the best codes were rounded with.
+    let (mut code_iscale, mut code_min) = (iscale, min);
+    let mut l = [[0f32; LANES]; SUB];
     for is in 0..=s.nstep {
-        // `min` is the best fit so far, as in the C.
-        let iscale = (s.rmin + s.rdelta * is as f32 + nmax) / (max - min);
-        for (l, &v) in aux.iter_mut().zip(x) {
-            *l = nearest_int(iscale * (v - min)).clamp(0, s.nmax) as u8;
-        }
-        if aux == last {
-            continue;
-        }
-        last = aux;
-        let (mut sum_l, mut sum_l2, mut sum_xl) = (0f32, 0f32, 0f32);
-        for i in 0..SUB {
-            let (w, l) = (weights[i], aux[i] as f32);
-            sum_l += w * l;
-            sum_l2 += w * l * l;
-            sum_xl += w * l * x[i];
-        }
-        let det = sum_w * sum_l2 - sum_l * sum_l;
-        if det > 0.0 {
-            let mut this_scale = (sum_w * sum_xl - sum_x * sum_l) / det;
-            let mut this_min = (sum_l2 * sum_x - sum_l * sum_xl) / det;
-            if this_min > 0.0 {
-                this_min = 0.0;
-                this_scale = sum_xl / sum_l2;
+        let trial = s.rmin + s.rdelta * is as f32 + nmax;
+        iscale = lanes(|k| trial / (max[k] - min[k]));
+        let (mut sum_l, mut sum_l2, mut sum_xl) = ([0f32; LANES], [0f32; LANES], [0f32; LANES]);
+        for ((l, x), w) in l.iter_mut().zip(x).zip(w) {
+            for k in 0..LANES {
+                l[k] = code_of(iscale[k] * (x[k] - min[k]), range);
+                let wl = w[k] * l[k];
+                sum_l[k] += wl;
+                sum_l2[k] += wl * l[k];
+                sum_xl[k] += wl * x[k];
             }
-            let mut cur_error = 0f32;
-            for ((xs, ws), ls) in x.chunks(8).zip(weights.chunks(8)).zip(aux.chunks(8)) {
-                for ((&v, &w), &l) in xs.iter().zip(ws).zip(ls) {
-                    let diff = this_scale * l as f32 + this_min - v;
-                    cur_error += w * (diff * diff);
-                }
-                if cur_error >= best_error {
-                    break;
+        }
+        let det = lanes(|k| sum_w[k] * sum_l2[k] - sum_l[k] * sum_l[k]);
+        let mut this_scale = lanes(|k| (sum_w[k] * sum_xl[k] - sum_x[k] * sum_l[k]) / det[k]);
+        let mut this_min = lanes(|k| (sum_l2[k] * sum_x[k] - sum_l[k] * sum_xl[k]) / det[k]);
+        for k in 0..LANES {
+            if this_min[k] > 0.0 {
+                this_min[k] = 0.0;
+                this_scale[k] = sum_xl[k] / sum_l2[k];
+            }
+        }
+        let mut cur_error = [0f32; LANES];
+        for ((l, x), w) in l.chunks(8).zip(x.chunks(8)).zip(w.chunks(8)) {
+            for ((l, x), w) in l.iter().zip(x).zip(w) {
+                for k in 0..LANES {
+                    let diff = this_scale[k] * l[k] + this_min[k] - x[k];
+                    cur_error[k] += w[k] * (diff * diff);
                 }
             }
-            if cur_error < best_error {
-                codes.copy_from_slice(&aux);
-                best_error = cur_error;
-                scale = this_scale;
-                min = this_min;
+            if (0..LANES).all(|k| !(det[k] > 0.0) || cur_error[k] >= best_error[k]) {
+                break;
+            }
+        }
+        for k in 0..LANES {
+            if det[k] > 0.0 && cur_error[k] < best_error[k] {
+                best_error[k] = cur_error[k];
+                scale[k] = this_scale[k];
+                (code_iscale[k], code_min[k]) = (iscale[k], min[k]);
+                min[k] = this_min[k];
             }
         }
     }
-    (scale, -min)
+    for (i, x) in x.iter().enumerate() {
+        for k in 0..LANES {
+            let l = if flat[k] { 0.0 } else { code_of(code_iscale[k] * (x[k] - code_min[k]), range) };
+            codes[SUB * k + i] = l as u8;
+        }
+    }
+    for k in 0..LANES {
+        if flat[k] {
+            (scale[k], min[k]) = (0.0, flat_min[k]);
+        }
+    }
+    (scale, lanes(|k| -min[k]))
 }
 
 /// Q4_K: d, dmin and per sub-block of 32 the 6-bit scale `sc` and min `m`:
@@ -319,19 +383,19 @@ impl SuperBlock for Q4K {
 
     #[inline(always)]
     fn quantize(xs: &[f32]) -> Self {
+        let x: [Lanes; SUB] = transposed(xs);
+        let mut sum_x2 = [0f32; LANES];
+        for x in &x {
+            for k in 0..LANES {
+                sum_x2[k] += x[k] * x[k];
+            }
+        }
+        let av_x = lanes(|k| (sum_x2[k] / 32.0).sqrt());
+        let weights = x.map(|x| lanes(|k| av_x[k] + x[k].abs()));
         let mut codes = [0u8; QK_K];
-        let mut weights = [0f32; SUB];
-        let (mut scales, mut mins) = ([0f32; 8], [0f32; 8]);
+        let (scales, mins) = make_qkx2_quants(&Q4_K_SEARCH, &x, &weights, &mut codes);
         let (mut max_scale, mut max_min) = (0f32, 0f32);
         for j in 0..8 {
-            let x: &[f32; SUB] = xs[SUB * j..SUB * (j + 1)].try_into().expect("a sub-block");
-            let sum_x2 = x.iter().fold(0f32, |s, &v| s + v * v);
-            let av_x = (sum_x2 / 32.0).sqrt();
-            for (w, &v) in weights.iter_mut().zip(x) {
-                *w = av_x + v.abs();
-            }
-            let sub_codes = &mut codes[32 * j..32 * (j + 1)];
-            (scales[j], mins[j]) = make_qkx2_quants(&Q4_K_SEARCH, x, &weights, sub_codes);
             if scales[j] > max_scale {
                 max_scale = scales[j];
             }
@@ -390,65 +454,66 @@ impl SuperBlock for Q4K {
     }
 }
 
-/// Trials searched side by side, one per lane (and twice as wide on AVX2,
-/// same bits: see `compute::has_avx2`); each lane does the scalar search's
-/// float operations in its order.
-const LANES: usize = 8;
+/// The values of a Q6_K sub-block.
+const SUB6: usize = 16;
 
-/// ggml's `make_qx_quants` with `rmse_type = 1` and no weights (w = x²):
+/// ggml's `make_qx_quants` with `rmse_type = 1` and no weights (w = x²) of
+/// 8 sub-blocks of 16, one per lane (`x[i][k]` is value i of sub-block k):
 /// codes l + nmax for l in -nmax..nmax, the best of 19 trial scales by
-/// weighted least squares; returns the scale (x ≈ scale·l). The trials
-/// are independent: their sums are taken `LANES` at a time, then compared
-/// in the C's order, and the codes set once, of the best.
+/// weighted least squares; writes the codes of sub-block k to
+/// `codes[SUB6·k..]` and returns the scales (x ≈ scale·l). The trials do
+/// not depend on one another, only the choice among them; a lane keeps
+/// the best trial's scale and rounds its codes once at the end.
 #[inline(always)]
-fn make_qx_quants(nmax: i32, x: &[f32], codes: &mut [u8]) -> f32 {
-    let (mut max, mut amax) = (0f32, 0f32);
-    for &v in x {
-        if v.abs() > amax {
-            (amax, max) = (v.abs(), v);
-        }
-    }
-    if amax < GROUP_MAX_EPS {
-        codes.fill(0);
-        return 0.0;
-    }
-    let code = |iscale: f32, v: f32| nearest_int(iscale * v).clamp(-nmax, nmax - 1);
-    // The first trial at -nmax/max, then is = -9..=9 but 0.
-    const TRIALS: usize = 19;
-    let mut iscales = [-(nmax as f32) / max; TRIALS];
-    for (iscale, is) in iscales[1..].iter_mut().zip((-9..=9).filter(|&is| is != 0)) {
-        *iscale = -(nmax as f32 + 0.1 * is as f32) / max;
-    }
-    let (mut sumlx, mut suml2) = ([0f32; 3 * LANES], [0f32; 3 * LANES]);
-    for batch in 0..3 {
-        let lanes = batch * LANES..(batch + 1) * LANES;
-        let iscale: [f32; LANES] = std::array::from_fn(|k| iscales.get(lanes.start + k).copied().unwrap_or(0.0));
-        let (mut lx, mut l2) = ([0f32; LANES], [0f32; LANES]);
-        for &v in x {
-            let w = v * v;
-            for k in 0..LANES {
-                let l = code(iscale[k], v) as f32;
-                lx[k] += w * v * l;
-                l2[k] += w * l * l;
+fn make_qx_quants(nmax: i32, x: &[Lanes; SUB6], codes: &mut [u8]) -> Lanes {
+    let (mut max, mut amax) = ([0f32; LANES], [0f32; LANES]);
+    for x in x {
+        for k in 0..LANES {
+            if x[k].abs() > amax[k] {
+                (amax[k], max[k]) = (x[k].abs(), x[k]);
             }
         }
-        sumlx[lanes.clone()].copy_from_slice(&lx);
-        suml2[lanes].copy_from_slice(&l2);
     }
-    let mut best_trial = 0;
-    let mut scale = if suml2[0] != 0.0 { sumlx[0] / suml2[0] } else { 0.0 };
-    let mut best = scale * sumlx[0];
-    for t in 1..TRIALS {
-        if suml2[t] > 0.0 && sumlx[t] * sumlx[t] > best * suml2[t] {
-            best_trial = t;
-            scale = sumlx[t] / suml2[t];
-            best = scale * sumlx[t];
+    let range = (-nmax, nmax - 1);
+    // sumlx adds w·x·l = ((x·x)·x)·l, suml2 w·l·l = ((x·x)·l)·l.
+    let w = x.map(|x| lanes(|k| x[k] * x[k]));
+    let wx = std::array::from_fn::<Lanes, SUB6, _>(|i| lanes(|k| w[i][k] * x[i][k]));
+    let sums = |iscale: &Lanes| {
+        let (mut sumlx, mut suml2) = ([0f32; LANES], [0f32; LANES]);
+        for i in 0..SUB6 {
+            for k in 0..LANES {
+                let l = code_of(iscale[k] * x[i][k], range);
+                sumlx[k] += wx[i][k] * l;
+                suml2[k] += w[i][k] * l * l;
+            }
+        }
+        (sumlx, suml2)
+    };
+    let mut best_iscale = lanes(|k| -(nmax as f32) / max[k]);
+    let (sumlx, suml2) = sums(&best_iscale);
+    let mut scale = lanes(|k| if suml2[k] != 0.0 { sumlx[k] / suml2[k] } else { 0.0 });
+    let mut best = lanes(|k| scale[k] * sumlx[k]);
+    for is in (-9..=9).filter(|&is| is != 0) {
+        let iscale = lanes(|k| -(nmax as f32 + 0.1 * is as f32) / max[k]);
+        let (sumlx, suml2) = sums(&iscale);
+        for k in 0..LANES {
+            if suml2[k] > 0.0 && sumlx[k] * sumlx[k] > best[k] * suml2[k] {
+                best_iscale[k] = iscale[k];
+                scale[k] = sumlx[k] / suml2[k];
+                best[k] = scale[k] * sumlx[k];
+            }
         }
     }
-    for (c, &v) in codes.iter_mut().zip(x) {
-        *c = (code(iscales[best_trial], v) + nmax) as u8;
+    // A lane of |x| below GROUP_MAX_EPS has codes 0 and scale 0 (its
+    // search ran on 1/0 and is ignored).
+    let zero: [bool; LANES] = std::array::from_fn(|k| amax[k] < GROUP_MAX_EPS);
+    for (i, x) in x.iter().enumerate() {
+        for k in 0..LANES {
+            let l = code_of(best_iscale[k] * x[k], range) as i32 + nmax;
+            codes[SUB6 * k + i] = if zero[k] { 0 } else { l as u8 };
+        }
     }
-    scale
+    lanes(|k| if zero[k] { 0.0 } else { scale[k] })
 }
 
 /// Q6_K: d and per sub-block of 16 an int8 scale: x̂ = (d·scale)·(q − 32).
@@ -469,9 +534,11 @@ impl SuperBlock for Q6K {
         let mut codes = [0u8; QK_K];
         let mut sub_scales = [0f32; 16];
         let (mut max_scale, mut max_abs_scale) = (0f32, 0f32);
-        for (ib, sub_scale) in sub_scales.iter_mut().enumerate() {
-            let span = 16 * ib..16 * (ib + 1);
-            *sub_scale = make_qx_quants(32, &xs[span.clone()], &mut codes[span]);
+        for (tile, (scales, codes)) in sub_scales.chunks_mut(LANES).zip(codes.chunks_mut(LANES * SUB6)).enumerate() {
+            let x = transposed::<SUB6>(&xs[LANES * SUB6 * tile..]);
+            scales.copy_from_slice(&make_qx_quants(32, &x, codes));
+        }
+        for sub_scale in &sub_scales {
             if sub_scale.abs() > max_abs_scale {
                 (max_abs_scale, max_scale) = (sub_scale.abs(), *sub_scale);
             }

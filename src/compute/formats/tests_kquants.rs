@@ -293,22 +293,35 @@ fn search_inputs() -> Vec<Vec<f32>> {
     blocks
 }
 
-fn assert_search_agrees(x: &[f32]) {
-    use super::{Q4_K_SEARCH, make_qkx2_quants, make_qx_quants};
-    let weights: Vec<f32> = {
-        let av_x = (x.iter().fold(0f32, |s, &v| s + v * v) / x.len() as f32).sqrt();
-        x.iter().map(|v| av_x + v.abs()).collect()
-    };
-    let (mut fast, mut scalar) = (vec![0u8; x.len()], vec![0u8; x.len()]);
-    let sub = (x.try_into().unwrap(), weights.as_slice().try_into().unwrap());
-    let got = make_qkx2_quants(&Q4_K_SEARCH, sub.0, sub.1, &mut fast);
-    let want = scalar::make_qkx2_quants(&Q4_K_SEARCH, x, &weights, &mut scalar);
-    assert_eq!((got.0.to_bits(), got.1.to_bits(), &fast), (want.0.to_bits(), want.1.to_bits(), &scalar), "{x:?}");
-    for half in x.chunks(16) {
-        let (mut fast, mut scalar) = ([0u8; 16], [0u8; 16]);
-        let got = make_qx_quants(32, half, &mut fast);
-        let want = scalar::make_qx_quants(32, half, &mut scalar);
-        assert_eq!((got.to_bits(), fast), (want.to_bits(), scalar), "{half:?}");
+/// Q4_K's weights of a sub-block, as `quantize_row_q4_K_ref` takes them.
+fn q4_k_weights(x: &[f32]) -> Vec<f32> {
+    let av_x = (x.iter().fold(0f32, |s, &v| s + v * v) / x.len() as f32).sqrt();
+    x.iter().map(|v| av_x + v.abs()).collect()
+}
+
+/// The fast searches of a super-block (8 sub-blocks of 32 for Q4_K, 16
+/// of 16 for Q6_K, side by side in lanes) against the scalar ones, sub-block by sub-block.
+fn assert_search_agrees(xs: &[f32]) {
+    use super::{LANES, Lanes, Q4_K_SEARCH, QK_K, SUB, SUB6, make_qkx2_quants, make_qx_quants, transposed};
+    assert_eq!(xs.len(), QK_K);
+    let weights: Vec<f32> = xs.chunks(SUB).flat_map(q4_k_weights).collect();
+    let mut fast = [0u8; QK_K];
+    let (scales, mins) = make_qkx2_quants(&Q4_K_SEARCH, &transposed(xs), &transposed(&weights), &mut fast);
+    for (k, (x, w)) in xs.chunks(SUB).zip(weights.chunks(SUB)).enumerate() {
+        let mut scalar = [0u8; SUB];
+        let want = scalar::make_qkx2_quants(&Q4_K_SEARCH, x, w, &mut scalar);
+        let got = (scales[k].to_bits(), mins[k].to_bits(), &fast[SUB * k..SUB * (k + 1)]);
+        assert_eq!(got, (want.0.to_bits(), want.1.to_bits(), &scalar[..]), "q4_k sub-block {k}: {x:?}");
+    }
+    for tile in xs.chunks(LANES * SUB6) {
+        let mut fast = [0u8; LANES * SUB6];
+        let scales: Lanes = make_qx_quants(32, &transposed(tile), &mut fast);
+        for (k, x) in tile.chunks(SUB6).enumerate() {
+            let mut scalar = [0u8; SUB6];
+            let want = scalar::make_qx_quants(32, x, &mut scalar);
+            let got = (scales[k].to_bits(), &fast[SUB6 * k..SUB6 * (k + 1)]);
+            assert_eq!(got, (want.to_bits(), &scalar[..]), "q6_k sub-block {k}: {x:?}");
+        }
     }
 }
 
@@ -316,17 +329,36 @@ fn assert_search_agrees(x: &[f32]) {
 fn the_fast_searches_give_the_scalar_searches_bits() {
     let blocks = search_inputs();
     assert_eq!(blocks.len(), 512);
-    blocks.iter().for_each(|x| assert_search_agrees(x));
+    blocks.concat().chunks(256).for_each(assert_search_agrees);
+}
+
+/// Sub-block `k` of a proptest's block made adversarial by `kind`.
+fn adversarial(kind: u8, x: &mut [f32]) {
+    match kind {
+        // Coarse grids: ties in the rounding and trials with equal codes.
+        1 => x.iter_mut().for_each(|v| *v = v.round()),
+        2 => x.iter_mut().for_each(|v| *v = (*v * 0.5).round() * 0.25),
+        3 => x.fill(0.0),
+        4 => x.fill(x[0]),
+        5 => x.iter_mut().for_each(|v| *v = -v.abs() - 1.0),
+        6 => x.iter_mut().for_each(|v| *v = v.abs() + 2.0),
+        7 => x.iter_mut().for_each(|v| *v *= 1e-30),
+        8 => x.iter_mut().for_each(|v| *v *= 1e10),
+        9 => x[1..].fill(0.0),
+        _ => {}
+    }
 }
 
 proptest::proptest! {
     #[test]
     fn the_fast_searches_give_the_scalar_searches_bits_on_any_block(
-        x in proptest::collection::vec(-8.0f32..8.0, 32),
-        steps in 0u32..3,
+        mut x in proptest::collection::vec(-8.0f32..8.0, 256),
+        kinds in proptest::collection::vec(0u8..12, 16),
     ) {
-        // Few distinct values too: coarse grids make ties and equal trials.
-        let x: Vec<f32> = x.iter().map(|&v| if steps == 0 { v } else { (v * steps as f32).round() }).collect();
+        // Each sub-block of 16 its own kind: lanes of every kind side by side.
+        for (x, &kind) in x.chunks_mut(16).zip(&kinds) {
+            adversarial(kind, x);
+        }
         assert_search_agrees(&x);
     }
 }
