@@ -7,6 +7,7 @@
 
 use std::marker::PhantomData;
 
+use self::search::{F8, LANES, Q4_K_SEARCH, SUB, SUB6, make_qkx2_quants, make_qx_quants, transposed};
 use super::llama::{inverse, push_f16};
 use super::{Grouping, NumberFormat, Packed, Quantized, TensorFacts, through_f16, whole_blocks};
 use crate::compute::quant::{InvalidSetting, QuantConfig};
@@ -214,157 +215,6 @@ fn quantize<B: SuperBlock>(xs: &[f32]) -> B {
     B::quantize(xs)
 }
 
-/// Sub-blocks searched side by side, sub-block k of a tile in lane k: each
-/// lane does the scalar search's float operations in its order, so the
-/// sums within a sub-block are not reordered (and the loops over the
-/// lanes become one AVX2 instruction each, same bits: see
-/// `compute::has_avx2`).
-const LANES: usize = 8;
-
-/// One f32 of each of the `LANES` sub-blocks.
-type Lanes = [f32; LANES];
-
-#[inline(always)]
-fn lanes(f: impl FnMut(usize) -> f32) -> Lanes {
-    std::array::from_fn(f)
-}
-
-/// Value i of sub-block k of `xs` (sub-blocks of `N`) in `tile[i][k]`.
-#[inline(always)]
-fn transposed<const N: usize>(xs: &[f32]) -> [Lanes; N] {
-    std::array::from_fn(|i| lanes(|k| xs[N * k + i]))
-}
-
-/// `nearest_int(t)` clamped to `lo..=hi`, as a float: the code of a value.
-#[inline(always)]
-fn code_of(t: f32, (lo, hi): (i32, i32)) -> f32 {
-    nearest_int(t).clamp(lo, hi) as f32
-}
-
-/// The search of `make_qkx2_quants`: codes 0..=nmax, and the scales tried
-/// at (rmin + rdelta·is + nmax) / (max − min) for is in 0..=nstep.
-struct ScaleSearch {
-    nmax: i32,
-    rmin: f32,
-    rdelta: f32,
-    nstep: i32,
-}
-
-/// `quantize_row_q4_K_ref`'s call: `make_qkx2_quants(32, 15, …, -1.f, 0.1f, 20, false)`.
-const Q4_K_SEARCH: ScaleSearch = ScaleSearch { nmax: 15, rmin: -1.0, rdelta: 0.1, nstep: 20 };
-
-/// The values of a Q4_K sub-block.
-const SUB: usize = 32;
-
-/// ggml's `make_qkx2_quants` with `use_mad = false` of the 8 sub-blocks
-/// of a Q4_K super-block, one per lane (`x[i][k]` is value i of sub-block
-/// k): the weighted least-squares fit x ≈ scale·l − the_min (the_min ≥ 0)
-/// over a few trial scales; writes the codes l of sub-block k to
-/// `codes[SUB·k..]` and returns (scale, the_min) per sub-block.
-///
-/// A trial's scale depends on the best fit so far, so the trials of a
-/// lane stay in order. Instead of each best trial's codes, a lane keeps
-/// the scale and offset they were rounded with and rounds once at the
-/// end, the same operations. Shortcut that cannot change the result: as
-/// the error's terms are never negative, a trial's error sum stops once
-/// every lane has reached its best (or cannot fit).
-#[inline(always)]
-fn make_qkx2_quants(s: &ScaleSearch, x: &[Lanes; SUB], w: &[Lanes; SUB], codes: &mut [u8; QK_K]) -> (Lanes, Lanes) {
-    let (mut min, mut max, mut sum_w) = (x[0], x[0], w[0]);
-    let mut sum_x = lanes(|k| w[0][k] * x[0][k]);
-    for (x, w) in x.iter().zip(w).skip(1) {
-        for k in 0..LANES {
-            if x[k] < min[k] {
-                min[k] = x[k];
-            }
-            if x[k] > max[k] {
-                max[k] = x[k];
-            }
-            sum_w[k] += w[k];
-            sum_x[k] += w[k] * x[k];
-        }
-    }
-    for m in &mut min {
-        if *m > 0.0 {
-            *m = 0.0;
-        }
-    }
-    // A flat sub-block gives (0, -min) and codes 0: its lane's search runs
-    // on (1/0 = inf, codes 0, det 0, never a fit) and is ignored.
-    let flat: [bool; LANES] = std::array::from_fn(|k| max[k] == min[k]);
-    let flat_min = min;
-    let range = (0, s.nmax);
-    let nmax = s.nmax as f32;
-    let mut iscale = lanes(|k| nmax / (max[k] - min[k]));
-    let mut scale = lanes(|k| 1.0 / iscale[k]);
-    let mut best_error = [0f32; LANES];
-    for (x, w) in x.iter().zip(w) {
-        for k in 0..LANES {
-            let l = code_of(iscale[k] * (x[k] - min[k]), range);
-            let diff = scale[k] * l + min[k] - x[k];
-            best_error[k] += w[k] * (diff * diff);
-        }
-    }
-    // The scale and offset the best codes were rounded with.
-    let (mut code_iscale, mut code_min) = (iscale, min);
-    let mut l = [[0f32; LANES]; SUB];
-    for is in 0..=s.nstep {
-        let trial = s.rmin + s.rdelta * is as f32 + nmax;
-        iscale = lanes(|k| trial / (max[k] - min[k]));
-        let (mut sum_l, mut sum_l2, mut sum_xl) = ([0f32; LANES], [0f32; LANES], [0f32; LANES]);
-        for ((l, x), w) in l.iter_mut().zip(x).zip(w) {
-            for k in 0..LANES {
-                l[k] = code_of(iscale[k] * (x[k] - min[k]), range);
-                let wl = w[k] * l[k];
-                sum_l[k] += wl;
-                sum_l2[k] += wl * l[k];
-                sum_xl[k] += wl * x[k];
-            }
-        }
-        let det = lanes(|k| sum_w[k] * sum_l2[k] - sum_l[k] * sum_l[k]);
-        let mut this_scale = lanes(|k| (sum_w[k] * sum_xl[k] - sum_x[k] * sum_l[k]) / det[k]);
-        let mut this_min = lanes(|k| (sum_l2[k] * sum_x[k] - sum_l[k] * sum_xl[k]) / det[k]);
-        for k in 0..LANES {
-            if this_min[k] > 0.0 {
-                this_min[k] = 0.0;
-                this_scale[k] = sum_xl[k] / sum_l2[k];
-            }
-        }
-        let mut cur_error = [0f32; LANES];
-        for ((l, x), w) in l.chunks(8).zip(x.chunks(8)).zip(w.chunks(8)) {
-            for ((l, x), w) in l.iter().zip(x).zip(w) {
-                for k in 0..LANES {
-                    let diff = this_scale[k] * l[k] + this_min[k] - x[k];
-                    cur_error[k] += w[k] * (diff * diff);
-                }
-            }
-            if (0..LANES).all(|k| !(det[k] > 0.0) || cur_error[k] >= best_error[k]) {
-                break;
-            }
-        }
-        for k in 0..LANES {
-            if det[k] > 0.0 && cur_error[k] < best_error[k] {
-                best_error[k] = cur_error[k];
-                scale[k] = this_scale[k];
-                (code_iscale[k], code_min[k]) = (iscale[k], min[k]);
-                min[k] = this_min[k];
-            }
-        }
-    }
-    for (i, x) in x.iter().enumerate() {
-        for k in 0..LANES {
-            let l = if flat[k] { 0.0 } else { code_of(code_iscale[k] * (x[k] - code_min[k]), range) };
-            codes[SUB * k + i] = l as u8;
-        }
-    }
-    for k in 0..LANES {
-        if flat[k] {
-            (scale[k], min[k]) = (0.0, flat_min[k]);
-        }
-    }
-    (scale, lanes(|k| -min[k]))
-}
-
 /// Q4_K: d, dmin and per sub-block of 32 the 6-bit scale `sc` and min `m`:
 /// x̂ = (d·sc)·q − dmin·m.
 pub struct Q4K {
@@ -383,17 +233,12 @@ impl SuperBlock for Q4K {
 
     #[inline(always)]
     fn quantize(xs: &[f32]) -> Self {
-        let x: [Lanes; SUB] = transposed(xs);
-        let mut sum_x2 = [0f32; LANES];
-        for x in &x {
-            for k in 0..LANES {
-                sum_x2[k] += x[k] * x[k];
-            }
-        }
-        let av_x = lanes(|k| (sum_x2[k] / 32.0).sqrt());
-        let weights = x.map(|x| lanes(|k| av_x[k] + x[k].abs()));
+        let x: [F8; SUB] = transposed(xs);
+        let sum_x2 = x.iter().fold(F8::default(), |s, &v| s + v * v);
+        let av_x = F8::from_fn(|k| (sum_x2.0[k] / 32.0).sqrt());
+        let weights = x.map(|x| F8::from_fn(|k| av_x.0[k] + x.0[k].abs()));
         let mut codes = [0u8; QK_K];
-        let (scales, mins) = make_qkx2_quants(&Q4_K_SEARCH, &x, &weights, &mut codes);
+        let (F8(scales), F8(mins)) = make_qkx2_quants(&Q4_K_SEARCH, &x, &weights, &mut codes);
         let (mut max_scale, mut max_min) = (0f32, 0f32);
         for j in 0..8 {
             if scales[j] > max_scale {
@@ -454,68 +299,6 @@ impl SuperBlock for Q4K {
     }
 }
 
-/// The values of a Q6_K sub-block.
-const SUB6: usize = 16;
-
-/// ggml's `make_qx_quants` with `rmse_type = 1` and no weights (w = x²) of
-/// 8 sub-blocks of 16, one per lane (`x[i][k]` is value i of sub-block k):
-/// codes l + nmax for l in -nmax..nmax, the best of 19 trial scales by
-/// weighted least squares; writes the codes of sub-block k to
-/// `codes[SUB6·k..]` and returns the scales (x ≈ scale·l). The trials do
-/// not depend on one another, only the choice among them; a lane keeps
-/// the best trial's scale and rounds its codes once at the end.
-#[inline(always)]
-fn make_qx_quants(nmax: i32, x: &[Lanes; SUB6], codes: &mut [u8]) -> Lanes {
-    let (mut max, mut amax) = ([0f32; LANES], [0f32; LANES]);
-    for x in x {
-        for k in 0..LANES {
-            if x[k].abs() > amax[k] {
-                (amax[k], max[k]) = (x[k].abs(), x[k]);
-            }
-        }
-    }
-    let range = (-nmax, nmax - 1);
-    // sumlx adds w·x·l = ((x·x)·x)·l, suml2 w·l·l = ((x·x)·l)·l.
-    let w = x.map(|x| lanes(|k| x[k] * x[k]));
-    let wx = std::array::from_fn::<Lanes, SUB6, _>(|i| lanes(|k| w[i][k] * x[i][k]));
-    let sums = |iscale: &Lanes| {
-        let (mut sumlx, mut suml2) = ([0f32; LANES], [0f32; LANES]);
-        for i in 0..SUB6 {
-            for k in 0..LANES {
-                let l = code_of(iscale[k] * x[i][k], range);
-                sumlx[k] += wx[i][k] * l;
-                suml2[k] += w[i][k] * l * l;
-            }
-        }
-        (sumlx, suml2)
-    };
-    let mut best_iscale = lanes(|k| -(nmax as f32) / max[k]);
-    let (sumlx, suml2) = sums(&best_iscale);
-    let mut scale = lanes(|k| if suml2[k] != 0.0 { sumlx[k] / suml2[k] } else { 0.0 });
-    let mut best = lanes(|k| scale[k] * sumlx[k]);
-    for is in (-9..=9).filter(|&is| is != 0) {
-        let iscale = lanes(|k| -(nmax as f32 + 0.1 * is as f32) / max[k]);
-        let (sumlx, suml2) = sums(&iscale);
-        for k in 0..LANES {
-            if suml2[k] > 0.0 && sumlx[k] * sumlx[k] > best[k] * suml2[k] {
-                best_iscale[k] = iscale[k];
-                scale[k] = sumlx[k] / suml2[k];
-                best[k] = scale[k] * sumlx[k];
-            }
-        }
-    }
-    // A lane of |x| below GROUP_MAX_EPS has codes 0 and scale 0 (its
-    // search ran on 1/0 and is ignored).
-    let zero: [bool; LANES] = std::array::from_fn(|k| amax[k] < GROUP_MAX_EPS);
-    for (i, x) in x.iter().enumerate() {
-        for k in 0..LANES {
-            let l = code_of(best_iscale[k] * x[k], range) as i32 + nmax;
-            codes[SUB6 * k + i] = if zero[k] { 0 } else { l as u8 };
-        }
-    }
-    lanes(|k| if zero[k] { 0.0 } else { scale[k] })
-}
-
 /// Q6_K: d and per sub-block of 16 an int8 scale: x̂ = (d·scale)·(q − 32).
 pub struct Q6K {
     coded: Coded,
@@ -536,7 +319,7 @@ impl SuperBlock for Q6K {
         let (mut max_scale, mut max_abs_scale) = (0f32, 0f32);
         for (tile, (scales, codes)) in sub_scales.chunks_mut(LANES).zip(codes.chunks_mut(LANES * SUB6)).enumerate() {
             let x = transposed::<SUB6>(&xs[LANES * SUB6 * tile..]);
-            scales.copy_from_slice(&make_qx_quants(32, &x, codes));
+            scales.copy_from_slice(&make_qx_quants(32, &x, codes).0);
         }
         for sub_scale in &sub_scales {
             if sub_scale.abs() > max_abs_scale {
@@ -636,6 +419,10 @@ impl SuperBlock for Tq2 {
         push_f16(out, self.d);
     }
 }
+
+// Siblings of the other formats' files rather than files under kquants/.
+#[path = "kquant_search.rs"]
+mod search;
 
 // A sibling of tests.rs rather than kquants/tests_kquants.rs.
 #[cfg(test)]

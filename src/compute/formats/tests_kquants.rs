@@ -160,7 +160,8 @@ fn tq2_0_is_a_fixed_point_and_the_k_quants_nearly() {
 /// trial, with no shortcut: the fast ones must give their codes and scales
 /// bit for bit.
 mod scalar {
-    use super::super::{GROUP_MAX_EPS, ScaleSearch, nearest_int};
+    use super::super::search::ScaleSearch;
+    use super::super::{GROUP_MAX_EPS, nearest_int};
 
     pub fn make_qkx2_quants(s: &ScaleSearch, x: &[f32], weights: &[f32], codes: &mut [u8]) -> (f32, f32) {
         let n = x.len();
@@ -302,7 +303,8 @@ fn q4_k_weights(x: &[f32]) -> Vec<f32> {
 /// The fast searches of a super-block (8 sub-blocks of 32 for Q4_K, 16
 /// of 16 for Q6_K, side by side in lanes) against the scalar ones, sub-block by sub-block.
 fn assert_search_agrees(xs: &[f32]) {
-    use super::{LANES, Lanes, Q4_K_SEARCH, QK_K, SUB, SUB6, make_qkx2_quants, make_qx_quants, transposed};
+    use super::QK_K;
+    use super::search::{LANES, Q4_K_SEARCH, SUB, SUB6, make_qkx2_quants, make_qx_quants, transposed};
     assert_eq!(xs.len(), QK_K);
     let weights: Vec<f32> = xs.chunks(SUB).flat_map(q4_k_weights).collect();
     let mut fast = [0u8; QK_K];
@@ -310,12 +312,12 @@ fn assert_search_agrees(xs: &[f32]) {
     for (k, (x, w)) in xs.chunks(SUB).zip(weights.chunks(SUB)).enumerate() {
         let mut scalar = [0u8; SUB];
         let want = scalar::make_qkx2_quants(&Q4_K_SEARCH, x, w, &mut scalar);
-        let got = (scales[k].to_bits(), mins[k].to_bits(), &fast[SUB * k..SUB * (k + 1)]);
+        let got = (scales.0[k].to_bits(), mins.0[k].to_bits(), &fast[SUB * k..SUB * (k + 1)]);
         assert_eq!(got, (want.0.to_bits(), want.1.to_bits(), &scalar[..]), "q4_k sub-block {k}: {x:?}");
     }
     for tile in xs.chunks(LANES * SUB6) {
         let mut fast = [0u8; LANES * SUB6];
-        let scales: Lanes = make_qx_quants(32, &transposed(tile), &mut fast);
+        let scales = make_qx_quants(32, &transposed(tile), &mut fast).0;
         for (k, x) in tile.chunks(SUB6).enumerate() {
             let mut scalar = [0u8; SUB6];
             let want = scalar::make_qx_quants(32, x, &mut scalar);
