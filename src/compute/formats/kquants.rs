@@ -7,7 +7,7 @@
 
 use std::marker::PhantomData;
 
-use self::search::{F8, LANES, Q4_K_SEARCH, SUB, SUB6, make_qkx2_quants, make_qx_quants, transposed};
+use self::search::{F8, LANES, Lane8, Q4_K_SEARCH, SUB, SUB6, make_qkx2_quants, make_qx_quants, transposed};
 use super::llama::{inverse, push_f16};
 use super::{Grouping, NumberFormat, Packed, Quantized, TensorFacts, through_f16, whole_blocks};
 use crate::compute::quant::{InvalidSetting, QuantConfig};
@@ -110,8 +110,9 @@ pub trait SuperBlock: Sized {
     const CODES: i32;
     /// Bytes of one GGUF block.
     const BYTES: usize;
-    /// Inlined into the free `quantize`, which compiles it twice.
-    fn quantize(xs: &[f32]) -> Self;
+    /// Inlined into the free `quantize`, which compiles it twice: its
+    /// searches' lanes are `V`.
+    fn quantize<V: Lane8>(xs: &[f32]) -> Self;
     fn coded(&self) -> &Coded;
     fn params(&self) -> Vec<(&'static str, f64)>;
     fn pack(&self, out: &mut Vec<u8>);
@@ -201,18 +202,19 @@ impl<B: SuperBlock> NumberFormat for KQuant<B> {
     }
 }
 
-/// `B::quantize`, twice as wide on AVX2 (same bits: see `compute::has_avx2`).
+/// `B::quantize`, in AVX registers where the CPU has AVX2 (same bits:
+/// see `compute::has_avx2`).
 fn quantize<B: SuperBlock>(xs: &[f32]) -> B {
     #[cfg(target_arch = "x86_64")]
     if crate::compute::has_avx2() {
         #[target_feature(enable = "avx2")]
         fn avx2<B: SuperBlock>(xs: &[f32]) -> B {
-            B::quantize(xs)
+            B::quantize::<search::Avx8>(xs)
         }
         // SAFETY: the CPU has AVX2.
         return unsafe { avx2::<B>(xs) };
     }
-    B::quantize(xs)
+    B::quantize::<F8>(xs)
 }
 
 /// Q4_K: d, dmin and per sub-block of 32 the 6-bit scale `sc` and min `m`:
@@ -232,13 +234,13 @@ impl SuperBlock for Q4K {
     const BYTES: usize = 2 + 2 + 12 + QK_K / 2;
 
     #[inline(always)]
-    fn quantize(xs: &[f32]) -> Self {
+    fn quantize<V: Lane8>(xs: &[f32]) -> Self {
         let x: [F8; SUB] = transposed(xs);
         let sum_x2 = x.iter().fold(F8::default(), |s, &v| s + v * v);
         let av_x = F8::from_fn(|k| (sum_x2.0[k] / 32.0).sqrt());
         let weights = x.map(|x| F8::from_fn(|k| av_x.0[k] + x.0[k].abs()));
         let mut codes = [0u8; QK_K];
-        let (F8(scales), F8(mins)) = make_qkx2_quants(&Q4_K_SEARCH, &x, &weights, &mut codes);
+        let (F8(scales), F8(mins)) = make_qkx2_quants::<V>(&Q4_K_SEARCH, &x, &weights, &mut codes);
         let (mut max_scale, mut max_min) = (0f32, 0f32);
         for j in 0..8 {
             if scales[j] > max_scale {
@@ -313,13 +315,13 @@ impl SuperBlock for Q6K {
     const BYTES: usize = QK_K / 2 + QK_K / 4 + QK_K / 16 + 2;
 
     #[inline(always)]
-    fn quantize(xs: &[f32]) -> Self {
+    fn quantize<V: Lane8>(xs: &[f32]) -> Self {
         let mut codes = [0u8; QK_K];
         let mut sub_scales = [0f32; 16];
         let (mut max_scale, mut max_abs_scale) = (0f32, 0f32);
         for (tile, (scales, codes)) in sub_scales.chunks_mut(LANES).zip(codes.chunks_mut(LANES * SUB6)).enumerate() {
             let x = transposed::<SUB6>(&xs[LANES * SUB6 * tile..]);
-            scales.copy_from_slice(&make_qx_quants(32, &x, codes).0);
+            scales.copy_from_slice(&make_qx_quants::<V>(32, &x, codes).0);
         }
         for sub_scale in &sub_scales {
             if sub_scale.abs() > max_abs_scale {
@@ -388,7 +390,7 @@ impl SuperBlock for Tq2 {
     const BYTES: usize = QK_K / 4 + 2;
 
     #[inline(always)]
-    fn quantize(xs: &[f32]) -> Self {
+    fn quantize<V: Lane8>(xs: &[f32]) -> Self {
         let amax = xs.iter().fold(0f32, |m, x| m.max(x.abs()));
         let id = inverse(amax);
         let mut codes = [0u8; QK_K];
