@@ -154,7 +154,10 @@ mod avx {
             // SAFETY: see Avx8.
             unsafe {
                 let bits = _mm256_castps_si256(_mm256_add_ps(self.0, _mm256_set1_ps(MAGIC)));
-                let l = _mm256_sub_epi32(_mm256_and_si256(bits, _mm256_set1_epi32(0x007f_ffff)), _mm256_set1_epi32(0x0040_0000));
+                let l = _mm256_sub_epi32(
+                    _mm256_and_si256(bits, _mm256_set1_epi32(0x007f_ffff)),
+                    _mm256_set1_epi32(0x0040_0000),
+                );
                 let l = _mm256_min_epi32(_mm256_max_epi32(l, _mm256_set1_epi32(lo)), _mm256_set1_epi32(hi));
                 Avx8(_mm256_cvtepi32_ps(l))
             }
@@ -255,7 +258,12 @@ fn qkx2_error<V: Lane8>(
 /// terms are never negative, a trial's error sum stops once every lane
 /// has reached its best (or cannot fit).
 #[inline(always)]
-pub(super) fn make_qkx2_quants<V: Lane8>(s: &ScaleSearch, x: &[F8; SUB], w: &[F8; SUB], codes: &mut [u8; QK_K]) -> (F8, F8) {
+pub(super) fn make_qkx2_quants<V: Lane8>(
+    s: &ScaleSearch,
+    x: &[F8; SUB],
+    w: &[F8; SUB],
+    codes: &mut [u8; QK_K],
+) -> (F8, F8) {
     let (mut min, mut max, mut sum_w) = (x[0], x[0], w[0]);
     let mut sum_x = w[0] * x[0];
     for (&x, &w) in x.iter().zip(w).skip(1) {

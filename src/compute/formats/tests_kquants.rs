@@ -314,7 +314,9 @@ fn fast_searches<V: super::search::Lane8>(xs: &[f32]) -> Searched {
     let (F8(scales), F8(mins)) =
         make_qkx2_quants::<V>(&Q4_K_SEARCH, &transposed(xs), &transposed(&weights), &mut q4_codes);
     let (mut q6_scales, mut q6_codes) = ([0f32; 16], [0u8; 256]);
-    for (tile, (s, c)) in xs.chunks(LANES * SUB6).zip(q6_scales.chunks_mut(LANES).zip(q6_codes.chunks_mut(LANES * SUB6))) {
+    for (tile, (s, c)) in
+        xs.chunks(LANES * SUB6).zip(q6_scales.chunks_mut(LANES).zip(q6_codes.chunks_mut(LANES * SUB6)))
+    {
         s.copy_from_slice(&make_qx_quants::<V>(32, &transposed(tile), c).0);
     }
     (scales, mins, q4_codes, q6_scales, q6_codes)
@@ -395,7 +397,8 @@ proptest::proptest! {
 #[test]
 fn codes_in_float_arithmetic_are_nearest_ints_below_2_pow_21() {
     use super::search::{F8, Lane8};
-    let mut ts: Vec<f32> = vec![0.0, -0.0, 0.5, -0.5, 1.5, 2.5, -1.5, 14.5, 15.5, 16.0, 31.5, -32.5, 30.5, 1e-30, -1e-30];
+    let mut ts: Vec<f32> =
+        vec![0.0, -0.0, 0.5, -0.5, 1.5, 2.5, -1.5, 14.5, 15.5, 16.0, 31.5, -32.5, 30.5, 1e-30, -1e-30];
     ts.extend((-400..400).map(|i| i as f32 * 0.125 + 0.0625));
     ts.extend([2097151.5, -2097151.5, 2097151.0, 1048576.5, -1048575.5, f32::NAN]);
     for chunk in ts.chunks(8) {
