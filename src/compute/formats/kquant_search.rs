@@ -2,8 +2,10 @@
 //! `make_qx_quants`) for several sub-blocks at once, sub-block k in lane
 //! k: each lane does the scalar search's float operations in its order,
 //! so no sum within a sub-block is reordered and the bits are ggml's. The
-//! lane-by-lane loops of [`F8`] become one AVX2 instruction each (same
-//! bits: see `compute::has_avx2`); without AVX2 the same code runs.
+//! hot loops are generic over [`Lane8`]: `Avx8` (one AVX instruction per
+//! operation; LLVM's own vectorizing of the 8-lane arrays split them into
+//! 4- and 2-wide pieces) where AVX2 runs, the [`F8`] arrays elsewhere, the
+//! same code and the same bits (see `compute::has_avx2`).
 
 use std::ops::{Add, Div, Mul, Sub};
 
