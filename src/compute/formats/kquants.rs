@@ -7,6 +7,7 @@
 
 use std::marker::PhantomData;
 
+use self::search::{F8, LANES, Lane8, Q4_K_SEARCH, SUB, SUB6, make_qkx2_quants, make_qx_quants, transposed};
 use super::llama::{inverse, push_f16};
 use super::{Grouping, NumberFormat, Packed, Quantized, TensorFacts, through_f16, whole_blocks};
 use crate::compute::quant::{InvalidSetting, QuantConfig};
@@ -48,18 +49,14 @@ impl Coded {
 
     #[inline]
     fn level(&self, sub: usize, code: i32) -> f32 {
-        self.step[sub] * (code - self.zero) as f32 - self.offset[sub]
-    }
-
-    #[inline]
-    fn value(&self, i: usize) -> f32 {
-        self.level(i / self.sub_len, self.codes[i] as i32)
+        level(self.step[sub], self.offset[sub], code - self.zero)
     }
 
     /// Sets sub-block `sub`'s step and offset and, unless the step is
     /// zero, requantizes its values with `code_of`, clamped to `range`. A
     /// zero step is ggml's `if (!d) continue`: the codes of the first fit
     /// stay, and every value but the one level they decode to is out of reach.
+    #[inline(always)]
     fn requantize(
         &mut self,
         sub: usize,
@@ -70,16 +67,40 @@ impl Coded {
     ) {
         (self.step[sub], self.offset[sub]) = (step, offset);
         let span = sub * self.sub_len..(sub + 1) * self.sub_len;
-        for (i, &x) in span.clone().zip(&xs[span]) {
-            if step == 0.0 {
-                self.clipped[i] = self.value(i) != x;
-            } else {
-                let l = code_of(x);
-                self.codes[i] = (l.clamp(lo, hi) + self.zero) as u8;
-                self.clipped[i] = l < lo || l > hi;
+        let (xs, codes, clipped) = (&xs[span.clone()], &mut self.codes[span.clone()], &mut self.clipped[span]);
+        let zero = self.zero;
+        if step == 0.0 {
+            for ((&x, &c), clip) in xs.iter().zip(&*codes).zip(clipped) {
+                *clip = level(step, offset, c as i32 - zero) != x;
             }
+            return;
+        }
+        for ((&x, c), clip) in xs.iter().zip(codes).zip(clipped) {
+            let l = code_of(x);
+            *c = (l.clamp(lo, hi) + zero) as u8;
+            *clip = l < lo || l > hi;
         }
     }
+
+    /// x̂, the codes and whether each was out of reach, into `out`.
+    fn write(&self, out: Quantized<'_>) {
+        let subs = out.xhat.chunks_mut(self.sub_len).zip(self.codes.chunks(self.sub_len));
+        for (sub, (xhat, codes)) in subs.enumerate() {
+            for (xh, &c) in xhat.iter_mut().zip(codes) {
+                *xh = self.level(sub, c as i32);
+            }
+        }
+        for (o, &c) in out.codes.iter_mut().zip(&self.codes) {
+            *o = c as u16;
+        }
+        out.clipped.copy_from_slice(&self.clipped[..out.clipped.len()]);
+    }
+}
+
+/// The dequantizers' x̂ = step·q − offset of a code q less the zero point.
+#[inline(always)]
+fn level(step: f32, offset: f32, q: i32) -> f32 {
+    step * q as f32 - offset
 }
 
 /// One super-block format: its quantizer, stored fields and GGUF layout.
@@ -89,8 +110,9 @@ pub trait SuperBlock: Sized {
     const CODES: i32;
     /// Bytes of one GGUF block.
     const BYTES: usize;
-    /// Inlined into the free `quantize`, which compiles it twice.
-    fn quantize(xs: &[f32]) -> Self;
+    /// Inlined into the free `quantize`, which compiles it twice: its
+    /// searches' lanes are `V`.
+    fn quantize<V: Lane8>(xs: &[f32]) -> Self;
     fn coded(&self) -> &Coded;
     fn params(&self) -> Vec<(&'static str, f64)>;
     fn pack(&self, out: &mut Vec<u8>);
@@ -152,13 +174,7 @@ impl<B: SuperBlock> NumberFormat for KQuant<B> {
     }
 
     fn quantize(&self, _cfg: &QuantConfig, _tensor: &TensorFacts, xs: &[f32], out: Quantized<'_>) {
-        let block = quantize::<B>(xs);
-        let coded = block.coded();
-        for i in 0..xs.len() {
-            out.xhat[i] = coded.value(i);
-            out.codes[i] = coded.codes[i] as u16;
-            out.clipped[i] = coded.clipped[i];
-        }
+        quantize::<B>(xs).coded().write(out);
     }
 
     fn levels(&self, _cfg: &QuantConfig, _tensor: &TensorFacts, xs: &[f32]) -> Vec<f32> {
@@ -186,119 +202,19 @@ impl<B: SuperBlock> NumberFormat for KQuant<B> {
     }
 }
 
-/// `B::quantize`, twice as wide on AVX2 (same bits: see `compute::has_avx2`).
+/// `B::quantize`, in AVX registers where the CPU has AVX2 (same bits:
+/// see `compute::has_avx2`).
 fn quantize<B: SuperBlock>(xs: &[f32]) -> B {
     #[cfg(target_arch = "x86_64")]
     if crate::compute::has_avx2() {
         #[target_feature(enable = "avx2")]
         fn avx2<B: SuperBlock>(xs: &[f32]) -> B {
-            B::quantize(xs)
+            B::quantize::<search::Avx8>(xs)
         }
         // SAFETY: the CPU has AVX2.
         return unsafe { avx2::<B>(xs) };
     }
-    B::quantize(xs)
-}
-
-/// The search of `make_qkx2_quants`: codes 0..=nmax, and the scales tried
-/// at (rmin + rdelta·is + nmax) / (max − min) for is in 0..=nstep.
-struct ScaleSearch {
-    nmax: i32,
-    rmin: f32,
-    rdelta: f32,
-    nstep: i32,
-}
-
-/// `quantize_row_q4_K_ref`'s call: `make_qkx2_quants(32, 15, …, -1.f, 0.1f, 20, false)`.
-const Q4_K_SEARCH: ScaleSearch = ScaleSearch { nmax: 15, rmin: -1.0, rdelta: 0.1, nstep: 20 };
-
-/// The values of a Q4_K sub-block.
-const SUB: usize = 32;
-
-/// ggml's `make_qkx2_quants` with `use_mad = false`: the weighted
-/// least-squares fit x ≈ scale·l − the_min (the_min ≥ 0) over a few trial
-/// scales; writes the codes l and returns (scale, the_min). Two shortcuts
-/// that cannot change the result: a trial with the last trial's codes has
-/// its sums and error too, so it cannot beat the best (which is at most
-/// that error); and as the error's terms are never negative, its sum stops
-/// once it reaches the best.
-fn make_qkx2_quants(s: &ScaleSearch, x: &[f32; SUB], weights: &[f32; SUB], codes: &mut [u8]) -> (f32, f32) {
-    let (mut min, mut max) = (x[0], x[0]);
-    let mut sum_w = weights[0];
-    let mut sum_x = sum_w * x[0];
-    for i in 1..SUB {
-        if x[i] < min {
-            min = x[i];
-        }
-        if x[i] > max {
-            max = x[i];
-        }
-        let w = weights[i];
-        sum_w += w;
-        sum_x += w * x[i];
-    }
-    if min > 0.0 {
-        min = 0.0;
-    }
-    if max == min {
-        codes.fill(0);
-        return (0.0, -min);
-    }
-    let nmax = s.nmax as f32;
-    let iscale = nmax / (max - min);
-    let mut scale = 1.0 / iscale;
-    let mut best_error = 0f32;
-    for i in 0..SUB {
-        let l = nearest_int(iscale * (x[i] - min)).clamp(0, s.nmax);
-        codes[i] = l as u8;
-        let diff = scale * l as f32 + min - x[i];
-        best_error += weights[i] * (diff * diff);
-    }
-    let (mut aux, mut last) = ([0u8; SUB], [u8::MAX; SUB]);
-    for is in 0..=s.nstep {
-        // `min` is the best fit so far, as in the C.
-        let iscale = (s.rmin + s.rdelta * is as f32 + nmax) / (max - min);
-        for (l, &v) in aux.iter_mut().zip(x) {
-            *l = nearest_int(iscale * (v - min)).clamp(0, s.nmax) as u8;
-        }
-        if aux == last {
-            continue;
-        }
-        last = aux;
-        let (mut sum_l, mut sum_l2, mut sum_xl) = (0f32, 0f32, 0f32);
-        for i in 0..SUB {
-            let (w, l) = (weights[i], aux[i] as f32);
-            sum_l += w * l;
-            sum_l2 += w * l * l;
-            sum_xl += w * l * x[i];
-        }
-        let det = sum_w * sum_l2 - sum_l * sum_l;
-        if det > 0.0 {
-            let mut this_scale = (sum_w * sum_xl - sum_x * sum_l) / det;
-            let mut this_min = (sum_l2 * sum_x - sum_l * sum_xl) / det;
-            if this_min > 0.0 {
-                this_min = 0.0;
-                this_scale = sum_xl / sum_l2;
-            }
-            let mut cur_error = 0f32;
-            for ((xs, ws), ls) in x.chunks(8).zip(weights.chunks(8)).zip(aux.chunks(8)) {
-                for ((&v, &w), &l) in xs.iter().zip(ws).zip(ls) {
-                    let diff = this_scale * l as f32 + this_min - v;
-                    cur_error += w * (diff * diff);
-                }
-                if cur_error >= best_error {
-                    break;
-                }
-            }
-            if cur_error < best_error {
-                codes.copy_from_slice(&aux);
-                best_error = cur_error;
-                scale = this_scale;
-                min = this_min;
-            }
-        }
-    }
-    (scale, -min)
+    B::quantize::<F8>(xs)
 }
 
 /// Q4_K: d, dmin and per sub-block of 32 the 6-bit scale `sc` and min `m`:
@@ -318,20 +234,15 @@ impl SuperBlock for Q4K {
     const BYTES: usize = 2 + 2 + 12 + QK_K / 2;
 
     #[inline(always)]
-    fn quantize(xs: &[f32]) -> Self {
+    fn quantize<V: Lane8>(xs: &[f32]) -> Self {
+        let x: [F8; SUB] = transposed(xs);
+        let sum_x2 = x.iter().fold(F8::default(), |s, &v| s + v * v);
+        let av_x = F8::from_fn(|k| (sum_x2.0[k] / 32.0).sqrt());
+        let weights = x.map(|x| F8::from_fn(|k| av_x.0[k] + x.0[k].abs()));
         let mut codes = [0u8; QK_K];
-        let mut weights = [0f32; SUB];
-        let (mut scales, mut mins) = ([0f32; 8], [0f32; 8]);
+        let (F8(scales), F8(mins)) = make_qkx2_quants::<V>(&Q4_K_SEARCH, &x, &weights, &mut codes);
         let (mut max_scale, mut max_min) = (0f32, 0f32);
         for j in 0..8 {
-            let x: &[f32; SUB] = xs[SUB * j..SUB * (j + 1)].try_into().expect("a sub-block");
-            let sum_x2 = x.iter().fold(0f32, |s, &v| s + v * v);
-            let av_x = (sum_x2 / 32.0).sqrt();
-            for (w, &v) in weights.iter_mut().zip(x) {
-                *w = av_x + v.abs();
-            }
-            let sub_codes = &mut codes[32 * j..32 * (j + 1)];
-            (scales[j], mins[j]) = make_qkx2_quants(&Q4_K_SEARCH, x, &weights, sub_codes);
             if scales[j] > max_scale {
                 max_scale = scales[j];
             }
@@ -390,67 +301,6 @@ impl SuperBlock for Q4K {
     }
 }
 
-/// Trials searched side by side, one per lane (and twice as wide on AVX2,
-/// same bits: see `compute::has_avx2`); each lane does the scalar search's
-/// float operations in its order.
-const LANES: usize = 8;
-
-/// ggml's `make_qx_quants` with `rmse_type = 1` and no weights (w = x²):
-/// codes l + nmax for l in -nmax..nmax, the best of 19 trial scales by
-/// weighted least squares; returns the scale (x ≈ scale·l). The trials
-/// are independent: their sums are taken `LANES` at a time, then compared
-/// in the C's order, and the codes set once, of the best.
-#[inline(always)]
-fn make_qx_quants(nmax: i32, x: &[f32], codes: &mut [u8]) -> f32 {
-    let (mut max, mut amax) = (0f32, 0f32);
-    for &v in x {
-        if v.abs() > amax {
-            (amax, max) = (v.abs(), v);
-        }
-    }
-    if amax < GROUP_MAX_EPS {
-        codes.fill(0);
-        return 0.0;
-    }
-    let code = |iscale: f32, v: f32| nearest_int(iscale * v).clamp(-nmax, nmax - 1);
-    // The first trial at -nmax/max, then is = -9..=9 but 0.
-    const TRIALS: usize = 19;
-    let mut iscales = [-(nmax as f32) / max; TRIALS];
-    for (iscale, is) in iscales[1..].iter_mut().zip((-9..=9).filter(|&is| is != 0)) {
-        *iscale = -(nmax as f32 + 0.1 * is as f32) / max;
-    }
-    let (mut sumlx, mut suml2) = ([0f32; 3 * LANES], [0f32; 3 * LANES]);
-    for batch in 0..3 {
-        let lanes = batch * LANES..(batch + 1) * LANES;
-        let iscale: [f32; LANES] = std::array::from_fn(|k| iscales.get(lanes.start + k).copied().unwrap_or(0.0));
-        let (mut lx, mut l2) = ([0f32; LANES], [0f32; LANES]);
-        for &v in x {
-            let w = v * v;
-            for k in 0..LANES {
-                let l = code(iscale[k], v) as f32;
-                lx[k] += w * v * l;
-                l2[k] += w * l * l;
-            }
-        }
-        sumlx[lanes.clone()].copy_from_slice(&lx);
-        suml2[lanes].copy_from_slice(&l2);
-    }
-    let mut best_trial = 0;
-    let mut scale = if suml2[0] != 0.0 { sumlx[0] / suml2[0] } else { 0.0 };
-    let mut best = scale * sumlx[0];
-    for t in 1..TRIALS {
-        if suml2[t] > 0.0 && sumlx[t] * sumlx[t] > best * suml2[t] {
-            best_trial = t;
-            scale = sumlx[t] / suml2[t];
-            best = scale * sumlx[t];
-        }
-    }
-    for (c, &v) in codes.iter_mut().zip(x) {
-        *c = (code(iscales[best_trial], v) + nmax) as u8;
-    }
-    scale
-}
-
 /// Q6_K: d and per sub-block of 16 an int8 scale: x̂ = (d·scale)·(q − 32).
 pub struct Q6K {
     coded: Coded,
@@ -465,13 +315,15 @@ impl SuperBlock for Q6K {
     const BYTES: usize = QK_K / 2 + QK_K / 4 + QK_K / 16 + 2;
 
     #[inline(always)]
-    fn quantize(xs: &[f32]) -> Self {
+    fn quantize<V: Lane8>(xs: &[f32]) -> Self {
         let mut codes = [0u8; QK_K];
         let mut sub_scales = [0f32; 16];
         let (mut max_scale, mut max_abs_scale) = (0f32, 0f32);
-        for (ib, sub_scale) in sub_scales.iter_mut().enumerate() {
-            let span = 16 * ib..16 * (ib + 1);
-            *sub_scale = make_qx_quants(32, &xs[span.clone()], &mut codes[span]);
+        for (tile, (scales, codes)) in sub_scales.chunks_mut(LANES).zip(codes.chunks_mut(LANES * SUB6)).enumerate() {
+            let x = transposed::<SUB6>(&xs[LANES * SUB6 * tile..]);
+            scales.copy_from_slice(&make_qx_quants::<V>(32, &x, codes).0);
+        }
+        for sub_scale in &sub_scales {
             if sub_scale.abs() > max_abs_scale {
                 (max_abs_scale, max_scale) = (sub_scale.abs(), *sub_scale);
             }
@@ -538,7 +390,7 @@ impl SuperBlock for Tq2 {
     const BYTES: usize = QK_K / 4 + 2;
 
     #[inline(always)]
-    fn quantize(xs: &[f32]) -> Self {
+    fn quantize<V: Lane8>(xs: &[f32]) -> Self {
         let amax = xs.iter().fold(0f32, |m, x| m.max(x.abs()));
         let id = inverse(amax);
         let mut codes = [0u8; QK_K];
@@ -569,6 +421,10 @@ impl SuperBlock for Tq2 {
         push_f16(out, self.d);
     }
 }
+
+// Siblings of the other formats' files rather than files under kquants/.
+#[path = "kquant_search.rs"]
+mod search;
 
 // A sibling of tests.rs rather than kquants/tests_kquants.rs.
 #[cfg(test)]

@@ -160,7 +160,8 @@ fn tq2_0_is_a_fixed_point_and_the_k_quants_nearly() {
 /// trial, with no shortcut: the fast ones must give their codes and scales
 /// bit for bit.
 mod scalar {
-    use super::super::{GROUP_MAX_EPS, ScaleSearch, nearest_int};
+    use super::super::search::ScaleSearch;
+    use super::super::{GROUP_MAX_EPS, nearest_int};
 
     pub fn make_qkx2_quants(s: &ScaleSearch, x: &[f32], weights: &[f32], codes: &mut [u8]) -> (f32, f32) {
         let n = x.len();
@@ -293,22 +294,65 @@ fn search_inputs() -> Vec<Vec<f32>> {
     blocks
 }
 
-fn assert_search_agrees(x: &[f32]) {
-    use super::{Q4_K_SEARCH, make_qkx2_quants, make_qx_quants};
-    let weights: Vec<f32> = {
-        let av_x = (x.iter().fold(0f32, |s, &v| s + v * v) / x.len() as f32).sqrt();
-        x.iter().map(|v| av_x + v.abs()).collect()
-    };
-    let (mut fast, mut scalar) = (vec![0u8; x.len()], vec![0u8; x.len()]);
-    let sub = (x.try_into().unwrap(), weights.as_slice().try_into().unwrap());
-    let got = make_qkx2_quants(&Q4_K_SEARCH, sub.0, sub.1, &mut fast);
-    let want = scalar::make_qkx2_quants(&Q4_K_SEARCH, x, &weights, &mut scalar);
-    assert_eq!((got.0.to_bits(), got.1.to_bits(), &fast), (want.0.to_bits(), want.1.to_bits(), &scalar), "{x:?}");
-    for half in x.chunks(16) {
-        let (mut fast, mut scalar) = ([0u8; 16], [0u8; 16]);
-        let got = make_qx_quants(32, half, &mut fast);
-        let want = scalar::make_qx_quants(32, half, &mut scalar);
-        assert_eq!((got.to_bits(), fast), (want.to_bits(), scalar), "{half:?}");
+/// Q4_K's weights of a sub-block, as `quantize_row_q4_K_ref` takes them.
+fn q4_k_weights(x: &[f32]) -> Vec<f32> {
+    let av_x = (x.iter().fold(0f32, |s, &v| s + v * v) / x.len() as f32).sqrt();
+    x.iter().map(|v| av_x + v.abs()).collect()
+}
+
+/// What the fast searches give for a super-block: Q4_K's scales, mins and
+/// codes, Q6_K's scales and codes.
+type Searched = ([f32; 8], [f32; 8], [u8; 256], [f32; 16], [u8; 256]);
+
+/// The fast searches of a super-block (8 sub-blocks of 32 for Q4_K, 16 of
+/// 16 for Q6_K, side by side in lanes of `V`).
+#[inline(always)]
+fn fast_searches<V: super::search::Lane8>(xs: &[f32]) -> Searched {
+    use super::search::{F8, LANES, Q4_K_SEARCH, SUB, SUB6, make_qkx2_quants, make_qx_quants, transposed};
+    let weights: Vec<f32> = xs.chunks(SUB).flat_map(q4_k_weights).collect();
+    let mut q4_codes = [0u8; 256];
+    let (F8(scales), F8(mins)) =
+        make_qkx2_quants::<V>(&Q4_K_SEARCH, &transposed(xs), &transposed(&weights), &mut q4_codes);
+    let (mut q6_scales, mut q6_codes) = ([0f32; 16], [0u8; 256]);
+    for (tile, (s, c)) in
+        xs.chunks(LANES * SUB6).zip(q6_scales.chunks_mut(LANES).zip(q6_codes.chunks_mut(LANES * SUB6)))
+    {
+        s.copy_from_slice(&make_qx_quants::<V>(32, &transposed(tile), c).0);
+    }
+    (scales, mins, q4_codes, q6_scales, q6_codes)
+}
+
+/// `fast_searches` in AVX registers, as `kquants::quantize` runs them.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn avx2_searches(xs: &[f32]) -> Searched {
+    fast_searches::<super::search::Avx8>(xs)
+}
+
+/// The fast searches of a super-block, portable and (where the CPU has
+/// AVX2) in AVX registers, against the scalar ones, sub-block by sub-block.
+fn assert_search_agrees(xs: &[f32]) {
+    use super::search::{Q4_K_SEARCH, SUB, SUB6};
+    assert_eq!(xs.len(), 256);
+    let mut runs = vec![("portable", fast_searches::<super::search::F8>(xs))];
+    #[cfg(target_arch = "x86_64")]
+    if crate::compute::has_avx2() {
+        // SAFETY: the CPU has AVX2.
+        runs.push(("avx2", unsafe { avx2_searches(xs) }));
+    }
+    for (lanes, (scales, mins, q4_codes, q6_scales, q6_codes)) in runs {
+        for (k, x) in xs.chunks(SUB).enumerate() {
+            let mut scalar = [0u8; SUB];
+            let want = scalar::make_qkx2_quants(&Q4_K_SEARCH, x, &q4_k_weights(x), &mut scalar);
+            let got = (scales[k].to_bits(), mins[k].to_bits(), &q4_codes[SUB * k..SUB * (k + 1)]);
+            assert_eq!(got, (want.0.to_bits(), want.1.to_bits(), &scalar[..]), "{lanes} q4_k sub-block {k}: {x:?}");
+        }
+        for (k, x) in xs.chunks(SUB6).enumerate() {
+            let mut scalar = [0u8; SUB6];
+            let want = scalar::make_qx_quants(32, x, &mut scalar);
+            let got = (q6_scales[k].to_bits(), &q6_codes[SUB6 * k..SUB6 * (k + 1)]);
+            assert_eq!(got, (want.to_bits(), &scalar[..]), "{lanes} q6_k sub-block {k}: {x:?}");
+        }
     }
 }
 
@@ -316,17 +360,73 @@ fn assert_search_agrees(x: &[f32]) {
 fn the_fast_searches_give_the_scalar_searches_bits() {
     let blocks = search_inputs();
     assert_eq!(blocks.len(), 512);
-    blocks.iter().for_each(|x| assert_search_agrees(x));
+    blocks.concat().chunks(256).for_each(assert_search_agrees);
+}
+
+/// Sub-block `k` of a proptest's block made adversarial by `kind`.
+fn adversarial(kind: u8, x: &mut [f32]) {
+    match kind {
+        // Coarse grids: ties in the rounding and trials with equal codes.
+        1 => x.iter_mut().for_each(|v| *v = v.round()),
+        2 => x.iter_mut().for_each(|v| *v = (*v * 0.5).round() * 0.25),
+        3 => x.fill(0.0),
+        4 => x.fill(x[0]),
+        5 => x.iter_mut().for_each(|v| *v = -v.abs() - 1.0),
+        6 => x.iter_mut().for_each(|v| *v = v.abs() + 2.0),
+        7 => x.iter_mut().for_each(|v| *v *= 1e-30),
+        8 => x.iter_mut().for_each(|v| *v *= 1e10),
+        9 => x[1..].fill(0.0),
+        _ => {}
+    }
 }
 
 proptest::proptest! {
     #[test]
     fn the_fast_searches_give_the_scalar_searches_bits_on_any_block(
-        x in proptest::collection::vec(-8.0f32..8.0, 32),
-        steps in 0u32..3,
+        mut x in proptest::collection::vec(-8.0f32..8.0, 256),
+        kinds in proptest::collection::vec(0u8..12, 16),
     ) {
-        // Few distinct values too: coarse grids make ties and equal trials.
-        let x: Vec<f32> = x.iter().map(|&v| if steps == 0 { v } else { (v * steps as f32).round() }).collect();
+        // Each sub-block of 16 its own kind: lanes of every kind side by side.
+        for (x, &kind) in x.chunks_mut(16).zip(&kinds) {
+            adversarial(kind, x);
+        }
         assert_search_agrees(&x);
+    }
+}
+
+#[test]
+fn codes_in_float_arithmetic_are_nearest_ints_below_2_pow_21() {
+    use super::search::{F8, Lane8};
+    let mut ts: Vec<f32> =
+        vec![0.0, -0.0, 0.5, -0.5, 1.5, 2.5, -1.5, 14.5, 15.5, 16.0, 31.5, -32.5, 30.5, 1e-30, -1e-30];
+    ts.extend((-400..400).map(|i| i as f32 * 0.125 + 0.0625));
+    ts.extend([2097151.5, -2097151.5, 2097151.0, 1048576.5, -1048575.5, f32::NAN]);
+    for chunk in ts.chunks(8) {
+        let mut t = F8::default();
+        t.0[..chunk.len()].copy_from_slice(chunk);
+        for range in [(0, 15), (-32, 31)] {
+            let mut runs = vec![("portable", t.codes_small(range).0, t.codes(range).0)];
+            #[cfg(target_arch = "x86_64")]
+            if crate::compute::has_avx2() {
+                #[target_feature(enable = "avx2")]
+                fn avx2(t: &F8, range: (i32, i32)) -> ([f32; 8], [f32; 8]) {
+                    use super::search::Avx8;
+                    (Avx8::load(t).codes_small(range).store().0, Avx8::load(t).codes(range).store().0)
+                }
+                // SAFETY: the CPU has AVX2.
+                let (small, codes) = unsafe { avx2(&t, range) };
+                runs.push(("avx2", small, codes));
+            }
+            for (lanes, got, want) in runs {
+                for k in 0..8 {
+                    // NaN: both give 0 where the codes start at 0 (Q4_K's).
+                    if t.0[k].is_nan() && range.0 != 0 {
+                        continue;
+                    }
+                    assert_eq!(got[k].to_bits(), want[k].to_bits(), "{lanes}: {} in {range:?}", t.0[k]);
+                    assert_eq!(want[k], (super::nearest_int(t.0[k]).clamp(range.0, range.1)) as f32);
+                }
+            }
+        }
     }
 }

@@ -1,0 +1,404 @@
+//! The scale searches of Q4_K and Q6_K (`make_qkx2_quants`,
+//! `make_qx_quants`) for several sub-blocks at once, sub-block k in lane
+//! k: each lane does the scalar search's float operations in its order,
+//! so no sum within a sub-block is reordered and the bits are ggml's. The
+//! hot loops are generic over [`Lane8`]: `Avx8` (one AVX instruction per
+//! operation; LLVM's own vectorizing of the 8-lane arrays split them into
+//! 4- and 2-wide pieces) where AVX2 runs, the [`F8`] arrays elsewhere, the
+//! same code and the same bits (see `compute::has_avx2`).
+
+use std::ops::{Add, Div, Mul, Sub};
+
+use super::{GROUP_MAX_EPS, QK_K, nearest_int};
+
+/// Sub-blocks side by side.
+pub(super) const LANES: usize = 8;
+
+/// One f32 of each of `LANES` sub-blocks.
+#[derive(Clone, Copy, Default)]
+pub struct F8(pub [f32; LANES]);
+
+macro_rules! lane_by_lane {
+    ($($op:ident $f:ident),*) => {$(
+        impl $op for F8 {
+            type Output = F8;
+            #[inline(always)]
+            fn $f(self, o: F8) -> F8 {
+                F8::from_fn(|k| self.0[k].$f(o.0[k]))
+            }
+        }
+    )*};
+}
+lane_by_lane!(Add add, Sub sub, Mul mul, Div div);
+
+/// 1.5·2^23: adding it leaves round-half-to-even of a float below 2^22 in
+/// magnitude as the integer part of the sum (ggml's `nearest_int`).
+const MAGIC: f32 = 12582912.0;
+
+/// Below it in magnitude `codes_small` is `nearest_int`: 2^21 (the sum with
+/// `MAGIC` stays within 2^23..2^24, where floats are the integers).
+const SMALL: f32 = 2097152.0;
+
+impl F8 {
+    #[inline(always)]
+    pub(super) fn from_fn(f: impl FnMut(usize) -> f32) -> F8 {
+        F8(std::array::from_fn(f))
+    }
+
+    #[inline(always)]
+    fn splat(v: f32) -> F8 {
+        F8([v; LANES])
+    }
+
+    #[inline(always)]
+    fn lanes(self, f: impl Fn(f32) -> f32) -> F8 {
+        F8(self.0.map(f))
+    }
+
+    #[inline(always)]
+    fn mask(self, o: F8, f: impl Fn(f32, f32) -> bool) -> [bool; LANES] {
+        std::array::from_fn(|k| f(self.0[k], o.0[k]))
+    }
+}
+
+/// The lane-by-lane operations of the searches' hot loops: [`F8`] on any
+/// CPU, `Avx8` (one instruction each) where AVX2 runs. Both round every
+/// operation as IEEE float32 does, so they give the same bits.
+pub trait Lane8: Copy + Add<Output = Self> + Sub<Output = Self> + Mul<Output = Self> {
+    fn load(v: &F8) -> Self;
+    fn store(self) -> F8;
+
+    /// `nearest_int` of each lane clamped to `lo..=hi`, as a float, bit
+    /// for bit also where it wraps.
+    fn codes(self, range: (i32, i32)) -> Self;
+
+    /// `codes` in float arithmetic, fewer operations: the same for every
+    /// lane below `SMALL` in magnitude (and for NaN when `lo` is 0: both
+    /// give 0).
+    fn codes_small(self, range: (i32, i32)) -> Self;
+}
+
+impl Lane8 for F8 {
+    #[inline(always)]
+    fn load(v: &F8) -> F8 {
+        *v
+    }
+
+    #[inline(always)]
+    fn store(self) -> F8 {
+        self
+    }
+
+    #[inline(always)]
+    fn codes(self, (lo, hi): (i32, i32)) -> F8 {
+        self.lanes(|t| nearest_int(t).clamp(lo, hi) as f32)
+    }
+
+    #[inline(always)]
+    fn codes_small(self, (lo, hi): (i32, i32)) -> F8 {
+        let (lo, hi) = (lo as f32, hi as f32);
+        // The comparisons of x86's maxps and minps, as Avx8 takes them.
+        self.lanes(|t| {
+            let r = (t + MAGIC) - MAGIC;
+            let r = if r > lo { r } else { lo };
+            if r < hi { r } else { hi }
+        })
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+pub(super) use avx::Avx8;
+
+#[cfg(target_arch = "x86_64")]
+mod avx {
+    use std::arch::x86_64::*;
+    use std::ops::{Add, Mul, Sub};
+
+    use super::{F8, Lane8, MAGIC};
+
+    /// [`F8`] in an AVX register. Only the AVX2 twin of `kquants::quantize`
+    /// (run once `has_avx2()` said yes) makes one, so every intrinsic below
+    /// runs on a CPU that has it, inlined into that twin.
+    #[derive(Clone, Copy)]
+    pub(in super::super) struct Avx8(__m256);
+
+    macro_rules! avx_op {
+        ($($op:ident $f:ident $intrinsic:ident),*) => {$(
+            impl $op for Avx8 {
+                type Output = Avx8;
+                #[inline(always)]
+                fn $f(self, o: Avx8) -> Avx8 {
+                    // SAFETY: see Avx8.
+                    Avx8(unsafe { $intrinsic(self.0, o.0) })
+                }
+            }
+        )*};
+    }
+    avx_op!(Add add _mm256_add_ps, Sub sub _mm256_sub_ps, Mul mul _mm256_mul_ps);
+
+    impl Lane8 for Avx8 {
+        #[inline(always)]
+        fn load(v: &F8) -> Avx8 {
+            // SAFETY: see Avx8; 8 floats are read.
+            Avx8(unsafe { _mm256_loadu_ps(v.0.as_ptr()) })
+        }
+
+        #[inline(always)]
+        fn store(self) -> F8 {
+            let mut v = F8::default();
+            // SAFETY: see Avx8; 8 floats are written.
+            unsafe { _mm256_storeu_ps(v.0.as_mut_ptr(), self.0) };
+            v
+        }
+
+        #[inline(always)]
+        fn codes(self, (lo, hi): (i32, i32)) -> Avx8 {
+            // SAFETY: see Avx8.
+            unsafe {
+                let bits = _mm256_castps_si256(_mm256_add_ps(self.0, _mm256_set1_ps(MAGIC)));
+                let l = _mm256_sub_epi32(
+                    _mm256_and_si256(bits, _mm256_set1_epi32(0x007f_ffff)),
+                    _mm256_set1_epi32(0x0040_0000),
+                );
+                let l = _mm256_min_epi32(_mm256_max_epi32(l, _mm256_set1_epi32(lo)), _mm256_set1_epi32(hi));
+                Avx8(_mm256_cvtepi32_ps(l))
+            }
+        }
+
+        #[inline(always)]
+        fn codes_small(self, (lo, hi): (i32, i32)) -> Avx8 {
+            // SAFETY: see Avx8.
+            unsafe {
+                let magic = _mm256_set1_ps(MAGIC);
+                let r = _mm256_sub_ps(_mm256_add_ps(self.0, magic), magic);
+                // maxps(r, lo) is r > lo ? r : lo; minps(r, hi) r < hi ? r : hi.
+                let r = _mm256_max_ps(r, _mm256_set1_ps(lo as f32));
+                Avx8(_mm256_min_ps(r, _mm256_set1_ps(hi as f32)))
+            }
+        }
+    }
+}
+
+/// Value i of sub-block k of `xs` (sub-blocks of `N`) in lane k of `tile[i]`.
+#[inline(always)]
+pub(super) fn transposed<const N: usize>(xs: &[f32]) -> [F8; N] {
+    std::array::from_fn(|i| F8::from_fn(|k| xs[N * k + i]))
+}
+
+/// The search of `make_qkx2_quants`: codes 0..=nmax, and the scales tried
+/// at (rmin + rdelta·is + nmax) / (max − min) for is in 0..=nstep.
+pub(super) struct ScaleSearch {
+    pub nmax: i32,
+    pub rmin: f32,
+    pub rdelta: f32,
+    pub nstep: i32,
+}
+
+/// `quantize_row_q4_K_ref`'s call: `make_qkx2_quants(32, 15, …, -1.f, 0.1f, 20, false)`.
+pub(super) const Q4_K_SEARCH: ScaleSearch = ScaleSearch { nmax: 15, rmin: -1.0, rdelta: 0.1, nstep: 20 };
+
+/// The values of a Q4_K sub-block.
+pub(super) const SUB: usize = 32;
+
+/// One trial of `make_qkx2_quants` in each lane: the codes `l` of the
+/// values at `iscale` from `min`, and Σ w·l, Σ w·l·l, Σ w·l·x in value order.
+#[inline(always)]
+fn qkx2_sums<V: Lane8>(
+    (x, w): (&[F8; SUB], &[F8; SUB]),
+    (iscale, min): (F8, F8),
+    l: &mut [F8; SUB],
+    codes: impl Fn(V) -> V,
+) -> (F8, F8, F8) {
+    let (iscale, min, zero) = (V::load(&iscale), V::load(&min), V::load(&F8::default()));
+    let (mut sum_l, mut sum_l2, mut sum_xl) = (zero, zero, zero);
+    for ((l, x), w) in l.iter_mut().zip(x).zip(w) {
+        let (x, w) = (V::load(x), V::load(w));
+        let code = codes(iscale * (x - min));
+        *l = code.store();
+        let wl = w * code;
+        sum_l = sum_l + wl;
+        sum_l2 = sum_l2 + wl * code;
+        sum_xl = sum_xl + wl * x;
+    }
+    (sum_l.store(), sum_l2.store(), sum_xl.store())
+}
+
+/// A trial's error Σ w·(scale·l + min − x)² in each lane, in value order;
+/// it stops (its terms are never negative) once `done` says every lane has
+/// reached what it cannot beat.
+#[inline(always)]
+fn qkx2_error<V: Lane8>(
+    (x, w): (&[F8; SUB], &[F8; SUB]),
+    l: &[F8; SUB],
+    (scale, min): (F8, F8),
+    done: impl Fn(&F8) -> bool,
+) -> F8 {
+    let (scale, min) = (V::load(&scale), V::load(&min));
+    let mut error = V::load(&F8::default());
+    for ((l, x), w) in l.chunks(8).zip(x.chunks(8)).zip(w.chunks(8)) {
+        for ((l, x), w) in l.iter().zip(x).zip(w) {
+            let diff = scale * V::load(l) + min - V::load(x);
+            error = error + V::load(w) * (diff * diff);
+        }
+        if done(&error.store()) {
+            break;
+        }
+    }
+    error.store()
+}
+
+/// ggml's `make_qkx2_quants` with `use_mad = false` of the 8 sub-blocks
+/// of a Q4_K super-block, one per lane (`x[i]` holds value i of each):
+/// the weighted least-squares fit x ≈ scale·l − the_min (the_min ≥ 0) over
+/// a few trial scales; writes the codes l of sub-block k to `codes[SUB·k..]`
+/// and returns (scale, the_min) per sub-block.
+///
+/// A trial's scale depends on the best fit so far, so a lane's trials stay
+/// in order. Instead of each better trial's codes a lane keeps the scale
+/// and offset they were rounded with, and rounds once at the end, the same
+/// operations. Shortcut that cannot change the result: as the error's
+/// terms are never negative, a trial's error sum stops once every lane
+/// has reached its best (or cannot fit).
+#[inline(always)]
+pub(super) fn make_qkx2_quants<V: Lane8>(
+    s: &ScaleSearch,
+    x: &[F8; SUB],
+    w: &[F8; SUB],
+    codes: &mut [u8; QK_K],
+) -> (F8, F8) {
+    let (mut min, mut max, mut sum_w) = (x[0], x[0], w[0]);
+    let mut sum_x = w[0] * x[0];
+    for (&x, &w) in x.iter().zip(w).skip(1) {
+        min = F8::from_fn(|k| if x.0[k] < min.0[k] { x.0[k] } else { min.0[k] });
+        max = F8::from_fn(|k| if x.0[k] > max.0[k] { x.0[k] } else { max.0[k] });
+        sum_w = sum_w + w;
+        sum_x = sum_x + w * x;
+    }
+    let lowest = min;
+    min = min.lanes(|m| if m > 0.0 { 0.0 } else { m });
+    // A flat sub-block gives (0, -min) and codes 0: its lane's search runs
+    // on 1/0 (codes 0, det 0: never a fit) and is set aside.
+    let flat = max.mask(min, |a, b| a == b);
+    let flat_min = min;
+    let range = (0, s.nmax);
+    let nmax = s.nmax as f32;
+    let mut iscale = F8::splat(nmax) / (max - min);
+    let mut scale = F8::splat(1.0) / iscale;
+    let mut best_error = F8::default();
+    for (&x, &w) in x.iter().zip(w) {
+        let diff = scale * (iscale * (x - min)).codes(range) + min - x;
+        best_error = best_error + w * (diff * diff);
+    }
+    // The scale and offset the best codes were rounded with.
+    let (mut code_iscale, mut code_min) = (iscale, min);
+    let mut l = [F8::default(); SUB];
+    for is in 0..=s.nstep {
+        iscale = F8::splat(s.rmin + s.rdelta * is as f32 + nmax) / (max - min);
+        // Every scaled value lies between those of the lowest and the
+        // highest (rounding is monotonic): are they small?
+        let ends = [iscale * (lowest - min), iscale * (max - min)];
+        let small = (0..LANES).all(|k| flat[k] || ends.iter().all(|e| e.0[k].abs() < SMALL));
+        let (sum_l, sum_l2, sum_xl) = if small {
+            qkx2_sums::<V>((x, w), (iscale, min), &mut l, |t| t.codes_small(range))
+        } else {
+            qkx2_sums::<V>((x, w), (iscale, min), &mut l, |t| t.codes(range))
+        };
+        let det = sum_w * sum_l2 - sum_l * sum_l;
+        let mut this_scale = (sum_w * sum_xl - sum_x * sum_l) / det;
+        let mut this_min = (sum_l2 * sum_x - sum_l * sum_xl) / det;
+        let clamped = sum_xl / sum_l2;
+        for k in 0..LANES {
+            if this_min.0[k] > 0.0 {
+                (this_min.0[k], this_scale.0[k]) = (0.0, clamped.0[k]);
+            }
+        }
+        let fits = det.mask(F8::default(), |d, z| d > z);
+        let done = |error: &F8| (0..LANES).all(|k| !fits[k] || error.0[k] >= best_error.0[k]);
+        let cur_error = qkx2_error::<V>((x, w), &l, (this_scale, this_min), done);
+        let better: [bool; LANES] = std::array::from_fn(|k| fits[k] && cur_error.0[k] < best_error.0[k]);
+        if better.contains(&true) {
+            for k in (0..LANES).filter(|&k| better[k]) {
+                best_error.0[k] = cur_error.0[k];
+                scale.0[k] = this_scale.0[k];
+                (code_iscale.0[k], code_min.0[k]) = (iscale.0[k], min.0[k]);
+                min.0[k] = this_min.0[k];
+            }
+        }
+    }
+    for (i, &x) in x.iter().enumerate() {
+        let l = (code_iscale * (x - code_min)).codes(range);
+        for k in 0..LANES {
+            codes[SUB * k + i] = if flat[k] { 0 } else { l.0[k] as u8 };
+        }
+    }
+    for k in (0..LANES).filter(|&k| flat[k]) {
+        (scale.0[k], min.0[k]) = (0.0, flat_min.0[k]);
+    }
+    (scale, min.lanes(|m| -m))
+}
+
+/// The values of a Q6_K sub-block.
+pub(super) const SUB6: usize = 16;
+
+/// A trial of `make_qx_quants` in each lane: Σ w·x·l and Σ w·l·l in value
+/// order, `wx` holding w·x = (x·x)·x. |iscale·x| is at most about nmax +
+/// 1, so `codes_small` is `nearest_int`'s.
+#[inline(always)]
+fn qx_sums<V: Lane8>(iscale: F8, x: &[F8; SUB6], w: &[F8; SUB6], wx: &[F8; SUB6], range: (i32, i32)) -> (F8, F8) {
+    let (iscale, zero) = (V::load(&iscale), V::load(&F8::default()));
+    let (mut sumlx, mut suml2) = (zero, zero);
+    for ((x, w), wx) in x.iter().zip(w).zip(wx) {
+        let l = (iscale * V::load(x)).codes_small(range);
+        sumlx = sumlx + V::load(wx) * l;
+        suml2 = suml2 + V::load(w) * l * l;
+    }
+    (sumlx.store(), suml2.store())
+}
+
+/// ggml's `make_qx_quants` with `rmse_type = 1` and no weights (w = x²) of
+/// 8 sub-blocks of 16, one per lane (`x[i]` holds value i of each): codes
+/// l + nmax for l in -nmax..nmax, the best of 19 trial scales by weighted
+/// least squares; writes the codes of sub-block k to `codes[SUB6·k..]`
+/// and returns the scales (x ≈ scale·l). The trials do not depend on one
+/// another, only the choice among them; a lane keeps the best trial's
+/// scale and rounds its codes once at the end. The values must be finite.
+#[inline(always)]
+pub(super) fn make_qx_quants<V: Lane8>(nmax: i32, x: &[F8; SUB6], codes: &mut [u8]) -> F8 {
+    let (mut max, mut amax) = (F8::default(), F8::default());
+    for &x in x {
+        for k in 0..LANES {
+            if x.0[k].abs() > amax.0[k] {
+                (amax.0[k], max.0[k]) = (x.0[k].abs(), x.0[k]);
+            }
+        }
+    }
+    let range = (-nmax, nmax - 1);
+    let w = x.map(|x| x * x);
+    let wx: [F8; SUB6] = std::array::from_fn(|i| w[i] * x[i]);
+    let mut best_iscale = F8::splat(-(nmax as f32)) / max;
+    let (sumlx, suml2) = qx_sums::<V>(best_iscale, x, &w, &wx, range);
+    let mut scale = F8::from_fn(|k| if suml2.0[k] != 0.0 { sumlx.0[k] / suml2.0[k] } else { 0.0 });
+    let mut best = scale * sumlx;
+    for is in (-9..=9).filter(|&is| is != 0) {
+        let iscale = F8::splat(-(nmax as f32 + 0.1 * is as f32)) / max;
+        let (sumlx, suml2) = qx_sums::<V>(iscale, x, &w, &wx, range);
+        let (this_scale, gain) = (sumlx / suml2, sumlx * sumlx);
+        for k in 0..LANES {
+            if suml2.0[k] > 0.0 && gain.0[k] > best.0[k] * suml2.0[k] {
+                best_iscale.0[k] = iscale.0[k];
+                scale.0[k] = this_scale.0[k];
+                best.0[k] = scale.0[k] * sumlx.0[k];
+            }
+        }
+    }
+    // A lane of |x| below GROUP_MAX_EPS has codes 0 and scale 0 (its
+    // search ran on 1/0 and is set aside).
+    let zero = amax.mask(F8::splat(GROUP_MAX_EPS), |a, eps| a < eps);
+    for (i, &x) in x.iter().enumerate() {
+        let l = (best_iscale * x).codes(range);
+        for k in 0..LANES {
+            codes[SUB6 * k + i] = if zero[k] { 0 } else { (l.0[k] as i32 + nmax) as u8 };
+        }
+    }
+    F8::from_fn(|k| if zero[k] { 0.0 } else { scale.0[k] })
+}
