@@ -9,7 +9,10 @@
 //! values: only the start, never the fixed point) and from the uniform
 //! min-max and the int grids; the levels are rounded to fp16 and refined
 //! there (each level the fp16 nearest its cell's mean), and the start
-//! with the least squared error over all values wins.
+//! with the least squared error over all values wins (the starts are
+//! refined side by side; the first least error in start order wins, so
+//! the threads change nothing). The fit is the format's `fit`: a whole
+//! tensor's is made once, then its values are coded in parts on every core.
 
 use std::borrow::Cow;
 
