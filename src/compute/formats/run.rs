@@ -1,7 +1,9 @@
 //! The pipeline for any [`NumberFormat`]: each group quantized by the
 //! format, then the same metrics, histograms and storage figures the `int`
 //! pipeline gives. Groups are independent and their results are merged in
-//! order, so no figure depends on the number of threads.
+//! order, so no figure depends on the number of threads; a long group of a
+//! format with a fit is fitted once and coded in parts on every core, the
+//! parts' block sums merged in block order (`quantize_groups`).
 
 use std::borrow::Cow;
 
