@@ -224,7 +224,13 @@ fn quantize_groups(
     let tasks = groups(&spans);
     let all_finite = w.non_finite == 0;
     let threads = threads_for(g.values.len());
-    let fits = fit_long_groups(g, &spans, &tasks, cfg, format, facts, watch, (threads, all_finite))?;
+    // The long finite groups, each a task alone, are fitted once.
+    let long: Vec<(usize, &[f32])> = (0..tasks.len())
+        .filter(|&t| tasks[t].len() == 1 && spans[tasks[t].start].1.len() >= 2 * PART)
+        .map(|t| (t, &g.values[spans[tasks[t].start].1.clone()]))
+        .filter(|(_, xs)| all_finite || xs.iter().all(|x| x.is_finite()))
+        .collect();
+    let fits = fit_groups(&long, tasks.len(), cfg, format, facts, watch, threads)?;
     let levels = 1usize << format.code_bits(cfg).min(16);
     let new_share = |n: usize| Share {
         sums: Sums::default(),
@@ -323,37 +329,25 @@ fn quantize_groups(
     Ok(Pass { shares, sums, first_fit: fits.into_iter().next().flatten() })
 }
 
-/// The fits of the long finite groups that are a task alone, made once
-/// each (side by side when there are several); `None` for every other task
-/// and for a format without a fit.
-fn fit_long_groups(
-    g: &Groups,
-    spans: &[(usize, std::ops::Range<usize>)],
-    tasks: &[std::ops::Range<usize>],
+/// The fits of `long` groups, (task, values), made once each (side by side
+/// when there are several), as one entry per task of `tasks`: `None` for
+/// every other task and for a format without a fit.
+fn fit_groups(
+    long: &[(usize, &[f32])],
+    tasks: usize,
     cfg: &QuantConfig,
     format: &dyn NumberFormat,
     facts: &TensorFacts,
     watch: &Watch,
-    (threads, all_finite): (usize, bool),
+    threads: usize,
 ) -> Result<Vec<Option<GroupFit>>, Cancelled> {
-    let long: Vec<usize> = (0..tasks.len())
-        .filter(|&t| tasks[t].len() == 1 && spans[tasks[t].start].1.len() >= 2 * PART)
-        .filter(|&t| all_finite || g.values[spans[tasks[t].start].1.clone()].iter().all(|x| x.is_finite()))
-        .collect();
-    let mut fits = vec![None; tasks.len()];
-    if long.is_empty() {
-        return Ok(fits);
-    }
-    let (fitted, _) = run_tasks(
-        &long,
-        threads,
-        || (),
-        |_, &t| {
-            watch.check().ok()?;
-            Some(format.fit(cfg, facts, &g.values[spans[tasks[t].start].1.clone()]))
-        },
-    );
-    for (&t, fit) in long.iter().zip(fitted) {
+    let mut fits = vec![None; tasks];
+    let fit = |_: &mut (), &(_, xs): &(usize, &[f32])| {
+        watch.check().ok()?;
+        Some(format.fit(cfg, facts, xs))
+    };
+    let (fitted, _) = run_tasks(long, threads, || (), fit);
+    for (&(t, _), fit) in long.iter().zip(fitted) {
         fits[t] = fit.ok_or(Cancelled)?;
     }
     Ok(fits)
