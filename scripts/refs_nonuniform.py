@@ -10,8 +10,10 @@ bitsandbytes/functional.py, the thresholds dQuantizeNF4's literals. An
 all-zero block (NaN in the kernel) takes the code of 0.
 
 binary (XNOR-Net) and ternary (TWN): their formulas, the means summed in
-float64 in row-major order (cumsum: the order qmc-tui sums in) and alpha
-rounded to float32. codebook has no outside reference.
+float64 in qmc-tui's order (eight lanes: lane l takes values l, l + 8, ...
+in row-major order, cumsum down the columns of the values laid out eight
+to a row, then the lane sums added in lane order) and alpha rounded to
+float32. codebook has no outside reference.
 """
 import numpy as np
 
@@ -43,10 +45,25 @@ def nf4(x, block=64):
     return (NF4_VALUES[codes] * absmax[:, None]).ravel()[:n].reshape(x.shape)
 
 
-def mean64(a):
-    """The float64 mean of a, summed in order (0 when a is empty)."""
+LANES = 8
+
+
+def mean64(a, keep=None):
+    """The float64 mean of the kept values of a (all by default; 0 when none
+    is), summed in eight lanes: lane l adds values l, l + 8, ... in order,
+    a value left out adding 0, then the lane sums are added in lane order."""
     a = np.asarray(a, np.float64).ravel()
-    return np.cumsum(a)[-1] / a.size if a.size else 0.0
+    keep = np.ones(a.size, bool) if keep is None else np.asarray(keep).ravel()
+    n = int(keep.sum())
+    if n == 0:
+        return 0.0
+    rows = np.zeros(-(-a.size // LANES) * LANES)
+    rows[:a.size] = np.where(keep, a, 0.0)
+    lanes = np.cumsum(rows.reshape(-1, LANES), axis=0)[-1]
+    total = 0.0
+    for s in lanes:
+        total += float(s)
+    return total / n
 
 
 def binary(x):
@@ -58,7 +75,7 @@ def ternary(x):
     a = np.abs(x).astype(np.float64)
     delta = 0.7 * mean64(a)
     keep = a > delta
-    alpha = np.float32(mean64(a[keep]))
+    alpha = np.float32(mean64(a, keep))
     return np.where(keep, np.where(x > 0, alpha, -alpha), np.float32(0)).astype(np.float32)
 
 

@@ -263,6 +263,48 @@ pub fn analyze_with(
     pipeline(w, stats.range, Some(&stats.hist), cfg, watch)
 }
 
+/// An analysis's error sums and size alone: what the Formats table, `scan`
+/// and the `--against` plan keep of each setting. The sums are the ones
+/// [`analyze_with`] turns into its metrics, bit for bit; no histogram,
+/// level count or format summary is made for them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Measured {
+    pub sums: Sums,
+    pub storage: Storage,
+    /// Storage bits per weight, every scale and codebook counted.
+    pub bpw: f64,
+}
+
+/// [`analyze_with`]'s sums and storage, without the rest of its work.
+pub fn measure_with(
+    w: &Weights,
+    stats: &WeightStats,
+    cfg: &QuantConfig,
+    watch: &Watch,
+) -> Result<Measured, AnalysisError> {
+    if !uses_affine_kernel(cfg) {
+        return formats::run::measure(w, stats.range, cfg, watch);
+    }
+    let ch = Channels::of(w, cfg);
+    let chosen = choose(&ch, w, cfg, stats.range, watch)?;
+    let params: Vec<QParams> = chosen.iter().map(|c| c.params).collect();
+    let threads = if cfg.rounding == Rounding::Stochastic { 1 } else { threads_for(ch.values.len()) };
+    let quantized = quantize_all(&ch, &params, cfg, None, None, threads);
+    let effective_bits = params.iter().map(QParams::effective_bits).max().unwrap_or(0);
+    Ok(Measured {
+        sums: total_of(&quantized.sums),
+        storage: storage(w.values.len(), effective_bits, params.len()),
+        bpw: cfg.format.format().bits_per_weight(cfg, w.rows, w.cols),
+    })
+}
+
+/// The channels' sums merged in channel order.
+fn total_of(sums: &[Sums]) -> Sums {
+    let mut total = Sums::default();
+    sums.iter().for_each(|s| total.merge(s));
+    total
+}
+
 /// `weight_hist`: the weights' histogram if known, else it is counted
 /// along with the rest.
 fn pipeline(
@@ -284,12 +326,11 @@ fn pipeline(
     let bins = error_bins(&chosen, cfg.rounding);
     // Stochastic rounding draws one stream in order: it stays on one thread.
     let threads = if cfg.rounding == Rounding::Stochastic { 1 } else { threads_for(ch.values.len()) };
-    let quantized = quantize_all(&ch, &params, cfg, bins, weight_hist.is_none().then_some(range), threads);
+    let quantized = quantize_all(&ch, &params, cfg, Some(bins), weight_hist.is_none().then_some(range), threads);
     let weight_hist = weight_hist.cloned().unwrap_or_else(|| merge_counts(range, quantized.weights));
     let (sums, levels, levels_total, error_hist) =
-        (quantized.sums, quantized.levels, quantized.levels_total, quantized.errors);
-    let mut total = Sums::default();
-    sums.iter().for_each(|s| total.merge(s));
+        (quantized.sums, quantized.levels, quantized.levels_total, quantized.errors.unwrap_or_else(|| no_errors(bins)));
+    let total = total_of(&sums);
     let channels: Vec<Channel> = chosen
         .iter()
         .zip(&sums)
@@ -355,7 +396,8 @@ struct QuantizedAll {
     sums: Vec<Sums>,
     levels: Vec<u64>,
     levels_total: u64,
-    errors: ErrorHistogram,
+    /// Counted when the errors' bins were given.
+    errors: Option<ErrorHistogram>,
     weights: Vec<Histogram>,
 }
 
@@ -379,17 +421,19 @@ enum Done {
 
 /// What a thread keeps from task to task.
 struct ThreadState {
-    tally: Tally,
+    /// The error histogram and codes seen, when they are wanted.
+    tally: Option<Tally>,
     rounder: Rounder,
     weights: Histogram,
 }
 
+/// `bins`: count the errors there and the codes used (else the sums alone);
 /// `count_weights`: count the weights' histogram over `range` too.
 fn quantize_all(
     ch: &Channels,
     params: &[QParams],
     cfg: &QuantConfig,
-    bins: ErrorBins,
+    bins: Option<ErrorBins>,
     count_weights: Option<(f32, f32)>,
     threads: usize,
 ) -> QuantizedAll {
@@ -400,7 +444,7 @@ fn quantize_all(
         tasks.extend(weight_tasks(ch.values.len()).into_iter().map(Task::Weights));
     }
     let new_state = || ThreadState {
-        tally: Tally::new(bins),
+        tally: bins.map(Tally::new),
         rounder: Rounder::new(cfg.rounding, cfg.seed),
         weights: weight_counter(count_weights.unwrap_or_default()),
     };
@@ -410,9 +454,12 @@ fn quantize_all(
             let runs = runs[group.clone()]
                 .iter()
                 .map(|(c, span)| {
-                    let (values, out) = (&ch.values[span.clone()], Output::Tally(&mut state.tally));
+                    let values = &ch.values[span.clone()];
+                    let out = state.tally.as_mut().map_or(Output::None, Output::Tally);
                     let sums = quantize_run(values, &params[*c], &mut state.rounder, ch.all_finite, out);
-                    state.tally.take_codes(&mut codes);
+                    if let Some(tally) = &mut state.tally {
+                        tally.take_codes(&mut codes);
+                    }
                     (*c, sums, codes.len())
                 })
                 .collect();
@@ -425,9 +472,11 @@ fn quantize_all(
     });
     let mut quantized = merge_runs(&done, params, bins);
     for state in states {
-        let (rounding, clipped) = state.tally.counts();
-        quantized.errors.rounding.add_counts(&rounding);
-        quantized.errors.clipped.add_counts(&clipped);
+        if let (Some(tally), Some(errors)) = (&state.tally, &mut quantized.errors) {
+            let (rounding, clipped) = tally.counts();
+            errors.rounding.add_counts(&rounding);
+            errors.clipped.add_counts(&clipped);
+        }
         quantized.weights.extend(count_weights.map(|_| state.weights));
     }
     quantized
@@ -435,7 +484,7 @@ fn quantize_all(
 
 /// The runs' results put together in run order, so that the sums are the
 /// same whatever the number of threads.
-fn merge_runs(done: &[Done], params: &[QParams], bins: ErrorBins) -> QuantizedAll {
+fn merge_runs(done: &[Done], params: &[QParams], bins: Option<ErrorBins>) -> QuantizedAll {
     let channels = params.len();
     let qmin = params.iter().map(|p| p.qmin).min().unwrap_or(0);
     let qmax = params.iter().map(|p| p.qmax).max().unwrap_or(0);
@@ -465,11 +514,15 @@ fn merge_runs(done: &[Done], params: &[QParams], bins: ErrorBins) -> QuantizedAl
             run_codes.iter().for_each(|&k| seen[offset + k as usize] = true);
         }
     }
+    let levels_total = seen.iter().filter(|&&b| b).count() as u64;
+    QuantizedAll { sums, levels, levels_total, errors: bins.map(no_errors), weights: Vec::new() }
+}
+
+/// An error histogram over `bins` with nothing counted yet.
+fn no_errors(bins: ErrorBins) -> ErrorHistogram {
     let hi = bins.lo + bins.bins as f32 / bins.factor;
     let empty = Histogram::new(bins.lo, hi, bins.bins as usize);
-    let errors = ErrorHistogram { rounding: empty.clone(), clipped: empty };
-    let levels_total = seen.iter().filter(|&&b| b).count() as u64;
-    QuantizedAll { sums, levels, levels_total, errors, weights: Vec::new() }
+    ErrorHistogram { rounding: empty.clone(), clipped: empty }
 }
 
 /// The weights cut into shares for the histogram.
@@ -713,7 +766,7 @@ mod tests {
             let params: Vec<QParams> = chosen.iter().map(|c| c.params).collect();
             let bins = error_bins(&chosen, cfg.rounding);
             let run = |threads| {
-                let mut q = quantize_all(&ch, &params, &cfg, bins, Some(range), threads);
+                let mut q = quantize_all(&ch, &params, &cfg, Some(bins), Some(range), threads);
                 // One histogram per thread: compare their sum.
                 q.weights = vec![merge_counts(range, std::mem::take(&mut q.weights))];
                 q

@@ -3,39 +3,67 @@
 //! Δ = 0.7·mean |x|, α = mean of the |x| > Δ, x̂ = α·sign(x) where
 //! |x| > Δ, else 0. One α per tensor or per channel.
 //!
-//! Means are sums in float64 in value order divided by the count, α then
-//! rounded to float32: an order numpy's `cumsum` reproduces exactly, so
-//! the cross-check can be bit for bit.
+//! Means are float64 sums divided by the count, α then rounded to float32.
+//! A sum runs in eight lanes: lane l adds the |x| of values l, l + 8,
+//! l + 16, … of the group in order, and the eight lane sums are then added
+//! in lane order, (((s0 + s1) + s2) + …) + s7. An order fixed by the
+//! values alone (not by threads), eight times shorter a chain than one
+//! sum in value order, and one numpy reproduces exactly (`cumsum` down the
+//! columns of the values laid out eight to a row, `scripts/refs_nonuniform.py`),
+//! so the cross-check can be bit for bit.
 
 use super::pack::{pack_codes, push_f32};
-use super::{Grouping, NumberFormat, Packed, Quantized, TensorFacts, with_avx2};
+use super::{GroupFit, Grouping, NumberFormat, Packed, Quantized, TensorFacts, with_avx2};
 use crate::compute::quant::{Granularity, InvalidSetting, QuantConfig};
 
 pub struct Binary;
 pub struct Ternary;
 
-/// The mean of |x| over the values `keep` selects (0 when none is). A value
-/// left out adds +0.0, which leaves the sum (never -0.0) as it is; it is
-/// masked to +0.0 by its bits, so that no branch (mispredicted for half the
-/// values of TWN's threshold) holds up the sum's one chain of additions.
-fn mean_abs(xs: &[f32], keep: impl Fn(f64) -> bool) -> f64 {
-    let (mut sum, mut n) = (0f64, 0usize);
-    for x in xs {
-        let a = x.abs() as f64;
-        let kept = keep(a);
-        sum += f64::from_bits(a.to_bits() & (kept as u64).wrapping_neg());
-        n += kept as usize;
+/// Lanes of the means' sums (see the module doc).
+const LANES: usize = 8;
+
+with_avx2! {
+    /// The mean of the |x| above `threshold` (0 when none is), summed in
+    /// lanes (see the module doc). A value left out adds +0.0, which leaves
+    /// a sum (never -0.0) as it is; it is masked to +0.0 by its bits, so that
+    /// no branch (mispredicted for half the values of TWN's threshold) holds
+    /// up the additions.
+    fn mean_abs_above(xs: &[f32], threshold: f64) -> f64 {
+        let (mut sums, mut counts) = ([0f64; LANES], [0u64; LANES]);
+        let mut add = |l: usize, x: f32| {
+            let a = x.abs() as f64;
+            let kept = a > threshold;
+            sums[l] += f64::from_bits(a.to_bits() & (kept as u64).wrapping_neg());
+            counts[l] += kept as u64;
+        };
+        let rows = xs.chunks_exact(LANES);
+        let tail = rows.remainder();
+        for row in rows {
+            for (l, &x) in row.iter().enumerate() {
+                add(l, x);
+            }
+        }
+        for (l, &x) in tail.iter().enumerate() {
+            add(l, x);
+        }
+        let sum = sums.iter().fold(0f64, |total, &s| total + s);
+        let n: u64 = counts.iter().sum();
+        if n == 0 { 0.0 } else { sum / n as f64 }
     }
-    if n == 0 { 0.0 } else { sum / n as f64 }
+}
+
+/// The mean of all |x|.
+fn mean_abs(xs: &[f32]) -> f64 {
+    mean_abs_above(xs, f64::NEG_INFINITY)
 }
 
 /// TWN's threshold: 0.7 · mean |x| (the paper's approximation of the optimal Δ).
 fn twn_delta(xs: &[f32]) -> f64 {
-    0.7 * mean_abs(xs, |_| true)
+    0.7 * mean_abs(xs)
 }
 
 fn twn_alpha(xs: &[f32], delta: f64) -> f32 {
-    mean_abs(xs, |a| a > delta) as f32
+    mean_abs_above(xs, delta) as f32
 }
 
 /// TWN's Δ and α of a group.
@@ -45,15 +73,26 @@ fn twn(xs: &[f32]) -> (f64, f32) {
 }
 
 fn xnor_alpha(xs: &[f32]) -> f32 {
-    mean_abs(xs, |_| true) as f32
+    mean_abs(xs) as f32
 }
 
-fn binary_levels(alpha: f32) -> Vec<f32> {
-    if alpha == 0.0 { vec![0.0] } else { vec![-alpha, alpha] }
+/// XNOR-Net's α of a group, with its levels.
+fn binary_fit(xs: &[f32]) -> GroupFit {
+    let alpha = xnor_alpha(xs);
+    let levels = if alpha == 0.0 { vec![0.0] } else { vec![-alpha, alpha] };
+    GroupFit { levels, params: vec![("alpha", alpha as f64)] }
 }
 
-fn ternary_levels(alpha: f32) -> Vec<f32> {
-    if alpha == 0.0 { vec![0.0] } else { vec![-alpha, 0.0, alpha] }
+/// TWN's Δ and α of a group, with its levels.
+fn ternary_fit(xs: &[f32]) -> GroupFit {
+    let (delta, alpha) = twn(xs);
+    let levels = if alpha == 0.0 { vec![0.0] } else { vec![-alpha, 0.0, alpha] };
+    GroupFit { levels, params: vec![("delta", delta), ("alpha", alpha as f64)] }
+}
+
+/// α as it was fitted: a float32 held in a float64, so the round trip is exact.
+fn alpha_of(fit: &GroupFit) -> f32 {
+    fit.param("alpha") as f32
 }
 
 /// Per tensor or per channel: the only granularities with one α.
@@ -133,32 +172,30 @@ impl NumberFormat for Binary {
         bpw_of(cfg, 1, rows, cols)
     }
 
-    fn quantize(&self, _cfg: &QuantConfig, _tensor: &TensorFacts, xs: &[f32], out: Quantized<'_>) {
-        binary_codes(xs, xnor_alpha(xs), out.xhat, out.codes, out.clipped);
+    fn quantize(&self, cfg: &QuantConfig, tensor: &TensorFacts, xs: &[f32], out: Quantized<'_>) {
+        self.quantize_part(cfg, tensor, &binary_fit(xs), xs, out);
+    }
+
+    fn fit(&self, _cfg: &QuantConfig, _tensor: &TensorFacts, xs: &[f32]) -> Option<GroupFit> {
+        Some(binary_fit(xs))
+    }
+
+    fn quantize_part(&self, _cfg: &QuantConfig, _tensor: &TensorFacts, fit: &GroupFit, xs: &[f32], out: Quantized<'_>) {
+        binary_codes(xs, alpha_of(fit), out.xhat, out.codes, out.clipped);
     }
 
     fn levels(&self, _cfg: &QuantConfig, _tensor: &TensorFacts, xs: &[f32]) -> Vec<f32> {
-        binary_levels(xnor_alpha(xs))
+        binary_fit(xs).levels
     }
 
     fn params(&self, _cfg: &QuantConfig, _tensor: &TensorFacts, xs: &[f32]) -> Vec<(&'static str, f64)> {
-        vec![("alpha", xnor_alpha(xs) as f64)]
-    }
-
-    fn levels_and_params(
-        &self,
-        _cfg: &QuantConfig,
-        _tensor: &TensorFacts,
-        xs: &[f32],
-    ) -> (Vec<f32>, Vec<(&'static str, f64)>) {
-        let alpha = xnor_alpha(xs);
-        (binary_levels(alpha), vec![("alpha", alpha as f64)])
+        binary_fit(xs).params
     }
 
     /// 1-bit codes LSB-first (1 for +α), then each group's fp32 α.
     fn pack(&self, cfg: &QuantConfig, tensor: &TensorFacts, xs: &[f32], out: &mut Packed) -> bool {
         pack_codes(self, cfg, tensor, xs, out);
-        push_f32(out.params(), xnor_alpha(xs));
+        push_f32(out.params(), alpha_of(&binary_fit(xs)));
         true
     }
 
@@ -196,34 +233,30 @@ impl NumberFormat for Ternary {
         bpw_of(cfg, 2, rows, cols)
     }
 
-    fn quantize(&self, _cfg: &QuantConfig, _tensor: &TensorFacts, xs: &[f32], out: Quantized<'_>) {
-        let (delta, alpha) = twn(xs);
-        ternary_codes(xs, delta, alpha, out.xhat, out.codes, out.clipped);
+    fn quantize(&self, cfg: &QuantConfig, tensor: &TensorFacts, xs: &[f32], out: Quantized<'_>) {
+        self.quantize_part(cfg, tensor, &ternary_fit(xs), xs, out);
+    }
+
+    fn fit(&self, _cfg: &QuantConfig, _tensor: &TensorFacts, xs: &[f32]) -> Option<GroupFit> {
+        Some(ternary_fit(xs))
+    }
+
+    fn quantize_part(&self, _cfg: &QuantConfig, _tensor: &TensorFacts, fit: &GroupFit, xs: &[f32], out: Quantized<'_>) {
+        ternary_codes(xs, fit.param("delta"), alpha_of(fit), out.xhat, out.codes, out.clipped);
     }
 
     fn levels(&self, _cfg: &QuantConfig, _tensor: &TensorFacts, xs: &[f32]) -> Vec<f32> {
-        ternary_levels(twn(xs).1)
+        ternary_fit(xs).levels
     }
 
     fn params(&self, _cfg: &QuantConfig, _tensor: &TensorFacts, xs: &[f32]) -> Vec<(&'static str, f64)> {
-        let (delta, alpha) = twn(xs);
-        vec![("delta", delta), ("alpha", alpha as f64)]
-    }
-
-    fn levels_and_params(
-        &self,
-        _cfg: &QuantConfig,
-        _tensor: &TensorFacts,
-        xs: &[f32],
-    ) -> (Vec<f32>, Vec<(&'static str, f64)>) {
-        let (delta, alpha) = twn(xs);
-        (ternary_levels(alpha), vec![("delta", delta), ("alpha", alpha as f64)])
+        ternary_fit(xs).params
     }
 
     /// 2-bit codes LSB-first (0, 1, 2 for -α, 0, +α), then each group's fp32 α.
     fn pack(&self, cfg: &QuantConfig, tensor: &TensorFacts, xs: &[f32], out: &mut Packed) -> bool {
         pack_codes(self, cfg, tensor, xs, out);
-        push_f32(out.params(), twn(xs).1);
+        push_f32(out.params(), alpha_of(&ternary_fit(xs)));
         true
     }
 

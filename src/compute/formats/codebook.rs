@@ -9,7 +9,10 @@
 //! values: only the start, never the fixed point) and from the uniform
 //! min-max and the int grids; the levels are rounded to fp16 and refined
 //! there (each level the fp16 nearest its cell's mean), and the start
-//! with the least squared error over all values wins.
+//! with the least squared error over all values wins (the starts are
+//! refined side by side; the first least error in start order wins, so
+//! the threads change nothing). The fit is the format's `fit`: a whole
+//! tensor's is made once, then its values are coded in parts on every core.
 
 use std::borrow::Cow;
 
@@ -18,8 +21,9 @@ use rand_chacha::ChaCha8Rng;
 
 use super::llama::push_f16;
 use super::pack::pack_codes;
-use super::{Grouping, NumberFormat, Packed, Quantized, TensorFacts, through_f16};
+use super::{GroupFit, Grouping, NumberFormat, Packed, Quantized, TensorFacts, through_f16};
 use crate::compute::calibrate::{Target, calibrate};
+use crate::compute::parallel::{run_tasks, threads_for};
 use crate::compute::quant::{Calibration, Granularity, InvalidSetting, QuantConfig, Rounding, Scheme, bit_params};
 
 pub struct Codebook;
@@ -406,17 +410,23 @@ pub fn fit(xs: &[f32], bits: u32, seed: u64) -> Vec<f32> {
     let (lo, hi) = (sorted.values[0], sorted.values[sorted.values.len() - 1]);
     let mut starts = vec![sorted.kmeans_plus_plus(k, seed), uniform_grid(lo, hi, k)];
     starts.extend(int_grids(&sorted.calibration_sample(), bits));
-    starts
-        .into_iter()
-        .map(|start| {
-            let fitted = sorted.lloyd(start, |m| m as f32);
-            let stored =
-                sorted.lloyd(distinct(fitted.into_iter().map(through_f16).collect()), |m| through_f16(m as f32));
-            (sorted.sse(&stored), stored)
-        })
-        .min_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, levels)| levels)
-        .expect("at least two starts")
+    // Each start is refined on its own, so they run side by side; the
+    // first of the least errors in start order wins, whichever thread ran it.
+    let refine = |_: &mut (), start: &Vec<f32>| {
+        let fitted = sorted.lloyd(start.clone(), |m| m as f32);
+        let stored = sorted.lloyd(distinct(fitted.into_iter().map(through_f16).collect()), |m| through_f16(m as f32));
+        (sorted.sse(&stored), stored)
+    };
+    let (refined, _) = run_tasks(&starts, threads_for(xs.len()), || (), refine);
+    refined.into_iter().min_by(|a, b| a.0.total_cmp(&b.0)).map_or_else(|| vec![through_f16(lo)], |(_, levels)| levels)
+}
+
+/// The codebook of a group (one level, 0, for an empty one), its first
+/// levels shown as its parameters.
+fn codebook_fit(cfg: &QuantConfig, xs: &[f32]) -> GroupFit {
+    let levels = if xs.is_empty() { vec![0.0] } else { fit_remembered(xs, cfg.bits, cfg.seed) };
+    let params = SHOWN.iter().zip(&levels).map(|(&name, &l)| (name, l as f64)).collect();
+    GroupFit { levels, params }
 }
 
 impl NumberFormat for Codebook {
@@ -462,12 +472,20 @@ impl NumberFormat for Codebook {
         cfg.bits as f64 + books * 16.0 * (1u64 << cfg.bits) as f64 / count
     }
 
-    fn quantize(&self, cfg: &QuantConfig, _tensor: &TensorFacts, xs: &[f32], out: Quantized<'_>) {
-        if xs.is_empty() {
-            return;
+    fn quantize(&self, cfg: &QuantConfig, tensor: &TensorFacts, xs: &[f32], out: Quantized<'_>) {
+        if !xs.is_empty() {
+            self.quantize_part(cfg, tensor, &codebook_fit(cfg, xs), xs, out);
         }
-        let levels = fit_remembered(xs, cfg.bits, cfg.seed);
-        let lookup = Nearest::new(&levels);
+    }
+
+    fn fit(&self, cfg: &QuantConfig, _tensor: &TensorFacts, xs: &[f32]) -> Option<GroupFit> {
+        Some(codebook_fit(cfg, xs))
+    }
+
+    /// Each value to its nearest level.
+    fn quantize_part(&self, _cfg: &QuantConfig, _tensor: &TensorFacts, fit: &GroupFit, xs: &[f32], out: Quantized<'_>) {
+        let levels = &fit.levels;
+        let lookup = Nearest::new(levels);
         for (i, &x) in xs.iter().enumerate() {
             let code = lookup.of(x);
             out.codes[i] = code as u16;
@@ -477,11 +495,11 @@ impl NumberFormat for Codebook {
     }
 
     fn levels(&self, cfg: &QuantConfig, _tensor: &TensorFacts, xs: &[f32]) -> Vec<f32> {
-        if xs.is_empty() { vec![0.0] } else { fit_remembered(xs, cfg.bits, cfg.seed) }
+        codebook_fit(cfg, xs).levels
     }
 
-    fn params(&self, cfg: &QuantConfig, tensor: &TensorFacts, xs: &[f32]) -> Vec<(&'static str, f64)> {
-        SHOWN.iter().zip(self.levels(cfg, tensor, xs)).map(|(&name, l)| (name, l as f64)).collect()
+    fn params(&self, cfg: &QuantConfig, _tensor: &TensorFacts, xs: &[f32]) -> Vec<(&'static str, f64)> {
+        codebook_fit(cfg, xs).params
     }
 
     fn compare_rows(&self, base: &QuantConfig) -> Vec<(String, QuantConfig)> {

@@ -60,6 +60,24 @@ pub struct Quantized<'a> {
     pub clipped: &'a mut [bool],
 }
 
+/// A group's parameters fitted once over all its values: what
+/// [`NumberFormat::levels`] and [`NumberFormat::params`] give, and what
+/// [`NumberFormat::quantize_part`] reads.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupFit {
+    /// The values the group's codes can take, ascending.
+    pub levels: Vec<f32>,
+    /// Its parameters in the ecosystem's names, as stored.
+    pub params: Vec<(&'static str, f64)>,
+}
+
+impl GroupFit {
+    /// The parameter called `name` (0 when there is none).
+    pub fn param(&self, name: &str) -> f64 {
+        self.params.iter().find(|p| p.0 == name).map_or(0.0, |p| p.1)
+    }
+}
+
 /// A number format: everything the pipeline, the report and the panes ask
 /// of one. `xs` is always one group of [`NumberFormat::grouping`], finite
 /// (non-finite values are handed over as 0, or ±amax of the group for ±Inf).
@@ -98,15 +116,36 @@ pub trait NumberFormat: Sync + Send {
     fn params(&self, cfg: &QuantConfig, tensor: &TensorFacts, xs: &[f32]) -> Vec<(&'static str, f64)>;
 
     /// [`NumberFormat::levels`] and [`NumberFormat::params`] of one group
-    /// together, as the summary shows them: a format whose two rest on the
-    /// same costly fit (a mean over a whole tensor) computes it once.
+    /// together, as the summary shows them: from [`NumberFormat::fit`] when
+    /// the format has one, so that a costly fit is made once.
     fn levels_and_params(
         &self,
         cfg: &QuantConfig,
         tensor: &TensorFacts,
         xs: &[f32],
     ) -> (Vec<f32>, Vec<(&'static str, f64)>) {
-        (self.levels(cfg, tensor, xs), self.params(cfg, tensor, xs))
+        match self.fit(cfg, tensor, xs) {
+            Some(fit) => (fit.levels, fit.params),
+            None => (self.levels(cfg, tensor, xs), self.params(cfg, tensor, xs)),
+        }
+    }
+
+    /// For a format with one group per tensor or channel: the group's
+    /// parameters, a reduction over all its values, fitted once, so that
+    /// the pipeline can quantize the parts of a long group on every core
+    /// ([`NumberFormat::quantize_part`]) and show the fit without fitting
+    /// again. `None` (the default): each group is quantized whole.
+    fn fit(&self, _cfg: &QuantConfig, _tensor: &TensorFacts, _xs: &[f32]) -> Option<GroupFit> {
+        None
+    }
+
+    /// Quantizes `xs`, a run of consecutive values of a group whose
+    /// [`NumberFormat::fit`] is `fit`, exactly as `quantize` quantizes them
+    /// within the whole group. Called only when `fit` gave one; the default,
+    /// `quantize` of the run, is right only for a format whose values do
+    /// not depend on each other.
+    fn quantize_part(&self, cfg: &QuantConfig, tensor: &TensorFacts, _fit: &GroupFit, xs: &[f32], out: Quantized<'_>) {
+        self.quantize(cfg, tensor, xs, out)
     }
 
     /// Its name where it is deployed: `GGML_TYPE_Q4_0`, `torch.float8_e4m3fn`, …

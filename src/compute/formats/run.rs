@@ -1,16 +1,18 @@
 //! The pipeline for any [`NumberFormat`]: each group quantized by the
 //! format, then the same metrics, histograms and storage figures the `int`
 //! pipeline gives. Groups are independent and their results are merged in
-//! order, so no figure depends on the number of threads.
+//! order, so no figure depends on the number of threads; a long group of a
+//! format with a fit is fitted once and coded in parts on every core, the
+//! parts' block sums merged in block order (`quantize_groups`).
 
 use std::borrow::Cow;
 
 use serde::Serialize;
 
-use super::{FormatKind, Grouping, NumberFormat, Packed, Quantized, TensorFacts, pack};
+use super::{FormatKind, GroupFit, Grouping, NumberFormat, Packed, Quantized, TensorFacts, pack};
 use crate::compute::analysis::{
-    Analysis, AnalysisError, ErrorHistogram, HIST_BINS, Layout, Storage, check_magnitude, groups, merge_counts,
-    metrics_of, uses_affine_kernel, weight_counter, weight_tasks,
+    Analysis, AnalysisError, ErrorHistogram, HIST_BINS, Layout, Measured, Storage, check_magnitude, groups,
+    merge_counts, metrics_of, uses_affine_kernel, weight_counter, weight_tasks,
 };
 use crate::compute::calibrate::min_max;
 use crate::compute::histogram::Histogram;
@@ -87,9 +89,15 @@ fn finite_group<'a>(xs: &'a [f32], all_finite: bool) -> Cow<'a, [f32]> {
     )
 }
 
-/// One task's share of the figures, and of x̂ and the codes when kept.
+/// One piece's share of the figures, and of x̂ and the codes when kept.
 struct Share {
     sums: Sums,
+    /// The sums of each block of 128 values, kept apart in a part of a
+    /// group (`Piece::Part`), to be merged in order with the other parts'.
+    blocks: Vec<Sums>,
+    /// Whether a part's blocks are all it has: false when a value was
+    /// clipped, which the group's sums take value by value instead.
+    fast: bool,
     /// x - x̂ of its finite values, rounding errors and clipped ones apart.
     errors: Vec<f32>,
     clipped_errors: Vec<f32>,
@@ -169,7 +177,40 @@ fn keep_spares(scratch: Vec<Scratch>, shares: Vec<Share>) {
     }
 }
 
-/// Every group quantized by the format; `keep` keeps x̂ and the codes.
+/// What a pass over the groups gives besides their sums.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Want {
+    /// Their errors and the codes seen, for the histograms and the levels used.
+    Everything,
+    /// The sums alone: the Formats table's figures.
+    Sums,
+    /// x̂ and the codes, for writing them; no figures.
+    Values,
+}
+
+/// A group of at least twice this many finite values is fitted once, when
+/// its format has a fit (`NumberFormat::fit`), and quantized in parts of
+/// this many on every core. A multiple of `LANE_BLOCK`: the parts' blocks
+/// are the group's, so the sums keep their bits.
+const PART: usize = 1 << 15;
+
+/// A share of the work: a task of whole groups (`analysis::groups`), or a
+/// part of a task's one long fitted group (values from the group's start).
+enum Piece<'a> {
+    Whole(usize),
+    Part { task: usize, fit: &'a GroupFit, span: std::ops::Range<usize> },
+}
+
+/// Every group quantized by the format.
+struct Pass {
+    /// Each piece's share, in order.
+    shares: Vec<Share>,
+    /// The sums of all groups, merged task by task in task order.
+    sums: Sums,
+    /// The fit of the first group, when it was fitted apart.
+    first_fit: Option<GroupFit>,
+}
+
 fn quantize_groups(
     g: &Groups,
     w: &Weights,
@@ -177,91 +218,211 @@ fn quantize_groups(
     format: &dyn NumberFormat,
     facts: &TensorFacts,
     watch: &Watch,
-    keep: bool,
-) -> Result<Vec<Share>, Cancelled> {
+    want: Want,
+) -> Result<Pass, Cancelled> {
     let spans: Vec<(usize, std::ops::Range<usize>)> = (0..g.count()).map(|i| (i, g.span(i))).collect();
     let tasks = groups(&spans);
     let all_finite = w.non_finite == 0;
+    let threads = threads_for(g.values.len());
+    // The long finite groups, each a task alone, are fitted once.
+    let long: Vec<(usize, &[f32])> = (0..tasks.len())
+        .filter(|&t| tasks[t].len() == 1 && spans[tasks[t].start].1.len() >= 2 * PART)
+        .map(|t| (t, &g.values[spans[tasks[t].start].1.clone()]))
+        .filter(|(_, xs)| all_finite || xs.iter().all(|x| x.is_finite()))
+        .collect();
+    let fits = fit_groups(&long, tasks.len(), cfg, format, facts, watch, threads)?;
     let levels = 1usize << format.code_bits(cfg).min(16);
-    let (done, scratch) = run_tasks(&tasks, threads_for(g.values.len()), spare_scratch, |scratch, task| {
-        watch.check().ok()?;
-        let spans = &spans[task.clone()];
+    let new_share = |n: usize| Share {
+        sums: Sums::default(),
+        blocks: Vec::new(),
+        fast: true,
+        errors: if want == Want::Everything { spare_errors(n) } else { Vec::new() },
+        clipped_errors: Vec::new(),
+        error_range: (0.0, 0.0),
+        seen: vec![false; if want == Want::Everything { levels } else { 0 }],
+        kept: None,
+    };
+    // Keeping x̂ is for writing it: the figures are not wanted then, and
+    // the buffers go with the share.
+    let keep = |scratch: &mut Scratch, share: &mut Share| {
+        if want == Want::Values {
+            share.kept = Some((std::mem::take(&mut scratch.xhat), std::mem::take(&mut scratch.codes)));
+        }
+    };
+    let whole = |scratch: &mut Scratch, t: usize| {
+        let spans = &spans[tasks[t].clone()];
         let range = spans[0].1.start..spans[spans.len() - 1].1.end;
-        let n = range.len();
-        scratch.xhat.resize(n, 0.0);
-        scratch.codes.resize(n, 0);
-        scratch.clipped.clear();
-        scratch.clipped.resize(n, false);
+        scratch.ready(range.len());
         for (_, span) in spans {
             let xs = finite_group(&g.values[span.clone()], all_finite);
-            let local = span.start - range.start..span.end - range.start;
-            let out = Quantized {
-                xhat: &mut scratch.xhat[local.clone()],
-                codes: &mut scratch.codes[local.clone()],
-                clipped: &mut scratch.clipped[local],
-            };
-            format.quantize(cfg, facts, &xs, out);
+            let out = scratch.out(span.start - range.start..span.end - range.start);
+            match &fits[t] {
+                Some(fit) => format.quantize_part(cfg, facts, fit, &xs, out),
+                None => format.quantize(cfg, facts, &xs, out),
+            }
         }
-        // Keeping x̂ is for writing it: the figures are not wanted then, and
-        // the buffers go with the share.
-        let kept = keep.then(|| (std::mem::take(&mut scratch.xhat), std::mem::take(&mut scratch.codes)));
-        let mut share = Share {
-            sums: Sums::default(),
-            errors: spare_errors(if keep { 0 } else { n }),
-            clipped_errors: Vec::new(),
-            error_range: (0.0, 0.0),
-            seen: vec![false; levels],
-            kept,
-        };
-        if !keep {
-            tally(
-                &mut share,
-                &g.values[range.clone()],
-                scratch,
-                spans.iter().map(|(_, s)| s.start - range.start..s.end - range.start),
-                all_finite,
-            );
+        let mut share = new_share(range.len());
+        if want != Want::Values {
+            let groups = spans.iter().map(|(_, s)| s.start - range.start..s.end - range.start);
+            tally(&mut share, &g.values[range.clone()], scratch, groups, all_finite, want, false);
         }
-        Some(share)
+        keep(scratch, &mut share);
+        share
+    };
+    let part = |scratch: &mut Scratch, task: usize, fit: &GroupFit, span: &std::ops::Range<usize>| {
+        let start = spans[tasks[task].start].1.start;
+        let xs = &g.values[start + span.start..start + span.end];
+        scratch.ready(xs.len());
+        format.quantize_part(cfg, facts, fit, xs, scratch.out(0..xs.len()));
+        let mut share = new_share(xs.len());
+        if want != Want::Values {
+            tally(&mut share, xs, scratch, std::iter::once(0..xs.len()), true, want, true);
+        }
+        keep(scratch, &mut share);
+        share
+    };
+    let pieces: Vec<Piece> = (0..tasks.len())
+        .flat_map(|t| match &fits[t] {
+            Some(fit) => {
+                let len = spans[tasks[t].start].1.len();
+                (0..len).step_by(PART).map(|s| Piece::Part { task: t, fit, span: s..(s + PART).min(len) }).collect()
+            }
+            None => vec![Piece::Whole(t)],
+        })
+        .collect();
+    let (done, scratch) = run_tasks(&pieces, threads, spare_scratch, |scratch, piece| {
+        watch.check().ok()?;
+        Some(match piece {
+            Piece::Whole(t) => whole(scratch, *t),
+            Piece::Part { task, fit, span } => part(scratch, *task, fit, span),
+        })
     });
-    keep_spares(scratch, Vec::new());
-    done.into_iter().collect::<Option<Vec<_>>>().ok_or(Cancelled)
+    let done: Vec<Share> = done.into_iter().collect::<Option<_>>().ok_or(Cancelled)?;
+    // Task by task in order: a whole task's sums, or its parts' blocks
+    // merged in order (a part with a clipped value: the task again, whole).
+    let (mut shares, mut sums) = (Vec::with_capacity(done.len()), Sums::default());
+    let mut redo = spare_scratch();
+    let mut done = done.into_iter().zip(&pieces).peekable();
+    while let Some((share, piece)) = done.next() {
+        let &Piece::Part { task, .. } = piece else {
+            sums.merge(&share.sums);
+            shares.push(share);
+            continue;
+        };
+        let mut parts = vec![share];
+        while let Some((share, _)) = done.next_if(|(_, p)| matches!(p, Piece::Part { task: t, .. } if *t == task)) {
+            parts.push(share);
+        }
+        if parts.iter().all(|p| p.fast) {
+            let mut task_sums = Sums::default();
+            parts.iter().flat_map(|p| &p.blocks).for_each(|b| task_sums.merge(b));
+            sums.merge(&task_sums);
+            shares.extend(parts);
+        } else {
+            keep_spares(Vec::new(), parts);
+            let share = whole(&mut redo, task);
+            sums.merge(&share.sums);
+            shares.push(share);
+        }
+    }
+    keep_spares(scratch.into_iter().chain([redo]).collect(), Vec::new());
+    Ok(Pass { shares, sums, first_fit: fits.into_iter().next().flatten() })
 }
 
-/// Adds one task's figures to its share, group by group (`groups`, from
-/// the task's start): sums in float32 lanes of blocks of 128 (as the int
+/// The fits of `long` groups, (task, values), made once each (side by side
+/// when there are several), as one entry per task of `tasks`: `None` for
+/// every other task and for a format without a fit.
+fn fit_groups(
+    long: &[(usize, &[f32])],
+    tasks: usize,
+    cfg: &QuantConfig,
+    format: &dyn NumberFormat,
+    facts: &TensorFacts,
+    watch: &Watch,
+    threads: usize,
+) -> Result<Vec<Option<GroupFit>>, Cancelled> {
+    let mut fits = vec![None; tasks];
+    let fit = |_: &mut (), &(_, xs): &(usize, &[f32])| {
+        watch.check().ok()?;
+        Some(format.fit(cfg, facts, xs))
+    };
+    let (fitted, _) = run_tasks(long, threads, || (), fit);
+    for (&(t, _), fit) in long.iter().zip(fitted) {
+        fits[t] = fit.ok_or(Cancelled)?;
+    }
+    Ok(fits)
+}
+
+impl Scratch {
+    /// Room for `n` values' x̂, codes and clip flags, the flags cleared.
+    fn ready(&mut self, n: usize) {
+        self.xhat.resize(n, 0.0);
+        self.codes.resize(n, 0);
+        self.clipped.clear();
+        self.clipped.resize(n, false);
+    }
+
+    fn out(&mut self, span: std::ops::Range<usize>) -> Quantized<'_> {
+        Quantized {
+            xhat: &mut self.xhat[span.clone()],
+            codes: &mut self.codes[span.clone()],
+            clipped: &mut self.clipped[span],
+        }
+    }
+}
+
+/// Adds one piece's figures to its share, group by group (`groups`, from
+/// the piece's start): sums in float32 lanes of blocks of 128 (as the int
 /// kernel does), then in float64. Where nothing is clipped or non-finite,
-/// one pass gives a block's sums, its errors and their range.
+/// one pass gives a block's sums, its errors and their range. In a part
+/// of a group (`in_part`) the blocks' sums are kept apart, and a clipped
+/// value only marks the share as not `fast`.
 fn tally(
     share: &mut Share,
     xs: &[f32],
     scratch: &Scratch,
     groups: impl Iterator<Item = std::ops::Range<usize>>,
     all_finite: bool,
+    want: Want,
+    in_part: bool,
 ) {
-    // `seen` is 2^bits long and the codes below it: the mask only spares the bounds check.
-    let mask = share.seen.len() - 1;
-    scratch.codes.iter().for_each(|&c| share.seen[c as usize & mask] = true);
-    let lane_sums = lane_summer();
+    let everything = want == Want::Everything;
+    if everything {
+        // `seen` is 2^bits long and the codes below it: the mask only spares the bounds check.
+        let mask = share.seen.len() - 1;
+        scratch.codes.iter().for_each(|&c| share.seen[c as usize & mask] = true);
+    }
+    let lane_sums = if everything { lane_summer::<true>() } else { lane_summer::<false>() };
     let none_clipped = |c: &[bool]| !c.iter().fold(false, |any, &c| any | c);
     let fast = all_finite && none_clipped(&scratch.clipped);
     let mut range = ErrorRange::default();
+    let mut unkept = [0f32; LANE_BLOCK];
     for group in groups {
         let (xs, xhat, clipped) = (&xs[group.clone()], &scratch.xhat[group.clone()], &scratch.clipped[group]);
         if fast || (all_finite && none_clipped(clipped)) {
             let start = share.errors.len();
-            share.errors.resize(start + xs.len(), 0.0);
-            let errors = &mut share.errors[start..];
-            for ((x, xh), e) in xs.chunks(LANE_BLOCK).zip(xhat.chunks(LANE_BLOCK)).zip(errors.chunks_mut(LANE_BLOCK)) {
-                share.sums.merge(&lane_sums(x, xh, e, &mut range));
+            if everything {
+                share.errors.resize(start + xs.len(), 0.0);
+            }
+            let mut errors = share.errors[start..].chunks_mut(LANE_BLOCK);
+            for (x, xh) in xs.chunks(LANE_BLOCK).zip(xhat.chunks(LANE_BLOCK)) {
+                let errors = errors.next().unwrap_or(&mut unkept[..x.len()]);
+                let block = lane_sums(x, xh, errors, &mut range);
+                if in_part { share.blocks.push(block) } else { share.sums.merge(&block) }
             }
             continue;
+        }
+        if in_part {
+            share.fast = false;
+            return;
         }
         for ((&x, &xh), &c) in xs.iter().zip(xhat).zip(clipped) {
             if x.is_finite() {
                 share.sums.add(x, xh, c);
-                range.add(x - xh);
-                if c { share.clipped_errors.push(x - xh) } else { share.errors.push(x - xh) }
+                if everything {
+                    range.add(x - xh);
+                    if c { share.clipped_errors.push(x - xh) } else { share.errors.push(x - xh) }
+                }
             }
         }
     }
@@ -303,30 +464,33 @@ type LaneSums = fn(&[f32], &[f32], &mut [f32], &mut ErrorRange) -> Sums;
 
 /// The sums of a block of finite values with nothing clipped, eight lanes
 /// at a time (and twice as wide on AVX2, same bits: see `compute::has_avx2`);
-/// the choice is made once per task.
-fn lane_summer() -> LaneSums {
+/// the choice is made once per task. `KEEP`: write the errors and their
+/// range too (else only the sums, the same bits).
+fn lane_summer<const KEEP: bool>() -> LaneSums {
     #[cfg(target_arch = "x86_64")]
     if crate::compute::has_avx2() {
         #[target_feature(enable = "avx2")]
-        fn avx2(xs: &[f32], xhs: &[f32], errors: &mut [f32], range: &mut ErrorRange) -> Sums {
-            lanes(xs, xhs, errors, range)
+        fn avx2<const KEEP: bool>(xs: &[f32], xhs: &[f32], errors: &mut [f32], range: &mut ErrorRange) -> Sums {
+            lanes::<KEEP>(xs, xhs, errors, range)
         }
         // SAFETY: the CPU has AVX2.
-        return |xs, xhs, errors, range| unsafe { avx2(xs, xhs, errors, range) };
+        return |xs, xhs, errors, range| unsafe { avx2::<KEEP>(xs, xhs, errors, range) };
     }
-    lanes
+    lanes::<KEEP>
 }
 
-/// The sums of a block, its errors x - x̂ written to `errors` and their
-/// range added to `range`.
+/// The sums of a block and, when `KEEP`, its errors x - x̂ written to
+/// `errors` (as long as the block) and their range added to `range`.
 #[inline(always)]
-fn lanes(xs: &[f32], xhs: &[f32], errors: &mut [f32], range: &mut ErrorRange) -> Sums {
+fn lanes<const KEEP: bool>(xs: &[f32], xhs: &[f32], errors: &mut [f32], range: &mut ErrorRange) -> Sums {
     let mut acc = [[0f32; LANES]; 7];
     let mut zeros = [0u32; LANES];
     let mut add = |l: usize, x: f32, h: f32, out: &mut f32| {
         let e = x - h;
-        *out = e;
-        range.add_lane(l, e);
+        if KEEP {
+            *out = e;
+            range.add_lane(l, e);
+        }
         let a = e.abs();
         acc[0][l] += e;
         acc[1][l] += a;
@@ -386,24 +550,20 @@ pub fn analyze(
     let format = cfg.format.format();
     let facts = facts_of(w, range);
     let g = Groups::of(w, cfg, format);
-    let shares = quantize_groups(&g, w, cfg, format, &facts, watch, false)?;
+    let pass = quantize_groups(&g, w, cfg, format, &facts, watch, Want::Everything)?;
     let code_bits = format.code_bits(cfg);
-    let mut total = Sums::default();
     let mut seen = vec![false; 1usize << code_bits.min(16)];
-    for s in &shares {
-        total.merge(&s.sums);
+    for s in &pass.shares {
         seen.iter_mut().zip(&s.seen).for_each(|(a, &b)| *a |= b);
     }
-    let error_hist = error_histogram(&shares);
-    keep_spares(Vec::new(), shares);
+    let error_hist = error_histogram(&pass.shares);
     let levels_used = seen.iter().filter(|&&b| b).count() as u64;
     let weight_hist = match weight_hist {
         Some(h) => h.clone(),
         None => count_weights(w, range),
     };
-    let bpw = format.bits_per_weight(cfg, w.rows, w.cols);
-    let bytes_fp32 = w.values.len() as u64 * 4;
-    let bytes_quantized = (w.values.len() as f64 * bpw / 8.0).ceil() as u64;
+    let format_summary = summary(cfg.format, cfg, &g, &facts, w, pass.first_fit);
+    keep_spares(Vec::new(), pass.shares);
     Ok(Analysis {
         count: w.values.len(),
         non_finite: w.non_finite,
@@ -412,16 +572,31 @@ pub fn analyze(
         qmax: ((1u64 << code_bits) - 1) as i32,
         effective_bits: code_bits,
         channels: Vec::new(),
-        metrics: metrics_of(&total, levels_used, 1u64 << code_bits),
-        storage: Storage {
-            bytes_fp32,
-            bytes_quantized,
-            compression: bytes_fp32 as f64 / bytes_quantized.max(1) as f64,
-        },
+        metrics: metrics_of(&pass.sums, levels_used, 1u64 << code_bits),
+        storage: storage_of(w, format.bits_per_weight(cfg, w.rows, w.cols)),
         weight_hist,
         error_hist,
-        format: summary(cfg.format, cfg, &g, &facts, w),
+        format: format_summary,
     })
+}
+
+/// `analyze`'s sums and storage alone (`analysis::measure_with`): no
+/// errors kept, no codes marked, no histogram, no summary.
+pub fn measure(w: &Weights, range: (f32, f32), cfg: &QuantConfig, watch: &Watch) -> Result<Measured, AnalysisError> {
+    checked(w, cfg, range)?;
+    let format = cfg.format.format();
+    let g = Groups::of(w, cfg, format);
+    let pass = quantize_groups(&g, w, cfg, format, &facts_of(w, range), watch, Want::Sums)?;
+    keep_spares(Vec::new(), pass.shares);
+    let bpw = format.bits_per_weight(cfg, w.rows, w.cols);
+    Ok(Measured { sums: pass.sums, storage: storage_of(w, bpw), bpw })
+}
+
+/// The bytes of `w` at `bpw` bits per weight, against float32.
+fn storage_of(w: &Weights, bpw: f64) -> Storage {
+    let bytes_fp32 = w.values.len() as u64 * 4;
+    let bytes_quantized = (w.values.len() as f64 * bpw / 8.0).ceil() as u64;
+    Storage { bytes_fp32, bytes_quantized, compression: bytes_fp32 as f64 / bytes_quantized.max(1) as f64 }
 }
 
 fn count_weights(w: &Weights, range: (f32, f32)) -> Histogram {
@@ -455,10 +630,21 @@ fn error_histogram(shares: &[Share]) -> ErrorHistogram {
     errors
 }
 
-fn summary(kind: FormatKind, cfg: &QuantConfig, g: &Groups, facts: &TensorFacts, w: &Weights) -> FormatSummary {
+/// `first_fit`: the first group's fit, when the pass made it.
+fn summary(
+    kind: FormatKind,
+    cfg: &QuantConfig,
+    g: &Groups,
+    facts: &TensorFacts,
+    w: &Weights,
+    first_fit: Option<GroupFit>,
+) -> FormatSummary {
     let format = kind.format();
     let first = finite_group(&g.values[g.span(0)], w.non_finite == 0);
-    let (levels, params) = format.levels_and_params(cfg, facts, &first);
+    let (levels, params) = match first_fit {
+        Some(fit) => (fit.levels, fit.params),
+        None => format.levels_and_params(cfg, facts, &first),
+    };
     FormatSummary {
         name: kind.name().to_string(),
         ecosystem: format.ecosystem(cfg),
@@ -499,9 +685,9 @@ pub fn dequantized(w: &Weights, cfg: &QuantConfig) -> Result<(Vec<f32>, Vec<u16>
     checked(w, cfg, range)?;
     let format = cfg.format.format();
     let g = Groups::of(w, cfg, format);
-    let shares = quantize_groups(&g, w, cfg, format, &facts_of(w, range), &Watch::NONE, true)?;
+    let pass = quantize_groups(&g, w, cfg, format, &facts_of(w, range), &Watch::NONE, Want::Values)?;
     let (mut xhat, mut codes) = (Vec::with_capacity(w.values.len()), Vec::with_capacity(w.values.len()));
-    for (x, c) in shares.into_iter().filter_map(|s| s.kept) {
+    for (x, c) in pass.shares.into_iter().filter_map(|s| s.kept) {
         xhat.extend(x);
         codes.extend(c);
     }

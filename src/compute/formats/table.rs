@@ -4,8 +4,8 @@
 use serde::Serialize;
 
 use super::{BUILTIN_FORMATS, FormatKind};
-use crate::compute::analysis::{AnalysisError, WeightStats, analyze_with};
-use crate::compute::parallel::{run_tasks, threads_for};
+use crate::compute::analysis::{AnalysisError, WeightStats, measure_with, metrics_of};
+use crate::compute::parallel::{on_one_thread, run_in_order, threads_for};
 use crate::compute::quant::QuantConfig;
 use crate::compute::watch::{Cancelled, Watch};
 use crate::compute::weights::Weights;
@@ -68,11 +68,12 @@ pub fn measure(
         metrics: RowMetrics::default(),
         error: None,
     };
-    match analyze_with(w, stats, cfg, watch) {
-        Ok(a) => {
-            let m = &a.metrics;
-            row.bpw = a.format.bpw;
-            row.bytes = a.storage.bytes_quantized;
+    match measure_with(w, stats, cfg, watch) {
+        Ok(measured) => {
+            // Levels are not counted on this path; no figure kept here needs them.
+            let m = metrics_of(&measured.sums, 0, 0);
+            row.bpw = measured.bpw;
+            row.bytes = measured.storage.bytes_quantized;
             row.metrics = RowMetrics {
                 mse: m.mse,
                 sqnr_db: m.sqnr_db.is_finite().then_some(m.sqnr_db),
@@ -92,8 +93,10 @@ pub fn measure(
 }
 
 /// Every row in order; `on_row` sees each as it is finished (the worker
-/// streams them to the view). Rows are measured a core's worth at a time:
-/// each is computed alone, so the figures do not depend on the threads.
+/// streams them to the view). Rows are measured side by side, one per core
+/// and each on its own thread (`on_one_thread`), a core taking the next
+/// row as soon as it is done; each row is computed alone, so the figures
+/// do not depend on the threads.
 pub fn table(
     w: &Weights,
     stats: &WeightStats,
@@ -102,17 +105,22 @@ pub fn table(
     mut on_row: impl FnMut(&FormatRow),
 ) -> Result<Vec<FormatRow>, Cancelled> {
     let mut out = Vec::with_capacity(rows.len());
-    let at_once = threads_for(w.values.len()).max(1);
-    for batch in rows.chunks(at_once) {
+    let measure_row = |_: &mut (), (name, cfg): &(String, QuantConfig)| {
         watch.check()?;
-        let (done, _) = run_tasks(batch, batch.len(), || (), |_, (name, cfg)| measure(w, stats, name, cfg, watch));
-        for row in done {
-            let row = row?;
+        on_one_thread(|| measure(w, stats, name, cfg, watch))
+    };
+    run_in_order(
+        rows,
+        threads_for(w.values.len()),
+        || (),
+        measure_row,
+        |row| {
             on_row(&row);
             out.push(row);
             watch.progress(out.len(), rows.len());
-        }
-    }
+            Ok(())
+        },
+    )?;
     Ok(out)
 }
 

@@ -289,3 +289,176 @@ fn an_analysis_after_others_gives_the_same_figures() {
         assert_eq!(analyze(&small, &cfg).unwrap(), other, "{name}");
     }
 }
+
+/// A tensor long enough that a per-tensor group is fitted once and cut
+/// into parts (`run::PART`), 256 x 1024.
+fn long_tensor() -> Weights {
+    use crate::compute::weights::{Distribution, SyntheticSpec, synthetic};
+    let spec = SyntheticSpec {
+        distribution: Distribution::StudentT,
+        rows: 256,
+        cols: 1024,
+        seed: 4,
+        dof: 5.0,
+        outlier_fraction: 0.0,
+    };
+    synthetic(&spec).unwrap()
+}
+
+fn with_non_finite(mut w: Weights) -> Weights {
+    for (i, v) in [(5, f32::NAN), (700, f32::INFINITY), (9000, f32::NEG_INFINITY)] {
+        w.values[i] = v;
+    }
+    w.non_finite = 3;
+    w
+}
+
+/// The Formats table's path (`measure_with`: sums alone, no histogram)
+/// gives `analyze_with`'s figures and sizes bit for bit, for every row of
+/// every built-in format, with and without non-finite values, on a tensor
+/// whose per-tensor groups are cut into parts.
+#[test]
+fn measuring_alone_gives_the_analysis_figures_bit_for_bit() {
+    use crate::compute::analysis::{analyze_with, measure_with, metrics_of, weight_stats};
+    use crate::compute::watch::Watch;
+    for w in [student_t_64x256(), with_non_finite(student_t_64x256()), long_tensor(), with_non_finite(long_tensor())] {
+        let stats = weight_stats(&w);
+        for (name, cfg) in table::default_rows() {
+            let full = analyze_with(&w, &stats, &cfg, &Watch::NONE);
+            let alone = measure_with(&w, &stats, &cfg, &Watch::NONE);
+            match (full, alone) {
+                (Ok(a), Ok(m)) => {
+                    let metrics = metrics_of(&m.sums, a.metrics.levels_used, a.metrics.levels_available);
+                    assert_eq!(format!("{metrics:?}"), format!("{:?}", a.metrics), "{name}");
+                    assert_eq!((m.storage, m.bpw.to_bits()), (a.storage, a.format.bpw.to_bits()), "{name}");
+                }
+                (Err(a), Err(m)) => assert_eq!(a, m, "{name}"),
+                (a, m) => panic!("{name}: {:?} against {:?}", a.map(|a| a.metrics), m.map(|m| m.sums)),
+            }
+        }
+    }
+}
+
+/// A built-in format with its fit hidden: the pipeline quantizes each of
+/// its groups whole, as before groups were cut into parts.
+struct Unfitted(&'static str);
+
+impl Unfitted {
+    fn of(&self) -> &'static dyn NumberFormat {
+        find(self.0).unwrap().format()
+    }
+}
+
+impl NumberFormat for Unfitted {
+    fn name(&self) -> &'static str {
+        self.of().name()
+    }
+    fn summary(&self) -> &'static str {
+        self.of().summary()
+    }
+    fn settings(&self) -> &'static [&'static str] {
+        self.of().settings()
+    }
+    fn check(&self, cfg: &QuantConfig, cols: Option<usize>) -> Result<(), crate::compute::quant::InvalidSetting> {
+        self.of().check(cfg, cols)
+    }
+    fn grouping(&self, cfg: &QuantConfig) -> Grouping {
+        self.of().grouping(cfg)
+    }
+    fn code_bits(&self, cfg: &QuantConfig) -> u32 {
+        self.of().code_bits(cfg)
+    }
+    fn bits_per_weight(&self, cfg: &QuantConfig, rows: usize, cols: usize) -> f64 {
+        self.of().bits_per_weight(cfg, rows, cols)
+    }
+    fn quantize(&self, cfg: &QuantConfig, tensor: &TensorFacts, xs: &[f32], out: Quantized<'_>) {
+        self.of().quantize(cfg, tensor, xs, out)
+    }
+    fn levels(&self, cfg: &QuantConfig, tensor: &TensorFacts, xs: &[f32]) -> Vec<f32> {
+        self.of().levels(cfg, tensor, xs)
+    }
+    fn params(&self, cfg: &QuantConfig, tensor: &TensorFacts, xs: &[f32]) -> Vec<(&'static str, f64)> {
+        self.of().params(cfg, tensor, xs)
+    }
+    fn ecosystem(&self, cfg: &QuantConfig) -> String {
+        self.of().ecosystem(cfg)
+    }
+}
+
+/// A fitted format that clips: x̂ = the nearest of ±1 and 0, beyond ±1.5
+/// clipped. A part with a clipped value sends its group back whole.
+struct Clipping {
+    fitted: bool,
+}
+
+impl NumberFormat for Clipping {
+    fn name(&self) -> &'static str {
+        "clipping"
+    }
+    fn summary(&self) -> &'static str {
+        "a test format"
+    }
+    fn settings(&self) -> &'static [&'static str] {
+        &[]
+    }
+    fn check(&self, _: &QuantConfig, _: Option<usize>) -> Result<(), crate::compute::quant::InvalidSetting> {
+        Ok(())
+    }
+    fn grouping(&self, _: &QuantConfig) -> Grouping {
+        Grouping::Tensor
+    }
+    fn code_bits(&self, _: &QuantConfig) -> u32 {
+        2
+    }
+    fn bits_per_weight(&self, _: &QuantConfig, _: usize, _: usize) -> f64 {
+        2.0
+    }
+    fn quantize(&self, cfg: &QuantConfig, tensor: &TensorFacts, xs: &[f32], out: Quantized<'_>) {
+        let fit = GroupFit { levels: self.levels(cfg, tensor, xs), params: Vec::new() };
+        self.quantize_part(cfg, tensor, &fit, xs, out)
+    }
+    fn quantize_part(&self, _: &QuantConfig, _: &TensorFacts, _: &GroupFit, xs: &[f32], out: Quantized<'_>) {
+        for (i, &x) in xs.iter().enumerate() {
+            let code = x.round().clamp(-1.0, 1.0);
+            (out.xhat[i], out.codes[i], out.clipped[i]) = (code, (code + 1.0) as u16, x.abs() > 1.5);
+        }
+    }
+    fn fit(&self, cfg: &QuantConfig, tensor: &TensorFacts, xs: &[f32]) -> Option<GroupFit> {
+        self.fitted.then(|| GroupFit { levels: self.levels(cfg, tensor, xs), params: Vec::new() })
+    }
+    fn levels(&self, _: &QuantConfig, _: &TensorFacts, _: &[f32]) -> Vec<f32> {
+        vec![-1.0, 0.0, 1.0]
+    }
+    fn params(&self, _: &QuantConfig, _: &TensorFacts, _: &[f32]) -> Vec<(&'static str, f64)> {
+        Vec::new()
+    }
+    fn ecosystem(&self, _: &QuantConfig) -> String {
+        "nowhere".into()
+    }
+}
+
+/// Cutting a long fitted group into parts on every core changes no bit of
+/// the analysis, x̂ or the codes: against the same format quantized whole
+/// (its fit hidden), on one thread and on all, with a clipped value or none.
+#[test]
+fn a_group_cut_into_parts_gives_the_bits_of_the_whole_group() {
+    use crate::compute::parallel::on_one_thread;
+    static WHOLE: [Unfitted; 3] = [Unfitted("binary"), Unfitted("ternary"), Unfitted("codebook")];
+    static CLIPPING: [Clipping; 2] = [Clipping { fitted: true }, Clipping { fitted: false }];
+    let mut clipped = long_tensor();
+    clipped.values.iter_mut().for_each(|x| *x = x.clamp(-1.4, 1.4));
+    clipped.values[200_000] = 3.0;
+    let cases = [
+        (find("binary").unwrap(), FormatKind::new(&WHOLE[0]), long_tensor()),
+        (find("ternary").unwrap(), FormatKind::new(&WHOLE[1]), long_tensor()),
+        (find("codebook").unwrap(), FormatKind::new(&WHOLE[2]), long_tensor()),
+        (FormatKind::new(&CLIPPING[0]), FormatKind::new(&CLIPPING[1]), clipped),
+    ];
+    for (fitted, whole, w) in cases {
+        let cfg = |format| QuantConfig { format, bits: 3, ..QuantConfig::default() };
+        let (a, b) = (analyze(&w, &cfg(fitted)).unwrap(), analyze(&w, &cfg(whole)).unwrap());
+        assert_eq!(format!("{a:?}"), format!("{b:?}"), "{fitted}");
+        assert_eq!(format!("{:?}", on_one_thread(|| analyze(&w, &cfg(fitted)).unwrap())), format!("{a:?}"), "{fitted}");
+        assert_eq!(dequantized(&w, &cfg(fitted)).unwrap(), dequantized(&w, &cfg(whole)).unwrap(), "{fitted}");
+    }
+}

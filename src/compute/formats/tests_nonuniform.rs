@@ -102,6 +102,20 @@ fn ternary_delta_and_alpha_by_hand() {
     assert_eq!(a.format.levels, [-alpha, 0.0, alpha]);
 }
 
+/// The mean |x| is summed in eight lanes, then lane after lane: 2^53
+/// then fifteen 1s sum to 2^53 + 14 (lane 0 holds 2^53 + 1 = 2^53 on the
+/// tie, lanes 1 to 7 hold 2 each), where one sum in value order loses
+/// every 1 to 2^53.
+#[test]
+fn the_mean_abs_is_summed_in_eight_lanes() {
+    let mut xs = vec![1.0f32; 16];
+    xs[0] = 2f32.powi(53);
+    let a = analyze(&tensor(xs, 1, 16), &cfg("ternary")).unwrap();
+    let mean = (2f64.powi(53) + 14.0) / 16.0;
+    assert_eq!(a.format.params[0], ("delta".to_string(), 0.7 * mean));
+    assert_ne!(0.7 * mean, 0.7 * 2f64.powi(53) / 16.0, "the order shows");
+}
+
 #[test]
 fn binary_and_ternary_of_zeros_are_zeros() {
     for name in ["binary", "ternary"] {
