@@ -72,19 +72,35 @@ pub struct Nf4;
 /// `dQuantizeNF4`).
 #[inline(always)]
 pub fn nf4_code(normalized: f32) -> u16 {
-    NF4_THRESHOLDS.iter().map(|&t| (normalized > t) as u16).sum()
+    nf4_code_and_value(normalized).0
+}
+
+/// The code and its NormalFloat value: the value is carried along the
+/// comparisons (a select each, as the thresholds ascend the last one passed
+/// decides), which vectorizes where a lookup by the code would not.
+#[inline(always)]
+fn nf4_code_and_value(normalized: f32) -> (u16, f32) {
+    let (mut code, mut value) = (0u16, NF4_VALUES[0]);
+    for (&t, &above) in NF4_THRESHOLDS.iter().zip(&NF4_VALUES[1..]) {
+        let passed = normalized > t;
+        code += passed as u16;
+        value = if passed { above } else { value };
+    }
+    (code, value)
 }
 
 with_avx2! {
-    /// Each block's codes and x̂ = value · its stored absmax.
-    fn nf4_blocks(xs: &[f32], size: usize, stored: &[f32], xhat: &mut [f32], codes: &mut [u16], clipped: &mut [bool]) {
+    /// Each block's codes and x̂ = value · its stored absmax: `stored`'s
+    /// (double quantization), else the block's own absmax.
+    fn nf4_blocks(xs: &[f32], size: usize, stored: Option<&[f32]>, xhat: &mut [f32], codes: &mut [u16], clipped: &mut [bool]) {
         let outs = xhat.chunks_mut(size).zip(codes.chunks_mut(size)).zip(clipped.chunks_mut(size));
-        for ((block, &stored), ((xhat, codes), clipped)) in xs.chunks(size).zip(stored).zip(outs) {
-            let inv = reciprocal(absmax(block));
+        for (i, (block, ((xhat, codes), clipped))) in xs.chunks(size).zip(outs).enumerate() {
+            let absmax = absmax(block);
+            let (inv, stored) = (reciprocal(absmax), stored.map_or(absmax, |s| s[i]));
             for (&x, ((xh, c), cl)) in block.iter().zip(xhat.iter_mut().zip(codes.iter_mut()).zip(clipped.iter_mut())) {
-                let code = nf4_code(x * inv);
+                let (code, value) = nf4_code_and_value(x * inv);
                 // Every value is within ±absmax: nothing is clipped.
-                (*xh, *c, *cl) = (NF4_VALUES[code as usize & 15] * stored, code, false);
+                (*xh, *c, *cl) = (value * stored, code, false);
             }
         }
     }
@@ -144,9 +160,11 @@ impl NumberFormat for Nf4 {
         4.0 + stats as f64 / count as f64
     }
 
+    /// Without double quantization the stored absmax is the block's own,
+    /// found in the loop (no list of them to allocate for each group).
     fn quantize(&self, cfg: &QuantConfig, _tensor: &TensorFacts, xs: &[f32], out: Quantized<'_>) {
-        let stored = stored_absmaxes(cfg, xs);
-        nf4_blocks(xs, cfg.block_size, &stored.absmax, out.xhat, out.codes, out.clipped);
+        let stored = cfg.double_quant.then(|| stored_absmaxes(cfg, xs).absmax);
+        nf4_blocks(xs, cfg.block_size, stored.as_deref(), out.xhat, out.codes, out.clipped);
     }
 
     /// The levels of the first block.
