@@ -2,7 +2,8 @@
 //! sharing a power-of-two E8M0 scale) and NVIDIA's NVFP4 (16 E2M1 elements
 //! sharing an E4M3 scale, times one float32 scale of the tensor).
 
-use super::float::{SCALE_BITS, Scale, amax};
+use super::float::{SCALE_BITS, Scale};
+use super::nf4::absmax;
 use super::minifloat::{E2M1, E4M3, Minifloat, Ties};
 use super::pack::{pack_codes, push_f32};
 use super::{Grouping, NumberFormat, Packed, Quantized, TensorFacts, whole_blocks, with_avx2};
@@ -120,7 +121,7 @@ impl Microscaled {
 
     #[inline(always)]
     fn block_scale(&self, tensor: &TensorFacts, xs: &[f32]) -> BlockScale {
-        let amax = amax(xs);
+        let amax = absmax(xs);
         match self.scaling {
             Scaling::E8M0 => {
                 let e = e8m0_of(amax, &self.element);
@@ -142,9 +143,9 @@ impl Microscaled {
         }
     }
 
-    /// `quantize` of whole blocks, for an element, tie rule and scaling
-    /// known where it is inlined (`mx_blocks`), so that the loop over the
-    /// values is the cast's bit arithmetic and nothing else.
+    /// `quantize` of whole blocks, for an element, tie rule, scaling and
+    /// block size known where it is inlined (`mx_blocks`), so that the loop
+    /// over the values is the cast's bit arithmetic and nothing else.
     #[inline(always)]
     #[allow(clippy::too_many_arguments)]
     fn cast_blocks(
@@ -152,19 +153,20 @@ impl Microscaled {
         element: &Minifloat,
         ties: Ties,
         scaling: Scaling,
+        size: usize,
         tensor: &TensorFacts,
         xs: &[f32],
         xhat: &mut [f32],
         codes: &mut [u16],
         clipped: &mut [bool],
     ) {
-        let outs = xhat.chunks_mut(self.block).zip(codes.chunks_mut(self.block)).zip(clipped.chunks_mut(self.block));
-        for (block, ((xhat, codes), clipped)) in xs.chunks(self.block).zip(outs) {
+        let outs = xhat.chunks_mut(size).zip(codes.chunks_mut(size)).zip(clipped.chunks_mut(size));
+        for (block, ((xhat, codes), clipped)) in xs.chunks(size).zip(outs) {
             match scaling {
                 Scaling::E8M0 => {
                     // x / 2^k is x · 2^-k bit for bit, and E8M0's 2^(e - 127)
                     // has its inverse among E8M0's values.
-                    let e = e8m0_of(amax(block), element);
+                    let e = e8m0_of(absmax(block), element);
                     let (s, inverse) = (e8m0_value(e), e8m0_value(254 - e));
                     cast_values(element, ties, self.gguf, block, |x| x * inverse, |v| v * s, xhat, codes, clipped);
                 }
@@ -213,18 +215,18 @@ with_avx2! {
     /// and scaling as constants in their loops (any other through the
     /// same code, read from `f`).
     fn mx_blocks(f: &Microscaled, tensor: &TensorFacts, xs: &[f32], xhat: &mut [f32], codes: &mut [u16], clipped: &mut [bool]) {
-        let (element, ties, scaling) = (f.element, f.ties(), f.scaling);
-        match (scaling, ties) {
-            (Scaling::E8M0, Ties::TowardZero) if element == E2M1 => {
-                f.cast_blocks(&E2M1, Ties::TowardZero, Scaling::E8M0, tensor, xs, xhat, codes, clipped)
+        let (element, ties, scaling, size) = (f.element, f.ties(), f.scaling, f.block);
+        match (scaling, ties, size) {
+            (Scaling::E8M0, Ties::TowardZero, 32) if element == E2M1 => {
+                f.cast_blocks(&E2M1, Ties::TowardZero, Scaling::E8M0, 32, tensor, xs, xhat, codes, clipped)
             }
-            (Scaling::E8M0, Ties::Even) if element == E4M3 => {
-                f.cast_blocks(&E4M3, Ties::Even, Scaling::E8M0, tensor, xs, xhat, codes, clipped)
+            (Scaling::E8M0, Ties::Even, 32) if element == E4M3 => {
+                f.cast_blocks(&E4M3, Ties::Even, Scaling::E8M0, 32, tensor, xs, xhat, codes, clipped)
             }
-            (Scaling::Nvidia, Ties::Even) if element == E2M1 => {
-                f.cast_blocks(&E2M1, Ties::Even, Scaling::Nvidia, tensor, xs, xhat, codes, clipped)
+            (Scaling::Nvidia, Ties::Even, 16) if element == E2M1 => {
+                f.cast_blocks(&E2M1, Ties::Even, Scaling::Nvidia, 16, tensor, xs, xhat, codes, clipped)
             }
-            _ => f.cast_blocks(&element, ties, scaling, tensor, xs, xhat, codes, clipped),
+            _ => f.cast_blocks(&element, ties, scaling, size, tensor, xs, xhat, codes, clipped),
         }
     }
 }
@@ -292,7 +294,7 @@ impl NumberFormat for Microscaled {
         pack_codes(self, cfg, tensor, xs, out);
         for block in xs.chunks(self.block) {
             match self.scaling {
-                Scaling::E8M0 => out.params().push(e8m0_of(amax(block), &self.element)),
+                Scaling::E8M0 => out.params().push(e8m0_of(absmax(block), &self.element)),
                 Scaling::Nvidia => {
                     let [block_scale, global] = self.block_scale(tensor, block).scale.factors;
                     out.params().push(E4M3.cast(block_scale, Ties::Even).code as u8);
@@ -311,7 +313,7 @@ impl Microscaled {
             let (mut xhat, mut codes, mut clipped) = ([0f32; BLOCK], [0u16; BLOCK], [false; BLOCK]);
             let n = block.len();
             mx_blocks(self, tensor, block, &mut xhat[..n], &mut codes[..n], &mut clipped[..n]);
-            out.push(e8m0_of(amax(block), &self.element));
+            out.push(e8m0_of(absmax(block), &self.element));
             let half = BLOCK / 2;
             out.extend((0..half).map(|j| (codes[j] | codes[j + half] << 4) as u8));
         }
