@@ -3,8 +3,8 @@
 //! sharing an E4M3 scale, times one float32 scale of the tensor).
 
 use super::float::{SCALE_BITS, Scale};
-use super::nf4::absmax;
 use super::minifloat::{E2M1, E4M3, Minifloat, Ties};
+use super::nf4::absmax;
 use super::pack::{pack_codes, push_f32};
 use super::{Grouping, NumberFormat, Packed, Quantized, TensorFacts, whole_blocks, with_avx2};
 use crate::compute::quant::{InvalidSetting, QuantConfig};

@@ -12,7 +12,7 @@
 //! tensor one group then.
 
 use super::pack::push_f32;
-use super::{Grouping, NumberFormat, Packed, Quantized, TensorFacts};
+use super::{Grouping, NumberFormat, Packed, Quantized, TensorFacts, with_avx2};
 use crate::compute::quant::{InvalidSetting, QuantConfig};
 
 /// The 16 NormalFloat values: `get_4bit_type("nf4")` in
@@ -89,22 +89,28 @@ fn nf4_code_and_value(normalized: f32) -> (u16, f32) {
     (code, value)
 }
 
-/// Each block's codes and x̂ = value · its stored absmax: `stored`'s
-/// (double quantization), else the block's own absmax.
-fn nf4_blocks(xs: &[f32], size: usize, stored: Option<&[f32]>, xhat: &mut [f32], codes: &mut [u16], clipped: &mut [bool]) {
-    let outs = xhat.chunks_mut(size).zip(codes.chunks_mut(size)).zip(clipped.chunks_mut(size));
-    for (i, (block, ((xhat, codes), clipped))) in xs.chunks(size).zip(outs).enumerate() {
-        let absmax = absmax(block);
-        let (inv, stored) = (reciprocal(absmax), stored.map_or(absmax, |s| s[i]));
-        // Every value is within ±absmax: nothing is clipped.
-        clipped.fill(false);
-        #[cfg(target_arch = "x86_64")]
-        if crate::compute::has_avx2() {
-            // SAFETY: the CPU has AVX2.
-            unsafe { avx2::nf4_block(block, inv, stored, xhat, codes) };
-            continue;
+with_avx2! {
+    /// Each block's codes and x̂ = value · its stored absmax: `stored`'s
+    /// (double quantization), else the block's own absmax.
+    fn nf4_blocks(xs: &[f32], size: usize, stored: Option<&[f32]>, xhat: &mut [f32], codes: &mut [u16], clipped: &mut [bool]) {
+        let outs = xhat.chunks_mut(size).zip(codes.chunks_mut(size)).zip(clipped.chunks_mut(size));
+        for (i, (block, ((xhat, codes), clipped))) in xs.chunks(size).zip(outs).enumerate() {
+            let absmax = absmax(block);
+            let (inv, stored) = (reciprocal(absmax), stored.map_or(absmax, |s| s[i]));
+            // Every value is within ±absmax: nothing is clipped.
+            clipped.fill(false);
+            #[cfg(target_arch = "x86_64")]
+            if crate::compute::has_avx2() {
+                // SAFETY: the CPU has AVX2 (inside `with_avx2!`'s AVX2 copy
+                // the call needs no `unsafe`, in the other it does).
+                #[allow(unused_unsafe)]
+                unsafe {
+                    avx2::nf4_block(block, inv, stored, xhat, codes)
+                };
+                continue;
+            }
+            nf4_block(block, inv, stored, xhat, codes);
         }
-        nf4_block(block, inv, stored, xhat, codes);
     }
 }
 
@@ -162,9 +168,10 @@ mod avx2 {
             let x = _mm256_mul_ps(unsafe { _mm256_loadu_ps(x.as_ptr()) }, inv8);
             let (code, value) = code_and_value8(x);
             unsafe { _mm256_storeu_ps(xh.as_mut_ptr(), _mm256_mul_ps(value, stored8)) };
-            let mut lanes = [0u32; 8];
-            unsafe { _mm256_storeu_si256(lanes.as_mut_ptr().cast(), code) };
-            c.iter_mut().zip(lanes).for_each(|(c, l)| *c = l as u16);
+            // The codes (below 16) to 16 bits: packed within each 128-bit
+            // half, then the two halves' low quadwords side by side.
+            let packed = _mm256_permute4x64_epi64::<0b00_00_10_00>(_mm256_packus_epi32(code, code));
+            unsafe { _mm_storeu_si128(c.as_mut_ptr().cast(), _mm256_castsi256_si128(packed)) };
         }
         by_value(&xs[whole..], inv, stored, &mut xhat[whole..], &mut codes[whole..]);
     }

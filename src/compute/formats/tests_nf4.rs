@@ -123,7 +123,8 @@ fn the_avx2_tree_is_the_threshold_count() {
 fn the_block_loop_is_the_value_by_value_one_with_a_short_last_block() {
     // Blocks of 64 and a last one of 13 (the flattened tensor's end), so
     // both the eight-lane loop and its remainder run.
-    let xs: Vec<f32> = near_the_codes_boundaries().into_iter().filter(|x| x.is_finite()).step_by(61).take(64 * 40 + 13).collect();
+    let xs: Vec<f32> =
+        near_the_codes_boundaries().into_iter().filter(|x| x.is_finite()).step_by(61).take(64 * 40 + 13).collect();
     let n = xs.len();
     let (mut xhat, mut codes, mut clipped) = (vec![0f32; n], vec![0u16; n], vec![true; n]);
     nf4_blocks(&xs, 64, None, &mut xhat, &mut codes, &mut clipped);
@@ -135,6 +136,9 @@ fn the_block_loop_is_the_value_by_value_one_with_a_short_last_block() {
         assert_eq!(absmax, block.iter().fold(0f32, |m, x| m.max(x.abs())), "the lanes' absmax is the fold's");
     }
     assert_eq!(codes, want_codes);
-    assert_eq!(xhat.iter().map(|x| x.to_bits()).collect::<Vec<_>>(), want_xhat.iter().map(|x| x.to_bits()).collect::<Vec<_>>());
+    assert_eq!(
+        xhat.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+        want_xhat.iter().map(|x| x.to_bits()).collect::<Vec<_>>()
+    );
     assert!(clipped.iter().all(|&c| !c));
 }
