@@ -2,10 +2,11 @@
 //! sharing a power-of-two E8M0 scale) and NVIDIA's NVFP4 (16 E2M1 elements
 //! sharing an E4M3 scale, times one float32 scale of the tensor).
 
-use super::float::{SCALE_BITS, Scale, amax, cast_scaled};
+use super::float::{SCALE_BITS, Scale};
 use super::minifloat::{E2M1, E4M3, Minifloat, Ties};
+use super::nf4::absmax;
 use super::pack::{pack_codes, push_f32};
-use super::{Grouping, NumberFormat, Packed, Quantized, TensorFacts, whole_blocks};
+use super::{Grouping, NumberFormat, Packed, Quantized, TensorFacts, whole_blocks, with_avx2};
 use crate::compute::quant::{InvalidSetting, QuantConfig};
 
 /// How a block's scale is found and stored.
@@ -81,13 +82,36 @@ fn e8m0_value(e: u8) -> f32 {
 /// gguf-py computes it, with numpy's float32 log2, which rounds an amax a
 /// few ulps below 2^k up to k (so such a block gets the larger scale); 0
 /// for an all-zero block.
+#[inline(always)]
 fn e8m0_of(amax: f32, element: &Minifloat) -> u8 {
     if amax <= 0.0 {
         return 0;
     }
     let emax_elem = (element.max.to_bits() >> 23) as i32 - 127;
-    let log2 = ((amax as f64).log2() as f32).floor() as i32;
-    (log2 - emax_elem + 127).clamp(0, 254) as u8
+    (floor_log2(amax) - emax_elem + 127).clamp(0, 254) as u8
+}
+
+/// `numpy_floor_log2` of a finite amax > 0 without the log for nearly all:
+/// away from the top of its binade [2^k, 2^(k+1)) (and from the
+/// subnormals) log2 amax rounds to a float32 in [k, k + 1), as half a
+/// float32 step at k + 1 (|k + 1| <= 128) is at most 2^-18, which log2
+/// covers within 44 steps of amax below 2^(k+1). `NEAR_TOP` keeps 1024
+/// steps clear.
+#[inline(always)]
+fn floor_log2(amax: f32) -> i32 {
+    const NEAR_TOP: u32 = 0x7F_FFFF - 1024;
+    let bits = amax.to_bits();
+    if bits >= f32::MIN_POSITIVE.to_bits() && bits & 0x7F_FFFF < NEAR_TOP {
+        (bits >> 23) as i32 - 127
+    } else {
+        numpy_floor_log2(amax)
+    }
+}
+
+/// floor of log2 amax computed in float64 and rounded to float32, as
+/// numpy's float32 log2 gives it.
+fn numpy_floor_log2(amax: f32) -> i32 {
+    ((amax as f64).log2() as f32).floor() as i32
 }
 
 impl Microscaled {
@@ -95,8 +119,9 @@ impl Microscaled {
         if self.gguf { Ties::TowardZero } else { Ties::Even }
     }
 
+    #[inline(always)]
     fn block_scale(&self, tensor: &TensorFacts, xs: &[f32]) -> BlockScale {
-        let amax = amax(xs);
+        let amax = absmax(xs);
         match self.scaling {
             Scaling::E8M0 => {
                 let e = e8m0_of(amax, &self.element);
@@ -118,17 +143,90 @@ impl Microscaled {
         }
     }
 
-    /// Quantizes one block into `out` from `at`.
-    fn quantize_block(&self, tensor: &TensorFacts, xs: &[f32], out: &mut Quantized<'_>, at: usize) {
-        let s = self.block_scale(tensor, xs);
-        cast_scaled(&self.element, self.ties(), s.scale, xs, out, at);
-        if self.gguf {
-            let sign = 1 << (self.element.bits() - 1);
-            for k in at..at + xs.len() {
-                if out.codes[k] == sign {
-                    (out.xhat[k], out.codes[k]) = (0.0, 0);
+    /// `quantize` of whole blocks, for an element, tie rule, scaling and
+    /// block size known where it is inlined (`mx_blocks`), so that the loop
+    /// over the values is the cast's bit arithmetic and nothing else.
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    fn cast_blocks(
+        &self,
+        element: &Minifloat,
+        ties: Ties,
+        scaling: Scaling,
+        size: usize,
+        tensor: &TensorFacts,
+        xs: &[f32],
+        xhat: &mut [f32],
+        codes: &mut [u16],
+        clipped: &mut [bool],
+    ) {
+        let outs = xhat.chunks_mut(size).zip(codes.chunks_mut(size)).zip(clipped.chunks_mut(size));
+        for (block, ((xhat, codes), clipped)) in xs.chunks(size).zip(outs) {
+            match scaling {
+                Scaling::E8M0 => {
+                    // x / 2^k is x · 2^-k bit for bit, and E8M0's 2^(e - 127)
+                    // has its inverse among E8M0's values.
+                    let e = e8m0_of(absmax(block), element);
+                    let (s, inverse) = (e8m0_value(e), e8m0_value(254 - e));
+                    cast_values(element, ties, self.gguf, block, |x| x * inverse, |v| v * s, xhat, codes, clipped);
+                }
+                Scaling::Nvidia => {
+                    let scale = self.block_scale(tensor, block).scale;
+                    if scale.divisor == 0.0 {
+                        // A block scale flushed to 0: every x̂ is 0.
+                        xhat.fill(0.0);
+                        codes.fill(0);
+                        clipped.fill(false);
+                        continue;
+                    }
+                    let (to, from) = (|x: f32| x / scale.divisor, |v: f32| scale.apply(v));
+                    cast_values(element, ties, self.gguf, block, to, from, xhat, codes, clipped);
                 }
             }
+        }
+    }
+}
+
+/// Each value cast after `to_element`, its x̂ the element's value through
+/// `from_element`; with `gguf`, -0 stored as +0 (code 0), as gguf-py does.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn cast_values(
+    element: &Minifloat,
+    ties: Ties,
+    gguf: bool,
+    xs: &[f32],
+    to_element: impl Fn(f32) -> f32,
+    from_element: impl Fn(f32) -> f32,
+    xhat: &mut [f32],
+    codes: &mut [u16],
+    clipped: &mut [bool],
+) {
+    let negative_zero = 1 << (element.bits() - 1);
+    for (&x, ((xh, c), cl)) in xs.iter().zip(xhat.iter_mut().zip(codes.iter_mut()).zip(clipped.iter_mut())) {
+        let cast = element.cast(to_element(x), ties);
+        let (value, code) = if gguf && cast.code == negative_zero { (0.0, 0) } else { (cast.value, cast.code) };
+        (*xh, *c, *cl) = (from_element(value), code, cast.clipped);
+    }
+}
+
+with_avx2! {
+    /// `Microscaled::quantize`: the built-in formats' element, tie rule
+    /// and scaling as constants in their loops (any other through the
+    /// same code, read from `f`).
+    fn mx_blocks(f: &Microscaled, tensor: &TensorFacts, xs: &[f32], xhat: &mut [f32], codes: &mut [u16], clipped: &mut [bool]) {
+        let (element, ties, scaling, size) = (f.element, f.ties(), f.scaling, f.block);
+        match (scaling, ties, size) {
+            (Scaling::E8M0, Ties::TowardZero, 32) if element == E2M1 => {
+                f.cast_blocks(&E2M1, Ties::TowardZero, Scaling::E8M0, 32, tensor, xs, xhat, codes, clipped)
+            }
+            (Scaling::E8M0, Ties::Even, 32) if element == E4M3 => {
+                f.cast_blocks(&E4M3, Ties::Even, Scaling::E8M0, 32, tensor, xs, xhat, codes, clipped)
+            }
+            (Scaling::Nvidia, Ties::Even, 16) if element == E2M1 => {
+                f.cast_blocks(&E2M1, Ties::Even, Scaling::Nvidia, 16, tensor, xs, xhat, codes, clipped)
+            }
+            _ => f.cast_blocks(&element, ties, scaling, size, tensor, xs, xhat, codes, clipped),
         }
     }
 }
@@ -166,10 +264,8 @@ impl NumberFormat for Microscaled {
         }
     }
 
-    fn quantize(&self, _cfg: &QuantConfig, tensor: &TensorFacts, xs: &[f32], mut out: Quantized<'_>) {
-        for (i, block) in xs.chunks(self.block).enumerate() {
-            self.quantize_block(tensor, block, &mut out, i * self.block);
-        }
+    fn quantize(&self, _cfg: &QuantConfig, tensor: &TensorFacts, xs: &[f32], out: Quantized<'_>) {
+        mx_blocks(self, tensor, xs, out.xhat, out.codes, out.clipped);
     }
 
     fn levels(&self, _cfg: &QuantConfig, tensor: &TensorFacts, xs: &[f32]) -> Vec<f32> {
@@ -198,7 +294,7 @@ impl NumberFormat for Microscaled {
         pack_codes(self, cfg, tensor, xs, out);
         for block in xs.chunks(self.block) {
             match self.scaling {
-                Scaling::E8M0 => out.params().push(e8m0_of(amax(block), &self.element)),
+                Scaling::E8M0 => out.params().push(e8m0_of(absmax(block), &self.element)),
                 Scaling::Nvidia => {
                     let [block_scale, global] = self.block_scale(tensor, block).scale.factors;
                     out.params().push(E4M3.cast(block_scale, Ties::Even).code as u8);
@@ -216,11 +312,58 @@ impl Microscaled {
         for block in xs.chunks(BLOCK) {
             let (mut xhat, mut codes, mut clipped) = ([0f32; BLOCK], [0u16; BLOCK], [false; BLOCK]);
             let n = block.len();
-            let mut q = Quantized { xhat: &mut xhat[..n], codes: &mut codes[..n], clipped: &mut clipped[..n] };
-            self.quantize_block(tensor, block, &mut q, 0);
-            out.push(e8m0_of(amax(block), &self.element));
+            mx_blocks(self, tensor, block, &mut xhat[..n], &mut codes[..n], &mut clipped[..n]);
+            out.push(e8m0_of(absmax(block), &self.element));
             let half = BLOCK / 2;
             out.extend((0..half).map(|j| (codes[j] | codes[j + half] << 4) as u8));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_floor_log2(bits: u32) {
+        let amax = f32::from_bits(bits);
+        assert_eq!(floor_log2(amax), numpy_floor_log2(amax), "{amax:e} ({bits:#010x})");
+    }
+
+    #[test]
+    fn floor_log2_is_numpy_s_near_every_power_of_two_and_on_a_stride() {
+        // The shortcut's edges: the first and last 2^13 patterns of every
+        // binade (the top is where log2 rounds up), the subnormals on a
+        // stride, and a stride through all positive finite floats.
+        let top = f32::MAX.to_bits();
+        for binade in 1..255u32 {
+            let (start, end) = (binade << 23, (binade << 23 | 0x7F_FFFF).min(top));
+            (start..start + 8192).chain(end - 8191..=end).for_each(assert_floor_log2);
+        }
+        (1..0x0080_0000).step_by(97).for_each(assert_floor_log2);
+        (1..=top).step_by(1021).for_each(assert_floor_log2);
+    }
+
+    /// Every positive finite float (`cargo test --release --lib
+    /// every_positive_float -- --ignored`).
+    #[test]
+    #[ignore]
+    fn floor_log2_is_numpy_s_on_every_positive_float() {
+        (1..=f32::MAX.to_bits()).for_each(assert_floor_log2);
+    }
+
+    #[test]
+    fn a_block_just_below_a_power_of_two_takes_the_larger_scale_as_numpy() {
+        // 2^3 less one float32 step: log2 rounds to 3 in float32.
+        let amax = 8f32.next_down();
+        assert_eq!(floor_log2(amax), 3);
+        assert_eq!(e8m0_of(amax, &E2M1), 127 + 3 - 2);
+        assert_eq!(floor_log2(7.99), 2);
+    }
+
+    #[test]
+    fn the_e8m0_inverse_is_exact() {
+        for e in 0..=254u8 {
+            assert_eq!(e8m0_value(e) as f64 * e8m0_value(254 - e) as f64, 1.0, "{e}");
         }
     }
 }

@@ -72,27 +72,125 @@ pub struct Nf4;
 /// `dQuantizeNF4`).
 #[inline(always)]
 pub fn nf4_code(normalized: f32) -> u16 {
-    NF4_THRESHOLDS.iter().map(|&t| (normalized > t) as u16).sum()
+    nf4_code_and_value(normalized).0
+}
+
+/// The code and its NormalFloat value: the value is carried along the
+/// comparisons (a select each, as the thresholds ascend the last one passed
+/// decides), which vectorizes where a lookup by the code would not.
+#[inline(always)]
+fn nf4_code_and_value(normalized: f32) -> (u16, f32) {
+    let (mut code, mut value) = (0u16, NF4_VALUES[0]);
+    for (&t, &above) in NF4_THRESHOLDS.iter().zip(&NF4_VALUES[1..]) {
+        let passed = normalized > t;
+        code += passed as u16;
+        value = if passed { above } else { value };
+    }
+    (code, value)
 }
 
 with_avx2! {
-    /// Each block's codes and x̂ = value · its stored absmax.
-    fn nf4_blocks(xs: &[f32], size: usize, stored: &[f32], xhat: &mut [f32], codes: &mut [u16], clipped: &mut [bool]) {
+    /// Each block's codes and x̂ = value · its stored absmax: `stored`'s
+    /// (double quantization), else the block's own absmax.
+    fn nf4_blocks(xs: &[f32], size: usize, stored: Option<&[f32]>, xhat: &mut [f32], codes: &mut [u16], clipped: &mut [bool]) {
         let outs = xhat.chunks_mut(size).zip(codes.chunks_mut(size)).zip(clipped.chunks_mut(size));
-        for ((block, &stored), ((xhat, codes), clipped)) in xs.chunks(size).zip(stored).zip(outs) {
-            let inv = reciprocal(absmax(block));
-            for (&x, ((xh, c), cl)) in block.iter().zip(xhat.iter_mut().zip(codes.iter_mut()).zip(clipped.iter_mut())) {
-                let code = nf4_code(x * inv);
-                // Every value is within ±absmax: nothing is clipped.
-                (*xh, *c, *cl) = (NF4_VALUES[code as usize & 15] * stored, code, false);
+        for (i, (block, ((xhat, codes), clipped))) in xs.chunks(size).zip(outs).enumerate() {
+            let absmax = absmax(block);
+            let (inv, stored) = (reciprocal(absmax), stored.map_or(absmax, |s| s[i]));
+            // Every value is within ±absmax: nothing is clipped.
+            clipped.fill(false);
+            #[cfg(target_arch = "x86_64")]
+            if crate::compute::has_avx2() {
+                // SAFETY: the CPU has AVX2 (inside `with_avx2!`'s AVX2 copy
+                // the call needs no `unsafe`, in the other it does).
+                #[allow(unused_unsafe)]
+                unsafe {
+                    avx2::nf4_block(block, inv, stored, xhat, codes)
+                };
+                continue;
             }
+            nf4_block(block, inv, stored, xhat, codes);
         }
     }
 }
 
+/// One block: each value's code and x̂, value by value.
 #[inline(always)]
-fn absmax(block: &[f32]) -> f32 {
-    block.iter().fold(0f32, |m, x| m.max(x.abs()))
+fn nf4_block(xs: &[f32], inv: f32, stored: f32, xhat: &mut [f32], codes: &mut [u16]) {
+    for (&x, (xh, c)) in xs.iter().zip(xhat.iter_mut().zip(codes.iter_mut())) {
+        let (code, value) = nf4_code_and_value(x * inv);
+        (*xh, *c) = (value * stored, code);
+    }
+}
+
+/// `nf4_block` eight values at a time by `dQuantizeNF4`'s own decision
+/// tree: four comparisons, each with the threshold the bits found so far
+/// pick (a lane permute), and the value picked by the code. As the
+/// thresholds ascend the tree's code is the count of those below x, and
+/// the products are the same IEEE ones, so the bits are `nf4_block`'s
+/// (`the_avx2_tree_is_the_threshold_count`).
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    use std::arch::x86_64::*;
+
+    use super::{NF4_THRESHOLDS as T, NF4_VALUES as V, nf4_block as by_value};
+
+    /// The codes (in 32-bit lanes) and NormalFloat values of eight normalized values.
+    #[target_feature(enable = "avx2")]
+    pub(super) fn code_and_value8(x: __m256) -> (__m256i, __m256) {
+        let table = |t: [f32; 8]| unsafe { _mm256_loadu_ps(t.as_ptr()) };
+        // All ones in the lanes where x is above the lane's threshold (never for NaN).
+        let above = |t: __m256| _mm256_castps_si256(_mm256_cmp_ps::<_CMP_GT_OQ>(x, t));
+        let weight = |mask: __m256i, w: i32| _mm256_and_si256(mask, _mm256_set1_epi32(w));
+        // code >= 8 iff x > T[7]; then code >= base + 4 iff x > T[base + 3],
+        // code >= base + 2 iff x > T[base + 1], code >= base + 1 iff x > T[base].
+        let top = above(_mm256_set1_ps(T[7]));
+        let mut code = weight(top, 8);
+        let fours = table([T[3], T[11], 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]);
+        code = _mm256_or_si256(code, weight(above(_mm256_permutevar8x32_ps(fours, _mm256_srli_epi32::<3>(code))), 4));
+        let twos = table([T[1], T[5], T[9], T[13], 0.0, 0.0, 0.0, 0.0]);
+        code = _mm256_or_si256(code, weight(above(_mm256_permutevar8x32_ps(twos, _mm256_srli_epi32::<2>(code))), 2));
+        let ones = table([T[0], T[2], T[4], T[6], T[8], T[10], T[12], T[14]]);
+        code = _mm256_or_si256(code, weight(above(_mm256_permutevar8x32_ps(ones, _mm256_srli_epi32::<1>(code))), 1));
+        // The permutes read the low three bits of the code; bit 3 picks the half.
+        let low = _mm256_permutevar8x32_ps(table(V[..8].try_into().unwrap()), code);
+        let high = _mm256_permutevar8x32_ps(table(V[8..].try_into().unwrap()), code);
+        (code, _mm256_blendv_ps(low, high, _mm256_castsi256_ps(top)))
+    }
+
+    #[target_feature(enable = "avx2")]
+    pub(super) fn nf4_block(xs: &[f32], inv: f32, stored: f32, xhat: &mut [f32], codes: &mut [u16]) {
+        let whole = xs.len() / 8 * 8;
+        let (inv8, stored8) = (_mm256_set1_ps(inv), _mm256_set1_ps(stored));
+        let outs = xhat[..whole].chunks_exact_mut(8).zip(codes[..whole].chunks_exact_mut(8));
+        for (x, (xh, c)) in xs[..whole].chunks_exact(8).zip(outs) {
+            // SAFETY: each chunk holds eight floats.
+            let x = _mm256_mul_ps(unsafe { _mm256_loadu_ps(x.as_ptr()) }, inv8);
+            let (code, value) = code_and_value8(x);
+            unsafe { _mm256_storeu_ps(xh.as_mut_ptr(), _mm256_mul_ps(value, stored8)) };
+            // The codes (below 16) to 16 bits: packed within each 128-bit
+            // half, then the two halves' low quadwords side by side.
+            let packed = _mm256_permute4x64_epi64::<0b00_00_10_00>(_mm256_packus_epi32(code, code));
+            unsafe { _mm_storeu_si128(c.as_mut_ptr().cast(), _mm256_castsi256_si128(packed)) };
+        }
+        by_value(&xs[whole..], inv, stored, &mut xhat[whole..], &mut codes[whole..]);
+    }
+}
+
+/// The largest |x| of a block, in eight lanes so that it vectorizes (a
+/// fold of `f32::max` keeps its order, for its NaN rule); the same value,
+/// NaN ignored too.
+#[inline(always)]
+pub(super) fn absmax(xs: &[f32]) -> f32 {
+    let larger = |m: f32, x: f32| if x.abs() > m { x.abs() } else { m };
+    let mut lanes = [0f32; 8];
+    let chunks = xs.chunks_exact(8);
+    let rest = chunks.remainder();
+    for chunk in chunks {
+        lanes.iter_mut().zip(chunk).for_each(|(m, &x)| *m = larger(*m, x));
+    }
+    lanes.iter_mut().zip(rest).for_each(|(m, &x)| *m = larger(*m, x));
+    lanes.into_iter().fold(0f32, larger)
 }
 
 /// 1 / absmax as the kernel multiplies by it; an all-zero block (where
@@ -144,9 +242,11 @@ impl NumberFormat for Nf4 {
         4.0 + stats as f64 / count as f64
     }
 
+    /// Without double quantization the stored absmax is the block's own,
+    /// found in the loop (no list of them to allocate for each group).
     fn quantize(&self, cfg: &QuantConfig, _tensor: &TensorFacts, xs: &[f32], out: Quantized<'_>) {
-        let stored = stored_absmaxes(cfg, xs);
-        nf4_blocks(xs, cfg.block_size, &stored.absmax, out.xhat, out.codes, out.clipped);
+        let stored = cfg.double_quant.then(|| stored_absmaxes(cfg, xs).absmax);
+        nf4_blocks(xs, cfg.block_size, stored.as_deref(), out.xhat, out.codes, out.clipped);
     }
 
     /// The levels of the first block.

@@ -3,7 +3,7 @@
 
 use super::super::tests::tensor;
 use super::super::{dequantized, find, packed};
-use super::{Compressed, NF4_VALUES, compress, dynamic_map};
+use super::{Compressed, NF4_THRESHOLDS, NF4_VALUES, compress, dynamic_map, nf4_block, nf4_blocks, nf4_code_and_value};
 use crate::compute::quant::QuantConfig;
 
 fn dq(block_size: usize) -> QuantConfig {
@@ -84,4 +84,61 @@ fn double_quant_keeps_the_codes_and_scales_x_hat_by_the_dequantized_absmax() {
     assert_eq!(bytes[192..198], q.codes[..]);
     assert_eq!(bytes[198..202], q.absmax2[0].to_le_bytes());
     assert_eq!(bytes[202..], q.offset.to_le_bytes());
+}
+
+/// Every float32 within 4096 steps of each threshold and each value, the
+/// zeros, NaN, the infinities, and a stride through all patterns.
+fn near_the_codes_boundaries() -> Vec<f32> {
+    let centres = NF4_THRESHOLDS.iter().chain(&NF4_VALUES).copied().chain([-0.0, 1e-30, -1e-30]);
+    let near = centres.flat_map(|c| (c.to_bits().saturating_sub(4096)..=c.to_bits() + 4096).map(f32::from_bits));
+    let stride = (0..=u32::MAX).step_by(997).map(f32::from_bits);
+    near.chain(stride).chain([0.0, -0.0, f32::NAN, f32::INFINITY, f32::NEG_INFINITY]).collect()
+}
+
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn the_avx2_tree_is_the_threshold_count() {
+    use std::arch::x86_64::*;
+    if !crate::compute::has_avx2() {
+        return;
+    }
+    let xs = near_the_codes_boundaries();
+    for chunk in xs.chunks_exact(8) {
+        // SAFETY: the CPU has AVX2, and the chunk holds eight floats.
+        let (codes, values) = unsafe { super::avx2::code_and_value8(_mm256_loadu_ps(chunk.as_ptr())) };
+        let (mut c, mut v) = ([0u32; 8], [0f32; 8]);
+        // SAFETY: eight lanes each.
+        unsafe {
+            _mm256_storeu_si256(c.as_mut_ptr().cast(), codes);
+            _mm256_storeu_ps(v.as_mut_ptr(), values);
+        }
+        for (l, &x) in chunk.iter().enumerate() {
+            let (code, value) = nf4_code_and_value(x);
+            assert_eq!((c[l], v[l].to_bits()), (code as u32, value.to_bits()), "{x:e} ({:#010x})", x.to_bits());
+        }
+    }
+}
+
+#[test]
+fn the_block_loop_is_the_value_by_value_one_with_a_short_last_block() {
+    // Blocks of 64 and a last one of 13 (the flattened tensor's end), so
+    // both the eight-lane loop and its remainder run.
+    let xs: Vec<f32> =
+        near_the_codes_boundaries().into_iter().filter(|x| x.is_finite()).step_by(61).take(64 * 40 + 13).collect();
+    let n = xs.len();
+    let (mut xhat, mut codes, mut clipped) = (vec![0f32; n], vec![0u16; n], vec![true; n]);
+    nf4_blocks(&xs, 64, None, &mut xhat, &mut codes, &mut clipped);
+    let (mut want_xhat, mut want_codes) = (vec![0f32; n], vec![0u16; n]);
+    for (i, block) in xs.chunks(64).enumerate() {
+        let absmax = super::absmax(block);
+        let span = i * 64..i * 64 + block.len();
+        nf4_block(block, super::reciprocal(absmax), absmax, &mut want_xhat[span.clone()], &mut want_codes[span]);
+        assert_eq!(absmax, block.iter().fold(0f32, |m, x| m.max(x.abs())), "the lanes' absmax is the fold's");
+    }
+    assert_eq!(codes, want_codes);
+    assert_eq!(
+        xhat.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+        want_xhat.iter().map(|x| x.to_bits()).collect::<Vec<_>>()
+    );
+    assert!(clipped.iter().all(|&c| !c));
 }
