@@ -483,7 +483,8 @@ pub fn sweep_kept(
         report.weights = Some(normalized_weights(&v.weights.test).0);
     }
     if let Fuser::Stack(_) = fuser {
-        report.notes.push("stacking: the float meta-learner reads the quantized members' probabilities".into());
+        // mlp fuses through a meta-learner too: the note names the fusion chosen.
+        report.notes.push(format!("{}: the float meta-learner reads the quantized members' probabilities", ens.fusion));
     }
     if quant.format.is_int() && quant.scheme == Scheme::Manual {
         report.notes.push("manual scale does not fit every feature: the features use asymmetric quantizers".into());

@@ -85,17 +85,22 @@ pub struct EnsembleCache {
     quantized: QuantizedMembers,
 }
 
-/// What a set of meta-learners depends on: the stacked members' training keys and the meta-learner.
+/// What a set of meta-learners depends on: the stacked members' training
+/// keys, where they stand among all the members (the learners read the
+/// members' probabilities by position), and the meta-learner.
 #[derive(Debug, Clone, PartialEq)]
 struct StackKey {
     members: Vec<MemberConfig>,
+    positions: Vec<usize>,
+    count: usize,
     kind: MetaKind,
 }
 
 impl StackKey {
     fn of(ens: &EnsembleConfig, kind: MetaKind) -> StackKey {
-        let members = stacked_members(&ens.members).iter().map(|&i| ens.members[i].fit_key()).collect();
-        StackKey { members, kind }
+        let positions = stacked_members(&ens.members);
+        let members = positions.iter().map(|&i| ens.members[i].fit_key()).collect();
+        StackKey { members, positions, count: ens.members.len(), kind }
     }
 }
 

@@ -181,8 +181,10 @@ pub(crate) fn stacked_or_fit<'a>(
     }
     let kind = MetaKind::of(cfg);
     Some(match stacked {
-        // A kept result of another meta-learner (or a failure of any) is not this fusion's.
-        Some(s) if s.as_ref().map_or(true, |s| s.kind == kind) => s,
+        // A kept result of another meta-learner, or of other stacked members
+        // (it reads their probabilities by position), is not this fusion's;
+        // a failure is kept as it is.
+        Some(s) if s.as_ref().map_or(true, |s| s.kind == kind && s.used == stacked_members(&cfg.members)) => s,
         _ => fitted.insert(stack(p, cfg, members)),
     })
 }

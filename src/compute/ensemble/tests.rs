@@ -829,3 +829,30 @@ fn an_unknown_kind_is_refused_in_serde_s_words() {
         (MemberKind::Tree, Some("kind = \"tree\""))
     );
 }
+
+/// Kept meta-learners read the members' probabilities by position: deleting
+/// a weight-0 member between two stacked ones keeps the stacked members'
+/// keys but moves their positions, so the kept learners must not be served
+/// (they read past the end, or the wrong member), and the figures are a
+/// fresh cache's.
+#[test]
+fn kept_meta_learners_follow_where_the_stacked_members_stand() {
+    let d = EnsembleConfig::default();
+    let (a, b, c) = (d.members[0].clone(), d.members[1].clone(), d.members[2].clone());
+    let with_b = EnsembleConfig {
+        fusion: Fusion::Stacking,
+        members: vec![a.clone(), MemberConfig { weight: 0.0, ..b }, c.clone()],
+        ..d.clone()
+    };
+    let without_b = EnsembleConfig { members: vec![a, c], ..with_b.clone() };
+    for fusion in [Fusion::Stacking, Fusion::Mlp] {
+        let (first, second) =
+            (EnsembleConfig { fusion, ..with_b.clone() }, EnsembleConfig { fusion, ..without_b.clone() });
+        let mut cache = EnsembleCache::default();
+        cache.run(pipeline(&first), &mut |_, _| Ok(())).unwrap();
+        let kept = cache.run(pipeline(&second), &mut |_, _| Ok(())).unwrap();
+        let fresh = EnsembleCache::default().run(pipeline(&second), &mut |_, _| Ok(())).unwrap();
+        assert_eq!(kept.report, fresh.report, "{fusion:?}");
+        assert_eq!(kept.deploy, fresh.deploy, "{fusion:?}");
+    }
+}

@@ -224,11 +224,13 @@ fn quantize_groups(
     let tasks = groups(&spans);
     let all_finite = w.non_finite == 0;
     let threads = threads_for(g.values.len());
-    // The long finite groups, each a task alone, are fitted once.
+    // The long groups, each a task alone, are fitted once, when the tensor
+    // is finite: with a non-finite value anywhere every group is tallied
+    // value by value (`tally`'s `all_finite`), an order the parts' lane
+    // sums would not reproduce.
     let long: Vec<(usize, &[f32])> = (0..tasks.len())
-        .filter(|&t| tasks[t].len() == 1 && spans[tasks[t].start].1.len() >= 2 * PART)
+        .filter(|&t| all_finite && tasks[t].len() == 1 && spans[tasks[t].start].1.len() >= 2 * PART)
         .map(|t| (t, &g.values[spans[tasks[t].start].1.clone()]))
-        .filter(|(_, xs)| all_finite || xs.iter().all(|x| x.is_finite()))
         .collect();
     let fits = fit_groups(&long, tasks.len(), cfg, format, facts, watch, threads)?;
     let levels = 1usize << format.code_bits(cfg).min(16);

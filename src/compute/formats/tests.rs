@@ -461,4 +461,29 @@ fn a_group_cut_into_parts_gives_the_bits_of_the_whole_group() {
         assert_eq!(format!("{:?}", on_one_thread(|| analyze(&w, &cfg(fitted)).unwrap())), format!("{a:?}"), "{fitted}");
         assert_eq!(dequantized(&w, &cfg(fitted)).unwrap(), dequantized(&w, &cfg(whole)).unwrap(), "{fitted}");
     }
+    // Rows long enough to be cut, beside one that holds a NaN: every row is
+    // then tallied value by value, as when no group is cut.
+    use crate::compute::weights::{Distribution, SyntheticSpec, synthetic};
+    let spec = SyntheticSpec {
+        distribution: Distribution::StudentT,
+        rows: 3,
+        cols: 70_000,
+        seed: 5,
+        dof: 5.0,
+        outlier_fraction: 0.0,
+    };
+    let mut w = synthetic(&spec).unwrap();
+    (w.values[7], w.non_finite) = (f32::NAN, 1);
+    for (i, name) in ["binary", "ternary", "codebook"].iter().enumerate() {
+        let cfg = |format| QuantConfig {
+            format,
+            bits: 3,
+            granularity: Granularity::PerChannel,
+            channel_axis: 0,
+            ..QuantConfig::default()
+        };
+        let (a, b) =
+            (analyze(&w, &cfg(find(name).unwrap())).unwrap(), analyze(&w, &cfg(FormatKind::new(&WHOLE[i]))).unwrap());
+        assert_eq!(format!("{a:?}"), format!("{b:?}"), "{name} per channel with a NaN");
+    }
 }
