@@ -77,9 +77,10 @@ fn npy<'a, T: WritableElement + 'a>(
     Ok(Output::Npy(Box::new(array)))
 }
 
-/// Writes every output, each atomically, once all of them are encoded: a
-/// refusal never leaves some files written and others not. Arrays stream
-/// straight to the file (no second copy in memory).
+/// Writes every output, each atomically, once all of them are computed (a
+/// refused setting or shape writes nothing); arrays of a checked shape
+/// stream straight to their file (no second copy in memory), so only the
+/// disk can fail once the first file is written.
 fn write_outputs(outputs: Vec<(&Path, Output)>) -> Result<(), CliError> {
     for (path, output) in outputs {
         match output {

@@ -335,8 +335,23 @@ struct QuantizedKey {
     quant: QuantConfig,
 }
 
-/// Settings kept at most: a few sweeps' worth (one sweep meets 8 or 9).
+/// Settings kept at most: a few sweeps' worth (one sweep meets 8 or 9),
+/// and at most this many bytes of probabilities in all (a large CSV's
+/// members at one setting can hold tens of MB), the newest always kept.
 const QUANTIZED_KEPT: usize = 32;
+const QUANTIZED_KEPT_BYTES: usize = 256 << 20;
+
+impl QuantizedAt {
+    fn bytes_held(&self) -> usize {
+        let q = &self.quantized;
+        let arrays = q.test.iter().chain(q.folds.iter().flatten());
+        arrays.map(|a| a.len() * std::mem::size_of::<f64>()).sum()
+    }
+}
+
+fn bytes_held(at: &Result<QuantizedAt, DeployError>) -> usize {
+    at.as_ref().map_or(0, QuantizedAt::bytes_held)
+}
 
 impl QuantizedMembers {
     /// Forgets everything (the data changed, so the members did).
@@ -354,10 +369,15 @@ impl QuantizedMembers {
             return at.clone();
         }
         let at = Arc::new(quantize());
-        if self.entries.len() == QUANTIZED_KEPT {
+        self.entries.push_back((QuantizedKey { members: keys.to_vec(), quant: q.clone() }, at.clone()));
+        let held = |entries: &std::collections::VecDeque<(QuantizedKey, Arc<Result<QuantizedAt, DeployError>>)>| {
+            entries.iter().map(|(_, at)| bytes_held(at)).sum::<usize>()
+        };
+        while self.entries.len() > 1
+            && (self.entries.len() > QUANTIZED_KEPT || held(&self.entries) > QUANTIZED_KEPT_BYTES)
+        {
             self.entries.pop_front();
         }
-        self.entries.push_back((QuantizedKey { members: keys.to_vec(), quant: q.clone() }, at.clone()));
         at
     }
 }

@@ -55,7 +55,9 @@ pub(super) fn temp_beside(path: &Path) -> Result<tempfile::NamedTempFile, WriteE
 /// moment after the rename (its data would be gone and the new data not yet
 /// on disk). A new path has nothing to lose: its flush would only wait for
 /// the disk (0.2 s for a 47 MB tensor, several times the quantization
-/// itself), as numpy's `save` and PyTorch's `save` never do.
+/// itself), as numpy's `save` and PyTorch's `save` never do. The cost of
+/// that choice: after a power loss (not a failure of ours, which always
+/// leaves the path as it was), a new file may be there but incomplete.
 pub(super) fn persist_beside(path: &Path, tmp: tempfile::NamedTempFile) -> Result<(), WriteError> {
     // A temporary file is private (0600); the result should read like any
     // file the user writes: the old file's mode, or rw-r--r--.
@@ -67,7 +69,8 @@ pub(super) fn persist_beside(path: &Path, tmp: tempfile::NamedTempFile) -> Resul
             .set_permissions(std::fs::Permissions::from_mode(mode))
             .map_err(io_error(path, "setting permissions failed"))?;
     }
-    if path.exists() {
+    // Anything at the path (a file, a link) is replaced: flush first.
+    if std::fs::symlink_metadata(path).is_ok() {
         tmp.as_file().sync_all().map_err(io_error(path, "flushing to disk failed"))?;
     }
     tmp.persist(path).map_err(|e| io_error(path, "renaming into place failed")(e.error))?;

@@ -2,7 +2,8 @@
 //! go to a temporary file beside the target, renamed into place (flushed to disk
 //! first when it replaces a file) only when every piece is written. Any error, a
 //! refusal of the caller's or a cancel leaves no file behind (the
-//! temporary file is removed when it is dropped).
+//! temporary file is removed when it is dropped). A power loss right after
+//! the rename of a new file may leave it incomplete (`atomic::persist_beside`).
 
 use std::io::Write;
 use std::path::Path;

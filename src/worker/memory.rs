@@ -17,7 +17,7 @@
 const OWN_MAPPING_BYTES: i32 = 4 << 20;
 
 /// Sets the allocator up for the process (glibc: a fixed mmap threshold);
-/// elsewhere nothing. Call it first thing, before any thread starts.
+/// elsewhere nothing. Call it first thing, so every block is served under it.
 pub fn configure_allocator() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
@@ -25,8 +25,9 @@ pub fn configure_allocator() {
         unsafe extern "C" {
             fn mallopt(param: std::ffi::c_int, value: std::ffi::c_int) -> std::ffi::c_int;
         }
-        // SAFETY: mallopt only changes the allocator's tunables; called
-        // before other threads exist, it races with no allocation.
+        // SAFETY: mallopt only changes the allocator's tunables, under the
+        // allocator's own lock (glibc's mallopt is thread-safe), and takes
+        // no pointer.
         unsafe {
             mallopt(M_MMAP_THRESHOLD, OWN_MAPPING_BYTES);
         }

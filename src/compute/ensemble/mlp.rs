@@ -6,7 +6,10 @@
 //! minibatches) for at most [`MLP_STEPS`] steps, stopped as scikit-learn
 //! stops it: once the training loss has not fallen by [`MLP_TOL`] for more
 //! than [`MLP_NO_CHANGE`] steps in a row. Nothing depends on the thread
-//! count, so a seed gives the same bits on any machine.
+//! count, so a seed gives the same bits on any number of threads (the
+//! matrix products go through matrixmultiply, whose kernel (FMA, AVX or
+//! SSE2) is chosen for the CPU at run time, so two CPUs may differ in the
+//! last bits).
 
 use ndarray::linalg::general_mat_mul;
 use ndarray::{Array1, Array2, ArrayView2};
