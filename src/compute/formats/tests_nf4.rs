@@ -104,7 +104,7 @@ fn the_avx2_tree_is_the_threshold_count() {
     }
     let mut xs = near_the_codes_boundaries();
     // Whole chunks of eight, the special values at the end included.
-    while xs.len() % 8 != 0 {
+    while !xs.len().is_multiple_of(8) {
         xs.push(0.25);
     }
     for chunk in xs.chunks_exact(8) {
