@@ -335,12 +335,7 @@ fn rows_stream_as_compared_then_the_plan_and_a_newer_job_stops_an_older_one() {
     assert!(matches!(streamed[0], Output::AgainstRow { .. }), "rows come before the plan");
     assert!(matches!(last, Output::Compared { id: 1, result: Outcome::Done(_) }));
     // Once job 2 is sent, job 1 stops before its next tensor.
-    let mut seen = 0;
-    let stopped = worker.handle(job(1), &mut |_| {
-        seen += 1;
-        newest.store(2, std::sync::atomic::Ordering::Relaxed);
-        true
-    });
+    let (seen, stopped) = common::stopped_by_a_newer_job(&worker, job(1), &newest, 2);
     assert_eq!(seen, 1, "it stopped after the tensor under way");
     assert!(matches!(stopped, Output::Compared { id: 1, result: Outcome::Cancelled }), "{stopped:?}");
 

@@ -204,12 +204,7 @@ fn rows_stream_as_measured_and_a_newer_scan_stops_an_older_one() {
     assert_eq!(done, (1..=6).map(|i| (i, 6)).collect::<Vec<_>>(), "one row per tensor, in turn");
     assert!(matches!(last, Output::Scanned { id: 1, result: Outcome::Done(_) }));
     // Once scan 2 is sent, scan 1 stops before its next tensor.
-    let mut rows = 0;
-    let stopped = worker.handle(scan(1), &mut |_| {
-        rows += 1;
-        newest.store(2, std::sync::atomic::Ordering::Relaxed);
-        true
-    });
+    let (rows, stopped) = common::stopped_by_a_newer_job(&worker, scan(1), &newest, 2);
     assert_eq!(rows, 1, "it stopped after the tensor under way");
     assert!(matches!(stopped, Output::Scanned { id: 1, result: Outcome::Cancelled }), "{stopped:?}");
 

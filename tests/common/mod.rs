@@ -117,3 +117,21 @@ pub fn q8_0_block(d: f32, codes: &[i8; 32]) -> Vec<u8> {
     out.extend(codes.iter().map(|&c| c as u8));
     out
 }
+
+/// Runs `job` on `worker` and sends a newer job (`newest` set to `newer`)
+/// as the first row arrives, as the pane does when the user rescans: how
+/// many rows came, and the job's last output.
+pub fn stopped_by_a_newer_job(
+    worker: &qmc_tui::worker::CheckpointWorker,
+    job: qmc_tui::worker::Job,
+    newest: &std::sync::atomic::AtomicU64,
+    newer: u64,
+) -> (usize, qmc_tui::worker::Output) {
+    let mut rows = 0;
+    let last = worker.handle(job, &mut |_| {
+        rows += 1;
+        newest.store(newer, std::sync::atomic::Ordering::Relaxed);
+        true
+    });
+    (rows, last)
+}
