@@ -98,8 +98,11 @@ impl Lane8 for F8 {
     fn codes_small(self, (lo, hi): (i32, i32)) -> F8 {
         let (lo, hi) = (lo as f32, hi as f32);
         // The comparisons of x86's maxps and minps, as Avx8 takes them.
+        // Below 2^22 in magnitude rounding half to even is `(t + MAGIC) -
+        // MAGIC` but for the sign of a zero, which max/min with lo ≤ 0 ≤ hi
+        // and the sums (from +0) never show.
         self.lanes(|t| {
-            let r = (t + MAGIC) - MAGIC;
+            let r = t.round_ties_even();
             let r = if r > lo { r } else { lo };
             if r < hi { r } else { hi }
         })
@@ -169,8 +172,7 @@ mod avx {
         fn codes_small(self, (lo, hi): (i32, i32)) -> Avx8 {
             // SAFETY: see Avx8.
             unsafe {
-                let magic = _mm256_set1_ps(MAGIC);
-                let r = _mm256_sub_ps(_mm256_add_ps(self.0, magic), magic);
+                let r = _mm256_round_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(self.0);
                 // maxps(r, lo) is r > lo ? r : lo; minps(r, hi) r < hi ? r : hi.
                 let r = _mm256_max_ps(r, _mm256_set1_ps(lo as f32));
                 Avx8(_mm256_min_ps(r, _mm256_set1_ps(hi as f32)))

@@ -22,6 +22,8 @@ use crate::compute::quant::QuantConfig;
 use crate::compute::watch::{Cancelled, Watch};
 use crate::compute::weights::Weights;
 
+use self::tally::tally;
+
 /// What the panes and the report say of the format itself.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FormatSummary {
@@ -95,9 +97,6 @@ struct Share {
     /// The sums of each block of 128 values, kept apart in a part of a
     /// group (`Piece::Part`), to be merged in order with the other parts'.
     blocks: Vec<Sums>,
-    /// Whether a part's blocks are all it has: false when a value was
-    /// clipped, which the group's sums take value by value instead.
-    fast: bool,
     /// x - x̂ of its finite values, rounding errors and clipped ones apart.
     errors: Vec<f32>,
     clipped_errors: Vec<f32>,
@@ -237,7 +236,6 @@ fn quantize_groups(
     let new_share = |n: usize| Share {
         sums: Sums::default(),
         blocks: Vec::new(),
-        fast: true,
         errors: if want == Want::Everything { spare_errors(n) } else { Vec::new() },
         clipped_errors: Vec::new(),
         error_range: (0.0, 0.0),
@@ -301,9 +299,8 @@ fn quantize_groups(
     });
     let done: Vec<Share> = done.into_iter().collect::<Option<_>>().ok_or(Cancelled)?;
     // Task by task in order: a whole task's sums, or its parts' blocks
-    // merged in order (a part with a clipped value: the task again, whole).
+    // merged in order (the blocks the whole group would have summed).
     let (mut shares, mut sums) = (Vec::with_capacity(done.len()), Sums::default());
-    let mut redo = spare_scratch();
     let mut done = done.into_iter().zip(&pieces).peekable();
     while let Some((share, piece)) = done.next() {
         let &Piece::Part { task, .. } = piece else {
@@ -311,23 +308,16 @@ fn quantize_groups(
             shares.push(share);
             continue;
         };
-        let mut parts = vec![share];
+        let mut task_sums = Sums::default();
+        share.blocks.iter().for_each(|b| task_sums.merge(b));
+        shares.push(share);
         while let Some((share, _)) = done.next_if(|(_, p)| matches!(p, Piece::Part { task: t, .. } if *t == task)) {
-            parts.push(share);
-        }
-        if parts.iter().all(|p| p.fast) {
-            let mut task_sums = Sums::default();
-            parts.iter().flat_map(|p| &p.blocks).for_each(|b| task_sums.merge(b));
-            sums.merge(&task_sums);
-            shares.extend(parts);
-        } else {
-            keep_spares(Vec::new(), parts);
-            let share = whole(&mut redo, task);
-            sums.merge(&share.sums);
+            share.blocks.iter().for_each(|b| task_sums.merge(b));
             shares.push(share);
         }
+        sums.merge(&task_sums);
     }
-    keep_spares(scratch.into_iter().chain([redo]).collect(), Vec::new());
+    keep_spares(scratch, Vec::new());
     Ok(Pass { shares, sums, first_fit: fits.into_iter().next().flatten() })
 }
 
@@ -370,161 +360,6 @@ impl Scratch {
             codes: &mut self.codes[span.clone()],
             clipped: &mut self.clipped[span],
         }
-    }
-}
-
-/// Adds one piece's figures to its share, group by group (`groups`, from
-/// the piece's start): sums in float32 lanes of blocks of 128 (as the int
-/// kernel does), then in float64. Where nothing is clipped or non-finite,
-/// one pass gives a block's sums, its errors and their range. In a part
-/// of a group (`in_part`) the blocks' sums are kept apart, and a clipped
-/// value only marks the share as not `fast`.
-fn tally(
-    share: &mut Share,
-    xs: &[f32],
-    scratch: &Scratch,
-    groups: impl Iterator<Item = std::ops::Range<usize>>,
-    all_finite: bool,
-    want: Want,
-    in_part: bool,
-) {
-    let everything = want == Want::Everything;
-    if everything {
-        // `seen` is 2^bits long and the codes below it: the mask only spares the bounds check.
-        let mask = share.seen.len() - 1;
-        scratch.codes.iter().for_each(|&c| share.seen[c as usize & mask] = true);
-    }
-    let lane_sums = if everything { lane_summer::<true>() } else { lane_summer::<false>() };
-    let none_clipped = |c: &[bool]| !c.iter().fold(false, |any, &c| any | c);
-    let fast = all_finite && none_clipped(&scratch.clipped);
-    let mut range = ErrorRange::default();
-    let mut unkept = [0f32; LANE_BLOCK];
-    for group in groups {
-        let (xs, xhat, clipped) = (&xs[group.clone()], &scratch.xhat[group.clone()], &scratch.clipped[group]);
-        if fast || (all_finite && none_clipped(clipped)) {
-            let start = share.errors.len();
-            if everything {
-                share.errors.resize(start + xs.len(), 0.0);
-            }
-            let mut errors = share.errors[start..].chunks_mut(LANE_BLOCK);
-            for (x, xh) in xs.chunks(LANE_BLOCK).zip(xhat.chunks(LANE_BLOCK)) {
-                let errors = errors.next().unwrap_or(&mut unkept[..x.len()]);
-                let block = lane_sums(x, xh, errors, &mut range);
-                if in_part { share.blocks.push(block) } else { share.sums.merge(&block) }
-            }
-            continue;
-        }
-        if in_part {
-            share.fast = false;
-            return;
-        }
-        for ((&x, &xh), &c) in xs.iter().zip(xhat).zip(clipped) {
-            if x.is_finite() {
-                share.sums.add(x, xh, c);
-                if everything {
-                    range.add(x - xh);
-                    if c { share.clipped_errors.push(x - xh) } else { share.errors.push(x - xh) }
-                }
-            }
-        }
-    }
-    share.error_range = range.total();
-}
-
-/// The least and the largest error and 0, in lanes (NaN ignored; the order
-/// of a minimum does not matter, but for ±0, which fall in the same bins,
-/// and the strict comparisons from +0 keep -0 out).
-#[derive(Default)]
-struct ErrorRange {
-    lo: [f32; LANES],
-    hi: [f32; LANES],
-}
-
-impl ErrorRange {
-    #[inline(always)]
-    fn add_lane(&mut self, l: usize, e: f32) {
-        self.lo[l] = if e < self.lo[l] { e } else { self.lo[l] };
-        self.hi[l] = if e > self.hi[l] { e } else { self.hi[l] };
-    }
-
-    fn add(&mut self, e: f32) {
-        self.add_lane(0, e);
-    }
-
-    fn total(&self) -> (f32, f32) {
-        let lo = self.lo.iter().fold(0f32, |m, &v| if v < m { v } else { m });
-        let hi = self.hi.iter().fold(0f32, |m, &v| if v > m { v } else { m });
-        (lo, hi)
-    }
-}
-
-const LANE_BLOCK: usize = 128;
-const LANES: usize = 8;
-
-/// A block's sums as [`lanes`] takes them.
-type LaneSums = fn(&[f32], &[f32], &mut [f32], &mut ErrorRange) -> Sums;
-
-/// The sums of a block of finite values with nothing clipped, eight lanes
-/// at a time (and twice as wide on AVX2, same bits: see `compute::has_avx2`);
-/// the choice is made once per task. `KEEP`: write the errors and their
-/// range too (else only the sums, the same bits).
-fn lane_summer<const KEEP: bool>() -> LaneSums {
-    #[cfg(target_arch = "x86_64")]
-    if crate::compute::has_avx2() {
-        #[target_feature(enable = "avx2")]
-        fn avx2<const KEEP: bool>(xs: &[f32], xhs: &[f32], errors: &mut [f32], range: &mut ErrorRange) -> Sums {
-            lanes::<KEEP>(xs, xhs, errors, range)
-        }
-        // SAFETY: the CPU has AVX2.
-        return |xs, xhs, errors, range| unsafe { avx2::<KEEP>(xs, xhs, errors, range) };
-    }
-    lanes::<KEEP>
-}
-
-/// The sums of a block and, when `KEEP`, its errors x - x̂ written to
-/// `errors` (as long as the block) and their range added to `range`.
-#[inline(always)]
-fn lanes<const KEEP: bool>(xs: &[f32], xhs: &[f32], errors: &mut [f32], range: &mut ErrorRange) -> Sums {
-    let mut acc = [[0f32; LANES]; 7];
-    let mut zeros = [0u32; LANES];
-    let mut add = |l: usize, x: f32, h: f32, out: &mut f32| {
-        let e = x - h;
-        if KEEP {
-            *out = e;
-            range.add_lane(l, e);
-        }
-        let a = e.abs();
-        acc[0][l] += e;
-        acc[1][l] += a;
-        acc[2][l] += e * e;
-        acc[3][l] += x * x;
-        acc[4][l] += h * h;
-        acc[5][l] += x * h;
-        acc[6][l] = if a > acc[6][l] { a } else { acc[6][l] };
-        zeros[l] += (h == 0.0) as u32;
-    };
-    let (x8, h8, mut e8) = (xs.chunks_exact(LANES), xhs.chunks_exact(LANES), errors.chunks_exact_mut(LANES));
-    let (xt, ht) = (x8.remainder(), h8.remainder());
-    for ((x, h), e) in x8.zip(h8).zip(&mut e8) {
-        for l in 0..LANES {
-            add(l, x[l], h[l], &mut e[l]);
-        }
-    }
-    for (l, ((&x, &h), e)) in xt.iter().zip(ht).zip(e8.into_remainder()).enumerate() {
-        add(l, x, h, e);
-    }
-    let total = |v: &[f32; LANES]| v.iter().map(|&t| t as f64).sum::<f64>();
-    Sums {
-        n: xs.len() as u64,
-        clipped: 0,
-        zeros: zeros.iter().map(|&z| z as u64).sum(),
-        err: total(&acc[0]),
-        abs: total(&acc[1]),
-        sq: total(&acc[2]),
-        max_abs: acc[6].iter().fold(0f32, |m, &v| if v > m { v } else { m }) as f64,
-        x2: total(&acc[3]),
-        xh2: total(&acc[4]),
-        xxh: total(&acc[5]),
     }
 }
 
@@ -695,3 +530,7 @@ pub fn dequantized(w: &Weights, cfg: &QuantConfig) -> Result<(Vec<f32>, Vec<u16>
     }
     Ok((g.layout.into_row_major(xhat), g.layout.into_row_major(codes)))
 }
+
+// A sibling of run.rs rather than run/tally.rs.
+#[path = "tally.rs"]
+mod tally;

@@ -423,7 +423,11 @@ fn codes_in_float_arithmetic_are_nearest_ints_below_2_pow_21() {
                     if t.0[k].is_nan() && range.0 != 0 {
                         continue;
                     }
-                    assert_eq!(got[k].to_bits(), want[k].to_bits(), "{lanes}: {} in {range:?}", t.0[k]);
+                    // Bit for bit but for a zero's sign (a rounded -0.4 is -0
+                    // where the codes go below 0), which the sums, from +0,
+                    // never show (the searches' tests check their bits).
+                    let same = got[k].to_bits() == want[k].to_bits() || (got[k] == 0.0 && want[k] == 0.0);
+                    assert!(same, "{lanes}: {} in {range:?}: {} against {}", t.0[k], got[k], want[k]);
                     assert_eq!(want[k], (super::nearest_int(t.0[k]).clamp(range.0, range.1)) as f32);
                 }
             }
