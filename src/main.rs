@@ -4,6 +4,9 @@ use clap::Parser;
 use qmc_tui::cli::{self, Cli};
 use qmc_tui::ui::theme::{ThemeName, set_theme};
 
+#[global_allocator]
+static ALLOCATOR: qmc_tui::worker::memory::HugePageAllocator = qmc_tui::worker::memory::HugePageAllocator;
+
 fn main() -> ExitCode {
     qmc_tui::worker::memory::configure_allocator();
     let cli = Cli::parse();

@@ -20,6 +20,10 @@ use std::sync::mpsc;
 
 use qmc_tui::worker::{CheckpointWorker, Job, Outcome, Output};
 
+// The binary's allocator (main.rs), so the memory measured is the binary's.
+#[global_allocator]
+static ALLOCATOR: qmc_tui::worker::memory::HugePageAllocator = qmc_tui::worker::memory::HugePageAllocator;
+
 const ROWS: usize = 1024;
 const COLS: usize = 2048;
 const TENSORS: usize = 120; // 120 × 4 MiB of bf16: 503 MB in two shards.

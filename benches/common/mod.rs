@@ -1,13 +1,20 @@
-//! What the TUI benches share: one key press through the app and the
-//! quant worker to the frame drawn.
+//! What the benches of the Quantize and Formats panes share: the binary's
+//! allocator, and one key press through the app and the quant worker to
+//! the frame drawn.
 
 use qmc_tui::app::{App, AppEvent};
 use qmc_tui::compute::watch::Watch;
 use qmc_tui::ui;
 use qmc_tui::worker::Worker;
+use qmc_tui::worker::memory::HugePageAllocator;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
+
+/// The binary's allocator (main.rs), so the figures are the tool's: large
+/// blocks on huge pages.
+#[global_allocator]
+static ALLOCATOR: HugePageAllocator = HugePageAllocator;
 
 /// Presses `code`, runs the analysis jobs it starts (training is another
 /// worker's), applies their results and draws the next frame.
