@@ -323,9 +323,16 @@ struct QuantizedAt {
 /// fusion or weight change then re-scores and quantizes nothing, which was
 /// nine tenths of its time (110-130 ms of the Deploy sweep on a digits-size
 /// set, against 2 ms to re-fuse).
-#[derive(Default)]
 pub struct QuantizedMembers {
     entries: std::collections::VecDeque<(QuantizedKey, Arc<Result<QuantizedAt, DeployError>>)>,
+    /// `QUANTIZED_KEPT_BYTES`; a test's is smaller, to fill it.
+    max_bytes: usize,
+}
+
+impl Default for QuantizedMembers {
+    fn default() -> Self {
+        QuantizedMembers { entries: Default::default(), max_bytes: QUANTIZED_KEPT_BYTES }
+    }
 }
 
 /// What the quantized members depend on: each member's training key and the setting.
@@ -373,9 +380,7 @@ impl QuantizedMembers {
         let held = |entries: &std::collections::VecDeque<(QuantizedKey, Arc<Result<QuantizedAt, DeployError>>)>| {
             entries.iter().map(|(_, at)| bytes_held(at)).sum::<usize>()
         };
-        while self.entries.len() > 1
-            && (self.entries.len() > QUANTIZED_KEPT || held(&self.entries) > QUANTIZED_KEPT_BYTES)
-        {
+        while self.entries.len() > 1 && (self.entries.len() > QUANTIZED_KEPT || held(&self.entries) > self.max_bytes) {
             self.entries.pop_front();
         }
         at

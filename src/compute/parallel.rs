@@ -44,6 +44,9 @@ pub fn on_one_thread<R>(f: impl FnOnce() -> R) -> R {
 /// next task whenever it is done with one, so no thread idles while
 /// another has a queue. The results come back in task order, with each
 /// thread's `state` at the end: nothing depends on which thread ran what.
+/// With more than one thread, each runs its tasks inside `on_one_thread`
+/// (a spawned thread would not inherit the flag), so nested work does not
+/// start threads of its own on cores these already fill.
 pub fn run_tasks<T: Sync, S: Send, R: Send>(
     tasks: &[T],
     threads: usize,
@@ -51,7 +54,8 @@ pub fn run_tasks<T: Sync, S: Send, R: Send>(
     run: impl Fn(&mut S, &T) -> R + Sync,
 ) -> (Vec<R>, Vec<S>) {
     let next = AtomicUsize::new(0);
-    let work = || {
+    let threads = threads.min(tasks.len());
+    let take_tasks = || {
         let (mut s, mut done) = (state(), Vec::new());
         loop {
             let i = next.fetch_add(1, Ordering::Relaxed);
@@ -60,8 +64,9 @@ pub fn run_tasks<T: Sync, S: Send, R: Send>(
         }
         (done, s)
     };
+    let work = || if threads > 1 { on_one_thread(take_tasks) } else { take_tasks() };
     let per_thread: Vec<_> = std::thread::scope(|scope| {
-        let helpers: Vec<_> = (1..threads.min(tasks.len())).map(|_| scope.spawn(work)).collect();
+        let helpers: Vec<_> = (1..threads).map(|_| scope.spawn(work)).collect();
         let mine = work();
         std::iter::once(mine).chain(helpers.into_iter().map(|h| h.join().expect("a compute thread panicked"))).collect()
     });
@@ -203,5 +208,51 @@ mod tests {
         let panicked = std::panic::catch_unwind(|| on_one_thread(|| panic!("a task failed")));
         assert!(panicked.is_err());
         assert_eq!(threads_for(big), outside, "restored after a panic too");
+    }
+
+    /// What `threads_for` answers on each of two workers of `run_tasks`
+    /// (a barrier makes both take a task), and on the caller afterwards.
+    fn threads_seen_by_two_workers(big: usize) -> (Vec<usize>, usize) {
+        let both = std::sync::Barrier::new(2);
+        let meet_then_ask = |_: &mut (), _: &i32| {
+            both.wait();
+            threads_for(big)
+        };
+        let (seen, _) = run_tasks(&[0, 1], 2, || (), meet_then_ask);
+        (seen, threads_for(big))
+    }
+
+    #[test]
+    fn run_tasks_workers_start_no_threads_of_their_own() {
+        let big = PARALLEL_MIN * 4;
+        let outside = threads_for(big);
+        // A spawned thread does not inherit a thread-local flag: the cap
+        // must be set in every worker, the spawned ones included.
+        assert_eq!(on_one_thread(|| threads_seen_by_two_workers(big)), (vec![1, 1], 1));
+        assert_eq!(threads_seen_by_two_workers(big), (vec![1, 1], outside), "restored after");
+        // Alone, the caller's thread keeps its own answer.
+        let (alone, _) = run_tasks(&[0], 2, || (), |_, _: &i32| threads_for(big));
+        assert_eq!(alone, vec![outside]);
+    }
+
+    /// A sum of sums over chunks of `values`, each chunk a task of a
+    /// `run_tasks` on `threads_for` threads, merged in chunk order.
+    fn nested_sum(values: &[f64]) -> f64 {
+        let chunks: Vec<&[f64]> = values.chunks(1000).collect();
+        let (sums, _) = run_tasks(&chunks, threads_for(values.len()), || (), |_, c| c.iter().sum::<f64>());
+        sums.iter().sum()
+    }
+
+    #[test]
+    fn nested_work_gives_the_same_bits_on_any_thread_count() {
+        let groups: Vec<Vec<f64>> =
+            (0..6).map(|g| (0..PARALLEL_MIN + 17 * g).map(|i| ((i * 7 + g) as f64).sin() / 3.0).collect()).collect();
+        let alone: Vec<u64> = groups.iter().map(|g| nested_sum(g).to_bits()).collect();
+        for threads in [1, 2, 7] {
+            let (sums, _) = run_tasks(&groups, threads, || (), |_, g| nested_sum(g).to_bits());
+            assert_eq!(sums, alone, "{threads} threads");
+            let (capped, _) = on_one_thread(|| run_tasks(&groups, threads, || (), |_, g| nested_sum(g).to_bits()));
+            assert_eq!(capped, alone, "{threads} threads under on_one_thread");
+        }
     }
 }

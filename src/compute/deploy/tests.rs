@@ -350,3 +350,41 @@ fn a_fusion_change_reuses_the_kept_quantized_members() {
     sweep_kept(&p, &cfg, &refs, (&grouped, &d), None, &mut kept);
     assert!(kept.entries.len() > settings, "a new setting is quantized");
 }
+
+/// Kept quantized members of `rows` test rows and one fold of as many, 3
+/// classes each: 2 · rows · 3 probabilities of 8 bytes.
+fn held_at(rows: usize) -> QuantizedAt {
+    let probabilities = || Array2::<f64>::zeros((rows, 3));
+    let quantized = Quantized { test: vec![probabilities()], folds: vec![vec![probabilities()]] };
+    QuantizedAt { quantized, member_bytes: Vec::new(), bytes: 0 }
+}
+
+/// Past the byte cap the oldest settings are forgotten (quantized again
+/// when met again), well before the count cap; a setting larger than the
+/// cap alone is still kept, alone, as the newest always is.
+#[test]
+fn the_kept_quantized_members_stop_at_their_byte_cap() {
+    let entry_bytes = held_at(10).bytes_held();
+    assert_eq!(entry_bytes, 2 * 10 * 3 * 8);
+    let mut kept = QuantizedMembers { max_bytes: 3 * entry_bytes, ..QuantizedMembers::default() };
+    let members = [MemberConfig::default()];
+    let at_bits = |bits| QuantConfig { bits, ..QuantConfig::default() };
+    let kept_bits = |kept: &QuantizedMembers| kept.entries.iter().map(|(k, _)| k.quant.bits).collect::<Vec<_>>();
+    let mut quantized = 0;
+    for bits in 2..=5 {
+        kept.get_or_quantize(&members, &at_bits(bits), || {
+            quantized += 1;
+            Ok(held_at(10))
+        });
+    }
+    assert_eq!(kept_bits(&kept), [3, 4, 5], "the fourth setting pushed out the first");
+    assert!(kept.entries.len() < QUANTIZED_KEPT);
+    kept.get_or_quantize(&members, &at_bits(4), || unreachable!("4 bits is kept"));
+    kept.get_or_quantize(&members, &at_bits(2), || {
+        quantized += 1;
+        Ok(held_at(10))
+    });
+    assert_eq!((kept_bits(&kept), quantized), (vec![4, 5, 2], 5), "2 bits was forgotten, so quantized again");
+    kept.get_or_quantize(&members, &at_bits(6), || Ok(held_at(40)));
+    assert_eq!(kept_bits(&kept), [6], "too large for the cap, yet kept alone");
+}

@@ -12,7 +12,7 @@
 //! columns of the values laid out eight to a row, `scripts/refs_nonuniform.py`),
 //! so the cross-check can be bit for bit.
 
-use super::pack::{pack_codes, push_f32};
+use super::pack::{pack_fitted_codes, push_f32};
 use super::{GroupFit, Grouping, NumberFormat, Packed, Quantized, TensorFacts, with_avx2};
 use crate::compute::quant::{Granularity, InvalidSetting, QuantConfig};
 
@@ -93,6 +93,20 @@ fn ternary_fit(xs: &[f32]) -> GroupFit {
 /// α as it was fitted: a float32 held in a float64, so the round trip is exact.
 fn alpha_of(fit: &GroupFit) -> f32 {
     fit.param("alpha") as f32
+}
+
+/// The group's codes from its one fit, then the fit's fp32 α.
+fn pack_alpha(
+    format: &dyn NumberFormat,
+    cfg: &QuantConfig,
+    tensor: &TensorFacts,
+    fit: &GroupFit,
+    xs: &[f32],
+    out: &mut Packed,
+) -> bool {
+    pack_fitted_codes(format, cfg, tensor, fit, xs, out);
+    push_f32(out.params(), alpha_of(fit));
+    true
 }
 
 /// Per tensor or per channel: the only granularities with one α.
@@ -194,9 +208,7 @@ impl NumberFormat for Binary {
 
     /// 1-bit codes LSB-first (1 for +α), then each group's fp32 α.
     fn pack(&self, cfg: &QuantConfig, tensor: &TensorFacts, xs: &[f32], out: &mut Packed) -> bool {
-        pack_codes(self, cfg, tensor, xs, out);
-        push_f32(out.params(), alpha_of(&binary_fit(xs)));
-        true
+        pack_alpha(self, cfg, tensor, &binary_fit(xs), xs, out)
     }
 
     fn ecosystem(&self, _cfg: &QuantConfig) -> String {
@@ -255,9 +267,7 @@ impl NumberFormat for Ternary {
 
     /// 2-bit codes LSB-first (0, 1, 2 for -α, 0, +α), then each group's fp32 α.
     fn pack(&self, cfg: &QuantConfig, tensor: &TensorFacts, xs: &[f32], out: &mut Packed) -> bool {
-        pack_codes(self, cfg, tensor, xs, out);
-        push_f32(out.params(), alpha_of(&ternary_fit(xs)));
-        true
+        pack_alpha(self, cfg, tensor, &ternary_fit(xs), xs, out)
     }
 
     fn ecosystem(&self, _cfg: &QuantConfig) -> String {

@@ -20,7 +20,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use super::llama::push_f16;
-use super::pack::pack_codes;
+use super::pack::pack_fitted_codes;
 use super::{GroupFit, Grouping, NumberFormat, Packed, Quantized, TensorFacts, through_f16};
 use crate::compute::calibrate::{Target, calibrate};
 use crate::compute::parallel::{run_tasks, threads_for};
@@ -516,10 +516,10 @@ impl NumberFormat for Codebook {
     /// Codes at `bits` LSB-first, then each group's 2^bits fp16 levels,
     /// ascending; a fit with fewer distinct levels repeats its last.
     fn pack(&self, cfg: &QuantConfig, tensor: &TensorFacts, xs: &[f32], out: &mut Packed) -> bool {
-        pack_codes(self, cfg, tensor, xs, out);
-        let levels = self.levels(cfg, tensor, xs);
-        let last = levels.last().copied().unwrap_or(0.0);
-        let book = levels.into_iter().chain(std::iter::repeat(last)).take(1 << cfg.bits);
+        let fit = codebook_fit(cfg, xs);
+        pack_fitted_codes(self, cfg, tensor, &fit, xs, out);
+        let last = fit.levels.last().copied().unwrap_or(0.0);
+        let book = fit.levels.into_iter().chain(std::iter::repeat(last)).take(1 << cfg.bits);
         book.for_each(|level| push_f16(out.params(), level));
         true
     }

@@ -15,7 +15,7 @@
 //! `bits_per_weight` counts its codes and every parameter packs to exactly
 //! ⌈count · bpw / 8⌉ bytes.
 
-use super::{NumberFormat, Quantized, TensorFacts};
+use super::{GroupFit, NumberFormat, Quantized, TensorFacts};
 use crate::compute::analysis::{AnalysisError, channel_params, quantize_codes};
 use crate::compute::layout::Layout;
 use crate::compute::quant::{QParams, QuantConfig};
@@ -86,11 +86,22 @@ pub(super) fn push_f32(out: &mut Vec<u8>, v: f32) {
     out.extend_from_slice(&v.to_le_bytes());
 }
 
-/// One group's codes, as the format's `quantize` gives them.
-pub(super) fn group_codes(format: &dyn NumberFormat, cfg: &QuantConfig, tensor: &TensorFacts, xs: &[f32]) -> Vec<u16> {
+/// One group's codes, as the format's `quantize` gives them, or its
+/// `quantize_part` of the whole group from the `fit` already made.
+fn group_codes(
+    format: &dyn NumberFormat,
+    cfg: &QuantConfig,
+    tensor: &TensorFacts,
+    fit: Option<&GroupFit>,
+    xs: &[f32],
+) -> Vec<u16> {
     let n = xs.len();
     let (mut xhat, mut codes, mut clipped) = (vec![0f32; n], vec![0u16; n], vec![false; n]);
-    format.quantize(cfg, tensor, xs, Quantized { xhat: &mut xhat, codes: &mut codes, clipped: &mut clipped });
+    let out = Quantized { xhat: &mut xhat, codes: &mut codes, clipped: &mut clipped };
+    match fit {
+        Some(fit) => format.quantize_part(cfg, tensor, fit, xs, out),
+        None => format.quantize(cfg, tensor, xs, out),
+    }
     codes
 }
 
@@ -102,7 +113,20 @@ pub(super) fn pack_codes(
     xs: &[f32],
     out: &mut Packed,
 ) {
-    out.codes(&group_codes(format, cfg, tensor, xs), format.code_bits(cfg));
+    out.codes(&group_codes(format, cfg, tensor, None, xs), format.code_bits(cfg));
+}
+
+/// [`pack_codes`] for a format with a [`NumberFormat::fit`], from the fit
+/// the caller also stores: the group is fitted once, not again by `quantize`.
+pub(super) fn pack_fitted_codes(
+    format: &dyn NumberFormat,
+    cfg: &QuantConfig,
+    tensor: &TensorFacts,
+    fit: &GroupFit,
+    xs: &[f32],
+    out: &mut Packed,
+) {
+    out.codes(&group_codes(format, cfg, tensor, Some(fit), xs), format.code_bits(cfg));
 }
 
 /// An affine channel's stored parameters: fp32 scale, and int32 zero
