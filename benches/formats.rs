@@ -24,6 +24,8 @@ use ratatui::crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
 /// its last fit (codebook keeps one per thread) then fits anew every
 /// iteration, as a new tensor or a changed setting makes it.
 fn formats(c: &mut Criterion) {
+    // As main does first (the first bench of the group).
+    qmc_tui::worker::memory::configure_allocator();
     let mut s = Settings::default();
     (s.weights.rows, s.weights.cols) = (1024, 1024);
     let w = s.weights.load().unwrap();

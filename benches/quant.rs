@@ -34,6 +34,8 @@ fn million() -> Weights {
 }
 
 fn pipeline(c: &mut Criterion) {
+    // As main does first (the first bench of the group).
+    qmc_tui::worker::memory::configure_allocator();
     let w = million();
     c.bench_function("baseline/sum_1m", |b| b.iter(|| black_box(&w.values).iter().map(|&x| x as f64).sum::<f64>()));
     let cfg = QuantConfig::default();

@@ -11,8 +11,9 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
 
-/// The binary's allocator (main.rs), so the figures are the tool's: large
-/// blocks on huge pages.
+/// The binary's allocator (main.rs): large blocks on huge pages. The
+/// benches that need main's fixed mmap threshold too call
+/// `configure_allocator` first.
 #[global_allocator]
 static ALLOCATOR: HugePageAllocator = HugePageAllocator;
 

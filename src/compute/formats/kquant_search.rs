@@ -72,9 +72,9 @@ pub trait Lane8: Copy + Add<Output = Self> + Sub<Output = Self> + Mul<Output = S
     /// for bit also where it wraps.
     fn codes(self, range: (i32, i32)) -> Self;
 
-    /// `codes` in float arithmetic, fewer operations: the same for every
-    /// lane below `SMALL` in magnitude (and for NaN when `lo` is 0: both
-    /// give 0).
+    /// `codes` in float arithmetic, fewer operations: the same value for
+    /// every lane below `SMALL` in magnitude, bit for bit but for a zero's
+    /// sign where `lo` < 0 (and for NaN when `lo` is 0: both give 0).
     fn codes_small(self, range: (i32, i32)) -> Self;
 }
 
@@ -99,8 +99,9 @@ impl Lane8 for F8 {
         let (lo, hi) = (lo as f32, hi as f32);
         // The comparisons of x86's maxps and minps, as Avx8 takes them.
         // Below 2^22 in magnitude rounding half to even is `(t + MAGIC) -
-        // MAGIC` but for the sign of a zero, which max/min with lo ≤ 0 ≤ hi
-        // and the sums (from +0) never show.
+        // MAGIC` but for the sign of a zero: max with lo = 0 (Q4_K) makes
+        // it +0; with lo < 0 (Q6_K) a -0 stays, which only the sums see,
+        // and adding ±0 to a sum from +0 changes no bit.
         self.lanes(|t| {
             let r = t.round_ties_even();
             let r = if r > lo { r } else { lo };

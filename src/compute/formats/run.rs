@@ -256,10 +256,8 @@ fn quantize_groups(
         for (_, span) in spans {
             let xs = finite_group(&g.values[span.clone()], all_finite);
             let out = scratch.out(span.start - range.start..span.end - range.start);
-            match &fits[t] {
-                Some(fit) => format.quantize_part(cfg, facts, fit, &xs, out),
-                None => format.quantize(cfg, facts, &xs, out),
-            }
+            // A fitted group is quantized in parts (`part`), never here.
+            format.quantize(cfg, facts, &xs, out);
         }
         let mut share = new_share(range.len());
         if want != Want::Values {

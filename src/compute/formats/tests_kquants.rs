@@ -417,6 +417,10 @@ fn codes_in_float_arithmetic_are_nearest_ints_below_2_pow_21() {
                 let (small, codes) = unsafe { avx2(&t, range) };
                 runs.push(("avx2", small, codes));
             }
+            // The portable and the AVX2 lanes agree bit for bit.
+            for run in &runs[1..] {
+                assert_eq!(run.1.map(f32::to_bits), runs[0].1.map(f32::to_bits), "{}: {:?} in {range:?}", run.0, t.0);
+            }
             for (lanes, got, want) in runs {
                 for k in 0..8 {
                     // NaN: both give 0 where the codes start at 0 (Q4_K's).
