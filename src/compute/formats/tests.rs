@@ -386,7 +386,7 @@ impl NumberFormat for Unfitted {
 }
 
 /// A fitted format that clips: x̂ = the nearest of ±1 and 0, beyond ±1.5
-/// clipped. A part with a clipped value sends its group back whole.
+/// clipped. Its parts count their clipped values like any block does.
 struct Clipping {
     fitted: bool,
 }
