@@ -40,9 +40,15 @@ const MAGIC: f32 = 12582912.0;
 const SMALL: f32 = 2097152.0;
 
 impl F8 {
+    // Loops rather than `std::array::from_fn` and `map`, whose closures
+    // are not always inlined and then run outside the caller's AVX2 code.
     #[inline(always)]
-    pub(super) fn from_fn(f: impl FnMut(usize) -> f32) -> F8 {
-        F8(std::array::from_fn(f))
+    pub(super) fn from_fn(mut f: impl FnMut(usize) -> f32) -> F8 {
+        let mut v = [0.0; LANES];
+        for (k, v) in v.iter_mut().enumerate() {
+            *v = f(k);
+        }
+        F8(v)
     }
 
     #[inline(always)]
@@ -52,12 +58,16 @@ impl F8 {
 
     #[inline(always)]
     fn lanes(self, f: impl Fn(f32) -> f32) -> F8 {
-        F8(self.0.map(f))
+        F8::from_fn(|k| f(self.0[k]))
     }
 
     #[inline(always)]
     fn mask(self, o: F8, f: impl Fn(f32, f32) -> bool) -> [bool; LANES] {
-        std::array::from_fn(|k| f(self.0[k], o.0[k]))
+        let mut m = [false; LANES];
+        for (k, m) in m.iter_mut().enumerate() {
+            *m = f(self.0[k], o.0[k]);
+        }
+        m
     }
 }
 
@@ -76,6 +86,12 @@ pub trait Lane8: Copy + Add<Output = Self> + Sub<Output = Self> + Mul<Output = S
     /// every lane below `SMALL` in magnitude, bit for bit but for a zero's
     /// sign where `lo` < 0 (and for NaN when `lo` is 0: both give 0).
     fn codes_small(self, range: (i32, i32)) -> Self;
+
+    /// Bit k set where lane k is at least `o`'s (not for NaN).
+    fn at_least(self, o: &F8) -> u32;
+
+    /// Bit k set where lane k is below `o`'s (not for NaN).
+    fn below(self, o: &F8) -> u32;
 }
 
 impl Lane8 for F8 {
@@ -107,6 +123,16 @@ impl Lane8 for F8 {
             let r = if r > lo { r } else { lo };
             if r < hi { r } else { hi }
         })
+    }
+
+    #[inline(always)]
+    fn at_least(self, o: &F8) -> u32 {
+        bits(self.mask(*o, |a, b| a >= b))
+    }
+
+    #[inline(always)]
+    fn below(self, o: &F8) -> u32 {
+        bits(self.mask(*o, |a, b| a < b))
     }
 }
 
@@ -179,13 +205,35 @@ mod avx {
                 Avx8(_mm256_min_ps(r, _mm256_set1_ps(hi as f32)))
             }
         }
+
+        #[inline(always)]
+        fn at_least(self, o: &F8) -> u32 {
+            // SAFETY: see Avx8; 8 floats are read.
+            unsafe { _mm256_movemask_ps(_mm256_cmp_ps::<_CMP_GE_OQ>(self.0, _mm256_loadu_ps(o.0.as_ptr()))) as u32 }
+        }
+
+        #[inline(always)]
+        fn below(self, o: &F8) -> u32 {
+            // SAFETY: see Avx8; 8 floats are read.
+            unsafe { _mm256_movemask_ps(_mm256_cmp_ps::<_CMP_LT_OQ>(self.0, _mm256_loadu_ps(o.0.as_ptr()))) as u32 }
+        }
     }
+}
+
+/// Bit k set where `lanes[k]` is.
+#[inline(always)]
+fn bits(lanes: [bool; LANES]) -> u32 {
+    (0..LANES).fold(0, |bits, k| bits | (lanes[k] as u32) << k)
 }
 
 /// Value i of sub-block k of `xs` (sub-blocks of `N`) in lane k of `tile[i]`.
 #[inline(always)]
 pub(super) fn transposed<const N: usize>(xs: &[f32]) -> [F8; N] {
-    std::array::from_fn(|i| F8::from_fn(|k| xs[N * k + i]))
+    let mut tile = [F8::default(); N];
+    for (i, v) in tile.iter_mut().enumerate() {
+        *v = F8::from_fn(|k| xs[N * k + i]);
+    }
+    tile
 }
 
 /// The search of `make_qkx2_quants`: codes 0..=nmax, and the scales tried
@@ -204,19 +252,20 @@ pub(super) const Q4_K_SEARCH: ScaleSearch = ScaleSearch { nmax: 15, rmin: -1.0, 
 pub(super) const SUB: usize = 32;
 
 /// One trial of `make_qkx2_quants` in each lane: the codes `l` of the
-/// values at `iscale` from `min`, and Σ w·l, Σ w·l·l, Σ w·l·x in value order.
+/// values at `iscale` from the offset (`from_min` holds x − min), and Σ w·l,
+/// Σ w·l·l, Σ w·l·x in value order.
 #[inline(always)]
 fn qkx2_sums<V: Lane8>(
-    (x, w): (&[F8; SUB], &[F8; SUB]),
-    (iscale, min): (F8, F8),
+    (x, from_min, w): (&[F8; SUB], &[F8; SUB], &[F8; SUB]),
+    iscale: F8,
     l: &mut [F8; SUB],
     codes: impl Fn(V) -> V,
 ) -> (F8, F8, F8) {
-    let (iscale, min, zero) = (V::load(&iscale), V::load(&min), V::load(&F8::default()));
+    let (iscale, zero) = (V::load(&iscale), V::load(&F8::default()));
     let (mut sum_l, mut sum_l2, mut sum_xl) = (zero, zero, zero);
-    for ((l, x), w) in l.iter_mut().zip(x).zip(w) {
+    for (((l, x), from_min), w) in l.iter_mut().zip(x).zip(from_min).zip(w) {
         let (x, w) = (V::load(x), V::load(w));
-        let code = codes(iscale * (x - min));
+        let code = codes(iscale * V::load(from_min));
         *l = code.store();
         let wl = w * code;
         sum_l = sum_l + wl;
@@ -227,14 +276,14 @@ fn qkx2_sums<V: Lane8>(
 }
 
 /// A trial's error Σ w·(scale·l + min − x)² in each lane, in value order;
-/// it stops (its terms are never negative) once `done` says every lane has
-/// reached what it cannot beat.
+/// it stops (its terms are never negative) once every lane has reached
+/// `best` or is in `unfit` (bit k for lane k).
 #[inline(always)]
 fn qkx2_error<V: Lane8>(
     (x, w): (&[F8; SUB], &[F8; SUB]),
     l: &[F8; SUB],
     (scale, min): (F8, F8),
-    done: impl Fn(&F8) -> bool,
+    (best, unfit): (&F8, u32),
 ) -> F8 {
     let (scale, min) = (V::load(&scale), V::load(&min));
     let mut error = V::load(&F8::default());
@@ -243,7 +292,7 @@ fn qkx2_error<V: Lane8>(
             let diff = scale * V::load(l) + min - V::load(x);
             error = error + V::load(w) * (diff * diff);
         }
-        if done(&error.store()) {
+        if error.at_least(best) | unfit == (1 << LANES) - 1 {
             break;
         }
     }
@@ -295,6 +344,11 @@ pub(super) fn make_qkx2_quants<V: Lane8>(
     // The scale and offset the best codes were rounded with.
     let (mut code_iscale, mut code_min) = (iscale, min);
     let mut l = [F8::default(); SUB];
+    // x − min, the same bits as computing it in every trial; min changes
+    // only with a better trial.
+    let mut from_min = [F8::default(); SUB];
+    let offset = |from_min: &mut [F8; SUB], min: F8| from_min.iter_mut().zip(x).for_each(|(d, &x)| *d = x - min);
+    offset(&mut from_min, min);
     for is in 0..=s.nstep {
         iscale = F8::splat(s.rmin + s.rdelta * is as f32 + nmax) / (max - min);
         // Every scaled value lies between those of the lowest and the
@@ -302,30 +356,28 @@ pub(super) fn make_qkx2_quants<V: Lane8>(
         let ends = [iscale * (lowest - min), iscale * (max - min)];
         let small = (0..LANES).all(|k| flat[k] || ends.iter().all(|e| e.0[k].abs() < SMALL));
         let (sum_l, sum_l2, sum_xl) = if small {
-            qkx2_sums::<V>((x, w), (iscale, min), &mut l, |t| t.codes_small(range))
+            qkx2_sums::<V>((x, &from_min, w), iscale, &mut l, |t| t.codes_small(range))
         } else {
-            qkx2_sums::<V>((x, w), (iscale, min), &mut l, |t| t.codes(range))
+            qkx2_sums::<V>((x, &from_min, w), iscale, &mut l, |t| t.codes(range))
         };
         let det = sum_w * sum_l2 - sum_l * sum_l;
-        let mut this_scale = (sum_w * sum_xl - sum_x * sum_l) / det;
-        let mut this_min = (sum_l2 * sum_x - sum_l * sum_xl) / det;
+        let this_scale = (sum_w * sum_xl - sum_x * sum_l) / det;
+        let this_min = (sum_l2 * sum_x - sum_l * sum_xl) / det;
         let clamped = sum_xl / sum_l2;
-        for k in 0..LANES {
-            if this_min.0[k] > 0.0 {
-                (this_min.0[k], this_scale.0[k]) = (0.0, clamped.0[k]);
-            }
-        }
-        let fits = det.mask(F8::default(), |d, z| d > z);
-        let done = |error: &F8| (0..LANES).all(|k| !fits[k] || error.0[k] >= best_error.0[k]);
-        let cur_error = qkx2_error::<V>((x, w), &l, (this_scale, this_min), done);
-        let better: [bool; LANES] = std::array::from_fn(|k| fits[k] && cur_error.0[k] < best_error.0[k]);
-        if better.contains(&true) {
-            for k in (0..LANES).filter(|&k| better[k]) {
-                best_error.0[k] = cur_error.0[k];
-                scale.0[k] = this_scale.0[k];
-                (code_iscale.0[k], code_min.0[k]) = (iscale.0[k], min.0[k]);
-                min.0[k] = this_min.0[k];
-            }
+        // Selects, not branches: LLVM makes them vector blends.
+        let this_scale = F8::from_fn(|k| if this_min.0[k] > 0.0 { clamped.0[k] } else { this_scale.0[k] });
+        let this_min = this_min.lanes(|m| if m > 0.0 { 0.0 } else { m });
+        let unfit = !bits(det.mask(F8::default(), |d, z| d > z)) & ((1 << LANES) - 1);
+        let cur_error = qkx2_error::<V>((x, w), &l, (this_scale, this_min), (&best_error, unfit));
+        let better = V::load(&cur_error).below(&best_error) & !unfit;
+        if better != 0 {
+            let better = |k: usize| better >> k & 1 == 1;
+            best_error = F8::from_fn(|k| if better(k) { cur_error.0[k] } else { best_error.0[k] });
+            scale = F8::from_fn(|k| if better(k) { this_scale.0[k] } else { scale.0[k] });
+            code_iscale = F8::from_fn(|k| if better(k) { iscale.0[k] } else { code_iscale.0[k] });
+            code_min = F8::from_fn(|k| if better(k) { min.0[k] } else { code_min.0[k] });
+            min = F8::from_fn(|k| if better(k) { this_min.0[k] } else { min.0[k] });
+            offset(&mut from_min, min);
         }
     }
     for (i, &x) in x.iter().enumerate() {
@@ -343,65 +395,138 @@ pub(super) fn make_qkx2_quants<V: Lane8>(
 /// The values of a Q6_K sub-block.
 pub(super) const SUB6: usize = 16;
 
-/// A trial of `make_qx_quants` in each lane: Σ w·x·l and Σ w·l·l in value
-/// order, `wx` holding w·x = (x·x)·x. |iscale·x| is at most about nmax +
-/// 1, so `codes_small` is `nearest_int`'s.
+/// A trial of `make_qx_quants` in each lane of each of `T` tiles: Σ w·x·l
+/// and Σ w·l·l in value order, `wx` holding w·x = (x·x)·x. The tiles'
+/// sums are independent chains, side by side in one loop so that one
+/// tile's additions wait less on the last. |iscale·x| is at most about
+/// nmax + 1, so `codes_small` is `nearest_int`'s.
 #[inline(always)]
-fn qx_sums<V: Lane8>(iscale: F8, x: &[F8; SUB6], w: &[F8; SUB6], wx: &[F8; SUB6], range: (i32, i32)) -> (F8, F8) {
-    let (iscale, zero) = (V::load(&iscale), V::load(&F8::default()));
-    let (mut sumlx, mut suml2) = (zero, zero);
-    for ((x, w), wx) in x.iter().zip(w).zip(wx) {
-        let l = (iscale * V::load(x)).codes_small(range);
-        sumlx = sumlx + V::load(wx) * l;
-        suml2 = suml2 + V::load(w) * l * l;
+fn qx_sums<V: Lane8, const T: usize>(iscale: &[F8; T], tiles: &[QxTile; T], range: (i32, i32)) -> [(F8, F8); T] {
+    // Plain loops, no array `map` or `from_fn`: their closures are not
+    // inlined, so they would run outside the caller's AVX2 code.
+    let zero = V::load(&F8::default());
+    let (mut scaled, mut sumlx, mut suml2) = ([zero; T], [zero; T], [zero; T]);
+    for t in 0..T {
+        scaled[t] = V::load(&iscale[t]);
     }
-    (sumlx.store(), suml2.store())
+    for i in 0..SUB6 {
+        for t in 0..T {
+            let tile = &tiles[t];
+            let l = (scaled[t] * V::load(&tile.x[i])).codes_small(range);
+            sumlx[t] = sumlx[t] + V::load(&tile.wx[i]) * l;
+            suml2[t] = suml2[t] + V::load(&tile.w[i]) * l * l;
+        }
+    }
+    let mut sums = [(F8::default(), F8::default()); T];
+    for t in 0..T {
+        sums[t] = (sumlx[t].store(), suml2[t].store());
+    }
+    sums
+}
+
+/// 8 sub-blocks of 16 side by side (`x[i]` holds value i of each), with
+/// the weights w = x² and w·x of `make_qx_quants`.
+pub(super) struct QxTile {
+    x: [F8; SUB6],
+    w: [F8; SUB6],
+    wx: [F8; SUB6],
+}
+
+impl QxTile {
+    #[inline(always)]
+    pub(super) fn new(x: [F8; SUB6]) -> QxTile {
+        let mut tile = QxTile { x, w: [F8::default(); SUB6], wx: [F8::default(); SUB6] };
+        for ((w, wx), &x) in tile.w.iter_mut().zip(&mut tile.wx).zip(&x) {
+            *w = x * x;
+            *wx = *w * x;
+        }
+        tile
+    }
 }
 
 /// ggml's `make_qx_quants` with `rmse_type = 1` and no weights (w = x²) of
-/// 8 sub-blocks of 16, one per lane (`x[i]` holds value i of each): codes
-/// l + nmax for l in -nmax..nmax, the best of 19 trial scales by weighted
-/// least squares; writes the codes of sub-block k to `codes[SUB6·k..]`
-/// and returns the scales (x ≈ scale·l). The trials do not depend on one
-/// another, only the choice among them; a lane keeps the best trial's
-/// scale and rounds its codes once at the end. The values must be finite.
+/// `T` tiles of 8 sub-blocks of 16, one per lane: codes l + nmax for l in
+/// -nmax..nmax, the best of 19 trial scales by weighted least squares;
+/// returns each tile's choice (x ≈ scale·l). The trials do not depend on
+/// one another, only the choice among them; a lane keeps the best trial's
+/// scale, and its codes are rounded only when asked for (`QxChoice::codes`).
+/// The values must be finite.
 #[inline(always)]
-pub(super) fn make_qx_quants<V: Lane8>(nmax: i32, x: &[F8; SUB6], codes: &mut [u8]) -> F8 {
-    let (mut max, mut amax) = (F8::default(), F8::default());
-    for &x in x {
-        for k in 0..LANES {
-            if x.0[k].abs() > amax.0[k] {
-                (amax.0[k], max.0[k]) = (x.0[k].abs(), x.0[k]);
-            }
+pub(super) fn make_qx_quants<V: Lane8, const T: usize>(nmax: i32, tiles: &[QxTile; T]) -> [QxChoice; T] {
+    let (mut max, mut amax) = ([F8::default(); T], [F8::default(); T]);
+    for t in 0..T {
+        // Selects, not branches: LLVM makes them vector blends.
+        for &x in &tiles[t].x {
+            let a = x.lanes(f32::abs);
+            max[t] = F8::from_fn(|k| if a.0[k] > amax[t].0[k] { x.0[k] } else { max[t].0[k] });
+            amax[t] = F8::from_fn(|k| if a.0[k] > amax[t].0[k] { a.0[k] } else { amax[t].0[k] });
         }
     }
     let range = (-nmax, nmax - 1);
-    let w = x.map(|x| x * x);
-    let wx: [F8; SUB6] = std::array::from_fn(|i| w[i] * x[i]);
-    let mut best_iscale = F8::splat(-(nmax as f32)) / max;
-    let (sumlx, suml2) = qx_sums::<V>(best_iscale, x, &w, &wx, range);
-    let mut scale = F8::from_fn(|k| if suml2.0[k] != 0.0 { sumlx.0[k] / suml2.0[k] } else { 0.0 });
-    let mut best = scale * sumlx;
+    let scales_at = |is: i32| {
+        let mut iscale = [F8::default(); T];
+        for t in 0..T {
+            iscale[t] = F8::splat(-(nmax as f32 + 0.1 * is as f32)) / max[t];
+        }
+        iscale
+    };
+    let mut best_iscale = scales_at(0);
+    let sums = qx_sums::<V, T>(&best_iscale, tiles, range);
+    let (mut scale, mut best) = ([F8::default(); T], [F8::default(); T]);
+    for t in 0..T {
+        let (sumlx, suml2) = sums[t];
+        scale[t] = F8::from_fn(|k| if suml2.0[k] != 0.0 { sumlx.0[k] / suml2.0[k] } else { 0.0 });
+        best[t] = scale[t] * sumlx;
+    }
     for is in (-9..=9).filter(|&is| is != 0) {
-        let iscale = F8::splat(-(nmax as f32 + 0.1 * is as f32)) / max;
-        let (sumlx, suml2) = qx_sums::<V>(iscale, x, &w, &wx, range);
-        let (this_scale, gain) = (sumlx / suml2, sumlx * sumlx);
-        for k in 0..LANES {
-            if suml2.0[k] > 0.0 && gain.0[k] > best.0[k] * suml2.0[k] {
-                best_iscale.0[k] = iscale.0[k];
-                scale.0[k] = this_scale.0[k];
-                best.0[k] = scale.0[k] * sumlx.0[k];
+        let iscale = scales_at(is);
+        let sums = qx_sums::<V, T>(&iscale, tiles, range);
+        for t in 0..T {
+            let (sumlx, suml2) = sums[t];
+            let (this_scale, gain) = (sumlx / suml2, sumlx * sumlx);
+            let bound = best[t] * suml2;
+            let mut better = [false; LANES];
+            for (k, better) in better.iter_mut().enumerate() {
+                *better = suml2.0[k] > 0.0 && gain.0[k] > bound.0[k];
             }
+            best_iscale[t] = F8::from_fn(|k| if better[k] { iscale[t].0[k] } else { best_iscale[t].0[k] });
+            scale[t] = F8::from_fn(|k| if better[k] { this_scale.0[k] } else { scale[t].0[k] });
+            let gained = scale[t] * sumlx;
+            best[t] = F8::from_fn(|k| if better[k] { gained.0[k] } else { best[t].0[k] });
         }
     }
-    // A lane of |x| below GROUP_MAX_EPS has codes 0 and scale 0 (its
-    // search ran on 1/0 and is set aside).
-    let zero = amax.mask(F8::splat(GROUP_MAX_EPS), |a, eps| a < eps);
-    for (i, &x) in x.iter().enumerate() {
-        let l = (best_iscale * x).codes(range);
-        for k in 0..LANES {
-            codes[SUB6 * k + i] = if zero[k] { 0 } else { (l.0[k] as i32 + nmax) as u8 };
+    let mut chosen = [QxChoice { scale: F8::default(), iscale: F8::default(), zero: [false; LANES], nmax }; T];
+    for t in 0..T {
+        // A lane of |x| below GROUP_MAX_EPS has codes 0 and scale 0 (its
+        // search ran on 1/0 and is set aside).
+        let zero = amax[t].mask(F8::splat(GROUP_MAX_EPS), |a, eps| a < eps);
+        let scale = F8::from_fn(|k| if zero[k] { 0.0 } else { scale[t].0[k] });
+        chosen[t] = QxChoice { scale, iscale: best_iscale[t], zero, nmax };
+    }
+    chosen
+}
+
+/// What `make_qx_quants` chose for the 8 sub-blocks of a tile.
+#[derive(Clone, Copy)]
+pub(super) struct QxChoice {
+    pub scale: F8,
+    /// The trial's 1/scale, which the codes are rounded with.
+    iscale: F8,
+    /// Sub-blocks of |x| below `GROUP_MAX_EPS`: codes 0.
+    zero: [bool; LANES],
+    nmax: i32,
+}
+
+impl QxChoice {
+    /// The codes of sub-block `k` of `tile` (16 values), as the search's
+    /// best trial rounds them: `nearest_int` clamped, one value at a time
+    /// (the lanes' `codes` give the same bits). Q6_K needs them only for
+    /// a sub-block whose final step is zero; it requantizes the others.
+    pub(super) fn codes(&self, tile: &QxTile, k: usize, out: &mut [u8]) {
+        let nmax = self.nmax;
+        for (o, x) in out.iter_mut().zip(&tile.x) {
+            let l = nearest_int(self.iscale.0[k] * x.0[k]).clamp(-nmax, nmax - 1);
+            *o = if self.zero[k] { 0 } else { (l + nmax) as u8 };
         }
     }
-    F8::from_fn(|k| if zero[k] { 0.0 } else { scale.0[k] })
 }

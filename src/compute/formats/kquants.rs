@@ -7,7 +7,7 @@
 
 use std::marker::PhantomData;
 
-use self::search::{F8, LANES, Lane8, Q4_K_SEARCH, SUB, SUB6, make_qkx2_quants, make_qx_quants, transposed};
+use self::search::{F8, LANES, Lane8, Q4_K_SEARCH, QxTile, SUB, SUB6, make_qkx2_quants, make_qx_quants, transposed};
 use super::llama::{inverse, push_f16};
 use super::{Grouping, NumberFormat, Packed, Quantized, TensorFacts, through_f16, whole_blocks};
 use crate::compute::quant::{InvalidSetting, QuantConfig};
@@ -238,7 +238,10 @@ impl SuperBlock for Q4K {
         let x: [F8; SUB] = transposed(xs);
         let sum_x2 = x.iter().fold(F8::default(), |s, &v| s + v * v);
         let av_x = F8::from_fn(|k| (sum_x2.0[k] / 32.0).sqrt());
-        let weights = x.map(|x| F8::from_fn(|k| av_x.0[k] + x.0[k].abs()));
+        let mut weights = [F8::default(); SUB];
+        for (w, x) in weights.iter_mut().zip(&x) {
+            *w = F8::from_fn(|k| av_x.0[k] + x.0[k].abs());
+        }
         let mut codes = [0u8; QK_K];
         let (F8(scales), F8(mins)) = make_qkx2_quants::<V>(&Q4_K_SEARCH, &x, &weights, &mut codes);
         let (mut max_scale, mut max_min) = (0f32, 0f32);
@@ -316,12 +319,12 @@ impl SuperBlock for Q6K {
 
     #[inline(always)]
     fn quantize<V: Lane8>(xs: &[f32]) -> Self {
-        let mut codes = [0u8; QK_K];
         let mut sub_scales = [0f32; 16];
         let (mut max_scale, mut max_abs_scale) = (0f32, 0f32);
-        for (tile, (scales, codes)) in sub_scales.chunks_mut(LANES).zip(codes.chunks_mut(LANES * SUB6)).enumerate() {
-            let x = transposed::<SUB6>(&xs[LANES * SUB6 * tile..]);
-            scales.copy_from_slice(&make_qx_quants::<V>(32, &x, codes).0);
+        let tiles = [QxTile::new(transposed(xs)), QxTile::new(transposed(&xs[LANES * SUB6..]))];
+        let chosen = make_qx_quants::<V, 2>(32, &tiles);
+        for (scales, tile) in sub_scales.chunks_mut(LANES).zip(&chosen) {
+            scales.copy_from_slice(&tile.scale.0);
         }
         for sub_scale in &sub_scales {
             if sub_scale.abs() > max_abs_scale {
@@ -339,6 +342,11 @@ impl SuperBlock for Q6K {
         let iscale = -128.0 / max_scale;
         let d = through_f16(1.0 / iscale);
         let scales = sub_scales.map(|s| nearest_int(iscale * s).min(127) as i8);
+        // Only a sub-block of step 0 keeps the search's codes (`requantize`).
+        let mut codes = [0u8; QK_K];
+        for j in (0..16).filter(|&j| d * scales[j] as f32 == 0.0) {
+            chosen[j / LANES].codes(&tiles[j / LANES], j % LANES, &mut codes[SUB6 * j..SUB6 * (j + 1)]);
+        }
         let mut coded = Coded::new(codes, 16, 32);
         for (j, &scale) in scales.iter().enumerate() {
             let step = d * scale as f32;

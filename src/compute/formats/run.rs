@@ -104,7 +104,6 @@ struct Share {
     error_range: (f32, f32),
     /// Which codes occur.
     seen: Vec<bool>,
-    kept: Option<(Vec<f32>, Vec<u16>)>,
 }
 
 /// A task's buffers, reused from task to task: x̂, codes and clip flags of
@@ -200,10 +199,30 @@ enum Piece<'a> {
     Part { task: usize, fit: &'a GroupFit, span: std::ops::Range<usize> },
 }
 
+/// A piece's slices of x̂ and the codes of the whole tensor, channel-major
+/// (`Want::Values`): the pieces write there, so nothing is copied after.
+type Sink<'a> = (&'a mut [f32], &'a mut [u16]);
+
+/// Where a piece writes x̂, the codes and the clip flags of `span` (values
+/// from the piece's start): its sink when the values are kept, else the
+/// task's scratch.
+fn target<'b>(scratch: &'b mut Scratch, sink: &'b mut Option<Sink>, span: std::ops::Range<usize>) -> Quantized<'b> {
+    match sink {
+        Some((xhat, codes)) => Quantized {
+            xhat: &mut xhat[span.clone()],
+            codes: &mut codes[span.clone()],
+            clipped: &mut scratch.clipped[span],
+        },
+        None => scratch.out(span),
+    }
+}
+
 /// Every group quantized by the format.
 struct Pass {
     /// Each piece's share, in order.
     shares: Vec<Share>,
+    /// x̂ and the codes, channel-major, when `Want::Values`.
+    values: Option<(Vec<f32>, Vec<u16>)>,
     /// The sums of all groups, merged task by task in task order.
     sums: Sums,
     /// The fit of the first group, when it was fitted apart.
@@ -240,22 +259,14 @@ fn quantize_groups(
         clipped_errors: Vec::new(),
         error_range: (0.0, 0.0),
         seen: vec![false; if want == Want::Everything { levels } else { 0 }],
-        kept: None,
     };
-    // Keeping x̂ is for writing it: the figures are not wanted then, and
-    // the buffers go with the share.
-    let keep = |scratch: &mut Scratch, share: &mut Share| {
-        if want == Want::Values {
-            share.kept = Some((std::mem::take(&mut scratch.xhat), std::mem::take(&mut scratch.codes)));
-        }
-    };
-    let whole = |scratch: &mut Scratch, t: usize| {
+    let whole = |scratch: &mut Scratch, mut sink: Option<Sink>, t: usize| {
         let spans = &spans[tasks[t].clone()];
         let range = spans[0].1.start..spans[spans.len() - 1].1.end;
-        scratch.ready(range.len());
+        scratch.ready(range.len(), sink.is_none());
         for (_, span) in spans {
             let xs = finite_group(&g.values[span.clone()], all_finite);
-            let out = scratch.out(span.start - range.start..span.end - range.start);
+            let out = target(scratch, &mut sink, span.start - range.start..span.end - range.start);
             // A fitted group is quantized in parts (`part`), never here.
             format.quantize(cfg, facts, &xs, out);
         }
@@ -264,21 +275,20 @@ fn quantize_groups(
             let groups = spans.iter().map(|(_, s)| s.start - range.start..s.end - range.start);
             tally(&mut share, &g.values[range.clone()], scratch, groups, all_finite, want, false);
         }
-        keep(scratch, &mut share);
         share
     };
-    let part = |scratch: &mut Scratch, task: usize, fit: &GroupFit, span: &std::ops::Range<usize>| {
-        let start = spans[tasks[task].start].1.start;
-        let xs = &g.values[start + span.start..start + span.end];
-        scratch.ready(xs.len());
-        format.quantize_part(cfg, facts, fit, xs, scratch.out(0..xs.len()));
-        let mut share = new_share(xs.len());
-        if want != Want::Values {
-            tally(&mut share, xs, scratch, std::iter::once(0..xs.len()), true, want, true);
-        }
-        keep(scratch, &mut share);
-        share
-    };
+    let part =
+        |scratch: &mut Scratch, mut sink: Option<Sink>, task: usize, fit: &GroupFit, span: &std::ops::Range<usize>| {
+            let start = spans[tasks[task].start].1.start;
+            let xs = &g.values[start + span.start..start + span.end];
+            scratch.ready(xs.len(), sink.is_none());
+            format.quantize_part(cfg, facts, fit, xs, target(scratch, &mut sink, 0..xs.len()));
+            let mut share = new_share(xs.len());
+            if want != Want::Values {
+                tally(&mut share, xs, scratch, std::iter::once(0..xs.len()), true, want, true);
+            }
+            share
+        };
     let pieces: Vec<Piece> = (0..tasks.len())
         .flat_map(|t| match &fits[t] {
             Some(fit) => {
@@ -288,13 +298,23 @@ fn quantize_groups(
             None => vec![Piece::Whole(t)],
         })
         .collect();
-    let (done, scratch) = run_tasks(&pieces, threads, spare_scratch, |scratch, piece| {
+    // Writing x̂ and the codes is all `Want::Values` is for: each piece
+    // fills its slice of the tensor's, in piece order (channel-major).
+    let mut values = (want == Want::Values).then(|| (vec![0f32; g.values.len()], vec![0u16; g.values.len()]));
+    let sinks: Vec<std::sync::Mutex<Option<Sink>>> = match &mut values {
+        Some((xhat, codes)) => split_by(xhat, codes, pieces.iter().map(|p| piece_len(p, &spans, &tasks))),
+        None => pieces.iter().map(|_| std::sync::Mutex::new(None)).collect(),
+    };
+    let numbered: Vec<(usize, &Piece)> = pieces.iter().enumerate().collect();
+    let (done, scratch) = run_tasks(&numbered, threads, spare_scratch, |scratch, &(i, piece)| {
         watch.check().ok()?;
+        let sink = sinks[i].lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take();
         Some(match piece {
-            Piece::Whole(t) => whole(scratch, *t),
-            Piece::Part { task, fit, span } => part(scratch, *task, fit, span),
+            Piece::Whole(t) => whole(scratch, sink, *t),
+            Piece::Part { task, fit, span } => part(scratch, sink, *task, fit, span),
         })
     });
+    drop(sinks);
     let done: Vec<Share> = done.into_iter().collect::<Option<_>>().ok_or(Cancelled)?;
     // Task by task in order: a whole task's sums, or its parts' blocks
     // merged in order (the blocks the whole group would have summed).
@@ -316,7 +336,30 @@ fn quantize_groups(
         sums.merge(&task_sums);
     }
     keep_spares(scratch, Vec::new());
-    Ok(Pass { shares, sums, first_fit: fits.into_iter().next().flatten() })
+    Ok(Pass { shares, values, sums, first_fit: fits.into_iter().next().flatten() })
+}
+
+/// The values a piece covers.
+fn piece_len(piece: &Piece, spans: &[(usize, std::ops::Range<usize>)], tasks: &[std::ops::Range<usize>]) -> usize {
+    match piece {
+        Piece::Whole(t) => spans[tasks[*t].end - 1].1.end - spans[tasks[*t].start].1.start,
+        Piece::Part { span, .. } => span.len(),
+    }
+}
+
+/// `xhat` and `codes` cut into consecutive slices of `lens`, one per piece.
+fn split_by<'a>(
+    mut xhat: &'a mut [f32],
+    mut codes: &'a mut [u16],
+    lens: impl Iterator<Item = usize>,
+) -> Vec<std::sync::Mutex<Option<Sink<'a>>>> {
+    lens.map(|len| {
+        let (x, x_rest) = std::mem::take(&mut xhat).split_at_mut(len);
+        let (c, c_rest) = std::mem::take(&mut codes).split_at_mut(len);
+        (xhat, codes) = (x_rest, c_rest);
+        std::sync::Mutex::new(Some((x, c)))
+    })
+    .collect()
 }
 
 /// The fits of `long` groups, (task, values), made once each (side by side
@@ -344,10 +387,13 @@ fn fit_groups(
 }
 
 impl Scratch {
-    /// Room for `n` values' x̂, codes and clip flags, the flags cleared.
-    fn ready(&mut self, n: usize) {
-        self.xhat.resize(n, 0.0);
-        self.codes.resize(n, 0);
+    /// Room for `n` values' clip flags, cleared, and, unless they go to a
+    /// sink, x̂ and codes.
+    fn ready(&mut self, n: usize, values_too: bool) {
+        if values_too {
+            self.xhat.resize(n, 0.0);
+            self.codes.resize(n, 0);
+        }
         self.clipped.clear();
         self.clipped.resize(n, false);
     }
@@ -521,11 +567,7 @@ pub fn dequantized(w: &Weights, cfg: &QuantConfig) -> Result<(Vec<f32>, Vec<u16>
     let format = cfg.format.format();
     let g = Groups::of(w, cfg, format);
     let pass = quantize_groups(&g, w, cfg, format, &facts_of(w, range), &Watch::NONE, Want::Values)?;
-    let (mut xhat, mut codes) = (Vec::with_capacity(w.values.len()), Vec::with_capacity(w.values.len()));
-    for (x, c) in pass.shares.into_iter().filter_map(|s| s.kept) {
-        xhat.extend(x);
-        codes.extend(c);
-    }
+    let (xhat, codes) = pass.values.expect("Want::Values keeps x̂ and the codes");
     Ok((g.layout.into_row_major(xhat), g.layout.into_row_major(codes)))
 }
 

@@ -79,6 +79,20 @@ fn zeros_stay_zero_with_every_scale_zero() {
 }
 
 #[test]
+fn a_q6_k_sub_block_of_step_zero_keeps_the_searchs_codes() {
+    // Sub-block 3 is a millionth of the others: its int8 scale rounds to
+    // 0, so the C keeps the codes of its search (`if (!d) continue`).
+    let v = |i: usize| ((i * 37 % 23) as f32 - 11.0) / 7.0;
+    let w = block(|i| if i / 16 == 3 { v(i) * 1e-6 } else { v(i) });
+    let (_, codes, bytes) = run("q6_k", &w);
+    assert_eq!(bytes[192 + 3], 0, "sub-block 3's int8 scale");
+    let mut want = [0u8; 16];
+    scalar::make_qx_quants(32, &w.values[48..64], &mut want);
+    assert!(want.iter().any(|&c| c != 32), "the search's codes are not all zero points: {want:?}");
+    assert_eq!(codes[48..64], want.map(u16::from));
+}
+
+#[test]
 fn all_equal_blocks() {
     let w = block(|_| 0.5);
     // Q4_K: every sub-block at its top code 15 with scale 63 and min 0.
@@ -308,16 +322,17 @@ type Searched = ([f32; 8], [f32; 8], [u8; 256], [f32; 16], [u8; 256]);
 /// 16 for Q6_K, side by side in lanes of `V`).
 #[inline(always)]
 fn fast_searches<V: super::search::Lane8>(xs: &[f32]) -> Searched {
-    use super::search::{F8, LANES, Q4_K_SEARCH, SUB, SUB6, make_qkx2_quants, make_qx_quants, transposed};
+    use super::search::{F8, LANES, Q4_K_SEARCH, QxTile, SUB, SUB6, make_qkx2_quants, make_qx_quants, transposed};
     let weights: Vec<f32> = xs.chunks(SUB).flat_map(q4_k_weights).collect();
     let mut q4_codes = [0u8; 256];
     let (F8(scales), F8(mins)) =
         make_qkx2_quants::<V>(&Q4_K_SEARCH, &transposed(xs), &transposed(&weights), &mut q4_codes);
     let (mut q6_scales, mut q6_codes) = ([0f32; 16], [0u8; 256]);
-    for (tile, (s, c)) in
-        xs.chunks(LANES * SUB6).zip(q6_scales.chunks_mut(LANES).zip(q6_codes.chunks_mut(LANES * SUB6)))
-    {
-        s.copy_from_slice(&make_qx_quants::<V>(32, &transposed(tile), c).0);
+    let tiles = [0, 1].map(|t| QxTile::new(transposed(&xs[LANES * SUB6 * t..])));
+    let chosen = make_qx_quants::<V, 2>(32, &tiles);
+    for (j, (s, c)) in q6_scales.iter_mut().zip(q6_codes.chunks_mut(SUB6)).enumerate() {
+        *s = chosen[j / LANES].scale.0[j % LANES];
+        chosen[j / LANES].codes(&tiles[j / LANES], j % LANES, c);
     }
     (scales, mins, q4_codes, q6_scales, q6_codes)
 }
