@@ -77,6 +77,30 @@ fn npy<'a, T: WritableElement + 'a>(
     Ok(Output::Npy(Box::new(array)))
 }
 
+/// A code below 256, held as the pipeline's u16 and written to `.npy` as
+/// uint8: no narrowed copy of the whole tensor is made first.
+#[derive(Clone, Copy)]
+struct Uint8Code(u16);
+
+impl WritableElement for Uint8Code {
+    fn type_descriptor() -> py_literal::Value {
+        u8::type_descriptor()
+    }
+
+    fn write<W: std::io::Write>(&self, writer: W) -> Result<(), ndarray_npy::WriteDataError> {
+        (self.0 as u8).write(writer)
+    }
+
+    fn write_slice<W: std::io::Write>(codes: &[Self], mut writer: W) -> Result<(), ndarray_npy::WriteDataError> {
+        let mut bytes = [0u8; 1 << 16];
+        for chunk in codes.chunks(bytes.len()) {
+            bytes.iter_mut().zip(chunk).for_each(|(b, c)| *b = c.0 as u8);
+            writer.write_all(&bytes[..chunk.len()])?;
+        }
+        Ok(())
+    }
+}
+
 /// Writes every output, each atomically, once all of them are computed (a
 /// refused setting or shape writes nothing); arrays of a checked shape
 /// stream straight to their file (no second copy in memory), so only the
@@ -231,7 +255,8 @@ fn quantize_format(w: &Weights, cfg: &QuantConfig, outputs: &Outputs) -> Result<
     let (x_hat, codes) = formats::dequantized(w, cfg).map_err(fail)?;
     let code_bits = cfg.format.format().code_bits(cfg);
     let (codes, dtype) = if code_bits <= 8 {
-        (npy(codes.iter().map(|&c| c as u8).collect(), &w.shape, "codes")?, "uint8")
+        // In place: a Uint8Code is a u16, so the Vec keeps its buffer.
+        (npy(codes.into_iter().map(Uint8Code).collect(), &w.shape, "codes")?, "uint8")
     } else {
         (npy(codes, &w.shape, "codes")?, "uint16")
     };
