@@ -6,6 +6,8 @@ use std::path::Path;
 
 use ndarray::{ArrayD, IxDyn};
 use ndarray_npy::{WritableElement, WriteNpyExt};
+// The crate's own value type of `.npy` headers, not `weights::py_literal`.
+use py_literal::Value as NpyHeaderValue;
 use serde::Serialize;
 
 use super::{Cli, CliError, describe, load, shape_text, write_stdout};
@@ -80,10 +82,11 @@ fn npy<'a, T: WritableElement + 'a>(
 /// A code below 256, held as the pipeline's u16 and written to `.npy` as
 /// uint8: no narrowed copy of the whole tensor is made first.
 #[derive(Clone, Copy)]
+#[repr(transparent)]
 struct Uint8Code(u16);
 
 impl WritableElement for Uint8Code {
-    fn type_descriptor() -> py_literal::Value {
+    fn type_descriptor() -> NpyHeaderValue {
         u8::type_descriptor()
     }
 
@@ -255,7 +258,8 @@ fn quantize_format(w: &Weights, cfg: &QuantConfig, outputs: &Outputs) -> Result<
     let (x_hat, codes) = formats::dequantized(w, cfg).map_err(fail)?;
     let code_bits = cfg.format.format().code_bits(cfg);
     let (codes, dtype) = if code_bits <= 8 {
-        // In place: a Uint8Code is a u16, so the Vec keeps its buffer.
+        // std's in-place collect reuses the u16 buffer (an optimisation,
+        // not a guarantee: the bytes written are the same either way).
         (npy(codes.into_iter().map(Uint8Code).collect(), &w.shape, "codes")?, "uint8")
     } else {
         (npy(codes, &w.shape, "codes")?, "uint16")

@@ -40,8 +40,9 @@ const MAGIC: f32 = 12582912.0;
 const SMALL: f32 = 2097152.0;
 
 impl F8 {
-    // Loops rather than `std::array::from_fn` and `map`, whose closures
-    // are not always inlined and then run outside the caller's AVX2 code.
+    // Loops rather than `std::array::from_fn` and `map`: those are not
+    // `#[inline(always)]`, and where LLVM declines to inline them they and
+    // their closures are compiled without AVX2, outside the caller's code.
     #[inline(always)]
     pub(super) fn from_fn(mut f: impl FnMut(usize) -> f32) -> F8 {
         let mut v = [0.0; LANES];
@@ -127,12 +128,12 @@ impl Lane8 for F8 {
 
     #[inline(always)]
     fn at_least(self, o: &F8) -> u32 {
-        bits(self.mask(*o, |a, b| a >= b))
+        lane_mask(self.mask(*o, |a, b| a >= b))
     }
 
     #[inline(always)]
     fn below(self, o: &F8) -> u32 {
-        bits(self.mask(*o, |a, b| a < b))
+        lane_mask(self.mask(*o, |a, b| a < b))
     }
 }
 
@@ -220,9 +221,12 @@ mod avx {
     }
 }
 
-/// Bit k set where `lanes[k]` is.
+/// Every lane's bit of a lane mask.
+const ALL_LANES: u32 = (1 << LANES) - 1;
+
+/// The lane mask of `lanes`: bit k set where `lanes[k]` is.
 #[inline(always)]
-fn bits(lanes: [bool; LANES]) -> u32 {
+fn lane_mask(lanes: [bool; LANES]) -> u32 {
     (0..LANES).fold(0, |bits, k| bits | (lanes[k] as u32) << k)
 }
 
@@ -292,7 +296,7 @@ fn qkx2_error<V: Lane8>(
             let diff = scale * V::load(l) + min - V::load(x);
             error = error + V::load(w) * (diff * diff);
         }
-        if error.at_least(best) | unfit == (1 << LANES) - 1 {
+        if error.at_least(best) | unfit == ALL_LANES {
             break;
         }
     }
@@ -347,8 +351,8 @@ pub(super) fn make_qkx2_quants<V: Lane8>(
     // x − min, the same bits as computing it in every trial; min changes
     // only with a better trial.
     let mut from_min = [F8::default(); SUB];
-    let offset = |from_min: &mut [F8; SUB], min: F8| from_min.iter_mut().zip(x).for_each(|(d, &x)| *d = x - min);
-    offset(&mut from_min, min);
+    let subtract_min = |from_min: &mut [F8; SUB], min: F8| from_min.iter_mut().zip(x).for_each(|(d, &x)| *d = x - min);
+    subtract_min(&mut from_min, min);
     for is in 0..=s.nstep {
         iscale = F8::splat(s.rmin + s.rdelta * is as f32 + nmax) / (max - min);
         // Every scaled value lies between those of the lowest and the
@@ -367,17 +371,17 @@ pub(super) fn make_qkx2_quants<V: Lane8>(
         // Selects, not branches: LLVM makes them vector blends.
         let this_scale = F8::from_fn(|k| if this_min.0[k] > 0.0 { clamped.0[k] } else { this_scale.0[k] });
         let this_min = this_min.lanes(|m| if m > 0.0 { 0.0 } else { m });
-        let unfit = !bits(det.mask(F8::default(), |d, z| d > z)) & ((1 << LANES) - 1);
+        let unfit = !lane_mask(det.mask(F8::default(), |d, z| d > z)) & ALL_LANES;
         let cur_error = qkx2_error::<V>((x, w), &l, (this_scale, this_min), (&best_error, unfit));
         let better = V::load(&cur_error).below(&best_error) & !unfit;
         if better != 0 {
-            let better = |k: usize| better >> k & 1 == 1;
-            best_error = F8::from_fn(|k| if better(k) { cur_error.0[k] } else { best_error.0[k] });
-            scale = F8::from_fn(|k| if better(k) { this_scale.0[k] } else { scale.0[k] });
-            code_iscale = F8::from_fn(|k| if better(k) { iscale.0[k] } else { code_iscale.0[k] });
-            code_min = F8::from_fn(|k| if better(k) { min.0[k] } else { code_min.0[k] });
-            min = F8::from_fn(|k| if better(k) { this_min.0[k] } else { min.0[k] });
-            offset(&mut from_min, min);
+            let is_better = |k: usize| better >> k & 1 == 1;
+            best_error = F8::from_fn(|k| if is_better(k) { cur_error.0[k] } else { best_error.0[k] });
+            scale = F8::from_fn(|k| if is_better(k) { this_scale.0[k] } else { scale.0[k] });
+            code_iscale = F8::from_fn(|k| if is_better(k) { iscale.0[k] } else { code_iscale.0[k] });
+            code_min = F8::from_fn(|k| if is_better(k) { min.0[k] } else { code_min.0[k] });
+            min = F8::from_fn(|k| if is_better(k) { this_min.0[k] } else { min.0[k] });
+            subtract_min(&mut from_min, min);
         }
     }
     for (i, &x) in x.iter().enumerate() {
@@ -402,8 +406,7 @@ pub(super) const SUB6: usize = 16;
 /// nmax + 1, so `codes_small` is `nearest_int`'s.
 #[inline(always)]
 fn qx_sums<V: Lane8, const T: usize>(iscale: &[F8; T], tiles: &[QxTile; T], range: (i32, i32)) -> [(F8, F8); T] {
-    // Plain loops, no array `map` or `from_fn`: their closures are not
-    // inlined, so they would run outside the caller's AVX2 code.
+    // Plain loops, no array `map` or `from_fn` (see `F8::from_fn`).
     let zero = V::load(&F8::default());
     let (mut scaled, mut sumlx, mut suml2) = ([zero; T], [zero; T], [zero; T]);
     for t in 0..T {

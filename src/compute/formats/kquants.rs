@@ -342,14 +342,14 @@ impl SuperBlock for Q6K {
         let iscale = -128.0 / max_scale;
         let d = through_f16(1.0 / iscale);
         let scales = sub_scales.map(|s| nearest_int(iscale * s).min(127) as i8);
+        let steps = scales.map(|scale| d * scale as f32);
         // Only a sub-block of step 0 keeps the search's codes (`requantize`).
         let mut codes = [0u8; QK_K];
-        for j in (0..16).filter(|&j| d * scales[j] as f32 == 0.0) {
+        for j in (0..16).filter(|&j| steps[j] == 0.0) {
             chosen[j / LANES].codes(&tiles[j / LANES], j % LANES, &mut codes[SUB6 * j..SUB6 * (j + 1)]);
         }
         let mut coded = Coded::new(codes, 16, 32);
-        for (j, &scale) in scales.iter().enumerate() {
-            let step = d * scale as f32;
+        for (j, &step) in steps.iter().enumerate() {
             coded.requantize(j, (step, 0.0), xs, (-32, 31), |x| nearest_int(x / step));
         }
         Q6K { coded, d, scales }

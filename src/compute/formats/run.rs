@@ -91,7 +91,7 @@ fn finite_group<'a>(xs: &'a [f32], all_finite: bool) -> Cow<'a, [f32]> {
     )
 }
 
-/// One piece's share of the figures, and of x̂ and the codes when kept.
+/// One piece's share of the figures.
 struct Share {
     sums: Sums,
     /// The sums of each block of 128 values, kept apart in a part of a
@@ -107,7 +107,8 @@ struct Share {
 }
 
 /// A task's buffers, reused from task to task: x̂, codes and clip flags of
-/// all its groups, one after the other.
+/// all its groups, one after the other (only the clip flags when the piece
+/// writes x̂ and the codes to a sink).
 #[derive(Default)]
 struct Scratch {
     xhat: Vec<f32>,
@@ -161,7 +162,7 @@ fn keep_spares(scratch: Vec<Scratch>, shares: Vec<Share>) {
     let mut held: usize = spare.scratch.iter().map(scratch_bytes).sum::<usize>()
         + spare.errors.iter().map(|e| e.capacity() * 4).sum::<usize>();
     let small = |n: usize| n <= SPARE_MAX;
-    for s in scratch.into_iter().filter(|s| small(s.xhat.capacity())) {
+    for s in scratch.into_iter().filter(|s| small(s.xhat.capacity().max(s.clipped.capacity()))) {
         if spare.scratch.len() < SPARE_SCRATCH && held + scratch_bytes(&s) <= SPARE_BYTES {
             held += scratch_bytes(&s);
             spare.scratch.push(s);
@@ -261,8 +262,8 @@ fn quantize_groups(
         seen: vec![false; if want == Want::Everything { levels } else { 0 }],
     };
     let whole = |scratch: &mut Scratch, mut sink: Option<Sink>, t: usize| {
+        let range = task_range(&spans, &tasks[t]);
         let spans = &spans[tasks[t].clone()];
-        let range = spans[0].1.start..spans[spans.len() - 1].1.end;
         scratch.ready(range.len(), sink.is_none());
         for (_, span) in spans {
             let xs = finite_group(&g.values[span.clone()], all_finite);
@@ -339,10 +340,15 @@ fn quantize_groups(
     Ok(Pass { shares, values, sums, first_fit: fits.into_iter().next().flatten() })
 }
 
+/// The values of a task's groups, from the first's start to the last's end.
+fn task_range(spans: &[(usize, std::ops::Range<usize>)], task: &std::ops::Range<usize>) -> std::ops::Range<usize> {
+    spans[task.start].1.start..spans[task.end - 1].1.end
+}
+
 /// The values a piece covers.
 fn piece_len(piece: &Piece, spans: &[(usize, std::ops::Range<usize>)], tasks: &[std::ops::Range<usize>]) -> usize {
     match piece {
-        Piece::Whole(t) => spans[tasks[*t].end - 1].1.end - spans[tasks[*t].start].1.start,
+        Piece::Whole(t) => task_range(spans, &tasks[*t]).len(),
         Piece::Part { span, .. } => span.len(),
     }
 }
@@ -353,13 +359,16 @@ fn split_by<'a>(
     mut codes: &'a mut [u16],
     lens: impl Iterator<Item = usize>,
 ) -> Vec<std::sync::Mutex<Option<Sink<'a>>>> {
-    lens.map(|len| {
-        let (x, x_rest) = std::mem::take(&mut xhat).split_at_mut(len);
-        let (c, c_rest) = std::mem::take(&mut codes).split_at_mut(len);
-        (xhat, codes) = (x_rest, c_rest);
-        std::sync::Mutex::new(Some((x, c)))
-    })
-    .collect()
+    let sinks = lens
+        .map(|len| {
+            let (x, x_rest) = std::mem::take(&mut xhat).split_at_mut(len);
+            let (c, c_rest) = std::mem::take(&mut codes).split_at_mut(len);
+            (xhat, codes) = (x_rest, c_rest);
+            std::sync::Mutex::new(Some((x, c)))
+        })
+        .collect();
+    debug_assert!(xhat.is_empty() && codes.is_empty(), "the pieces cover the tensor");
+    sinks
 }
 
 /// The fits of `long` groups, (task, values), made once each (side by side

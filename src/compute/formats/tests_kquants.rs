@@ -453,3 +453,43 @@ fn codes_in_float_arithmetic_are_nearest_ints_below_2_pow_21() {
         }
     }
 }
+
+#[test]
+fn lane_compares_are_ieee_on_both_lane_types() {
+    use super::search::{F8, Lane8};
+    let (inf, nan) = (f32::INFINITY, f32::NAN);
+    let a = F8([nan, 1.0, -0.0, 0.0, inf, -inf, 2.0, 1.0]);
+    let b = F8([1.0, nan, 0.0, -0.0, inf, -inf, 1.0, 2.0]);
+    // Lane k's bit, by Rust's own `>=` and `<` (false where either is NaN).
+    let want = |f: fn(f32, f32) -> bool| (0..8).fold(0u32, |m, k| m | (f(a.0[k], b.0[k]) as u32) << k);
+    let (at_least, below) = (want(|x, y| x >= y), want(|x, y| x < y));
+    assert_eq!((at_least, below), (0b0111_1100, 0b1000_0000), "a hand count of the lanes");
+    assert_eq!((a.at_least(&b), a.below(&b)), (at_least, below), "portable");
+    #[cfg(target_arch = "x86_64")]
+    if crate::compute::has_avx2() {
+        #[target_feature(enable = "avx2")]
+        fn avx2(a: &F8, b: &F8) -> (u32, u32) {
+            use super::search::Avx8;
+            (Avx8::load(a).at_least(b), Avx8::load(a).below(b))
+        }
+        // SAFETY: the CPU has AVX2.
+        assert_eq!(unsafe { avx2(&a, &b) }, (at_least, below), "avx2");
+    }
+}
+
+#[test]
+fn a_q6_k_block_whose_d_is_0_in_fp16_keeps_every_searchs_codes() {
+    // Scales near 5e-8 (above GROUP_MAX_EPS): d = max_scale / 128 is below
+    // fp16's least subnormal, so every step is 0 and every sub-block keeps
+    // the codes of its search.
+    let w = block(|i| ((i * 37 % 23) as f32 - 11.0) / 7.0 * 1e-6);
+    let (xhat, codes, bytes) = run("q6_k", &w);
+    assert_eq!(f16_le(&bytes[208..210]), 0.0, "d");
+    for (j, x) in w.values.chunks(16).enumerate() {
+        let mut want = [0u8; 16];
+        scalar::make_qx_quants(32, x, &mut want);
+        assert_eq!(codes[16 * j..16 * (j + 1)], want.map(u16::from), "sub-block {j}");
+    }
+    assert!(codes.iter().any(|&c| c != 0), "not the cleared block's codes");
+    assert!(xhat.iter().all(|&x| x == 0.0));
+}
