@@ -4,14 +4,16 @@
 use super::{Scratch, Share, Want};
 use crate::compute::kernel::Sums;
 
-/// Adds one piece's figures to its share, group by group (`groups`, from
-/// the piece's start): sums in float32 lanes of blocks of 128 (as the int
-/// kernel does), then in float64. Where every value is finite, one pass
-/// gives a block's sums, its errors and their range; a block with clipped
-/// values then counts them, and its clipped errors are set apart. In a
-/// part of a group (`in_part`) the blocks' sums are kept apart. A
-/// non-finite value anywhere: every value is taken one by one, the
-/// finite ones only.
+/// Adds one piece's figures to its share (`groups`, consecutive, from the
+/// piece's start): sums in float32 lanes of blocks of 128 (as the int
+/// kernel does), then in float64. Where every value is finite, the groups
+/// are one run of blocks (a block may hold several small groups: a
+/// 16-value group alone would pay a block's reduction and merge), and one
+/// pass gives a block's sums, its errors and their range; a block with
+/// clipped values then counts them, and its clipped errors are set apart.
+/// In a part of a group (`in_part`) the blocks' sums are kept apart. A
+/// non-finite value anywhere: every value is taken one by one, group by
+/// group, the finite ones only.
 pub(super) fn tally(
     share: &mut Share,
     xs: &[f32],
@@ -32,6 +34,8 @@ pub(super) fn tally(
     let some_clipped = any_clipped(&scratch.clipped);
     let mut range = ErrorRange::default();
     let mut unkept = [0f32; LANE_BLOCK];
+    let groups: Box<dyn Iterator<Item = std::ops::Range<usize>>> =
+        if all_finite { Box::new(one_run(groups).into_iter()) } else { Box::new(groups) };
     for group in groups {
         let (xs, xhat, clipped) = (&xs[group.clone()], &scratch.xhat[group.clone()], &scratch.clipped[group]);
         if !all_finite {
@@ -57,6 +61,15 @@ pub(super) fn tally(
         }
     }
     share.error_range = range.total();
+}
+
+/// Consecutive groups as one range (none for no groups).
+fn one_run(mut groups: impl Iterator<Item = std::ops::Range<usize>>) -> Option<std::ops::Range<usize>> {
+    let first = groups.next()?;
+    Some(groups.fold(first, |run, g| {
+        debug_assert_eq!(run.end, g.start, "a piece's groups are consecutive");
+        run.start..g.end
+    }))
 }
 
 /// The finite values of a group one by one, in float64.
