@@ -306,16 +306,17 @@ fn quantize_groups(
         Some((xhat, codes)) => split_by(xhat, codes, pieces.iter().map(|p| piece_len(p, &spans, &tasks))),
         None => pieces.iter().map(|_| std::sync::Mutex::new(None)).collect(),
     };
-    let numbered: Vec<(usize, &Piece)> = pieces.iter().enumerate().collect();
-    let (done, scratch) = run_tasks(&numbered, threads, spare_scratch, |scratch, &(i, piece)| {
+    // Each sink is taken once, by its piece's task.
+    let work: Vec<(&Piece, std::sync::Mutex<Option<Sink>>)> = pieces.iter().zip(sinks).collect();
+    let (done, scratch) = run_tasks(&work, threads, spare_scratch, |scratch, (piece, sink)| {
         watch.check().ok()?;
-        let sink = sinks[i].lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take();
+        let sink = sink.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take();
         Some(match piece {
             Piece::Whole(t) => whole(scratch, sink, *t),
             Piece::Part { task, fit, span } => part(scratch, sink, *task, fit, span),
         })
     });
-    drop(sinks);
+    drop(work);
     let done: Vec<Share> = done.into_iter().collect::<Option<_>>().ok_or(Cancelled)?;
     // Task by task in order: a whole task's sums, or its parts' blocks
     // merged in order (the blocks the whole group would have summed).
