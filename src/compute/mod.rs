@@ -40,6 +40,17 @@ pub(crate) fn has_avx2() -> bool {
     false
 }
 
+/// Whether the CPU runs AVX-512F: the K-quant searches then run two
+/// super-blocks at once in 16 lanes, the same operations lane by lane as
+/// in AVX2 or plain code, so the same bits (see `has_avx2`).
+#[inline]
+pub(crate) fn has_avx512() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    return std::arch::is_x86_feature_detected!("avx512f");
+    #[cfg(not(target_arch = "x86_64"))]
+    false
+}
+
 /// Compiles a free function (a loop over values whose callees are
 /// `#[inline(always)]`) a second time for AVX2, and runs that one when the
 /// CPU has it: twice the width of the baseline SSE2, the same bits (see

@@ -7,7 +7,9 @@
 
 use std::marker::PhantomData;
 
-use self::search::{F8, LANES, Lane8, Q4_K_SEARCH, QxTile, SUB, SUB6, make_qkx2_quants, make_qx_quants, transposed};
+use self::search::{
+    F8, Fx, LANES, Lanes, Q4_K_SEARCH, QxTile, SUB, SUB6, make_qkx2_quants, make_qx_quants, transposed,
+};
 use super::llama::{inverse, push_f16};
 use super::{Grouping, NumberFormat, Packed, Quantized, TensorFacts, through_f16, whole_blocks};
 use crate::compute::quant::{InvalidSetting, QuantConfig};
@@ -112,7 +114,15 @@ pub trait SuperBlock: Sized {
     const BYTES: usize;
     /// Inlined into the free `quantize`, which compiles it twice: its
     /// searches' lanes are `V`.
-    fn quantize<V: Lane8>(xs: &[f32]) -> Self;
+    fn quantize<V: Lanes<LANES>>(xs: &[f32]) -> Self;
+    /// Two consecutive super-blocks (512 values), each as `quantize` gives
+    /// it. Inlined into the AVX-512 twin of the free `quantize_two`, where
+    /// Q4_K and Q6_K search both blocks at once in the 16 lanes of `W`; by
+    /// default one block at a time.
+    #[inline(always)]
+    fn quantize_two<W: Lanes<16>>(xs: &[f32]) -> [Self; 2] {
+        [Self::quantize::<F8>(&xs[..QK_K]), Self::quantize::<F8>(&xs[QK_K..])]
+    }
     fn coded(&self) -> &Coded;
     fn params(&self) -> Vec<(&'static str, f64)>;
     fn pack(&self, out: &mut Vec<u8>);
@@ -177,6 +187,24 @@ impl<B: SuperBlock> NumberFormat for KQuant<B> {
         quantize::<B>(xs).coded().write(out);
     }
 
+    /// Two blocks at a time (`quantize_two`).
+    fn quantize_each(&self, cfg: &QuantConfig, tensor: &TensorFacts, xs: &[f32], size: usize, out: Quantized<'_>) {
+        debug_assert_eq!(size, QK_K);
+        let Quantized { xhat, codes, clipped } = out;
+        let pairs = xs.chunks(2 * QK_K).zip(xhat.chunks_mut(2 * QK_K)).zip(codes.chunks_mut(2 * QK_K));
+        for (((xs, xhat), codes), clipped) in pairs.zip(clipped.chunks_mut(2 * QK_K)) {
+            if xs.len() < 2 * QK_K {
+                self.quantize(cfg, tensor, xs, Quantized { xhat, codes, clipped });
+                continue;
+            }
+            let ((xhat, codes), clipped) =
+                ((xhat.split_at_mut(QK_K), codes.split_at_mut(QK_K)), clipped.split_at_mut(QK_K));
+            let [first, second] = quantize_two::<B>(xs);
+            first.coded().write(Quantized { xhat: xhat.0, codes: codes.0, clipped: clipped.0 });
+            second.coded().write(Quantized { xhat: xhat.1, codes: codes.1, clipped: clipped.1 });
+        }
+    }
+
     fn levels(&self, _cfg: &QuantConfig, _tensor: &TensorFacts, xs: &[f32]) -> Vec<f32> {
         let block = quantize::<B>(xs);
         let coded = block.coded();
@@ -217,6 +245,22 @@ fn quantize<B: SuperBlock>(xs: &[f32]) -> B {
     B::quantize::<F8>(xs)
 }
 
+/// `B::quantize_two` of 512 values, in AVX-512 registers where the CPU
+/// has them, else `quantize` of each block (the same bits: see
+/// `compute::has_avx512`).
+fn quantize_two<B: SuperBlock>(xs: &[f32]) -> [B; 2] {
+    #[cfg(target_arch = "x86_64")]
+    if crate::compute::has_avx512() {
+        #[target_feature(enable = "avx512f")]
+        fn avx512<B: SuperBlock>(xs: &[f32]) -> [B; 2] {
+            B::quantize_two::<search::Avx16>(xs)
+        }
+        // SAFETY: the CPU has AVX-512F.
+        return unsafe { avx512::<B>(xs) };
+    }
+    [quantize::<B>(&xs[..QK_K]), quantize::<B>(&xs[QK_K..])]
+}
+
 /// Q4_K: d, dmin and per sub-block of 32 the 6-bit scale `sc` and min `m`:
 /// x̂ = (d·sc)·q − dmin·m.
 pub struct Q4K {
@@ -227,23 +271,29 @@ pub struct Q4K {
     m: [u8; 8],
 }
 
-impl SuperBlock for Q4K {
-    const BITS: u32 = 4;
-    const CODES: i32 = 16;
-    /// d, dmin, scales[12], qs[128].
-    const BYTES: usize = 2 + 2 + 12 + QK_K / 2;
+/// `quantize_row_q4_K_ref`'s searches of `N` sub-blocks (one super-block
+/// in 8 lanes, two in 16) side by side: their scales and mins (x ≈
+/// scale·l − min) and, in the first 32·N bytes, the codes.
+#[inline(always)]
+fn q4_k_search<V: Lanes<N>, const N: usize>(xs: &[f32]) -> (Fx<N>, Fx<N>, [u8; 2 * QK_K]) {
+    let x: [Fx<N>; SUB] = transposed(xs);
+    let sum_x2 = x.iter().fold(Fx::default(), |s, &v| s + v * v);
+    let av_x = Fx::<N>::from_fn(|k| (sum_x2.0[k] / 32.0).sqrt());
+    let mut weights = [Fx::default(); SUB];
+    for (w, x) in weights.iter_mut().zip(&x) {
+        *w = Fx::from_fn(|k| av_x.0[k] + x.0[k].abs());
+    }
+    let mut codes = [0u8; 2 * QK_K];
+    let (scales, mins) = make_qkx2_quants::<V, N>(&Q4_K_SEARCH, &x, &weights, &mut codes[..SUB * N]);
+    (scales, mins, codes)
+}
 
+impl Q4K {
+    /// The block from its search's scales and mins per sub-block, and
+    /// codes: the 6-bit scales and mins, fp16 d and dmin, and the codes
+    /// requantized with them.
     #[inline(always)]
-    fn quantize<V: Lane8>(xs: &[f32]) -> Self {
-        let x: [F8; SUB] = transposed(xs);
-        let sum_x2 = x.iter().fold(F8::default(), |s, &v| s + v * v);
-        let av_x = F8::from_fn(|k| (sum_x2.0[k] / 32.0).sqrt());
-        let mut weights = [F8::default(); SUB];
-        for (w, x) in weights.iter_mut().zip(&x) {
-            *w = F8::from_fn(|k| av_x.0[k] + x.0[k].abs());
-        }
-        let mut codes = [0u8; QK_K];
-        let (F8(scales), F8(mins)) = make_qkx2_quants::<V>(&Q4_K_SEARCH, &x, &weights, &mut codes);
+    fn finish((Fx(scales), Fx(mins)): (F8, F8), codes: &[u8], xs: &[f32]) -> Q4K {
         let (mut max_scale, mut max_min) = (0f32, 0f32);
         for j in 0..8 {
             if scales[j] > max_scale {
@@ -259,12 +309,35 @@ impl SuperBlock for Q4K {
         let sc = std::array::from_fn(|j| (nearest_int(inv_scale * scales[j]) as u8).min(63));
         let m = std::array::from_fn(|j| (nearest_int(inv_min * mins[j]) as u8).min(63));
         let (d, dmin) = (through_f16(max_scale / 63.0), through_f16(max_min / 63.0));
-        let mut coded = Coded::new(codes, 32, 0);
+        let mut coded = Coded::new(codes.try_into().expect("a super-block's codes"), 32, 0);
         for j in 0..8 {
             let (step, offset) = (d * sc[j] as f32, dmin * m[j] as f32);
             coded.requantize(j, (step, offset), xs, (0, 15), |x| nearest_int((x + offset) / step));
         }
         Q4K { coded, d, dmin, sc, m }
+    }
+}
+
+impl SuperBlock for Q4K {
+    const BITS: u32 = 4;
+    const CODES: i32 = 16;
+    /// d, dmin, scales[12], qs[128].
+    const BYTES: usize = 2 + 2 + 12 + QK_K / 2;
+
+    #[inline(always)]
+    fn quantize<V: Lanes<LANES>>(xs: &[f32]) -> Self {
+        let (scales, mins, codes) = q4_k_search::<V, LANES>(xs);
+        Q4K::finish((scales, mins), &codes[..QK_K], xs)
+    }
+
+    #[inline(always)]
+    fn quantize_two<W: Lanes<16>>(xs: &[f32]) -> [Self; 2] {
+        let (scales, mins, codes) = q4_k_search::<W, 16>(xs);
+        let (codes, values) = (codes.split_at(QK_K), xs.split_at(QK_K));
+        [
+            Q4K::finish((scales.part(0), mins.part(0)), codes.0, values.0),
+            Q4K::finish((scales.part(LANES), mins.part(LANES)), codes.1, values.1),
+        ]
     }
 
     fn coded(&self) -> &Coded {
@@ -318,41 +391,27 @@ impl SuperBlock for Q6K {
     const BYTES: usize = QK_K / 2 + QK_K / 4 + QK_K / 16 + 2;
 
     #[inline(always)]
-    fn quantize<V: Lane8>(xs: &[f32]) -> Self {
-        let mut sub_scales = [0f32; 16];
-        let (mut max_scale, mut max_abs_scale) = (0f32, 0f32);
+    fn quantize<V: Lanes<LANES>>(xs: &[f32]) -> Self {
         let tiles = [QxTile::new(transposed(xs)), QxTile::new(transposed(&xs[LANES * SUB6..]))];
-        let chosen = make_qx_quants::<V, 2>(32, &tiles);
+        let chosen = make_qx_quants::<V, LANES, 2>(32, &tiles);
+        let mut sub_scales = [0f32; 16];
         for (scales, tile) in sub_scales.chunks_mut(LANES).zip(&chosen) {
             scales.copy_from_slice(&tile.scale.0);
         }
-        for sub_scale in &sub_scales {
-            if sub_scale.abs() > max_abs_scale {
-                (max_abs_scale, max_scale) = (sub_scale.abs(), *sub_scale);
-            }
-        }
-        if max_abs_scale < GROUP_MAX_EPS {
-            // The C clears the whole block: every code 0, d = 0.
-            let mut coded = Coded::new([0; QK_K], 16, 32);
-            for j in 0..16 {
-                coded.requantize(j, (0.0, 0.0), xs, (-32, 31), |_| 0);
-            }
-            return Q6K { coded, d: 0.0, scales: [0; 16] };
-        }
-        let iscale = -128.0 / max_scale;
-        let d = through_f16(1.0 / iscale);
-        let scales = sub_scales.map(|s| nearest_int(iscale * s).min(127) as i8);
-        let steps = scales.map(|scale| d * scale as f32);
-        // Only a sub-block of step 0 keeps the search's codes (`requantize`).
-        let mut codes = [0u8; QK_K];
-        for j in (0..16).filter(|&j| steps[j] == 0.0) {
-            chosen[j / LANES].codes(&tiles[j / LANES], j % LANES, &mut codes[SUB6 * j..SUB6 * (j + 1)]);
-        }
-        let mut coded = Coded::new(codes, 16, 32);
-        for (j, &step) in steps.iter().enumerate() {
-            coded.requantize(j, (step, 0.0), xs, (-32, 31), |x| nearest_int(x / step));
-        }
-        Q6K { coded, d, scales }
+        Q6K::finish(sub_scales, xs, |j, codes| chosen[j / LANES].codes(&tiles[j / LANES], j % LANES, codes))
+    }
+
+    /// Each block's 16 sub-blocks in the 16 lanes of a tile, the two
+    /// blocks' tiles side by side.
+    #[inline(always)]
+    fn quantize_two<W: Lanes<16>>(xs: &[f32]) -> [Self; 2] {
+        let values = xs.split_at(QK_K);
+        let tiles = [QxTile::new(transposed(values.0)), QxTile::new(transposed(values.1))];
+        let chosen = make_qx_quants::<W, 16, 2>(32, &tiles);
+        [
+            Q6K::finish(chosen[0].scale.0, values.0, |j, codes| chosen[0].codes(&tiles[0], j, codes)),
+            Q6K::finish(chosen[1].scale.0, values.1, |j, codes| chosen[1].codes(&tiles[1], j, codes)),
+        ]
     }
 
     fn coded(&self) -> &Coded {
@@ -384,6 +443,43 @@ impl SuperBlock for Q6K {
     }
 }
 
+impl Q6K {
+    /// The block from its search's scales per sub-block: the int8 scales,
+    /// fp16 d, and the codes requantized with them; `search_codes(j, out)`
+    /// writes the search's codes of sub-block j, which only a sub-block of
+    /// step 0 keeps (`requantize`).
+    #[inline(always)]
+    fn finish(sub_scales: [f32; 16], xs: &[f32], search_codes: impl Fn(usize, &mut [u8])) -> Q6K {
+        let (mut max_scale, mut max_abs_scale) = (0f32, 0f32);
+        for sub_scale in &sub_scales {
+            if sub_scale.abs() > max_abs_scale {
+                (max_abs_scale, max_scale) = (sub_scale.abs(), *sub_scale);
+            }
+        }
+        if max_abs_scale < GROUP_MAX_EPS {
+            // The C clears the whole block: every code 0, d = 0.
+            let mut coded = Coded::new([0; QK_K], 16, 32);
+            for j in 0..16 {
+                coded.requantize(j, (0.0, 0.0), xs, (-32, 31), |_| 0);
+            }
+            return Q6K { coded, d: 0.0, scales: [0; 16] };
+        }
+        let iscale = -128.0 / max_scale;
+        let d = through_f16(1.0 / iscale);
+        let scales = sub_scales.map(|s| nearest_int(iscale * s).min(127) as i8);
+        let steps = scales.map(|scale| d * scale as f32);
+        let mut codes = [0u8; QK_K];
+        for j in (0..16).filter(|&j| steps[j] == 0.0) {
+            search_codes(j, &mut codes[SUB6 * j..SUB6 * (j + 1)]);
+        }
+        let mut coded = Coded::new(codes, 16, 32);
+        for (j, &step) in steps.iter().enumerate() {
+            coded.requantize(j, (step, 0.0), xs, (-32, 31), |x| nearest_int(x / step));
+        }
+        Q6K { coded, d, scales }
+    }
+}
+
 /// TQ2_0: d = amax and codes q + 1 for q = round(x/d) in {-1, 0, 1},
 /// half away from zero (`lroundf`): x̂ = d·q.
 pub struct Tq2 {
@@ -398,7 +494,7 @@ impl SuperBlock for Tq2 {
     const BYTES: usize = QK_K / 4 + 2;
 
     #[inline(always)]
-    fn quantize<V: Lane8>(xs: &[f32]) -> Self {
+    fn quantize<V: Lanes<LANES>>(xs: &[f32]) -> Self {
         let amax = xs.iter().fold(0f32, |m, x| m.max(x.abs()));
         let id = inverse(amax);
         let mut codes = [0u8; QK_K];

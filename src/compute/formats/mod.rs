@@ -107,6 +107,18 @@ pub trait NumberFormat: Sync + Send {
     /// Quantizes one group.
     fn quantize(&self, cfg: &QuantConfig, tensor: &TensorFacts, xs: &[f32], out: Quantized<'_>);
 
+    /// Quantizes `xs`, consecutive groups of `size` values (the last may
+    /// be shorter), each as `quantize` does. The default takes them one at
+    /// a time; a format whose groups are quicker side by side (Q4_K's
+    /// searches) takes several at once.
+    fn quantize_each(&self, cfg: &QuantConfig, tensor: &TensorFacts, xs: &[f32], size: usize, out: Quantized<'_>) {
+        let Quantized { xhat, codes, clipped } = out;
+        let groups = xs.chunks(size).zip(xhat.chunks_mut(size)).zip(codes.chunks_mut(size));
+        for (((xs, xhat), codes), clipped) in groups.zip(clipped.chunks_mut(size)) {
+            self.quantize(cfg, tensor, xs, Quantized { xhat, codes, clipped });
+        }
+    }
+
     /// The values one group's codes can take, ascending: what the weight
     /// histogram draws.
     fn levels(&self, cfg: &QuantConfig, tensor: &TensorFacts, xs: &[f32]) -> Vec<f32>;

@@ -265,11 +265,19 @@ fn quantize_groups(
         let range = task_range(&spans, &tasks[t]);
         let spans = &spans[tasks[t].clone()];
         scratch.ready(range.len(), sink.is_none());
-        for (_, span) in spans {
-            let xs = finite_group(&g.values[span.clone()], all_finite);
-            let out = target(scratch, &mut sink, span.start - range.start..span.end - range.start);
-            // A fitted group is quantized in parts (`part`), never here.
-            format.quantize(cfg, facts, &xs, out);
+        // A fitted group is quantized in parts (`part`), never here.
+        let size = spans[0].1.len();
+        let last = spans[spans.len() - 1].1.len();
+        let uniform = last <= size && spans.iter().rev().skip(1).all(|(_, s)| s.len() == size);
+        if all_finite && uniform && size > 0 {
+            let out = target(scratch, &mut sink, 0..range.len());
+            format.quantize_each(cfg, facts, &g.values[range.clone()], size, out);
+        } else {
+            for (_, span) in spans {
+                let xs = finite_group(&g.values[span.clone()], all_finite);
+                let out = target(scratch, &mut sink, span.start - range.start..span.end - range.start);
+                format.quantize(cfg, facts, &xs, out);
+            }
         }
         let mut share = new_share(range.len());
         if want != Want::Values {

@@ -8,6 +8,8 @@ use crate::compute::analysis::analyze;
 use crate::compute::quant::QuantConfig;
 use crate::compute::weights::Weights;
 
+use super::search::{Fx, Lanes, Q4_K_SEARCH, QxTile, SUB, SUB6, make_qkx2_quants, make_qx_quants, transposed};
+
 fn cfg(name: &str) -> QuantConfig {
     QuantConfig { format: find(name).unwrap(), ..QuantConfig::default() }
 }
@@ -318,55 +320,96 @@ fn q4_k_weights(x: &[f32]) -> Vec<f32> {
 /// codes, Q6_K's scales and codes.
 type Searched = ([f32; 8], [f32; 8], [u8; 256], [f32; 16], [u8; 256]);
 
-/// The fast searches of a super-block (8 sub-blocks of 32 for Q4_K, 16 of
-/// 16 for Q6_K, side by side in lanes of `V`).
+/// The fast searches of a super-block in 8 lanes of `V` (8 sub-blocks of
+/// 32 for Q4_K, two tiles of 8 sub-blocks of 16 for Q6_K), as `quantize`.
 #[inline(always)]
-fn fast_searches<V: super::search::Lane8>(xs: &[f32]) -> Searched {
-    use super::search::{F8, LANES, Q4_K_SEARCH, QxTile, SUB, SUB6, make_qkx2_quants, make_qx_quants, transposed};
+fn searches_in_8_lanes<V: Lanes<8>>(xs: &[f32]) -> Searched {
     let weights: Vec<f32> = xs.chunks(SUB).flat_map(q4_k_weights).collect();
     let mut q4_codes = [0u8; 256];
-    let (F8(scales), F8(mins)) =
-        make_qkx2_quants::<V>(&Q4_K_SEARCH, &transposed(xs), &transposed(&weights), &mut q4_codes);
+    let (Fx(scales), Fx(mins)) =
+        make_qkx2_quants::<V, 8>(&Q4_K_SEARCH, &transposed(xs), &transposed(&weights), &mut q4_codes);
     let (mut q6_scales, mut q6_codes) = ([0f32; 16], [0u8; 256]);
-    let tiles = [0, 1].map(|t| QxTile::new(transposed(&xs[LANES * SUB6 * t..])));
-    let chosen = make_qx_quants::<V, 2>(32, &tiles);
+    let tiles = [0, 1].map(|t| QxTile::new(transposed(&xs[8 * SUB6 * t..])));
+    let chosen = make_qx_quants::<V, 8, 2>(32, &tiles);
     for (j, (s, c)) in q6_scales.iter_mut().zip(q6_codes.chunks_mut(SUB6)).enumerate() {
-        *s = chosen[j / LANES].scale.0[j % LANES];
-        chosen[j / LANES].codes(&tiles[j / LANES], j % LANES, c);
+        *s = chosen[j / 8].scale.0[j % 8];
+        chosen[j / 8].codes(&tiles[j / 8], j % 8, c);
     }
     (scales, mins, q4_codes, q6_scales, q6_codes)
 }
 
-/// `fast_searches` in AVX registers, as `kquants::quantize` runs them.
+/// The fast searches of two super-blocks (512 values) in 16 lanes of `W`
+/// (Q4_K's 8 + 8 sub-blocks in one tile, each block's 16 sub-blocks of 16
+/// in a tile of Q6_K's), as `quantize_two`.
+#[inline(always)]
+fn searches_in_16_lanes<W: Lanes<16>>(xs: &[f32]) -> [Searched; 2] {
+    let weights: Vec<f32> = xs.chunks(SUB).flat_map(q4_k_weights).collect();
+    let mut q4_codes = [0u8; 512];
+    let (Fx(scales), Fx(mins)) =
+        make_qkx2_quants::<W, 16>(&Q4_K_SEARCH, &transposed(xs), &transposed(&weights), &mut q4_codes);
+    let tiles = [0, 1].map(|b| QxTile::new(transposed(&xs[256 * b..])));
+    let chosen = make_qx_quants::<W, 16, 2>(32, &tiles);
+    std::array::from_fn(|b| {
+        let mut q6_codes = [0u8; 256];
+        for (j, c) in q6_codes.chunks_mut(SUB6).enumerate() {
+            chosen[b].codes(&tiles[b], j, c);
+        }
+        let (q4_scales, q4_mins) =
+            (scales[8 * b..8 * (b + 1)].try_into().unwrap(), mins[8 * b..8 * (b + 1)].try_into());
+        (q4_scales, q4_mins.unwrap(), q4_codes[256 * b..256 * (b + 1)].try_into().unwrap(), chosen[b].scale.0, q6_codes)
+    })
+}
+
+/// The searches in AVX registers, as `kquants::quantize` runs them.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 fn avx2_searches(xs: &[f32]) -> Searched {
-    fast_searches::<super::search::Avx8>(xs)
+    searches_in_8_lanes::<super::search::Avx8>(xs)
 }
 
-/// The fast searches of a super-block, portable and (where the CPU has
-/// AVX2) in AVX registers, against the scalar ones, sub-block by sub-block.
+/// The searches in AVX-512 registers, as `kquants::quantize_two` runs them.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+fn avx512_searches(xs: &[f32]) -> [Searched; 2] {
+    searches_in_16_lanes::<super::search::Avx16>(xs)
+}
+
+/// The fast searches of two super-blocks, portable in 8 and 16 lanes and
+/// (where the CPU has them) in AVX and AVX-512 registers, against the
+/// scalar ones, sub-block by sub-block.
 fn assert_search_agrees(xs: &[f32]) {
-    use super::search::{Q4_K_SEARCH, SUB, SUB6};
-    assert_eq!(xs.len(), 256);
-    let mut runs = vec![("portable", fast_searches::<super::search::F8>(xs))];
+    assert_eq!(xs.len(), 512);
+    let (first, second) = xs.split_at(256);
+    let mut runs = vec![
+        ("8 portable lanes", [searches_in_8_lanes::<Fx<8>>(first), searches_in_8_lanes::<Fx<8>>(second)]),
+        ("16 portable lanes", searches_in_16_lanes::<Fx<16>>(xs)),
+    ];
     #[cfg(target_arch = "x86_64")]
     if crate::compute::has_avx2() {
         // SAFETY: the CPU has AVX2.
-        runs.push(("avx2", unsafe { avx2_searches(xs) }));
+        runs.push(("avx2", unsafe { [avx2_searches(first), avx2_searches(second)] }));
     }
-    for (lanes, (scales, mins, q4_codes, q6_scales, q6_codes)) in runs {
-        for (k, x) in xs.chunks(SUB).enumerate() {
-            let mut scalar = [0u8; SUB];
-            let want = scalar::make_qkx2_quants(&Q4_K_SEARCH, x, &q4_k_weights(x), &mut scalar);
-            let got = (scales[k].to_bits(), mins[k].to_bits(), &q4_codes[SUB * k..SUB * (k + 1)]);
-            assert_eq!(got, (want.0.to_bits(), want.1.to_bits(), &scalar[..]), "{lanes} q4_k sub-block {k}: {x:?}");
-        }
-        for (k, x) in xs.chunks(SUB6).enumerate() {
-            let mut scalar = [0u8; SUB6];
-            let want = scalar::make_qx_quants(32, x, &mut scalar);
-            let got = (q6_scales[k].to_bits(), &q6_codes[SUB6 * k..SUB6 * (k + 1)]);
-            assert_eq!(got, (want.to_bits(), &scalar[..]), "{lanes} q6_k sub-block {k}: {x:?}");
+    #[cfg(target_arch = "x86_64")]
+    if crate::compute::has_avx512() {
+        // SAFETY: the CPU has AVX-512F.
+        runs.push(("avx512", unsafe { avx512_searches(xs) }));
+    }
+    for (lanes, blocks) in runs {
+        for (b, (scales, mins, q4_codes, q6_scales, q6_codes)) in blocks.into_iter().enumerate() {
+            let xs = &xs[256 * b..256 * (b + 1)];
+            for (k, x) in xs.chunks(SUB).enumerate() {
+                let mut scalar = [0u8; SUB];
+                let want = scalar::make_qkx2_quants(&Q4_K_SEARCH, x, &q4_k_weights(x), &mut scalar);
+                let got = (scales[k].to_bits(), mins[k].to_bits(), &q4_codes[SUB * k..SUB * (k + 1)]);
+                let want = (want.0.to_bits(), want.1.to_bits(), &scalar[..]);
+                assert_eq!(got, want, "{lanes}: block {b}, q4_k sub-block {k}: {x:?}");
+            }
+            for (k, x) in xs.chunks(SUB6).enumerate() {
+                let mut scalar = [0u8; SUB6];
+                let want = scalar::make_qx_quants(32, x, &mut scalar);
+                let got = (q6_scales[k].to_bits(), &q6_codes[SUB6 * k..SUB6 * (k + 1)]);
+                assert_eq!(got, (want.to_bits(), &scalar[..]), "{lanes}: block {b}, q6_k sub-block {k}: {x:?}");
+            }
         }
     }
 }
@@ -375,7 +418,7 @@ fn assert_search_agrees(xs: &[f32]) {
 fn the_fast_searches_give_the_scalar_searches_bits() {
     let blocks = search_inputs();
     assert_eq!(blocks.len(), 512);
-    blocks.concat().chunks(256).for_each(assert_search_agrees);
+    blocks.concat().chunks(512).for_each(assert_search_agrees);
 }
 
 /// Sub-block `k` of a proptest's block made adversarial by `kind`.
@@ -397,11 +440,12 @@ fn adversarial(kind: u8, x: &mut [f32]) {
 
 proptest::proptest! {
     #[test]
-    fn the_fast_searches_give_the_scalar_searches_bits_on_any_block(
-        mut x in proptest::collection::vec(-8.0f32..8.0, 256),
-        kinds in proptest::collection::vec(0u8..12, 16),
+    fn the_fast_searches_give_the_scalar_searches_bits_on_any_blocks(
+        mut x in proptest::collection::vec(-8.0f32..8.0, 512),
+        kinds in proptest::collection::vec(0u8..12, 32),
     ) {
-        // Each sub-block of 16 its own kind: lanes of every kind side by side.
+        // Each sub-block of 16 its own kind: lanes of every kind side by
+        // side, within a block and across the two blocks of 16 lanes.
         for (x, &kind) in x.chunks_mut(16).zip(&kinds) {
             adversarial(kind, x);
         }
@@ -411,7 +455,7 @@ proptest::proptest! {
 
 #[test]
 fn codes_in_float_arithmetic_are_nearest_ints_below_2_pow_21() {
-    use super::search::{F8, Lane8};
+    use super::search::F8;
     let mut ts: Vec<f32> =
         vec![0.0, -0.0, 0.5, -0.5, 1.5, 2.5, -1.5, 14.5, 15.5, 16.0, 31.5, -32.5, 30.5, 1e-30, -1e-30];
     ts.extend((-400..400).map(|i| i as f32 * 0.125 + 0.0625));
@@ -456,21 +500,21 @@ fn codes_in_float_arithmetic_are_nearest_ints_below_2_pow_21() {
 
 #[test]
 fn lane_compares_are_ieee_on_both_lane_types() {
-    use super::search::{F8, Lane8};
+    use super::search::F8;
     let (inf, nan) = (f32::INFINITY, f32::NAN);
-    let a = F8([nan, 1.0, -0.0, 0.0, inf, -inf, 2.0, 1.0]);
-    let b = F8([1.0, nan, 0.0, -0.0, inf, -inf, 1.0, 2.0]);
+    let a = Fx::<8>([nan, 1.0, -0.0, 0.0, inf, -inf, 2.0, 1.0]);
+    let b = Fx::<8>([1.0, nan, 0.0, -0.0, inf, -inf, 1.0, 2.0]);
     // Lane k's bit, by Rust's own `>=` and `<` (false where either is NaN).
     let want = |f: fn(f32, f32) -> bool| (0..8).fold(0u32, |m, k| m | (f(a.0[k], b.0[k]) as u32) << k);
     let (at_least, below) = (want(|x, y| x >= y), want(|x, y| x < y));
     assert_eq!((at_least, below), (0b0111_1100, 0b1000_0000), "a hand count of the lanes");
-    assert_eq!((a.at_least(&b), a.below(&b)), (at_least, below), "portable");
+    assert_eq!((a.at_least(b), a.below(b)), (at_least, below), "portable");
     #[cfg(target_arch = "x86_64")]
     if crate::compute::has_avx2() {
         #[target_feature(enable = "avx2")]
         fn avx2(a: &F8, b: &F8) -> (u32, u32) {
             use super::search::Avx8;
-            (Avx8::load(a).at_least(b), Avx8::load(a).below(b))
+            (Avx8::load(a).at_least(Avx8::load(b)), Avx8::load(a).below(Avx8::load(b)))
         }
         // SAFETY: the CPU has AVX2.
         assert_eq!(unsafe { avx2(&a, &b) }, (at_least, below), "avx2");
@@ -492,4 +536,43 @@ fn a_q6_k_block_whose_d_is_0_in_fp16_keeps_every_searchs_codes() {
     }
     assert!(codes.iter().any(|&c| c != 0), "not the cleared block's codes");
     assert!(xhat.iter().all(|&x| x == 0.0));
+}
+
+#[test]
+fn sixteen_avx512_lanes_give_the_portable_lanes_bits() {
+    use super::search::F16;
+    #[cfg(target_arch = "x86_64")]
+    if crate::compute::has_avx512() {
+        #[target_feature(enable = "avx512f")]
+        fn avx512(t: &F16, o: &F16, range: (i32, i32)) -> ([u32; 16], [u32; 16], u32, u32) {
+            use super::search::Avx16;
+            let v = Avx16::load(t);
+            let bits = |v: Avx16| v.store().0.map(f32::to_bits);
+            (bits(v.codes_small(range)), bits(v.codes(range)), v.at_least(Avx16::load(o)), v.below(Avx16::load(o)))
+        }
+        let (inf, nan) = (f32::INFINITY, f32::NAN);
+        let mut ts: Vec<f32> = vec![nan, 1.0, -0.0, 0.0, inf, -inf, 2.0, 1.0, 0.5, -0.5, 1.5, 2.5, -1.5, 14.5, 15.5];
+        ts.extend((-400..400).map(|i| i as f32 * 0.125 + 0.0625));
+        ts.extend([2097151.5, -2097151.5, 2097151.0, 1048576.5, -1048575.5, 1e-30, -1e-30, 3e9, -3e9]);
+        let mut others = ts.clone();
+        others.rotate_left(1);
+        let mut compared = 0;
+        for (chunk, other) in ts.chunks(16).zip(others.chunks(16)) {
+            let (mut t, mut o) = (F16::default(), F16::default());
+            t.0[..chunk.len()].copy_from_slice(chunk);
+            o.0[..other.len()].copy_from_slice(other);
+            for range in [(0, 15), (-32, 31)] {
+                let want = (
+                    Lanes::codes_small(t, range).0.map(f32::to_bits),
+                    Lanes::codes(t, range).0.map(f32::to_bits),
+                    t.at_least(o),
+                    t.below(o),
+                );
+                // SAFETY: the CPU has AVX-512F.
+                assert_eq!(unsafe { avx512(&t, &o, range) }, want, "{:?} against {:?} in {range:?}", t.0, o.0);
+                compared += 1;
+            }
+        }
+        assert_eq!(compared, 2 * ts.len().div_ceil(16));
+    }
 }
