@@ -117,6 +117,12 @@ pub trait Lanes<const N: usize>: Copy + Add<Output = Self> + Sub<Output = Self> 
 
     /// Lane k of `new` where bit k of `mask` is set, else of `self`.
     fn select(self, mask: u32, new: Self) -> Self;
+
+    /// [`transposed`] (`Avx16` gathers, where LLVM's own code scatters).
+    #[inline(always)]
+    fn transposed<const S: usize>(xs: &[f32]) -> [Fx<N>; S] {
+        transposed(xs)
+    }
 }
 
 impl<const N: usize> Lanes<N> for Fx<N> {
@@ -338,6 +344,70 @@ mod avx {
             // SAFETY: see Avx16.
             Avx16(unsafe { _mm512_mask_blend_ps(mask as u16, self.0, new.0) })
         }
+
+        #[inline(always)]
+        fn transposed<const S: usize>(xs: &[f32]) -> [F16; S] {
+            assert!(S % 16 == 0 && xs.len() >= 16 * S);
+            let mut tile = [F16::default(); S];
+            for (half, tile) in tile.chunks_mut(16).enumerate() {
+                // SAFETY: see Avx16; row k reads the 16 floats from
+                // S·k + 16·half, within xs, and each store writes 16.
+                unsafe {
+                    let mut rows = [_mm512_setzero_ps(); 16];
+                    for (k, row) in rows.iter_mut().enumerate() {
+                        *row = _mm512_loadu_ps(xs.as_ptr().add(S * k + 16 * half));
+                    }
+                    for (v, column) in tile.iter_mut().zip(transpose_16(rows)) {
+                        _mm512_storeu_ps(v.0.as_mut_ptr(), column);
+                    }
+                }
+            }
+            tile
+        }
+    }
+
+    /// The 16×16 transpose of `rows` (column c of the rows in `out[c]`):
+    /// pairs of rows interleaved by floats, then by float pairs, so that
+    /// each 128-bit lane holds a 4×4 block transposed, then those lanes
+    /// moved into place in two rounds; 64 shuffles.
+    #[inline(always)]
+    fn transpose_16(r: [__m512; 16]) -> [__m512; 16] {
+        // Plain loops, no closures (see `Fx::from_fn`).
+        // SAFETY: see Avx16 (register operations only).
+        unsafe {
+            // t[2p], t[2p + 1]: rows 2p and 2p + 1, floats 0–1 and 2–3 of
+            // each lane interleaved.
+            let mut t = [_mm512_setzero_ps(); 16];
+            for p in 0..8 {
+                t[2 * p] = _mm512_unpacklo_ps(r[2 * p], r[2 * p + 1]);
+                t[2 * p + 1] = _mm512_unpackhi_ps(r[2 * p], r[2 * p + 1]);
+            }
+            // u[4g + j], lane L: column 4L + j of rows 4g..4g + 4.
+            let mut u = [_mm512_setzero_ps(); 16];
+            for g in 0..4 {
+                for h in 0..2 {
+                    let (a, b) = (_mm512_castps_pd(t[4 * g + h]), _mm512_castps_pd(t[4 * g + 2 + h]));
+                    u[4 * g + 2 * h] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, b));
+                    u[4 * g + 2 * h + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, b));
+                }
+            }
+            // Column 4L + j: lanes 0, 2 (even L) or 1, 3 (odd L) of rows
+            // 0–7 (v) and of rows 8–15 (w), then of those the first two
+            // (L < 2) or the last two.
+            let mut out = [_mm512_setzero_ps(); 16];
+            for j in 0..4 {
+                let v = [_mm512_shuffle_f32x4::<0x88>(u[j], u[4 + j]), _mm512_shuffle_f32x4::<0xdd>(u[j], u[4 + j])];
+                let w = [
+                    _mm512_shuffle_f32x4::<0x88>(u[8 + j], u[12 + j]),
+                    _mm512_shuffle_f32x4::<0xdd>(u[8 + j], u[12 + j]),
+                ];
+                for odd in 0..2 {
+                    out[4 * odd + j] = _mm512_shuffle_f32x4::<0x88>(v[odd], w[odd]);
+                    out[8 + 4 * odd + j] = _mm512_shuffle_f32x4::<0xdd>(v[odd], w[odd]);
+                }
+            }
+            out
+        }
     }
 }
 
@@ -378,20 +448,21 @@ pub(super) const Q4_K_SEARCH: ScaleSearch = ScaleSearch { nmax: 15, rmin: -1.0, 
 pub(super) const SUB: usize = 32;
 
 /// One trial of `make_qkx2_quants` in each lane: the codes `l` of the
-/// values at `iscale` from the offset (`from_min` holds x − min), and Σ w·l,
-/// Σ w·l·l, Σ w·l·x in value order.
+/// values at `iscale` from `min`, and Σ w·l, Σ w·l·l, Σ w·l·x in value
+/// order. (Keeping x − min between trials saves no time in 16 lanes, where
+/// nearly every trial moves some lane's min.)
 #[inline(always)]
 fn qkx2_sums<V: Lanes<N>, const N: usize>(
-    (x, from_min, w): (&[Fx<N>; SUB], &[Fx<N>; SUB], &[Fx<N>; SUB]),
-    iscale: Fx<N>,
+    (x, w): (&[Fx<N>; SUB], &[Fx<N>; SUB]),
+    (iscale, min): (Fx<N>, Fx<N>),
     l: &mut [Fx<N>; SUB],
     codes: impl Fn(V) -> V,
 ) -> (Fx<N>, Fx<N>, Fx<N>) {
-    let (iscale, zero) = (V::load(&iscale), V::load(&Fx::default()));
+    let (iscale, min, zero) = (V::load(&iscale), V::load(&min), V::load(&Fx::default()));
     let (mut sum_l, mut sum_l2, mut sum_xl) = (zero, zero, zero);
-    for (((l, x), from_min), w) in l.iter_mut().zip(x).zip(from_min).zip(w) {
+    for ((l, x), w) in l.iter_mut().zip(x).zip(w) {
         let (x, w) = (V::load(x), V::load(w));
-        let code = codes(iscale * V::load(from_min));
+        let code = codes(iscale * (x - min));
         *l = code.store();
         let wl = w * code;
         sum_l = sum_l + wl;
@@ -428,13 +499,14 @@ fn qkx2_error<V: Lanes<N>, const N: usize>(
 /// ggml's `make_qkx2_quants` with `use_mad = false` of `N` Q4_K
 /// sub-blocks, one per lane (`x[i]` holds value i of each; 8 make a
 /// super-block): the weighted least-squares fit x ≈ scale·l − the_min
-/// (the_min ≥ 0) over a few trial scales; writes the codes l of sub-block
-/// k to `codes[SUB·k..]` and returns (scale, the_min) per sub-block.
+/// (the_min ≥ 0) over a few trial scales; returns the choice per
+/// sub-block, whose codes are rounded only when asked for
+/// (`Qkx2Choice::codes`).
 ///
 /// A trial's scale depends on the best fit so far, so a lane's trials stay
 /// in order. Instead of each better trial's codes a lane keeps the scale
-/// and offset they were rounded with, and rounds once at the end, the same
-/// operations. Shortcut that cannot change the result: as the error's
+/// and offset they were rounded with, to round them again when asked, the
+/// same operations. Shortcut that cannot change the result: as the error's
 /// terms are never negative, a trial's error sum stops once every lane
 /// has reached its best (or cannot fit).
 #[inline(always)]
@@ -442,9 +514,7 @@ pub(super) fn make_qkx2_quants<V: Lanes<N>, const N: usize>(
     s: &ScaleSearch,
     x: &[Fx<N>; SUB],
     w: &[Fx<N>; SUB],
-    codes: &mut [u8],
-) -> (Fx<N>, Fx<N>) {
-    assert_eq!(codes.len(), SUB * N);
+) -> Qkx2Choice<N> {
     let splat = |v: f32| V::load(&Fx::splat(v));
     let (mut min, mut max) = (V::load(&x[0]), V::load(&x[0]));
     let (mut sum_w, mut sum_x) = (V::load(&w[0]), V::load(&w[0]) * V::load(&x[0]));
@@ -476,14 +546,6 @@ pub(super) fn make_qkx2_quants<V: Lanes<N>, const N: usize>(
     // The scale and offset the best codes were rounded with.
     let (mut code_iscale, mut code_min) = (iscale, min);
     let mut l = [Fx::default(); SUB];
-    // x − min, the same bits as computing it in every trial; min changes
-    // only with a better trial.
-    let mut from_min = [Fx::default(); SUB];
-    let subtract_min = |from_min: &mut [Fx<N>; SUB], min: Fx<N>| {
-        let min = V::load(&min);
-        from_min.iter_mut().zip(x).for_each(|(d, x)| *d = (V::load(x) - min).store())
-    };
-    subtract_min(&mut from_min, min);
     for is in 0..=s.nstep {
         iscale = Fx::splat(s.rmin + s.rdelta * is as f32 + nmax) / (max - min);
         // Every scaled value lies between those of the lowest and the
@@ -493,9 +555,9 @@ pub(super) fn make_qkx2_quants<V: Lanes<N>, const N: usize>(
         let small = ends.iter().fold(flat, |m, &e| m | (e.below(splat(SMALL)) & splat(-SMALL).below(e)));
         let small = small == all_lanes::<N>();
         let (sum_l, sum_l2, sum_xl) = if small {
-            qkx2_sums::<V, N>((x, &from_min, w), iscale, &mut l, |t| t.codes_small(range))
+            qkx2_sums::<V, N>((x, w), (iscale, min), &mut l, |t| t.codes_small(range))
         } else {
-            qkx2_sums::<V, N>((x, &from_min, w), iscale, &mut l, |t| t.codes(range))
+            qkx2_sums::<V, N>((x, w), (iscale, min), &mut l, |t| t.codes(range))
         };
         let det = sum_w * sum_l2 - sum_l * sum_l;
         let this_scale = (sum_w * sum_xl - sum_x * sum_l) / det;
@@ -514,21 +576,40 @@ pub(super) fn make_qkx2_quants<V: Lanes<N>, const N: usize>(
             code_iscale = pick(code_iscale, iscale);
             code_min = pick(code_min, min);
             min = pick(min, this_min);
-            subtract_min(&mut from_min, min);
         }
     }
-    let is_flat = |k: usize| flat >> k & 1 == 1;
-    for (i, x) in x.iter().enumerate() {
-        let (code_iscale, code_min) = (V::load(&code_iscale), V::load(&code_min));
-        let l = (code_iscale * (V::load(x) - code_min)).codes(range).store();
-        for k in 0..N {
-            codes[SUB * k + i] = if is_flat(k) { 0 } else { l.0[k] as u8 };
-        }
-    }
-    for k in (0..N).filter(|&k| is_flat(k)) {
+    for k in (0..N).filter(|&k| flat >> k & 1 == 1) {
         (scale.0[k], min.0[k]) = (0.0, flat_min.0[k]);
     }
-    (scale, min.lanes(|m| -m))
+    Qkx2Choice { scale, the_min: min.lanes(|m| -m), code_iscale, code_min, flat, nmax: s.nmax }
+}
+
+/// What `make_qkx2_quants` chose for `N` sub-blocks.
+#[derive(Clone, Copy)]
+pub(super) struct Qkx2Choice<const N: usize> {
+    /// x ≈ scale·l − the_min.
+    pub scale: Fx<N>,
+    pub the_min: Fx<N>,
+    /// The scale and offset the best trial's codes were rounded with.
+    code_iscale: Fx<N>,
+    code_min: Fx<N>,
+    /// Bit k set where sub-block k is flat (codes 0).
+    flat: u32,
+    nmax: i32,
+}
+
+impl<const N: usize> Qkx2Choice<N> {
+    /// The codes of sub-block `k` (its 32 values `xs`), as the best trial
+    /// rounded them: `nearest_int` clamped, one value at a time (the
+    /// lanes' `codes` give the same bits). Q4_K needs them only for a
+    /// sub-block whose final step is zero; it requantizes the others.
+    pub(super) fn codes(&self, k: usize, xs: &[f32], out: &mut [u8]) {
+        let (iscale, min) = (self.code_iscale.0[k], self.code_min.0[k]);
+        for (o, &x) in out.iter_mut().zip(xs) {
+            let l = nearest_int(iscale * (x - min)).clamp(0, self.nmax);
+            *o = if self.flat >> k & 1 == 1 { 0 } else { l as u8 };
+        }
+    }
 }
 
 /// The values of a Q6_K sub-block.
@@ -630,14 +711,13 @@ pub(super) fn make_qx_quants<V: Lanes<N>, const N: usize, const T: usize>(
             let (sumlx, suml2) = sums[t];
             let (this_scale, gain) = (sumlx / suml2, sumlx * sumlx);
             let bound = best[t] * suml2;
-            let mut better = [false; N];
-            for (k, better) in better.iter_mut().enumerate() {
-                *better = suml2.0[k] > 0.0 && gain.0[k] > bound.0[k];
-            }
-            best_iscale[t] = Fx::from_fn(|k| if better[k] { iscale[t].0[k] } else { best_iscale[t].0[k] });
-            scale[t] = Fx::from_fn(|k| if better[k] { this_scale.0[k] } else { scale[t].0[k] });
-            let gained = scale[t] * sumlx;
-            best[t] = Fx::from_fn(|k| if better[k] { gained.0[k] } else { best[t].0[k] });
+            // suml2 > 0 and gain > bound, in lane operations.
+            let zero = V::load(&Fx::default());
+            let better = zero.below(V::load(&suml2)) & V::load(&bound).below(V::load(&gain));
+            let pick = |old: Fx<N>, new: Fx<N>| V::load(&old).select(better, V::load(&new)).store();
+            best_iscale[t] = pick(best_iscale[t], iscale[t]);
+            scale[t] = pick(scale[t], this_scale);
+            best[t] = pick(best[t], scale[t] * sumlx);
         }
     }
     let mut chosen = [QxChoice { scale: Fx::default(), iscale: Fx::default(), zero: [false; N], nmax }; T];

@@ -8,7 +8,7 @@
 use std::marker::PhantomData;
 
 use self::search::{
-    F8, Fx, LANES, Lanes, Q4_K_SEARCH, QxTile, SUB, SUB6, make_qkx2_quants, make_qx_quants, transposed,
+    F8, Fx, LANES, Lanes, Q4_K_SEARCH, Qkx2Choice, QxTile, SUB, SUB6, make_qkx2_quants, make_qx_quants, transposed,
 };
 use super::llama::{inverse, push_f16};
 use super::{Grouping, NumberFormat, Packed, Quantized, TensorFacts, through_f16, whole_blocks};
@@ -272,28 +272,36 @@ pub struct Q4K {
 }
 
 /// `quantize_row_q4_K_ref`'s searches of `N` sub-blocks (one super-block
-/// in 8 lanes, two in 16) side by side: their scales and mins (x ≈
-/// scale·l − min) and, in the first 32·N bytes, the codes.
+/// in 8 lanes, two in 16) side by side.
 #[inline(always)]
-fn q4_k_search<V: Lanes<N>, const N: usize>(xs: &[f32]) -> (Fx<N>, Fx<N>, [u8; 2 * QK_K]) {
-    let x: [Fx<N>; SUB] = transposed(xs);
+fn q4_k_search<V: Lanes<N>, const N: usize>(xs: &[f32]) -> Qkx2Choice<N> {
+    let x = V::transposed::<SUB>(xs);
     let sum_x2 = x.iter().fold(Fx::default(), |s, &v| s + v * v);
     let av_x = Fx::<N>::from_fn(|k| (sum_x2.0[k] / 32.0).sqrt());
     let mut weights = [Fx::default(); SUB];
     for (w, x) in weights.iter_mut().zip(&x) {
         *w = Fx::from_fn(|k| av_x.0[k] + x.0[k].abs());
     }
-    let mut codes = [0u8; 2 * QK_K];
-    let (scales, mins) = make_qkx2_quants::<V, N>(&Q4_K_SEARCH, &x, &weights, &mut codes[..SUB * N]);
-    (scales, mins, codes)
+    make_qkx2_quants::<V, N>(&Q4_K_SEARCH, &x, &weights)
 }
 
 impl Q4K {
-    /// The block from its search's scales and mins per sub-block, and
-    /// codes: the 6-bit scales and mins, fp16 d and dmin, and the codes
-    /// requantized with them.
+    /// Block `b` of the two searched in 16 lanes (`xs` holds both).
     #[inline(always)]
-    fn finish((Fx(scales), Fx(mins)): (F8, F8), codes: &[u8], xs: &[f32]) -> Q4K {
+    fn finish_lanes(chosen: &Qkx2Choice<16>, b: usize, xs: &[f32]) -> Q4K {
+        // Plain functions, no closure here: LLVM declined to inline one,
+        // and a closure is compiled apart from the AVX-512 code.
+        let fit = (chosen.scale.part::<LANES>(LANES * b).0, chosen.the_min.part::<LANES>(LANES * b).0);
+        let codes = |j: usize, out: &mut [u8]| chosen.codes(LANES * b + j, &xs[SUB * (LANES * b + j)..], out);
+        Q4K::finish(fit, &xs[QK_K * b..QK_K * (b + 1)], codes)
+    }
+
+    /// The block from its search's scales and mins per sub-block: the
+    /// 6-bit scales and mins, fp16 d and dmin, and the codes requantized
+    /// with them; `search_codes(j, out)` writes the search's codes of
+    /// sub-block j, which only a sub-block of step 0 keeps (`requantize`).
+    #[inline(always)]
+    fn finish((scales, mins): ([f32; 8], [f32; 8]), xs: &[f32], search_codes: impl Fn(usize, &mut [u8])) -> Q4K {
         let (mut max_scale, mut max_min) = (0f32, 0f32);
         for j in 0..8 {
             if scales[j] > max_scale {
@@ -309,9 +317,14 @@ impl Q4K {
         let sc = std::array::from_fn(|j| (nearest_int(inv_scale * scales[j]) as u8).min(63));
         let m = std::array::from_fn(|j| (nearest_int(inv_min * mins[j]) as u8).min(63));
         let (d, dmin) = (through_f16(max_scale / 63.0), through_f16(max_min / 63.0));
-        let mut coded = Coded::new(codes.try_into().expect("a super-block's codes"), 32, 0);
-        for j in 0..8 {
-            let (step, offset) = (d * sc[j] as f32, dmin * m[j] as f32);
+        let steps: [f32; 8] = std::array::from_fn(|j| d * sc[j] as f32);
+        let mut codes = [0u8; QK_K];
+        for j in (0..8).filter(|&j| steps[j] == 0.0) {
+            search_codes(j, &mut codes[SUB * j..SUB * (j + 1)]);
+        }
+        let mut coded = Coded::new(codes, 32, 0);
+        for (j, &step) in steps.iter().enumerate() {
+            let offset = dmin * m[j] as f32;
             coded.requantize(j, (step, offset), xs, (0, 15), |x| nearest_int((x + offset) / step));
         }
         Q4K { coded, d, dmin, sc, m }
@@ -326,18 +339,16 @@ impl SuperBlock for Q4K {
 
     #[inline(always)]
     fn quantize<V: Lanes<LANES>>(xs: &[f32]) -> Self {
-        let (scales, mins, codes) = q4_k_search::<V, LANES>(xs);
-        Q4K::finish((scales, mins), &codes[..QK_K], xs)
+        let chosen = q4_k_search::<V, LANES>(xs);
+        let codes = |j: usize, out: &mut [u8]| chosen.codes(j, &xs[SUB * j..], out);
+        Q4K::finish((chosen.scale.0, chosen.the_min.0), xs, codes)
     }
 
+    /// The two blocks' 8 + 8 sub-blocks in the 16 lanes of one search.
     #[inline(always)]
     fn quantize_two<W: Lanes<16>>(xs: &[f32]) -> [Self; 2] {
-        let (scales, mins, codes) = q4_k_search::<W, 16>(xs);
-        let (codes, values) = (codes.split_at(QK_K), xs.split_at(QK_K));
-        [
-            Q4K::finish((scales.part(0), mins.part(0)), codes.0, values.0),
-            Q4K::finish((scales.part(LANES), mins.part(LANES)), codes.1, values.1),
-        ]
+        let chosen = q4_k_search::<W, 16>(xs);
+        [Q4K::finish_lanes(&chosen, 0, xs), Q4K::finish_lanes(&chosen, 1, xs)]
     }
 
     fn coded(&self) -> &Coded {
@@ -406,7 +417,7 @@ impl SuperBlock for Q6K {
     #[inline(always)]
     fn quantize_two<W: Lanes<16>>(xs: &[f32]) -> [Self; 2] {
         let values = xs.split_at(QK_K);
-        let tiles = [QxTile::new(transposed(values.0)), QxTile::new(transposed(values.1))];
+        let tiles = [QxTile::new(W::transposed(values.0)), QxTile::new(W::transposed(values.1))];
         let chosen = make_qx_quants::<W, 16, 2>(32, &tiles);
         [
             Q6K::finish(chosen[0].scale.0, values.0, |j, codes| chosen[0].codes(&tiles[0], j, codes)),

@@ -95,6 +95,24 @@ fn a_q6_k_sub_block_of_step_zero_keeps_the_searchs_codes() {
 }
 
 #[test]
+fn a_q4_k_sub_block_of_step_zero_keeps_the_searchs_codes() {
+    // Two blocks (searched side by side where AVX-512 runs), sub-block 3
+    // of each a millionth of the others: its 6-bit scale rounds to 0, so
+    // the C keeps the codes of its search (`if (!d) continue`).
+    let v = |i: usize| ((i * 37 % 23) as f32 - 11.0) / 7.0 + if i >= 256 { 0.5 } else { 0.0 };
+    let w = tensor((0..512).map(|i| if i % 256 / 32 == 3 { v(i) * 1e-6 } else { v(i) }).collect(), 2, 256);
+    let (_, codes, bytes) = run("q4_k", &w);
+    for b in 0..2 {
+        assert_eq!(bytes[144 * b + 4 + 3] & 63, 0, "block {b}: sub-block 3's 6-bit scale");
+        let x = &w.values[256 * b + 96..256 * b + 128];
+        let mut want = [0u8; 32];
+        scalar::make_qkx2_quants(&Q4_K_SEARCH, x, &q4_k_weights(x), &mut want);
+        assert!(want.iter().any(|&c| c != 0), "block {b}: the search's codes are not all 0: {want:?}");
+        assert_eq!(codes[256 * b + 96..256 * b + 128], want.map(u16::from), "block {b}");
+    }
+}
+
+#[test]
 fn all_equal_blocks() {
     let w = block(|_| 0.5);
     // Q4_K: every sub-block at its top code 15 with scale 63 and min 0.
@@ -325,9 +343,12 @@ type Searched = ([f32; 8], [f32; 8], [u8; 256], [f32; 16], [u8; 256]);
 #[inline(always)]
 fn searches_in_8_lanes<V: Lanes<8>>(xs: &[f32]) -> Searched {
     let weights: Vec<f32> = xs.chunks(SUB).flat_map(q4_k_weights).collect();
+    let chosen = make_qkx2_quants::<V, 8>(&Q4_K_SEARCH, &transposed(xs), &transposed(&weights));
     let mut q4_codes = [0u8; 256];
-    let (Fx(scales), Fx(mins)) =
-        make_qkx2_quants::<V, 8>(&Q4_K_SEARCH, &transposed(xs), &transposed(&weights), &mut q4_codes);
+    for (k, c) in q4_codes.chunks_mut(SUB).enumerate() {
+        chosen.codes(k, &xs[SUB * k..], c);
+    }
+    let (scales, mins) = (chosen.scale.0, chosen.the_min.0);
     let (mut q6_scales, mut q6_codes) = ([0f32; 16], [0u8; 256]);
     let tiles = [0, 1].map(|t| QxTile::new(transposed(&xs[8 * SUB6 * t..])));
     let chosen = make_qx_quants::<V, 8, 2>(32, &tiles);
@@ -344,9 +365,12 @@ fn searches_in_8_lanes<V: Lanes<8>>(xs: &[f32]) -> Searched {
 #[inline(always)]
 fn searches_in_16_lanes<W: Lanes<16>>(xs: &[f32]) -> [Searched; 2] {
     let weights: Vec<f32> = xs.chunks(SUB).flat_map(q4_k_weights).collect();
+    let q4 = make_qkx2_quants::<W, 16>(&Q4_K_SEARCH, &transposed(xs), &transposed(&weights));
     let mut q4_codes = [0u8; 512];
-    let (Fx(scales), Fx(mins)) =
-        make_qkx2_quants::<W, 16>(&Q4_K_SEARCH, &transposed(xs), &transposed(&weights), &mut q4_codes);
+    for (k, c) in q4_codes.chunks_mut(SUB).enumerate() {
+        q4.codes(k, &xs[SUB * k..], c);
+    }
+    let (scales, mins) = (q4.scale.0, q4.the_min.0);
     let tiles = [0, 1].map(|b| QxTile::new(transposed(&xs[256 * b..])));
     let chosen = make_qx_quants::<W, 16, 2>(32, &tiles);
     std::array::from_fn(|b| {
@@ -574,5 +598,26 @@ fn sixteen_avx512_lanes_give_the_portable_lanes_bits() {
             }
         }
         assert_eq!(compared, 2 * ts.len().div_ceil(16));
+    }
+}
+
+#[test]
+fn avx512_transposes_as_the_portable_lanes_do() {
+    use super::search::F16;
+    #[cfg(target_arch = "x86_64")]
+    if crate::compute::has_avx512() {
+        #[target_feature(enable = "avx512f")]
+        fn avx512(xs: &[f32]) -> ([F16; 16], [F16; 32]) {
+            use super::search::Avx16;
+            (Avx16::transposed::<16>(xs), Avx16::transposed::<32>(xs))
+        }
+        let xs: Vec<f32> = (0..512).map(|i| i as f32).collect();
+        // SAFETY: the CPU has AVX-512F.
+        let (sixteen, thirty_two) = unsafe { avx512(&xs) };
+        let want_16: [F16; 16] = transposed(&xs);
+        let want_32: [F16; 32] = transposed(&xs);
+        assert_eq!(sixteen.map(|v| v.0), want_16.map(|v| v.0));
+        assert_eq!(thirty_two.map(|v| v.0), want_32.map(|v| v.0));
+        assert_eq!(thirty_two[5].0[3], (32 * 3 + 5) as f32, "value 5 of sub-block 3 in lane 3");
     }
 }
