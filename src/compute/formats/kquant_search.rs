@@ -347,7 +347,7 @@ mod avx {
 
         #[inline(always)]
         fn transposed<const S: usize>(xs: &[f32]) -> [F16; S] {
-            assert!(S % 16 == 0 && xs.len() >= 16 * S);
+            assert!(S.is_multiple_of(16) && xs.len() >= 16 * S);
             let mut tile = [F16::default(); S];
             for (half, tile) in tile.chunks_mut(16).enumerate() {
                 // SAFETY: see Avx16; row k reads the 16 floats from
