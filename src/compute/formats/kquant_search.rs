@@ -67,7 +67,7 @@ impl<const N: usize> Fx<N> {
     }
 
     #[inline(always)]
-    fn splat(v: f32) -> Fx<N> {
+    pub(super) fn splat(v: f32) -> Fx<N> {
         Fx([v; N])
     }
 
@@ -117,6 +117,12 @@ pub trait Lanes<const N: usize>: Copy + Add<Output = Self> + Sub<Output = Self> 
 
     /// Lane k of `new` where bit k of `mask` is set, else of `self`.
     fn select(self, mask: u32, new: Self) -> Self;
+
+    /// |x| of each lane.
+    fn abs(self) -> Self;
+
+    /// The square root of each lane, correctly rounded as `f32::sqrt`.
+    fn sqrt(self) -> Self;
 
     /// [`transposed`] (`Avx16` gathers, where LLVM's own code scatters).
     #[inline(always)]
@@ -169,6 +175,16 @@ impl<const N: usize> Lanes<N> for Fx<N> {
     #[inline(always)]
     fn select(self, mask: u32, new: Fx<N>) -> Fx<N> {
         Fx::from_fn(|k| if mask >> k & 1 == 1 { new.0[k] } else { self.0[k] })
+    }
+
+    #[inline(always)]
+    fn abs(self) -> Fx<N> {
+        self.lanes(f32::abs)
+    }
+
+    #[inline(always)]
+    fn sqrt(self) -> Fx<N> {
+        self.lanes(f32::sqrt)
     }
 }
 
@@ -264,6 +280,18 @@ mod avx {
                 Avx8(_mm256_blendv_ps(self.0, new.0, _mm256_castsi256_ps(lanes)))
             }
         }
+
+        #[inline(always)]
+        fn abs(self) -> Avx8 {
+            // SAFETY: see Avx8.
+            Avx8(unsafe { _mm256_andnot_ps(_mm256_set1_ps(-0.0), self.0) })
+        }
+
+        #[inline(always)]
+        fn sqrt(self) -> Avx8 {
+            // SAFETY: see Avx8.
+            Avx8(unsafe { _mm256_sqrt_ps(self.0) })
+        }
     }
 
     /// [`F16`] in an AVX-512 register: as [`Avx8`], made only by the
@@ -343,6 +371,18 @@ mod avx {
         fn select(self, mask: u32, new: Avx16) -> Avx16 {
             // SAFETY: see Avx16.
             Avx16(unsafe { _mm512_mask_blend_ps(mask as u16, self.0, new.0) })
+        }
+
+        #[inline(always)]
+        fn abs(self) -> Avx16 {
+            // SAFETY: see Avx16.
+            Avx16(unsafe { _mm512_abs_ps(self.0) })
+        }
+
+        #[inline(always)]
+        fn sqrt(self) -> Avx16 {
+            // SAFETY: see Avx16.
+            Avx16(unsafe { _mm512_sqrt_ps(self.0) })
         }
 
         #[inline(always)]

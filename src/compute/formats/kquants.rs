@@ -276,11 +276,15 @@ pub struct Q4K {
 #[inline(always)]
 fn q4_k_search<V: Lanes<N>, const N: usize>(xs: &[f32]) -> Qkx2Choice<N> {
     let x = V::transposed::<SUB>(xs);
-    let sum_x2 = x.iter().fold(Fx::default(), |s, &v| s + v * v);
-    let av_x = Fx::<N>::from_fn(|k| (sum_x2.0[k] / 32.0).sqrt());
+    let mut sum_x2 = V::load(&Fx::default());
+    for x in &x {
+        sum_x2 = sum_x2 + V::load(x) * V::load(x);
+    }
+    // x/32 is x·2^-5, the same bits.
+    let av_x = (sum_x2 * V::load(&Fx::splat(1.0 / 32.0))).sqrt();
     let mut weights = [Fx::default(); SUB];
     for (w, x) in weights.iter_mut().zip(&x) {
-        *w = Fx::from_fn(|k| av_x.0[k] + x.0[k].abs());
+        *w = (av_x + V::load(x).abs()).store();
     }
     make_qkx2_quants::<V, N>(&Q4_K_SEARCH, &x, &weights)
 }
