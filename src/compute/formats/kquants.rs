@@ -7,9 +7,8 @@
 
 use std::marker::PhantomData;
 
-use self::search::{
-    F8, Fx, LANES, Lanes, Q4_K_SEARCH, Qkx2Choice, QxTile, SUB, SUB6, make_qkx2_quants, make_qx_quants, transposed,
-};
+use self::lanes::{F8, Fx, LANES, Lanes, transposed};
+use self::search::{Q4_K_SEARCH, Qkx2Choice, QxTile, SUB, SUB6, make_qkx2_quants, make_qx_quants};
 use super::llama::{inverse, push_f16};
 use super::{Grouping, NumberFormat, Packed, Quantized, TensorFacts, through_f16, whole_blocks};
 use crate::compute::quant::{InvalidSetting, QuantConfig};
@@ -237,7 +236,7 @@ fn quantize<B: SuperBlock>(xs: &[f32]) -> B {
     if crate::compute::has_avx2() {
         #[target_feature(enable = "avx2")]
         fn avx2<B: SuperBlock>(xs: &[f32]) -> B {
-            B::quantize::<search::Avx8>(xs)
+            B::quantize::<lanes::Avx8>(xs)
         }
         // SAFETY: the CPU has AVX2.
         return unsafe { avx2::<B>(xs) };
@@ -253,7 +252,7 @@ fn quantize_two<B: SuperBlock>(xs: &[f32]) -> [B; 2] {
     if crate::compute::has_avx512() {
         #[target_feature(enable = "avx512f")]
         fn avx512<B: SuperBlock>(xs: &[f32]) -> [B; 2] {
-            B::quantize_two::<search::Avx16>(xs)
+            B::quantize_two::<lanes::Avx16>(xs)
         }
         // SAFETY: the CPU has AVX-512F.
         return unsafe { avx512::<B>(xs) };
@@ -542,6 +541,8 @@ impl SuperBlock for Tq2 {
 }
 
 // Siblings of the other formats' files rather than files under kquants/.
+#[path = "kquant_lanes.rs"]
+mod lanes;
 #[path = "kquant_search.rs"]
 mod search;
 

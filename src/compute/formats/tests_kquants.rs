@@ -8,7 +8,8 @@ use crate::compute::analysis::analyze;
 use crate::compute::quant::QuantConfig;
 use crate::compute::weights::Weights;
 
-use super::search::{Fx, Lanes, Q4_K_SEARCH, QxTile, SUB, SUB6, make_qkx2_quants, make_qx_quants, transposed};
+use super::lanes::{Fx, Lanes, transposed};
+use super::search::{Q4_K_SEARCH, QxTile, SUB, SUB6, make_qkx2_quants, make_qx_quants};
 
 fn cfg(name: &str) -> QuantConfig {
     QuantConfig { format: find(name).unwrap(), ..QuantConfig::default() }
@@ -388,14 +389,14 @@ fn searches_in_16_lanes<W: Lanes<16>>(xs: &[f32]) -> [Searched; 2] {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 fn avx2_searches(xs: &[f32]) -> Searched {
-    searches_in_8_lanes::<super::search::Avx8>(xs)
+    searches_in_8_lanes::<super::lanes::Avx8>(xs)
 }
 
 /// The searches in AVX-512 registers, as `kquants::quantize_two` runs them.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 fn avx512_searches(xs: &[f32]) -> [Searched; 2] {
-    searches_in_16_lanes::<super::search::Avx16>(xs)
+    searches_in_16_lanes::<super::lanes::Avx16>(xs)
 }
 
 /// The fast searches of two super-blocks, portable in 8 and 16 lanes and
@@ -479,7 +480,7 @@ proptest::proptest! {
 
 #[test]
 fn codes_in_float_arithmetic_are_nearest_ints_below_2_pow_21() {
-    use super::search::F8;
+    use super::lanes::F8;
     let mut ts: Vec<f32> =
         vec![0.0, -0.0, 0.5, -0.5, 1.5, 2.5, -1.5, 14.5, 15.5, 16.0, 31.5, -32.5, 30.5, 1e-30, -1e-30];
     ts.extend((-400..400).map(|i| i as f32 * 0.125 + 0.0625));
@@ -493,7 +494,7 @@ fn codes_in_float_arithmetic_are_nearest_ints_below_2_pow_21() {
             if crate::compute::has_avx2() {
                 #[target_feature(enable = "avx2")]
                 fn avx2(t: &F8, range: (i32, i32)) -> ([f32; 8], [f32; 8]) {
-                    use super::search::Avx8;
+                    use super::lanes::Avx8;
                     (Avx8::load(t).codes_small(range).store().0, Avx8::load(t).codes(range).store().0)
                 }
                 // SAFETY: the CPU has AVX2.
@@ -524,7 +525,7 @@ fn codes_in_float_arithmetic_are_nearest_ints_below_2_pow_21() {
 
 #[test]
 fn lane_compares_are_ieee_on_both_lane_types() {
-    use super::search::F8;
+    use super::lanes::F8;
     let (inf, nan) = (f32::INFINITY, f32::NAN);
     let a = Fx::<8>([nan, 1.0, -0.0, 0.0, inf, -inf, 2.0, 1.0]);
     let b = Fx::<8>([1.0, nan, 0.0, -0.0, inf, -inf, 1.0, 2.0]);
@@ -537,7 +538,7 @@ fn lane_compares_are_ieee_on_both_lane_types() {
     if crate::compute::has_avx2() {
         #[target_feature(enable = "avx2")]
         fn avx2(a: &F8, b: &F8) -> (u32, u32) {
-            use super::search::Avx8;
+            use super::lanes::Avx8;
             (Avx8::load(a).at_least(Avx8::load(b)), Avx8::load(a).below(Avx8::load(b)))
         }
         // SAFETY: the CPU has AVX2.
@@ -564,12 +565,12 @@ fn a_q6_k_block_whose_d_is_0_in_fp16_keeps_every_searchs_codes() {
 
 #[test]
 fn sixteen_avx512_lanes_give_the_portable_lanes_bits() {
-    use super::search::F16;
+    use super::lanes::F16;
     #[cfg(target_arch = "x86_64")]
     if crate::compute::has_avx512() {
         #[target_feature(enable = "avx512f")]
         fn avx512(t: &F16, o: &F16, range: (i32, i32)) -> ([u32; 16], [u32; 16], u32, u32) {
-            use super::search::Avx16;
+            use super::lanes::Avx16;
             let v = Avx16::load(t);
             let bits = |v: Avx16| v.store().0.map(f32::to_bits);
             (bits(v.codes_small(range)), bits(v.codes(range)), v.at_least(Avx16::load(o)), v.below(Avx16::load(o)))
@@ -603,12 +604,12 @@ fn sixteen_avx512_lanes_give_the_portable_lanes_bits() {
 
 #[test]
 fn avx512_transposes_as_the_portable_lanes_do() {
-    use super::search::F16;
+    use super::lanes::F16;
     #[cfg(target_arch = "x86_64")]
     if crate::compute::has_avx512() {
         #[target_feature(enable = "avx512f")]
         fn avx512(xs: &[f32]) -> ([F16; 16], [F16; 32]) {
-            use super::search::Avx16;
+            use super::lanes::Avx16;
             (Avx16::transposed::<16>(xs), Avx16::transposed::<32>(xs))
         }
         let xs: Vec<f32> = (0..512).map(|i| i as f32).collect();
