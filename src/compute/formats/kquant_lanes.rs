@@ -120,7 +120,7 @@ pub trait Lanes<const N: usize>: Copy + Add<Output = Self> + Sub<Output = Self> 
     /// The square root of each lane, correctly rounded as `f32::sqrt`.
     fn sqrt(self) -> Self;
 
-    /// [`transposed`] (`Avx16` gathers, where LLVM's own code scatters).
+    /// [`transposed`] (`Avx16` shuffles, where LLVM's own code scatters).
     #[inline(always)]
     fn transposed<const S: usize>(xs: &[f32]) -> [Fx<N>; S] {
         transposed(xs)

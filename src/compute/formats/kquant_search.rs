@@ -131,8 +131,8 @@ pub(super) fn make_qkx2_quants<V: Lanes<N>, const N: usize>(
         // highest (rounding is monotonic): are they small?
         let (scaled, from) = (V::load(&iscale), V::load(&min));
         let ends = [scaled * (V::load(&lowest) - from), scaled * (V::load(&max) - from)];
-        let small = ends.iter().fold(flat, |m, &e| m | (e.below(splat(SMALL)) & splat(-SMALL).below(e)));
-        let small = small == all_lanes::<N>();
+        let below_small = |e: V| e.below(splat(SMALL)) & splat(-SMALL).below(e);
+        let small = (flat | (below_small(ends[0]) & below_small(ends[1]))) == all_lanes::<N>();
         let (sum_l, sum_l2, sum_xl) = if small {
             qkx2_sums::<V, N>((x, w), (iscale, min), &mut l, |t| t.codes_small(range))
         } else {

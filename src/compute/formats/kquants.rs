@@ -193,7 +193,11 @@ impl<B: SuperBlock> NumberFormat for KQuant<B> {
         let pairs = xs.chunks(2 * QK_K).zip(xhat.chunks_mut(2 * QK_K)).zip(codes.chunks_mut(2 * QK_K));
         for (((xs, xhat), codes), clipped) in pairs.zip(clipped.chunks_mut(2 * QK_K)) {
             if xs.len() < 2 * QK_K {
-                self.quantize(cfg, tensor, xs, Quantized { xhat, codes, clipped });
+                // One block left (rows are whole blocks: `check`).
+                let groups = xs.chunks(QK_K).zip(xhat.chunks_mut(QK_K)).zip(codes.chunks_mut(QK_K));
+                for (((xs, xhat), codes), clipped) in groups.zip(clipped.chunks_mut(QK_K)) {
+                    self.quantize(cfg, tensor, xs, Quantized { xhat, codes, clipped });
+                }
                 continue;
             }
             let ((xhat, codes), clipped) =
@@ -292,8 +296,8 @@ impl Q4K {
     /// Block `b` of the two searched in 16 lanes (`xs` holds both).
     #[inline(always)]
     fn finish_lanes(chosen: &Qkx2Choice<16>, b: usize, xs: &[f32]) -> Q4K {
-        // Plain functions, no closure here: LLVM declined to inline one,
-        // and a closure is compiled apart from the AVX-512 code.
+        // A function, not a closure over both blocks: LLVM declined to
+        // inline that one, which then ran apart from the AVX-512 code.
         let fit = (chosen.scale.part::<LANES>(LANES * b).0, chosen.the_min.part::<LANES>(LANES * b).0);
         let codes = |j: usize, out: &mut [u8]| chosen.codes(LANES * b + j, &xs[SUB * (LANES * b + j)..], out);
         Q4K::finish(fit, &xs[QK_K * b..QK_K * (b + 1)], codes)

@@ -109,8 +109,8 @@ pub trait NumberFormat: Sync + Send {
 
     /// Quantizes `xs`, consecutive groups of `size` values (the last may
     /// be shorter), each as `quantize` does. The default takes them one at
-    /// a time; a format whose groups are quicker side by side (Q4_K's
-    /// searches) takes several at once.
+    /// a time; a format whose groups are quicker side by side (the
+    /// K-quants, two super-blocks in 16 AVX-512 lanes) takes several at once.
     fn quantize_each(&self, cfg: &QuantConfig, tensor: &TensorFacts, xs: &[f32], size: usize, out: Quantized<'_>) {
         let Quantized { xhat, codes, clipped } = out;
         let groups = xs.chunks(size).zip(xhat.chunks_mut(size)).zip(codes.chunks_mut(size));
