@@ -9,7 +9,7 @@ use crate::compute::quant::QuantConfig;
 use crate::compute::weights::Weights;
 
 use super::lanes::{Fx, Lanes, transposed};
-use super::search::{Q4_K_SEARCH, QxTile, SUB, SUB6, make_qkx2_quants, make_qx_quants};
+use super::search::{Q4_K_SEARCH, QxTile, SUB, SUB6, make_qx_quants};
 
 fn cfg(name: &str) -> QuantConfig {
     QuantConfig { format: find(name).unwrap(), ..QuantConfig::default() }
@@ -339,19 +339,27 @@ fn q4_k_weights(x: &[f32]) -> Vec<f32> {
 /// codes, Q6_K's scales and codes.
 type Searched = ([f32; 8], [f32; 8], [u8; 256], [f32; 16], [u8; 256]);
 
+/// Q4_K's search of `N` sub-blocks as `quantize` and `quantize_two` run
+/// it (`q4_k_search`: the lanes' transpose and weights): the scales, the
+/// mins and every sub-block's codes.
+#[inline(always)]
+fn q4_k_lanes<V: Lanes<N>, const N: usize>(xs: &[f32]) -> (Fx<N>, Fx<N>, Vec<u8>) {
+    let chosen = super::q4_k_search::<V, N>(xs);
+    let mut codes = vec![0u8; SUB * N];
+    for (k, c) in codes.chunks_mut(SUB).enumerate() {
+        chosen.codes(k, &xs[SUB * k..], c);
+    }
+    (chosen.scale, chosen.the_min, codes)
+}
+
 /// The fast searches of a super-block in 8 lanes of `V` (8 sub-blocks of
 /// 32 for Q4_K, two tiles of 8 sub-blocks of 16 for Q6_K), as `quantize`.
 #[inline(always)]
 fn searches_in_8_lanes<V: Lanes<8>>(xs: &[f32]) -> Searched {
-    let weights: Vec<f32> = xs.chunks(SUB).flat_map(q4_k_weights).collect();
-    let chosen = make_qkx2_quants::<V, 8>(&Q4_K_SEARCH, &transposed(xs), &transposed(&weights));
-    let mut q4_codes = [0u8; 256];
-    for (k, c) in q4_codes.chunks_mut(SUB).enumerate() {
-        chosen.codes(k, &xs[SUB * k..], c);
-    }
-    let (scales, mins) = (chosen.scale.0, chosen.the_min.0);
+    let (Fx(scales), Fx(mins), q4_codes) = q4_k_lanes::<V, 8>(xs);
+    let q4_codes = q4_codes.try_into().unwrap();
     let (mut q6_scales, mut q6_codes) = ([0f32; 16], [0u8; 256]);
-    let tiles = [0, 1].map(|t| QxTile::new(transposed(&xs[8 * SUB6 * t..])));
+    let tiles = [0, 1].map(|t| QxTile::new(V::transposed(&xs[8 * SUB6 * t..])));
     let chosen = make_qx_quants::<V, 8, 2>(32, &tiles);
     for (j, (s, c)) in q6_scales.iter_mut().zip(q6_codes.chunks_mut(SUB6)).enumerate() {
         *s = chosen[j / 8].scale.0[j % 8];
@@ -365,14 +373,8 @@ fn searches_in_8_lanes<V: Lanes<8>>(xs: &[f32]) -> Searched {
 /// in a tile of Q6_K's), as `quantize_two`.
 #[inline(always)]
 fn searches_in_16_lanes<W: Lanes<16>>(xs: &[f32]) -> [Searched; 2] {
-    let weights: Vec<f32> = xs.chunks(SUB).flat_map(q4_k_weights).collect();
-    let q4 = make_qkx2_quants::<W, 16>(&Q4_K_SEARCH, &transposed(xs), &transposed(&weights));
-    let mut q4_codes = [0u8; 512];
-    for (k, c) in q4_codes.chunks_mut(SUB).enumerate() {
-        q4.codes(k, &xs[SUB * k..], c);
-    }
-    let (scales, mins) = (q4.scale.0, q4.the_min.0);
-    let tiles = [0, 1].map(|b| QxTile::new(transposed(&xs[256 * b..])));
+    let (Fx(scales), Fx(mins), q4_codes) = q4_k_lanes::<W, 16>(xs);
+    let tiles = [0, 1].map(|b| QxTile::new(W::transposed(&xs[256 * b..])));
     let chosen = make_qx_quants::<W, 16, 2>(32, &tiles);
     std::array::from_fn(|b| {
         let mut q6_codes = [0u8; 256];
